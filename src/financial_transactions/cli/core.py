@@ -1,0 +1,89 @@
+"""``fin-mlops info`` and ``fin-mlops run``."""
+
+from __future__ import annotations
+
+import shutil
+
+import typer
+from rich.table import Table
+
+from financial_transactions.cli.main import console, err_console, platform_from_ctx
+from financial_transactions.lakehouse import Platform
+
+
+def register(app: typer.Typer) -> None:
+    app.command("info")(info)
+    app.command("run")(run)
+
+
+def info(ctx: typer.Context) -> None:
+    """Show the resolved config, engine, lakehouse root, registry and tables."""
+    platform = platform_from_ctx(ctx)
+    cfg = platform.config
+    overview = Table(title=f"financial-ai-mlops · env {cfg.env}", show_header=False)
+    overview.add_column("setting", style="bold")
+    overview.add_column("value")
+    rows = [
+        ("config file", str(cfg.source_path)),
+        ("config hash", cfg.config_hash),
+        ("catalog.schema", f"{cfg.catalog}.{cfg.schema_name}"),
+        ("engine", platform.engine),
+        ("lakehouse root", str(platform.lakehouse_root)),
+        ("landing", str(platform.paths.landing)),
+        ("checkpoints", str(platform.paths.checkpoints)),
+        ("MLflow tracking", platform.mlflow.tracking_uri),
+        ("MLflow registry", platform.mlflow.registry_uri),
+        ("registered model", cfg.model_name),
+        ("symbols", ", ".join(cfg.symbols.all)),
+        ("Finnhub", cfg.collectors.finnhub.ws_url),
+        ("Alpha Vantage", cfg.collectors.alphavantage.base_url),
+        ("crypto stream", cfg.collectors.crypto.ws_url),
+    ]
+    for key, value in rows:
+        overview.add_row(key, value)
+    console.print(overview)
+    console.print(_tables_table(platform))
+
+
+def _tables_table(platform: Platform) -> Table:
+    cfg = platform.config
+    table = Table(title="tables")
+    table.add_column("key")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column("version", justify="right")
+    for key in type(cfg.tables).model_fields:
+        fqn = cfg.table(key)
+        if platform.store.exists(fqn):
+            table.add_row(key, fqn.split(".")[-1], f"{platform.store.count(fqn):,}", str(platform.store.version(fqn)))
+        else:
+            table.add_row(key, fqn.split(".")[-1], "[dim]-[/]", "[dim]not created[/]")
+    return table
+
+
+def run(
+    ctx: typer.Context,
+    only: list[str] = typer.Option([], "--only", help="run just these stages (repeatable)"),
+    skip: list[str] = typer.Option([], "--skip", help="skip these stages (repeatable)"),
+    fresh: bool = typer.Option(False, "--fresh", help="delete this env's local lakehouse first (embedded engine only)"),
+) -> None:
+    """Run every stage end to end: replay, ingest, pipeline, train, drift, backtest, decide, dashboard."""
+    from financial_transactions.orchestration import STAGES, RunContext, run_stages, summary_table
+
+    platform = platform_from_ctx(ctx)
+    if fresh:
+        if platform.is_databricks:
+            err_console.print("[red]--fresh only applies to the embedded engine[/]")
+            raise typer.Exit(code=2)
+        if platform.lakehouse_root.exists():
+            shutil.rmtree(platform.lakehouse_root)
+        console.print(f"[dim]fresh lakehouse at {platform.lakehouse_root}[/]")
+    unknown = sorted(set(only) | set(skip) - {s.name for s in STAGES})
+    if unknown:
+        err_console.print(f"[red]unknown stage(s): {', '.join(unknown)}; stages: {', '.join(s.name for s in STAGES)}[/]")
+        raise typer.Exit(code=2)
+    run_ctx = RunContext(platform=platform, console=console)
+    results = run_stages(run_ctx, only=only or None, skip=skip)
+    console.print(summary_table(results))
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(code=1)

@@ -1,0 +1,91 @@
+"""Market-data sources: the offline replay and the vendor collectors.
+
+Endpoints are plain URLs so that tests and users can point any collector at
+any server (the replay on 127.0.0.1, a vendor, a proxy). Environment variable
+overrides are applied by :func:`financial_transactions.config.project.apply_env_overrides`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from financial_transactions.config.core import CredentialRef, StrictModel
+
+
+class BackoffConfig(StrictModel):
+    """Exponential backoff with full jitter, bounded in delay and attempts."""
+
+    initial_seconds: float = Field(default=0.5, gt=0, le=60)
+    max_seconds: float = Field(default=30.0, gt=0, le=600)
+    multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
+    max_attempts: int = Field(default=8, ge=1, le=1000)
+
+
+class FinnhubConfig(StrictModel):
+    ws_url: str = Field(default="wss://ws.finnhub.io", min_length=1)
+    api_key: CredentialRef = CredentialRef(
+        env="FINNHUB_API_KEY", secret_scope="financial-mlops", secret_key="finnhub-api-key"
+    )
+    flush_max_records: int = Field(default=5000, ge=1, le=1_000_000)
+    flush_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    duration_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    reconnect: BackoffConfig = BackoffConfig()
+
+
+class AlphaVantageConfig(StrictModel):
+    base_url: str = Field(default="https://www.alphavantage.co", min_length=1)
+    api_key: CredentialRef = CredentialRef(
+        env="ALPHAVANTAGE_API_KEY", secret_scope="financial-mlops", secret_key="alphavantage-api-key"
+    )
+    calls_per_minute: int = Field(default=5, ge=1, le=1200)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    outputsize: Literal["compact", "full"] = "compact"
+    functions: list[Literal["TIME_SERIES_DAILY", "TIME_SERIES_INTRADAY"]] = Field(
+        default_factory=lambda: ["TIME_SERIES_DAILY", "TIME_SERIES_INTRADAY"], min_length=1
+    )
+    interval: Literal["1min", "5min", "15min", "30min", "60min"] = "1min"
+    retry: BackoffConfig = BackoffConfig(initial_seconds=1.0, max_seconds=60.0, max_attempts=5)
+
+
+class CryptoConfig(StrictModel):
+    ws_url: str = Field(default="wss://stream.binance.com:9443", min_length=1)
+    flush_max_records: int = Field(default=5000, ge=1, le=1_000_000)
+    flush_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    duration_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    reconnect: BackoffConfig = BackoffConfig()
+
+
+class CollectorsConfig(StrictModel):
+    finnhub: FinnhubConfig = FinnhubConfig()
+    alphavantage: AlphaVantageConfig = AlphaVantageConfig()
+    crypto: CryptoConfig = CryptoConfig()
+
+
+class RegimeShiftConfig(StrictModel):
+    """The second replay window used to demonstrate drift: more volatility, a trend."""
+
+    volatility_multiplier: float = Field(default=3.0, ge=1.0, le=20.0)
+    annual_drift: float = Field(default=-0.8, ge=-5.0, le=5.0)
+    volume_multiplier: float = Field(default=2.0, ge=0.1, le=20.0)
+
+
+class ReplayConfig(StrictModel):
+    """The offline market: local servers speaking the vendor protocols."""
+
+    host: str = "127.0.0.1"
+    finnhub_port: int = Field(default=18765, ge=0, le=65535)
+    alphavantage_port: int = Field(default=18766, ge=0, le=65535)
+    binance_port: int = Field(default=18767, ge=0, le=65535)
+    seed: int = Field(default=42, ge=0, le=2**32 - 1)
+    start_date: date = date(2026, 3, 6)
+    trading_days: int = Field(default=2, ge=1, le=60)
+    equity_trades_per_day: int = Field(default=12_000, ge=100, le=10_000_000)
+    crypto_trades_per_day: int = Field(default=8_000, ge=100, le=10_000_000)
+    anomaly_rate: float = Field(default=0.01, ge=0.0, le=0.2)
+    identical_print_rate: float = Field(default=0.05, ge=0.0, le=0.9)
+    speed: float = Field(default=0.0, ge=0.0, le=1_000_000.0)  # 0 = as fast as possible
+    csv_path: str | None = None
+    regime_shift: RegimeShiftConfig = RegimeShiftConfig()

@@ -1,0 +1,121 @@
+"""Features, labels, the time split, the model tournament, the gate and the validator."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from financial_transactions.config.core import StrictModel
+
+
+class MacdConfig(StrictModel):
+    fast: int = Field(default=12, ge=2, le=500)
+    slow: int = Field(default=26, ge=3, le=1000)
+    signal: int = Field(default=9, ge=2, le=500)
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> MacdConfig:
+        if self.fast >= self.slow:
+            raise ValueError(f"fast ({self.fast}) must be below slow ({self.slow})")
+        return self
+
+
+class BollingerConfig(StrictModel):
+    period: int = Field(default=20, ge=2, le=1000)
+    num_std: float = Field(default=2.0, gt=0, le=10)
+
+
+class FeaturesConfig(StrictModel):
+    bar_interval: str = Field(default="1min", pattern=r"^\d+(s|min|h)$")
+    sma_windows: list[int] = Field(default_factory=lambda: [10, 30], min_length=1)
+    ema_windows: list[int] = Field(default_factory=lambda: [12, 26], min_length=1)
+    rsi_period: int = Field(default=14, ge=2, le=500)
+    macd: MacdConfig = MacdConfig()
+    bollinger: BollingerConfig = BollingerConfig()
+    atr_period: int = Field(default=14, ge=2, le=500)
+    volatility_window: int = Field(default=20, ge=2, le=5000)
+    volume_zscore_window: int = Field(default=50, ge=2, le=5000)
+    trade_rate_window: int = Field(default=5, ge=1, le=5000)
+
+    @model_validator(mode="after")
+    def _window_bounds(self) -> FeaturesConfig:
+        for name in ("sma_windows", "ema_windows"):
+            for w in getattr(self, name):
+                if not 2 <= w <= 5000:
+                    raise ValueError(f"{name} entry {w} must be within [2, 5000]")
+        return self
+
+
+class LabelsConfig(StrictModel):
+    source: Literal["ground_truth", "rule", "auto"] = "auto"
+    rule_forward_bars: int = Field(default=5, ge=1, le=1000)
+    rule_zscore: float = Field(default=4.0, gt=0, le=100)
+
+
+class SplitConfig(StrictModel):
+    test_fraction: float = Field(default=0.2, gt=0, lt=0.9)
+    validation_fraction: float = Field(default=0.2, gt=0, lt=0.9)
+    embargo_minutes: int = Field(default=30, ge=0, le=100_000)
+
+
+class LightGBMParams(StrictModel):
+    n_estimators: int = Field(default=200, ge=1, le=10_000)
+    learning_rate: float = Field(default=0.05, gt=0, le=1)
+    num_leaves: int = Field(default=31, ge=2, le=4096)
+    min_child_samples: int = Field(default=20, ge=1, le=100_000)
+
+
+class XGBoostParams(StrictModel):
+    n_estimators: int = Field(default=200, ge=1, le=10_000)
+    learning_rate: float = Field(default=0.05, gt=0, le=1)
+    max_depth: int = Field(default=6, ge=1, le=32)
+    subsample: float = Field(default=0.9, gt=0, le=1)
+
+
+class RandomForestParams(StrictModel):
+    n_estimators: int = Field(default=150, ge=1, le=10_000)
+    max_depth: int | None = Field(default=12, ge=1, le=200)
+    min_samples_leaf: int = Field(default=2, ge=1, le=100_000)
+
+
+class IsolationForestParams(StrictModel):
+    n_estimators: int = Field(default=200, ge=1, le=10_000)
+    contamination: float | Literal["auto"] = "auto"
+    max_samples: int | Literal["auto"] = "auto"
+
+
+class ModelsConfig(StrictModel):
+    registered_model: str = Field(default="anomaly_model", pattern=r"^[a-z][a-z0-9_]{0,127}$")
+    experiment_name: str = Field(default="financial-anomaly-tournament", min_length=1)
+    primary_metric: Literal["pr_auc", "roc_auc", "f1", "precision_at_k", "recall_at_fpr"] = "pr_auc"
+    precision_at_k: int = Field(default=100, ge=1, le=1_000_000)
+    fixed_fpr: float = Field(default=0.01, gt=0, lt=1)
+    random_state: int = Field(default=42, ge=0, le=2**32 - 1)
+    n_jobs: int = Field(default=2, ge=1, le=256)
+    enabled: list[Literal["lightgbm", "xgboost", "random_forest", "isolation_forest"]] = Field(
+        default_factory=lambda: ["lightgbm", "xgboost", "random_forest", "isolation_forest"],
+        min_length=1,
+    )
+    lightgbm: LightGBMParams = LightGBMParams()
+    xgboost: XGBoostParams = XGBoostParams()
+    random_forest: RandomForestParams = RandomForestParams()
+    isolation_forest: IsolationForestParams = IsolationForestParams()
+
+
+class GuardrailsConfig(StrictModel):
+    recall_tolerance: float = Field(default=0.05, ge=0, le=1)
+    latency_tolerance: float = Field(default=0.5, ge=0, le=100)  # relative slow-down allowed
+
+
+class GateConfig(StrictModel):
+    margin: float = Field(default=0.01, ge=0, le=1)
+    guardrails: GuardrailsConfig = GuardrailsConfig()
+
+
+class ValidatorConfig(StrictModel):
+    min_pr_auc: float = Field(default=0.5, ge=0, le=1)
+    min_roc_auc: float = Field(default=0.7, ge=0, le=1)
+    latency_budget_ms: float = Field(default=2000.0, gt=0, le=600_000)
+    latency_batch_rows: int = Field(default=10_000, ge=1, le=10_000_000)
+    sample_rows: int = Field(default=1000, ge=1, le=10_000_000)

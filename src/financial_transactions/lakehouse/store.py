@@ -1,0 +1,559 @@
+"""One Delta table interface, two engines.
+
+Tables are addressed by their Unity Catalog three-part name
+(``mlops_dev.financial_transactions.silver_trades``, from ``cfg.table(key)``).
+
+* :class:`LocalDeltaStore` keeps real Delta tables under
+  ``<root>/<catalog>/<schema>/<table>`` through ``deltalake`` (delta-rs): no JVM
+  jars are needed, so it works where Maven is unreachable, and the files are
+  ordinary Delta that Spark/Databricks can read.
+* :class:`SparkDeltaStore` runs the same operations as Spark SQL against
+  native Delta in Unity Catalog on a Databricks runtime.
+
+Both speak pandas and Arrow on the Python side and Spark DataFrames on the
+engine side, always column-wise (Arrow / Parquet), never row by row.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+
+from financial_transactions.lakehouse.errors import (
+    ConcurrentModification,
+    ConstraintViolation,
+    LakehouseError,
+    SchemaMismatch,
+    TableNotFound,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkDataFrame
+    from pyspark.sql import SparkSession
+
+TableData = pd.DataFrame | pa.Table
+_FQN = re.compile(r"^[A-Za-z_][\w]*\.[A-Za-z_][\w]*\.[A-Za-z_][\w]*$")
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    version: int
+    inserted: int
+    updated: int
+
+
+def split_fqn(fqn: str) -> tuple[str, str, str]:
+    """``catalog.schema.table`` -> its three parts; anything else is a clear error."""
+    if not _FQN.match(fqn):
+        raise LakehouseError(f"table name {fqn!r} is not a three-part catalog.schema.table name")
+    catalog, schema, table = fqn.split(".")
+    return catalog, schema, table
+
+
+def to_arrow(data: TableData) -> pa.Table:
+    """pandas/Arrow -> Arrow with Delta-compatible types (UTC microsecond timestamps)."""
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    return normalize_arrow(table)
+
+
+def normalize_arrow(table: pa.Table) -> pa.Table:
+    """Delta stores timestamps as microseconds; tz-naive values are taken as UTC."""
+    fields = []
+    changed = False
+    for field in table.schema:
+        typ = field.type
+        if pa.types.is_timestamp(typ) and (typ.unit != "us" or typ.tz not in ("UTC", "+00:00")):
+            typ = pa.timestamp("us", tz="UTC")
+            changed = True
+        elif pa.types.is_large_string(typ):
+            typ = pa.string()
+            changed = True
+        elif pa.types.is_null(typ):
+            typ = pa.string()
+            changed = True
+        fields.append(pa.field(field.name, typ, nullable=True))
+    if not changed:
+        return table
+    return table.cast(pa.schema(fields), safe=False)
+
+
+class DeltaStore(abc.ABC):
+    """The table operations the platform needs, identical on every engine."""
+
+    @abc.abstractmethod
+    def exists(self, fqn: str) -> bool: ...
+
+    @abc.abstractmethod
+    def version(self, fqn: str) -> int: ...
+
+    @abc.abstractmethod
+    def append(self, fqn: str, data: TableData, *, schema_mode: Literal["merge", "strict"] = "merge") -> int: ...
+
+    @abc.abstractmethod
+    def overwrite(self, fqn: str, data: TableData) -> int: ...
+
+    @abc.abstractmethod
+    def merge(self, fqn: str, data: TableData, keys: Sequence[str], *, update: bool = True) -> MergeResult: ...
+
+    @abc.abstractmethod
+    def append_if_version(self, fqn: str, data: TableData, expected_version: int, keys: Sequence[str]) -> int:
+        """Insert ``data`` only if nobody committed after ``expected_version``.
+
+        ``keys`` identify rows (e.g. an event id); the insert is a MERGE that
+        reads the table, so a concurrent commit makes it fail with
+        :class:`ConcurrentModification` instead of silently interleaving.
+        """
+
+    @abc.abstractmethod
+    def read_arrow(
+        self,
+        fqn: str,
+        *,
+        version: int | None = None,
+        timestamp: datetime | str | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table: ...
+
+    def read(
+        self,
+        fqn: str,
+        *,
+        version: int | None = None,
+        timestamp: datetime | str | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Latest state, or a time-travel read by version or timestamp, as pandas."""
+        table = self.read_arrow(fqn, version=version, timestamp=timestamp, columns=columns)
+        return table.to_pandas(types_mapper=None)
+
+    @abc.abstractmethod
+    def count(self, fqn: str, version: int | None = None) -> int: ...
+
+    @abc.abstractmethod
+    def history(self, fqn: str) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def restore(self, fqn: str, version: int) -> int: ...
+
+    @abc.abstractmethod
+    def add_constraint(self, fqn: str, name: str, expression: str) -> None: ...
+
+    @abc.abstractmethod
+    def constraints(self, fqn: str) -> dict[str, str]: ...
+
+    @abc.abstractmethod
+    def list_tables(self, catalog: str, schema: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    def to_spark(
+        self, fqn: str, spark: SparkSession, *, version: int | None = None, timestamp: datetime | str | None = None
+    ) -> SparkDataFrame: ...
+
+    @abc.abstractmethod
+    def write_spark(self, fqn: str, sdf: SparkDataFrame, mode: Literal["append", "overwrite"] = "append") -> int: ...
+
+    @abc.abstractmethod
+    def merge_spark(self, fqn: str, sdf: SparkDataFrame, keys: Sequence[str], *, update: bool = True) -> MergeResult: ...
+
+
+def _parse_ts(ts: datetime | str) -> datetime:
+    if isinstance(ts, str):
+        ts = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=timezone.utc)
+    return ts
+
+
+def _merge_predicate(keys: Sequence[str]) -> str:
+    if not keys:
+        raise LakehouseError("merge needs at least one key column")
+    return " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+
+
+class LocalDeltaStore(DeltaStore):
+    """Real Delta tables on the local filesystem through delta-rs."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+
+    # -- locations -------------------------------------------------------------
+    def path(self, fqn: str) -> Path:
+        catalog, schema, table = split_fqn(fqn)
+        return self.root / catalog / schema / table
+
+    def _table(self, fqn: str, version: int | None = None):  # type: ignore[no-untyped-def]
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            dt = DeltaTable(str(self.path(fqn)))
+            if version is not None:
+                if version < 0 or version > dt.version():
+                    raise TableNotFound(f"{fqn}: version {version} does not exist (latest is {dt.version()})")
+                dt.load_as_version(version)
+            return dt
+        except TableNotFoundError as exc:
+            raise TableNotFound(f"table {fqn} does not exist (looked in {self.path(fqn)})") from exc
+
+    def exists(self, fqn: str) -> bool:
+        from deltalake import DeltaTable
+
+        return bool(DeltaTable.is_deltatable(str(self.path(fqn))))
+
+    def version(self, fqn: str) -> int:
+        return int(self._table(fqn).version())
+
+    # -- writes ----------------------------------------------------------------
+    def _write(self, fqn: str, table: pa.Table, mode: Literal["append", "overwrite"], schema_mode: str | None) -> int:
+        from deltalake import write_deltalake
+
+        path = self.path(fqn)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            write_deltalake(str(path), table, mode=mode, schema_mode=schema_mode)  # type: ignore[arg-type]
+        except Exception as exc:  # delta-rs raises several exception types; classify by message
+            error = _classify(fqn, exc)
+            if isinstance(error, ConstraintViolation):
+                error = ConstraintViolation(self._explain_violation(fqn, table))
+            raise error from exc
+        return self.version(fqn)
+
+    def _explain_violation(self, fqn: str, table: pa.Table) -> str:
+        """Name every CHECK constraint the rejected batch breaks, with a row count.
+
+        delta-rs reports only that *some* rows failed; evaluating each
+        constraint over the batch (a scratch Delta table + DataFusion SQL)
+        tells the user which rule to look at. Runs on the error path only.
+        """
+        import tempfile
+
+        from deltalake import DeltaTable, QueryBuilder, write_deltalake
+
+        broken = []
+        with tempfile.TemporaryDirectory() as tmp:
+            write_deltalake(tmp, table)
+            qb = QueryBuilder().register("batch", DeltaTable(tmp))
+            for name, expr in self.constraints(fqn).items():
+                rows = qb.execute(f"SELECT count(*) AS n FROM batch WHERE NOT ({expr})").read_all()
+                n = int(rows.column(0)[0].as_py())
+                if n:
+                    broken.append(f"{name} ({expr}): {n} row(s)")
+        detail = "; ".join(broken) or "a CHECK constraint"
+        return f"{fqn}: write rejected, nothing committed; violated constraint {detail}"
+
+    def append(self, fqn: str, data: TableData, *, schema_mode: Literal["merge", "strict"] = "merge") -> int:
+        return self._write(fqn, to_arrow(data), "append", "merge" if schema_mode == "merge" else None)
+
+    def overwrite(self, fqn: str, data: TableData) -> int:
+        return self._write(fqn, to_arrow(data), "overwrite", "overwrite")
+
+    def merge(self, fqn: str, data: TableData, keys: Sequence[str], *, update: bool = True) -> MergeResult:
+        source = to_arrow(data)
+        if not self.exists(fqn):
+            version = self._write(fqn, source, "append", None)
+            return MergeResult(version, source.num_rows, 0)
+        return self._merge(fqn, self._table(fqn), source, keys, update=update)
+
+    def _merge(self, fqn: str, dt: Any, source: pa.Table, keys: Sequence[str], *, update: bool) -> MergeResult:
+        try:
+            builder = dt.merge(
+                source,
+                predicate=_merge_predicate(keys),
+                source_alias="s",
+                target_alias="t",
+                merge_schema=True,
+            )
+            if update:
+                builder = builder.when_matched_update_all()
+            metrics = builder.when_not_matched_insert_all().execute()
+        except Exception as exc:
+            raise _classify(fqn, exc) from exc
+        return MergeResult(
+            version=self.version(fqn),
+            inserted=int(metrics.get("num_target_rows_inserted", 0)),
+            updated=int(metrics.get("num_target_rows_updated", 0)),
+        )
+
+    def append_if_version(self, fqn: str, data: TableData, expected_version: int, keys: Sequence[str]) -> int:
+        source = to_arrow(data)
+        if not self.exists(fqn):
+            if expected_version != -1:
+                raise ConcurrentModification(f"{fqn}: expected version {expected_version} but the table does not exist")
+            from deltalake import write_deltalake
+
+            self.path(fqn).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                write_deltalake(str(self.path(fqn)), source, mode="error")
+            except Exception as exc:
+                raise ConcurrentModification(f"{fqn}: another writer created the table first ({exc})") from exc
+            return 0
+        current = self.version(fqn)
+        if current != expected_version:
+            raise ConcurrentModification(f"{fqn}: expected version {expected_version}, table is at {current}")
+        return self._merge(fqn, self._table(fqn, expected_version), source, keys, update=False).version
+
+    # -- reads -----------------------------------------------------------------
+    def read_arrow(
+        self,
+        fqn: str,
+        *,
+        version: int | None = None,
+        timestamp: datetime | str | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        dt = self._table(fqn, version)
+        if timestamp is not None:
+            when = _parse_ts(timestamp)
+            first = self.history(fqn)[-1]["timestamp"]
+            if when < first:
+                raise TableNotFound(f"{fqn}: no version exists as of {when.isoformat()} (first commit {first.isoformat()})")
+            dt.load_as_version(when)
+        return dt.to_pyarrow_table(columns=list(columns) if columns is not None else None)
+
+    def count(self, fqn: str, version: int | None = None) -> int:
+        return int(self._table(fqn, version).to_pyarrow_dataset().count_rows())
+
+    def history(self, fqn: str) -> list[dict[str, Any]]:
+        """Newest first: version, timestamp (UTC datetime), operation, parameters, metrics."""
+        out = []
+        for entry in self._table(fqn).history():
+            ts = entry.get("timestamp")
+            out.append(
+                {
+                    "version": int(entry.get("version", 0)),
+                    "timestamp": datetime.fromtimestamp(ts / 1000, tz=timezone.utc) if ts else None,
+                    "operation": entry.get("operation"),
+                    "parameters": entry.get("operationParameters", {}),
+                    "metrics": entry.get("operationMetrics", {}),
+                }
+            )
+        return sorted(out, key=lambda e: e["version"], reverse=True)
+
+    def restore(self, fqn: str, version: int) -> int:
+        dt = self._table(fqn)
+        if version < 0 or version > dt.version():
+            raise TableNotFound(f"{fqn}: cannot restore to version {version} (latest is {dt.version()})")
+        try:
+            dt.restore(version)
+        except Exception as exc:
+            raise _classify(fqn, exc) from exc
+        return self.version(fqn)
+
+    def add_constraint(self, fqn: str, name: str, expression: str) -> None:
+        dt = self._table(fqn)
+        if self.constraints(fqn).get(name) == expression:
+            return
+        try:
+            dt.alter.add_constraint({name: expression})
+        except Exception as exc:
+            raise ConstraintViolation(
+                f"{fqn}: cannot add constraint {name!r} ({expression}): {exc}"
+            ) from exc
+
+    def constraints(self, fqn: str) -> dict[str, str]:
+        conf = self._table(fqn).metadata().configuration
+        prefix = "delta.constraints."
+        return {k[len(prefix) :]: v for k, v in conf.items() if k.startswith(prefix) and v is not None}
+
+    def list_tables(self, catalog: str, schema: str) -> list[str]:
+        base = self.root / catalog / schema
+        if not base.is_dir():
+            return []
+        return sorted(
+            f"{catalog}.{schema}.{p.name}" for p in base.iterdir() if (p / "_delta_log").is_dir()
+        )
+
+    # -- Spark -----------------------------------------------------------------
+    def to_spark(
+        self, fqn: str, spark: SparkSession, *, version: int | None = None, timestamp: datetime | str | None = None
+    ) -> SparkDataFrame:
+        """Let Spark read the snapshot's Parquet files directly (distributed, no Python rows)."""
+        dt = self._table(fqn, version)
+        if timestamp is not None:
+            dt.load_as_version(_parse_ts(timestamp))
+        schema = dt.schema().to_arrow()
+        files = dt.file_uris()
+        arrow_schema = pa.schema(schema)  # type: ignore[call-overload]
+        if not files:
+            return spark.createDataFrame(arrow_schema.empty_table())
+        sdf = spark.read.option("mergeSchema", "true").parquet(*files)
+        from pyspark.sql import functions as F
+
+        present = set(sdf.columns)
+        cols = [
+            F.col(f"`{f.name}`") if f.name in present else F.lit(None).alias(f.name) for f in arrow_schema
+        ]
+        return sdf.select(*cols)
+
+    def write_spark(self, fqn: str, sdf: SparkDataFrame, mode: Literal["append", "overwrite"] = "append") -> int:
+        table = sdf.toArrow()
+        return self.append(fqn, table) if mode == "append" else self.overwrite(fqn, table)
+
+    def merge_spark(self, fqn: str, sdf: SparkDataFrame, keys: Sequence[str], *, update: bool = True) -> MergeResult:
+        return self.merge(fqn, sdf.toArrow(), keys, update=update)
+
+
+def _classify(fqn: str, exc: Exception) -> LakehouseError:
+    text = str(exc)
+    low = text.lower()
+    name = type(exc).__name__
+    if "invariant" in low or "constraint" in low or "failed validation" in low:
+        return ConstraintViolation(f"{fqn}: write rejected by a CHECK constraint, nothing committed: {text}")
+    if "concurrent" in low or name == "CommitFailedError":
+        return ConcurrentModification(f"{fqn}: concurrent commit, nothing committed: {text}")
+    if "schema" in low or "cast" in low or "mismatch" in low:
+        return SchemaMismatch(f"{fqn}: schema mismatch, nothing committed: {text}")
+    return LakehouseError(f"{fqn}: {name}: {text}")
+
+
+class SparkDeltaStore(DeltaStore):
+    """Native Delta in Unity Catalog through Spark SQL (Databricks runtime or Connect)."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    def _sql(self, statement: str) -> SparkDataFrame:
+        return self.spark.sql(statement)
+
+    @staticmethod
+    def _quote(fqn: str) -> str:
+        return ".".join(f"`{p}`" for p in split_fqn(fqn))
+
+    def exists(self, fqn: str) -> bool:
+        return bool(self.spark.catalog.tableExists(fqn))
+
+    def version(self, fqn: str) -> int:
+        return int(self.history(fqn)[0]["version"])
+
+    def _df(self, data: TableData) -> SparkDataFrame:
+        return self.spark.createDataFrame(to_arrow(data))
+
+    def append(self, fqn: str, data: TableData, *, schema_mode: Literal["merge", "strict"] = "merge") -> int:
+        return self._save(fqn, self._df(data), "append", merge_schema=schema_mode == "merge")
+
+    def overwrite(self, fqn: str, data: TableData) -> int:
+        return self._save(fqn, self._df(data), "overwrite", merge_schema=False)
+
+    def _save(self, fqn: str, sdf: SparkDataFrame, mode: str, *, merge_schema: bool) -> int:
+        writer = sdf.write.format("delta").mode(mode)
+        writer = writer.option("mergeSchema", "true") if merge_schema else writer.option("overwriteSchema", "true")
+        try:
+            writer.saveAsTable(fqn)
+        except Exception as exc:
+            raise _classify(fqn, exc) from exc
+        return self.version(fqn)
+
+    def merge(self, fqn: str, data: TableData, keys: Sequence[str], *, update: bool = True) -> MergeResult:
+        return self.merge_spark(fqn, self._df(data), keys, update=update)
+
+    def merge_spark(self, fqn: str, sdf: SparkDataFrame, keys: Sequence[str], *, update: bool = True) -> MergeResult:
+        if not self.exists(fqn):
+            version = self._save(fqn, sdf, "append", merge_schema=True)
+            return MergeResult(version, self.count(fqn), 0)
+        view = f"_merge_src_{abs(hash((fqn, tuple(keys)))) % 10**8}"
+        sdf.createOrReplaceTempView(view)
+        clause = "WHEN MATCHED THEN UPDATE SET * " if update else ""
+        try:
+            self._sql(
+                f"MERGE WITH SCHEMA EVOLUTION INTO {self._quote(fqn)} t USING {view} s "
+                f"ON {_merge_predicate(keys)} {clause}WHEN NOT MATCHED THEN INSERT *"
+            )
+        except Exception as exc:
+            raise _classify(fqn, exc) from exc
+        last = self.history(fqn)[0]
+        metrics = last.get("metrics") or {}
+        return MergeResult(
+            version=int(last["version"]),
+            inserted=int(metrics.get("numTargetRowsInserted", 0)),
+            updated=int(metrics.get("numTargetRowsUpdated", 0)),
+        )
+
+    def append_if_version(self, fqn: str, data: TableData, expected_version: int, keys: Sequence[str]) -> int:
+        if not self.exists(fqn):
+            if expected_version != -1:
+                raise ConcurrentModification(f"{fqn}: expected version {expected_version} but the table does not exist")
+            return self._save(fqn, self._df(data), "append", merge_schema=False)
+        current = self.version(fqn)
+        if current != expected_version:
+            raise ConcurrentModification(f"{fqn}: expected version {expected_version}, table is at {current}")
+        # Delta's MERGE reads the target, so a concurrent append raises ConcurrentAppendException.
+        return self.merge(fqn, data, keys, update=False).version
+
+    def read_arrow(
+        self,
+        fqn: str,
+        *,
+        version: int | None = None,
+        timestamp: datetime | str | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        sdf = self.to_spark(fqn, self.spark, version=version, timestamp=timestamp)
+        if columns is not None:
+            sdf = sdf.select(*columns)
+        return sdf.toArrow()
+
+    def count(self, fqn: str, version: int | None = None) -> int:
+        return int(self.to_spark(fqn, self.spark, version=version).count())
+
+    def history(self, fqn: str) -> list[dict[str, Any]]:
+        if not self.exists(fqn):
+            raise TableNotFound(f"table {fqn} does not exist")
+        rows = self._sql(f"DESCRIBE HISTORY {self._quote(fqn)}").collect()
+        out = [
+            {
+                "version": int(r["version"]),
+                "timestamp": r["timestamp"].replace(tzinfo=timezone.utc) if r["timestamp"] else None,
+                "operation": r["operation"],
+                "parameters": dict(r["operationParameters"] or {}),
+                "metrics": dict(r["operationMetrics"] or {}),
+            }
+            for r in rows
+        ]
+        return sorted(out, key=lambda e: e["version"], reverse=True)
+
+    def restore(self, fqn: str, version: int) -> int:
+        latest = self.version(fqn)
+        if version < 0 or version > latest:
+            raise TableNotFound(f"{fqn}: cannot restore to version {version} (latest is {latest})")
+        self._sql(f"RESTORE TABLE {self._quote(fqn)} TO VERSION AS OF {int(version)}")
+        return self.version(fqn)
+
+    def add_constraint(self, fqn: str, name: str, expression: str) -> None:
+        if self.constraints(fqn).get(name) == expression:
+            return
+        try:
+            self._sql(f"ALTER TABLE {self._quote(fqn)} ADD CONSTRAINT `{name}` CHECK ({expression})")
+        except Exception as exc:
+            raise ConstraintViolation(f"{fqn}: cannot add constraint {name!r} ({expression}): {exc}") from exc
+
+    def constraints(self, fqn: str) -> dict[str, str]:
+        rows = self._sql(f"SHOW TBLPROPERTIES {self._quote(fqn)}").collect()
+        prefix = "delta.constraints."
+        return {r["key"][len(prefix) :]: r["value"] for r in rows if r["key"].startswith(prefix)}
+
+    def list_tables(self, catalog: str, schema: str) -> list[str]:
+        rows = self._sql(f"SHOW TABLES IN `{catalog}`.`{schema}`").collect()
+        return sorted(f"{catalog}.{schema}.{r['tableName']}" for r in rows)
+
+    def to_spark(
+        self, fqn: str, spark: SparkSession, *, version: int | None = None, timestamp: datetime | str | None = None
+    ) -> SparkDataFrame:
+        if not self.exists(fqn):
+            raise TableNotFound(f"table {fqn} does not exist")
+        reader = spark.read
+        if version is not None:
+            reader = reader.option("versionAsOf", int(version))
+        elif timestamp is not None:
+            reader = reader.option("timestampAsOf", _parse_ts(timestamp).isoformat())
+        return reader.table(fqn)
+
+    def write_spark(self, fqn: str, sdf: SparkDataFrame, mode: Literal["append", "overwrite"] = "append") -> int:
+        return self._save(fqn, sdf, mode, merge_schema=mode == "append")

@@ -1,0 +1,99 @@
+"""``fin-mlops run``: every stage, in order, on one Platform.
+
+A stage is ``def run_stage(ctx: RunContext) -> dict[str, Any]``; the dict holds
+the figures shown in the run's summary table. Stages are referenced by import
+path so the orchestrator stays independent of what each stage imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from financial_transactions.lakehouse import Platform
+
+
+@dataclass
+class RunContext:
+    platform: Platform
+    console: Console
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    target: str  # "package.module:function"
+    description: str = ""
+
+    def load(self) -> Callable[[RunContext], dict[str, Any]]:
+        module_name, _, func = self.target.partition(":")
+        fn = getattr(importlib.import_module(module_name), func)
+        return fn  # type: ignore[no-any-return]
+
+
+@dataclass
+class StageResult:
+    name: str
+    status: str  # ok | failed | skipped
+    seconds: float
+    summary: dict[str, Any]
+    error: str | None = None
+
+
+#: The end-to-end order. Each engineer registers their stage here.
+STAGES: list[Stage] = []
+
+
+def run_stages(
+    ctx: RunContext,
+    stages: Sequence[Stage] | None = None,
+    *,
+    only: Sequence[str] | None = None,
+    skip: Sequence[str] = (),
+) -> list[StageResult]:
+    """Run stages in order; after a failure the rest are skipped (they depend on it)."""
+    selected = [s for s in (stages if stages is not None else STAGES) if (not only or s.name in only)]
+    results: list[StageResult] = []
+    failed = False
+    for stage in selected:
+        if failed or stage.name in skip:
+            results.append(StageResult(stage.name, "skipped", 0.0, {}))
+            continue
+        ctx.console.rule(f"[bold cyan]{stage.name}[/] {stage.description}")
+        start = time.perf_counter()
+        try:
+            summary = stage.load()(ctx) or {}
+            results.append(StageResult(stage.name, "ok", time.perf_counter() - start, summary))
+        except Exception as exc:  # a failed stage is reported, not swallowed: the run exits non-zero
+            failed = True
+            ctx.console.print_exception(max_frames=8)
+            results.append(
+                StageResult(stage.name, "failed", time.perf_counter() - start, {}, f"{type(exc).__name__}: {exc}")
+            )
+    return results
+
+
+def summary_table(results: Sequence[StageResult]) -> Table:
+    table = Table(title="fin-mlops run", show_lines=False)
+    table.add_column("stage", style="bold")
+    table.add_column("status")
+    table.add_column("seconds", justify="right")
+    table.add_column("summary")
+    colours = {"ok": "green", "failed": "red", "skipped": "yellow"}
+    for r in results:
+        text = r.error or ", ".join(f"{k}={_fmt(v)}" for k, v in r.summary.items())
+        table.add_row(r.name, f"[{colours[r.status]}]{r.status}[/]", f"{r.seconds:.1f}", text)
+    return table
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
