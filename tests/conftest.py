@@ -15,8 +15,8 @@ os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 os.environ.pop("SPARK_REMOTE", None)  # tests own their engine; a user's Connect URL must not leak in
 os.environ.pop("DATABRICKS_RUNTIME_VERSION", None)
 
-from financial_transactions.config import ProjectConfig  # noqa: E402
-from financial_transactions.lakehouse import Platform  # noqa: E402
+from financial_transactions.config import ProjectConfig
+from financial_transactions.lakehouse import Platform
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

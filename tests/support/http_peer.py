@@ -51,7 +51,7 @@ class WebhookPeer:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -77,10 +77,13 @@ class RestStub:
                     stub.requests.append(req)
                 responder = stub._routes.get((self.command, parsed.path))
                 if responder is None:
-                    status, payload = 404, {
-                        "error_code": "ENDPOINT_NOT_FOUND",
-                        "message": f"stub has no route for {self.command} {parsed.path}",
-                    }
+                    status, payload = (
+                        404,
+                        {
+                            "error_code": "ENDPOINT_NOT_FOUND",
+                            "message": f"stub has no route for {self.command} {parsed.path}",
+                        },
+                    )
                 else:
                     status, payload = responder(req)
                 data = json.dumps(payload).encode()
@@ -92,7 +95,7 @@ class RestStub:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

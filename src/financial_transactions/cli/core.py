@@ -80,7 +80,9 @@ def run(
         console.print(f"[dim]fresh lakehouse at {platform.lakehouse_root}[/]")
     unknown = sorted(set(only) | set(skip) - {s.name for s in STAGES})
     if unknown:
-        err_console.print(f"[red]unknown stage(s): {', '.join(unknown)}; stages: {', '.join(s.name for s in STAGES)}[/]")
+        err_console.print(
+            f"[red]unknown stage(s): {', '.join(unknown)}; stages: {', '.join(s.name for s in STAGES)}[/]"
+        )
         raise typer.Exit(code=2)
     run_ctx = RunContext(platform=platform, console=console)
     results = run_stages(run_ctx, only=only or None, skip=skip)

@@ -44,7 +44,7 @@ class AlphaVantageConfig(StrictModel):
     timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     outputsize: Literal["compact", "full"] = "compact"
     functions: list[Literal["TIME_SERIES_DAILY", "TIME_SERIES_INTRADAY"]] = Field(
-        default_factory=lambda: ["TIME_SERIES_DAILY", "TIME_SERIES_INTRADAY"], min_length=1
+        default=["TIME_SERIES_DAILY", "TIME_SERIES_INTRADAY"], min_length=1
     )
     interval: Literal["1min", "5min", "15min", "30min", "60min"] = "1min"
     retry: BackoffConfig = BackoffConfig(initial_seconds=1.0, max_seconds=60.0, max_attempts=5)

@@ -94,7 +94,7 @@ class ModelsConfig(StrictModel):
     random_state: int = Field(default=42, ge=0, le=2**32 - 1)
     n_jobs: int = Field(default=2, ge=1, le=256)
     enabled: list[Literal["lightgbm", "xgboost", "random_forest", "isolation_forest"]] = Field(
-        default_factory=lambda: ["lightgbm", "xgboost", "random_forest", "isolation_forest"],
+        default=["lightgbm", "xgboost", "random_forest", "isolation_forest"],
         min_length=1,
     )
     lightgbm: LightGBMParams = LightGBMParams()

@@ -14,9 +14,7 @@ class ExpectationsConfig(StrictModel):
 
     min_timestamp: str = "2000-01-01T00:00:00Z"
     max_future_seconds: int = Field(default=86_400, ge=0, le=31_536_000)
-    known_sources: list[str] = Field(
-        default_factory=lambda: ["finnhub", "binance", "alphavantage"], min_length=1
-    )
+    known_sources: list[str] = Field(default_factory=lambda: ["finnhub", "binance", "alphavantage"], min_length=1)
 
 
 class StreamingConfig(StrictModel):

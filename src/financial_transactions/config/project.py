@@ -203,9 +203,7 @@ class ProjectConfig(StrictModel):
         if not isinstance(envs, dict) or not envs:
             raise ConfigError(f"{where}: 'environments' must map env names (dev/acc/prd) to settings")
         if env not in envs:
-            raise ConfigError(
-                f"{where}: unknown env {env!r}; valid envs: {', '.join(sorted(envs))}"
-            )
+            raise ConfigError(f"{where}: unknown env {env!r}; valid envs: {', '.join(sorted(envs))}")
         env_raw = envs[env] if isinstance(envs[env], dict) else {}
         data = {k: copy.deepcopy(v) for k, v in raw.items() if k != "environments"}
         overrides = env_raw.get("overrides") or {}

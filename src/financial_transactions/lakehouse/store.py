@@ -20,9 +20,9 @@ import abc
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
     from pyspark.sql import SparkSession
 
-TableData = pd.DataFrame | pa.Table
+TableData: TypeAlias = "pd.DataFrame | pa.Table"
 _FQN = re.compile(r"^[A-Za-z_][\w]*\.[A-Za-z_][\w]*\.[A-Za-z_][\w]*$")
 
 
@@ -73,10 +73,7 @@ def normalize_arrow(table: pa.Table) -> pa.Table:
         if pa.types.is_timestamp(typ) and (typ.unit != "us" or typ.tz not in ("UTC", "+00:00")):
             typ = pa.timestamp("us", tz="UTC")
             changed = True
-        elif pa.types.is_large_string(typ):
-            typ = pa.string()
-            changed = True
-        elif pa.types.is_null(typ):
+        elif pa.types.is_large_string(typ) or pa.types.is_null(typ):
             typ = pa.string()
             changed = True
         fields.append(pa.field(field.name, typ, nullable=True))
@@ -161,14 +158,16 @@ class DeltaStore(abc.ABC):
     def write_spark(self, fqn: str, sdf: SparkDataFrame, mode: Literal["append", "overwrite"] = "append") -> int: ...
 
     @abc.abstractmethod
-    def merge_spark(self, fqn: str, sdf: SparkDataFrame, keys: Sequence[str], *, update: bool = True) -> MergeResult: ...
+    def merge_spark(
+        self, fqn: str, sdf: SparkDataFrame, keys: Sequence[str], *, update: bool = True
+    ) -> MergeResult: ...
 
 
 def _parse_ts(ts: datetime | str) -> datetime:
     if isinstance(ts, str):
         ts = datetime.fromisoformat(ts.replace("Z", "+00:00"))
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=timezone.utc)
+        ts = ts.replace(tzinfo=UTC)
     return ts
 
 
@@ -314,7 +313,9 @@ class LocalDeltaStore(DeltaStore):
             when = _parse_ts(timestamp)
             first = self.history(fqn)[-1]["timestamp"]
             if when < first:
-                raise TableNotFound(f"{fqn}: no version exists as of {when.isoformat()} (first commit {first.isoformat()})")
+                raise TableNotFound(
+                    f"{fqn}: no version exists as of {when.isoformat()} (first commit {first.isoformat()})"
+                )
             dt.load_as_version(when)
         return dt.to_pyarrow_table(columns=list(columns) if columns is not None else None)
 
@@ -329,7 +330,7 @@ class LocalDeltaStore(DeltaStore):
             out.append(
                 {
                     "version": int(entry.get("version", 0)),
-                    "timestamp": datetime.fromtimestamp(ts / 1000, tz=timezone.utc) if ts else None,
+                    "timestamp": datetime.fromtimestamp(ts / 1000, tz=UTC) if ts else None,
                     "operation": entry.get("operation"),
                     "parameters": entry.get("operationParameters", {}),
                     "metrics": entry.get("operationMetrics", {}),
@@ -354,9 +355,7 @@ class LocalDeltaStore(DeltaStore):
         try:
             dt.alter.add_constraint({name: expression})
         except Exception as exc:
-            raise ConstraintViolation(
-                f"{fqn}: cannot add constraint {name!r} ({expression}): {exc}"
-            ) from exc
+            raise ConstraintViolation(f"{fqn}: cannot add constraint {name!r} ({expression}): {exc}") from exc
 
     def constraints(self, fqn: str) -> dict[str, str]:
         conf = self._table(fqn).metadata().configuration
@@ -367,9 +366,7 @@ class LocalDeltaStore(DeltaStore):
         base = self.root / catalog / schema
         if not base.is_dir():
             return []
-        return sorted(
-            f"{catalog}.{schema}.{p.name}" for p in base.iterdir() if (p / "_delta_log").is_dir()
-        )
+        return sorted(f"{catalog}.{schema}.{p.name}" for p in base.iterdir() if (p / "_delta_log").is_dir())
 
     # -- Spark -----------------------------------------------------------------
     def to_spark(
@@ -388,9 +385,7 @@ class LocalDeltaStore(DeltaStore):
         from pyspark.sql import functions as F
 
         present = set(sdf.columns)
-        cols = [
-            F.col(f"`{f.name}`") if f.name in present else F.lit(None).alias(f.name) for f in arrow_schema
-        ]
+        cols = [F.col(f"`{f.name}`") if f.name in present else F.lit(None).alias(f.name) for f in arrow_schema]
         return sdf.select(*cols)
 
     def write_spark(self, fqn: str, sdf: SparkDataFrame, mode: Literal["append", "overwrite"] = "append") -> int:
@@ -510,7 +505,7 @@ class SparkDeltaStore(DeltaStore):
         out = [
             {
                 "version": int(r["version"]),
-                "timestamp": r["timestamp"].replace(tzinfo=timezone.utc) if r["timestamp"] else None,
+                "timestamp": r["timestamp"].replace(tzinfo=UTC) if r["timestamp"] else None,
                 "operation": r["operation"],
                 "parameters": dict(r["operationParameters"] or {}),
                 "metrics": dict(r["operationMetrics"] or {}),
