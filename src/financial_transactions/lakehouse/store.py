@@ -372,28 +372,90 @@ class LocalDeltaStore(DeltaStore):
     def to_spark(
         self, fqn: str, spark: SparkSession, *, version: int | None = None, timestamp: datetime | str | None = None
     ) -> SparkDataFrame:
-        """Let Spark read the snapshot's Parquet files directly (distributed, no Python rows)."""
+        """Let Spark read the snapshot's Parquet files directly (distributed, no Python rows).
+
+        The snapshot's file list pins the version; passing the table schema
+        explicitly skips footer inference and fills columns that older files
+        (written before a schema evolution) lack with nulls.
+        """
+        from pyspark.sql.pandas.types import from_arrow_schema
+
         dt = self._table(fqn, version)
         if timestamp is not None:
             dt.load_as_version(_parse_ts(timestamp))
-        schema = dt.schema().to_arrow()
+        arrow_schema = normalize_arrow(pa.schema(dt.schema().to_arrow()).empty_table()).schema  # type: ignore[call-overload]
         files = dt.file_uris()
-        arrow_schema = pa.schema(schema)  # type: ignore[call-overload]
         if not files:
             return spark.createDataFrame(arrow_schema.empty_table())
-        sdf = spark.read.option("mergeSchema", "true").parquet(*files)
-        from pyspark.sql import functions as F
-
-        present = set(sdf.columns)
-        cols = [F.col(f"`{f.name}`") if f.name in present else F.lit(None).alias(f.name) for f in arrow_schema]
-        return sdf.select(*cols)
+        return spark.read.schema(from_arrow_schema(arrow_schema, prefer_timestamp_ntz=False)).parquet(*files)
 
     def write_spark(self, fqn: str, sdf: SparkDataFrame, mode: Literal["append", "overwrite"] = "append") -> int:
-        table = sdf.toArrow()
-        return self.append(fqn, table) if mode == "append" else self.overwrite(fqn, table)
+        """Spark writes Parquet in parallel into the table folder; delta-rs commits the files.
+
+        Falls back to Arrow batches through delta-rs when the commit would
+        need delta-rs to check something per row (CHECK constraints) or to
+        evolve the schema, so both paths enforce exactly the same rules.
+        """
+        schema = normalize_arrow(pa.schema(_spark_arrow_schema(sdf)).empty_table()).schema
+        if self.exists(fqn) and (self.constraints(fqn) or mode == "append" and not self._same_schema(fqn, schema)):
+            table = sdf.toArrow()
+            return self.append(fqn, table) if mode == "append" else self.overwrite(fqn, table)
+        return self._commit_spark_files(fqn, sdf, schema, mode)
+
+    def _same_schema(self, fqn: str, schema: pa.Schema) -> bool:
+        current = normalize_arrow(pa.schema(self._table(fqn).schema().to_arrow()).empty_table()).schema  # type: ignore[call-overload]
+        return bool(current.equals(schema))
+
+    def _commit_spark_files(
+        self, fqn: str, sdf: SparkDataFrame, schema: pa.Schema, mode: Literal["append", "overwrite"]
+    ) -> int:
+        import os
+        import uuid
+
+        import pyarrow.parquet as pq
+        from deltalake import Schema as DeltaSchema
+        from deltalake.transaction import AddAction, create_table_with_add_actions
+
+        path = self.path(fqn)
+        staging = path / f"spark-{uuid.uuid4().hex[:12]}"
+        spark = sdf.sparkSession
+        previous = spark.conf.get("spark.sql.parquet.outputTimestampType", None)
+        spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        try:
+            sdf.write.mode("overwrite").parquet(str(staging))
+        finally:
+            if previous is not None:
+                spark.conf.set("spark.sql.parquet.outputTimestampType", previous)
+        actions = []
+        for file in sorted(staging.glob("*.parquet")):
+            meta = pq.read_metadata(file)
+            actions.append(
+                AddAction(
+                    path=str(file.relative_to(path)),
+                    size=file.stat().st_size,
+                    partition_values={},
+                    modification_time=int(os.path.getmtime(file) * 1000),
+                    data_change=True,
+                    stats=f'{{"numRecords": {meta.num_rows}}}',
+                )
+            )
+        try:
+            if self.exists(fqn):
+                self._table(fqn).create_write_transaction(actions, mode=mode, schema=DeltaSchema.from_arrow(schema))
+            else:
+                create_table_with_add_actions(str(path), DeltaSchema.from_arrow(schema), actions, mode="error")
+        except Exception as exc:
+            raise _classify(fqn, exc) from exc
+        return self.version(fqn)
 
     def merge_spark(self, fqn: str, sdf: SparkDataFrame, keys: Sequence[str], *, update: bool = True) -> MergeResult:
         return self.merge(fqn, sdf.toArrow(), keys, update=update)
+
+
+def _spark_arrow_schema(sdf: SparkDataFrame) -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(sdf.schema, timezone="UTC")
 
 
 def _classify(fqn: str, exc: Exception) -> LakehouseError:

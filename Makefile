@@ -1,0 +1,55 @@
+# The README's two commands: `make run` (end to end on the embedded engine) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup lint typecheck pytest bench build bundle-check clean java
+
+run: setup java
+	$(BIN)/fin-mlops --env dev run --fresh
+
+test: setup java
+	$(MAKE) --no-print-directory lint typecheck pytest
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml version.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
+		{ echo "Python 3.11+ is required (found: $$($(PYTHON) --version))."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+java:
+	@command -v java >/dev/null 2>&1 || { \
+		echo ""; \
+		echo "  Java 17 is required by the embedded Spark engine, and 'java' is not on PATH."; \
+		echo "  Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless"; \
+		echo "  macOS:         brew install openjdk@17"; \
+		echo "  Or run against a cluster: fin-mlops --spark-remote sc://host:15002 ..."; \
+		echo ""; exit 1; }
+
+lint:
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest
+
+bench: setup
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+build: setup
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls dist/*.whl
+
+bundle-check: setup
+	$(BIN)/fin-mlops bundle-check
+
+clean:
+	rm -rf .fin_mlops build dist reports .pytest_cache .mypy_cache .ruff_cache
