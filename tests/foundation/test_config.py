@@ -95,7 +95,7 @@ def test_endpoint_env_overrides(project_root: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_unknown_table_key_lists_valid_keys(config: ProjectConfig) -> None:
-    with pytest.raises(ConfigError, match="unknown table key 'silver'.*silver_trades"):
+    with pytest.raises(ConfigError, match=r"unknown table key 'silver'.*silver_trades"):
         config.table("silver")
 
 

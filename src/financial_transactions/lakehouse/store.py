@@ -397,7 +397,7 @@ class LocalDeltaStore(DeltaStore):
         evolve the schema, so both paths enforce exactly the same rules.
         """
         schema = normalize_arrow(pa.schema(_spark_arrow_schema(sdf)).empty_table()).schema
-        if self.exists(fqn) and (self.constraints(fqn) or mode == "append" and not self._same_schema(fqn, schema)):
+        if self.exists(fqn) and (self.constraints(fqn) or (mode == "append" and not self._same_schema(fqn, schema))):
             table = sdf.toArrow()
             return self.append(fqn, table) if mode == "append" else self.overwrite(fqn, table)
         return self._commit_spark_files(fqn, sdf, schema, mode)
