@@ -1,0 +1,219 @@
+"""Bronze: landing NDJSON -> raw records + file name, ingestion time and rescued data.
+
+Crypto, equities and Alpha Vantage bars share one bronze schema (the landing
+contract's fields plus ``_source_file``, ``_ingested_at`` and ``_rescued_data``).
+
+Two readers produce that same shape:
+
+* locally, the ``text`` source parses each line twice with ``from_json``: once into
+  the typed landing schema and once into a string map, so that unknown keys and
+  values of the wrong type end up in ``_rescued_data`` (what Auto Loader's
+  rescued-data column does on Databricks) instead of being lost;
+* on Databricks, Auto Loader (``cloudFiles``) with the same schema as hints, a
+  schema location and ``rescuedDataColumn``.
+
+Every helper is DataFrame -> DataFrame so the embedded runner, the stream
+processor and the declarative pipeline file all share it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+#: Landing file suffix; anything else (temp files, markers) is ignored.
+LANDING_SUFFIX = ".ndjson"
+
+#: The landing contract, field by field (DDL keeps it readable and identical for every reader).
+LANDING_FIELDS: tuple[tuple[str, str], ...] = (
+    ("trade_id", "string"),
+    ("record_type", "string"),
+    ("source", "string"),
+    ("symbol", "string"),
+    ("price", "double"),
+    ("volume", "double"),
+    ("ts", "bigint"),
+    ("conditions", "array<string>"),
+    ("exchange_trade_id", "string"),
+    ("is_buyer_maker", "boolean"),
+    ("ingested_at", "bigint"),
+    ("collector", "string"),
+    ("collector_run", "string"),
+    ("connection", "bigint"),
+    ("msg_seq", "bigint"),
+    ("position", "bigint"),
+    ("open", "double"),
+    ("high", "double"),
+    ("low", "double"),
+    ("close", "double"),
+    ("interval", "string"),
+)
+LANDING_DDL = ", ".join(f"`{name}` {typ}" for name, typ in LANDING_FIELDS)
+LANDING_COLUMNS = [name for name, _ in LANDING_FIELDS]
+METADATA_COLUMNS = ["_rescued_data", "_source_file", "_ingested_at"]
+BRONZE_COLUMNS = [*LANDING_COLUMNS, *METADATA_COLUMNS]
+
+
+def landing_schema() -> StructType:
+    from pyspark.sql.types import StructType
+
+    return StructType.fromDDL(LANDING_DDL)
+
+
+# -- file bookkeeping (local engine) -------------------------------------------
+def canonical_file(path: str) -> str:
+    """One spelling per file: Spark reports ``file:/a%20b/x``, listings give ``/a b/x``."""
+    if "://" in path or path.startswith(("file:", "dbfs:")):
+        parsed = urlparse(path)
+        return unquote(parsed.path)
+    return os.path.abspath(path)
+
+
+def list_landing_files(landing: Path) -> list[str]:
+    """Every complete landing file under ``landing``, sorted.
+
+    Names starting with ``.`` (in-flight temporary files) or ``_`` (``_quarantine``,
+    ``_ground_truth``, markers) are skipped at every level, as Spark's own file
+    index does, so the batch runner and the stream see the same files.
+    """
+    if not landing.is_dir():
+        return []
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(landing):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        for name in filenames:
+            if name.endswith(LANDING_SUFFIX) and not name.startswith((".", "_")):
+                found.append(os.path.join(dirpath, name))
+    return sorted(found)
+
+
+def new_files(landing_files: Iterable[str], ingested_files: Iterable[str]) -> list[str]:
+    """Landing files that bronze has not seen (compared in canonical spelling)."""
+    seen = {canonical_file(f) for f in ingested_files}
+    return [f for f in landing_files if canonical_file(f) not in seen]
+
+
+# -- parsing ---------------------------------------------------------------------
+def _rescued_column(parsed: Column, as_map: Column, raw: Column) -> Column:
+    """JSON of the fields that did not fit: unknown keys and values of the wrong type.
+
+    A line that is not a JSON object at all is kept whole under ``_corrupt_record``.
+    """
+    from pyspark.sql import functions as F
+
+    known = F.array(*[F.lit(c) for c in LANDING_COLUMNS])
+    unknown = F.map_filter(as_map, lambda k, _v: ~F.array_contains(known, k))
+    mistyped = [
+        F.when(
+            as_map.getItem(name).isNotNull() & parsed.getField(name).isNull(),
+            F.create_map(F.lit(name), as_map.getItem(name)),
+        ).otherwise(F.create_map().cast("map<string,string>"))
+        for name in LANDING_COLUMNS
+    ]
+    rescued = F.map_concat(unknown, *mistyped)
+    return (
+        F.when(as_map.isNull(), F.to_json(F.create_map(F.lit("_corrupt_record"), raw)))
+        .when(F.size(rescued) > 0, F.to_json(rescued))
+        .otherwise(F.lit(None).cast("string"))
+    )
+
+
+def parse_landing_lines(lines: DataFrame, ingested_at: datetime | None = None) -> DataFrame:
+    """``(value, _source_file)`` text lines -> bronze rows.
+
+    ``ingested_at`` pins ``_ingested_at`` to one value for the whole batch (the
+    runner uses its run timestamp as a watermark); ``None`` uses the query time,
+    which a streaming micro-batch keeps stable across a restart of that batch.
+    """
+    from pyspark.sql import functions as F
+
+    non_blank = lines.where(F.length(F.trim(F.col("value"))) > 0)
+    parsed = non_blank.select(
+        F.col("value"),
+        F.col("_source_file"),
+        F.from_json(F.col("value"), LANDING_DDL).alias("p"),
+        F.from_json(F.col("value"), "map<string,string>").alias("m"),
+    )
+    stamp = F.lit(ingested_at).cast("timestamp") if ingested_at is not None else F.current_timestamp()
+    return parsed.select(
+        *[F.col("p").getField(name).alias(name) for name in LANDING_COLUMNS],
+        _rescued_column(F.col("p"), F.col("m"), F.col("value")).alias("_rescued_data"),
+        F.col("_source_file"),
+        stamp.alias("_ingested_at"),
+    )
+
+
+def read_landing_batch(spark: SparkSession, files: Sequence[str], ingested_at: datetime | None = None) -> DataFrame:
+    """Read exactly ``files`` (the runner's not-yet-ingested list) as bronze rows."""
+    from pyspark.sql import functions as F
+
+    if not files:
+        raise ValueError("read_landing_batch needs at least one file")
+    lines = spark.read.format("text").load(list(files)).select(
+        F.col("value"), F.col("_metadata.file_path").alias("_source_file")
+    )
+    return parse_landing_lines(lines, ingested_at)
+
+
+def read_landing_stream(
+    spark: SparkSession,
+    landing: str,
+    *,
+    max_files_per_trigger: int = 1000,
+    auto_loader: bool = False,
+    schema_location: str | None = None,
+    schema_evolution_mode: str = "rescue",
+) -> DataFrame:
+    """A streaming DataFrame of bronze rows from the landing zone.
+
+    ``auto_loader=True`` (Databricks) uses ``cloudFiles`` with the landing schema as
+    hints, a schema location and ``rescuedDataColumn``; otherwise Spark's file
+    source over ``*.ndjson`` (whose index skips ``_``/``.`` names like the batch
+    listing). Either way the checkpoint remembers which files were read.
+    """
+    from pyspark.sql import functions as F
+
+    if auto_loader:
+        if not schema_location:
+            raise ValueError("Auto Loader needs a schema location")
+        raw = (
+            spark.readStream.format("cloudFiles")
+            .option("cloudFiles.format", "json")
+            .option("cloudFiles.schemaLocation", schema_location)
+            .option("cloudFiles.schemaHints", LANDING_DDL.replace("`", ""))
+            .option("cloudFiles.schemaEvolutionMode", schema_evolution_mode)
+            .option("cloudFiles.maxFilesPerTrigger", str(max_files_per_trigger))
+            .option("cloudFiles.inferColumnTypes", "true")
+            .option("cloudFiles.includeExistingFiles", "true")
+            .option("rescuedDataColumn", "_rescued_data")
+            .option("pathGlobFilter", f"*{LANDING_SUFFIX}")
+            .option("recursiveFileLookup", "true")
+            .load(landing)
+        )
+        present = set(raw.columns)
+        return raw.select(
+            *[
+                (F.col(name) if name in present else F.lit(None)).cast(typ).alias(name)
+                for name, typ in LANDING_FIELDS
+            ],
+            F.col("_rescued_data"),
+            F.col("_metadata.file_path").alias("_source_file"),
+            F.current_timestamp().alias("_ingested_at"),
+        )
+    lines = (
+        spark.readStream.format("text")
+        .option("recursiveFileLookup", "true")
+        .option("pathGlobFilter", f"*{LANDING_SUFFIX}")
+        .option("maxFilesPerTrigger", str(max_files_per_trigger))
+        .load(landing)
+        .select(F.col("value"), F.col("_metadata.file_path").alias("_source_file"))
+    )
+    return parse_landing_lines(lines)

@@ -1,0 +1,206 @@
+"""Silver: typed columns, UTC timestamps, session type, expectations and trade-id dedup.
+
+Deduplication is by the collector's ``trade_id`` only. Identical prints (same
+symbol, millisecond, price and volume) with different ids are different trades
+and all stay; a trade landed twice (a re-ingested or reprocessed file) keeps one
+row. Within a batch that is a window + ``row_number``; across batches it is an
+insert-only MERGE on ``trade_id`` (done by the caller through the store).
+
+Every helper uses ``select`` (no ``withColumn`` / ``dropDuplicates``) so the same
+code is safe inside a declarative pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from financial_transactions.dlt.expectations import FAILED_RULES
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import Column, DataFrame
+
+NEW_YORK = "America/New_York"
+
+SILVER_COLUMNS = [
+    "trade_id",
+    "source",
+    "asset_class",
+    "symbol",
+    "price",
+    "volume",
+    "ts",
+    "trade_date",
+    "session_type",
+    "conditions",
+    "exchange_trade_id",
+    "ingested_at",
+    "_source_file",
+]
+SILVER_BAR_COLUMNS = [
+    "bar_id",
+    "source",
+    "asset_class",
+    "symbol",
+    "interval",
+    "bar_start",
+    "trade_date",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "ingested_at",
+    "_source_file",
+]
+QUARANTINE_COLUMNS = [
+    "quarantine_id",
+    "trade_id",
+    "record_type",
+    "source",
+    "symbol",
+    "price",
+    "volume",
+    "ts",
+    FAILED_RULES,
+    "raw",
+    "_rescued_data",
+    "_source_file",
+    "_ingested_at",
+]
+
+
+def typed_records(bronze: DataFrame, crypto_symbols: Sequence[str]) -> DataFrame:
+    """Bronze -> typed rows (UTC timestamps, comma-joined conditions, asset class).
+
+    ``raw`` keeps the bronze record as JSON for the quarantine (what was received,
+    before any cast).
+    """
+    from pyspark.sql import functions as F
+
+    crypto = F.col("source") == "binance"
+    if crypto_symbols:
+        crypto = crypto | F.col("symbol").isin(list(crypto_symbols))
+    landing_fields = [c for c in bronze.columns if not c.startswith("_")]
+    return bronze.select(
+        F.col("trade_id"),
+        F.col("record_type"),
+        F.col("source"),
+        F.when(crypto, F.lit("crypto")).otherwise(F.lit("equity")).alias("asset_class"),
+        F.col("symbol"),
+        F.col("price").cast("double").alias("price"),
+        F.col("volume").cast("double").alias("volume"),
+        F.timestamp_millis(F.col("ts")).alias("ts"),
+        F.col("ts").alias("ts_ms"),
+        F.array_join(F.col("conditions"), ",").alias("conditions"),
+        F.col("exchange_trade_id"),
+        F.timestamp_millis(F.col("ingested_at")).alias("ingested_at"),
+        F.col("interval"),
+        F.col("open").cast("double").alias("open"),
+        F.col("high").cast("double").alias("high"),
+        F.col("low").cast("double").alias("low"),
+        F.col("close").cast("double").alias("close"),
+        F.to_json(F.struct(*[F.col(c) for c in landing_fields])).alias("raw"),
+        F.col("_rescued_data"),
+        F.col("_source_file"),
+        F.col("_ingested_at"),
+    )
+
+
+def _sessions(ts_ms: pd.Series, asset_class: pd.Series) -> pd.DataFrame:
+    """Vectorised session type + New York trading date via the shared market calendar."""
+    import pandas as pd
+
+    from financial_transactions.market.calendar import classify_sessions, session_date
+
+    ts = pd.to_datetime(ts_ms.astype("int64"), unit="ms", utc=True)
+    sessions = classify_sessions(ts, asset_class.reset_index(drop=True))
+    dates = pd.Series(session_date(ts))
+    return pd.DataFrame(
+        {
+            "session_type": pd.Series(sessions).reset_index(drop=True).astype("string"),
+            "trade_date": pd.to_datetime(dates.reset_index(drop=True)).dt.date,
+        }
+    )
+
+
+def session_columns(ts_ms: Column, asset_class: Column) -> Column:
+    """``struct<session_type, trade_date>`` from epoch millis (a pandas UDF over the calendar).
+
+    Epoch millis (not a Spark timestamp) cross into pandas so the result never
+    depends on the session time zone of the engine.
+    """
+    from pyspark.sql.functions import pandas_udf
+
+    udf = pandas_udf(_sessions, returnType="session_type string, trade_date date")  # type: ignore[call-overload]
+    return udf(ts_ms, asset_class)  # type: ignore[no-any-return]
+
+
+def dedup_by_key(df: DataFrame, key: str, order: Sequence[Column]) -> DataFrame:
+    """Keep the first row per ``key`` under ``order`` (window + row_number, no dropDuplicates)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    window = Window.partitionBy(F.col(key)).orderBy(*order)
+    ranked = df.select("*", F.row_number().over(window).alias("_rn"))
+    return ranked.where(F.col("_rn") == 1).select(*[F.col(c) for c in df.columns])
+
+
+def silver_trades(valid: DataFrame) -> DataFrame:
+    """Valid trade rows -> silver_trades (one row per trade_id, first ingested wins)."""
+    from pyspark.sql import functions as F
+
+    trades = valid.where(F.col("record_type") == "trade")
+    deduped = dedup_by_key(trades, "trade_id", [F.col("_ingested_at"), F.col("_source_file")])
+    with_session = deduped.select("*", session_columns(F.col("ts_ms"), F.col("asset_class")).alias("_session"))
+    return with_session.select(
+        *[
+            F.col(f"_session.{c}").alias(c) if c in ("session_type", "trade_date") else F.col(c)
+            for c in SILVER_COLUMNS
+        ]
+    )
+
+
+def silver_bars(valid: DataFrame) -> DataFrame:
+    """Valid Alpha Vantage bars -> silver_bars (one row per bar_id, latest fetch wins)."""
+    from pyspark.sql import functions as F
+
+    bars = valid.where(F.col("record_type") == "bar")
+    deduped = dedup_by_key(
+        bars, "trade_id", [F.col("ingested_at").desc_nulls_last(), F.col("_ingested_at").desc(), F.col("_source_file")]
+    )
+    return deduped.select(
+        F.col("trade_id").alias("bar_id"),
+        F.col("source"),
+        F.col("asset_class"),
+        F.col("symbol"),
+        F.col("interval"),
+        F.col("ts").alias("bar_start"),
+        F.to_date(F.from_utc_timestamp(F.col("ts"), NEW_YORK)).alias("trade_date"),
+        F.col("open"),
+        F.col("high"),
+        F.col("low"),
+        F.col("close"),
+        F.col("volume"),
+        F.col("ingested_at"),
+        F.col("_source_file"),
+    )
+
+
+def quarantine(invalid: DataFrame) -> DataFrame:
+    """Invalid rows -> silver_trades_quarantine, with every broken rule's name.
+
+    ``quarantine_id`` is the trade id, or for a record without one a hash of its
+    file and raw content, so re-running the same file never adds the row twice.
+    """
+    from pyspark.sql import functions as F
+
+    fallback = F.concat(
+        F.lit("noid:"),
+        F.sha2(F.concat_ws("|", F.col("_source_file"), F.col("raw"), F.coalesce(F.col("_rescued_data"), F.lit(""))), 256),
+    )
+    has_id = F.col("trade_id").isNotNull() & (F.length(F.trim(F.col("trade_id"))) > 0)
+    keyed = invalid.select("*", F.when(has_id, F.col("trade_id")).otherwise(fallback).alias("quarantine_id"))
+    deduped = dedup_by_key(keyed, "quarantine_id", [F.col("_ingested_at"), F.col("_source_file")])
+    return deduped.select(*[F.col(c) for c in QUARANTINE_COLUMNS])
