@@ -1,0 +1,820 @@
+/* financial-ai-mlops monitoring dashboard.
+ *
+ * Static and offline: the data comes from `data.js` (window.FIN_MLOPS_DATA), written next to this file by
+ * `fin-mlops dashboard`, because browsers refuse fetch() on file:// pages. `?data=<path>` loads another
+ * data.js (e.g. when the page is served from the repository's dashboard/ folder).
+ *
+ * Safety: every string that comes from the data is inserted with textContent / createTextNode (never as
+ * HTML), so a symbol such as `<img src=x onerror=alert(1)>` is displayed literally.
+ */
+(function () {
+  "use strict";
+
+  var SUPPORTED_MAJOR = "1";
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
+  // viridis stops (perceptually uniform, colour-blind safe) for sequential heat.
+  var VIRIDIS = ["#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725"];
+  // PuOr diverging stops (colour-blind safe) for correlations in [-1, 1].
+  var PUOR = ["#542788", "#998ec3", "#d8daeb", "#f7f7f7", "#fee0b6", "#f1a340", "#b35806"];
+  var STATUS_GLYPH = { ok: "✓", warn: "!", alert: "✖", error: "✖", missing: "–", empty: "–" };
+
+  // -- DOM helpers (text only, never HTML) ------------------------------------------------------------
+  function append(node, children) {
+    for (var i = 0; i < children.length; i++) {
+      var c = children[i];
+      if (c === null || c === undefined || c === false) continue;
+      if (Array.isArray(c)) { append(node, c); continue; }
+      node.appendChild(typeof c === "object" && c.nodeType ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+  function setAttrs(node, attrs) {
+    if (!attrs) return node;
+    Object.keys(attrs).forEach(function (k) {
+      var v = attrs[k];
+      if (v === null || v === undefined || v === false) return;
+      if (k === "class") node.setAttribute("class", v);
+      else if (k === "text") node.textContent = String(v);
+      else if (k === "on") Object.keys(v).forEach(function (ev) { node.addEventListener(ev, v[ev]); });
+      else if (k === "style") Object.keys(v).forEach(function (p) { node.style.setProperty(p, v[p]); });
+      else if (k.slice(0, 2) === "on") throw new Error("inline handlers are not allowed: " + k);
+      else node.setAttribute(k, v === true ? "" : String(v));
+    });
+    return node;
+  }
+  function h(tag, attrs) {
+    return append(setAttrs(document.createElement(tag), attrs), Array.prototype.slice.call(arguments, 2));
+  }
+  function s(tag, attrs) {
+    return append(setAttrs(document.createElementNS(SVG_NS, tag), attrs), Array.prototype.slice.call(arguments, 2));
+  }
+
+  // -- formatting ------------------------------------------------------------------------------------------
+  function isNum(v) { return typeof v === "number" && isFinite(v); }
+  function fmt(v, digits) {
+    if (!isNum(v)) return "–";
+    var d = digits === undefined ? 3 : digits;
+    if (Math.abs(v) >= 1e5 && d <= 3) return v.toLocaleString("en-US", { maximumFractionDigits: 0 });
+    return v.toFixed(d);
+  }
+  function fmtInt(v) { return isNum(v) ? Math.round(v).toLocaleString("en-US") : "–"; }
+  function fmtPct(v, digits) { return isNum(v) ? (v * 100).toFixed(digits === undefined ? 2 : digits) + "%" : "–"; }
+  function fmtTime(iso) {
+    if (!iso) return "–";
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) return String(iso);
+    return d.toISOString().replace("T", " ").slice(0, 16) + " UTC";
+  }
+  function ago(iso, ref) {
+    if (!iso) return "never";
+    var then = new Date(iso).getTime(), now = new Date(ref || Date.now()).getTime();
+    if (isNaN(then) || isNaN(now)) return String(iso);
+    var sec = Math.max(0, (now - then) / 1000);
+    if (sec < 90) return Math.round(sec) + " s ago";
+    if (sec < 5400) return Math.round(sec / 60) + " min ago";
+    if (sec < 172800) return Math.round(sec / 3600) + " h ago";
+    return Math.round(sec / 86400) + " d ago";
+  }
+  function short(v) { var t = String(v); return t.length > 22 ? t.slice(0, 21) + "…" : t; }
+  function text(v) { return v === null || v === undefined || v === "" ? "–" : String(v); }
+  function slug(v) { return String(v || "").toLowerCase().replace(/[^a-z]+/g, "-").replace(/^-|-$/g, ""); }
+
+  // -- colour scales --------------------------------------------------------------------------------------
+  function hexToRgb(hx) { var n = parseInt(hx.slice(1), 16); return [(n >> 16) & 255, (n >> 8) & 255, n & 255]; }
+  function lerpStops(stops, t) {
+    t = Math.max(0, Math.min(1, t));
+    var pos = t * (stops.length - 1), i = Math.min(stops.length - 2, Math.floor(pos)), f = pos - i;
+    var a = hexToRgb(stops[i]), b = hexToRgb(stops[i + 1]);
+    return "rgb(" + [0, 1, 2].map(function (k) { return Math.round(a[k] + (b[k] - a[k]) * f); }).join(",") + ")";
+  }
+  function inkOn(rgb) {
+    var m = /rgb\((\d+),(\d+),(\d+)\)/.exec(rgb);
+    if (!m) return "#000";
+    var lum = 0.2126 * m[1] + 0.7152 * m[2] + 0.0722 * m[3];
+    return lum < 140 ? "#ffffff" : "#111111";
+  }
+
+  // -- shared widgets -------------------------------------------------------------------------------------
+  function badge(kind, label) {
+    var k = slug(kind) || "info";
+    var glyph = STATUS_GLYPH[k];
+    return h("span", { class: "badge " + k }, glyph ? glyph + " " : "", text(label === undefined ? kind : label));
+  }
+  function recBadge(rec) {
+    var k = slug(rec);
+    if (k.indexOf("insufficient") === 0) k = "insufficient";
+    return h("span", { class: "badge " + k }, text(rec));
+  }
+  function emptyState(section, what) {
+    var status = section ? section.status : "missing";
+    var msg = section && section.message ? section.message : "Nothing recorded yet.";
+    return h("div", { class: "empty", "data-empty": status },
+      h("strong", null, what || "No data yet"), h("span", { class: "msg" }, msg), " ", badge(status));
+  }
+  function table(columns, rows, opts) {
+    opts = opts || {};
+    var thead = h("thead", null, h("tr", null, columns.map(function (c) {
+      return h("th", { class: c.num ? "num" : null, scope: "col" }, c.label);
+    })));
+    var tbody = h("tbody", null, rows.map(function (r, idx) {
+      var tr = h("tr", { class: opts.rowClass ? opts.rowClass(r) : null }, columns.map(function (c) {
+        var v = c.value(r, idx);
+        var cell = h("td", { class: c.num ? "num" : c.wrap ? "wrap" : null });
+        append(cell, [v && v.nodeType ? v : text(v)]);
+        return cell;
+      }));
+      if (opts.onRow) { tr.classList.add("clickable"); tr.addEventListener("click", function () { opts.onRow(r); }); }
+      return tr;
+    }));
+    return h("div", { class: "scroll" + (opts.scrollY ? " scroll-y" : "") }, h("table", { class: "data" }, thead, tbody));
+  }
+  function sec(doc, name) {
+    if (!doc || !doc.sections || !doc.sections[name]) return { status: "missing", message: "not in this export", data: null };
+    return doc.sections[name];
+  }
+  function ok(section) { return section && section.status === "ok"; }
+
+  // -- SVG charts -------------------------------------------------------------------------------------
+  function hbars(items, opts) {
+    // items: [{label, value, color?, note?}]
+    opts = opts || {};
+    var rowH = 22, labelW = opts.labelWidth || 170, width = Math.max(420, opts.width || 640), valueW = 110;
+    var height = items.length * rowH + 8;
+    var max = Math.max.apply(null, items.map(function (i) { return Math.abs(i.value) || 0; }).concat([1e-12]));
+    var svg = s("svg", { class: "chart-svg", viewBox: "0 0 " + width + " " + height, role: "img",
+      "aria-label": opts.aria || "bar chart" });
+    items.forEach(function (it, i) {
+      var y = 4 + i * rowH;
+      var w = Math.max(1, (width - labelW - valueW) * (Math.abs(it.value) || 0) / max);
+      var g = s("g", null);
+      g.appendChild(s("text", { x: labelW - 6, y: y + 14, "text-anchor": "end", text: it.label }));
+      g.appendChild(s("rect", { x: labelW, y: y + 3, width: w, height: rowH - 8, rx: 2, fill: it.color || PALETTE[0] },
+        s("title", { text: it.label + ": " + (it.note || fmt(it.value)) })));
+      g.appendChild(s("text", { x: labelW + w + 5, y: y + 14, class: "muted", text: it.note || fmt(it.value) }));
+      svg.appendChild(g);
+    });
+    return svg;
+  }
+
+  function lineChart(series, opts) {
+    // series: [{name, color, points: [{x: Date|number, y}]}]
+    opts = opts || {};
+    var W = Math.max(420, opts.width || 900), H = opts.height || 300, m = { l: 56, r: 16, t: 12, b: 28 };
+    var xs = [], ys = [];
+    series.forEach(function (se) { se.points.forEach(function (p) { xs.push(+p.x); ys.push(p.y); }); });
+    var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
+    var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
+    if (x0 === x1) { x1 = x0 + 1; }
+    if (y0 === y1) { y0 -= 0.01; y1 += 0.01; }
+    var pad = (y1 - y0) * 0.08; y0 -= pad; y1 += pad;
+    function X(v) { return m.l + (W - m.l - m.r) * (+v - x0) / (x1 - x0); }
+    function Y(v) { return H - m.b - (H - m.t - m.b) * (v - y0) / (y1 - y0); }
+    var svg = s("svg", { class: "chart-svg", viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": opts.aria || "line chart" });
+    var grid = s("g", { class: "grid" }), axis = s("g", { class: "axis" });
+    for (var i = 0; i <= 4; i++) {
+      var yv = y0 + (y1 - y0) * i / 4;
+      grid.appendChild(s("line", { x1: m.l, x2: W - m.r, y1: Y(yv), y2: Y(yv) }));
+      axis.appendChild(s("text", { x: m.l - 6, y: Y(yv) + 4, "text-anchor": "end", class: "muted", text: fmt(yv, 3) }));
+    }
+    for (var j = 0; j <= 4; j++) {
+      var xv = x0 + (x1 - x0) * j / 4;
+      var label = opts.timeAxis ? new Date(xv).toISOString().slice(5, 16).replace("T", " ") : fmt(xv, 0);
+      axis.appendChild(s("text", { x: X(xv), y: H - 8, "text-anchor": j === 0 ? "start" : j === 4 ? "end" : "middle",
+        class: "muted", text: label }));
+    }
+    if (isNum(opts.baseline)) {
+      grid.appendChild(s("line", { x1: m.l, x2: W - m.r, y1: Y(opts.baseline), y2: Y(opts.baseline),
+        stroke: "#6b7785", "stroke-dasharray": "4 4" }));
+    }
+    svg.appendChild(grid); svg.appendChild(axis);
+    series.forEach(function (se) {
+      var d = se.points.map(function (p, k) { return (k ? "L" : "M") + X(p.x).toFixed(1) + "," + Y(p.y).toFixed(1); }).join("");
+      svg.appendChild(s("path", { d: d, fill: "none", stroke: se.color, "stroke-width": 1.8,
+        "stroke-dasharray": se.dash || null }, s("title", { text: se.name })));
+    });
+    return svg;
+  }
+
+  function heatmap(rowsLabels, colLabels, cell, opts) {
+    // cell(r, c) -> {fill, label, title} | null
+    opts = opts || {};
+    var cw = opts.cellW || 64, ch = opts.cellH || 26;
+    var longest = Math.max.apply(null, colLabels.map(function (c) { return short(c).length; }).concat([4]));
+    var top = Math.min(150, 22 + longest * 4.6);
+    var lw = Math.min(opts.labelWidth || 190, 16 + Math.max.apply(null, rowsLabels.map(function (r) { return short(r).length; }).concat([4])) * 6.6);
+    var W = lw + colLabels.length * cw + longest * 5 + 8, H = top + rowsLabels.length * ch + 6;
+    var svg = s("svg", { class: "chart-svg", viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": opts.aria || "heatmap",
+      style: { "max-width": W * 1.25 + "px" } });
+    colLabels.forEach(function (c, j) {
+      var x = lw + j * cw + cw / 2;
+      svg.appendChild(s("text", { x: x - 4, y: top - 8, transform: "rotate(-35 " + (x - 4) + " " + (top - 8) + ")", text: short(c) },
+        s("title", { text: c })));
+    });
+    rowsLabels.forEach(function (r, i) {
+      var y = top + i * ch;
+      svg.appendChild(s("text", { x: lw - 6, y: y + ch / 2 + 4, "text-anchor": "end", text: short(r) }, s("title", { text: r })));
+      colLabels.forEach(function (c, j) {
+        var v = cell(i, j);
+        var x = lw + j * cw;
+        var fill = v ? v.fill : "#f1f3f5";
+        var g = s("g", null,
+          s("rect", { x: x + 1, y: y + 1, width: cw - 2, height: ch - 2, rx: 3, fill: fill, stroke: "#ffffff" },
+            s("title", { text: v ? v.title : r + " · " + c + ": no value" })));
+        g.appendChild(s("text", { x: x + cw / 2, y: y + ch / 2 + 4, "text-anchor": "middle",
+          fill: v ? inkOn(fill) : "#8a949e", style: { "font-size": "10.5px" }, text: v ? v.label : "–" }));
+        svg.appendChild(g);
+      });
+    });
+    return svg;
+  }
+
+  // -- panels ------------------------------------------------------------------------------------------------
+  function renderStatus(body, D) {
+    var wf = sec(D.manifest, "workflows");
+    if (!ok(wf) || !wf.data.length) { body.appendChild(emptyState(wf, "No workflow has run yet")); return false; }
+    var gen = D.manifest.generated_at;
+    body.appendChild(h("div", { class: "cards" }, wf.data.map(function (w) {
+      return h("article", { class: "card " + slug(w.status), "data-workflow": w.workflow },
+        h("h3", null, h("span", null, w.workflow), badge(w.status)),
+        h("div", { class: "when", title: text(w.last_run) }, "last run: ", fmtTime(w.last_run), " (", ago(w.last_run, gen), ")"),
+        h("p", { class: "detail" }, text(w.detail)));
+    })));
+    return true;
+  }
+
+  function renderPipeline(body, D) {
+    var doc = D.pipeline_health;
+    var layers = sec(doc, "layers"), q = sec(doc, "quarantine"), fresh = sec(doc, "freshness");
+    var cq = sec(doc, "collector_quarantine"), coll = sec(doc, "collectors");
+    var any = false;
+    var left = h("div", null, h("h3", { class: "sub" }, "Rows per layer"));
+    if (ok(layers)) {
+      any = true;
+      left.appendChild(hbars(layers.data.map(function (l, i) {
+        return { label: l.key, value: l.rows || 0, color: l.exists ? PALETTE[i % 2 === 0 ? 0 : 4] : "#c8ced4",
+          note: l.exists ? fmtInt(l.rows) + " rows · v" + l.version : "not created" };
+      }), { aria: "rows per layer", labelWidth: 190, width: left.clientWidth || body.clientWidth / 2 }));
+    } else left.appendChild(emptyState(layers));
+    var right = h("div", null, h("h3", { class: "sub" }, "Quarantine by rule"));
+    if (ok(q) || (q.data && q.status === "empty")) {
+      any = any || ok(q);
+      var share = q.data.share;
+      var level = !isNum(share) ? "missing" : share >= q.data.thresholds.alert_share ? "alert" :
+        share >= q.data.thresholds.warn_share ? "warn" : "ok";
+      right.appendChild(h("p", null, badge(level, fmtInt(q.data.total) + " quarantined · " + fmtPct(share) + " of rows"),
+        " warn at ", fmtPct(q.data.thresholds.warn_share, 0), ", alert at ", fmtPct(q.data.thresholds.alert_share, 0)));
+      if (q.data.by_rule.length) {
+        right.appendChild(table([
+          { label: "rule", value: function (r) { return h("code", null, r.rule); } },
+          { label: "rows", num: true, value: function (r) { return fmtInt(r.rows); } }
+        ], q.data.by_rule));
+      }
+    } else right.appendChild(emptyState(q));
+    right.appendChild(h("h3", { class: "sub" }, "Collector quarantine (malformed messages)"));
+    if (ok(cq)) {
+      right.appendChild(table([
+        { label: "source", value: function (r) { return r.source; } },
+        { label: "reason", value: function (r) { return r.reason; } },
+        { label: "rows", num: true, value: function (r) { return fmtInt(r.rows); } }
+      ], cq.data));
+    } else right.appendChild(emptyState(cq, cq.status === "empty" ? "Nothing quarantined by the collectors" : undefined));
+    body.appendChild(h("div", { class: "row" }, left, right));
+
+    body.appendChild(h("h3", { class: "sub" }, "Freshness per source"));
+    if (ok(fresh)) {
+      any = true;
+      body.appendChild(table([
+        { label: "source", value: function (r) { return r.source; } },
+        { label: "status", value: function (r) { return badge(r.status); } },
+        { label: "rows", num: true, value: function (r) { return fmtInt(r.rows); } },
+        { label: "first event", value: function (r) { return fmtTime(r.first_event); } },
+        { label: "latest event", value: function (r) { return fmtTime(r.latest_event); } },
+        { label: "latest ingest", value: function (r) { return fmtTime(r.latest_ingest); } },
+        { label: "ingest age", num: true, value: function (r) { return isNum(r.ingest_age_hours) ? fmt(r.ingest_age_hours, 2) + " h" : "–"; } }
+      ], fresh.data));
+    } else body.appendChild(emptyState(fresh));
+    body.appendChild(h("h3", { class: "sub" }, "Collector counters"));
+    if (ok(coll)) {
+      body.appendChild(genericTable(coll.data, ["collector", "source", "origin", "messages", "trades", "records",
+        "reconnects", "errors", "quarantined", "files", "status"], 9));
+    } else body.appendChild(emptyState(coll));
+    return any;
+  }
+
+  function genericTable(rows, preferred, maxCols) {
+    var keys = [];
+    preferred.forEach(function (k) { if (rows.some(function (r) { return r[k] !== undefined; })) keys.push(k); });
+    rows.forEach(function (r) {
+      Object.keys(r).forEach(function (k) {
+        var v = r[k];
+        if (keys.indexOf(k) < 0 && keys.length < maxCols && (v === null || typeof v !== "object")) keys.push(k);
+      });
+    });
+    return table(keys.map(function (k) {
+      return { label: k, num: rows.every(function (r) { return r[k] === null || r[k] === undefined || isNum(r[k]); }),
+        wrap: true, value: function (r) {
+          var v = r[k];
+          if (isNum(v)) return Number.isInteger(v) ? fmtInt(v) : fmt(v, 4);
+          if (v !== null && typeof v === "object") return JSON.stringify(v);
+          if (typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v)) return fmtTime(v);
+          return v;
+        } };
+    }), rows, { scrollY: true });
+  }
+
+  var marketChart = null;
+  function renderMarket(body, D) {
+    var bars = sec(D.market, "bars"), top = sec(D.market, "top_anomalies");
+    if (!ok(bars) || !bars.data.symbols.length) { body.appendChild(emptyState(bars, "No bars yet")); return false; }
+    var symbols = bars.data.symbols;
+    var select = h("select", { id: "symbol-select", "aria-label": "symbol" });
+    symbols.forEach(function (sym, i) {
+      select.appendChild(h("option", { value: String(i) }, sym.symbol + " (" + sym.asset_class + ")"));
+    });
+    var info = h("span", { class: "legend", id: "market-info" });
+    var legend = h("div", { class: "legend" },
+      h("span", null, h("span", { class: "sw up" }), "up bar"), h("span", null, h("span", { class: "sw down" }), "down bar"),
+      h("span", null, h("span", { class: "sw vol" }), "volume"),
+      h("span", null, h("span", { class: "sw flag" }), "▼ model flag (v" + text(D.market.prediction_model_version) + ")"),
+      h("span", null, h("span", { class: "sw truth" }), "● ground truth"));
+    var chartBox = h("div", { class: "chart", id: "candles", role: "img", "aria-label": "candlestick chart" });
+    body.appendChild(h("div", { class: "toolbar" }, h("label", { for: "symbol-select" }, "Symbol"), select, info));
+    body.appendChild(chartBox);
+    body.appendChild(legend);
+    var current = h("p", { class: "legend", id: "market-symbol" });
+    body.appendChild(current);
+
+    function show(i, focusT) {
+      var sym = symbols[i];
+      current.replaceChildren("Showing ", h("span", { class: "symbol-name", "data-symbol": sym.symbol }, sym.symbol),
+        " · ", fmtInt(sym.bars.t.length), " bars", sym.truncated ? " (latest of " + fmtInt(sym.bars_total) + ")" : "",
+        " · from ", text(sym.origin));
+      info.replaceChildren(fmtInt(sym.model_flags.length) + " model flags · " + fmtInt(sym.ground_truth.length) + " ground-truth bars");
+      drawCandles(chartBox, sym, focusT);
+    }
+    select.addEventListener("change", function () { show(+select.value); });
+    show(0);
+
+    body.appendChild(h("h3", { class: "sub" }, "Top anomalies (by champion score)"));
+    if (ok(top) && top.data.length) {
+      body.appendChild(table([
+        { label: "symbol", value: function (r) { return h("span", { class: "symbol-name" }, r.symbol); } },
+        { label: "bar (UTC)", value: function (r) { return fmtTime(r.bar_start); } },
+        { label: "score", num: true, value: function (r) { return fmt(r.score, 4); } },
+        { label: "flagged", value: function (r) { return r.flagged === null ? "–" : r.flagged ? badge("alert", "flagged") : badge("info", "below threshold"); } },
+        { label: "ground truth", value: function (r) { return r.ground_truth === null ? "unknown" : r.ground_truth ? badge("ok", "true anomaly") : badge("missing", "not labelled"); } },
+        { label: "types", value: function (r) { return r.anomaly_types.join(", "); } }
+      ], top.data, {
+        scrollY: true,
+        onRow: function (r) {
+          var idx = symbols.findIndex(function (x) { return x.symbol === r.symbol; });
+          if (idx >= 0) { select.value = String(idx); show(idx, r.t); chartBox.scrollIntoView({ block: "nearest" }); }
+        }
+      }));
+    } else body.appendChild(emptyState(top, "No scored predictions yet"));
+    return true;
+  }
+
+  function drawCandles(box, sym, focusT) {
+    var LC = window.LightweightCharts;
+    box.replaceChildren();
+    if (marketChart) { marketChart.remove(); marketChart = null; }
+    if (!LC || !LC.createChart) {
+      box.appendChild(emptyState({ status: "error", message: "vendor/lightweight-charts is missing next to index.html" },
+        "Chart library not found"));
+      return;
+    }
+    var chart = LC.createChart(box, {
+      autoSize: true,
+      layout: { background: { type: "solid", color: "#ffffff" }, textColor: "#1d232b", attributionLogo: true,
+        fontFamily: "system-ui, DejaVu Sans, Arial, sans-serif" },
+      grid: { vertLines: { color: "#f0f2f4" }, horzLines: { color: "#f0f2f4" } },
+      timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#cfd6dd" },
+      rightPriceScale: { borderColor: "#cfd6dd" },
+      localization: { timeFormatter: function (t) { return new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC"; } }
+    });
+    marketChart = chart;
+    var candles = chart.addSeries(LC.CandlestickSeries, {
+      upColor: "#0072B2", downColor: "#D55E00", borderUpColor: "#0072B2", borderDownColor: "#D55E00",
+      wickUpColor: "#0072B2", wickDownColor: "#D55E00",
+      priceFormat: { type: "price", precision: sym.bars.c[0] < 10 ? 4 : 2, minMove: sym.bars.c[0] < 10 ? 0.0001 : 0.01 }
+    });
+    var b = sym.bars, data = [], vol = [];
+    for (var i = 0; i < b.t.length; i++) {
+      if (!isNum(b.o[i]) || !isNum(b.h[i]) || !isNum(b.l[i]) || !isNum(b.c[i])) continue;
+      data.push({ time: b.t[i], open: b.o[i], high: b.h[i], low: b.l[i], close: b.c[i] });
+      if (b.v.length) vol.push({ time: b.t[i], value: isNum(b.v[i]) ? b.v[i] : 0,
+        color: b.c[i] >= b.o[i] ? "rgba(0,114,178,0.35)" : "rgba(213,94,0,0.35)" });
+    }
+    candles.setData(data);
+    if (vol.length) {
+      var volume = chart.addSeries(LC.HistogramSeries, { priceFormat: { type: "volume" }, priceScaleId: "",
+        lastValueVisible: false, priceLineVisible: false });
+      volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+      candles.priceScale().applyOptions({ scaleMargins: { top: 0.06, bottom: 0.25 } });
+      volume.setData(vol);
+    }
+    var times = {};
+    data.forEach(function (d) { times[d.time] = true; });
+    var markers = [];
+    sym.model_flags.forEach(function (f) {
+      if (times[f.t]) markers.push({ time: f.t, position: "aboveBar", shape: "arrowDown", color: "#CC79A7",
+        text: "M" + (isNum(f.score) ? " " + f.score.toFixed(2) : "") });
+    });
+    sym.ground_truth.forEach(function (g) {
+      if (times[g.t]) markers.push({ time: g.t, position: "belowBar", shape: "circle", color: "#E69F00",
+        text: "GT " + g.types.map(function (x) { return String(x).split("_").pop(); }).join("+") });
+    });
+    markers.sort(function (a, c) { return a.time - c.time; });
+    if (markers.length && LC.createSeriesMarkers) LC.createSeriesMarkers(candles, markers);
+    if (focusT && data.length) {
+      var idx = data.findIndex(function (d) { return d.time >= focusT; });
+      if (idx >= 0) chart.timeScale().setVisibleLogicalRange({ from: Math.max(0, idx - 60), to: idx + 30 });
+    } else chart.timeScale().fitContent();
+    box.setAttribute("data-bars", String(data.length));
+    box.setAttribute("data-markers", String(markers.length));
+  }
+
+  function renderLeaderboard(body, D) {
+    var runs = sec(D.leaderboard, "runs");
+    if (!ok(runs) || !runs.data.length) { body.appendChild(emptyState(runs, "No tournament yet")); return false; }
+    var primary = D.leaderboard.primary_metric;
+    var select = h("select", { "aria-label": "tournament run" });
+    runs.data.forEach(function (r, i) {
+      select.appendChild(h("option", { value: String(i) }, (i === 0 ? "latest · " : "") + text(r.run_id) + " · " + fmtTime(r.created_at)));
+    });
+    var holder = h("div", null);
+    function show(i) {
+      var run = runs.data[i];
+      var metrics = ["pr_auc", "roc_auc", "f1", "precision_at_k", "recall_at_fpr", "inference_rows_per_s"];
+      var labels = { pr_auc: "PR-AUC", roc_auc: "ROC-AUC", f1: "F1", precision_at_k: "P@k", recall_at_fpr: "R@FPR", inference_rows_per_s: "rows/s" };
+      var cols = [
+        { label: "#", num: true, value: function (m) { return m.rank === null ? "–" : fmtInt(m.rank); } },
+        { label: "model", value: function (m) { return h("span", null, m.model, m.is_winner ? " " : "", m.is_winner ? badge("ok", "winner") : null); } },
+        { label: "status", value: function (m) { return badge(m.status === "ok" ? "ok" : "alert", m.status); } }
+      ];
+      metrics.forEach(function (k) {
+        cols.push({ label: labels[k] + (k === primary ? " ★" : ""), num: true, value: function (m) {
+          return k === "inference_rows_per_s" ? fmtInt(m.metrics[k]) : fmt(m.metrics[k], 3); } });
+      });
+      cols.push({ label: "error", wrap: true, value: function (m) { return m.error; } });
+      holder.replaceChildren(
+        h("p", { class: "legend" }, "Run ", h("code", null, text(run.run_id)), " · ", fmtTime(run.created_at),
+          " · winner ", h("strong", null, text(run.winner)), " by ", primary),
+        table(cols, run.models, { rowClass: function (m) { return m.is_winner ? "winner" : m.status !== "ok" ? "failed" : null; } }));
+    }
+    select.addEventListener("change", function () { show(+select.value); });
+    body.appendChild(h("div", { class: "toolbar" }, h("label", null, "Run"), select));
+    body.appendChild(holder);
+    show(0);
+    return true;
+  }
+
+  function renderChampion(body, D) {
+    var reg = sec(D.champion, "registry"), dec = sec(D.champion, "decisions"), rb = sec(D.champion, "rollbacks");
+    var any = false;
+    body.appendChild(h("h3", { class: "sub" }, "Registry aliases"));
+    if (ok(reg) && Object.keys(reg.data.aliases).length) {
+      any = true;
+      body.appendChild(h("p", null, Object.keys(reg.data.aliases).sort().map(function (a) {
+        return [h("span", { class: "badge alias" }, "@" + a + " → v" + reg.data.aliases[a]), " "];
+      })));
+      body.appendChild(h("p", { class: "legend" }, text(reg.data.name), " · ", fmtInt(reg.data.versions.length), " version(s)"));
+    } else body.appendChild(emptyState(reg, "No registered model"));
+    body.appendChild(h("h3", { class: "sub" }, "Gate decisions"));
+    if (ok(dec) && dec.data.length) {
+      any = true;
+      body.appendChild(timeline(dec.data, rb.data || []));
+      body.appendChild(table([
+        { label: "when", value: function (d) { return fmtTime(d.at); } },
+        { label: "decision", value: function (d) { return badge(/promot|deploy|approve/i.test(d.decision) ? "promote" : "reject", d.decision); } },
+        { label: "versions", value: function (d) { return (d.champion_version ? "v" + d.champion_version : "none") + " ← v" + text(d.challenger_version); } },
+        { label: "reason", wrap: true, value: function (d) { return d.reason; } }
+      ], dec.data.slice().reverse(), { scrollY: true }));
+    } else body.appendChild(emptyState(dec, "No gate decision yet"));
+    return any;
+  }
+
+  function timeline(decisions, rollbacks) {
+    var events = decisions.map(function (d) { return { at: d.at, kind: /promot|deploy|approve/i.test(d.decision) ? "promote" : "reject", label: d.decision, detail: d.reason, version: d.challenger_version }; })
+      .concat(rollbacks.map(function (r) { return { at: r.at, kind: "rollback", label: "ROLLBACK", detail: r.reason || r.status, version: r.to_version || r.target_version }; }))
+      .filter(function (e) { return e.at; })
+      .sort(function (a, b) { return new Date(a.at) - new Date(b.at); });
+    var W = 520, H = 110, m = 40;
+    var svg = s("svg", { class: "chart-svg", viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "champion timeline" });
+    svg.appendChild(s("line", { x1: m - 20, x2: W - m + 20, y1: 56, y2: 56, stroke: "#9aa5b1", "stroke-width": 2 }));
+    if (!events.length) return svg;
+    var t0 = new Date(events[0].at).getTime(), t1 = new Date(events[events.length - 1].at).getTime();
+    var colors = { promote: "#009E73", reject: "#D55E00", rollback: "#CC79A7" };
+    var shapes = { promote: "▲", reject: "✖", rollback: "↺" };
+    events.forEach(function (e, i) {
+      var t = new Date(e.at).getTime();
+      var x = events.length === 1 ? W / 2 : m + (W - 2 * m) * (t1 === t0 ? i / (events.length - 1) : (t - t0) / (t1 - t0));
+      var up = i % 2 === 0;
+      var g = s("g", null, s("title", { text: fmtTime(e.at) + " · " + e.label + " · " + text(e.detail) }));
+      g.appendChild(s("circle", { cx: x, cy: 56, r: 9, fill: colors[e.kind] }));
+      g.appendChild(s("text", { x: x, y: 60, "text-anchor": "middle", fill: "#ffffff", style: { "font-size": "10px", "font-weight": "700" }, text: shapes[e.kind] }));
+      g.appendChild(s("text", { x: x, y: up ? 36 : 84, "text-anchor": "middle", style: { "font-weight": "700" }, text: e.label + (e.version ? " v" + e.version : "") }));
+      g.appendChild(s("text", { x: x, y: up ? 22 : 98, "text-anchor": "middle", class: "muted", text: fmtTime(e.at).slice(5, 16) }));
+      svg.appendChild(g);
+    });
+    return svg;
+  }
+
+  function renderDrift(body, D) {
+    var doc = D.drift, psi = sec(doc, "psi_js"), perf = sec(doc, "performance");
+    var th = doc ? doc.thresholds : null;
+    var any = false;
+    if (ok(psi) && psi.data.runs.length) {
+      any = true;
+      var runs = psi.data.runs, feats = psi.data.features;
+      var byKey = {};
+      psi.data.cells.forEach(function (c) { byKey[c.run_id + "\u0000" + c.feature] = c; });
+      var maxPsi = Math.max(th.psi_alert * 2, Math.max.apply(null, psi.data.cells.map(function (c) { return c.psi || 0; })));
+      body.appendChild(h("div", { class: "legend" },
+        h("span", null, "PSI: ", h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, 0) } }), "0"),
+        h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, th.psi_warn / maxPsi) } }), "warn ≥ " + th.psi_warn + " (!)"),
+        h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, th.psi_alert / maxPsi) } }), "alert ≥ " + th.psi_alert + " (✖)"),
+        h("span", null, "JS alert ≥ " + th.js_alert),
+        h("span", null, "run drifts when ≥ " + fmtPct(th.drifted_share_alert, 0) + " of features alert")));
+      var colLabels = runs.map(function (r) { return (r.at ? fmtTime(r.at).slice(5, 16) : text(r.run_id)); });
+      body.appendChild(h("div", { class: "scroll" }, heatmap(feats, colLabels, function (i, j) {
+        var c = byKey[runs[j].run_id + "\u0000" + feats[i]];
+        if (!c || !isNum(c.psi)) return null;
+        var level = c.psi >= th.psi_alert || (isNum(c.js) && c.js >= th.js_alert) ? "✖" : c.psi >= th.psi_warn ? "!" : "";
+        return { fill: lerpStops(VIRIDIS, c.psi / maxPsi), label: fmt(c.psi, 2) + (level ? " " + level : ""),
+          title: feats[i] + " · run " + runs[j].run_id + ": PSI " + fmt(c.psi, 4) + ", JS " + fmt(c.js, 4) + " · " + text(c.status) };
+      }, { aria: "drift heatmap", cellW: 78, labelWidth: 190 })));
+      body.appendChild(table([
+        { label: "run", value: function (r) { return h("code", null, text(r.run_id)); } },
+        { label: "at", value: function (r) { return fmtTime(r.at); } },
+        { label: "drifted features", num: true, value: function (r) { return r.drifted_features + " / " + r.features; } },
+        { label: "share", num: true, value: function (r) { return fmtPct(r.drifted_share, 0); } },
+        { label: "windows", wrap: true, value: function (r) { return windowText(r.reference) + " → " + windowText(r.current); } }
+      ], runs.slice().reverse()));
+    } else body.appendChild(emptyState(psi, "No drift run yet"));
+    body.appendChild(h("h3", { class: "sub" }, "Model performance per labelled window"));
+    if (ok(perf) && perf.data.length) {
+      any = true;
+      body.appendChild(genericTable(perf.data, ["window_start", "window_end", "window", "model_version", "precision", "recall", "pr_auc", "n", "rows"], 9));
+    } else body.appendChild(emptyState(perf));
+    return any;
+  }
+  function windowText(w) {
+    if (!w) return "–";
+    if (w.start || w.end) return fmtTime(w.start) + " – " + fmtTime(w.end);
+    if (w.version !== null && w.version !== undefined) return "v" + w.version;
+    return text(w.label);
+  }
+
+  function renderAudit(body, D) {
+    var doc = D.audit, rt = sec(doc, "retraining"), al = sec(doc, "alerts"), rb = sec(doc, "rollbacks");
+    var entries = [];
+    function outcome(r) { return r.decision || r.outcome || r.status || r.delivery_status || r.action; }
+    function detail(r) {
+      var parts = [r.reason, r.title, r.message, r.error].filter(function (x) { return x !== null && x !== undefined && x !== ""; });
+      return parts.map(String).join(" · ");
+    }
+    (ok(rt) ? rt.data : []).forEach(function (r) { entries.push({ kind: "retraining", at: r.at, outcome: outcome(r), detail: detail(r) }); });
+    (ok(al) ? al.data : []).forEach(function (r) {
+      entries.push({ kind: "alert", at: r.at, outcome: outcome(r), detail: [r.severity, detail(r), isNum(r.attempts) ? r.attempts + " attempt(s)" : null].filter(Boolean).join(" · ") });
+    });
+    (ok(rb) ? rb.data : []).forEach(function (r) { entries.push({ kind: "rollback", at: r.at, outcome: outcome(r), detail: detail(r) }); });
+    entries.sort(function (a, b) { return String(b.at || "").localeCompare(String(a.at || "")); });
+    body.appendChild(h("p", { class: "legend" },
+      "retraining: ", badge(rt.status, rt.status === "ok" ? rt.data.length + " event(s)" : rt.status), "  alerts: ",
+      badge(al.status, al.status === "ok" ? al.data.length + " alert(s)" : al.status), "  rollbacks: ",
+      badge(rb.status, rb.status === "ok" ? rb.data.length + " rollback(s)" : rb.status)));
+    if (!entries.length) { body.appendChild(emptyState(rt.status === "missing" ? rt : al, "No retraining, alert or rollback recorded")); return false; }
+    body.appendChild(table([
+      { label: "when", value: function (e) { return fmtTime(e.at); } },
+      { label: "kind", value: function (e) { return badge("info", e.kind); } },
+      { label: "outcome", value: function (e) {
+        var o = String(e.outcome || "");
+        var lvl = /fail|error|undeliver/i.test(o) ? "alert" : /trigger|sent|deliver|ok|success|rolled/i.test(o) ? "ok" : /skip|cooldown|limit/i.test(o) ? "warn" : "info";
+        return badge(lvl, o || "–"); } },
+      { label: "detail", wrap: true, value: function (e) { return e.detail; } }
+    ], entries, { scrollY: true }));
+    return true;
+  }
+
+  function renderDecision(body, D) {
+    var doc = D.decision_matrix, m = sec(doc, "matrix");
+    if (!ok(m) || !m.data.rows.length) { body.appendChild(emptyState(m, "No decision matrix yet")); return false; }
+    var crits = m.data.criteria, weights = {};
+    (doc.criteria || []).forEach(function (c) { weights[c.name] = c.weight; });
+    var t = doc.thresholds;
+    body.appendChild(h("p", { class: "legend" }, "Run ", h("code", null, text(m.data.run_id)), " · ", fmtTime(m.data.at),
+      " · Strong Buy > " + t.strong_buy + " · Buy ≥ " + t.buy + " · Hold ≥ " + t.hold + " · Sell below"));
+    var cols = [
+      { label: "#", num: true, value: function (r) { return fmtInt(r.rank); } },
+      { label: "symbol", value: function (r) { return h("span", { class: "symbol-name" }, r.symbol); } },
+      { label: "recommendation", value: function (r) { return recBadge(r.recommendation); } },
+      { label: "score", num: true, value: function (r) { return fmt(r.final_score, 2); } }
+    ];
+    var table_ = table(cols.concat(crits.map(function (c) {
+      return { label: c + (isNum(weights[c]) ? " (w " + fmt(weights[c], 2) + ")" : ""), value: function () { return ""; } };
+    })).concat([{ label: "why", wrap: true, value: function (r) { return [r.explanation, r.flags ? " [" + (typeof r.flags === "string" ? r.flags : JSON.stringify(r.flags)) + "]" : ""].join(""); } }]),
+    m.data.rows);
+    // colour the criterion cells (score 1..5 on viridis; the number is always printed)
+    var trs = table_.querySelectorAll("tbody tr");
+    m.data.rows.forEach(function (r, i) {
+      var tds = trs[i].children;
+      crits.forEach(function (c, j) {
+        var td = tds[cols.length + j], v = r.criteria[c];
+        td.classList.add("heat");
+        if (!v || !isNum(v.score)) { td.replaceChildren("n/a"); td.title = c + ": missing"; return; }
+        var fill = lerpStops(VIRIDIS, (v.score - 1) / 4);
+        td.style.background = fill; td.style.color = inkOn(fill);
+        td.replaceChildren(fmt(v.score, 0), h("small", null, v.label ? v.label : isNum(v.raw) ? fmt(v.raw, 3) : ""));
+        td.title = c + ": raw " + fmt(v.raw, 4) + ", score " + fmt(v.score, 0) + (isNum(v.weight) ? ", weight " + fmt(v.weight, 2) : "");
+      });
+    });
+    body.appendChild(table_);
+    body.appendChild(h("div", { class: "legend" }, "score: ", [1, 2, 3, 4, 5].map(function (k) {
+      return h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, (k - 1) / 4) } }), String(k));
+    })));
+    return true;
+  }
+
+  function renderBacktest(body, D) {
+    var r = sec(D.backtest, "results");
+    if (!ok(r) || !r.data.rows.length) { body.appendChild(emptyState(r, "No backtest yet")); return false; }
+    var rows = r.data.rows;
+    var series = rows.filter(function (x) { return x.equity && x.equity.v.length; }).map(function (x, i) {
+      var useT = x.equity.t.length === x.equity.v.length && x.equity.t.every(Boolean);
+      return { name: text(x.symbol) + " · " + text(x.strategy), color: PALETTE[i % PALETTE.length], dash: i >= PALETTE.length ? "5 3" : null,
+        points: x.equity.v.map(function (v, k) { return { x: useT ? new Date(x.equity.t[k]).getTime() : k, y: v }; })
+          .filter(function (p) { return isNum(p.y); }), time: useT };
+    }).filter(function (x) { return x.points.length; });
+    body.appendChild(h("p", { class: "legend" }, "Run ", h("code", null, text(r.data.run_id)), " · ", fmtTime(r.data.at),
+      " · ", D.backtest.settings ? D.backtest.settings.strategy + ", " + D.backtest.settings.mode + ", " + D.backtest.settings.commission_bps + " bps commission + " + D.backtest.settings.slippage_bps + " bps slippage" : ""));
+    if (series.length) {
+      body.appendChild(lineChart(series, { aria: "equity curves", timeAxis: series.every(function (x) { return x.time; }), baseline: 1,
+        width: body.clientWidth }));
+      body.appendChild(h("div", { class: "legend" }, series.map(function (x) {
+        return h("span", null, h("span", { class: "sw", style: { background: x.color } }), x.name);
+      })));
+    } else body.appendChild(emptyState({ status: "empty", message: "the backtest stored no equity curve" }, "No equity curve"));
+    var mcols = [
+      ["total_return", "total return", "pct"], ["cagr", "CAGR", "pct"], ["annual_volatility", "ann. vol", "pct"],
+      ["sharpe", "Sharpe", 2], ["sortino", "Sortino", 2], ["max_drawdown", "max DD", "pct"], ["calmar", "Calmar", 2],
+      ["win_rate", "win rate", "pct"], ["n_trades", "trades", 0], ["exposure", "exposure", "pct"]
+    ];
+    body.appendChild(table([
+      { label: "symbol", value: function (x) { return h("span", { class: "symbol-name" }, x.symbol); } },
+      { label: "strategy", value: function (x) { return x.strategy; } }
+    ].concat(mcols.map(function (c) {
+      return { label: c[1], num: true, value: function (x) { var v = x.metrics[c[0]]; return c[2] === "pct" ? fmtPct(v) : fmt(v, c[2]); } };
+    })), rows));
+    return true;
+  }
+
+  function renderImportance(body, D) {
+    var f = sec(D.feature_importance, "features");
+    if (!ok(f) || !f.data.length) { body.appendChild(emptyState(f, "No feature importance")); return false; }
+    body.appendChild(h("p", { class: "legend" }, "Champion model version ", h("code", null, text(D.feature_importance.model_version)),
+      " · source: ", text((f.sources || [])[0])));
+    var top = f.data.slice(0, 20);
+    body.appendChild(hbars(top.map(function (x) {
+      return { label: x.feature, value: x.share, note: fmtPct(x.share, 1), color: PALETTE[0] };
+    }), { aria: "feature importance", labelWidth: 200, width: body.clientWidth }));
+    if (f.data.length > top.length) body.appendChild(h("p", { class: "legend" }, "+ " + (f.data.length - top.length) + " more features"));
+    return true;
+  }
+
+  function renderCorrelation(body, D) {
+    var c = sec(D.correlation, "returns");
+    if (!ok(c) || !c.data.symbols.length) { body.appendChild(emptyState(c, "No returns to correlate")); return false; }
+    var syms = c.data.symbols;
+    body.appendChild(h("div", { class: "scroll" }, heatmap(syms, syms, function (i, j) {
+      var v = c.data.matrix[i][j];
+      if (!isNum(v)) return null;
+      var fill = lerpStops(PUOR, (v + 1) / 2);
+      return { fill: fill, label: fmt(v, 2), title: syms[i] + " × " + syms[j] + ": " + fmt(v, 3) + " over " + c.data.n_obs[i][j] + " shared bars" };
+    }, { aria: "correlation heatmap", cellW: 58, labelWidth: 190, top: 96 })));
+    body.appendChild(h("div", { class: "legend" }, [-1, -0.5, 0, 0.5, 1].map(function (v) {
+      return h("span", null, h("span", { class: "sw", style: { background: lerpStops(PUOR, (v + 1) / 2) } }), fmt(v, 1));
+    }), h("span", null, text(c.data.method))));
+    return true;
+  }
+
+  var FLOW_POS = {
+    collectors: [0, 0], bronze_trades: [1, 0], silver_trades: [2, 0], gold_trade_features: [3, 0], train_set: [4, 0],
+    tournament_results: [5, 0], champion_challenger_audit: [6, 0], silver_trades_quarantine: [2, 1],
+    alerts_audit: [3, 1], drift_monitoring: [4, 1], retraining_audit: [5, 1], synthesized_predictions: [6, 2],
+    backtest_results: [5, 2], decision_matrix: [4, 2], dashboard: [3, 2]
+  };
+  function renderDataflow(body, D) {
+    var f = sec(D.manifest, "dataflow");
+    if (!ok(f) || !f.data.nodes.length) { body.appendChild(emptyState(f, "No table exists yet")); return false; }
+    var BW = 150, BH = 48, GX = 40, GY = 34, PAD = 10;
+    var pos = {}, extra = 0;
+    f.data.nodes.forEach(function (n) {
+      var p = FLOW_POS[n.id] || [extra++, 3];
+      pos[n.id] = { x: PAD + p[0] * (BW + GX), y: PAD + p[1] * (BH + GY) };
+    });
+    var maxX = 0, maxY = 0;
+    Object.keys(pos).forEach(function (k) { maxX = Math.max(maxX, pos[k].x + BW); maxY = Math.max(maxY, pos[k].y + BH); });
+    var svg = s("svg", { class: "chart-svg flow", viewBox: "0 0 " + (maxX + PAD) + " " + (maxY + PAD), role: "img", "aria-label": "data-flow flowchart",
+      style: { "min-width": "760px" } });
+    svg.appendChild(s("defs", null, s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
+      s("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }))));
+    function border(a, b) {
+      // point where the segment from a's centre towards b's centre leaves a's box
+      var cx = a.x + BW / 2, cy = a.y + BH / 2, dx = b.x + BW / 2 - cx, dy = b.y + BH / 2 - cy;
+      var sx = dx === 0 ? Infinity : (BW / 2) / Math.abs(dx), sy = dy === 0 ? Infinity : (BH / 2) / Math.abs(dy);
+      var k = Math.min(sx, sy);
+      return { x: cx + dx * k, y: cy + dy * k };
+    }
+    f.data.edges.forEach(function (e) {
+      var a = pos[e.from], b = pos[e.to];
+      if (!a || !b) return;
+      var p = border(a, b), q = border(b, a);
+      svg.appendChild(s("line", { class: "edge", x1: p.x, y1: p.y, x2: q.x, y2: q.y, "marker-end": "url(#arrow)" }));
+    });
+    f.data.nodes.forEach(function (n) {
+      var p = pos[n.id];
+      var missing = n.kind === "table" && !n.exists;
+      var g = s("g", { class: "node " + n.kind + (missing ? " missing" : ""), "data-node": n.id },
+        s("title", { text: n.id + (n.kind === "table" ? (n.exists ? ": " + fmtInt(n.rows) + " rows, last commit " + fmtTime(n.last_commit) : ": not created yet") : "") }));
+      g.appendChild(s("rect", { x: p.x, y: p.y, width: BW, height: BH, rx: 7 }));
+      g.appendChild(s("text", { class: "label", x: p.x + BW / 2, y: p.y + 20, "text-anchor": "middle", text: n.label }));
+      g.appendChild(s("text", { class: "count", x: p.x + BW / 2, y: p.y + 37, "text-anchor": "middle",
+        text: n.kind === "table" ? (n.exists ? fmtInt(n.rows) + " rows" : "not created") : n.id === "dashboard" ? "this page" : "replay / vendors" }));
+      svg.appendChild(g);
+    });
+    body.appendChild(h("div", { class: "scroll" }, svg));
+    return true;
+  }
+
+  // -- bootstrap -----------------------------------------------------------------------------------------
+  var PANELS = [
+    ["status", renderStatus], ["pipeline", renderPipeline], ["market", renderMarket], ["leaderboard", renderLeaderboard],
+    ["champion", renderChampion], ["drift", renderDrift], ["audit", renderAudit], ["decision", renderDecision],
+    ["backtest", renderBacktest], ["importance", renderImportance], ["correlation", renderCorrelation], ["dataflow", renderDataflow]
+  ];
+
+  function renderMeta(D) {
+    var m = D.manifest, meta = document.getElementById("meta");
+    var items = [["env", m.env], ["generated", fmtTime(m.generated_at)], ["champion", m.model_version ? "v" + m.model_version : "none"],
+      ["catalog", m.catalog + "." + m.schema], ["engine", m.engine], ["schema", m.schema_version], ["commit", m.git_sha ? String(m.git_sha).slice(0, 10) : "–"]];
+    meta.replaceChildren.apply(meta, items.map(function (it) { return h("div", null, h("dt", null, it[0]), h("dd", null, text(it[1]))); }));
+    document.getElementById("footer-text").replaceChildren("Generated by ", h("code", null, "fin-mlops dashboard"),
+      " at " + fmtTime(m.generated_at) + " from " + text(m.catalog) + "." + text(m.schema) + " (config " + text(m.config_hash) + ").");
+    document.title = "financial-ai-mlops · " + text(m.env) + " · " + fmtTime(m.generated_at);
+  }
+
+  function banner(msg, isError) {
+    var b = document.getElementById("banner");
+    b.hidden = false;
+    b.className = "banner" + (isError ? " error" : "");
+    b.replaceChildren(msg);
+  }
+
+  function render(D) {
+    if (!D || !D.manifest) {
+      banner("No export loaded. Run `fin-mlops dashboard` and open the index.html it prints (or pass ?data=path/to/data.js).", true);
+      PANELS.forEach(function (p) {
+        var el = document.getElementById("panel-" + p[0]);
+        el.dataset.state = "empty";
+        el.querySelector(".panel-body").replaceChildren(emptyState({ status: "missing", message: "no data.js next to this page" }));
+      });
+      return;
+    }
+    var major = String(D.manifest.schema_version || "").split(".")[0];
+    if (major !== SUPPORTED_MAJOR) {
+      banner("This export uses schema " + text(D.manifest.schema_version) + " but this page reads schema " + SUPPORTED_MAJOR +
+        ".x; re-export with the matching fin-mlops version. Panels may be incomplete.", true);
+    }
+    Object.keys(D).forEach(function (k) {
+      if (D[k] && D[k].schema_version && D[k].schema_version !== D.manifest.schema_version) {
+        banner("Mixed export: " + k + " has schema " + D[k].schema_version + ", manifest " + D.manifest.schema_version + ".", true);
+      }
+    });
+    renderMeta(D);
+    PANELS.forEach(function (p) {
+      var el = document.getElementById("panel-" + p[0]);
+      var body = el.querySelector(".panel-body");
+      body.replaceChildren();
+      var has = p[1](body, D);
+      el.dataset.state = has ? "data" : "empty";
+    });
+    document.body.setAttribute("data-rendered", "true");
+  }
+
+  function start() {
+    if (window.FIN_MLOPS_DATA) { render(window.FIN_MLOPS_DATA); return; }
+    var param = new URLSearchParams(window.location.search).get("data");
+    var src = param && /^[\w./-]+\.js$/.test(param) && param.indexOf("..//") < 0 ? param : "data.js";
+    var script = document.createElement("script");
+    script.src = src;
+    script.onload = function () { render(window.FIN_MLOPS_DATA); };
+    script.onerror = function () { render(null); };
+    document.head.appendChild(script);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,1 @@
+"""Dashboard metrics export, the static page's data, and the markdown decision report."""

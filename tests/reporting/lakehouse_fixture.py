@@ -1,0 +1,280 @@
+"""Writes a small but complete set of platform tables for the export tests.
+
+The rows are generated here (seeded), written through the real DeltaStore, and
+the tests compare the export against these same frames. The symbol list
+includes a hostile name to prove the page renders data as text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from financial_transactions.lakehouse import Platform
+
+XSS_SYMBOL = "<img src=x onerror=alert(1)>"
+T0 = datetime(2026, 3, 6, 14, 30, tzinfo=UTC)
+COMMIT_TIME = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class WrittenTables:
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    ground_truth: list[dict[str, Any]] = field(default_factory=list)
+    collector_quarantine: list[dict[str, Any]] = field(default_factory=list)
+    symbols: list[str] = field(default_factory=list)
+
+
+def _bars(rng: np.random.Generator, symbol: str, asset_class: str, n: int, base: float) -> pd.DataFrame:
+    steps = rng.normal(0, 0.002, n)
+    close = base * np.exp(np.cumsum(steps))
+    open_ = np.concatenate([[base], close[:-1]])
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.001, n))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.001, n))
+    volume = rng.uniform(100, 1000, n).round(2)
+    bar_start = pd.date_range(T0, periods=n, freq="1min", tz="UTC")
+    return pd.DataFrame(
+        {
+            "symbol": symbol,
+            "asset_class": asset_class,
+            "bar_start": bar_start,
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": volume,
+            "vwap": (open_ + close) / 2,
+            "trade_count": rng.integers(5, 50, n),
+            "returns": pd.Series(close).pct_change().to_numpy(),
+            "rsi_14": rng.uniform(20, 80, n),
+        }
+    )
+
+
+def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 7) -> WrittenTables:
+    """Write every table the dashboard reads, plus landing ground truth and collector quarantine files."""
+    cfg = platform.config
+    store = platform.store
+    rng = np.random.default_rng(seed)
+    out = WrittenTables()
+    symbols = [("AAPL", "equity", 180.0), ("BTCUSDT", "crypto", 64000.0), (XSS_SYMBOL, "equity", 10.0)]
+    out.symbols = [s for s, _, _ in symbols]
+
+    def put(key: str, frame: pd.DataFrame) -> None:
+        store.append(cfg.table(key), frame)
+        out.frames[key] = frame
+
+    gold = pd.concat([_bars(rng, s, a, n_bars, b) for s, a, b in symbols], ignore_index=True)
+    put("gold_trade_features", gold)
+
+    # silver trades: 4 trades per bar for two sources
+    silver_rows = []
+    for sym, asset, _ in symbols[:2]:
+        source = "finnhub" if asset == "equity" else "binance"
+        g = gold[gold["symbol"] == sym]
+        for i, row in enumerate(g.itertuples(index=False)):
+            for k in range(4):
+                ts = row.bar_start + pd.Timedelta(seconds=10 * k)
+                silver_rows.append(
+                    {
+                        "trade_id": f"{source}-{sym}-{i}-{k}",
+                        "source": source,
+                        "asset_class": asset,
+                        "symbol": sym,
+                        "price": float(row.close),
+                        "volume": 1.0,
+                        "ts": ts,
+                        "ingested_at": ts + pd.Timedelta(seconds=1),
+                    }
+                )
+    silver = pd.DataFrame(silver_rows)
+    put("silver_trades", silver)
+    put("bronze_trades", silver[["trade_id", "source", "symbol", "price", "volume"]].assign(_line=1))
+    quarantine = pd.DataFrame(
+        {
+            "quarantine_id": ["q1", "q2", "q3", "q4"],
+            "trade_id": ["finnhub-x-1", "finnhub-x-2", "binance-x-3", "finnhub-x-4"],
+            "source": ["finnhub", "finnhub", "binance", "finnhub"],
+            "symbol": ["AAPL", "aapl", "BTCUSDT", "AAPL"],
+            "failed_rules": [["price_positive"], ["symbol_valid", "price_positive"], ["volume_non_negative"], ["ts_in_bounds"]],
+        }
+    )
+    put("silver_trades_quarantine", quarantine)
+
+    # predictions of two model versions: v2 (champion) flags every 17th bar
+    preds = []
+    for sym, _, _ in symbols:
+        g = gold[gold["symbol"] == sym].reset_index(drop=True)
+        for i, row in g.iterrows():
+            for version in ("1", "2"):
+                score = float(rng.uniform(0, 0.4))
+                flagged = version == "2" and i % 17 == 5
+                if flagged:
+                    score = 0.9 + i / 10_000
+                preds.append(
+                    {
+                        "symbol": sym,
+                        "bar_start": row["bar_start"],
+                        "model_version": version,
+                        "score": score,
+                        "label": int(flagged),
+                        "threshold": 0.5,
+                    }
+                )
+    put("synthesized_predictions", pd.DataFrame(preds))
+
+    # ground truth on landing: AAPL bar 5 (also flagged) and bar 40 (missed)
+    gt_dir = Path(platform.paths.landing) / "_ground_truth" / "window-1"
+    gt_dir.mkdir(parents=True, exist_ok=True)
+    for bar_idx, kind in ((5, "price_spike"), (5, "volume_burst"), (40, "wash_trade")):
+        ts = T0 + timedelta(minutes=bar_idx, seconds=20)
+        out.ground_truth.append(
+            {"source": "finnhub", "symbol": "AAPL", "ts": int(ts.timestamp() * 1000), "price": 1.0, "volume": 1.0,
+             "anomaly_type": kind}
+        )
+    (gt_dir / "anomalies.ndjson").write_text("\n".join(json.dumps(r) for r in out.ground_truth) + "\n")
+    q_dir = Path(platform.paths.landing) / "_quarantine" / "finnhub" / "date=2026-03-06"
+    q_dir.mkdir(parents=True, exist_ok=True)
+    out.collector_quarantine = [
+        {"source": "finnhub", "received_at": 1, "reason": "malformed_json", "raw": "{"},
+        {"source": "finnhub", "received_at": 2, "reason": "malformed_json", "raw": "}"},
+        {"source": "finnhub", "received_at": 3, "reason": "unknown_type", "raw": "<script>"},
+    ]
+    (q_dir / "run1-0.ndjson").write_text("\n".join(json.dumps(r) for r in out.collector_quarantine) + "\n")
+
+    created = [COMMIT_TIME - timedelta(hours=2), COMMIT_TIME - timedelta(hours=1)]
+    put(
+        "tournament_results",
+        pd.DataFrame(
+            {
+                "run_id": ["t1"] * 4 + ["t2"] * 4,
+                "model": ["lightgbm", "xgboost", "random_forest", "isolation_forest"] * 2,
+                "status": ["ok", "ok", "ok", "ok", "ok", "ok", "failed", "ok"],
+                "error": [None] * 6 + ["MemoryError: forced failure", None],
+                "pr_auc": [0.81, 0.84, 0.79, 0.40, 0.88, 0.86, None, 0.42],
+                "roc_auc": [0.95, 0.96, 0.94, 0.80, 0.97, 0.96, None, 0.81],
+                "f1": [0.7, 0.72, 0.69, 0.3, 0.75, 0.74, None, 0.31],
+                "recall_at_fpr": [0.6, 0.62, 0.58, 0.2, 0.66, 0.64, None, 0.21],
+                "inference_rows_per_s": [5e5, 4e5, 1e5, 2e5, 5e5, 4e5, None, 2e5],
+                "created_at": [created[0]] * 4 + [created[1]] * 4,
+                "feature_importance": [json.dumps({"rsi_14": 3.0, "volume_zscore": 5.0, "returns": 2.0})] * 8,
+                "mlflow_run_id": [f"r{i}" for i in range(8)],
+            }
+        ),
+    )
+    put(
+        "champion_challenger_audit",
+        pd.DataFrame(
+            {
+                "decision_id": ["d1", "d2"],
+                "decided_at": created,
+                "decision": ["PROMOTE", "REJECT"],
+                "reason": ["no champion exists: first deploy", "margin 0.004 below required 0.01 on pr_auc"],
+                "champion_version": [None, "2"],
+                "challenger_version": ["2", "3"],
+                "champion_metric": [None, 0.88],
+                "challenger_metric": [0.84, 0.884],
+            }
+        ),
+    )
+    features = ["returns", "rsi_14", "volume_zscore"]
+    drift_rows = []
+    for run, at, scale in (("dr1", created[0], 0.01), ("dr2", created[1], 0.3)):
+        for j, f in enumerate(features):
+            psi = scale * (j + 1)
+            drift_rows.append(
+                {
+                    "run_id": run,
+                    "computed_at": at,
+                    "feature": f,
+                    "psi": psi,
+                    "js": psi / 4,
+                    "status": "alert" if psi >= 0.25 else "warn" if psi >= 0.1 else "ok",
+                    "reference_version": 3,
+                    "current_version": 5,
+                }
+            )
+    put("drift_monitoring", pd.DataFrame(drift_rows))
+    put(
+        "model_monitoring",
+        pd.DataFrame(
+            {
+                "window_start": [T0, T0 + timedelta(hours=1)],
+                "model_version": ["2", "2"],
+                "precision": [0.8, 0.7],
+                "recall": [0.75, 0.6],
+                "pr_auc": [0.85, 0.78],
+                "computed_at": created,
+            }
+        ),
+    )
+    put(
+        "retraining_audit",
+        pd.DataFrame(
+            {
+                "event_id": ["e1", "e2"],
+                "triggered_at": created,
+                "decision": ["no_drift", "triggered"],
+                "reason": ["0/3 features drifted", "2/3 features drifted (share 0.67 >= 0.30)"],
+            }
+        ),
+    )
+    put(
+        "alerts_audit",
+        pd.DataFrame(
+            {
+                "alert_id": ["a1"],
+                "sent_at": [created[1]],
+                "severity": ["warning"],
+                "title": [f"Drift on {XSS_SYMBOL}"],
+                "status": ["failed"],
+                "attempts": [4],
+                "error": ["HTTP 503 from webhook"],
+            }
+        ),
+    )
+    crit = list(cfg.decision.criteria)
+    dm_rows = []
+    recs = [("AAPL", 4.2, "Strong Buy"), ("BTCUSDT", 2.5, "Hold"), (XSS_SYMBOL, 1.5, "Sell")]
+    for rank, (sym, score, rec) in enumerate(recs, 1):
+        row: dict[str, Any] = {
+            "run_id": "dm1",
+            "created_at": created[1],
+            "symbol": sym,
+            "final_score": score,
+            "rank": rank,
+            "recommendation": rec,
+            "explanation": f"{sym}: trend and momentum lead",
+        }
+        for k, name in enumerate(crit):
+            row[f"{name}_raw"] = float(k) / 10
+            row[f"{name}_score"] = float(1 + (rank + k) % 5)
+            row[f"{name}_weight"] = cfg.decision.criteria[name].weight
+        dm_rows.append(row)
+    put("decision_matrix", pd.DataFrame(dm_rows))
+    eq_t = [T0 + timedelta(minutes=i) for i in range(5)]
+    bt_rows = []
+    for sym, total in (("AAPL", 0.04), ("BTCUSDT", -0.02)):
+        values = list(np.linspace(1.0, 1.0 + total, 5))
+        bt_rows.append(
+            {
+                "run_id": "bt1",
+                "created_at": created[1],
+                "strategy": "sma_cross",
+                "symbol": sym,
+                "total_return": total,
+                "sharpe": 1.5 if total > 0 else -0.7,
+                "max_drawdown": -0.01,
+                "n_trades": 3,
+                "equity_curve": json.dumps(values),
+                "equity_ts": json.dumps([t.isoformat() for t in eq_t]),
+            }
+        )
+    put("backtest_results", pd.DataFrame(bt_rows))
+    return out
