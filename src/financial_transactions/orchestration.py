@@ -48,7 +48,9 @@ class StageResult:
 
 
 #: The end-to-end order. Each engineer registers their stage here.
-STAGES: list[Stage] = []
+STAGES: list[Stage] = [
+    Stage("dashboard", "financial_transactions.reporting.stage:run_stage", "dashboard export + decision report"),
+]
 
 
 def run_stages(
