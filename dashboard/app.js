@@ -804,7 +804,23 @@
     document.body.setAttribute("data-rendered", "true");
   }
 
+  // SVG charts are laid out for the width they were drawn at: redraw after a large width change.
+  var drawnWidth = 0, resizeTimer = null;
+  function watchResize() {
+    drawnWidth = window.innerWidth;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(function () {
+        if (window.FIN_MLOPS_DATA && Math.abs(window.innerWidth - drawnWidth) > drawnWidth * 0.15) {
+          drawnWidth = window.innerWidth;
+          render(window.FIN_MLOPS_DATA);
+        }
+      }, 200);
+    });
+  }
+
   function start() {
+    watchResize();
     if (window.FIN_MLOPS_DATA) { render(window.FIN_MLOPS_DATA); return; }
     var param = new URLSearchParams(window.location.search).get("data");
     var src = param && /^[\w./-]+\.js$/.test(param) && param.indexOf("..//") < 0 ? param : "data.js";

@@ -102,7 +102,12 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
             "trade_id": ["finnhub-x-1", "finnhub-x-2", "binance-x-3", "finnhub-x-4"],
             "source": ["finnhub", "finnhub", "binance", "finnhub"],
             "symbol": ["AAPL", "aapl", "BTCUSDT", "AAPL"],
-            "failed_rules": [["price_positive"], ["symbol_valid", "price_positive"], ["volume_non_negative"], ["ts_in_bounds"]],
+            "failed_rules": [
+                ["price_positive"],
+                ["symbol_valid", "price_positive"],
+                ["volume_non_negative"],
+                ["ts_in_bounds"],
+            ],
         }
     )
     put("silver_trades_quarantine", quarantine)
@@ -135,8 +140,14 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
     for bar_idx, kind in ((5, "price_spike"), (5, "volume_burst"), (40, "wash_trade")):
         ts = T0 + timedelta(minutes=bar_idx, seconds=20)
         out.ground_truth.append(
-            {"source": "finnhub", "symbol": "AAPL", "ts": int(ts.timestamp() * 1000), "price": 1.0, "volume": 1.0,
-             "anomaly_type": kind}
+            {
+                "source": "finnhub",
+                "symbol": "AAPL",
+                "ts": int(ts.timestamp() * 1000),
+                "price": 1.0,
+                "volume": 1.0,
+                "anomaly_type": kind,
+            }
         )
     (gt_dir / "anomalies.ndjson").write_text("\n".join(json.dumps(r) for r in out.ground_truth) + "\n")
     q_dir = Path(platform.paths.landing) / "_quarantine" / "finnhub" / "date=2026-03-06"

@@ -38,7 +38,9 @@ def dashboard(
     for kind, doc in result.documents.items():
         for name, section in doc["sections"].items():
             status = section["status"]
-            table.add_row(f"{kind}.json", name, f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]", section["message"])
+            table.add_row(
+                f"{kind}.json", name, f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]", section["message"]
+            )
     console.print(table)
     errors = [k for k, s in result.section_statuses.items() if s == "error"]
     if errors:
@@ -52,7 +54,9 @@ def dashboard(
 
 def report(
     ctx: typer.Context,
-    out_dir: Path | None = typer.Option(None, "--out-dir", help="default: ./reports (the reports volume on Databricks)"),
+    out_dir: Path | None = typer.Option(
+        None, "--out-dir", help="default: ./reports (the reports volume on Databricks)"
+    ),
     report_date: str | None = typer.Option(None, "--date", help="date in the file name, YYYY-MM-DD (default: today)"),
 ) -> None:
     """Write reports/<date>-decision-report.md with PNG charts, from the tables."""

@@ -40,6 +40,7 @@ from financial_transactions.reporting.frames import (
     num,
     pick,
     records,
+    sig,
     to_utc,
 )
 from financial_transactions.reporting.sources import RegistryState, Sources, registry_state
@@ -491,11 +492,11 @@ class DashboardExporter:
                     "truncated": total > len(grp),
                     "bars": {
                         "t": [int(v) for v in grp["_t"]],
-                        "o": [num(v, 6) for v in grp["open"]],
-                        "h": [num(v, 6) for v in grp["high"]],
-                        "l": [num(v, 6) for v in grp["low"]],
-                        "c": [num(v, 6) for v in grp["close"]],
-                        "v": [num(v, 4) for v in grp["volume"]] if "volume" in grp else [],
+                        "o": [sig(v) for v in grp["open"]],
+                        "h": [sig(v) for v in grp["high"]],
+                        "l": [sig(v) for v in grp["low"]],
+                        "c": [sig(v) for v in grp["close"]],
+                        "v": [sig(v) for v in grp["volume"]] if "volume" in grp else [],
                     },
                     "model_flags": flags,
                     "ground_truth": truth_rows,
@@ -542,7 +543,9 @@ class DashboardExporter:
         truth_keys: dict[tuple[str, pd.Timestamp], list[str]] = {}
         if not truth.empty:
             for (symbol, bar), grp in truth.groupby(["symbol", "bar"]):  # type: ignore[misc]
-                truth_keys[(str(symbol), pd.Timestamp(str(bar)))] = sorted({str(v) for v in grp["anomaly_type"].dropna()})
+                truth_keys[(str(symbol), pd.Timestamp(str(bar)))] = sorted(
+                    {str(v) for v in grp["anomaly_type"].dropna()}
+                )
         freq = _bar_freq(self.cfg.features.bar_interval)
         rows: list[dict[str, Any]] = []
         for row in raw_rows(top):
@@ -919,7 +922,10 @@ class DashboardExporter:
             "symbols": symbols,
             "matrix": [[num(corr.loc[a, b], 4) for b in symbols] for a in symbols],
             "n_obs": [[int(n_obs.loc[a, b]) for b in symbols] for a in symbols],
-            "method": f"pearson on per-bar {'returns' if ret_col != 'log_return' else 'log returns'}, pairwise, min {CORR_MIN_OBS} shared bars",
+            "method": (
+                f"pearson on per-bar {'log returns' if ret_col == 'log_return' else 'returns'}, "
+                f"pairwise, min {CORR_MIN_OBS} shared bars"
+            ),
         }
         return Section("ok", data, [fqn])
 
@@ -986,7 +992,8 @@ class DashboardExporter:
                 "pipeline",
                 status,
                 last("silver_trades", "gold_trade_features"),
-                f"{silver.rows or 0:,} silver rows, {self.src.info('gold_trade_features').rows or 0:,} gold bars, quarantine {share:.2%}",
+                f"{silver.rows or 0:,} silver rows, {self.src.info('gold_trade_features').rows or 0:,} gold bars, "
+                f"quarantine {share:.2%}",
             )
         )
         # training
@@ -1044,9 +1051,8 @@ class DashboardExporter:
                     "retraining",
                     "ok",
                     last("retraining_audit"),
-                    f"latest: {e.get('decision') or e.get('outcome') or e.get('status')} - {e.get('reason') or ''}".strip(
-                        " -"
-                    ),
+                    f"latest: {e.get('decision') or e.get('outcome') or e.get('status')}"
+                    + (f" - {e['reason']}" if e.get("reason") else ""),
                 )
             )
         else:

@@ -83,6 +83,14 @@ def num(value: Any, digits: int | None = None) -> float | int | None:
     return round(number, digits) if digits is not None else number
 
 
+def sig(value: Any, digits: int = 10) -> float | None:
+    """A finite number rounded to ``digits`` significant digits (prices of any magnitude keep precision)."""
+    number = num(value)
+    if number is None:
+        return None
+    return float(f"{number:.{digits}g}")
+
+
 def jsonable(value: Any) -> Any:
     """Recursively convert a value from a table cell into plain JSON types."""
     if value is None:

@@ -30,12 +30,10 @@ class ReportResult:
 
 
 def default_reports_dir(platform: Platform) -> Path:
-    """``./reports`` next to the config file locally; the ``reports`` volume on Databricks."""
+    """``./reports`` (of the working directory) locally; the ``reports`` volume on Databricks."""
     if platform.is_databricks:
         return Path(platform.paths.reports)
-    source = platform.config.source_path
-    base = Path(source).resolve().parent if source else Path.cwd()
-    return base / "reports"
+    return Path.cwd() / "reports"
 
 
 def md(value: Any) -> str:
@@ -101,8 +99,14 @@ def _chart_decision_matrix(matrix: dict[str, Any], path: Path) -> bool:
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             v = values[i, j]
-            ax.text(j, i, "–" if np.isnan(v) else f"{v:.0f}", ha="center", va="center",
-                    color="white" if (not np.isnan(v) and v < 3) else "black")
+            ax.text(
+                j,
+                i,
+                "–" if np.isnan(v) else f"{v:.0f}",
+                ha="center",
+                va="center",
+                color="white" if (not np.isnan(v) and v < 3) else "black",
+            )
     fig.colorbar(im, ax=ax, label="criterion score (1-5)")
     ax.set_title("Decision matrix: per-criterion scores")
     fig.tight_layout()
@@ -127,12 +131,21 @@ def _chart_anomalies(market: dict[str, Any], path: Path) -> bool:
         flagged = [(t[index[f["t"]]], close[index[f["t"]]]) for f in sym["model_flags"] if f["t"] in index]
         truth = [(t[index[g["t"]]], close[index[g["t"]]]) for g in sym["ground_truth"] if g["t"] in index]
         if truth:
-            ax.scatter(*zip(*truth, strict=True), s=46, facecolors="none", edgecolors=OKABE_ITO[1],
-                       linewidths=1.4, label="ground truth", zorder=3)
+            ax.scatter(
+                *zip(*truth, strict=True),
+                s=46,
+                facecolors="none",
+                edgecolors=OKABE_ITO[1],
+                linewidths=1.4,
+                label="ground truth",
+                zorder=3,
+            )
         if flagged:
             ax.scatter(*zip(*flagged, strict=True), s=14, marker="^", color=OKABE_ITO[5], label="model flag", zorder=4)
-        ax.set_title(f"{sym['symbol']}: {len(sym['model_flags'])} model flags, {len(sym['ground_truth'])} true anomalies",
-                     loc="left")
+        ax.set_title(
+            f"{sym['symbol']}: {len(sym['model_flags'])} model flags, {len(sym['ground_truth'])} true anomalies",
+            loc="left",
+        )
         ax.legend(loc="upper right", fontsize=7, frameon=False)
     fig.tight_layout()
     fig.savefig(path)
@@ -144,14 +157,21 @@ def _chart_drift(drift: dict[str, Any], thresholds: dict[str, Any], path: Path) 
     if not drift["runs"]:
         return False
     latest = drift["runs"][-1]["run_id"]
-    cells = sorted((c for c in drift["cells"] if c["run_id"] == latest and c["psi"] is not None),
-                   key=lambda c: -c["psi"])
+    cells = sorted(
+        (c for c in drift["cells"] if c["run_id"] == latest and c["psi"] is not None), key=lambda c: -c["psi"]
+    )
     if not cells:
         return False
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 0.6 + 0.26 * len(cells)))
-    colours = [OKABE_ITO[5] if c["psi"] >= thresholds["psi_alert"] else OKABE_ITO[1]
-               if c["psi"] >= thresholds["psi_warn"] else OKABE_ITO[0] for c in cells]
+    colours = [
+        OKABE_ITO[5]
+        if c["psi"] >= thresholds["psi_alert"]
+        else OKABE_ITO[1]
+        if c["psi"] >= thresholds["psi_warn"]
+        else OKABE_ITO[0]
+        for c in cells
+    ]
     ax.barh([c["feature"] for c in cells][::-1], [c["psi"] for c in cells][::-1], color=colours[::-1])
     ax.axvline(thresholds["psi_warn"], color=OKABE_ITO[1], linestyle="--", linewidth=1, label="warn")
     ax.axvline(thresholds["psi_alert"], color=OKABE_ITO[5], linestyle="-", linewidth=1, label="alert")
@@ -173,7 +193,8 @@ def _chart_equity(backtest: dict[str, Any], path: Path) -> bool:
         v = row["equity"]["v"]
         ts = row["equity"]["t"]
         x: list[Any] = (
-            [datetime.fromisoformat(s.replace("Z", "+00:00")) for s in ts] if len(ts) == len(v) and all(ts)
+            [datetime.fromisoformat(s.replace("Z", "+00:00")) for s in ts]
+            if len(ts) == len(v) and all(ts)
             else list(range(len(v)))
         )
         ax.plot(x, v, linewidth=1.1, color=OKABE_ITO[i % len(OKABE_ITO)], label=f"{row['symbol']} ({row['strategy']})")
@@ -222,10 +243,12 @@ def render_markdown(docs: dict[str, dict[str, Any]], charts: dict[str, str], rep
     for w in attention:
         bullets.append(f"**{md(w['status']).upper()}** {md(w['workflow'])}: {md(w['detail'])}")
     out.append("\n".join(f"- {b}" for b in bullets) + "\n")
-    out.append(_table(
-        ["workflow", "status", "last run", "detail"],
-        [[md(w["workflow"]), md(w["status"]), md(w["last_run"]), md(w["detail"])] for w in workflows],
-    ))
+    out.append(
+        _table(
+            ["workflow", "status", "last run", "detail"],
+            [[md(w["workflow"]), md(w["status"]), md(w["last_run"]), md(w["detail"])] for w in workflows],
+        )
+    )
 
     # decision matrix
     out.append("## Decision matrix\n")
@@ -233,14 +256,22 @@ def render_markdown(docs: dict[str, dict[str, Any]], charts: dict[str, str], rep
     if matrix["rows"]:
         crits = matrix["criteria"]
         out.append(f"Run `{md(matrix['run_id'])}` at {md(matrix['at'])}. Scores are 1 (worst) to 5 (best).\n")
-        out.append(_table(
-            ["rank", "symbol", "recommendation", "score", *crits, "why"],
-            [
-                [fmt(r["rank"], 0), md(r["symbol"]), md(r["recommendation"]), fmt(r["final_score"], 2),
-                 *[fmt((r["criteria"].get(c) or {}).get("score"), 0) for c in crits], md(r["explanation"])]
-                for r in matrix["rows"]
-            ],
-        ))
+        out.append(
+            _table(
+                ["rank", "symbol", "recommendation", "score", *crits, "why"],
+                [
+                    [
+                        fmt(r["rank"], 0),
+                        md(r["symbol"]),
+                        md(r["recommendation"]),
+                        fmt(r["final_score"], 2),
+                        *[fmt((r["criteria"].get(c) or {}).get("score"), 0) for c in crits],
+                        md(r["explanation"]),
+                    ]
+                    for r in matrix["rows"]
+                ],
+            )
+        )
         if "decision_matrix" in charts:
             out.append(f"\n![decision matrix]({charts['decision_matrix']})\n")
     else:
@@ -250,16 +281,22 @@ def render_markdown(docs: dict[str, dict[str, Any]], charts: dict[str, str], rep
     out.append("## Top anomalies\n")
     anomalies = _section(docs["market"], "top_anomalies")
     if anomalies["data"]:
-        out.append(_table(
-            ["symbol", "bar (UTC)", "score", "model flag", "ground truth", "types"],
-            [
-                [md(a["symbol"]), md(a["bar_start"]), fmt(a["score"], 3),
-                 "yes" if a["flagged"] else "no" if a["flagged"] is False else "–",
-                 "yes" if a["ground_truth"] else "no" if a["ground_truth"] is False else "unknown",
-                 md(", ".join(a["anomaly_types"]))]
-                for a in anomalies["data"][:15]
-            ],
-        ))
+        out.append(
+            _table(
+                ["symbol", "bar (UTC)", "score", "model flag", "ground truth", "types"],
+                [
+                    [
+                        md(a["symbol"]),
+                        md(a["bar_start"]),
+                        fmt(a["score"], 3),
+                        "yes" if a["flagged"] else "no" if a["flagged"] is False else "–",
+                        "yes" if a["ground_truth"] else "no" if a["ground_truth"] is False else "unknown",
+                        md(", ".join(a["anomaly_types"])),
+                    ]
+                    for a in anomalies["data"][:15]
+                ],
+            )
+        )
         if "anomalies" in charts:
             out.append(f"\n![anomalies]({charts['anomalies']})\n")
     else:
@@ -271,24 +308,37 @@ def render_markdown(docs: dict[str, dict[str, Any]], charts: dict[str, str], rep
     primary = docs["leaderboard"].get("primary_metric", "pr_auc")
     if runs["data"]:
         latest = runs["data"][0]
-        out.append(f"Latest tournament `{md(latest['run_id'])}` ({md(latest['created_at'])}); "
-                   f"winner **{md(latest['winner'])}** by {md(primary)}.\n")
-        out.append(_table(
-            ["rank", "model", "status", "PR-AUC", "ROC-AUC", "F1", "recall@FPR", "rows/s", "error"],
-            [
-                [fmt(m["rank"], 0), md(m["model"]), md(m["status"]), fmt(m["metrics"].get("pr_auc")),
-                 fmt(m["metrics"].get("roc_auc")), fmt(m["metrics"].get("f1")),
-                 fmt(m["metrics"].get("recall_at_fpr")), fmt(m["metrics"].get("inference_rows_per_s"), 0),
-                 md(m["error"])]
-                for m in latest["models"]
-            ],
-        ))
+        out.append(
+            f"Latest tournament `{md(latest['run_id'])}` ({md(latest['created_at'])}); "
+            f"winner **{md(latest['winner'])}** by {md(primary)}.\n"
+        )
+        out.append(
+            _table(
+                ["rank", "model", "status", "PR-AUC", "ROC-AUC", "F1", "recall@FPR", "rows/s", "error"],
+                [
+                    [
+                        fmt(m["rank"], 0),
+                        md(m["model"]),
+                        md(m["status"]),
+                        fmt(m["metrics"].get("pr_auc")),
+                        fmt(m["metrics"].get("roc_auc")),
+                        fmt(m["metrics"].get("f1")),
+                        fmt(m["metrics"].get("recall_at_fpr")),
+                        fmt(m["metrics"].get("inference_rows_per_s"), 0),
+                        md(m["error"]),
+                    ]
+                    for m in latest["models"]
+                ],
+            )
+        )
     else:
         out.append(_empty_note(runs))
     decisions = _section(docs["champion"], "decisions")["data"]
     registry = _section(docs["champion"], "registry")["data"]
     if registry["aliases"]:
-        out.append("\nAliases: " + ", ".join(f"`{md(a)}` → v{md(v)}" for a, v in sorted(registry["aliases"].items())) + "\n")
+        out.append(
+            "\nAliases: " + ", ".join(f"`{md(a)}` → v{md(v)}" for a, v in sorted(registry["aliases"].items())) + "\n"
+        )
     if decisions:
         d = decisions[-1]
         out.append(f"\nLast gate decision: **{md(d['decision'])}** ({md(d['at'])}): {md(d['reason'])}\n")
@@ -297,13 +347,21 @@ def render_markdown(docs: dict[str, dict[str, Any]], charts: dict[str, str], rep
     if drift["data"]["runs"]:
         r = drift["data"]["runs"][-1]
         th = drift_doc["thresholds"]
-        out.append(f"\nLatest drift run `{md(r['run_id'])}` ({md(r['at'])}): {r['drifted_features']} of "
-                   f"{r['features']} features drifted (PSI warn {th['psi_warn']}, alert {th['psi_alert']}; "
-                   f"JS alert {th['js_alert']}).\n")
-        worst = sorted((c for c in drift["data"]["cells"] if c["run_id"] == r["run_id"] and c["psi"] is not None),
-                       key=lambda c: -c["psi"])[:8]
-        out.append(_table(["feature", "PSI", "JS", "status"],
-                          [[md(c["feature"]), fmt(c["psi"]), fmt(c["js"]), md(c["status"])] for c in worst]))
+        out.append(
+            f"\nLatest drift run `{md(r['run_id'])}` ({md(r['at'])}): {r['drifted_features']} of "
+            f"{r['features']} features drifted (PSI warn {th['psi_warn']}, alert {th['psi_alert']}; "
+            f"JS alert {th['js_alert']}).\n"
+        )
+        worst = sorted(
+            (c for c in drift["data"]["cells"] if c["run_id"] == r["run_id"] and c["psi"] is not None),
+            key=lambda c: -c["psi"],
+        )[:8]
+        out.append(
+            _table(
+                ["feature", "PSI", "JS", "status"],
+                [[md(c["feature"]), fmt(c["psi"]), fmt(c["js"]), md(c["status"])] for c in worst],
+            )
+        )
         if "drift" in charts:
             out.append(f"\n![drift]({charts['drift']})\n")
     else:
@@ -311,32 +369,57 @@ def render_markdown(docs: dict[str, dict[str, Any]], charts: dict[str, str], rep
     retrain = _section(docs["audit"], "retraining")["data"]
     if retrain:
         e = retrain[0]
-        out.append(f"\nLatest retraining decision: **{md(e.get('decision') or e.get('outcome'))}** "
-                   f"({md(e.get('at'))}): {md(e.get('reason'))}\n")
+        out.append(
+            f"\nLatest retraining decision: **{md(e.get('decision') or e.get('outcome'))}** "
+            f"({md(e.get('at'))}): {md(e.get('reason'))}\n"
+        )
 
     # backtest
     out.append("## Backtest\n")
     bt = _section(docs["backtest"], "results")
     if bt["data"]["rows"]:
         out.append(f"Run `{md(bt['data']['run_id'])}` at {md(bt['data']['at'])}.\n")
-        out.append(_table(
-            ["strategy", "symbol", "total return", "CAGR", "Sharpe", "Sortino", "max DD", "Calmar", "win rate",
-             "trades", "exposure"],
-            [
-                [md(r["strategy"]), md(r["symbol"]), fmt(r["metrics"]["total_return"], 4, pct=True),
-                 fmt(r["metrics"]["cagr"], 4, pct=True), fmt(r["metrics"]["sharpe"], 2),
-                 fmt(r["metrics"]["sortino"], 2), fmt(r["metrics"]["max_drawdown"], 4, pct=True),
-                 fmt(r["metrics"]["calmar"], 2), fmt(r["metrics"]["win_rate"], 4, pct=True),
-                 fmt(r["metrics"]["n_trades"], 0), fmt(r["metrics"]["exposure"], 4, pct=True)]
-                for r in bt["data"]["rows"]
-            ],
-        ))
+        out.append(
+            _table(
+                [
+                    "strategy",
+                    "symbol",
+                    "total return",
+                    "CAGR",
+                    "Sharpe",
+                    "Sortino",
+                    "max DD",
+                    "Calmar",
+                    "win rate",
+                    "trades",
+                    "exposure",
+                ],
+                [
+                    [
+                        md(r["strategy"]),
+                        md(r["symbol"]),
+                        fmt(r["metrics"]["total_return"], 4, pct=True),
+                        fmt(r["metrics"]["cagr"], 4, pct=True),
+                        fmt(r["metrics"]["sharpe"], 2),
+                        fmt(r["metrics"]["sortino"], 2),
+                        fmt(r["metrics"]["max_drawdown"], 4, pct=True),
+                        fmt(r["metrics"]["calmar"], 2),
+                        fmt(r["metrics"]["win_rate"], 4, pct=True),
+                        fmt(r["metrics"]["n_trades"], 0),
+                        fmt(r["metrics"]["exposure"], 4, pct=True),
+                    ]
+                    for r in bt["data"]["rows"]
+                ],
+            )
+        )
         if "equity" in charts:
             out.append(f"\n![equity curves]({charts['equity']})\n")
     else:
         out.append(_empty_note(bt))
-    out.append("\n---\nGenerated by `fin-mlops report` from the lakehouse tables "
-               f"({md(manifest['catalog'])}.{md(manifest['schema'])}).\n")
+    out.append(
+        "\n---\nGenerated by `fin-mlops report` from the lakehouse tables "
+        f"({md(manifest['catalog'])}.{md(manifest['schema'])}).\n"
+    )
     return "\n".join(out)
 
 
