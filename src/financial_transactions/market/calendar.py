@@ -1,0 +1,161 @@
+"""NYSE trading calendar and session classification, vectorised.
+
+US equities trade pre-market 04:00-09:30, regular 09:30-16:00 and after-hours
+16:00-20:00 in America/New_York. Converting UTC through the tz database makes
+the DST switches exact (the regular open is 14:30 UTC in winter, 13:30 UTC in
+summer). Holidays are computed by NYSE's rules for any year, so there is no
+list to go stale. Crypto trades 24/7 and is always ``continuous``.
+
+The replay (to schedule trades), the silver layer (``session_type``,
+``trade_date``) and the features (session-anchored VWAP) all call this module.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+NEW_YORK = "America/New_York"
+PRE_MARKET, REGULAR, AFTER_HOURS, CLOSED, CONTINUOUS = (
+    "pre_market",
+    "regular",
+    "after_hours",
+    "closed",
+    "continuous",
+)
+SESSION_TYPES = (PRE_MARKET, REGULAR, AFTER_HOURS, CLOSED, CONTINUOUS)
+
+# Minutes after New York midnight.
+PRE_OPEN, REGULAR_OPEN, REGULAR_CLOSE, AFTER_CLOSE = 4 * 60, 9 * 60 + 30, 16 * 60, 20 * 60
+
+
+def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
+    """The n-th ``weekday`` (Mon=0) of a month; n=-1 is the last one."""
+    if n > 0:
+        first = date(year, month, 1)
+        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+    nxt = date(year + (month == 12), month % 12 + 1, 1)
+    last = nxt - timedelta(days=1)
+    return last - timedelta(days=(last.weekday() - weekday) % 7)
+
+
+def _easter(year: int) -> date:
+    """Gregorian Easter Sunday (anonymous Gregorian algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = b // 4, b % 4
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = c // 4, c % 4
+    el = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * el) // 451
+    month = (h + el - 7 * m + 114) // 31
+    day = (h + el - 7 * m + 114) % 31 + 1
+    return date(year, month, day)
+
+
+def _observed(day: date) -> date:
+    """NYSE observance: Saturday holidays move to Friday, Sunday ones to Monday."""
+    if day.weekday() == 5:
+        return day - timedelta(days=1)
+    if day.weekday() == 6:
+        return day + timedelta(days=1)
+    return day
+
+
+@lru_cache(maxsize=256)
+def nyse_holidays(year: int) -> frozenset[date]:
+    """Full-day NYSE closures of ``year`` by rule.
+
+    New Year's Day (not moved back into December), Martin Luther King Jr. Day,
+    Washington's Birthday, Good Friday, Memorial Day, Juneteenth (from 2022),
+    Independence Day, Labor Day, Thanksgiving and Christmas.
+    """
+    days = {
+        _nth_weekday(year, 1, 0, 3),  # MLK day
+        _nth_weekday(year, 2, 0, 3),  # Washington's Birthday
+        _easter(year) - timedelta(days=2),  # Good Friday
+        _nth_weekday(year, 5, 0, -1),  # Memorial Day
+        _observed(date(year, 7, 4)),
+        _nth_weekday(year, 9, 0, 1),  # Labor Day
+        _nth_weekday(year, 11, 3, 4),  # Thanksgiving
+        _observed(date(year, 12, 25)),
+    }
+    new_year = date(year, 1, 1)
+    if new_year.weekday() != 5:  # a Saturday New Year is not observed on Dec 31
+        days.add(_observed(new_year))
+    if year >= 2022:
+        days.add(_observed(date(year, 6, 19)))
+    return frozenset(d for d in days if d.year == year)
+
+
+def is_trading_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in nyse_holidays(day.year)
+
+
+def trading_days(start: date, count: int) -> list[date]:
+    """The first ``count`` NYSE trading days on or after ``start``."""
+    out: list[date] = []
+    day = start
+    while len(out) < count:
+        if is_trading_day(day):
+            out.append(day)
+        day += timedelta(days=1)
+    return out
+
+
+def _to_new_york(ts_utc: pd.Series) -> pd.Series:
+    ts = pd.to_datetime(ts_utc, utc=True)
+    return ts.dt.tz_convert(NEW_YORK)
+
+
+def session_date(ts_utc: pd.Series) -> pd.Series:
+    """The New York calendar date of each timestamp (the trading date a trade belongs to)."""
+    return _to_new_york(ts_utc).dt.date
+
+
+def classify_sessions(ts_utc: pd.Series, asset_class: pd.Series | str) -> pd.Series:
+    """Session type per trade: pre_market, regular, after_hours or closed; crypto is continuous.
+
+    ``ts_utc`` is any datetime-like Series (tz-naive values are taken as UTC).
+    ``asset_class`` is "equity"/"crypto", per row or for all rows.
+    """
+    ny = _to_new_york(ts_utc)
+    minutes = (ny.dt.hour * 60 + ny.dt.minute).to_numpy()
+    session = np.select(
+        [
+            (minutes >= PRE_OPEN) & (minutes < REGULAR_OPEN),
+            (minutes >= REGULAR_OPEN) & (minutes < REGULAR_CLOSE),
+            (minutes >= REGULAR_CLOSE) & (minutes < AFTER_CLOSE),
+        ],
+        [PRE_MARKET, REGULAR, AFTER_HOURS],
+        default=CLOSED,
+    ).astype(object)
+    local_dates = ny.dt.date
+    years = {d.year for d in local_dates.dropna().unique()}
+    holidays = set().union(*(nyse_holidays(y) for y in years)) if years else set()
+    non_trading = (ny.dt.weekday >= 5).to_numpy() | local_dates.isin(holidays).to_numpy()
+    session[non_trading] = CLOSED
+    if isinstance(asset_class, str):
+        crypto = np.full(len(session), asset_class == "crypto")
+    else:
+        crypto = asset_class.to_numpy() == "crypto"
+    session[crypto] = CONTINUOUS
+    return pd.Series(session, index=ts_utc.index, dtype=object)
+
+
+def session_bounds_utc(day: date) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    """UTC start/end of each equity session on a New York ``day`` (DST-aware)."""
+    midnight = pd.Timestamp(day).tz_localize(NEW_YORK)
+
+    def at(minutes: int) -> pd.Timestamp:
+        return (midnight + pd.Timedelta(minutes=minutes)).tz_convert("UTC")
+
+    return {
+        PRE_MARKET: (at(PRE_OPEN), at(REGULAR_OPEN)),
+        REGULAR: (at(REGULAR_OPEN), at(REGULAR_CLOSE)),
+        AFTER_HOURS: (at(REGULAR_CLOSE), at(AFTER_CLOSE)),
+    }
