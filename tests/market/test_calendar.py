@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from financial_transactions.market.calendar import (
@@ -83,3 +84,36 @@ def test_session_date_is_the_new_york_date() -> None:
 
 def test_trading_days_skip_weekends_and_holidays() -> None:
     assert trading_days(date(2026, 4, 2), 3) == [date(2026, 4, 2), date(2026, 4, 6), date(2026, 4, 7)]
+
+
+def test_mlk_day_only_from_1998_and_good_friday_by_easter() -> None:
+    assert date(1997, 1, 20) not in nyse_holidays(1997)
+    assert date(1998, 1, 19) in nyse_holidays(1998)
+    assert date(2024, 3, 29) in nyse_holidays(2024)  # Easter 2024-03-31
+    assert date(2025, 4, 18) in nyse_holidays(2025)  # Easter 2025-04-20
+    assert date(2027, 12, 24) in nyse_holidays(2027)  # Christmas on a Saturday -> Friday
+    assert date(2027, 7, 5) in nyse_holidays(2027)  # July 4th on a Sunday -> Monday
+
+
+def test_fall_back_dst_and_missing_timestamps() -> None:
+    ts = pd.Series(pd.to_datetime(["2026-10-30T13:30:00Z", "2026-11-02T13:30:00Z", "2026-11-02T14:30:00Z", None]))
+    # EDT before 2026-11-01, EST after: 13:30Z is 09:30 then 08:30 New York time.
+    assert classify_sessions(ts, "equity").tolist() == ["regular", "pre_market", "regular", None]
+
+
+def test_vectorised_result_matches_a_row_by_row_reference() -> None:
+    rng = np.random.default_rng(7)
+    ms = rng.integers(1_700_000_000_000, 1_800_000_000_000, size=5000)
+    ts = pd.Series(pd.to_datetime(ms, unit="ms", utc=True))
+    got = classify_sessions(ts, "equity").tolist()
+
+    def reference(t: pd.Timestamp) -> str:
+        ny = t.tz_convert("America/New_York")
+        if ny.weekday() >= 5 or ny.date() in nyse_holidays(ny.year):
+            return "closed"
+        m = ny.hour * 60 + ny.minute
+        bounds = [(240, 570, "pre_market"), (570, 960, "regular"), (960, 1200, "after_hours")]
+        return next((name for lo, hi, name in bounds if lo <= m < hi), "closed")
+
+    assert got == [reference(t) for t in ts]
+    assert set(got) == {"pre_market", "regular", "after_hours", "closed"}

@@ -70,13 +70,13 @@ def _observed(day: date) -> date:
 def nyse_holidays(year: int) -> frozenset[date]:
     """Full-day NYSE closures of ``year`` by rule.
 
-    New Year's Day (not moved back into December), Martin Luther King Jr. Day,
+    New Year's Day (not moved back into December), Martin Luther King Jr. Day
+    (from 1998),
     Washington's Birthday, Good Friday, Memorial Day, Juneteenth (from 2022),
     Independence Day, Labor Day, Thanksgiving and Christmas.
     """
     days = {
-        _nth_weekday(year, 1, 0, 3),  # MLK day
-        _nth_weekday(year, 2, 0, 3),  # Washington's Birthday
+        _nth_weekday(year, 2, 0, 3),  # Washington's Birthday (third Monday since 1971)
         _easter(year) - timedelta(days=2),  # Good Friday
         _nth_weekday(year, 5, 0, -1),  # Memorial Day
         _observed(date(year, 7, 4)),
@@ -87,6 +87,8 @@ def nyse_holidays(year: int) -> frozenset[date]:
     new_year = date(year, 1, 1)
     if new_year.weekday() != 5:  # a Saturday New Year is not observed on Dec 31
         days.add(_observed(new_year))
+    if year >= 1998:  # NYSE first closed for Martin Luther King Jr. Day in 1998
+        days.add(_nth_weekday(year, 1, 0, 3))
     if year >= 2022:
         days.add(_observed(date(year, 6, 19)))
     return frozenset(d for d in days if d.year == year)
@@ -112,6 +114,36 @@ def _to_new_york(ts_utc: pd.Series) -> pd.Series:
     return ts.dt.tz_convert(NEW_YORK)
 
 
+_NS_PER_MINUTE = 60 * 1_000_000_000
+_NS_PER_DAY = 24 * 60 * _NS_PER_MINUTE
+_EPOCH = date(1970, 1, 1)
+
+
+def _local_day_and_minute(ts_utc: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """New York wall-clock day number (days since 1970-01-01), minute of day, and a NaT mask.
+
+    Integer arithmetic on the wall-clock nanoseconds: no per-row Python objects,
+    so a million trades classify in milliseconds.
+    """
+    wall = _to_new_york(ts_utc).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    missing = np.isnat(wall)
+    ns = wall.view("int64")
+    day = np.floor_divide(ns, _NS_PER_DAY)
+    minute = np.floor_divide(ns - day * _NS_PER_DAY, _NS_PER_MINUTE)
+    return day, minute, missing
+
+
+def _holiday_day_numbers(days: np.ndarray) -> np.ndarray:
+    if days.size == 0:
+        return np.empty(0, dtype="int64")
+    first = _EPOCH + timedelta(days=int(days.min()))
+    last = _EPOCH + timedelta(days=int(days.max()))
+    return np.array(
+        sorted((h - _EPOCH).days for y in range(first.year, last.year + 1) for h in nyse_holidays(y)),
+        dtype="int64",
+    )
+
+
 def session_date(ts_utc: pd.Series) -> pd.Series:
     """The New York calendar date of each timestamp (the trading date a trade belongs to)."""
     return _to_new_york(ts_utc).dt.date
@@ -121,10 +153,10 @@ def classify_sessions(ts_utc: pd.Series, asset_class: pd.Series | str) -> pd.Ser
     """Session type per trade: pre_market, regular, after_hours or closed; crypto is continuous.
 
     ``ts_utc`` is any datetime-like Series (tz-naive values are taken as UTC).
-    ``asset_class`` is "equity"/"crypto", per row or for all rows.
+    ``asset_class`` is "equity"/"crypto", per row or for all rows. Missing
+    timestamps give ``None`` (the silver expectations quarantine them).
     """
-    ny = _to_new_york(ts_utc)
-    minutes = (ny.dt.hour * 60 + ny.dt.minute).to_numpy()
+    day, minutes, missing = _local_day_and_minute(ts_utc)
     session = np.select(
         [
             (minutes >= PRE_OPEN) & (minutes < REGULAR_OPEN),
@@ -134,16 +166,16 @@ def classify_sessions(ts_utc: pd.Series, asset_class: pd.Series | str) -> pd.Ser
         [PRE_MARKET, REGULAR, AFTER_HOURS],
         default=CLOSED,
     ).astype(object)
-    local_dates = ny.dt.date
-    years = {d.year for d in local_dates.dropna().unique()}
-    holidays = set().union(*(nyse_holidays(y) for y in years)) if years else set()
-    non_trading = (ny.dt.weekday >= 5).to_numpy() | local_dates.isin(holidays).to_numpy()
+    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+    valid_days = day[~missing]
+    non_trading = (weekday >= 5) | np.isin(day, _holiday_day_numbers(valid_days))
     session[non_trading] = CLOSED
     if isinstance(asset_class, str):
         crypto = np.full(len(session), asset_class == "crypto")
     else:
         crypto = asset_class.to_numpy() == "crypto"
     session[crypto] = CONTINUOUS
+    session[missing] = None
     return pd.Series(session, index=ts_utc.index, dtype=object)
 
 
