@@ -488,7 +488,11 @@
       body.appendChild(timeline(dec.data, rb.data || []));
       body.appendChild(table([
         { label: "when", value: function (d) { return fmtTime(d.at); } },
-        { label: "decision", value: function (d) { return badge(/promot|deploy|approve/i.test(d.decision) ? "promote" : "reject", d.decision); } },
+        { label: "decision", value: function (d) {
+          return badge(/promot|deploy|approve/i.test(d.decision) && !d.superseded ? "promote" : "reject",
+            d.decision + (d.superseded ? " (cancelled)" : "") + (d.first_deploy ? " · first deploy" : "")); } },
+        { label: "champion → challenger", num: true, value: function (d) {
+          return isNum(d.challenger_score) ? fmt(d.champion_score, 3) + " → " + fmt(d.challenger_score, 3) : "–"; } },
         { label: "versions", value: function (d) { return (d.champion_version ? "v" + d.champion_version : "none") + " ← v" + text(d.challenger_version); } },
         { label: "reason", wrap: true, value: function (d) { return d.reason; } }
       ], dec.data.slice().reverse(), { scrollY: true }));
@@ -497,7 +501,11 @@
   }
 
   function timeline(decisions, rollbacks) {
-    var events = decisions.map(function (d) { return { at: d.at, kind: /promot|deploy|approve/i.test(d.decision) ? "promote" : "reject", label: d.decision, detail: d.reason, version: d.challenger_version }; })
+    var events = decisions.map(function (d) {
+      var promoted = /promot|deploy|approve/i.test(d.decision) && !d.superseded;
+      return { at: d.at, kind: promoted ? "promote" : "reject", label: d.decision + (d.superseded ? " (cancelled)" : ""),
+        detail: d.reason, version: d.challenger_version };
+    })
       .concat(rollbacks.map(function (r) { return { at: r.at, kind: "rollback", label: "ROLLBACK", detail: r.reason || r.status, version: r.to_version || r.target_version }; }))
       .filter(function (e) { return e.at; })
       .sort(function (a, b) { return new Date(a.at) - new Date(b.at); });

@@ -167,7 +167,10 @@ def test_leaderboard_and_champion_history(exported: tuple[WrittenTables, dict[st
     assert [d["decision"] for d in decisions] == ["PROMOTE", "REJECT"]
     assert decisions[1]["reason"] == "margin 0.004 below required 0.01 on pr_auc"
     assert decisions[1]["at"] == "2026-03-09T11:00:00Z"
-    assert decisions[1]["challenger_version"] == "3"
+    assert decisions[1]["challenger_version"] == 3 and decisions[0]["champion_version"] is None
+    assert decisions[1]["champion_score"] == 0.88 and decisions[1]["challenger_score"] == 0.884
+    assert decisions[1]["state_before"] == {"champion": 2, "latest-model": 3, "challenger": 3}
+    assert [d["superseded"] for d in decisions] == [False, False]
     assert champ["rollbacks"]["status"] == "missing"
 
 

@@ -580,7 +580,7 @@ class DashboardExporter:
             return _missing([], [fqn], f"{fqn} does not exist yet (run fin-mlops train)")
         if df.empty:
             return Section("empty", [], [fqn], "no tournament has run")
-        run_col = pick(df, "run_id", "tournament_id")
+        run_col = pick(df, "tournament_id", "run_id")
         model_col = pick(df, "model", "model_name", "model_type")
         time_col = _time_col(df)
         primary = self.cfg.models.primary_metric
@@ -644,12 +644,17 @@ class DashboardExporter:
         if df.empty:
             return Section("empty", [], [fqn], "no gate decision yet")
         rows: list[dict[str, Any]] = []
+        time_col = _time_col(df)
+        # a REJECT row may cancel an earlier PROMOTE whose alias move failed (``supersedes``)
+        cancelled = {str(v) for v in df["supersedes"].dropna()} if "supersedes" in df.columns else set()
         for rec in records(_sorted_by_time(df, descending=False)):
             row = {k: maybe_json(v) for k, v in rec.items()}
-            time_col = _time_col(df)
             row["at"] = iso(rec.get(time_col)) if time_col else None
             row["decision"] = str(rec.get("decision") or rec.get("outcome") or "")
             row["reason"] = rec.get("reason") or rec.get("message")
+            row["superseded"] = str(rec.get("decision_id")) in cancelled
+            row["champion_score"] = num(first_num(rec, "champion_primary", "champion_metric"))
+            row["challenger_score"] = num(first_num(rec, "challenger_primary", "challenger_metric"))
             rows.append(row)
         return Section("ok", rows, [fqn])
 
