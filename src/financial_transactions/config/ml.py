@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from financial_transactions.config.core import StrictModel
 
@@ -59,11 +59,23 @@ class SplitConfig(StrictModel):
     embargo_minutes: int = Field(default=30, ge=0, le=100_000)
 
 
+ImbalanceWeight = float | Literal["balanced", "none"]
+"""``balanced`` = n_negative / n_positive of the training rows; ``none`` = 1.0; a float is used as given."""
+
+
 class LightGBMParams(StrictModel):
     n_estimators: int = Field(default=200, ge=1, le=10_000)
     learning_rate: float = Field(default=0.05, gt=0, le=1)
     num_leaves: int = Field(default=31, ge=2, le=4096)
     min_child_samples: int = Field(default=20, ge=1, le=100_000)
+    colsample_bytree: float = Field(default=0.8, gt=0, le=1)
+    max_bin: int = Field(default=255, ge=7, le=4096)
+    scale_pos_weight: ImbalanceWeight = "balanced"
+
+    @field_validator("scale_pos_weight")
+    @classmethod
+    def _positive_weight(cls, value: ImbalanceWeight) -> ImbalanceWeight:
+        return _check_weight(value)
 
 
 class XGBoostParams(StrictModel):
@@ -71,28 +83,78 @@ class XGBoostParams(StrictModel):
     learning_rate: float = Field(default=0.05, gt=0, le=1)
     max_depth: int = Field(default=6, ge=1, le=32)
     subsample: float = Field(default=0.9, gt=0, le=1)
+    colsample_bytree: float = Field(default=0.8, gt=0, le=1)
+    max_bin: int = Field(default=256, ge=8, le=4096)
+    tree_method: Literal["hist", "approx", "exact"] = "hist"
+    scale_pos_weight: ImbalanceWeight = "balanced"
+
+    @field_validator("scale_pos_weight")
+    @classmethod
+    def _positive_weight(cls, value: ImbalanceWeight) -> ImbalanceWeight:
+        return _check_weight(value)
 
 
 class RandomForestParams(StrictModel):
     n_estimators: int = Field(default=150, ge=1, le=10_000)
     max_depth: int | None = Field(default=12, ge=1, le=200)
     min_samples_leaf: int = Field(default=2, ge=1, le=100_000)
+    max_features: float | Literal["sqrt", "log2"] = "sqrt"
+    max_samples: float | None = Field(default=0.5, gt=0, le=1)  # bootstrap fraction per tree (speed)
+    class_weight: Literal["balanced", "balanced_subsample", "none"] = "balanced_subsample"
+
+    @field_validator("max_features")
+    @classmethod
+    def _fraction(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not 0 < value <= 1:
+            raise ValueError("max_features as a number is a fraction in (0, 1]")
+        return value
 
 
 class IsolationForestParams(StrictModel):
     n_estimators: int = Field(default=200, ge=1, le=10_000)
     contamination: float | Literal["auto"] = "auto"
     max_samples: int | Literal["auto"] = "auto"
+    max_features: float = Field(default=1.0, gt=0, le=1)
+    # "normal": fit on training rows labelled normal (novelty detection, the labels exist);
+    # "all": classic unsupervised fit on every training row.
+    fit_on: Literal["normal", "all"] = "normal"
+
+    @field_validator("contamination")
+    @classmethod
+    def _contamination_range(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not 0 < value <= 0.5:
+            raise ValueError("contamination must be 'auto' or within (0, 0.5]")
+        return value
+
+    @field_validator("max_samples")
+    @classmethod
+    def _samples_range(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 2 <= value <= 10_000_000:
+            raise ValueError("max_samples must be 'auto' or within [2, 10000000]")
+        return value
+
+
+def _check_weight(value: ImbalanceWeight) -> ImbalanceWeight:
+    if isinstance(value, float) and not 0 < value <= 100_000:
+        raise ValueError("scale_pos_weight must be 'balanced', 'none' or a number within (0, 100000]")
+    return value
 
 
 class ModelsConfig(StrictModel):
+    """The tournament. Ranking: ``primary_metric`` desc, then ``tie_break`` metrics desc, then name."""
+
     registered_model: str = Field(default="anomaly_model", pattern=r"^[a-z][a-z0-9_]{0,127}$")
     experiment_name: str = Field(default="financial-anomaly-tournament", min_length=1)
     primary_metric: Literal["pr_auc", "roc_auc", "f1", "precision_at_k", "recall_at_fpr"] = "pr_auc"
+    tie_break: list[Literal["pr_auc", "roc_auc", "f1", "precision_at_k", "recall_at_fpr", "inference_rows_per_s"]] = (
+        Field(default=["roc_auc", "recall_at_fpr", "f1"], max_length=6)
+    )
+    tie_tolerance: float = Field(default=1e-9, ge=0, le=0.1)
     precision_at_k: int = Field(default=100, ge=1, le=1_000_000)
     fixed_fpr: float = Field(default=0.01, gt=0, lt=1)
     random_state: int = Field(default=42, ge=0, le=2**32 - 1)
     n_jobs: int = Field(default=2, ge=1, le=256)
+    input_example_rows: int = Field(default=5, ge=1, le=1000)
     enabled: list[Literal["lightgbm", "xgboost", "random_forest", "isolation_forest"]] = Field(
         default=["lightgbm", "xgboost", "random_forest", "isolation_forest"],
         min_length=1,
@@ -102,15 +164,27 @@ class ModelsConfig(StrictModel):
     random_forest: RandomForestParams = RandomForestParams()
     isolation_forest: IsolationForestParams = IsolationForestParams()
 
+    @field_validator("enabled")
+    @classmethod
+    def _unique_models(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("enabled lists a model twice")
+        return value
+
 
 class GuardrailsConfig(StrictModel):
-    recall_tolerance: float = Field(default=0.05, ge=0, le=1)
+    """What a challenger may not regress, relative to the champion on the same holdout."""
+
+    recall_tolerance: float = Field(default=0.05, ge=0, le=1)  # absolute recall drop allowed
     latency_tolerance: float = Field(default=0.5, ge=0, le=100)  # relative slow-down allowed
+    # a slow-down smaller than this many ms per batch never trips the guardrail (timer noise on tiny batches)
+    latency_slack_ms: float = Field(default=5.0, ge=0, le=600_000)
 
 
 class GateConfig(StrictModel):
     margin: float = Field(default=0.01, ge=0, le=1)
     guardrails: GuardrailsConfig = GuardrailsConfig()
+    latency_repeats: int = Field(default=3, ge=1, le=100)  # best-of-N timing of each model's batch scoring
 
 
 class ValidatorConfig(StrictModel):

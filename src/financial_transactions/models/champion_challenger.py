@@ -1,0 +1,565 @@
+"""``ChampionChallenger``: the fail-closed promotion gate.
+
+Rules
+-----
+* **Same data.** Champion and challenger are loaded from the registry as pyfuncs
+  and re-scored on the *same* current holdout; neither's stored metrics are trusted.
+* **Promotion.** PROMOTE only if ``challenger[primary] - champion[primary] >=
+  gate.margin`` and no guardrail regresses beyond tolerance:
+  recall (``challenger.recall >= champion.recall - recall_tolerance``) and batch
+  latency (``challenger_ms <= champion_ms * (1 + latency_tolerance) + latency_slack_ms``;
+  best of ``gate.latency_repeats`` timings of the whole holdout).
+* **First deploy.** Auto-promote only when the registry *positively* lists the
+  model's aliases without ``champion``.
+* **Fail closed.** Any other registry error, or a model that cannot be loaded or
+  scored, is REJECT plus an alert, never a promotion.
+
+Aliases on promotion: the old champion gets ``previous-champion``, the
+challenger gets ``champion`` and loses ``challenger``; ``latest-model`` is left
+on the newest version. A rejected challenger keeps ``challenger``.
+
+Audit table ``champion_challenger_audit`` (one row per decision, key ``decision_id``)
+--------------------------------------------------------------------------------
+``decision_id`` (str), ``decided_at`` (timestamp UTC), ``model_name``, ``env``,
+``decision`` ("PROMOTE" | "REJECT"), ``first_deploy`` (bool), ``reason`` (str),
+``primary_metric``, ``challenger_version`` (long), ``champion_version`` (long, null
+when none), ``challenger_primary`` / ``champion_primary`` (double), ``margin``
+(challenger − champion, double), ``required_margin``, ``challenger_recall`` /
+``champion_recall``, ``challenger_latency_ms`` / ``champion_latency_ms``,
+``challenger_metrics`` / ``champion_metrics`` (JSON object of every metric),
+``state_before`` / ``state_after`` (JSON object alias → version; ``state_after`` of
+a PROMOTE is the alias map read back from the registry after the change),
+``holdout_rows``, ``holdout_anomalies``, ``error`` (str, null unless something
+failed), ``alerted`` (bool), ``supersedes`` (the ``decision_id`` of a PROMOTE row
+that this REJECT row cancels, see below), ``git_sha``, ``config_hash``, and the **promotion
+snapshot** the rollback reads (null on REJECT):
+
+* ``snapshot_aliases`` – JSON object alias → version, taken just before the
+  aliases moved (its ``champion`` entry is the version a rollback re-points to);
+* ``snapshot_feature_versions`` – JSON object table fqn → Delta version of the
+  feature tables (``trade_features``, ``train_set``, ``test_set``) before this
+  training run rewrote them (tables that did not exist yet are absent);
+* ``challenger_feature_versions`` – JSON object table fqn → Delta version the
+  challenger was trained and evaluated on.
+
+The PROMOTE row is appended *before* the aliases move, so a snapshot exists for
+every promotion; if moving them then fails, the gate restores the snapshot's
+aliases, appends a REJECT row explaining why (``supersedes`` = the PROMOTE row's
+id, so that row is no longer a promotion) and alerts. :func:`latest_promotion`
+returns the newest PROMOTE row that no later row supersedes.
+
+Alerts
+------
+``alert`` is any ``Callable[[GateAlert], None]``. By default the gate uses the
+monitoring ``AlertManager`` (``financial_transactions.monitoring.alerting``)
+when it is installed, else :func:`log_alert` (an ERROR log record). An alert
+that fails to send is logged and never changes the decision.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from financial_transactions.config.ml import GateConfig
+from financial_transactions.lakehouse import Platform
+from financial_transactions.models.metrics import evaluate_predictions
+from financial_transactions.models.registry import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS_CHAMPION,
+    ModelRegistry,
+    RegistryError,
+)
+
+log = logging.getLogger(__name__)
+
+PROMOTE: Final = "PROMOTE"
+REJECT: Final = "REJECT"
+FEATURE_TABLE_KEYS = ("trade_features", "train_set", "test_set")
+
+AUDIT_SCHEMA = pa.schema(
+    [
+        ("decision_id", pa.string()),
+        ("decided_at", pa.timestamp("us", tz="UTC")),
+        ("model_name", pa.string()),
+        ("env", pa.string()),
+        ("decision", pa.string()),
+        ("first_deploy", pa.bool_()),
+        ("reason", pa.string()),
+        ("primary_metric", pa.string()),
+        ("challenger_version", pa.int64()),
+        ("champion_version", pa.int64()),
+        ("challenger_primary", pa.float64()),
+        ("champion_primary", pa.float64()),
+        ("margin", pa.float64()),
+        ("required_margin", pa.float64()),
+        ("challenger_recall", pa.float64()),
+        ("champion_recall", pa.float64()),
+        ("challenger_latency_ms", pa.float64()),
+        ("champion_latency_ms", pa.float64()),
+        ("challenger_metrics", pa.string()),
+        ("champion_metrics", pa.string()),
+        ("state_before", pa.string()),
+        ("state_after", pa.string()),
+        ("snapshot_aliases", pa.string()),
+        ("snapshot_feature_versions", pa.string()),
+        ("challenger_feature_versions", pa.string()),
+        ("holdout_rows", pa.int64()),
+        ("holdout_anomalies", pa.int64()),
+        ("error", pa.string()),
+        ("alerted", pa.bool_()),
+        ("supersedes", pa.string()),
+        ("git_sha", pa.string()),
+        ("config_hash", pa.string()),
+    ]
+)
+
+
+# -- alerts ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class GateAlert:
+    """What the gate tells on-call: a title, a message, a severity and the figures."""
+
+    title: str
+    message: str
+    severity: Literal["critical", "warning", "info"]
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+AlertCallback = Callable[[GateAlert], None]
+
+
+def log_alert(alert: GateAlert) -> None:
+    """The fallback sink: an ERROR log record (always visible in job logs)."""
+    log.error("ALERT [%s] %s: %s %s", alert.severity, alert.title, alert.message, json.dumps(alert.context))
+
+
+def default_alert_callback(platform: Platform) -> AlertCallback:
+    """The monitoring AlertManager when installed, else :func:`log_alert`."""
+    try:
+        from financial_transactions.monitoring import alerting  # type: ignore[attr-defined]
+    except ImportError:
+        return log_alert
+    manager_cls = getattr(alerting, "AlertManager", None)
+    if manager_cls is None:
+        return log_alert
+    try:
+        factory = getattr(manager_cls, "from_platform", manager_cls)
+        manager = factory(platform)
+    except Exception as exc:  # an alert channel that cannot be built must not break the gate
+        log.error("gate: AlertManager unavailable (%s); alerts go to the log", exc)
+        return log_alert
+
+    def send(alert: GateAlert) -> None:
+        manager.send(
+            title=alert.title,
+            message=alert.message,
+            severity=alert.severity,
+            source="champion_challenger",
+            context=alert.context,
+        )
+        log_alert(alert)
+
+    return send
+
+
+# -- scoring and the pure decision ---------------------------------------------------
+@dataclass
+class GateScore:
+    """One model re-scored on the gate's holdout."""
+
+    version: int
+    metrics: dict[str, float]
+    latency_ms: float
+    rows: int
+
+    @property
+    def recall(self) -> float:
+        return self.metrics["recall"]
+
+
+def score_model(
+    model: Any, version: int, holdout: pd.DataFrame, y: np.ndarray, *, repeats: int, k: int, fixed_fpr: float
+) -> GateScore:
+    """Best-of-``repeats`` batch latency plus every metric, from the pyfunc's own output."""
+    best = float("inf")
+    out: pd.DataFrame | None = None
+    schema = model.metadata.get_input_schema()
+    batch = holdout[schema.input_names()] if schema is not None else holdout  # the columns it was built for
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = model.predict(batch)
+        best = min(best, (time.perf_counter() - start) * 1000.0)
+    if out is None:
+        raise ValueError("latency repeats must be at least 1")
+    if "score" not in out or "label" not in out:
+        raise ValueError(f"version {version} returned columns {list(out.columns)}; expected score and label")
+    metrics = evaluate_predictions(
+        y, out["score"].to_numpy(dtype=np.float64), out["label"].to_numpy() == 1, k=k, fixed_fpr=fixed_fpr
+    )
+    metrics["inference_rows_per_s"] = len(holdout) / max(best / 1000.0, 1e-9)
+    return GateScore(version=version, metrics=metrics, latency_ms=best, rows=len(holdout))
+
+
+def decide(
+    challenger: GateScore, champion: GateScore | None, cfg: GateConfig, primary: str
+) -> tuple[Literal["PROMOTE", "REJECT"], str]:
+    """The promotion rule (pure): margin on the primary metric, then recall and latency guardrails."""
+    if champion is None:
+        return PROMOTE, "first deploy: the registry lists no champion"
+    if challenger.version == champion.version:
+        return REJECT, f"version {challenger.version} is already the champion"
+    margin = challenger.metrics[primary] - champion.metrics[primary]
+    problems = []
+    if margin < cfg.margin - 1e-12:
+        problems.append(
+            f"{primary} margin {margin:+.4f} below the required {cfg.margin:.4f} "
+            f"({challenger.metrics[primary]:.4f} vs champion {champion.metrics[primary]:.4f})"
+        )
+    g = cfg.guardrails
+    if challenger.recall < champion.recall - g.recall_tolerance - 1e-12:
+        problems.append(
+            f"recall guardrail: {challenger.recall:.4f} vs champion {champion.recall:.4f} "
+            f"(tolerance {g.recall_tolerance:.4f})"
+        )
+    allowed_ms = champion.latency_ms * (1 + g.latency_tolerance) + g.latency_slack_ms
+    if challenger.latency_ms > allowed_ms:
+        problems.append(
+            f"latency guardrail: {challenger.latency_ms:.1f} ms vs champion {champion.latency_ms:.1f} ms "
+            f"(allowed {allowed_ms:.1f} ms)"
+        )
+    if problems:
+        return REJECT, "; ".join(problems)
+    return PROMOTE, (
+        f"{primary} {challenger.metrics[primary]:.4f} beats champion {champion.metrics[primary]:.4f} by "
+        f"{margin:+.4f} (>= {cfg.margin:.4f}); recall {challenger.recall:.4f} vs {champion.recall:.4f}; "
+        f"latency {challenger.latency_ms:.1f} vs {champion.latency_ms:.1f} ms"
+    )
+
+
+# -- the gate -------------------------------------------------------------------------
+@dataclass
+class GateDecision:
+    decision_id: str
+    decision: Literal["PROMOTE", "REJECT"]
+    reason: str
+    challenger_version: int
+    champion_version: int | None
+    first_deploy: bool
+    challenger: GateScore | None
+    champion: GateScore | None
+    margin: float | None
+    state_before: dict[str, int] | None
+    state_after: dict[str, int] | None
+    error: str | None = None
+    alerted: bool = False
+    supersedes: str | None = None
+
+    @property
+    def promoted(self) -> bool:
+        return self.decision == PROMOTE
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "reason": self.reason,
+            "challenger_version": self.challenger_version,
+            "champion_version": self.champion_version,
+            "margin": self.margin,
+            "challenger": asdict(self.challenger) if self.challenger else None,
+            "champion": asdict(self.champion) if self.champion else None,
+        }
+
+
+class ChampionChallenger:
+    """Decide, audit and (on PROMOTE) move the registry aliases for one challenger version."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        *,
+        registry: ModelRegistry | None = None,
+        alert: AlertCallback | None = None,
+        git_sha: str | None = None,
+    ) -> None:
+        self.platform = platform
+        self.cfg = platform.config
+        self.registry = registry or ModelRegistry.from_platform(platform)
+        self.alert = alert or default_alert_callback(platform)
+        self.git_sha = git_sha or "unknown"
+
+    # -- public ---------------------------------------------------------------
+    def evaluate(
+        self,
+        challenger_version: int,
+        holdout: pd.DataFrame,
+        *,
+        label_column: str = "label",
+        feature_versions_before: Mapping[str, int] | None = None,
+        challenger_feature_versions: Mapping[str, int] | None = None,
+    ) -> GateDecision:
+        """Re-score champion and challenger on ``holdout``; PROMOTE or REJECT; audit; move aliases."""
+        decision_id = uuid.uuid4().hex
+        mcfg = self.cfg.models
+        if label_column not in holdout.columns:
+            raise ValueError(f"holdout lacks the label column {label_column!r}")
+        y = holdout[label_column].to_numpy(dtype=np.int64)
+        before_versions = dict(feature_versions_before) if feature_versions_before is not None else None
+        trained_versions = dict(challenger_feature_versions or {})
+        ctx = _Context(decision_id, challenger_version, holdout, y, before_versions, trained_versions)
+
+        # 1. the registry's answer: aliases listed, or an error (never "no champion" by default)
+        try:
+            state_before = self.registry.aliases()
+        except RegistryError as exc:
+            return self._fail(ctx, None, None, f"registry error while reading aliases: {exc}")
+        champion_version = state_before.get(CHAMPION)
+        ctx.champion_version = champion_version
+
+        # 2. the challenger, scored on the holdout
+        try:
+            challenger_model = self.registry.load(challenger_version)
+            challenger = score_model(
+                challenger_model,
+                challenger_version,
+                holdout,
+                y,
+                repeats=self.cfg.gate.latency_repeats,
+                k=mcfg.precision_at_k,
+                fixed_fpr=mcfg.fixed_fpr,
+            )
+        except Exception as exc:
+            return self._fail(ctx, state_before, None, f"challenger version {challenger_version} unusable: {exc}")
+
+        # 3. the champion on the same holdout (absent only on the registry's positive answer)
+        champion: GateScore | None = None
+        if champion_version is not None:
+            try:
+                champion_model = self.registry.load(champion_version)
+                champion = score_model(
+                    champion_model,
+                    champion_version,
+                    holdout,
+                    y,
+                    repeats=self.cfg.gate.latency_repeats,
+                    k=mcfg.precision_at_k,
+                    fixed_fpr=mcfg.fixed_fpr,
+                )
+            except Exception as exc:
+                return self._fail(ctx, state_before, challenger, f"champion version {champion_version} unusable: {exc}")
+
+        decision, reason = decide(challenger, champion, self.cfg.gate, mcfg.primary_metric)
+        margin = (
+            challenger.metrics[mcfg.primary_metric] - champion.metrics[mcfg.primary_metric]
+            if champion is not None
+            else None
+        )
+        result = GateDecision(
+            decision_id=decision_id,
+            decision=decision,
+            reason=reason,
+            challenger_version=challenger_version,
+            champion_version=champion_version,
+            first_deploy=champion_version is None,
+            challenger=challenger,
+            champion=champion,
+            margin=margin,
+            state_before=state_before,
+            state_after=dict(state_before),
+        )
+        if decision == REJECT:
+            self._audit(ctx, result)
+            log.warning("gate: REJECT version %s: %s", challenger_version, reason)
+            return result
+        return self._promote(ctx, result)
+
+    # -- internals ------------------------------------------------------------
+    def _promote(self, ctx: _Context, result: GateDecision) -> GateDecision:
+        before = dict(result.state_before or {})
+        target = {k: v for k, v in before.items() if k != CHALLENGER}
+        if result.champion_version is not None:
+            target[PREVIOUS_CHAMPION] = result.champion_version
+        target[CHAMPION] = result.challenger_version
+        result.state_after = target
+        snapshot_features = ctx.feature_versions_before
+        if snapshot_features is None:
+            snapshot_features = self.current_feature_versions()
+        # the snapshot is durable before anything moves: the rollback can always find it
+        self._audit(ctx, result, snapshot_aliases=before, snapshot_features=snapshot_features)
+        try:
+            self.registry.apply_aliases(target)
+            result.state_after = self.registry.aliases()
+            if result.state_after.get(CHAMPION) != result.challenger_version:
+                raise RegistryError(f"champion alias reads {result.state_after.get(CHAMPION)} after promotion")
+        except Exception as exc:
+            restore_error = ""
+            try:
+                self.registry.apply_aliases(before)
+            except Exception as restore_exc:
+                restore_error = f"; restoring the snapshot also failed: {restore_exc}"
+            return self._fail(
+                ctx,
+                before,
+                result.challenger,
+                f"promotion of version {result.challenger_version} failed while moving aliases: {exc}{restore_error}",
+                champion=result.champion,
+                supersedes=result.decision_id,
+            )
+        log.info("gate: PROMOTE version %s: %s", result.challenger_version, result.reason)
+        return result
+
+    def current_feature_versions(self) -> dict[str, int]:
+        """Delta versions of the feature tables that exist now."""
+        out = {}
+        for key in FEATURE_TABLE_KEYS:
+            fqn = self.cfg.table(key)
+            if self.platform.store.exists(fqn):
+                out[fqn] = self.platform.store.version(fqn)
+        return out
+
+    def _fail(
+        self,
+        ctx: _Context,
+        state_before: dict[str, int] | None,
+        challenger: GateScore | None,
+        error: str,
+        *,
+        champion: GateScore | None = None,
+        supersedes: str | None = None,
+    ) -> GateDecision:
+        """Fail closed: REJECT, alert, audit."""
+        result = GateDecision(
+            decision_id=uuid.uuid4().hex if ctx.audited else ctx.decision_id,
+            decision=REJECT,
+            reason=f"fail closed: {error}",
+            challenger_version=ctx.challenger_version,
+            champion_version=ctx.champion_version,
+            first_deploy=False,
+            challenger=challenger,
+            champion=champion,
+            margin=None,
+            state_before=state_before,
+            state_after=None,
+            error=error,
+            supersedes=supersedes,
+        )
+        try:
+            result.state_after = self.registry.aliases()
+        except Exception as exc:
+            log.error("gate: cannot read aliases after failure: %s", exc)
+        result.alerted = self._send_alert(
+            GateAlert(
+                title=f"Model gate rejected {self.cfg.model_name} v{ctx.challenger_version} (fail closed)",
+                message=error,
+                severity="critical",
+                context={
+                    "model_name": self.cfg.model_name,
+                    "env": self.cfg.env,
+                    "decision_id": result.decision_id,
+                    "challenger_version": ctx.challenger_version,
+                    "champion_version": ctx.champion_version,
+                },
+            )
+        )
+        self._audit(ctx, result)
+        log.error("gate: REJECT (fail closed) version %s: %s", ctx.challenger_version, error)
+        return result
+
+    def _send_alert(self, alert: GateAlert) -> bool:
+        try:
+            self.alert(alert)
+            return True
+        except Exception as exc:  # a broken alert channel never changes the decision
+            log.error("gate: alert could not be sent (%s): %s", exc, alert.message)
+            return False
+
+    def _audit(
+        self,
+        ctx: _Context,
+        result: GateDecision,
+        *,
+        snapshot_aliases: dict[str, int] | None = None,
+        snapshot_features: dict[str, int] | None = None,
+    ) -> None:
+        primary = self.cfg.models.primary_metric
+        ch, cp = result.challenger, result.champion
+        row = {
+            "decision_id": result.decision_id,
+            "decided_at": datetime.now(UTC),
+            "model_name": self.cfg.model_name,
+            "env": self.cfg.env,
+            "decision": result.decision,
+            "first_deploy": result.first_deploy,
+            "reason": result.reason,
+            "primary_metric": primary,
+            "challenger_version": result.challenger_version,
+            "champion_version": result.champion_version,
+            "challenger_primary": ch.metrics.get(primary) if ch else None,
+            "champion_primary": cp.metrics.get(primary) if cp else None,
+            "margin": result.margin,
+            "required_margin": self.cfg.gate.margin,
+            "challenger_recall": ch.recall if ch else None,
+            "champion_recall": cp.recall if cp else None,
+            "challenger_latency_ms": ch.latency_ms if ch else None,
+            "champion_latency_ms": cp.latency_ms if cp else None,
+            "challenger_metrics": _json(ch.metrics) if ch else None,
+            "champion_metrics": _json(cp.metrics) if cp else None,
+            "state_before": _json(result.state_before),
+            "state_after": _json(result.state_after),
+            "snapshot_aliases": _json(snapshot_aliases),
+            "snapshot_feature_versions": _json(snapshot_features),
+            "challenger_feature_versions": _json(ctx.trained_feature_versions),
+            "holdout_rows": len(ctx.holdout),
+            "holdout_anomalies": int(ctx.y.sum()),
+            "error": result.error,
+            "alerted": result.alerted,
+            "supersedes": result.supersedes,
+            "git_sha": self.git_sha,
+            "config_hash": self.cfg.config_hash,
+        }
+        table = pa.Table.from_pylist([row], schema=AUDIT_SCHEMA)
+        self.platform.store.append(self.cfg.table("champion_challenger_audit"), table)
+        ctx.audited = True
+
+
+@dataclass
+class _Context:
+    decision_id: str
+    challenger_version: int
+    holdout: pd.DataFrame
+    y: np.ndarray
+    feature_versions_before: dict[str, int] | None
+    trained_feature_versions: dict[str, int]
+    champion_version: int | None = None
+    audited: bool = False
+
+
+def _json(value: Mapping[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(dict(value), sort_keys=True)
+
+
+def latest_promotion(platform: Platform) -> dict[str, Any] | None:
+    """The newest PROMOTE audit row with its snapshot decoded (what a rollback starts from)."""
+    fqn = platform.config.table("champion_challenger_audit")
+    if not platform.store.exists(fqn):
+        return None
+    audit = platform.store.read(fqn)
+    cancelled = set(audit["supersedes"].dropna())
+    promoted = audit[(audit["decision"] == PROMOTE) & ~audit["decision_id"].isin(cancelled)].sort_values("decided_at")
+    if promoted.empty:
+        return None
+    row = {str(k): v for k, v in promoted.iloc[-1].to_dict().items()}
+    for col in ("snapshot_aliases", "snapshot_feature_versions", "challenger_feature_versions", "state_after"):
+        row[col] = json.loads(row[col]) if isinstance(row[col], str) else None
+    return row

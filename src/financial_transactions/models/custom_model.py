@@ -1,0 +1,135 @@
+"""``CustomModel``: the MLflow pyfunc that every registered anomaly model is.
+
+One artifact carries everything scoring needs, so serving, the gate, the
+validator and the backtest all score exactly like the tournament did:
+
+* **feature preparation** – the trained feature columns, in training order, cast
+  to float64; non-finite values (indicator warm-up, division by zero) become the
+  training median of that column, so a raw gold row never yields a NaN score;
+* **the model** – a fitted scikit-learn-API estimator (LightGBM, XGBoost,
+  RandomForest or IsolationForest), stored with joblib;
+* **the threshold** – chosen on the validation slice, never on the test set;
+* **metadata** – algorithm, run id, validation/test metrics, config hash, git sha.
+
+``predict`` takes raw gold rows (extra columns such as ``symbol`` and
+``bar_start`` are ignored) and returns ``score`` (higher = more anomalous, in
+[0, 1]), ``label`` (1 when ``score >= threshold``) and ``model_version``.
+
+The registry version is not known when the model is logged, so it is passed at
+load time: ``mlflow.pyfunc.load_model(uri, model_config={"model_version": "7"})``
+(``registry.ModelRegistry.load`` always does). Without it the output says
+``run:<run id>``, which still identifies the exact artifact.
+
+This file is logged as *model code* (MLflow models-from-code), so it imports
+only numpy, pandas, joblib and mlflow: a serving endpoint needs no project wheel.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SCORE_PROBA = "predict_proba"
+SCORE_ISOLATION = "isolation_score"
+OUTPUT_COLUMNS = ("score", "label", "model_version")
+
+
+def prepare_features(frame: pd.DataFrame, columns: Sequence[str], fill_values: Sequence[float]) -> np.ndarray:
+    """Raw rows -> a float64 matrix in training column order; non-finite -> training median."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"input lacks feature column(s) {missing}; the model needs {list(columns)}")
+    matrix = np.empty((len(frame), len(columns)), dtype=np.float64)
+    for j, col in enumerate(columns):
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            values = values.copy()
+            values[bad] = fill_values[j]
+        matrix[:, j] = values
+    return matrix
+
+
+def column_fill_values(frame: pd.DataFrame, columns: Sequence[str]) -> list[float]:
+    """Training medians of the finite values (0.0 for an all-missing column), for ``prepare_features``."""
+    out = []
+    for col in columns:
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = values[np.isfinite(values)]
+        out.append(float(np.median(finite)) if finite.size else 0.0)
+    return out
+
+
+def anomaly_scores(estimator: Any, matrix: np.ndarray, method: str) -> np.ndarray:
+    """Higher = more anomalous, in [0, 1], for every algorithm.
+
+    Classifiers give the positive-class probability. IsolationForest gives the
+    anomaly score of Liu et al. (2008), ``2 ** (-E[h(x)] / c(n))``, which is
+    ``-score_samples`` in scikit-learn and already lies in (0, 1].
+    """
+    if method == SCORE_PROBA:
+        proba = estimator.predict_proba(matrix)
+        return np.asarray(proba[:, 1], dtype=np.float64)
+    if method == SCORE_ISOLATION:
+        return np.asarray(-estimator.score_samples(matrix), dtype=np.float64)
+    raise ValueError(f"unknown score method {method!r}")
+
+
+class Scorer:
+    """The scoring core shared by the pyfunc and in-process evaluation (one code path)."""
+
+    def __init__(self, estimator: Any, metadata: Mapping[str, Any]) -> None:
+        self.estimator = estimator
+        self.metadata = dict(metadata)
+        self.columns: list[str] = list(metadata["feature_columns"])
+        self.fill_values: list[float] = [float(v) for v in metadata["fill_values"]]
+        self.threshold = float(metadata["threshold"])
+        self.method = str(metadata["score_method"])
+        if len(self.fill_values) != len(self.columns):
+            raise ValueError("metadata: fill_values and feature_columns differ in length")
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        return anomaly_scores(self.estimator, prepare_features(frame, self.columns, self.fill_values), self.method)
+
+    def predict(self, frame: pd.DataFrame, model_version: str) -> pd.DataFrame:
+        scores = self.score(frame)
+        return pd.DataFrame(
+            {
+                "score": scores,
+                "label": (scores >= self.threshold).astype(np.int64),
+                "model_version": np.full(len(scores), model_version, dtype=object),
+            },
+            index=frame.index,
+        )
+
+
+try:  # the pyfunc flavour needs mlflow; the scoring core above does not
+    import mlflow.models
+    from mlflow.pyfunc import PythonModel
+
+    class CustomModel(PythonModel):
+        """Pyfunc wrapper: artifacts ``estimator`` (joblib) and ``metadata`` (JSON)."""
+
+        def load_context(self, context: Any) -> None:
+            import joblib
+
+            with open(context.artifacts["metadata"], encoding="utf-8") as fh:
+                metadata = json.load(fh)
+            self.scorer = Scorer(joblib.load(context.artifacts["estimator"]), metadata)
+            config = dict(context.model_config or {})
+            self.model_version = str(config.get("model_version") or f"run:{metadata.get('run_id', 'unknown')}")
+
+        def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
+            if not isinstance(model_input, pd.DataFrame):
+                model_input = pd.DataFrame(model_input)
+            return self.scorer.predict(model_input, self.model_version)
+
+    if __name__ != "financial_transactions.models.custom_model":
+        # executed as logged model code by MLflow: declare the model object it should serve
+        mlflow.models.set_model(CustomModel())
+except ImportError:  # pragma: no cover - mlflow is a runtime dependency of the project
+    pass

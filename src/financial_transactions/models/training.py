@@ -1,0 +1,148 @@
+"""Training end to end: features -> tournament -> validator -> registry -> gate.
+
+``run_training(platform)`` is the one entry point used by the ``train`` stage of
+``fin-mlops run``, by ``fin-mlops train``, by ``scripts/financial/train_tournament.py``
+and by the monitoring retraining trigger. It never promotes a model that failed
+validation, and a gate that cannot reach the registry rejects (see
+:mod:`champion_challenger`).
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from financial_transactions.lakehouse import Platform
+from financial_transactions.models.champion_challenger import (
+    FEATURE_TABLE_KEYS,
+    AlertCallback,
+    ChampionChallenger,
+    GateDecision,
+)
+from financial_transactions.models.data import TrainingData
+from financial_transactions.models.registry import ModelRegistry
+from financial_transactions.models.tournament import ModelTournament, TournamentResult
+from financial_transactions.models.validator import ModelValidator, ValidationReport
+
+log = logging.getLogger(__name__)
+
+
+class TrainingFailed(RuntimeError):
+    """Every model of the tournament failed: nothing to validate or register."""
+
+
+@dataclass
+class TrainingOutcome:
+    tournament: TournamentResult
+    validation: ValidationReport | None
+    registered_version: int | None
+    decision: GateDecision | None
+    data_sizes: dict[str, int]
+
+    @property
+    def status(self) -> str:
+        """promoted | rejected | validation_failed."""
+        if self.validation is not None and not self.validation.passed:
+            return "validation_failed"
+        if self.decision is not None and self.decision.promoted:
+            return "promoted"
+        return "rejected"
+
+    def summary(self) -> dict[str, Any]:
+        winner = self.tournament.winner
+        primary = self.tournament.primary_metric
+        out: dict[str, Any] = {
+            "winner": winner.name if winner else None,
+            primary: round(winner.metric(primary), 4) if winner else None,
+            "failed_models": len(self.tournament.failed),
+            "validation": "pass" if self.validation and self.validation.passed else "fail",
+            "version": self.registered_version,
+            "decision": self.decision.decision if self.decision else "NOT_REGISTERED",
+        }
+        return out
+
+
+def git_sha_of(path: Path) -> str:
+    """The commit of the checkout at ``path``; "unknown" outside a git checkout (e.g. a wheel)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def feature_table_versions(platform: Platform) -> dict[str, int]:
+    """Current Delta versions of the feature tables that exist (the gate's rollback snapshot)."""
+    out = {}
+    for key in FEATURE_TABLE_KEYS:
+        fqn = platform.config.table(key)
+        if platform.store.exists(fqn):
+            out[fqn] = platform.store.version(fqn)
+    return out
+
+
+def train_and_gate(
+    platform: Platform,
+    data: TrainingData,
+    *,
+    git_sha: str | None = None,
+    feature_versions_before: Mapping[str, int] | None = None,
+    feature_schema: pa.Schema | None = None,
+    tournament: ModelTournament | None = None,
+    alert: AlertCallback | None = None,
+    registry: ModelRegistry | None = None,
+) -> TrainingOutcome:
+    """Tournament -> validator -> register the winner as ``challenger`` -> gate."""
+    cfg = platform.config
+    sha = git_sha or "unknown"
+    platform.configure_mlflow()
+    result = (tournament or ModelTournament(platform, git_sha=sha)).run(data)
+    winner = result.winner
+    if winner is None or winner.model_uri is None:
+        errors = "; ".join(f"{r.name}: {r.error}" for r in result.failed)
+        raise TrainingFailed(f"all {len(result.results)} models failed: {errors}")
+
+    schema = feature_schema or pa.Schema.from_pandas(data.train[data.feature_columns], preserve_index=False)
+    validator = ModelValidator(
+        cfg.validator,
+        feature_columns=data.feature_columns,
+        feature_schema=schema,
+        label_column=data.label_column,
+        k=cfg.models.precision_at_k,
+        fixed_fpr=cfg.models.fixed_fpr,
+    )
+    report = validator.validate(winner.model_uri, data.test, run_id=winner.run_id)
+    if not report.passed:
+        log.error("training: %s failed validation; not registered", winner.name)
+        return TrainingOutcome(result, report, None, None, data.sizes)
+
+    registry = registry or ModelRegistry.from_platform(platform)
+    version = registry.register(
+        winner.model_uri,
+        tags={
+            "algorithm": winner.name,
+            "tournament_id": result.tournament_id,
+            "git_sha": sha,
+            "env": cfg.env,
+            "config_hash": cfg.config_hash,
+            cfg.models.primary_metric: f"{winner.metric(cfg.models.primary_metric):.6f}",
+        },
+        description=f"{winner.name} from tournament {result.tournament_id}",
+    )
+    gate = ChampionChallenger(platform, registry=registry, alert=alert, git_sha=sha)
+    decision = gate.evaluate(
+        version,
+        data.test,
+        label_column=data.label_column,
+        feature_versions_before=feature_versions_before,
+        challenger_feature_versions=data.feature_table_versions,
+    )
+    return TrainingOutcome(result, report, version, decision, data.sizes)
