@@ -294,6 +294,22 @@
         { label: "ingest age", num: true, value: function (r) { return isNum(r.ingest_age_hours) ? fmt(r.ingest_age_hours, 2) + " h" : "–"; } }
       ], fresh.data));
     } else body.appendChild(emptyState(fresh));
+    var runs = sec(doc, "runs");
+    body.appendChild(h("h3", { class: "sub" }, "Pipeline runs"));
+    if (ok(runs)) {
+      any = true;
+      body.appendChild(table([
+        { label: "started", value: function (r) { return fmtTime(r.started_at); } },
+        { label: "mode", value: function (r) { return r.mode; } },
+        { label: "files", num: true, value: function (r) { return fmtInt(r.files_ingested); } },
+        { label: "bronze +", num: true, value: function (r) { return fmtInt(r.bronze_rows); } },
+        { label: "silver +", num: true, value: function (r) { return fmtInt(r.silver_inserted); } },
+        { label: "quarantine +", num: true, value: function (r) { return fmtInt(r.quarantine_inserted); } },
+        { label: "gold rows", num: true, value: function (r) { return fmtInt(r.gold_rows_written); } },
+        { label: "seconds (b/s/g)", num: true, value: function (r) {
+          return [r.seconds_bronze, r.seconds_silver, r.seconds_gold].map(function (x) { return fmt(x, 1); }).join(" / "); } }
+      ], runs.data, { scrollY: true }));
+    } else body.appendChild(emptyState(runs));
     body.appendChild(h("h3", { class: "sub" }, "Collector counters"));
     if (ok(coll)) {
       body.appendChild(genericTable(coll.data, ["collector", "source", "origin", "messages", "trades", "records",

@@ -112,6 +112,26 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
     )
     put("silver_trades_quarantine", quarantine)
 
+    put(
+        "pipeline_runs",
+        pd.DataFrame(
+            {
+                "run_id": ["p1", "p2"],
+                "mode": ["incremental", "incremental"],
+                "started_at": [T0 + timedelta(hours=3), T0 + timedelta(hours=4)],
+                "files_ingested": [12, 0],
+                "bronze_rows": [960, 0],
+                "silver_inserted": [960, 0],
+                "quarantine_inserted": [4, 0],
+                "gold_rows_written": [360, 0],
+                "quarantine_by_rule": [json.dumps({"price_positive": 2}), json.dumps({})],
+                "seconds_bronze": [1.5, 0.2],
+                "seconds_silver": [2.5, 0.1],
+                "seconds_gold": [3.0, 0.0],
+            }
+        ),
+    )
+
     # predictions of two model versions: v2 (champion) flags every 17th bar
     preds = []
     for sym, _, _ in symbols:

@@ -92,6 +92,9 @@ def test_pipeline_health_matches_tables(exported: tuple[WrittenTables, dict[str,
         assert fresh[source]["ingest_age_hours"] == pytest.approx(age, abs=1e-3)
         assert fresh[source]["status"] == "ok"
     assert section(docs, "pipeline_health", "collectors")["status"] == "missing"
+    runs = section(docs, "pipeline_health", "runs")["data"]
+    assert [r["run_id"] for r in runs] == ["p2", "p1"]  # newest first
+    assert runs[1]["silver_inserted"] == 960 and runs[1]["quarantine_by_rule"] == {"price_positive": 2}
 
 
 def test_market_bars_and_anomaly_markers(exported: tuple[WrittenTables, dict[str, Any], Path]) -> None:

@@ -108,7 +108,7 @@ def test_dashboard_is_the_last_stage_and_prints_the_path(platform: Platform, tmp
     summary = STAGES[-1].load()(ctx)
     index = Path(platform.paths.exports) / "index.html"
     assert summary["dashboard"] == str(index)
-    assert summary["sections_with_data"] == "18/22"
+    assert summary["sections_with_data"] == "19/23"
     assert f"dashboard: {index}" in console.export_text()
     assert ctx.state["dashboard_path"] == str(index)
     assert Path(ctx.state["report_path"]).is_file()

@@ -69,6 +69,7 @@ DOCUMENTS = (
 QUARANTINE_WARN_SHARE = 0.01
 QUARANTINE_ALERT_SHARE = 0.05
 STALE_INGEST_HOURS = 24.0
+PIPELINE_RUNS_SHOWN = 50
 
 #: Layers shown as "rows per layer", in data-flow order.
 LAYER_KEYS = (
@@ -262,6 +263,7 @@ class DashboardExporter:
                 "collector_quarantine": _guard("collector_quarantine", [], [], self._collector_quarantine),
                 "freshness": _guard("freshness", [], [], self._freshness),
                 "collectors": _guard("collectors", [], [], self._collectors),
+                "runs": _guard("runs", [], [], self._pipeline_runs),
             },
         )
 
@@ -383,15 +385,24 @@ class DashboardExporter:
                 if isinstance(item, dict):
                     rows.append({str(k): jsonable(v) for k, v in item.items()})
         sources = [str(d) for d in stats_dirs]
-        runs = self.src.read("pipeline_runs")
-        if runs is not None and not runs.empty:
-            sources.append(self.src.fqn("pipeline_runs"))
-            for rec in records(_sorted_by_time(runs).head(50)):
-                rec.setdefault("origin", "pipeline_runs")
-                rows.append(rec)
         if not rows:
             return _missing([], sources, "the ingest stage left no collector counters")
         return Section("ok", rows, sources)
+
+    def _pipeline_runs(self) -> Section:
+        """The medallion runner's audit rows (files, rows per layer, seconds), newest first."""
+        fqn = self.src.fqn("pipeline_runs")
+        runs = self.src.read("pipeline_runs")
+        if runs is None:
+            return _missing([], [fqn], f"{fqn} does not exist yet (run fin-mlops pipeline)")
+        if runs.empty:
+            return Section("empty", [], [fqn], "no pipeline run recorded")
+        if "started_at" in runs.columns:
+            runs = runs.assign(_o=to_utc(runs["started_at"])).sort_values("_o", ascending=False).drop(columns="_o")
+        else:
+            runs = _sorted_by_time(runs)
+        rows = [{k: maybe_json(v) for k, v in rec.items()} for rec in records(runs.head(PIPELINE_RUNS_SHOWN))]
+        return Section("ok", rows, [fqn])
 
     # -- market: bars + anomaly markers -------------------------------------------------
     def _load_predictions(self) -> pd.DataFrame | None:
