@@ -271,6 +271,16 @@
         ], q.data.by_rule));
       }
     } else right.appendChild(emptyState(q));
+    if (q.data && q.data.latest && q.data.latest.length) {
+      right.appendChild(h("h3", { class: "sub" }, "Latest quarantined rows"));
+      right.appendChild(table([
+        { label: "source", value: function (r) { return r.source; } },
+        { label: "symbol", value: function (r) { return h("span", { class: "symbol-name" }, text(r.symbol)); } },
+        { label: "price", num: true, value: function (r) { return fmt(r.price, 4); } },
+        { label: "event time", value: function (r) { return fmtTime(r.ts); } },
+        { label: "rules", wrap: true, value: function (r) { return r.rules.join(", "); } }
+      ], q.data.latest, { scrollY: true }));
+    }
     right.appendChild(h("h3", { class: "sub" }, "Collector quarantine (malformed messages)"));
     if (ok(cq)) {
       right.appendChild(table([

@@ -101,7 +101,10 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
             "quarantine_id": ["q1", "q2", "q3", "q4"],
             "trade_id": ["finnhub-x-1", "finnhub-x-2", "binance-x-3", "finnhub-x-4"],
             "source": ["finnhub", "finnhub", "binance", "finnhub"],
-            "symbol": ["AAPL", "aapl", "BTCUSDT", "AAPL"],
+            "symbol": ["AAPL", XSS_SYMBOL, "BTCUSDT", "AAPL"],
+            "price": [0.0, -1.0, 60000.0, 180.0],
+            "ts": [T0 + timedelta(minutes=m) for m in (1, 2, 3, 4)],
+            "_ingested_at": [T0 + timedelta(minutes=m, seconds=1) for m in (1, 2, 3, 4)],
             "failed_rules": [
                 ["price_positive"],
                 ["symbol_valid", "price_positive"],

@@ -120,6 +120,8 @@ def test_hostile_symbol_is_shown_as_text(driver: Any, run_export: Path, screensh
     assert current.text == XSS_SYMBOL and current.get_attribute("data-symbol") == XSS_SYMBOL
     assert int(driver.find_element(By.ID, "candles").get_attribute("data-bars")) > 0
     assert XSS_SYMBOL in driver.find_element(By.ID, "panel-audit").text
+    quarantined = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#panel-pipeline .symbol-name")]
+    assert XSS_SYMBOL in quarantined
     assert driver.execute_script("return document.querySelectorAll('img').length") == 0
     with pytest.raises(NoAlertPresentException):
         _ = driver.switch_to.alert.text

@@ -75,6 +75,16 @@ def test_pipeline_health_matches_tables(exported: tuple[WrittenTables, dict[str,
     ]
     assert q["data"]["by_source"] == [{"source": "binance", "rows": 1}, {"source": "finnhub", "rows": 3}]
     assert q["data"]["share"] == pytest.approx(4 / (4 + 960))
+    latest = q["data"]["latest"]
+    assert [r["ts"] for r in latest] == [f"2026-03-06T14:3{m}:00Z" for m in (4, 3, 2, 1)]  # newest first
+    assert latest[2] == {
+        "source": "finnhub",
+        "symbol": XSS_SYMBOL,
+        "price": -1.0,
+        "volume": None,
+        "ts": "2026-03-06T14:32:00Z",
+        "rules": ["symbol_valid", "price_positive"],
+    }
 
     cq = section(docs, "pipeline_health", "collector_quarantine")
     assert cq["data"] == [

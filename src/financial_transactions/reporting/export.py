@@ -70,6 +70,7 @@ QUARANTINE_WARN_SHARE = 0.01
 QUARANTINE_ALERT_SHARE = 0.05
 STALE_INGEST_HOURS = 24.0
 PIPELINE_RUNS_SHOWN = 50
+QUARANTINE_SAMPLES = 20
 
 #: Layers shown as "rows per layer", in data-flow order.
 LAYER_KEYS = (
@@ -291,7 +292,10 @@ class DashboardExporter:
     def _quarantine(self) -> Section:
         key = "silver_trades_quarantine"
         fqn = self.src.fqn(key)
-        df = self.src.read(key, ["failed_rules", "rule", "rules", "reason", "source", "symbol"])
+        df = self.src.read(
+            key,
+            ["failed_rules", "rule", "rules", "reason", "source", "symbol", "price", "volume", "ts", "_ingested_at"],
+        )
         if df is None:
             return _missing(_EMPTY_QUARANTINE, [fqn], f"{fqn} does not exist yet (run fin-mlops pipeline)")
         silver = self.src.info("silver_trades")
@@ -306,6 +310,21 @@ class DashboardExporter:
             by_source = {str(k): int(v) for k, v in df["source"].fillna("unknown").value_counts().items()}
         total = len(df)
         valid = silver.rows or 0
+        latest = df
+        order_col = pick(df, "_ingested_at", "ts")
+        if order_col is not None:
+            latest = df.assign(_o=to_utc(df[order_col])).sort_values("_o", ascending=False, kind="stable")
+        samples = [
+            {
+                "source": jsonable(r.get("source")),
+                "symbol": jsonable(r.get("symbol")),
+                "price": num(r.get("price")),
+                "volume": num(r.get("volume")),
+                "ts": iso(r.get("ts")),
+                "rules": as_list(r.get(rule_col)) if rule_col else [],
+            }
+            for r in raw_rows(latest.head(QUARANTINE_SAMPLES))
+        ]
         share = total / (total + valid) if (total + valid) else None
         data = {
             "total": total,
@@ -313,6 +332,7 @@ class DashboardExporter:
             "share": num(share),
             "by_rule": [{"rule": r, "rows": n} for r, n in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))],
             "by_source": [{"source": s, "rows": n} for s, n in sorted(by_source.items())],
+            "latest": samples,
             "thresholds": {"warn_share": QUARANTINE_WARN_SHARE, "alert_share": QUARANTINE_ALERT_SHARE},
         }
         return Section("ok" if total else "empty", data, [fqn, silver.fqn], "" if total else "no row quarantined")
@@ -1159,6 +1179,7 @@ _EMPTY_QUARANTINE: dict[str, Any] = {
     "share": None,
     "by_rule": [],
     "by_source": [],
+    "latest": [],
     "thresholds": {"warn_share": QUARANTINE_WARN_SHARE, "alert_share": QUARANTINE_ALERT_SHARE},
 }
 _EMPTY_DRIFT: dict[str, Any] = {"runs": [], "features": [], "cells": []}
