@@ -1418,6 +1418,7 @@ def export_dashboard(
     top_anomalies: int = 25,
     now: datetime | None = None,
     copy_site: bool = True,
+    site_dir: Path | None = None,
 ) -> ExportResult:
     """Build every document from the tables and write JSON + ``data.js`` (+ the page) to ``out_dir``."""
     target = Path(out_dir) if out_dir is not None else Path(platform.paths.exports)
@@ -1442,7 +1443,9 @@ def export_dashboard(
     tmp.replace(data_js)
     files["data.js"] = data_js
     index: Path | None = None
-    source = dashboard_source_dir() if copy_site else None
+    source = (Path(site_dir) if site_dir is not None else dashboard_source_dir()) if copy_site else None
+    if source is not None and not (source / "index.html").is_file():
+        raise FileNotFoundError(f"no dashboard page at {source / 'index.html'}")
     if source is not None:
         for name in ("index.html", "app.js", "styles.css"):
             shutil.copyfile(source / name, target / name)

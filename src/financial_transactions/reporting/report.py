@@ -71,6 +71,11 @@ def _empty_note(section: dict[str, Any]) -> str:
 # -- charts ---------------------------------------------------------------------------
 
 
+def _label(value: Any) -> str:
+    """Data text for a matplotlib label: ``$`` would switch on mathtext, so it is escaped."""
+    return str(value).replace("$", r"\$")
+
+
 def _plt() -> Any:
     import matplotlib
 
@@ -94,8 +99,8 @@ def _chart_decision_matrix(matrix: dict[str, Any], path: Path) -> bool:
     )
     fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(criteria), 0.9 + 0.42 * len(rows)))
     im = ax.imshow(values, cmap="cividis", vmin=1, vmax=5, aspect="auto")
-    ax.set_xticks(range(len(criteria)), labels=criteria, rotation=30, ha="right")
-    ax.set_yticks(range(len(rows)), labels=[f"{r['symbol']} · {r['recommendation']}" for r in rows])
+    ax.set_xticks(range(len(criteria)), labels=[_label(c) for c in criteria], rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), labels=[_label(f"{r['symbol']} · {r['recommendation']}") for r in rows])
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             v = values[i, j]
@@ -143,7 +148,8 @@ def _chart_anomalies(market: dict[str, Any], path: Path) -> bool:
         if flagged:
             ax.scatter(*zip(*flagged, strict=True), s=14, marker="^", color=OKABE_ITO[5], label="model flag", zorder=4)
         ax.set_title(
-            f"{sym['symbol']}: {len(sym['model_flags'])} model flags, {len(sym['ground_truth'])} true anomalies",
+            f"{_label(sym['symbol'])}: {len(sym['model_flags'])} model flags, "
+            f"{len(sym['ground_truth'])} true anomalies",
             loc="left",
         )
         ax.legend(loc="upper right", fontsize=7, frameon=False)
@@ -172,7 +178,7 @@ def _chart_drift(drift: dict[str, Any], thresholds: dict[str, Any], path: Path) 
         else OKABE_ITO[0]
         for c in cells
     ]
-    ax.barh([c["feature"] for c in cells][::-1], [c["psi"] for c in cells][::-1], color=colours[::-1])
+    ax.barh([_label(c["feature"]) for c in cells][::-1], [c["psi"] for c in cells][::-1], color=colours[::-1])
     ax.axvline(thresholds["psi_warn"], color=OKABE_ITO[1], linestyle="--", linewidth=1, label="warn")
     ax.axvline(thresholds["psi_alert"], color=OKABE_ITO[5], linestyle="-", linewidth=1, label="alert")
     ax.set_xlabel("PSI (latest drift run)")
@@ -197,7 +203,13 @@ def _chart_equity(backtest: dict[str, Any], path: Path) -> bool:
             if len(ts) == len(v) and all(ts)
             else list(range(len(v)))
         )
-        ax.plot(x, v, linewidth=1.1, color=OKABE_ITO[i % len(OKABE_ITO)], label=f"{row['symbol']} ({row['strategy']})")
+        ax.plot(
+            x,
+            v,
+            linewidth=1.1,
+            color=OKABE_ITO[i % len(OKABE_ITO)],
+            label=_label(f"{row['symbol']} ({row['strategy']})"),
+        )
     ax.set_ylabel("equity (start = 1)")
     ax.legend(fontsize=7, ncol=3, frameon=False)
     ax.set_title("Backtest equity curves", loc="left")
