@@ -1,40 +1,86 @@
-"""Drift detection, the retraining trigger and alerting."""
+"""Drift detection, performance monitoring, the retraining trigger and alerting."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from financial_transactions.config.core import CredentialRef, StrictModel
 
+_IDENT = r"^[a-z][a-z0-9_]{0,127}$"
+_COLUMN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+
 
 class DriftConfig(StrictModel):
-    bins: int = Field(default=10, ge=2, le=1000)
-    epsilon: float = Field(default=1e-4, gt=0, le=0.01)
+    bins: int = Field(default=10, ge=2, le=1000, description="reference-quantile bins per numeric feature")
+    epsilon: float = Field(default=1e-4, gt=0, le=0.01, description="share given to empty bins in PSI")
     psi_warn: float = Field(default=0.1, ge=0, le=100)
     psi_alert: float = Field(default=0.25, ge=0, le=100)
-    js_alert: float = Field(default=0.1, ge=0, le=1)
+    js_alert: float = Field(default=0.1, ge=0, le=1, description="JS distance (base 2) that marks a feature drifted")
     drifted_share_alert: float = Field(default=0.3, ge=0, le=1)
+    min_drifted_features: int = Field(
+        default=2, ge=1, le=10_000, description="the share rule also needs this many drifted features"
+    )
+    decision_rule: Literal["share", "critical", "share_or_critical", "share_and_critical"] = Field(
+        default="share_or_critical", description="how per-feature alerts become the overall drift decision"
+    )
     critical_features: list[str] = Field(default_factory=list)
     features: list[str] = Field(default_factory=list)  # empty = all model features
+    categorical_features: list[str] = Field(
+        default_factory=list, description="numeric columns binned by value instead of quantiles"
+    )
+    nan_policy: Literal["bin", "drop"] = Field(
+        default="bin", description="bin: missing values form their own bin; drop: they are ignored"
+    )
+    min_rows: int = Field(default=50, ge=1, le=100_000_000, description="fewer non-missing rows -> insufficient_data")
+    table: str = Field(default="gold_trade_features", pattern=_IDENT, description="table key of the windows")
+    time_column: str = Field(default="bar_start", pattern=_COLUMN)
+    threads: int = Field(default=2, ge=1, le=64, description="features computed in parallel")
 
     @model_validator(mode="after")
     def _warn_below_alert(self) -> DriftConfig:
         if self.psi_warn > self.psi_alert:
             raise ValueError(f"psi_warn ({self.psi_warn}) must not exceed psi_alert ({self.psi_alert})")
+        if self.features:
+            unknown = sorted(set(self.critical_features) - set(self.features))
+            if unknown:
+                raise ValueError(f"critical_features {unknown} are not in drift.features")
         return self
+
+
+class PerformanceConfig(StrictModel):
+    """Rolling quality of the champion on labelled windows."""
+
+    window_minutes: int = Field(default=60, ge=1, le=10_080, description="length of one evaluation window")
+    rolling_windows: int = Field(default=3, ge=1, le=1000, description="windows pooled into the rolling metrics")
+    min_labelled_rows: int = Field(default=20, ge=1, le=10_000_000)
+    metric: Literal["pr_auc", "precision", "recall"] = "pr_auc"
+    monitor_granularity: str = Field(default="1 day", pattern=r"^\d+ (minute|minutes|hour|hours|day|days|week|weeks)$")
+    monitor_assets_dir: str = Field(default="/Workspace/Shared/financial-ai-mlops/lakehouse_monitoring", min_length=1)
 
 
 class RetrainingConfig(StrictModel):
     cooldown_hours: float = Field(default=6.0, ge=0, le=24 * 30)
-    daily_limit: int = Field(default=3, ge=0, le=1000)
+    daily_limit: int = Field(default=3, ge=0, le=1000, description="triggered retrains per UTC day")
     performance_drop: float = Field(default=0.1, ge=0, le=1)
     job_name: str = "financial-retraining-workflow"
+    job_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="skips the lookup by job_name")
+    launch: Literal["run_now", "task_value"] = Field(
+        default="run_now",
+        description="Databricks: start the job with jobs.run_now, or only set the task value a condition_task reads",
+    )
+    task_value_key: str = Field(default="retrain", pattern=_COLUMN)
+    max_commit_attempts: int = Field(default=50, ge=1, le=10_000, description="optimistic-concurrency retries")
+    performance: PerformanceConfig = PerformanceConfig()
 
 
 class AlertingConfig(StrictModel):
     webhook: CredentialRef = CredentialRef(
         env="FIN_MLOPS_ALERT_WEBHOOK_URL", secret_scope="financial-mlops", secret_key="alert-webhook-url"
     )
+    payload_format: Literal["slack", "teams"] = "slack"
     timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     max_retries: int = Field(default=3, ge=0, le=20)
     backoff_seconds: float = Field(default=0.5, ge=0, le=60)
+    max_backoff_seconds: float = Field(default=30.0, ge=0, le=600)
