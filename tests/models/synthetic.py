@@ -25,7 +25,7 @@ def feature_frame(n: int, *, seed: int = 0, anomaly_rate: float = 0.08, shift: f
             "bar_start": pd.date_range("2026-03-06 14:30", periods=n, freq="1min", tz="UTC"),
             "ret_1": rng.normal(0, 1, n) + shift * label * rng.choice([-1.0, 1.0], n),
             "max_abs_trade_return": np.abs(rng.normal(0, 1, n)) + shift * label,
-            "dup_print_ratio": rng.beta(2, 20, n) + 0.3 * label * rng.random(n),
+            "dup_print_ratio": rng.beta(2, 20, n) + 0.1 * shift * label * rng.random(n),
             "volume_zscore": rng.normal(0, 1, n),
             "rsi": rng.uniform(10, 90, n),
             "trade_count": rng.poisson(20, n).astype(np.int64),

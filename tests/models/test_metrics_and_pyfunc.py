@@ -1,0 +1,70 @@
+"""Metric conventions, threshold choice, feature preparation and the pyfunc scoring core."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from financial_transactions.models.base import positive_weight
+from financial_transactions.models.custom_model import Scorer, column_fill_values, prepare_features
+from financial_transactions.models.metrics import UndefinedMetric, choose_threshold, evaluate_scores
+
+from .helpers import fit, lightgbm
+from .synthetic import training_data
+
+
+def test_metrics_match_hand_computed_values() -> None:
+    y = np.array([1, 0, 1, 0, 0, 0, 1, 0, 0, 0])
+    s = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
+    m = evaluate_scores(y, s, threshold=0.65, k=3, fixed_fpr=0.15)
+    assert m["pr_auc"] == pytest.approx(average_precision_score(y, s))
+    assert m["pr_auc"] == pytest.approx((1 / 1 + 2 / 3 + 3 / 7) / 3)  # AP: mean precision at each hit
+    assert m["roc_auc"] == pytest.approx(roc_auc_score(y, s))
+    assert m["precision_at_k"] == pytest.approx(2 / 3)  # top 3: 1, 0, 1
+    assert m["recall_at_fpr"] == pytest.approx(2 / 3)  # FPR <= 1/7 reaches the second hit
+    # flagged: 0.9, 0.8, 0.7 -> tp 2, fp 1, fn 1
+    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
+    assert m["f1"] == pytest.approx(2 / 3)
+
+
+def test_metrics_refuse_a_single_class_holdout() -> None:
+    with pytest.raises(UndefinedMetric, match="0 anomalous row"):
+        evaluate_scores(np.zeros(5), np.linspace(0, 1, 5), threshold=0.5, k=2, fixed_fpr=0.1)
+
+
+def test_threshold_maximises_validation_f1() -> None:
+    y = np.array([0, 0, 1, 1, 0, 1])
+    s = np.array([0.1, 0.2, 0.6, 0.7, 0.65, 0.9])
+    # cut 0.6 flags 4 rows with 3 hits: F1 = 6/7, better than any other cut
+    assert choose_threshold(y, s) == pytest.approx(0.6)
+
+
+def test_positive_weight_modes() -> None:
+    y = np.array([1, 0, 0, 0, 0])
+    assert positive_weight("balanced", y) == 4.0
+    assert positive_weight("none", y) == 1.0
+    assert positive_weight(2.5, y) == 2.5
+
+
+def test_prepare_features_orders_casts_and_fills() -> None:
+    frame = pd.DataFrame({"b": [1, 2, 3], "a": [1.0, np.nan, np.inf], "extra": ["x", "y", "z"]})
+    fills = column_fill_values(frame, ["a", "b"])
+    assert fills == [1.0, 2.0]
+    m = prepare_features(frame, ["a", "b"], fills)
+    np.testing.assert_array_equal(m, [[1.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
+    with pytest.raises(ValueError, match=r"lacks feature column\(s\) \['c'\]"):
+        prepare_features(frame, ["a", "c"], [0.0, 0.0])
+
+
+def test_scorer_matches_the_fitted_model() -> None:
+    data = training_data(800, seed=21)
+    model = fit(lightgbm(), data)
+    scorer = model.scorer(run_id="r1")
+    out = scorer.predict(data.test, "3")
+    np.testing.assert_allclose(out["score"].to_numpy(), model.score(data.test))
+    assert (out["label"] == (out["score"] >= model.threshold).astype(int)).all()
+    assert set(out["model_version"]) == {"3"} and out.index.equals(data.test.index)
+    again = Scorer(model.estimator, scorer.metadata)
+    np.testing.assert_allclose(again.score(data.test), out["score"].to_numpy())
