@@ -1,0 +1,221 @@
+"""One symbol's trades -> time bars with OHLCV, VWAP and microstructure, in vectorised numpy.
+
+Bars are *trade-driven*: a bar exists for every interval that has at least one trade
+(no empty bars are invented), ``bar_start = floor(ts, interval)`` in epoch time (UTC),
+and each bar takes the trading date and session of its first trade. Session
+boundaries fall on whole minutes and half hours, so bars of 1, 5, 15 or 30 minutes
+never straddle a session.
+
+Trades must arrive sorted by ``ts`` with a deterministic tie order (the gold layer
+sorts by ``(ts, trade_id)``): open and close are the first and last trade of the
+bar in that order. Every per-bar value uses only the bar's own trades and, for the
+trade-to-trade return and the flat-run length, the trades before it, never later
+ones (no look-ahead).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+_INTERVAL = re.compile(r"^(\d+)(s|min|h)$")
+_UNIT_NS = {"s": 1_000_000_000, "min": 60_000_000_000, "h": 3_600_000_000_000}
+
+
+def interval_ns(bar_interval: str) -> int:
+    """``"1min"`` -> 60e9. Accepts ``<n>s``, ``<n>min``, ``<n>h`` (n >= 1)."""
+    match = _INTERVAL.match(bar_interval)
+    if not match or int(match.group(1)) < 1:
+        raise ValueError(f"bar interval must look like '30s', '1min' or '1h', got {bar_interval!r}")
+    return int(match.group(1)) * _UNIT_NS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class TradeArrays:
+    """The columns bars need, as numpy arrays, one symbol, sorted."""
+
+    ts_ns: np.ndarray  # int64 epoch ns UTC
+    price: np.ndarray  # float64 > 0
+    volume: np.ndarray  # float64 >= 0
+
+
+@dataclass(frozen=True)
+class Bars:
+    """Per-bar arrays (length = number of non-empty bars) plus each bar's first-trade index."""
+
+    bar_start_ns: np.ndarray
+    first_trade: np.ndarray  # index into the trades of each bar's first trade
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    pv: np.ndarray  # sum(price * volume), for exact anchored VWAPs
+    vwap: np.ndarray
+    trade_count: np.ndarray
+    price_std: np.ndarray
+    median_price: np.ndarray
+    dup_print_ratio: np.ndarray
+    max_identical_prints: np.ndarray
+    repeat_print_ratio: np.ndarray
+    unique_price_ratio: np.ndarray
+    max_abs_trade_return: np.ndarray
+    max_trade_volume: np.ndarray
+    flat_run_trades: np.ndarray
+    flat_run_seconds: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.bar_start_ns)
+
+
+_INT_FIELDS: dict[str, type] = {
+    name: np.int64 for name in ("bar_start_ns", "first_trade", "trade_count", "max_identical_prints", "flat_run_trades")
+}
+
+
+def _segment_ids(counts: np.ndarray) -> np.ndarray:
+    return np.repeat(np.arange(len(counts)), counts)
+
+
+def aggregate_bars(trades: TradeArrays, bar_ns: int) -> Bars:
+    """Bars and microstructure for one symbol's sorted trades (see the module doc).
+
+    * ``dup_print_ratio``: share of the bar's prints identical in (ts, price, volume)
+      to at least one other print; ``max_identical_prints`` the largest such group
+      (1 when none). Identical prints are normal in real tapes; their *share* and
+      group size are what separate wash-like bursts from ordinary ones.
+    * ``repeat_print_ratio``: share of prints with the same price *and* volume as the
+      symbol's previous print (any time gap; the first print of the series counts as no repeat).
+    * ``max_abs_trade_return``: max ``|ln(p_i / p_{i-1})|`` against the symbol's
+      previous trade (so a spike on a bar's first print counts); 0 for the first trade.
+    * ``flat_run_trades`` / ``flat_run_seconds``: the longest run of consecutive
+      unchanged prices that is live within the bar, counted from where the run began
+      (possibly in an earlier bar): stale quotes show up as long, long-lived runs.
+    * ``price_std``: population std (ddof=0) of the bar's trade prices.
+    * ``vwap``: ``sum(p*v) / sum(v)``; the mean price when the bar has no volume.
+    """
+    ts, p, v = trades.ts_ns, trades.price, trades.volume
+    n = len(ts)
+    if n == 0:
+        return Bars(**{f.name: np.empty(0, dtype=_INT_FIELDS.get(f.name, np.float64)) for f in fields(Bars)})
+    bar_id = ts // bar_ns  # floor division: also right before 1970
+    new_bar = np.empty(n, dtype=bool)
+    new_bar[0] = True
+    np.not_equal(bar_id[1:], bar_id[:-1], out=new_bar[1:])
+    starts = np.flatnonzero(new_bar)
+    counts = np.diff(np.append(starts, n))
+    seg = _segment_ids(counts)
+    nf = counts.astype(np.float64)
+
+    open_ = p[starts]
+    close = p[np.append(starts[1:], n) - 1]
+    high = np.maximum.reduceat(p, starts)
+    low = np.minimum.reduceat(p, starts)
+    volume = np.add.reduceat(v, starts)
+    pv = np.add.reduceat(p * v, starts)
+    mean_price = np.add.reduceat(p, starts) / nf
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vwap = np.where(volume > 0, pv / np.where(volume > 0, volume, 1.0), mean_price)
+    dev = p - mean_price[seg]
+    price_std = np.sqrt(np.add.reduceat(dev * dev, starts) / nf)
+
+    # median and distinct prices: sort prices within each bar (bars stay contiguous)
+    by_price = np.lexsort((p, seg))
+    sp = p[by_price]
+    median = (sp[starts + (counts - 1) // 2] + sp[starts + counts // 2]) / 2.0
+    distinct = new_bar.copy()
+    distinct[1:] |= sp[1:] != sp[:-1]
+    unique_price_ratio = np.add.reduceat(distinct.astype(np.float64), starts) / nf
+
+    # identical prints: group equal (ts, price, volume); equal ts means the same bar
+    order = np.lexsort((v, p, ts))
+    ts_o, p_o, v_o = ts[order], p[order], v[order]
+    group_start = np.empty(n, dtype=bool)
+    group_start[0] = True
+    group_start[1:] = (ts_o[1:] != ts_o[:-1]) | (p_o[1:] != p_o[:-1]) | (v_o[1:] != v_o[:-1])
+    gstarts = np.flatnonzero(group_start)
+    gsize = np.diff(np.append(gstarts, n))
+    size_sorted = np.repeat(gsize, gsize)
+    size = np.empty(n, dtype=np.int64)
+    size[order] = size_sorted
+    dup_print_ratio = np.add.reduceat((size > 1).astype(np.float64), starts) / nf
+    max_identical_prints = np.maximum.reduceat(size, starts)
+
+    repeat = np.zeros(n, dtype=np.float64)
+    repeat[1:] = (p[1:] == p[:-1]) & (v[1:] == v[:-1])
+    repeat_print_ratio = np.add.reduceat(repeat, starts) / nf
+
+    trade_ret = np.zeros(n, dtype=np.float64)
+    trade_ret[1:] = np.abs(np.log(p[1:] / p[:-1]))
+    max_abs_trade_return = np.maximum.reduceat(trade_ret, starts)
+
+    idx = np.arange(n)
+    changed = np.empty(n, dtype=bool)
+    changed[0] = True
+    np.not_equal(p[1:], p[:-1], out=changed[1:])
+    run_start = np.maximum.accumulate(np.where(changed, idx, 0))
+    flat_run_trades = np.maximum.reduceat(idx - run_start + 1, starts)
+    flat_run_seconds = np.maximum.reduceat(ts - ts[run_start], starts) / 1e9
+
+    return Bars(
+        bar_start_ns=bar_id[starts] * bar_ns,
+        first_trade=starts,
+        open=open_,
+        high=high,
+        low=low,
+        close=close,
+        volume=volume,
+        pv=pv,
+        vwap=vwap,
+        trade_count=counts.astype(np.int64),
+        price_std=price_std,
+        median_price=median,
+        dup_print_ratio=dup_print_ratio,
+        max_identical_prints=max_identical_prints.astype(np.int64),
+        repeat_print_ratio=repeat_print_ratio,
+        unique_price_ratio=unique_price_ratio,
+        max_abs_trade_return=max_abs_trade_return,
+        max_trade_volume=np.maximum.reduceat(v, starts),
+        flat_run_trades=flat_run_trades.astype(np.int64),
+        flat_run_seconds=flat_run_seconds,
+    )
+
+
+def trade_arrays(trades: pd.DataFrame) -> TradeArrays:
+    """Validated numpy columns from a trades frame (``ts`` datetime or epoch ms, UTC)."""
+    return TradeArrays(ts_ns=ts_to_ns(trades["ts"]), price=_price(trades["price"]), volume=_volume(trades["volume"]))
+
+
+def ts_to_ns(ts: pd.Series) -> np.ndarray:
+    """Epoch ns (UTC) from a datetime column (naive = UTC, as Spark hands it with a UTC
+    session time zone) or from integer epoch milliseconds (the landing format)."""
+    if ts.isna().any():
+        raise ValueError(f"ts has {int(ts.isna().sum())} null value(s)")
+    if pd.api.types.is_integer_dtype(ts.dtype):
+        return ts.to_numpy(dtype=np.int64) * 1_000_000
+    if not pd.api.types.is_datetime64_any_dtype(ts.dtype):
+        ts = pd.to_datetime(ts, utc=True)
+    if getattr(ts.dtype, "tz", None) is not None:
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _price(price: pd.Series) -> np.ndarray:
+    p = price.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~(np.isfinite(p) & (p > 0))
+    if bad.any():
+        raise ValueError(
+            f"price must be finite and > 0; {int(bad.sum())} row(s) are not (silver should quarantine them)"
+        )
+    return p
+
+
+def _volume(volume: pd.Series) -> np.ndarray:
+    v = volume.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~(np.isfinite(v) & (v >= 0))
+    if bad.any():
+        raise ValueError(f"volume must be finite and >= 0; {int(bad.sum())} row(s) are not")
+    return v

@@ -1,0 +1,226 @@
+"""The one implementation of the indicator math, shared by gold (Spark) and ML (pandas).
+
+Every function takes 1-D float64 numpy arrays ordered by time (oldest first) and
+returns an array of the same length, ``NaN`` during the warm-up. TA-Lib's C kernels
+do the recursive work (their PyPI wheel bundles the library); where TA-Lib has no
+kernel the code is vectorised numpy. No function reads a value after index ``t`` to
+produce output ``t``: every output is causal (no look-ahead), which
+``tests/features`` proves by perturbing future rows.
+
+Conventions (TA-Lib's, stated because other libraries differ):
+
+* **SMA(n)**: arithmetic mean of the last ``n`` values; first value at index ``n-1``.
+* **EMA(n)**: ``alpha = 2/(n+1)``, *seeded with the SMA* of the first ``n`` values
+  (first output at index ``n-1``), not with the first price as pandas ``ewm`` does.
+* **RSI(n)**: Wilder smoothing (``alpha = 1/n``) of gains and losses, seeded with the
+  plain mean of the first ``n`` gains/losses; first output at index ``n``. When the
+  average loss is zero the RSI is 100 (also for a perfectly flat series, where
+  TA-Lib itself would print 0; a flat run is "no losses").
+* **MACD(fast, slow, signal)**: line = EMA_fast - EMA_slow, where, as in TA-Lib, the
+  fast EMA is SMA-seeded at index ``slow - fast`` so both EMAs start at ``slow - 1``;
+  signal = SMA-seeded EMA(signal) of the line; histogram = line - signal.
+  First output at index ``slow + signal - 2``.
+* **Bollinger(n, k)**: middle = SMA(n), bands = middle +/- k * *population* std
+  (``ddof=0``) of the same ``n`` values. %B = (close - lower) / (upper - lower), 0.5
+  when the bands collapse (zero variance: the close sits on the middle band).
+* **ATR(n)**: true range ``max(h-l, |h-c_prev|, |l-c_prev|)`` from index 1, Wilder
+  smoothed, seeded with the mean of the first ``n`` true ranges; first output at
+  index ``n``.
+* **VWAP**: cumulative ``sum(price*volume) / sum(volume)`` restarted at every anchor
+  (the trading session); bars with no volume carry the previous VWAP, and an anchor
+  that has seen no volume yet uses the bar's own price.
+* **log returns**: ``ln(c_t / c_{t-1})``; the first is NaN.
+* **rolling volatility(n)**: sample std (``ddof=1``) of the last ``n`` log returns,
+  not annualised (bars are intraday and their spacing varies).
+* **volume z-score(n)**: ``(v_t - mean) / std`` against the *previous* ``n`` values
+  (``ddof=0``), so a burst does not dilute its own baseline; a zero-variance baseline
+  gives 0 when ``v_t`` equals it and +/- ``ZSCORE_CAP`` otherwise; clipped to
+  +/- ``ZSCORE_CAP``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import talib
+
+ZSCORE_CAP = 50.0
+"""Bound of z-score style features: a finite, comparable value instead of inf on a flat baseline."""
+
+
+def _f64(values: np.ndarray) -> np.ndarray:
+    arr = np.ascontiguousarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"indicators take 1-D arrays, got shape {arr.shape}")
+    return arr
+
+
+def _check_period(name: str, period: int, minimum: int = 2) -> None:
+    if int(period) != period or period < minimum:
+        raise ValueError(f"{name} period must be an integer >= {minimum}, got {period!r}")
+
+
+def sma(close: np.ndarray, period: int) -> np.ndarray:
+    """Simple moving average of the last ``period`` values (TA-Lib ``SMA``)."""
+    _check_period("SMA", period)
+    return np.asarray(talib.SMA(_f64(close), timeperiod=period))
+
+
+def ema(close: np.ndarray, period: int) -> np.ndarray:
+    """EMA with ``alpha = 2/(period+1)``, SMA-seeded at index ``period-1`` (TA-Lib ``EMA``)."""
+    _check_period("EMA", period)
+    return np.asarray(talib.EMA(_f64(close), timeperiod=period))
+
+
+def rsi(close: np.ndarray, period: int = 14) -> np.ndarray:
+    """Wilder RSI (TA-Lib ``RSI``), 100 when the smoothed loss is zero.
+
+    TA-Lib returns 0 when both smoothed gain and loss are 0 (a flat series). A zero
+    smoothed loss means "no losses", so those outputs become 100. A smoothed loss is 0
+    exactly when no loss has occurred since the start of the series.
+    """
+    _check_period("RSI", period)
+    c = _f64(close)
+    out = np.asarray(talib.RSI(c, timeperiod=period))
+    if len(c) > period:
+        losses_so_far = np.concatenate(([0], np.cumsum(np.diff(c) < 0)))
+        out[(out == 0.0) & (losses_so_far == 0)] = 100.0
+    return out
+
+
+class Macd(NamedTuple):
+    line: np.ndarray
+    signal: np.ndarray
+    histogram: np.ndarray
+
+
+def macd(close: np.ndarray, fast: int = 12, slow: int = 26, signal: int = 9) -> Macd:
+    """MACD line/signal/histogram (TA-Lib ``MACD``; see the module doc for the seeding)."""
+    _check_period("MACD fast", fast)
+    _check_period("MACD slow", slow)
+    _check_period("MACD signal", signal, minimum=1)
+    if fast >= slow:
+        raise ValueError(f"MACD fast ({fast}) must be below slow ({slow})")
+    line, sig, hist = talib.MACD(_f64(close), fastperiod=fast, slowperiod=slow, signalperiod=signal)
+    return Macd(np.asarray(line), np.asarray(sig), np.asarray(hist))
+
+
+class Bollinger(NamedTuple):
+    upper: np.ndarray
+    middle: np.ndarray
+    lower: np.ndarray
+    percent_b: np.ndarray
+    width: np.ndarray  # (upper - lower) / middle
+
+
+def bollinger(close: np.ndarray, period: int = 20, num_std: float = 2.0) -> Bollinger:
+    """Bollinger bands with the population std (TA-Lib ``BBANDS``, SMA middle) plus %B and width."""
+    _check_period("Bollinger", period)
+    if not num_std > 0:
+        raise ValueError(f"Bollinger num_std must be > 0, got {num_std}")
+    c = _f64(close)
+    upper, middle, lower = talib.BBANDS(
+        c, timeperiod=period, nbdevup=num_std, nbdevdn=num_std, matype=talib.MA_Type.SMA
+    )
+    upper, middle, lower = np.asarray(upper), np.asarray(middle), np.asarray(lower)
+    span = upper - lower
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # TA-Lib's running sums leave ~1e-13 of noise on a flat window: treat that as collapsed
+        collapsed = span <= 1e-12 * np.abs(middle)
+        percent_b = np.where(collapsed, 0.5, (c - lower) / np.where(collapsed, 1.0, span))
+        width = np.where(collapsed, 0.0, span) / middle
+    percent_b[np.isnan(middle)] = np.nan
+    return Bollinger(upper, middle, lower, percent_b, width)
+
+
+def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) -> np.ndarray:
+    """Wilder ATR (TA-Lib ``ATR``): first output at index ``period``."""
+    _check_period("ATR", period, minimum=1)
+    return np.asarray(talib.ATR(_f64(high), _f64(low), _f64(close), timeperiod=period))
+
+
+def anchored_vwap(price: np.ndarray, volume: np.ndarray, pv: np.ndarray, anchor_start: np.ndarray) -> np.ndarray:
+    """Cumulative VWAP restarted where ``anchor_start`` is True (index 0 always starts one).
+
+    ``pv`` is each row's ``sum(price*volume)`` (for bars: over the bar's trades, so the
+    VWAP is exact, not a close-times-volume approximation); ``price`` is used only
+    before the anchor has seen any volume.
+    """
+    p, v, pv_ = _f64(price), _f64(volume), _f64(pv)
+    n = len(p)
+    if n == 0:
+        return np.empty(0)
+    starts = np.asarray(anchor_start, dtype=bool).copy()
+    starts[0] = True
+    group = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    cum_pv = np.cumsum(pv_)
+    cum_v = np.cumsum(v)
+    base_pv = np.concatenate(([0.0], cum_pv))[first][group]
+    base_v = np.concatenate(([0.0], cum_v))[first][group]
+    seg_pv = cum_pv - base_pv
+    seg_v = cum_v - base_v
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vwap = np.where(seg_v > 0, seg_pv / np.where(seg_v > 0, seg_v, 1.0), p)
+    return vwap
+
+
+def log_returns(close: np.ndarray) -> np.ndarray:
+    """``ln(c_t / c_{t-1})``; index 0 is NaN."""
+    c = _f64(close)
+    out = np.full(len(c), np.nan)
+    if len(c) > 1:
+        out[1:] = np.log(c[1:] / c[:-1])
+    return out
+
+
+def rolling_std(values: np.ndarray, window: int, ddof: int = 1) -> np.ndarray:
+    """Std of the last ``window`` values with ``ddof``; NaN unless all ``window`` are finite.
+
+    pandas' rolling kernel (compiled, O(n)) is used because it returns an exact 0 on a
+    constant window, where a cumulative-sum formula leaves rounding noise.
+    """
+    _check_period("rolling std", window)
+    out = pd.Series(_f64(values)).rolling(window, min_periods=window).std(ddof=ddof)
+    return out.to_numpy(dtype=np.float64)
+
+
+def rolling_volatility(log_ret: np.ndarray, window: int) -> np.ndarray:
+    """Sample std (ddof=1) of the last ``window`` log returns (not annualised)."""
+    return rolling_std(log_ret, window, ddof=1)
+
+
+def trailing_mean(values: np.ndarray, window: int, *, include_current: bool = False) -> np.ndarray:
+    """Mean of the last ``window`` values, excluding the current one unless asked (NaN in warm-up)."""
+    _check_period("trailing mean", window, minimum=1)
+    series = pd.Series(_f64(values))
+    if not include_current:
+        series = series.shift(1)
+    return series.rolling(window, min_periods=window).mean().to_numpy(dtype=np.float64)
+
+
+def volume_zscore(volume: np.ndarray, window: int) -> np.ndarray:
+    """z-score of ``v_t`` against the previous ``window`` values (ddof=0), capped at +/- ZSCORE_CAP."""
+    _check_period("volume z-score", window)
+    v = _f64(volume)
+    baseline = pd.Series(v).shift(1).rolling(window, min_periods=window)
+    mean = baseline.mean().to_numpy(dtype=np.float64)
+    std = baseline.std(ddof=0).to_numpy(dtype=np.float64)
+    diff = v - mean
+    scale = np.maximum(np.abs(mean), 1.0)
+    flat = std <= 1e-12 * scale
+    with np.errstate(invalid="ignore", divide="ignore"):
+        on_flat = np.where(np.abs(diff) <= 1e-12 * scale, 0.0, np.sign(diff) * ZSCORE_CAP)
+        z = np.where(flat, on_flat, diff / np.where(flat, 1.0, std))
+    z = np.clip(z, -ZSCORE_CAP, ZSCORE_CAP)
+    z[np.isnan(mean)] = np.nan
+    return z
+
+
+def trade_rate_ratio(trade_count: np.ndarray, window: int) -> np.ndarray:
+    """Trades in bar t over the mean trades per bar of the previous ``window`` bars."""
+    base = trailing_mean(trade_count, window)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(base > 0, _f64(trade_count) / np.where(base > 0, base, 1.0), np.nan)
