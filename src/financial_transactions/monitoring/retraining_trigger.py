@@ -1,0 +1,509 @@
+"""``RetrainingTrigger``: drift/performance -> retrain, with a cooldown and a daily limit that hold under races.
+
+The decision (pure, :func:`decide`)
+-----------------------------------
+1. Neither drift (``DriftReport.drift_detected``) nor a performance drop of at
+   least ``retraining.performance_drop`` → ``no_drift``.
+2. The last ``triggered`` decision is less than ``retraining.cooldown_hours``
+   old → ``skipped_cooldown``.
+3. ``retraining.daily_limit`` triggered decisions already happened this UTC day
+   → ``skipped_limit``.
+4. Otherwise → ``triggered``.
+
+Concurrency
+-----------
+The cooldown and the limit are read from ``retraining_audit`` and the decision
+is written back to it with **Delta optimistic concurrency**: read the table at
+version *v*, decide, then ``store.append_if_version(..., expected_version=v)``,
+a conditional commit (a MERGE on ``event_id`` that read version *v*). If any
+other trigger committed in between, the commit fails with
+:class:`ConcurrentModification` and this trigger re-reads and decides again
+(jittered backoff, at most ``retraining.max_commit_attempts`` times). So every
+committed decision saw every earlier one: N racing triggers — threads,
+processes or separate job runs on different clusters — never exceed the daily
+limit or break the cooldown. No in-process lock is involved.
+
+Only a trigger whose ``triggered`` row committed launches retraining, after the
+commit. The launch outcome is appended as a second row (``event_type =
+launch``, ``parent_event_id`` = the decision) that the limit does not count.
+
+Launching
+---------
+* **Locally** :class:`LocalTrainingLauncher` runs the ``train`` stage in-process
+  (``financial_transactions.models.training.run_training``).
+* **On Databricks** :class:`DatabricksJobLauncher` starts the retraining job
+  with ``jobs.run_now`` (``idempotency_token`` = the event id, so a retried
+  call never starts two runs) when ``retraining.launch = run_now``. In every
+  case the trigger sets the task value ``retraining.task_value_key`` (true/false)
+  through ``dbutils.jobs.taskValues`` so a workflow's ``condition_task`` can
+  branch on ``{{tasks.<task>.values.retrain}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import pandas as pd
+import pyarrow as pa
+
+from financial_transactions.config.monitoring import RetrainingConfig
+from financial_transactions.lakehouse import ConcurrentModification, Platform
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+
+    from financial_transactions.monitoring.drift_detector import DriftReport
+    from financial_transactions.monitoring.performance_monitor import PerformanceReport
+
+log = logging.getLogger(__name__)
+
+Decision = Literal["triggered", "skipped_cooldown", "skipped_limit", "no_drift"]
+DECISIONS: tuple[Decision, ...] = ("triggered", "skipped_cooldown", "skipped_limit", "no_drift")
+
+AUDIT_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("event_type", pa.string()),  # decision | launch
+        ("parent_event_id", pa.string()),
+        ("decided_at", pa.timestamp("us", tz="UTC")),
+        ("env", pa.string()),
+        ("decision", pa.string()),  # decision: triggered|skipped_*|no_drift; launch: launched|launch_failed
+        ("reason", pa.string()),
+        ("drift_detected", pa.bool_()),
+        ("drift_run_id", pa.string()),
+        ("drifted_share", pa.float64()),
+        ("drifted_features", pa.string()),
+        ("performance_degraded", pa.bool_()),
+        ("performance_metric", pa.string()),
+        ("performance_baseline", pa.float64()),
+        ("performance_current", pa.float64()),
+        ("performance_drop", pa.float64()),
+        ("cooldown_hours", pa.float64()),
+        ("daily_limit", pa.int64()),
+        ("triggered_today", pa.int64()),
+        ("last_triggered_at", pa.timestamp("us", tz="UTC")),
+        ("read_version", pa.int64()),
+        ("commit_attempts", pa.int64()),
+        ("launcher", pa.string()),
+        ("run_id", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
+
+
+class TriggerConflict(RuntimeError):
+    """Every commit attempt lost a race; nothing was decided (raise the attempt limit or investigate)."""
+
+
+# -- signals ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TriggerSignals:
+    """What the trigger decides from: the drift run and the champion's performance."""
+
+    drift_detected: bool = False
+    drift_run_id: str | None = None
+    drifted_share: float | None = None
+    drifted_features: tuple[str, ...] = ()
+    performance_degraded: bool = False
+    performance_metric: str | None = None
+    performance_baseline: float | None = None
+    performance_current: float | None = None
+
+    @property
+    def performance_drop(self) -> float | None:
+        if self.performance_baseline is None or self.performance_current is None:
+            return None
+        return self.performance_baseline - self.performance_current
+
+    @classmethod
+    def from_reports(
+        cls,
+        drift: DriftReport | None,
+        performance: PerformanceReport | None,
+        config: RetrainingConfig,
+    ) -> TriggerSignals:
+        baseline = current = None
+        metric = None
+        degraded = False
+        if performance is not None:
+            metric = performance.metric
+            baseline, current = performance.baseline, performance.current
+            if baseline is not None and current is not None:
+                degraded = baseline - current >= config.performance_drop
+        return cls(
+            drift_detected=bool(drift and drift.drift_detected),
+            drift_run_id=drift.run_id if drift else None,
+            drifted_share=drift.drifted_share if drift else None,
+            drifted_features=tuple(drift.drifted_features) if drift else (),
+            performance_degraded=degraded,
+            performance_metric=metric,
+            performance_baseline=baseline,
+            performance_current=current,
+        )
+
+    def describe(self) -> str:
+        parts = []
+        if self.drift_run_id is not None:
+            share = f"{self.drifted_share:.2f}" if self.drifted_share is not None else "-"
+            parts.append(
+                f"drift {'detected' if self.drift_detected else 'not detected'} "
+                f"(run {self.drift_run_id}, drifted share {share})"
+            )
+        if self.performance_drop is not None:
+            parts.append(
+                f"{self.performance_metric} {self.performance_current:.3f} vs baseline "
+                f"{self.performance_baseline:.3f} (drop {self.performance_drop:.3f}"
+                f"{', degraded' if self.performance_degraded else ''})"
+            )
+        return "; ".join(parts) or "no signal"
+
+
+# -- the pure decision ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class History:
+    last_triggered_at: datetime | None
+    triggered_today: int
+
+
+def history_of(audit: pd.DataFrame, now: datetime) -> History:
+    """Last trigger time and today's (UTC) trigger count from the audit rows."""
+    if audit.empty:
+        return History(None, 0)
+    rows = audit[(audit["event_type"] == "decision") & (audit["decision"] == "triggered")]
+    if rows.empty:
+        return History(None, 0)
+    at = pd.to_datetime(rows["decided_at"], utc=True)
+    day_start = pd.Timestamp(now.astimezone(UTC).date(), tz="UTC")
+    today = int(((at >= day_start) & (at < day_start + pd.Timedelta(days=1))).sum())
+    return History(at.max().to_pydatetime(), today)
+
+
+def decide(signals: TriggerSignals, history: History, now: datetime, config: RetrainingConfig) -> tuple[Decision, str]:
+    """The decision and its reason, from the signals and what the audit says already happened."""
+    why = signals.describe()
+    if not (signals.drift_detected or signals.performance_degraded):
+        return "no_drift", f"no retraining needed: {why}"
+    if history.last_triggered_at is not None and config.cooldown_hours > 0:
+        elapsed = now - history.last_triggered_at
+        cooldown = timedelta(hours=config.cooldown_hours)
+        if elapsed < cooldown:
+            hours = elapsed.total_seconds() / 3600
+            return (
+                "skipped_cooldown",
+                f"{why}; last retrain {hours:.2f} h ago, cooldown is {config.cooldown_hours:g} h",
+            )
+    if history.triggered_today >= config.daily_limit:
+        return (
+            "skipped_limit",
+            f"{why}; {history.triggered_today} retrain(s) today, daily limit is {config.daily_limit}",
+        )
+    return "triggered", f"retraining: {why}"
+
+
+# -- launchers ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LaunchResult:
+    status: Literal["launched", "launch_failed"]
+    launcher: str
+    run_id: str | None = None
+    detail: str | None = None
+
+
+class Launcher(Protocol):
+    name: str
+
+    def launch(self, event_id: str, reason: str) -> LaunchResult: ...
+
+
+class LocalTrainingLauncher:
+    """Runs the ``train`` stage in this process (tournament -> validator -> gate)."""
+
+    name = "local-train"
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    def launch(self, event_id: str, reason: str) -> LaunchResult:
+        from financial_transactions.models import training
+
+        run_training: Callable[[Platform], Any] | None = getattr(training, "run_training", None)
+        if run_training is None:
+            return LaunchResult("launch_failed", self.name, detail="models.training.run_training is not available")
+        outcome = run_training(self.platform)
+        summary = outcome.summary() if hasattr(outcome, "summary") else outcome
+        return LaunchResult("launched", self.name, run_id=event_id, detail=json.dumps(summary, default=str))
+
+
+class DatabricksJobLauncher:
+    """``jobs.run_now`` on the retraining job (looked up by name unless ``retraining.job_id`` is set)."""
+
+    name = "databricks-run-now"
+
+    def __init__(self, client: WorkspaceClient, config: RetrainingConfig) -> None:
+        self.client = client
+        self.cfg = config
+
+    def job_id(self) -> int:
+        if self.cfg.job_id is not None:
+            return self.cfg.job_id
+        matches = [j for j in self.client.jobs.list(name=self.cfg.job_name) if j.job_id is not None]
+        if not matches:
+            raise LookupError(f"no Databricks job named {self.cfg.job_name!r} (deploy the bundle, or set job_id)")
+        if len(matches) > 1:
+            ids = ", ".join(str(j.job_id) for j in matches)
+            raise LookupError(f"{len(matches)} jobs are named {self.cfg.job_name!r} ({ids}); set retraining.job_id")
+        return int(matches[0].job_id)  # type: ignore[arg-type]
+
+    def launch(self, event_id: str, reason: str) -> LaunchResult:
+        job_id = self.job_id()
+        waiter = self.client.jobs.run_now(
+            job_id=job_id,
+            idempotency_token=event_id,
+            job_parameters={"trigger_event_id": event_id, "trigger_reason": reason[:1000]},
+        )
+        run_id = waiter.response.run_id if waiter.response is not None else None
+        return LaunchResult("launched", self.name, run_id=str(run_id), detail=f"job_id={job_id}")
+
+
+class TaskValueOnly:
+    """``retraining.launch = task_value``: the workflow's condition_task starts retraining."""
+
+    name = "task-value"
+
+    def launch(self, event_id: str, reason: str) -> LaunchResult:
+        return LaunchResult("launched", self.name, detail="left to the workflow's condition_task")
+
+
+def set_task_value(key: str, value: bool) -> bool:
+    """``dbutils.jobs.taskValues.set`` when running as a Databricks job task; False elsewhere."""
+    try:
+        from databricks.sdk.runtime import dbutils
+
+        dbutils.jobs.taskValues.set(key=key, value=value)
+    except Exception as exc:  # not in a job run (or no dbutils): nothing reads the value
+        log.debug("task value %s not set: %s", key, exc)
+        return False
+    return True
+
+
+def default_launcher(platform: Platform) -> Launcher:
+    cfg = platform.config.retraining
+    if platform.is_databricks:
+        if cfg.launch == "task_value":
+            return TaskValueOnly()
+        from databricks.sdk import WorkspaceClient
+
+        return DatabricksJobLauncher(WorkspaceClient(), cfg)
+    return LocalTrainingLauncher(platform)
+
+
+# -- the trigger ----------------------------------------------------------------------------------------
+@dataclass
+class TriggerResult:
+    event_id: str
+    decision: Decision
+    reason: str
+    decided_at: datetime
+    commit_attempts: int
+    history: History
+    launch: LaunchResult | None = None
+    task_value_set: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def triggered(self) -> bool:
+        return self.decision == "triggered"
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"retraining": self.decision}
+        if self.launch is not None:
+            out["launch"] = self.launch.status
+        return out
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RetrainingTrigger:
+    """Decide, commit the decision with optimistic concurrency, then (if triggered) launch."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        *,
+        launcher: Launcher | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        config: RetrainingConfig | None = None,
+    ) -> None:
+        self.platform = platform
+        self.cfg = config or platform.config.retraining
+        self.fqn = platform.config.table("retraining_audit")
+        self._launcher = launcher
+        self.clock = clock
+        self.sleep = sleep
+
+    @property
+    def launcher(self) -> Launcher:
+        if self._launcher is None:
+            self._launcher = default_launcher(self.platform)
+        return self._launcher
+
+    def ensure_table(self) -> None:
+        """Create the (empty) audit table once, before any decision is committed.
+
+        Decisions are only ever committed by a conditional MERGE against an
+        existing version. Creating the table is kept apart because two racing
+        creators may both "win" (the loser's write becomes the next version);
+        with an empty batch that is harmless, with a decision row it would let
+        two triggers decide on the same empty history.
+        """
+        store = self.platform.store
+        if store.exists(self.fqn):
+            return
+        try:
+            store.append_if_version(self.fqn, AUDIT_SCHEMA.empty_table(), -1, ["event_id"])
+        except ConcurrentModification:
+            pass  # another trigger created it
+        if not store.exists(self.fqn):
+            raise TriggerConflict(f"{self.fqn}: could not create the audit table")
+
+    def _read(self) -> tuple[int, pd.DataFrame]:
+        store = self.platform.store
+        version = store.version(self.fqn)
+        return version, store.read(self.fqn, version=version)
+
+    def evaluate(self, signals: TriggerSignals, *, launch: bool = True) -> TriggerResult:
+        """One audited decision; launches retraining only if this trigger's ``triggered`` row committed."""
+        event_id = uuid.uuid4().hex
+        attempts = 0
+        rng = random.Random(event_id)
+        self.ensure_table()
+        while True:
+            attempts += 1
+            version, audit = self._read()
+            now = self.clock()
+            history = history_of(audit, now)
+            decision, reason = decide(signals, history, now, self.cfg)
+            row = self._row(event_id, "decision", None, now, decision, reason, signals, history, version, attempts)
+            try:
+                self.platform.store.append_if_version(self.fqn, row, version, ["event_id"])
+                break
+            except ConcurrentModification as exc:
+                if attempts >= self.cfg.max_commit_attempts:
+                    raise TriggerConflict(
+                        f"{self.fqn}: lost {attempts} commit races in a row; no decision recorded ({exc})"
+                    ) from exc
+                delay = rng.uniform(0.005, 0.02) * min(attempts, 10)
+                log.debug("retraining trigger %s: concurrent commit, retrying in %.3fs", event_id, delay)
+                self.sleep(delay)
+        result = TriggerResult(event_id, decision, reason, now, attempts, history)
+        log.info("retraining decision %s: %s (%s)", event_id, decision, reason)
+        if self.platform.is_databricks:
+            result.task_value_set = set_task_value(self.cfg.task_value_key, decision == "triggered")
+        if decision == "triggered" and launch:
+            result.launch = self._launch(event_id, reason, signals)
+        return result
+
+    def _launch(self, event_id: str, reason: str, signals: TriggerSignals) -> LaunchResult:
+        launcher = self.launcher
+        try:
+            outcome = launcher.launch(event_id, reason)
+        except Exception as exc:  # recorded and returned: the drift job itself must still finish
+            log.error("retraining launch for %s failed: %s", event_id, exc)
+            outcome = LaunchResult("launch_failed", launcher.name, detail=f"{type(exc).__name__}: {exc}")
+        row = self._row(
+            uuid.uuid4().hex,
+            "launch",
+            event_id,
+            self.clock(),
+            outcome.status,
+            reason,
+            signals,
+            None,
+            None,
+            None,
+            launcher=outcome.launcher,
+            run_id=outcome.run_id,
+            detail=outcome.detail,
+        )
+        for attempt in range(1, self.cfg.max_commit_attempts + 1):
+            try:
+                self.platform.store.append(self.fqn, row)
+                break
+            except ConcurrentModification:
+                if attempt < self.cfg.max_commit_attempts:
+                    self.sleep(random.uniform(0.005, 0.02))
+                    continue
+                log.error("retraining launch outcome for %s not audited: too many concurrent commits", event_id)
+            except Exception as exc:
+                log.error("retraining launch outcome for %s not audited: %s", event_id, exc)
+                break
+        return outcome
+
+    def _row(
+        self,
+        event_id: str,
+        event_type: str,
+        parent: str | None,
+        now: datetime,
+        decision: str,
+        reason: str,
+        signals: TriggerSignals,
+        history: History | None,
+        version: int | None,
+        attempts: int | None,
+        *,
+        launcher: str | None = None,
+        run_id: str | None = None,
+        detail: str | None = None,
+    ) -> pa.Table:
+        row = {
+            "event_id": event_id,
+            "event_type": event_type,
+            "parent_event_id": parent,
+            "decided_at": now,
+            "env": self.platform.config.env,
+            "decision": decision,
+            "reason": reason,
+            "drift_detected": signals.drift_detected,
+            "drift_run_id": signals.drift_run_id,
+            "drifted_share": signals.drifted_share,
+            "drifted_features": ",".join(signals.drifted_features) or None,
+            "performance_degraded": signals.performance_degraded,
+            "performance_metric": signals.performance_metric,
+            "performance_baseline": signals.performance_baseline,
+            "performance_current": signals.performance_current,
+            "performance_drop": signals.performance_drop,
+            "cooldown_hours": self.cfg.cooldown_hours,
+            "daily_limit": self.cfg.daily_limit,
+            "triggered_today": history.triggered_today if history else None,
+            "last_triggered_at": history.last_triggered_at if history else None,
+            "read_version": version,
+            "commit_attempts": attempts,
+            "launcher": launcher,
+            "run_id": run_id,
+            "detail": detail,
+        }
+        return pa.Table.from_pylist([row], schema=AUDIT_SCHEMA)
+
+
+def decisions_of(platform: Platform, event_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """The decision rows of ``retraining_audit`` (optionally only ``event_ids``), oldest first."""
+    fqn = platform.config.table("retraining_audit")
+    if not platform.store.exists(fqn):
+        return pd.DataFrame(columns=AUDIT_SCHEMA.names)
+    audit = platform.store.read(fqn)
+    rows = audit[audit["event_type"] == "decision"]
+    if event_ids is not None:
+        rows = rows[rows["event_id"].isin(list(event_ids))]
+    return rows.sort_values("decided_at").reset_index(drop=True)
