@@ -232,7 +232,9 @@ def test_run_reads_time_windows_and_versions_and_records_the_run(platform) -> No
     w2 = datetime(2026, 3, 10, 14, 30, tzinfo=UTC)
     v0 = platform.store.append(gold, _gold(w1, 2000, 0.0))
     platform.store.append(gold, _gold(w2, 2000, 1.0))
-    det = DriftDetector(platform.config.drift.model_copy(update={"min_rows": 10}))
+    det = DriftDetector(
+        platform.config.drift.model_copy(update={"min_rows": 10, "features": ["returns", "volume", "rsi"]})
+    )
     ref = DriftWindow("window-1", start=w1, end=w1 + timedelta(days=2))
     cur = DriftWindow("window-2", start=w2, end=w2 + timedelta(days=2))
     report = det.run(platform, ref, cur)

@@ -65,6 +65,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.config.monitoring import DriftConfig
 from financial_transactions.lakehouse import Platform
 
@@ -723,7 +724,7 @@ class DriftDetector:
             if table.num_rows == 0:
                 raise ValueError(f"the {label} window {window.describe()} has no rows")
         if wanted is None:
-            model_inputs = default_feature_columns()
+            model_inputs = default_feature_columns(platform.config.features)
             if model_inputs:
                 common = set(ref_table.column_names) & set(cur_table.column_names)
                 wanted = [c for c in model_inputs if c in common] or None
@@ -741,10 +742,10 @@ class DriftDetector:
         return report
 
 
-def default_feature_columns() -> list[str] | None:
-    """The model's input columns (features engineer's ``FEATURE_COLUMNS``) when that module is installed."""
+def default_feature_columns(features_cfg: FeaturesConfig | None = None) -> list[str] | None:
+    """The model's input columns under ``features_cfg`` (the features package's ``feature_columns``)."""
     try:
-        from financial_transactions.features.feature_engineering import FEATURE_COLUMNS
+        from financial_transactions.features.feature_engineering import feature_columns
     except ImportError:
         return None
-    return list(FEATURE_COLUMNS)
+    return list(feature_columns(features_cfg or FeaturesConfig()))
