@@ -1,0 +1,400 @@
+"""Rollback: re-point ``champion`` (and optionally the feature tables) to a known-good state.
+
+Where the target comes from
+---------------------------
+* default: the *previous champion* — the ``previous-champion`` alias, else the
+  ``champion`` entry of the pre-promotion snapshot that the gate wrote to
+  ``champion_challenger_audit`` when it promoted the current champion;
+* ``--to-version N``: any existing, READY version other than the current champion.
+
+Aliases after a rollback: ``champion`` = target. When undoing the current
+champion's promotion, ``previous-champion`` goes back to what the snapshot had
+(so the alias map is exactly the pre-promotion one for those two aliases);
+for an explicit ``--to-version`` it becomes the version rolled back from, so the
+rollback itself can be undone. ``challenger`` and ``latest-model`` are untouched.
+
+Feature tables (``--restore-features``): Delta RESTORE of ``trade_features``,
+``train_set`` and ``test_set`` to the versions recorded by the gate — the
+pre-promotion snapshot (default target), or the versions the target version
+was trained on (``--to-version``, from its own PROMOTE row).
+
+Safety
+------
+* Everything is validated before anything changes: a missing champion, a
+  target that does not exist / is not READY / is already champion, missing
+  snapshot versions, or table versions that do not exist are refused with a
+  :class:`RollbackRefused` naming the problem, and nothing is changed.
+* ``dry_run`` returns the plan only.
+* If a step fails mid-way, the steps already done are reversed (aliases
+  re-applied, tables restored to their pre-rollback versions), the failure is
+  audited and :class:`RollbackFailed` is raised.
+* Every executed rollback is one row of ``rollback_audit``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+
+from financial_transactions.lakehouse import Platform
+
+if TYPE_CHECKING:
+    from financial_transactions.models.registry import ModelRegistry
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+PREVIOUS_CHAMPION = "previous-champion"
+
+AUDIT_SCHEMA = pa.schema(
+    [
+        ("rollback_id", pa.string()),
+        ("rolled_back_at", pa.timestamp("us", tz="UTC")),
+        ("env", pa.string()),
+        ("model_name", pa.string()),
+        ("status", pa.string()),  # done | failed
+        ("from_version", pa.int64()),
+        ("to_version", pa.int64()),
+        ("source", pa.string()),
+        ("reason", pa.string()),
+        ("aliases_before", pa.string()),
+        ("aliases_after", pa.string()),
+        ("feature_restores", pa.string()),
+        ("snapshot_decision_id", pa.string()),
+        ("operator", pa.string()),
+        ("error", pa.string()),
+    ]
+)
+
+
+class RollbackRefused(ValueError):
+    """The rollback was not started: the message says why. Nothing was changed."""
+
+
+class RollbackFailed(RuntimeError):
+    """A step failed after the rollback started; completed steps were reversed and the failure audited."""
+
+
+@dataclass(frozen=True)
+class FeatureRestore:
+    table: str
+    current_version: int
+    target_version: int
+
+    @property
+    def noop(self) -> bool:
+        return self.current_version == self.target_version
+
+
+@dataclass
+class RollbackPlan:
+    model_name: str
+    from_version: int
+    to_version: int
+    source: str
+    aliases_before: dict[str, int]
+    aliases_after: dict[str, int]
+    feature_restores: list[FeatureRestore] = field(default_factory=list)
+    snapshot_decision_id: str | None = None
+    restore_features: bool = False
+
+    def describe(self) -> list[str]:
+        lines = [f"{self.model_name}: champion v{self.from_version} -> v{self.to_version} ({self.source})"]
+        for alias in sorted(set(self.aliases_before) | set(self.aliases_after)):
+            before, after = self.aliases_before.get(alias), self.aliases_after.get(alias)
+            if before != after:
+                lines.append(f"alias {alias}: {_v(before)} -> {_v(after)}")
+        if self.restore_features:
+            if not self.feature_restores:
+                lines.append("feature tables: none recorded in the snapshot")
+            for r in self.feature_restores:
+                what = "already at that version" if r.noop else "RESTORE"
+                lines.append(f"{r.table}: v{r.current_version} -> v{r.target_version} ({what})")
+        return lines
+
+
+def _v(version: int | None) -> str:
+    return "-" if version is None else f"v{version}"
+
+
+@dataclass
+class RollbackResult:
+    rollback_id: str | None
+    plan: RollbackPlan
+    status: Literal["done", "failed", "dry_run"]
+    restored: dict[str, int] = field(default_factory=dict)  # table -> new Delta version after RESTORE
+    error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "champion": f"v{self.plan.from_version} -> v{self.plan.to_version}",
+            "tables_restored": len(self.restored),
+        }
+
+
+def _decode(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else None
+
+
+def promotions(platform: Platform) -> pd.DataFrame:
+    """PROMOTE rows of ``champion_challenger_audit`` that no later row superseded (oldest first)."""
+    fqn = platform.config.table("champion_challenger_audit")
+    if not platform.store.exists(fqn):
+        return pd.DataFrame()
+    audit = platform.store.read(fqn)
+    cancelled = set(audit["supersedes"].dropna()) if "supersedes" in audit.columns else set()
+    rows = audit[(audit["decision"] == "PROMOTE") & ~audit["decision_id"].isin(cancelled)]
+    return rows.sort_values("decided_at").reset_index(drop=True)
+
+
+def promotion_of(platform: Platform, version: int) -> dict[str, Any] | None:
+    """The newest valid PROMOTE row that made ``version`` champion, JSON columns decoded."""
+    rows = promotions(platform)
+    if rows.empty:
+        return None
+    rows = rows[rows["challenger_version"].astype("Int64") == version]
+    if rows.empty:
+        return None
+    row: dict[str, Any] = rows.iloc[-1].to_dict()
+    for col in ("snapshot_aliases", "snapshot_feature_versions", "challenger_feature_versions"):
+        row[col] = _decode(row.get(col))
+    return row
+
+
+class ModelRollback:
+    """Plan (validate everything), then execute (aliases, tables, audit) with compensation."""
+
+    def __init__(self, platform: Platform, registry: ModelRegistry | None = None) -> None:
+        self.platform = platform
+        self._registry = registry
+
+    @property
+    def registry(self) -> ModelRegistry:
+        if self._registry is None:
+            from financial_transactions.models.registry import ModelRegistry
+
+            self._registry = ModelRegistry.from_platform(self.platform)
+        return self._registry
+
+    # -- planning ----------------------------------------------------------------------------
+    def _aliases(self) -> dict[str, int]:
+        from financial_transactions.models.registry import RegistryError
+
+        try:
+            return self.registry.aliases()
+        except RegistryError as exc:
+            raise RollbackRefused(f"cannot read the registry, nothing changed: {exc}") from exc
+
+    def _check_version(self, version: int) -> None:
+        from financial_transactions.models.registry import RegistryError
+
+        name = self.registry.name
+        if version < 1:
+            raise RollbackRefused(f"version {version} is not a valid model version (versions start at 1)")
+        try:
+            info = self.registry.version_info(version)
+        except RegistryError as exc:
+            raise RollbackRefused(f"{name} has no version {version}; nothing changed ({exc})") from exc
+        status = getattr(info, "status", None)
+        if status is not None and not str(status).upper().endswith("READY"):
+            raise RollbackRefused(f"{name} version {version} is {status}, not READY; nothing changed")
+
+    def plan(self, to_version: int | None = None, *, restore_features: bool = False) -> RollbackPlan:
+        """Validate and describe the rollback; raises :class:`RollbackRefused` and changes nothing."""
+        name = self.registry.name
+        before = self._aliases()
+        current = before.get(CHAMPION)
+        if current is None:
+            raise RollbackRefused(f"{name} has no champion to roll back; nothing changed")
+        promotion = promotion_of(self.platform, current)
+        snapshot = (promotion or {}).get("snapshot_aliases") or {}
+        after = dict(before)
+        if to_version is not None:
+            if to_version == current:
+                raise RollbackRefused(f"version {to_version} is already the champion of {name}; nothing changed")
+            self._check_version(to_version)
+            target, source = to_version, f"--to-version {to_version}"
+            after[PREVIOUS_CHAMPION] = current
+        else:
+            target_alias = before.get(PREVIOUS_CHAMPION)
+            snapshot_champion = snapshot.get(CHAMPION)
+            if target_alias is not None:
+                target, source = target_alias, f"alias {PREVIOUS_CHAMPION}"
+            elif snapshot_champion is not None:
+                target, source = int(snapshot_champion), "promotion snapshot"
+            else:
+                raise RollbackRefused(
+                    f"{name} v{current} has no previous champion (no {PREVIOUS_CHAMPION!r} alias and no "
+                    "pre-promotion snapshot); use --to-version N; nothing changed"
+                )
+            if target == current:
+                raise RollbackRefused(f"the previous champion v{target} is already the champion; nothing changed")
+            self._check_version(target)
+            if promotion is not None and snapshot.get(CHAMPION) == target:
+                previous = snapshot.get(PREVIOUS_CHAMPION)
+                if previous is None:
+                    after.pop(PREVIOUS_CHAMPION, None)
+                else:
+                    after[PREVIOUS_CHAMPION] = int(previous)
+            else:
+                after[PREVIOUS_CHAMPION] = current
+        after[CHAMPION] = target
+        plan = RollbackPlan(
+            model_name=name,
+            from_version=current,
+            to_version=target,
+            source=source,
+            aliases_before=before,
+            aliases_after=after,
+            snapshot_decision_id=(promotion or {}).get("decision_id"),
+            restore_features=restore_features,
+        )
+        if restore_features:
+            plan.feature_restores = self._feature_plan(target, to_version is not None, promotion)
+        return plan
+
+    def _feature_plan(self, target: int, explicit: bool, promotion: dict[str, Any] | None) -> list[FeatureRestore]:
+        versions: dict[str, int] | None = None
+        where = ""
+        snapshot_champion = ((promotion or {}).get("snapshot_aliases") or {}).get(CHAMPION)
+        own = promotion_of(self.platform, target) if explicit else None
+        if own is not None and own.get("challenger_feature_versions") is not None:
+            versions, where = own["challenger_feature_versions"], f"the versions v{target} was trained on"
+        elif promotion is not None and promotion.get("snapshot_feature_versions") is not None:
+            if snapshot_champion == target or not explicit:
+                versions, where = promotion["snapshot_feature_versions"], "the pre-promotion snapshot"
+        if versions is None:
+            raise RollbackRefused(
+                f"no recorded feature-table versions for v{target} in champion_challenger_audit; "
+                "roll back without --restore-features; nothing changed"
+            )
+        store = self.platform.store
+        out = []
+        for table, version in sorted(versions.items()):
+            version = int(version)
+            if not store.exists(table):
+                raise RollbackRefused(f"{table} (from {where}) does not exist; nothing changed")
+            latest = store.version(table)
+            available = {int(h["version"]) for h in store.history(table)}
+            if version > latest or version not in available:
+                raise RollbackRefused(
+                    f"{table} has no version {version} (latest {latest}; from {where}); nothing changed"
+                )
+            out.append(FeatureRestore(table, latest, version))
+        return out
+
+    # -- execution ---------------------------------------------------------------------------
+    def run(
+        self,
+        to_version: int | None = None,
+        *,
+        restore_features: bool = False,
+        dry_run: bool = False,
+        reason: str | None = None,
+    ) -> RollbackResult:
+        plan = self.plan(to_version, restore_features=restore_features)
+        if dry_run:
+            return RollbackResult(None, plan, "dry_run")
+        return self.execute(plan, reason=reason)
+
+    def execute(self, plan: RollbackPlan, *, reason: str | None = None) -> RollbackResult:
+        """Apply a plan; reverses completed steps on failure (then raises :class:`RollbackFailed`)."""
+        if self._aliases() != plan.aliases_before:
+            raise RollbackRefused("the registry aliases changed since the plan was made; plan again; nothing changed")
+        store = self.platform.store
+        for r in plan.feature_restores:
+            if store.version(r.table) != r.current_version:
+                raise RollbackRefused(f"{r.table} moved since the plan was made; plan again; nothing changed")
+        rollback_id = uuid.uuid4().hex
+        restored: dict[str, int] = {}
+        try:
+            self.registry.apply_aliases(plan.aliases_after)
+            for r in plan.feature_restores:
+                if not r.noop:
+                    restored[r.table] = store.restore(r.table, r.target_version)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            undo_errors = self._undo(plan, restored)
+            if undo_errors:
+                error += f"; undo incomplete: {'; '.join(undo_errors)}"
+            result = RollbackResult(rollback_id, plan, "failed", restored, error)
+            self._audit(result, reason)
+            self._alert(result)
+            raise RollbackFailed(f"rollback of {plan.model_name} failed and was reversed: {error}") from exc
+        result = RollbackResult(rollback_id, plan, "done", restored)
+        self._audit(result, reason)
+        self._alert(result)
+        log.info("rollback %s: %s", rollback_id, "; ".join(plan.describe()))
+        return result
+
+    def _undo(self, plan: RollbackPlan, restored: dict[str, int]) -> list[str]:
+        errors = []
+        try:
+            self.registry.apply_aliases(plan.aliases_before)
+        except Exception as exc:
+            errors.append(f"aliases: {exc}")
+        for r in plan.feature_restores:
+            if r.table in restored:
+                try:
+                    self.platform.store.restore(r.table, r.current_version)
+                except Exception as exc:
+                    errors.append(f"{r.table}: {exc}")
+        return errors
+
+    def _audit(self, result: RollbackResult, reason: str | None) -> None:
+        plan = result.plan
+        try:
+            operator = getpass.getuser()
+        except Exception:
+            operator = None
+        row = {
+            "rollback_id": result.rollback_id,
+            "rolled_back_at": datetime.now(UTC),
+            "env": self.platform.config.env,
+            "model_name": plan.model_name,
+            "status": result.status,
+            "from_version": plan.from_version,
+            "to_version": plan.to_version,
+            "source": plan.source,
+            "reason": reason,
+            "aliases_before": json.dumps(plan.aliases_before, sort_keys=True),
+            "aliases_after": json.dumps(plan.aliases_after, sort_keys=True),
+            "feature_restores": json.dumps(
+                [
+                    {
+                        "table": r.table,
+                        "from_version": r.current_version,
+                        "to_version": r.target_version,
+                        "new_version": result.restored.get(r.table),
+                    }
+                    for r in plan.feature_restores
+                ]
+            ),
+            "snapshot_decision_id": plan.snapshot_decision_id,
+            "operator": operator,
+            "error": result.error,
+        }
+        self.platform.store.append(
+            self.platform.config.table("rollback_audit"), pa.Table.from_pylist([row], schema=AUDIT_SCHEMA)
+        )
+
+    def _alert(self, result: RollbackResult) -> None:
+        from financial_transactions.monitoring.alerting import AlertManager
+
+        plan = result.plan
+        AlertManager.from_platform(self.platform).send(
+            title=f"Rollback {result.status}: {plan.model_name} v{plan.from_version} -> v{plan.to_version}",
+            message="; ".join(plan.describe()) + (f"; error: {result.error}" if result.error else ""),
+            severity="critical" if result.status == "failed" else "warning",
+            source="rollback",
+            context={"rollback_id": result.rollback_id, "tables_restored": len(result.restored)},
+        )
