@@ -40,6 +40,7 @@ def check_sops(root: Path) -> SopsReport:
         report.errors.append("no creation_rules")
         return report
     compiled: list[re.Pattern[str]] = []
+    placeholders: list[str] = []
     for index, rule in enumerate(rules):
         if not isinstance(rule, dict):
             report.errors.append(f"creation_rules[{index}] is not a mapping")
@@ -57,12 +58,15 @@ def check_sops(root: Path) -> SopsReport:
             if AGE_RECIPIENT.match(recipient):
                 continue
             if "<" in recipient or "replace" in recipient.lower():
-                report.warnings.append(
-                    f"creation_rules[{index}] ({regex}) still has the placeholder recipient {recipient!r}: "
-                    "generate a key with `age-keygen` and put its public key here (see secrets/README.md)"
-                )
+                placeholders.append(str(regex))
             else:
                 report.errors.append(f"creation_rules[{index}] ({regex}): {recipient!r} is not an age public key")
+    if placeholders:
+        report.warnings.append(
+            f"{len(placeholders)} placeholder age recipient(s) remain in {len(set(placeholders))} rule(s): "
+            "generate keys "
+            "with `age-keygen` and put their public keys here before encrypting (secrets/README.md)"
+        )
     for encrypted in sorted((root / "secrets").glob("*.enc.yaml")):
         relative = encrypted.relative_to(root).as_posix()
         if not any(p.search(relative) for p in compiled):

