@@ -81,6 +81,9 @@ def main(
 COMMAND_MODULES: list[str] = [
     "financial_transactions.cli.core",
     "financial_transactions.cli.reporting",
+    "financial_transactions.cli.monitoring",
+    "financial_transactions.cli.deploy",
+    "financial_transactions.cli.decision",
 ]
 
 for _module in COMMAND_MODULES:
