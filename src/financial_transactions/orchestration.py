@@ -49,6 +49,7 @@ class StageResult:
 
 #: The end-to-end order. Each engineer registers their stage here.
 STAGES: list[Stage] = [
+    Stage("drift", "financial_transactions.monitoring.stage:run_stage", "PSI/JS drift, performance, retraining"),
     Stage("dashboard", "financial_transactions.reporting.stage:run_stage", "dashboard export + decision report"),
 ]
 

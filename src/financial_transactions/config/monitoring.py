@@ -37,6 +37,12 @@ class DriftConfig(StrictModel):
     table: str = Field(default="gold_trade_features", pattern=_IDENT, description="table key of the windows")
     time_column: str = Field(default="bar_start", pattern=_COLUMN)
     threads: int = Field(default=2, ge=1, le=64, description="features computed in parallel")
+    current_hours: float = Field(
+        default=24.0, gt=0, le=24 * 90, description="recent mode: the current window is the latest this many hours"
+    )
+    reference_hours: float = Field(
+        default=120.0, gt=0, le=24 * 365, description="recent mode: the reference is this many hours before it"
+    )
 
     @model_validator(mode="after")
     def _warn_below_alert(self) -> DriftConfig:

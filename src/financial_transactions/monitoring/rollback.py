@@ -164,7 +164,7 @@ def promotion_of(platform: Platform, version: int) -> dict[str, Any] | None:
     rows = rows[rows["challenger_version"].astype("Int64") == version]
     if rows.empty:
         return None
-    row: dict[str, Any] = rows.iloc[-1].to_dict()
+    row: dict[str, Any] = {str(k): v for k, v in rows.iloc[-1].to_dict().items()}
     for col in ("snapshot_aliases", "snapshot_feature_versions", "challenger_feature_versions"):
         row[col] = _decode(row.get(col))
     return row
@@ -269,9 +269,12 @@ class ModelRollback:
         own = promotion_of(self.platform, target) if explicit else None
         if own is not None and own.get("challenger_feature_versions") is not None:
             versions, where = own["challenger_feature_versions"], f"the versions v{target} was trained on"
-        elif promotion is not None and promotion.get("snapshot_feature_versions") is not None:
-            if snapshot_champion == target or not explicit:
-                versions, where = promotion["snapshot_feature_versions"], "the pre-promotion snapshot"
+        elif (
+            promotion is not None
+            and promotion.get("snapshot_feature_versions") is not None
+            and (snapshot_champion == target or not explicit)
+        ):
+            versions, where = promotion["snapshot_feature_versions"], "the pre-promotion snapshot"
         if versions is None:
             raise RollbackRefused(
                 f"no recorded feature-table versions for v{target} in champion_challenger_audit; "

@@ -1,0 +1,117 @@
+"""``fin-mlops drift`` and ``fin-mlops rollback``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import typer
+from rich.table import Table
+
+from financial_transactions.cli.main import console, err_console, platform_from_ctx
+
+
+def register(app: typer.Typer) -> None:
+    app.command("drift")(drift)
+    app.command("rollback")(rollback)
+
+
+def _when(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        err_console.print(f"[red]{option} must be an ISO timestamp (e.g. 2026-03-09T14:30:00Z), got {value!r}[/]")
+        raise typer.Exit(code=2) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def drift(
+    ctx: typer.Context,
+    reference_window: int = typer.Option(1, "--reference-window", min=1, max=1000, help="replay window (reference)"),
+    current_window: int = typer.Option(2, "--current-window", min=1, max=1000, help="replay window (current)"),
+    recent: bool = typer.Option(
+        False, "--recent", help="latest drift.current_hours vs the drift.reference_hours before (production mode)"
+    ),
+    reference_start: str | None = typer.Option(None, "--reference-start", help="ISO time, overrides the window"),
+    reference_end: str | None = typer.Option(None, "--reference-end", help="ISO time (exclusive)"),
+    current_start: str | None = typer.Option(None, "--current-start", help="ISO time, overrides the window"),
+    current_end: str | None = typer.Option(None, "--current-end", help="ISO time (exclusive)"),
+    reference_version: int | None = typer.Option(
+        None, "--reference-version", min=0, help="Delta version (time travel)"
+    ),
+    current_version: int | None = typer.Option(None, "--current-version", min=0, help="Delta version (time travel)"),
+    trigger: bool = typer.Option(True, "--trigger/--no-trigger", help="let the retraining trigger decide"),
+    launch: bool = typer.Option(True, "--launch/--no-launch", help="run retraining when triggered"),
+) -> None:
+    """PSI/JS per feature, the champion's performance, and the retraining trigger's decision."""
+    from financial_transactions.monitoring.stage import (
+        all_ground_truth,
+        ground_truth_path,
+        print_cycle,
+        recent_windows,
+        replay_window,
+        run_cycle,
+    )
+
+    platform = platform_from_ctx(ctx)
+    try:
+        if recent:
+            reference, current = recent_windows(platform)
+            truth = all_ground_truth(platform)
+        else:
+            reference = replay_window(platform, reference_window)
+            current = replay_window(platform, current_window)
+            truth = [ground_truth_path(platform, current_window)]
+        reference = replace(
+            reference,
+            start=_when(reference_start, "--reference-start") or reference.start,
+            end=_when(reference_end, "--reference-end") or reference.end,
+            version=reference_version,
+        )
+        current = replace(
+            current,
+            start=_when(current_start, "--current-start") or current.start,
+            end=_when(current_end, "--current-end") or current.end,
+            version=current_version,
+        )
+        cycle = run_cycle(platform, reference, current, ground_truth=truth, trigger=trigger, launch=launch)
+    except (ValueError, LookupError) as exc:
+        err_console.print(f"[bold red]drift:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    print_cycle(console, cycle)
+
+
+def rollback(
+    ctx: typer.Context,
+    to_version: int | None = typer.Option(None, "--to-version", help="roll back to this version (default: previous)"),
+    restore_features: bool = typer.Option(
+        False, "--restore-features", help="also RESTORE the feature tables to the recorded versions"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show the plan, change nothing"),
+    reason: str | None = typer.Option(None, "--reason", help="why (kept in rollback_audit)"),
+) -> None:
+    """Re-point champion to the previous champion (or --to-version N), optionally restoring feature tables."""
+    from financial_transactions.monitoring.rollback import ModelRollback, RollbackFailed, RollbackRefused
+
+    platform = platform_from_ctx(ctx)
+    try:
+        result = ModelRollback(platform).run(
+            to_version, restore_features=restore_features, dry_run=dry_run, reason=reason
+        )
+    except RollbackRefused as exc:
+        err_console.print(f"[bold red]rollback refused:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    except RollbackFailed as exc:
+        err_console.print(f"[bold red]rollback failed:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    table = Table(title=f"rollback plan · env {platform.config.env}" + (" · DRY RUN" if dry_run else ""))
+    table.add_column("step")
+    for line in result.plan.describe():
+        table.add_row(line)
+    console.print(table)
+    if dry_run:
+        console.print("dry run: nothing changed", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"rollback {result.rollback_id}: {result.status}", highlight=False, soft_wrap=True)

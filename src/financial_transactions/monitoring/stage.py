@@ -1,0 +1,250 @@
+"""The ``drift`` stage of ``fin-mlops run`` and the engine behind ``fin-mlops drift``.
+
+One monitoring cycle:
+
+1. **Drift** of the gold features: replay window 1 (the base regime) is the
+   reference, window 2 (the regime shift the ``shift`` stage ingested) is the
+   current window. Windows are the replay's trading days, New York midnight to
+   New York midnight, so equities and 24/7 crypto are cut the same way.
+2. **Performance** of the champion on the current window against the replay's
+   ground truth (skipped, with the reason, when there is no champion or no
+   ground truth yet).
+3. **Retraining trigger** from both signals (cooldown and daily limit from
+   ``retraining_audit``); locally a triggered decision runs the train stage.
+4. **Alert** when drift is detected or retraining could not be launched.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from financial_transactions.lakehouse import Platform
+from financial_transactions.monitoring.drift_detector import DriftDetector, DriftReport, DriftWindow, load_window
+from financial_transactions.monitoring.performance_monitor import PerformanceMonitor, PerformanceReport
+from financial_transactions.monitoring.retraining_trigger import RetrainingTrigger, TriggerResult, TriggerSignals
+
+if TYPE_CHECKING:
+    from financial_transactions.orchestration import RunContext
+
+log = logging.getLogger(__name__)
+
+NEW_YORK = "America/New_York"
+
+
+def replay_window(platform: Platform, window: int, *, label: str | None = None) -> DriftWindow:
+    """Replay window ``window`` of the gold table as a time range (New York midnights, in UTC)."""
+    from financial_transactions.streaming.synthetic import window_days, window_name
+
+    cfg = platform.config
+    days = window_days(cfg.replay, window)
+    start = pd.Timestamp(days[0]).tz_localize(NEW_YORK).tz_convert(UTC).to_pydatetime()
+    end = pd.Timestamp(days[-1] + timedelta(days=1)).tz_localize(NEW_YORK).tz_convert(UTC).to_pydatetime()
+    return DriftWindow(
+        label or window_name(window),
+        table=cfg.drift.table,
+        start=start,
+        end=end,
+        time_column=cfg.drift.time_column,
+    )
+
+
+def recent_windows(platform: Platform) -> tuple[DriftWindow, DriftWindow]:
+    """The latest ``drift.current_hours`` of the table vs the ``drift.reference_hours`` before them.
+
+    Anchored on the newest row of the table (not the wall clock), so a paused feed
+    compares the last data it delivered instead of an empty window.
+    """
+    import pyarrow.compute as pc
+
+    cfg = platform.config
+    fqn = cfg.table(cfg.drift.table)
+    ts = platform.store.read_arrow(fqn, columns=[cfg.drift.time_column]).column(cfg.drift.time_column)
+    latest = pc.max(ts).as_py()
+    if latest is None:
+        raise ValueError(f"{fqn} has no rows to monitor")
+    end = latest + timedelta(microseconds=1)
+    split = end - timedelta(hours=cfg.drift.current_hours)
+    start = split - timedelta(hours=cfg.drift.reference_hours)
+    kw = {"table": cfg.drift.table, "time_column": cfg.drift.time_column}
+    return (
+        DriftWindow(f"previous {cfg.drift.reference_hours:g}h", start=start, end=split, **kw),  # type: ignore[arg-type]
+        DriftWindow(f"latest {cfg.drift.current_hours:g}h", start=split, end=end, **kw),  # type: ignore[arg-type]
+    )
+
+
+def ground_truth_path(platform: Platform, window: int) -> Path:
+    from financial_transactions.streaming.synthetic import window_name
+
+    return Path(platform.paths.landing) / "_ground_truth" / window_name(window) / "anomalies.ndjson"
+
+
+def all_ground_truth(platform: Platform) -> list[Path]:
+    """Every replay window's ground-truth file that exists (labels that have arrived)."""
+    return sorted((Path(platform.paths.landing) / "_ground_truth").glob("*/anomalies.ndjson"))
+
+
+@dataclass
+class MonitoringCycle:
+    drift: DriftReport
+    performance: PerformanceReport | None
+    performance_note: str | None
+    trigger: TriggerResult | None
+    alerts: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        out = dict(self.drift.summary())
+        out.pop("run_id", None)
+        if self.performance is not None and self.performance.current is not None:
+            out[f"champion_{self.performance.metric}"] = round(self.performance.current, 4)
+        if self.trigger is not None:
+            out.update(self.trigger.summary())
+        return out
+
+
+def run_performance(
+    platform: Platform, window: DriftWindow, ground_truth: list[Path]
+) -> tuple[PerformanceReport | None, str | None]:
+    """Champion metrics on ``window``; (None, why) when they cannot be computed yet."""
+    missing = [p for p in ground_truth if not p.exists()]
+    if missing:
+        return None, f"no ground truth at {missing[0]}"
+    from financial_transactions.models.registry import RegistryError
+
+    gold = load_window(platform, window).to_pandas()
+    if gold.empty:
+        return None, f"no gold rows in {window.describe()}"
+    monitor = PerformanceMonitor(platform)
+    try:
+        return monitor.monitor(gold, ground_truth), None
+    except RegistryError as exc:
+        return None, f"no champion to monitor ({exc})"
+
+
+def run_cycle(
+    platform: Platform,
+    reference: DriftWindow,
+    current: DriftWindow,
+    *,
+    ground_truth: list[Path] | None = None,
+    trigger: bool = True,
+    launch: bool = True,
+    trigger_obj: RetrainingTrigger | None = None,
+) -> MonitoringCycle:
+    """Drift -> performance -> trigger -> alerts; every step is recorded in its Delta table."""
+    from financial_transactions.monitoring.alerting import AlertManager
+
+    report = DriftDetector(platform.config.drift).run(platform, reference, current)
+    performance: PerformanceReport | None = None
+    note: str | None = "no ground truth given"
+    if ground_truth:
+        performance, note = run_performance(platform, current, ground_truth)
+    decision = None
+    if trigger:
+        signals = TriggerSignals.from_reports(report, performance, platform.config.retraining)
+        decision = (trigger_obj or RetrainingTrigger(platform)).evaluate(signals, launch=launch)
+    cycle = MonitoringCycle(report, performance, note, decision)
+    alerts = AlertManager.from_platform(platform)
+    if report.drift_detected:
+        result = alerts.send(
+            title=f"Drift detected in {platform.config.table(reference.table)}",
+            message=f"{report.reason}. Retraining: {decision.decision if decision else 'not evaluated'}.",
+            severity="warning",
+            source="drift",
+            context={
+                "run_id": report.run_id,
+                "reference": reference.describe(),
+                "current": current.describe(),
+                "drifted": report.drifted_features,
+                "max_psi": report.max_psi,
+            },
+        )
+        cycle.alerts.append(result.status)
+    if decision is not None and decision.launch is not None and decision.launch.status == "launch_failed":
+        result = alerts.send(
+            title="Retraining could not be launched",
+            message=decision.launch.detail or "unknown error",
+            severity="critical",
+            source="retraining",
+            context={"event_id": decision.event_id, "launcher": decision.launch.launcher},
+        )
+        cycle.alerts.append(result.status)
+    return cycle
+
+
+# -- presentation -------------------------------------------------------------------------------
+_STATUS_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", "insufficient_data": "dim"}
+
+
+def drift_table(report: DriftReport) -> Table:
+    cfg = report.config
+    title = f"drift run {report.run_id[:12]}"
+    if report.reference is not None and report.current is not None:
+        title += f": {report.reference.label} -> {report.current.label}"
+    table = Table(title=title)
+    table.add_column("feature", style="bold")
+    table.add_column("kind")
+    table.add_column(f"PSI (warn {cfg.psi_warn:g} / alert {cfg.psi_alert:g})", justify="right")
+    table.add_column(f"JS (alert {cfg.js_alert:g})", justify="right")
+    table.add_column("bins", justify="right")
+    table.add_column("missing ref/cur", justify="right")
+    table.add_column("status")
+    for f in sorted(report.features, key=lambda x: -(x.psi if x.psi is not None else -1.0)):
+        style = _STATUS_STYLE[f.status]
+        name = f"{f.feature} *" if f.critical else f.feature
+        table.add_row(
+            name,
+            f.kind,
+            "-" if f.psi is None else f"{f.psi:.4f}",
+            "-" if f.js is None else f"{f.js:.4f}",
+            str(f.bins),
+            f"{f.reference_missing}/{f.current_missing}",
+            f"[{style}]{f.status}[/]",
+        )
+    return table
+
+
+def print_cycle(console: Console, cycle: MonitoringCycle) -> None:
+    report = cycle.drift
+    console.print(drift_table(report))
+    colour = "red" if report.drift_detected else "green"
+    console.print(f"[bold]drift decision:[/] [{colour}]{report.overall}[/] - {report.reason}")
+    if cycle.performance is not None:
+        p = cycle.performance
+        current = "-" if p.current is None else f"{p.current:.4f}"
+        baseline = "-" if p.baseline is None else f"{p.baseline:.4f}"
+        console.print(
+            f"[bold]champion v{p.model_version}:[/] rolling {p.metric} {current} over {len(p.windows)} window(s); "
+            f"baseline {baseline} ({p.baseline_source})"
+        )
+    elif cycle.performance_note:
+        console.print(f"[bold]performance:[/] skipped - {cycle.performance_note}")
+    if cycle.trigger is not None:
+        t = cycle.trigger
+        colour = "bold magenta" if t.triggered else "cyan"
+        console.print(f"[bold]retraining trigger:[/] [{colour}]{t.decision}[/] - {t.reason}")
+        if t.launch is not None:
+            console.print(f"[bold]launch:[/] {t.launch.status} via {t.launch.launcher}", highlight=False)
+    if cycle.alerts:
+        console.print(f"[bold]alerts:[/] {', '.join(cycle.alerts)}")
+
+
+def run_stage(ctx: RunContext) -> dict[str, Any]:
+    """``fin-mlops run``: window 1 (reference) vs the regime-shifted window 2 (current)."""
+    platform = ctx.platform
+    reference = replay_window(platform, 1)
+    current = replay_window(platform, 2)
+    cycle = run_cycle(platform, reference, current, ground_truth=[ground_truth_path(platform, 2)])
+    print_cycle(ctx.console, cycle)
+    ctx.state["drift_run_id"] = cycle.drift.run_id
+    ctx.state["drift_detected"] = cycle.drift.drift_detected
+    if cycle.trigger is not None:
+        ctx.state["retraining_decision"] = cycle.trigger.decision
+    return cycle.summary()
