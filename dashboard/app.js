@@ -585,7 +585,9 @@
         { label: "at", value: function (r) { return fmtTime(r.at); } },
         { label: "drifted features", num: true, value: function (r) { return r.drifted_features + " / " + r.features; } },
         { label: "share", num: true, value: function (r) { return fmtPct(r.drifted_share, 0); } },
-        { label: "windows", wrap: true, value: function (r) { return windowText(r.reference) + " → " + windowText(r.current); } }
+        { label: "decision", value: function (r) { return r.overall ? badge(/^drift|alert/i.test(r.overall) ? "alert" : /no_drift|ok/i.test(r.overall) ? "ok" : "info", r.overall) : "–"; } },
+        { label: "windows", wrap: true, value: function (r) { return windowText(r.reference) + " → " + windowText(r.current); } },
+        { label: "reason", wrap: true, value: function (r) { return r.reason; } }
       ], runs.slice().reverse()));
     } else body.appendChild(emptyState(psi, "No drift run yet"));
     body.appendChild(h("h3", { class: "sub" }, "Model performance per labelled window"));
@@ -626,7 +628,8 @@
       { label: "kind", value: function (e) { return badge("info", e.kind); } },
       { label: "outcome", value: function (e) {
         var o = String(e.outcome || "");
-        var lvl = /fail|error|undeliver/i.test(o) ? "alert" : /trigger|sent|deliver|ok|success|rolled/i.test(o) ? "ok" : /skip|cooldown|limit/i.test(o) ? "warn" : "info";
+        var lvl = /fail|error|undeliver/i.test(o) ? "alert" : /not_configured|dry_run/i.test(o) ? "info" :
+          /trigger|sent|deliver|^ok$|success|rolled|done|launched/i.test(o) ? "ok" : /skip|cooldown|limit/i.test(o) ? "warn" : "info";
         return badge(lvl, o || "–"); } },
       { label: "detail", wrap: true, value: function (e) { return e.detail; } }
     ], entries, { scrollY: true }));
@@ -676,21 +679,39 @@
     var r = sec(D.backtest, "results");
     if (!ok(r) || !r.data.rows.length) { body.appendChild(emptyState(r, "No backtest yet")); return false; }
     var rows = r.data.rows;
-    var series = rows.filter(function (x) { return x.equity && x.equity.v.length; }).map(function (x, i) {
-      var useT = x.equity.t.length === x.equity.v.length && x.equity.t.every(Boolean);
-      return { name: text(x.symbol) + " · " + text(x.strategy), color: PALETTE[i % PALETTE.length], dash: i >= PALETTE.length ? "5 3" : null,
-        points: x.equity.v.map(function (v, k) { return { x: useT ? new Date(x.equity.t[k]).getTime() : k, y: v }; })
-          .filter(function (p) { return isNum(p.y); }), time: useT };
-    }).filter(function (x) { return x.points.length; });
+    var strategies = [];
+    rows.forEach(function (x) { if (strategies.indexOf(x.strategy) < 0) strategies.push(x.strategy); });
+    var settings = D.backtest.settings || {};
     body.appendChild(h("p", { class: "legend" }, "Run ", h("code", null, text(r.data.run_id)), " · ", fmtTime(r.data.at),
-      " · ", D.backtest.settings ? D.backtest.settings.strategy + ", " + D.backtest.settings.mode + ", " + D.backtest.settings.commission_bps + " bps commission + " + D.backtest.settings.slippage_bps + " bps slippage" : ""));
-    if (series.length) {
-      body.appendChild(lineChart(series, { aria: "equity curves", timeAxis: series.every(function (x) { return x.time; }), baseline: 1,
-        width: body.clientWidth }));
-      body.appendChild(h("div", { class: "legend" }, series.map(function (x) {
-        return h("span", null, h("span", { class: "sw", style: { background: x.color } }), x.name);
-      })));
-    } else body.appendChild(emptyState({ status: "empty", message: "the backtest stored no equity curve" }, "No equity curve"));
+      settings.mode ? " · " + settings.mode + ", " + settings.commission_bps + " bps commission + " + settings.slippage_bps + " bps slippage" : ""));
+    var select = h("select", { id: "strategy-select", "aria-label": "strategy" });
+    strategies.forEach(function (st) { select.appendChild(h("option", { value: String(st) }, text(st))); });
+    if (strategies.indexOf(settings.strategy) >= 0) select.value = settings.strategy;
+    body.appendChild(h("div", { class: "toolbar" }, h("label", { for: "strategy-select" }, "Strategy"), select));
+    var chartHolder = h("div", { id: "equity-chart" });
+    body.appendChild(chartHolder);
+    function draw() {
+      var chosen = rows.filter(function (x) { return String(x.strategy) === select.value && x.equity && x.equity.v.length; });
+      var series = chosen.map(function (x, i) {
+        var useT = x.equity.t.length === x.equity.v.length && x.equity.t.every(Boolean);
+        return { name: text(x.symbol), color: PALETTE[i % PALETTE.length], dash: i >= PALETTE.length ? "5 3" : null,
+          points: x.equity.v.map(function (v, k) { return { x: useT ? new Date(x.equity.t[k]).getTime() : k, y: v }; })
+            .filter(function (p) { return isNum(p.y); }), time: useT };
+      }).filter(function (x) { return x.points.length; });
+      if (!series.length) {
+        chartHolder.replaceChildren(emptyState({ status: "empty", message: "this strategy stored no equity curve" }, "No equity curve"));
+        return;
+      }
+      chartHolder.replaceChildren(
+        lineChart(series, { aria: "equity curves", timeAxis: series.every(function (x) { return x.time; }), baseline: 1,
+          width: body.clientWidth }),
+        h("div", { class: "legend" }, series.map(function (x) {
+          return h("span", null, h("span", { class: "sw", style: { background: x.color } }), x.name);
+        })));
+      chartHolder.setAttribute("data-curves", String(series.length));
+    }
+    select.addEventListener("change", draw);
+    draw();
     var mcols = [
       ["total_return", "total return", "pct"], ["cagr", "CAGR", "pct"], ["annual_volatility", "ann. vol", "pct"],
       ["sharpe", "Sharpe", 2], ["sortino", "Sortino", 2], ["max_drawdown", "max DD", "pct"], ["calmar", "Calmar", 2],

@@ -155,6 +155,10 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
                         "threshold": 0.5,
                     }
                 )
+    for p in preds:
+        p["scored_at"] = COMMIT_TIME
+    first_aapl = next(p for p in preds if p["symbol"] == "AAPL" and p["model_version"] == "2")
+    preds.append({**first_aapl, "score": 0.95, "label": 1, "scored_at": COMMIT_TIME + timedelta(hours=1)})
     put("synthesized_predictions", pd.DataFrame(preds))
 
     # ground truth on landing: AAPL bar 5 (also flagged) and bar 40 (missed)
@@ -241,6 +245,10 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
                     "status": "alert" if psi >= 0.25 else "warn" if psi >= 0.1 else "ok",
                     "reference_version": 3,
                     "current_version": 5,
+                    "overall_status": "drift" if scale > 0.1 else "no_drift",
+                    "drifted_features": 2 if scale > 0.1 else 0,  # the detector's rule: 2 of 3 alert on PSI+JS
+                    "drifted_share": 2 / 3 if scale > 0.1 else 0.0,
+                    "reason": "2/3 features drifted" if scale > 0.1 else "0/3 features drifted",
                 }
             )
     put("drift_monitoring", pd.DataFrame(drift_rows))
@@ -262,7 +270,7 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
         pd.DataFrame(
             {
                 "event_id": ["e1", "e2"],
-                "triggered_at": created,
+                "decided_at": created,
                 "decision": ["no_drift", "triggered"],
                 "reason": ["0/3 features drifted", "2/3 features drifted (share 0.67 >= 0.30)"],
             }
@@ -279,6 +287,19 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
                 "status": ["failed"],
                 "attempts": [4],
                 "error": ["HTTP 503 from webhook"],
+            }
+        ),
+    )
+    put(
+        "rollback_audit",
+        pd.DataFrame(
+            {
+                "rollback_id": ["r1"],
+                "rolled_back_at": [created[1] + timedelta(minutes=30)],
+                "status": ["done"],
+                "from_version": [3],
+                "to_version": [2],
+                "reason": ["on-call: precision dropped"],
             }
         ),
     )
@@ -303,13 +324,13 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
     put("decision_matrix", pd.DataFrame(dm_rows))
     eq_t = [T0 + timedelta(minutes=i) for i in range(5)]
     bt_rows = []
-    for sym, total in (("AAPL", 0.04), ("BTCUSDT", -0.02)):
+    for sym, total, strategy in (("AAPL", 0.04, "sma_cross"), ("BTCUSDT", -0.02, "sma_cross"), ("AAPL", 0.01, "macd")):
         values = list(np.linspace(1.0, 1.0 + total, 5))
         bt_rows.append(
             {
                 "run_id": "bt1",
                 "created_at": created[1],
-                "strategy": "sma_cross",
+                "strategy": strategy,
                 "symbol": sym,
                 "total_return": total,
                 "sharpe": 1.5 if total > 0 else -0.7,

@@ -37,7 +37,7 @@ def test_report_sections_tables_and_charts(platform: Platform, tmp_path: Path) -
     assert "| 1 | AAPL | Strong Buy | 4.20 |" in text
     assert "| – | random_forest | failed |" in text and "MemoryError: forced failure" in text
     assert "Last gate decision: **REJECT**" in text
-    assert "3 of 3 features drifted" in text
+    assert "2 of 3 features drifted" in text and "decision **drift**: 2/3 features drifted." in text
     assert "| sma_cross | AAPL | 4.00% |" in text
     # data is text in any markdown viewer: the hostile symbol is escaped, never raw HTML
     assert XSS_SYMBOL not in text and md(XSS_SYMBOL) in text
@@ -108,7 +108,7 @@ def test_dashboard_is_the_last_stage_and_prints_the_path(platform: Platform, tmp
     summary = STAGES[-1].load()(ctx)
     index = Path(platform.paths.exports) / "index.html"
     assert summary["dashboard"] == str(index)
-    assert summary["sections_with_data"] == "19/23"
+    assert summary["sections_with_data"] == "21/23"
     assert f"dashboard: {index}" in console.export_text()
     assert ctx.state["dashboard_path"] == str(index)
     assert Path(ctx.state["report_path"]).is_file()

@@ -71,6 +71,8 @@ QUARANTINE_ALERT_SHARE = 0.05
 STALE_INGEST_HOURS = 24.0
 PIPELINE_RUNS_SHOWN = 50
 QUARANTINE_SAMPLES = 20
+#: Equity curves are thinned evenly (first and last point kept) to this many points for the page.
+EQUITY_POINTS = 400
 
 #: Layers shown as "rows per layer", in data-flow order.
 LAYER_KEYS = (
@@ -176,6 +178,9 @@ def _time_col(df: pd.DataFrame) -> str | None:
         "evaluated_at",
         "triggered_at",
         "sent_at",
+        "rolled_back_at",
+        "monitored_at",
+        "scored_at",
         "timestamp",
         "event_time",
         "run_ts",
@@ -439,6 +444,12 @@ class DashboardExporter:
             chosen = champion if champion in versions else (versions[-1] if versions else None)
             if chosen is not None:
                 df = df[df[ver_col].astype(str) == chosen]
+        # a bar scored more than once (e.g. by a later run) keeps its newest prediction
+        t_col = pick(df, "bar_start", "ts", "timestamp")
+        if t_col is not None and "symbol" in df.columns:
+            if "scored_at" in df.columns:
+                df = df.assign(_o=to_utc(df["scored_at"])).sort_values("_o", kind="stable").drop(columns="_o")
+            df = df.drop_duplicates(["symbol", t_col], keep="last")
         self._predictions = df
         self._prediction_version = chosen
         return df
@@ -760,6 +771,8 @@ class DashboardExporter:
             at = to_utc(grp[time_col]).max() if time_col else pd.NaT
             statuses = [str(s) for s in grp[status_col]] if status_col else []
             drifted = sum(s in ("alert", "drift", "drifted") for s in statuses)
+            if "drifted_features" in grp.columns and num(first["drifted_features"]) is not None:
+                drifted = int(first["drifted_features"])  # the detector's own count (its decision rule)
             overall = None
             for name in ("overall_status", "decision", "overall_drift"):
                 if name in grp.columns:
@@ -773,8 +786,14 @@ class DashboardExporter:
                     "current": _window(first, "current"),
                     "features": int(grp[feat_col].nunique()),
                     "drifted_features": drifted,
-                    "drifted_share": num(drifted / max(1, grp[feat_col].nunique()), 4),
+                    "drifted_share": num(
+                        first["drifted_share"]
+                        if "drifted_share" in grp.columns and num(first["drifted_share"]) is not None
+                        else drifted / max(1, grp[feat_col].nunique()),
+                        4,
+                    ),
                     "overall": overall,
+                    "reason": jsonable(first["reason"]) if "reason" in grp.columns else None,
                 }
             )
         runs.sort(key=lambda r: r["at"] or "")
@@ -1316,6 +1335,12 @@ def _equity(rec: dict[str, Any]) -> dict[str, list[Any]]:
         else:
             v = [num(x, 6) for x in raw]
             t = [iso(x) for x in times] if isinstance(times, list) else []
+    n = len(v)
+    if n > EQUITY_POINTS:
+        keep = sorted({round(i * (n - 1) / (EQUITY_POINTS - 1)) for i in range(EQUITY_POINTS)})
+        v = [v[i] for i in keep]
+        if len(t) == n:
+            t = [t[i] for i in keep]
     return {"t": t, "v": v}
 
 

@@ -362,7 +362,9 @@ def render_markdown(docs: dict[str, dict[str, Any]], charts: dict[str, str], rep
         out.append(
             f"\nLatest drift run `{md(r['run_id'])}` ({md(r['at'])}): {r['drifted_features']} of "
             f"{r['features']} features drifted (PSI warn {th['psi_warn']}, alert {th['psi_alert']}; "
-            f"JS alert {th['js_alert']}).\n"
+            f"JS alert {th['js_alert']}); decision **{md(r.get('overall'))}**"
+            + (f": {md(r['reason'])}" if r.get("reason") else "")
+            + ".\n"
         )
         worst = sorted(
             (c for c in drift["data"]["cells"] if c["run_id"] == r["run_id"] and c["psi"] is not None),
