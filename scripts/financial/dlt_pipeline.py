@@ -91,6 +91,10 @@ def silver_bars() -> DataFrame:
     return silver_transform.silver_bars(spark.read.table("valid_bars"))
 
 
-@dp.materialized_view(name=GOLD, comment="Per-symbol bars + features from the shared feature code.")
+@dp.materialized_view(
+    name=GOLD,
+    comment="Per-symbol bars + features from the shared feature code.",
+    spark_conf=gold_features.GOLD_SPARK_CONF,
+)
 def gold_trade_features() -> DataFrame:
     return gold_features.gold_trade_features(spark.read.table(SILVER), cfg.features)

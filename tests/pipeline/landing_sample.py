@@ -10,6 +10,7 @@ Files (NDJSON, landing contract layout):
   (rescued) and a line that is not JSON.
 * F5 alphavantage AAPL, 3 bars (one with high < low); F6 re-fetches bar 2.
 * F7 a copy of F3 under another name (a collector re-flush): same trade ids.
+* F8 finnhub NVDA, 1 trade with a field the schema does not know (``venue``).
 * Noise that must be ignored: an in-flight ``.tmp`` file, ``_quarantine`` and
   ``_ground_truth`` folders.
 """
@@ -98,6 +99,8 @@ MSFT = [
     trade("fh-M5", "MSFT", "2026-11-02T13:30:00", 405.0, 1.0),  # Monday 08:30 EST
     trade("fh-M6", "MSFT", "2025-12-25T15:00:00", 406.0, 1.0),  # Christmas 10:00 EST
 ]
+#: A newer collector added a field: the trade stays valid, the field goes to _rescued_data.
+DRIFT = [trade("fh-N1", "NVDA", "2026-03-06T15:00:00", 900.0, 3.0, venue="XNAS")]
 BTC = [
     trade("bn-C1", "BTCUSDT", "2026-03-07T12:00:00", 90000.0, 0.5, source="binance", exchange_trade_id="111"),
     trade("bn-C2", "BTCUSDT", "2026-03-09T14:00:00", 90100.0, 0.25, source="binance", exchange_trade_id="112"),
@@ -124,8 +127,8 @@ BARS_1 = [
 BARS_2 = [bar("AAPL", "2026-03-06T14:31:00", 102.0, 102.5, 100.5, 101.0, 6.0, ingested="2026-03-06T15:00:00")]
 
 #: Expected counts after ingesting the whole sample.
-BRONZE_ROWS = 10 + 7 + 2 + 11 + 3 + 1 + 2
-SILVER_ROWS = 10 + 7 + 2
+BRONZE_ROWS = 10 + 7 + 2 + 11 + 3 + 1 + 2 + 1
+SILVER_ROWS = 10 + 7 + 2 + 1
 QUARANTINE_ROWS = 11 + 1
 BAR_ROWS = 2
 EXPECTED_SESSIONS = {
@@ -140,6 +143,7 @@ EXPECTED_SESSIONS = {
     "fh-M4": ("regular", "2026-10-30"),
     "fh-M5": ("pre_market", "2026-11-02"),
     "fh-M6": ("closed", "2025-12-25"),
+    "fh-N1": ("regular", "2026-03-06"),
     "bn-C1": ("continuous", "2026-03-07"),
     "bn-C2": ("continuous", "2026-03-09"),
 }
@@ -180,6 +184,7 @@ def build(landing: Path) -> dict[str, Path]:
         "F5": write_records(landing / "alphavantage/date=2026-03-06/symbol=AAPL/runC-000001.ndjson", BARS_1),
         "F6": write_records(landing / "alphavantage/date=2026-03-06/symbol=AAPL/runC-000002.ndjson", BARS_2),
         "F7": write_records(landing / "binance/date=2026-03-07/symbol=BTCUSDT/runB-000002.ndjson", BTC),
+        "F8": write_records(landing / "finnhub/date=2026-03-06/symbol=NVDA/runD-000001.ndjson", DRIFT),
     }
     # Noise every reader must skip.
     write_records(landing / "finnhub/date=2026-03-06/symbol=AAPL/.runA-000004.ndjson.tmp", AAPL[:1])

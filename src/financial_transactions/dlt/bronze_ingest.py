@@ -58,6 +58,7 @@ LANDING_FIELDS: tuple[tuple[str, str], ...] = (
 )
 LANDING_DDL = ", ".join(f"`{name}` {typ}" for name, typ in LANDING_FIELDS)
 LANDING_COLUMNS = [name for name, _ in LANDING_FIELDS]
+_CORRUPT = "_corrupt_record"
 METADATA_COLUMNS = ["_rescued_data", "_source_file", "_ingested_at"]
 BRONZE_COLUMNS = [*LANDING_COLUMNS, *METADATA_COLUMNS]
 
@@ -65,7 +66,9 @@ BRONZE_COLUMNS = [*LANDING_COLUMNS, *METADATA_COLUMNS]
 def landing_schema() -> StructType:
     from pyspark.sql.types import StructType
 
-    return StructType.fromDDL(LANDING_DDL)
+    schema = StructType.fromDDL(LANDING_DDL)
+    assert isinstance(schema, StructType)
+    return schema
 
 
 # -- file bookkeeping (local engine) -------------------------------------------
@@ -139,28 +142,101 @@ def parse_landing_lines(lines: DataFrame, ingested_at: datetime | None = None) -
     parsed = non_blank.select(
         F.col("value"),
         F.col("_source_file"),
-        F.from_json(F.col("value"), LANDING_DDL).alias("p"),
-        F.from_json(F.col("value"), "map<string,string>").alias("m"),
+        F.from_json(
+            F.col("value"), f"{LANDING_DDL}, `{_CORRUPT}` string", {"columnNameOfCorruptRecord": _CORRUPT}
+        ).alias("p"),
+        F.json_object_keys(F.col("value")).alias("k"),
     )
+    # The string-map parse that builds the rescued JSON is the expensive part: only rows
+    # with a type mismatch (the parser flags them), unknown keys or no JSON object pay it.
+    known = F.array(*[F.lit(c) for c in LANDING_COLUMNS])
+    suspicious = (
+        F.col("p").getField(_CORRUPT).isNotNull()
+        | F.col("k").isNull()
+        | (F.size(F.array_except(F.col("k"), known)) > 0)
+    )
+    as_map = F.from_json(F.col("value"), "map<string,string>")
     stamp = F.lit(ingested_at).cast("timestamp") if ingested_at is not None else F.current_timestamp()
     return parsed.select(
         *[F.col("p").getField(name).alias(name) for name in LANDING_COLUMNS],
-        _rescued_column(F.col("p"), F.col("m"), F.col("value")).alias("_rescued_data"),
+        F.when(suspicious, _rescued_column(F.col("p"), as_map, F.col("value"))).alias("_rescued_data"),
         F.col("_source_file"),
         stamp.alias("_ingested_at"),
     )
 
 
+def files_with_unknown_keys(spark: SparkSession, files: Sequence[str]) -> set[str]:
+    """Files holding a record with a top-level key outside the landing schema (schema drift).
+
+    ``json_object_keys`` only tokenises each line, which costs a fraction of a parse.
+    """
+    from pyspark.sql import functions as F
+
+    known = F.array(*[F.lit(c) for c in LANDING_COLUMNS])
+    keys = F.json_object_keys(F.col("value"))
+    drifted = (
+        spark.read.format("text")
+        .load(list(files))
+        .where(F.size(F.array_except(F.coalesce(keys, F.array().cast("array<string>")), known)) > 0)
+        .select(F.col("_metadata.file_path").alias("file"))
+        .distinct()
+        .collect()
+    )
+    return {canonical_file(r["file"]) for r in drifted}
+
+
+def _parse_json_files(spark: SparkSession, files: Sequence[str], ingested_at: datetime | None) -> DataFrame:
+    """Spark's JSON reader (PERMISSIVE): a line with a mistyped value or no JSON at all keeps
+    its parsable fields and lands whole in ``_corrupt_record``, from which the rescued JSON
+    is built; every other line never pays for it."""
+    from pyspark.sql import functions as F
+
+    raw = (
+        spark.read.format("json")
+        .schema(f"{LANDING_DDL}, `{_CORRUPT}` string")
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", _CORRUPT)
+        .load(list(files))
+    )
+    parsed = F.struct(*[F.col(c) for c in LANDING_COLUMNS])
+    as_map = F.from_json(F.col(_CORRUPT), "map<string,string>")
+    stamp = F.lit(ingested_at).cast("timestamp") if ingested_at is not None else F.current_timestamp()
+    return raw.select(
+        *[F.col(c) for c in LANDING_COLUMNS],
+        F.when(F.col(_CORRUPT).isNotNull(), _rescued_column(parsed, as_map, F.col(_CORRUPT))).alias("_rescued_data"),
+        F.col("_metadata.file_path").alias("_source_file"),
+        stamp.alias("_ingested_at"),
+    )
+
+
 def read_landing_batch(spark: SparkSession, files: Sequence[str], ingested_at: datetime | None = None) -> DataFrame:
-    """Read exactly ``files`` (the runner's not-yet-ingested list) as bronze rows."""
+    """Read exactly ``files`` (the runner's not-yet-ingested list) as bronze rows.
+
+    Files whose records all fit the landing schema go through Spark's JSON reader
+    (the fast path); files with unknown keys go through the line parser that puts
+    those keys in ``_rescued_data``. Both give the same columns and rescue rules.
+    """
     from pyspark.sql import functions as F
 
     if not files:
         raise ValueError("read_landing_batch needs at least one file")
-    lines = spark.read.format("text").load(list(files)).select(
-        F.col("value"), F.col("_metadata.file_path").alias("_source_file")
-    )
-    return parse_landing_lines(lines, ingested_at)
+    drifted = files_with_unknown_keys(spark, files)
+    regular = [f for f in files if canonical_file(f) not in drifted]
+    parts = []
+    if regular:
+        parts.append(_parse_json_files(spark, regular, ingested_at))
+    if drifted:
+        odd = [f for f in files if canonical_file(f) in drifted]
+        lines = (
+            spark.read.format("text")
+            .load(odd)
+            .select(F.col("value"), F.col("_metadata.file_path").alias("_source_file"))
+        )
+        parts.append(parse_landing_lines(lines, ingested_at))
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.unionByName(part)
+    return out
 
 
 def read_landing_stream(
@@ -200,10 +276,7 @@ def read_landing_stream(
         )
         present = set(raw.columns)
         return raw.select(
-            *[
-                (F.col(name) if name in present else F.lit(None)).cast(typ).alias(name)
-                for name, typ in LANDING_FIELDS
-            ],
+            *[(F.col(name) if name in present else F.lit(None)).cast(typ).alias(name) for name, typ in LANDING_FIELDS],
             F.col("_rescued_data"),
             F.col("_metadata.file_path").alias("_source_file"),
             F.current_timestamp().alias("_ingested_at"),

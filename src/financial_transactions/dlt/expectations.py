@@ -49,9 +49,7 @@ def _finite(column: str) -> str:
     return f"NOT isnan({column}) AND {column} < double('Infinity')"
 
 
-def trade_rules(
-    expectations: ExpectationsConfig, symbol_pattern: str, *, record_type: str = "trade"
-) -> dict[str, str]:
+def trade_rules(expectations: ExpectationsConfig, symbol_pattern: str, *, record_type: str = "trade") -> dict[str, str]:
     """Rules every silver trade satisfies (``record_type='bar'`` for Alpha Vantage bars).
 
     The upper timestamp bound is relative to the collector's ``ingested_at`` so a

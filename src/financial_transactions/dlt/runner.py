@@ -171,6 +171,8 @@ def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bo
 
     Shared by the runner and the stream processor's ``foreachBatch``. MERGEs make
     it safe to apply the same rows twice (a restarted micro-batch, a crashed run).
+    The big path (valid trades) streams straight from bronze into the write; only
+    the small outputs (quarantine, bars) are cached, as each is used several times.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -178,44 +180,43 @@ def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bo
     cfg = platform.config
     trade_rules, bar_rules = expectations.rules_for(cfg)
     typed = silver_transform.typed_records(bronze, cfg.symbols.crypto)
-    flagged = expectations.flag(typed, trade_rules, bar_rules).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        stats = flagged.agg(
-            F.count(F.lit(1)).alias("rows"),
-            F.max(F.col("_ingested_at")).alias("watermark"),
-            F.sum(F.when(F.size(expectations.FAILED_RULES) > 0, 1).otherwise(0)).alias("invalid"),
-            F.sum(F.when((F.size(expectations.FAILED_RULES) == 0) & (F.col("record_type") == "bar"), 1).otherwise(0))
-            .alias("bars"),
-        ).collect()[0]
-        result = SilverResult(bronze_rows=int(stats["rows"] or 0))
-        if stats["watermark"] is not None:
-            wm = stats["watermark"]
-            result.watermark = wm if wm.tzinfo else wm.replace(tzinfo=UTC)
-        valid, invalid = expectations.split_by_rules(flagged)
+    flagged = expectations.flag(typed, trade_rules, bar_rules)
+    failed = F.size(F.col(expectations.FAILED_RULES)) > 0
+    # One pass for the batch's shape, so empty outputs cost nothing afterwards.
+    stats = flagged.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.max(F.col("_ingested_at")).alias("watermark"),
+        F.count(F.when(failed, 1)).alias("invalid"),
+        F.count(F.when(~failed & (F.col("record_type") == "bar"), 1)).alias("bars"),
+    ).collect()[0]
+    result = SilverResult(bronze_rows=int(stats["rows"] or 0))
+    if result.bronze_rows == 0 and not overwrite:
+        return result
+    if stats["watermark"] is not None:
+        wm = stats["watermark"]
+        result.watermark = wm if wm.tzinfo else wm.replace(tzinfo=UTC)
+    valid, invalid = expectations.split_by_rules(flagged)
 
-        trades = silver_transform.silver_trades(valid).persist(StorageLevel.MEMORY_AND_DISK)
+    result.silver_inserted, _ = _write(
+        platform, "silver_trades", silver_transform.silver_trades(valid), SILVER_KEYS, overwrite=overwrite, update=False
+    )
+    if result.silver_inserted:
+        trades = valid.where(F.col("record_type") == "trade")
+        result.symbols = sorted(r["symbol"] for r in trades.select("symbol").distinct().collect())
+
+    if int(stats["invalid"]) or overwrite:
+        quarantined = silver_transform.quarantine(invalid).persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            result.silver_inserted, _ = _write(
-                platform, "silver_trades", trades, SILVER_KEYS, overwrite=overwrite, update=False
-            )
-            if result.silver_inserted:
-                result.symbols = sorted(r["symbol"] for r in trades.select("symbol").distinct().collect())
-        finally:
-            trades.unpersist()
-
-        if int(stats["invalid"] or 0) or overwrite:
-            quarantined = silver_transform.quarantine(invalid)
             result.quarantine_by_rule = _rule_counts(quarantined)
             result.quarantine_inserted, _ = _write(
                 platform, "silver_trades_quarantine", quarantined, QUARANTINE_KEYS, overwrite=overwrite, update=False
             )
-        if int(stats["bars"] or 0) or overwrite:
-            result.bars_upserted, _ = _write(
-                platform, "silver_bars", silver_transform.silver_bars(valid), BAR_KEYS, overwrite=overwrite, update=True
-            )
-        return result
-    finally:
-        flagged.unpersist()
+        finally:
+            quarantined.unpersist()
+    if int(stats["bars"]) or overwrite:
+        bars = silver_transform.silver_bars(valid)
+        result.bars_upserted, _ = _write(platform, "silver_bars", bars, BAR_KEYS, overwrite=overwrite, update=True)
+    return result
 
 
 def refresh_gold(platform: Platform, symbols: Iterable[str] | None, *, overwrite: bool = False) -> int:

@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import pandas as pd  # at runtime: pandas_udf resolves the type hints of _sessions
+
 from financial_transactions.dlt.expectations import FAILED_RULES
 
 if TYPE_CHECKING:
-    import pandas as pd
     from pyspark.sql import Column, DataFrame
 
 NEW_YORK = "America/New_York"
@@ -74,8 +75,9 @@ QUARANTINE_COLUMNS = [
 def typed_records(bronze: DataFrame, crypto_symbols: Sequence[str]) -> DataFrame:
     """Bronze -> typed rows (UTC timestamps, comma-joined conditions, asset class).
 
-    ``raw`` keeps the bronze record as JSON for the quarantine (what was received,
-    before any cast).
+    ``_landing`` keeps the bronze record as received (before any cast) for the
+    quarantine's ``raw`` JSON; column pruning drops it on the silver path, so
+    valid rows never pay for it.
     """
     from pyspark.sql import functions as F
 
@@ -101,40 +103,41 @@ def typed_records(bronze: DataFrame, crypto_symbols: Sequence[str]) -> DataFrame
         F.col("high").cast("double").alias("high"),
         F.col("low").cast("double").alias("low"),
         F.col("close").cast("double").alias("close"),
-        F.to_json(F.struct(*[F.col(c) for c in landing_fields])).alias("raw"),
+        F.struct(*[F.col(c) for c in landing_fields]).alias("_landing"),
         F.col("_rescued_data"),
         F.col("_source_file"),
         F.col("_ingested_at"),
     )
 
 
-def _sessions(ts_ms: pd.Series, asset_class: pd.Series) -> pd.DataFrame:
-    """Vectorised session type + New York trading date via the shared market calendar."""
-    import pandas as pd
-
-    from financial_transactions.market.calendar import classify_sessions, session_date
+def _sessions(ts_ms: pd.Series, asset_class: pd.Series) -> pd.Series:
+    """Vectorised session type via the shared market calendar."""
+    from financial_transactions.market.calendar import classify_sessions
 
     ts = pd.to_datetime(ts_ms.astype("int64"), unit="ms", utc=True)
-    sessions = classify_sessions(ts, asset_class.reset_index(drop=True))
-    dates = pd.Series(session_date(ts))
-    return pd.DataFrame(
-        {
-            "session_type": pd.Series(sessions).reset_index(drop=True).astype("string"),
-            "trade_date": pd.to_datetime(dates.reset_index(drop=True)).dt.date,
-        }
-    )
+    return classify_sessions(ts, asset_class.reset_index(drop=True)).reset_index(drop=True)
 
 
-def session_columns(ts_ms: Column, asset_class: Column) -> Column:
-    """``struct<session_type, trade_date>`` from epoch millis (a pandas UDF over the calendar).
+def session_type(ts_ms: Column, asset_class: Column) -> Column:
+    """``session_type`` from epoch millis: a pandas UDF over ``market.calendar.classify_sessions``.
 
     Epoch millis (not a Spark timestamp) cross into pandas so the result never
-    depends on the session time zone of the engine.
+    depends on the engine's session time zone.
     """
     from pyspark.sql.functions import pandas_udf
 
-    udf = pandas_udf(_sessions, returnType="session_type string, trade_date date")  # type: ignore[call-overload]
+    udf = pandas_udf(_sessions, returnType="string")  # type: ignore[call-overload]
     return udf(ts_ms, asset_class)  # type: ignore[no-any-return]
+
+
+def trade_date(ts: Column) -> Column:
+    """The New York calendar date of a UTC timestamp (``market.calendar.session_date``'s rule).
+
+    Spark's tz database does the conversion in the JVM: no per-row Python date objects.
+    """
+    from pyspark.sql import functions as F
+
+    return F.to_date(F.from_utc_timestamp(ts, NEW_YORK))
 
 
 def dedup_by_key(df: DataFrame, key: str, order: Sequence[Column]) -> DataFrame:
@@ -153,13 +156,11 @@ def silver_trades(valid: DataFrame) -> DataFrame:
 
     trades = valid.where(F.col("record_type") == "trade")
     deduped = dedup_by_key(trades, "trade_id", [F.col("_ingested_at"), F.col("_source_file")])
-    with_session = deduped.select("*", session_columns(F.col("ts_ms"), F.col("asset_class")).alias("_session"))
-    return with_session.select(
-        *[
-            F.col(f"_session.{c}").alias(c) if c in ("session_type", "trade_date") else F.col(c)
-            for c in SILVER_COLUMNS
-        ]
-    )
+    derived = {
+        "trade_date": trade_date(F.col("ts")).alias("trade_date"),
+        "session_type": session_type(F.col("ts_ms"), F.col("asset_class")).alias("session_type"),
+    }
+    return deduped.select(*[derived.get(c, F.col(c)) for c in SILVER_COLUMNS])
 
 
 def silver_bars(valid: DataFrame) -> DataFrame:
@@ -177,7 +178,7 @@ def silver_bars(valid: DataFrame) -> DataFrame:
         F.col("symbol"),
         F.col("interval"),
         F.col("ts").alias("bar_start"),
-        F.to_date(F.from_utc_timestamp(F.col("ts"), NEW_YORK)).alias("trade_date"),
+        trade_date(F.col("ts")).alias("trade_date"),
         F.col("open"),
         F.col("high"),
         F.col("low"),
@@ -198,9 +199,18 @@ def quarantine(invalid: DataFrame) -> DataFrame:
 
     fallback = F.concat(
         F.lit("noid:"),
-        F.sha2(F.concat_ws("|", F.col("_source_file"), F.col("raw"), F.coalesce(F.col("_rescued_data"), F.lit(""))), 256),
+        F.sha2(
+            F.concat_ws(
+                "|", F.col("_source_file"), F.to_json(F.col("_landing")), F.coalesce(F.col("_rescued_data"), F.lit(""))
+            ),
+            256,
+        ),
     )
     has_id = F.col("trade_id").isNotNull() & (F.length(F.trim(F.col("trade_id"))) > 0)
-    keyed = invalid.select("*", F.when(has_id, F.col("trade_id")).otherwise(fallback).alias("quarantine_id"))
+    keyed = invalid.select(
+        "*",
+        F.to_json(F.col("_landing")).alias("raw"),
+        F.when(has_id, F.col("trade_id")).otherwise(fallback).alias("quarantine_id"),
+    )
     deduped = dedup_by_key(keyed, "quarantine_id", [F.col("_ingested_at"), F.col("_source_file")])
     return deduped.select(*[F.col(c) for c in QUARANTINE_COLUMNS])

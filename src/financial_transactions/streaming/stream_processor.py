@@ -195,13 +195,11 @@ class StreamProcessor:
         then stops after its in-flight batch. A failed batch raises here.
         """
         query = self.start()
+        wait = None if timeout is None else max(1, round(timeout))
         try:
-            if self.trigger == "availableNow":
-                query.awaitTermination(timeout) if timeout else query.awaitTermination()
-            else:
-                finished = query.awaitTermination(timeout) if timeout else query.awaitTermination()
-                if not finished:
-                    query.stop()
+            finished = query.awaitTermination(wait)
+            if finished is False:
+                query.stop()
         finally:
             if query.isActive:
                 query.stop()

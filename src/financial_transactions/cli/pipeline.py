@@ -1,0 +1,150 @@
+"""``fin-mlops pipeline``: landing -> bronze -> silver -> gold, incremental by default."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, cast
+
+import typer
+from rich.table import Table
+
+from financial_transactions.cli.main import console, err_console, platform_from_ctx
+
+if TYPE_CHECKING:
+    from financial_transactions.dlt.runner import PipelineResult
+    from financial_transactions.lakehouse import Platform
+
+Trigger = Literal["availableNow", "processingTime"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("pipeline")(pipeline)
+
+
+def pipeline(
+    ctx: typer.Context,
+    full_refresh: bool = typer.Option(False, "--full-refresh", help="rebuild every layer from all landing files"),
+    as_of_version: int | None = typer.Option(
+        None,
+        "--as-of-version",
+        min=0,
+        help="time travel: show gold as of this Delta version and rebuild it from the silver version that made it",
+    ),
+    stream: bool = typer.Option(
+        False, "--stream", help="run bronze -> silver as Structured Streaming (checkpointed), then gold"
+    ),
+    trigger: str | None = typer.Option(
+        None, "--trigger", help="with --stream: availableNow or processingTime (default: config)"
+    ),
+    duration: float | None = typer.Option(
+        None, "--duration", min=1, help="with --stream --trigger processingTime: stop after N seconds"
+    ),
+) -> None:
+    """Run the medallion pipeline and print per-layer counts and quarantine counts by rule."""
+    from financial_transactions.dlt import runner
+
+    if as_of_version is not None and (full_refresh or stream):
+        err_console.print("[red]--as-of-version only reads history; it cannot be combined with a run[/]")
+        raise typer.Exit(code=2)
+    if trigger is not None and trigger not in ("availableNow", "processingTime"):
+        err_console.print(f"[red]--trigger must be availableNow or processingTime, not {trigger!r}[/]")
+        raise typer.Exit(code=2)
+    platform = platform_from_ctx(ctx)
+    if as_of_version is not None:
+        _time_travel(platform, as_of_version)
+        return
+    with console.status("pipeline", spinner="dots") as status:
+        if stream:
+            result = _stream(platform, cast("Trigger | None", trigger), duration)
+        else:
+            result = runner.PipelineRunner(platform, progress=status.update).run(full_refresh=full_refresh)
+    _print_result(result)
+
+
+def _stream(platform: Platform, trigger: Trigger | None, duration: float | None) -> PipelineResult:
+    from datetime import UTC, datetime
+
+    from financial_transactions.dlt import runner
+    from financial_transactions.streaming.stream_processor import StreamProcessor
+
+    processor = StreamProcessor(platform, trigger=trigger)
+    if processor.trigger == "processingTime" and duration is None:
+        console.print(f"[dim]real-time mode every {processor.processing_time}; Ctrl-C to stop[/]")
+    started = datetime.now(UTC)
+    try:
+        totals = processor.run(timeout=duration)
+    except KeyboardInterrupt:
+        totals = processor.totals
+    result = runner.PipelineResult(
+        run_id=f"stream-{started:%Y%m%dT%H%M%S}",
+        mode="stream" if totals.batches else "up_to_date",
+        files_ingested=totals.files,
+        bronze_rows_added=totals.bronze_rows_added,
+        silver=totals.silver,
+    )
+    if totals.silver.silver_inserted:
+        result.gold_rows_written = runner.refresh_gold(platform, totals.silver.symbols)
+        result.gold_symbols = totals.silver.symbols
+        result.versions = runner.table_versions(platform)
+        runner.record_run(platform, runner.run_row(result, platform, started, totals.silver.watermark))
+    result.versions = runner.table_versions(platform)
+    result.counts = runner.table_counts(platform)
+    result.quarantine_totals = runner.quarantine_totals(platform)
+    return result
+
+
+def _print_result(result: PipelineResult) -> None:
+    title = "pipeline: nothing new in the landing zone" if not result.changed else f"pipeline run ({result.mode})"
+    layers = Table(title=title)
+    layers.add_column("layer", style="bold")
+    layers.add_column("rows", justify="right")
+    layers.add_column("this run", justify="right")
+    layers.add_column("version", justify="right")
+    added = {
+        "bronze_trades": result.bronze_rows_added,
+        "silver_trades": result.silver.silver_inserted,
+        "silver_trades_quarantine": result.silver.quarantine_inserted,
+        "silver_bars": result.silver.bars_upserted,
+        "gold_trade_features": result.gold_rows_written,
+    }
+    for key, rows in result.counts.items():
+        version = result.versions.get(key, -1)
+        layers.add_row(key, f"{rows:,}", f"+{added.get(key, 0):,}", str(version) if version >= 0 else "-")
+    console.print(layers)
+    console.print(
+        f"files ingested: {result.files_ingested} of {result.files_discovered or result.files_ingested} found; "
+        + ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
+    )
+    rules = Table(title="quarantine by rule (all time; a row can break several)")
+    rules.add_column("rule", style="bold")
+    rules.add_column("rows", justify="right")
+    rules.add_column("this run", justify="right")
+    for rule, count in result.quarantine_totals.items():
+        rules.add_row(rule, f"{count:,}", f"{result.silver.quarantine_by_rule.get(rule, 0):,}")
+    if result.quarantine_totals:
+        console.print(rules)
+    else:
+        console.print("quarantine: empty")
+
+
+def _time_travel(platform: Platform, version: int) -> None:
+    from financial_transactions.dlt.runner import reproduce_gold
+    from financial_transactions.lakehouse import TableNotFound
+
+    try:
+        repro = reproduce_gold(platform, version)
+    except TableNotFound as exc:
+        err_console.print(f"[red]{exc}[/]")
+        raise typer.Exit(code=2) from None
+    table = Table(title=f"gold_trade_features as of version {version}", show_header=False)
+    table.add_column("item", style="bold")
+    table.add_column("value")
+    table.add_row("rows", f"{repro.rows:,}")
+    table.add_row("symbols", str(repro.symbols))
+    table.add_row("built from silver version", "-" if repro.silver_version is None else str(repro.silver_version))
+    verdict = {True: "[green]yes[/]", False: "[red]NO[/]", None: "[yellow]unknown[/]"}[repro.reproduced]
+    table.add_row("rebuilt from that silver, identical", f"{verdict} ({repro.detail})")
+    if repro.max_abs_diff is not None:
+        table.add_row("max |difference|", f"{repro.max_abs_diff:.3g}")
+    console.print(table)
+    if repro.reproduced is False:
+        raise typer.Exit(code=1)
