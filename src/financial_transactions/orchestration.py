@@ -50,6 +50,8 @@ class StageResult:
 #: The end-to-end order. Each engineer registers their stage here.
 STAGES: list[Stage] = [
     Stage("drift", "financial_transactions.monitoring.stage:run_stage", "PSI/JS drift, performance, retraining"),
+    Stage("backtest", "financial_transactions.decision.stage:run_backtest", "champion predictions + backtests"),
+    Stage("decide", "financial_transactions.decision.stage:run_decide", "weighted decision matrix"),
     Stage("dashboard", "financial_transactions.reporting.stage:run_stage", "dashboard export + decision report"),
 ]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from financial_transactions.config.core import CredentialRef, StrictModel
@@ -19,12 +21,21 @@ class CanaryConfig(StrictModel):
 
 
 class ServingConfig(StrictModel):
-    host: str = "127.0.0.1"
+    """The local FastAPI service (``fin-mlops serve``) and the Databricks serving endpoint."""
+
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=253)
     port: int = Field(default=8000, ge=1, le=65535)
-    max_batch_rows: int = Field(default=10_000, ge=1, le=1_000_000)
-    api_key: CredentialRef = CredentialRef(env="FIN_MLOPS_API_KEY")
-    reload_interval_seconds: float = Field(default=30.0, gt=0, le=86_400)
+    max_batch_rows: int = Field(default=10_000, ge=1, le=1_000_000, description="larger batches get HTTP 413")
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, le=1024**3, description="larger request bodies get HTTP 413 unread"
+    )
+    api_key: CredentialRef = Field(
+        default=CredentialRef(env="FIN_MLOPS_API_KEY"), description="when set, /v1/* needs header X-API-Key"
+    )
+    reload_interval_seconds: float = Field(
+        default=30.0, gt=0, le=86_400, description="how often the service checks whether the champion alias moved"
+    )
     endpoint_name: str = Field(default="financial-anomaly-endpoint", pattern=r"^[A-Za-z0-9_-]{1,63}$")
-    workload_size: str = "Small"
+    workload_size: Literal["Small", "Medium", "Large"] = "Small"
     scale_to_zero: bool = True
     canary: CanaryConfig = CanaryConfig()

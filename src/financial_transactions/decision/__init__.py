@@ -1,0 +1,1 @@
+"""Decisions: the weighted decision matrix, the vectorised backtester and their stages."""

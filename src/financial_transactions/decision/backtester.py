@@ -1,0 +1,445 @@
+"""Vectorised backtests of SMA-cross, MACD and follow-the-model strategies on gold bars.
+
+Mechanics (one numpy pass per symbol and strategy, no per-bar Python loop):
+
+* **signal at t** uses only bars ``<= t`` (TA-Lib SMA/MACD, or the stored prediction of
+  bar t); **the position held during bar t is the signal of bar t-1** (it acts on the
+  NEXT bar): ``pos[t] = signal[t-1]``, ``pos[0] = 0``. A bar's return is close-to-close,
+  ``r[t] = close[t]/close[t-1] − 1``, so the trade is filled at the close the signal saw
+  and earns only later moves. Changing prices from bar k on cannot change ``pos[:k+1]``.
+* **costs**: every unit of turnover ``|pos[t] − pos[t−1]|`` pays
+  ``(commission_bps + slippage_bps) / 10⁴`` in bar t: ``net[t] = pos[t]·r[t] − turnover[t]·cost``.
+* **modes**: ``long_flat`` holds +1/0, ``long_short`` holds +1/−1 (0 during warm-up).
+* **equity** ``E[t] = Π_{i≤t}(1 + net[i])`` starts at 1.0 on the first bar; metrics use the
+  ``n−1`` periodic returns after it (see :mod:`.performance` for the conventions).
+* **annualisation**: ``periods = days_per_year · bars_per_day`` with 252 days for equities
+  and 365 for crypto; ``bars_per_day`` is configured or the median number of bars per
+  trading day (New York session date for equities, UTC date for crypto) of the series.
+
+Strategies: ``sma_cross`` (+1 when SMA(fast) > SMA(slow), −1 when below), ``macd``
+(+1 when the MACD line is above its signal line, −1 below; 12/26/9 from the features
+config) and ``model`` ("follow the model": long while the champion sees no anomaly in the
+last ``model_cooldown_bars`` bars; after a flagged bar it stands aside (long_flat) or
+fades the flagged bar's move (long_short); a bar without a stored prediction is flat,
+the model cannot vouch for it).
+
+Time travel: :meth:`Backtester.run` reads ``synthesized_predictions`` as of a Delta
+version or timestamp and the gold bars as of that same instant, so re-running an as-of
+backtest later gives identical results, whatever was appended since.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from financial_transactions.config.decision import BacktestConfig, StrategyName
+from financial_transactions.config.ml import FeaturesConfig
+from financial_transactions.decision import performance
+from financial_transactions.lakehouse import Platform
+from financial_transactions.lakehouse.errors import TableNotFound
+
+log = logging.getLogger(__name__)
+
+#: Equity curves longer than this are thinned (evenly, keeping first and last point) for the dashboard.
+EQUITY_POINTS_MAX = 5000
+
+
+# -- signals ----------------------------------------------------------------------------
+def _talib() -> Any:
+    import talib
+
+    return talib
+
+
+def _sign(values: np.ndarray) -> np.ndarray:
+    """+1 / −1 / 0, with NaN (indicator warm-up) -> 0."""
+    return np.nan_to_num(np.sign(values), nan=0.0)
+
+
+def sma_cross_signal(close: np.ndarray, fast: int, slow: int) -> np.ndarray:
+    """+1 where SMA(fast) > SMA(slow), −1 where below, 0 when equal or warming up (TA-Lib SMA)."""
+    talib = _talib()
+    c = np.ascontiguousarray(close, dtype=np.float64)
+    return _sign(talib.SMA(c, timeperiod=fast) - talib.SMA(c, timeperiod=slow))
+
+
+def macd_signal(close: np.ndarray, fast: int, slow: int, signal: int) -> np.ndarray:
+    """+1 where the MACD line is above its signal line (histogram > 0), −1 below (TA-Lib MACD)."""
+    _, _, hist = _talib().MACD(
+        np.ascontiguousarray(close, dtype=np.float64), fastperiod=fast, slowperiod=slow, signalperiod=signal
+    )
+    return _sign(hist)
+
+
+def bar_returns(close: np.ndarray) -> np.ndarray:
+    """Close-to-close simple returns; the first bar has none (0)."""
+    c = np.asarray(close, dtype=np.float64)
+    out = np.zeros_like(c)
+    out[1:] = c[1:] / c[:-1] - 1.0
+    return out
+
+
+def model_signal(labels: np.ndarray, close: np.ndarray, cooldown: int, mode: str) -> np.ndarray:
+    """Follow the model: +1 while no flagged bar in the last ``cooldown`` bars (this one included).
+
+    After a flagged bar: 0 in long_flat; in long_short −sign(return of the flagged bar)
+    (fade the anomalous move). Bars without a prediction (NaN label) are 0.
+    """
+    lab = np.asarray(labels, dtype=np.float64)
+    flagged = lab == 1
+    known = ~np.isnan(lab)
+    recent = pd.Series(np.where(flagged, 1.0, np.nan)).ffill(limit=cooldown - 1).notna().to_numpy()
+    if mode == "long_short":
+        fade = -np.sign(bar_returns(close))
+        stance = pd.Series(np.where(flagged, fade, np.nan)).ffill(limit=cooldown - 1).to_numpy()
+        stressed = np.nan_to_num(stance, nan=0.0)
+    else:
+        stressed = np.zeros(lab.shape)
+    return np.where(~known, 0.0, np.where(recent, stressed, 1.0))
+
+
+def positions_from_signal(signal: np.ndarray, mode: str) -> np.ndarray:
+    """Position held in each bar: the previous bar's signal (no look-ahead); long_flat drops shorts."""
+    sig = np.asarray(signal, dtype=np.float64)
+    if mode == "long_flat":
+        sig = np.maximum(sig, 0.0)
+    elif mode != "long_short":
+        raise ValueError(f"unknown mode {mode!r}; use long_flat or long_short")
+    pos = np.zeros_like(sig)
+    pos[1:] = sig[:-1]
+    return pos
+
+
+@dataclass(frozen=True)
+class Simulation:
+    positions: np.ndarray
+    gross: np.ndarray
+    costs: np.ndarray
+    net: np.ndarray
+    equity: np.ndarray
+
+
+def simulate(close: np.ndarray, signal: np.ndarray, mode: str, cost_rate: float) -> Simulation:
+    """Positions, per-bar gross/net returns and compounded equity (1.0 on the first bar)."""
+    c = np.asarray(close, dtype=np.float64)
+    if c.ndim != 1 or c.shape != np.asarray(signal).shape:
+        raise ValueError("close and signal must be 1-D arrays of the same length")
+    if c.size and (not np.isfinite(c).all() or (c <= 0).any()):
+        raise ValueError("close prices must be finite and positive")
+    pos = positions_from_signal(signal, mode)
+    gross = pos * bar_returns(c)
+    turnover = np.abs(np.diff(np.concatenate([[0.0], pos])))
+    costs = turnover * cost_rate
+    net = gross - costs
+    return Simulation(pos, gross, costs, net, performance.equity_curve(net))
+
+
+# -- annualisation ------------------------------------------------------------------------
+def bars_per_day(times: pd.Series, asset_class: str) -> int:
+    """Median number of bars per trading day (NY session date for equities, UTC date for crypto)."""
+    ts = pd.to_datetime(times, utc=True)
+    if ts.empty:
+        return 1
+    if asset_class == "crypto":
+        days = ts.dt.date
+    else:
+        from financial_transactions.market.calendar import session_date
+
+        days = session_date(ts)
+    return max(1, round(float(ts.groupby(days.to_numpy()).size().median())))
+
+
+def periods_per_year(cfg: BacktestConfig, asset_class: str, per_day: int) -> int:
+    days = cfg.periods_per_year_crypto if asset_class == "crypto" else cfg.periods_per_year_equity
+    return days * per_day
+
+
+# -- one symbol -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StrategyResult:
+    strategy: str
+    symbol: str
+    asset_class: str
+    mode: str
+    n_bars: int
+    bars_per_day: int
+    periods_per_year: int
+    metrics: dict[str, Any]
+    equity: np.ndarray
+    times: pd.Series
+    positions: np.ndarray
+    model_versions: str | None = None
+
+
+def strategy_signal(
+    strategy: str, bars: pd.DataFrame, cfg: BacktestConfig, features: FeaturesConfig, mode: str
+) -> np.ndarray:
+    close = bars["close"].to_numpy(dtype=np.float64)
+    if strategy == "sma_cross":
+        return sma_cross_signal(close, cfg.fast_window, cfg.slow_window)
+    if strategy == "macd":
+        return macd_signal(close, features.macd.fast, features.macd.slow, features.macd.signal)
+    if strategy == "model":
+        if "label" not in bars.columns:
+            raise ValueError("the model strategy needs a 'label' column of stored predictions")
+        return model_signal(bars["label"].to_numpy(dtype=np.float64), close, cfg.model_cooldown_bars, mode)
+    raise ValueError(f"unknown strategy {strategy!r}")
+
+
+def backtest_bars(
+    bars: pd.DataFrame,
+    strategy: str,
+    cfg: BacktestConfig,
+    features: FeaturesConfig,
+    *,
+    symbol: str,
+    asset_class: str,
+    mode: str | None = None,
+) -> StrategyResult:
+    """Backtest one symbol's time-ordered bars (columns ``bar_start``, ``close`` [, ``label``])."""
+    mode = mode or cfg.mode
+    bars = bars.sort_values("bar_start", kind="stable").reset_index(drop=True)
+    signal = strategy_signal(strategy, bars, cfg, features, mode)
+    cost = (cfg.commission_bps + cfg.slippage_bps) / 1e4
+    sim = simulate(bars["close"].to_numpy(dtype=np.float64), signal, mode, cost)
+    per_day = cfg.bars_per_day or bars_per_day(bars["bar_start"], asset_class)
+    periods = periods_per_year(cfg, asset_class, per_day)
+    metrics = performance.summarize(sim.net[1:], sim.positions[1:], periods, cfg.risk_free_rate)
+    return StrategyResult(
+        strategy=strategy,
+        symbol=symbol,
+        asset_class=asset_class,
+        mode=mode,
+        n_bars=len(bars),
+        bars_per_day=per_day,
+        periods_per_year=periods,
+        metrics=metrics,
+        equity=sim.equity,
+        times=pd.to_datetime(bars["bar_start"], utc=True),
+        positions=sim.positions,
+        model_versions=_model_versions(bars) if strategy == "model" else None,
+    )
+
+
+def _model_versions(bars: pd.DataFrame) -> str | None:
+    """The prediction model versions a model backtest followed, e.g. ``"2,3"``."""
+    if "model_version" not in bars.columns:
+        return None
+    versions = {str(v) for v in bars["model_version"].dropna()}
+    return ",".join(sorted(versions, key=lambda v: (len(v), v))) or None
+
+
+def thin(n: int, limit: int = EQUITY_POINTS_MAX) -> np.ndarray:
+    """Indices of at most ``limit`` evenly spaced points of ``n``, always keeping the first and last."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
+
+
+# -- inputs and provenance ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Inputs:
+    gold: pd.DataFrame
+    predictions: pd.DataFrame | None
+    predictions_version: int | None
+    gold_version: int
+    as_of_timestamp: datetime | None
+
+
+def _parse_when(value: datetime | str) -> datetime:
+    when = pd.Timestamp(value)
+    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+    return when.to_pydatetime()
+
+
+def latest_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
+    """One prediction per (symbol, bar_start): the most recently scored one (ties: higher model version)."""
+    if predictions.empty:
+        return predictions
+    df = predictions.copy()
+    df["_v"] = pd.to_numeric(df["model_version"], errors="coerce").fillna(-1)
+    order = ["symbol", "bar_start", "scored_at", "_v"] if "scored_at" in df.columns else ["symbol", "bar_start", "_v"]
+    df = df.sort_values(order, kind="stable")
+    return df.drop_duplicates(["symbol", "bar_start"], keep="last").drop(columns="_v").reset_index(drop=True)
+
+
+@dataclass
+class BacktestReport:
+    run_id: str
+    created_at: datetime
+    results: list[StrategyResult]
+    inputs: Inputs
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    version: int | None = None
+
+    def frame(self, cfg: BacktestConfig) -> pd.DataFrame:
+        """The ``backtest_results`` rows: provenance, settings, metrics and the equity curve as JSON."""
+        rows = []
+        for res in self.results:
+            keep = thin(len(res.equity))
+            rows.append(
+                {
+                    "run_id": self.run_id,
+                    "created_at": self.created_at,
+                    "strategy": res.strategy,
+                    "symbol": res.symbol,
+                    "asset_class": res.asset_class,
+                    "mode": res.mode,
+                    "as_of_version": self.inputs.predictions_version,
+                    "as_of_timestamp": self.inputs.as_of_timestamp,
+                    "gold_version": self.inputs.gold_version,
+                    "model_versions": res.model_versions,
+                    "n_bars": res.n_bars,
+                    "bars_per_day": res.bars_per_day,
+                    "periods_per_year": res.periods_per_year,
+                    "commission_bps": cfg.commission_bps,
+                    "slippage_bps": cfg.slippage_bps,
+                    "risk_free_rate": cfg.risk_free_rate,
+                    **{m: _metric(res.metrics[m]) for m in performance.METRICS},
+                    "equity_curve": json.dumps([round(float(v), 8) for v in res.equity[keep]]),
+                    "equity_ts": json.dumps([t.isoformat() for t in res.times.iloc[keep]]),
+                }
+            )
+        frame = pd.DataFrame(rows)
+        if not frame.empty:
+            frame["n_trades"] = frame["n_trades"].astype("int64")
+            for col in ("as_of_version", "gold_version"):
+                frame[col] = frame[col].astype("Int64")
+        return frame
+
+
+def _metric(value: Any) -> Any:
+    if isinstance(value, int | np.integer):
+        return int(value)
+    return float(value) if value is not None and math.isfinite(float(value)) else None
+
+
+class Backtester:
+    """Backtests every configured symbol and strategy from the lakehouse, optionally as of the past."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.cfg = platform.config
+        self.store = platform.store
+
+    # -- inputs ----------------------------------------------------------------
+    def load_inputs(self, *, as_of_version: int | None = None, as_of_timestamp: datetime | str | None = None) -> Inputs:
+        """Predictions at the requested version/timestamp and gold bars as of the same instant."""
+        if as_of_version is not None and as_of_timestamp is not None:
+            raise ValueError("give --as-of-version or --as-of-timestamp, not both")
+        preds_fqn = self.cfg.table("synthesized_predictions")
+        gold_fqn = self.cfg.table("gold_trade_features")
+        if not self.store.exists(gold_fqn):
+            raise TableNotFound(f"{gold_fqn} does not exist: run the pipeline first")
+        when = _parse_when(as_of_timestamp) if as_of_timestamp is not None else None
+        preds: pd.DataFrame | None = None
+        preds_version: int | None = None
+        pred_cols = ["symbol", "bar_start", "model_version", "score", "label", "scored_at"]
+        if as_of_version is not None:
+            if not self.store.exists(preds_fqn):
+                raise TableNotFound(f"{preds_fqn} does not exist, so it has no version {as_of_version}")
+            history = {h["version"]: h for h in self.store.history(preds_fqn)}
+            if as_of_version not in history:
+                raise ValueError(
+                    f"{preds_fqn} has no version {as_of_version}; versions are {min(history)}..{max(history)}"
+                )
+            preds = self.store.read(preds_fqn, version=as_of_version, columns=pred_cols)
+            preds_version = as_of_version
+            when = history[as_of_version]["timestamp"]
+        elif when is not None:
+            if self.store.exists(preds_fqn):
+                preds_version = _version_at(self.store.history(preds_fqn), when)
+                if preds_version is not None:  # else: no predictions existed yet at that instant
+                    preds = self.store.read(preds_fqn, version=preds_version, columns=pred_cols)
+        elif self.store.exists(preds_fqn):
+            preds_version = self.store.version(preds_fqn)
+            preds = self.store.read(preds_fqn, version=preds_version, columns=pred_cols)
+        if when is not None:
+            gold_version = _version_at(self.store.history(gold_fqn), when)
+            if gold_version is None:
+                raise TableNotFound(f"{gold_fqn} has no version as of {when.isoformat()}")
+        else:
+            gold_version = self.store.version(gold_fqn)
+        gold = self.store.read(gold_fqn, version=gold_version, columns=["symbol", "bar_start", "close"])
+        return Inputs(
+            gold=gold,
+            predictions=latest_predictions(preds) if preds is not None else None,
+            predictions_version=preds_version,
+            gold_version=gold_version,
+            as_of_timestamp=when,
+        )
+
+    # -- run -------------------------------------------------------------------
+    def run(
+        self,
+        *,
+        as_of_version: int | None = None,
+        as_of_timestamp: datetime | str | None = None,
+        strategies: Sequence[StrategyName] | None = None,
+        mode: str | None = None,
+    ) -> BacktestReport:
+        inputs = self.load_inputs(as_of_version=as_of_version, as_of_timestamp=as_of_timestamp)
+        return self.run_on(inputs, strategies=strategies, mode=mode)
+
+    def run_on(
+        self, inputs: Inputs, *, strategies: Sequence[StrategyName] | None = None, mode: str | None = None
+    ) -> BacktestReport:
+        bt = self.cfg.backtest
+        chosen = list(strategies or bt.strategies)
+        report = BacktestReport(uuid.uuid4().hex[:16], datetime.now(UTC), [], inputs)
+        gold = inputs.gold
+        bad = ~np.isfinite(pd.to_numeric(gold["close"], errors="coerce")) | (gold["close"] <= 0)
+        if bad.any():
+            log.warning("backtest: ignoring %d gold bar(s) without a finite positive close", int(bad.sum()))
+            gold = gold[~bad]
+        preds = inputs.predictions
+        for symbol in self.cfg.symbols.all:
+            bars = gold[gold["symbol"] == symbol].sort_values("bar_start", kind="stable").reset_index(drop=True)
+            asset_class = self.cfg.symbols.asset_class(symbol)
+            if len(bars) < bt.min_bars:
+                report.skipped.append(
+                    {"symbol": symbol, "strategy": "*", "reason": f"{len(bars)} bars < min_bars {bt.min_bars}"}
+                )
+                continue
+            for strategy in chosen:
+                frame = bars
+                if strategy == "model":
+                    sym_preds = None if preds is None else preds[preds["symbol"] == symbol]
+                    if sym_preds is None or sym_preds.empty:
+                        report.skipped.append(
+                            {"symbol": symbol, "strategy": strategy, "reason": "no stored predictions"}
+                        )
+                        continue
+                    frame = bars.merge(
+                        sym_preds[["bar_start", "label", "model_version"]], on="bar_start", how="left", validate="1:1"
+                    )
+                report.results.append(
+                    backtest_bars(
+                        frame, strategy, bt, self.cfg.features, symbol=symbol, asset_class=asset_class, mode=mode
+                    )
+                )
+        return report
+
+    def write(self, report: BacktestReport) -> int | None:
+        """Append the report's rows to ``backtest_results``; returns the new table version."""
+        frame = report.frame(self.cfg.backtest)
+        if frame.empty:
+            return None
+        report.version = self.store.append(self.cfg.table("backtest_results"), frame)
+        return report.version
+
+
+def _version_at(history: list[dict[str, Any]], when: datetime) -> int | None:
+    """The newest table version committed at or before ``when``."""
+    eligible = [h["version"] for h in history if h["timestamp"] is not None and h["timestamp"] <= when]
+    return max(eligible) if eligible else None

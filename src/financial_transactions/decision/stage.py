@@ -1,0 +1,56 @@
+"""The ``backtest`` and ``decide`` stages of ``fin-mlops run``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from financial_transactions.decision.backtester import Backtester
+from financial_transactions.decision.decision_matrix import DecisionMatrix
+from financial_transactions.decision.predictions import NoChampion, synthesize_predictions
+from financial_transactions.decision.render import backtest_table, decision_table
+from financial_transactions.orchestration import RunContext
+
+
+def run_backtest(ctx: RunContext) -> dict[str, Any]:
+    """Score new gold rows with the champion (appending predictions), then backtest every strategy."""
+    summary: dict[str, Any] = {}
+    try:
+        scoring = synthesize_predictions(ctx.platform)
+        summary.update(predictions_added=scoring.rows_scored, champion=scoring.model_version)
+        ctx.state["predictions_version"] = scoring.table_version
+    except NoChampion as exc:
+        ctx.console.print(f"[yellow]{exc}; the model strategy is skipped[/]")
+        summary["champion"] = "none"
+    backtester = Backtester(ctx.platform)
+    report = backtester.run()
+    version = backtester.write(report)
+    ctx.console.print(backtest_table(report))
+    for skip in report.skipped:
+        ctx.console.print(f"[dim]skipped {skip['symbol']} {skip['strategy']}: {skip['reason']}[/]")
+    ctx.state["backtest_run_id"] = report.run_id
+    chosen = [r for r in report.results if r.strategy == ctx.platform.config.backtest.strategy]
+    sharpes = [r.metrics["sharpe"] for r in chosen if math.isfinite(r.metrics["sharpe"])]
+    summary.update(
+        results=len(report.results),
+        predictions_version=report.inputs.predictions_version,
+        table_version=version,
+        median_sharpe=float(sorted(sharpes)[len(sharpes) // 2]) if sharpes else "n/a",
+    )
+    return summary
+
+
+def run_decide(ctx: RunContext) -> dict[str, Any]:
+    """Build, print and store the ranked decision matrix."""
+    dm = DecisionMatrix(ctx.platform)
+    result = dm.build()
+    version = dm.write(result)
+    ctx.console.print(decision_table(result.matrix, list(ctx.platform.config.decision.normalized_weights())))
+    counts = result.matrix["recommendation"].value_counts().to_dict()
+    top = result.matrix.iloc[0]
+    return {
+        "symbols": len(result.matrix),
+        "top": f"{top['symbol']} ({top['recommendation']})",
+        **{str(k): int(v) for k, v in counts.items()},
+        "table_version": version,
+    }
