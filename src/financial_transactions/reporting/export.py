@@ -870,7 +870,7 @@ class DashboardExporter:
         time_col = _time_col(df)
         run_id = _latest_run(df, run_col, time_col)
         latest = df[df[run_col] == run_id] if run_col else df
-        names = list(self.cfg.decision.criteria)
+        names: list[str] = [str(n) for n in self.cfg.decision.criteria]
         rows: list[dict[str, Any]] = []
         for rec in records(latest):
             crit = _criteria_of(rec, names)
