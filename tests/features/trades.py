@@ -43,3 +43,40 @@ def synthetic_trades(
             "session_type": classify_sessions(ts, asset_class),
         }
     )
+
+
+def with_transient_and_persistent_events(
+    trades: pd.DataFrame, *, seed: int = 3, events: int = 6
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Inject, at random times, as many *persistent* moves as *transient* ones.
+
+    Transient: a fat-finger print 4% off that the market ignores, a 1-minute volume
+    burst. Persistent: a 4% re-pricing that stays, a 30-minute volume regime. At the
+    bar where either starts the two look alike; only what follows tells them apart.
+    Returns the trades and the events (kind, symbol, ts of the first affected trade).
+    """
+    rng = np.random.default_rng(seed)
+    out = trades.copy().reset_index(drop=True)
+    price = out["price"].to_numpy(dtype=np.float64).copy()
+    volume = out["volume"].to_numpy(dtype=np.float64).copy()
+    ts = out["ts"]
+    n = len(out)
+    slots = np.sort(rng.choice(np.arange(n // 20, n - n // 20), size=4 * events, replace=False))
+    kinds = np.tile(["spike", "jump", "burst", "regime"], events)
+    rng.shuffle(kinds)
+    log = []
+    for at, kind in zip(slots, kinds, strict=True):
+        log.append({"kind": kind, "symbol": out["symbol"].iloc[at], "ts": ts.iloc[at]})
+        sign = rng.choice([-1.0, 1.0])
+        if kind == "spike":
+            price[at] = np.round(price[at] * (1 + sign * 0.04), 2)
+        elif kind == "jump":
+            price[at:] = np.round(price[at:] * (1 + sign * 0.04), 2)
+        else:
+            start = ts.iloc[at].floor("1min")  # a burst fills exactly one 1-minute bar
+            end = start + pd.Timedelta(minutes=1 if kind == "burst" else 30)
+            window = ((ts >= start) & (ts < end)).to_numpy()
+            volume[window] *= 20.0
+    out["price"] = price
+    out["volume"] = volume
+    return out, pd.DataFrame(log)
