@@ -49,7 +49,7 @@ SPLIT_COLUMN = "split"
 SPLITS = ("train", "validation", "test", "embargo")
 FEATURE_TABLES = ("trade_features", "train_set", "test_set")
 KEY_CONSTRAINT = ("keys_not_null", "symbol IS NOT NULL AND bar_start IS NOT NULL")
-LABEL_CONSTRAINT = ("label_is_binary", "label IN (0, 1)")
+LABEL_CONSTRAINT = ("label_is_binary", "label = 0 OR label = 1")
 
 
 @dataclass(frozen=True)
@@ -215,8 +215,10 @@ class FeatureStoreManager:
         store = self.platform.store
         if self._fe is None:
             store.overwrite(fqn, frame)
+            present = store.constraints(fqn)  # engines may normalise the SQL text: match by name
             for name, expression in (KEY_CONSTRAINT, LABEL_CONSTRAINT):
-                store.add_constraint(fqn, name, expression)
+                if name not in present:
+                    store.add_constraint(fqn, name, expression)
             return store.version(fqn)
         # Unity Catalog feature table: keys declared once, rows replaced then upserted
         sdf = self.platform.spark.createDataFrame(frame)
