@@ -1,6 +1,5 @@
-"""Offline validation of the Databricks bundle, the UC setup SQL, the CI workflows and the secrets policy."""
+"""Offline validation of the Databricks bundle, the UC setup SQL, the CI workflows and the secrets policy.
 
-from financial_transactions.deploy.bundle_check import check_bundle, find_project_root
-from financial_transactions.deploy.findings import BundleCheckReport, CheckResult, Finding
-
-__all__ = ["BundleCheckReport", "CheckResult", "Finding", "check_bundle", "find_project_root"]
+Entry points: :func:`financial_transactions.deploy.bundle_check.check_bundle` (``fin-mlops bundle-check``)
+and ``python -m financial_transactions.deploy.secret_scan``.
+"""
