@@ -220,3 +220,13 @@ def test_script_flags_are_checked_against_the_scripts_argparse(bundle_copy: Path
         "task 'rollback_model' passes --to-versoin, which scripts/financial/rollback_model.py does not accept; "
         "did you mean '--to-version'?"
     )
+
+
+def test_pipeline_configuration_keys_must_be_read_by_the_pipeline_code(bundle_copy: Path, bundle_schema: Path) -> None:
+    path = bundle_copy / "resources" / "streaming_pipeline.yml"
+    edit(path, "        fin_mlops.landing:", "        fin_mlops.landing_path:")
+    error = _only_error(_check(bundle_copy, bundle_schema))
+    assert error.check == "pipelines"
+    assert error.message.startswith("pipeline 'financial_streaming_dlt' sets 'fin_mlops.landing_path', which the")
+    assert error.message.endswith("did you mean 'fin_mlops.landing'?")
+    assert (error.file, error.line) == ("resources/streaming_pipeline.yml", line_of(path, "fin_mlops.landing_path"))

@@ -949,10 +949,11 @@ def _check_cycles(
                 if members not in reported:
                     reported.add(members)
                     first = min(cycle, key=lambda k: by_key[k][0])
-                    start = cycle.index(first)
-                    ordered = cycle[start:] + cycle[:start]
-                    # edges point downstream -> upstream; show the run order
-                    chain = " -> ".join([*reversed(ordered), ordered[-1]]) if len(ordered) > 1 else first
+                    # edges point downstream -> upstream; show the run order, starting at the first task
+                    run_order = list(reversed(cycle))
+                    start = run_order.index(first)
+                    ordered = run_order[start:] + run_order[:start]
+                    chain = " -> ".join([*ordered, first])
                     index = by_key[first][0]
                     ctx.error(
                         "tasks",
@@ -1081,7 +1082,28 @@ def _deprecation_advice(path: str, prop: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- pipelines
 
 
+DECLARATIVE_SETTINGS = Path(__file__).resolve().parent.parent / "dlt" / "declarative.py"
+
+
+def pipeline_conf_keys(source: Path = DECLARATIVE_SETTINGS) -> set[str] | None:
+    """The ``fin_mlops.*`` Spark conf keys the pipeline code reads (its ``CONF_*`` constants), read statically."""
+    try:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return None
+    keys: set[str] = set()
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)):
+            continue
+        if isinstance(node.value.value, str) and any(
+            isinstance(t, ast.Name) and t.id.startswith("CONF_") for t in node.targets
+        ):
+            keys.add(node.value.value)
+    return keys or None
+
+
 def check_pipelines(ctx: Ctx) -> None:
+    known = pipeline_conf_keys()
     for key, pipeline in ctx.bundle.iter_resources("pipelines"):
         ppath = f"resources.pipelines.{key}"
         ploc = loc_of(pipeline)
@@ -1091,6 +1113,17 @@ def check_pipelines(ctx: Ctx) -> None:
             ctx.error("pipelines", f"pipeline '{key}' sets no schema", ploc, ppath)
         if not pipeline.get("libraries"):
             ctx.error("pipelines", f"pipeline '{key}' has no libraries (its source)", ploc, ppath)
+        conf = pipeline.get("configuration")
+        if known is not None and isinstance(conf, dict):
+            for name in conf:
+                if str(name).startswith("fin_mlops.") and name not in known:
+                    ctx.error(
+                        "pipelines",
+                        f"pipeline '{key}' sets {name!r}, which the pipeline code never reads "
+                        f"(it reads {', '.join(sorted(known))}){_suggest(str(name), known)}",
+                        loc_of(conf, str(name)),
+                        f"{ppath}.configuration.{name}",
+                    )
 
 
 # --------------------------------------------------------------------------- secrets and task parameters

@@ -34,10 +34,23 @@ class SqlReport:
     kinds: dict[str, int] = field(default_factory=dict)
 
 
-def _line_of(sql: str, fragment: str) -> int:
-    head = fragment.strip().split("\n", 1)[0][:60]
-    index = sql.find(head) if head else -1
-    return sql.count("\n", 0, index) + 1 if index >= 0 else 0
+class _Cursor:
+    """Finds each statement's line by scanning forward (statements come in file order)."""
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        self.pos = 0
+
+    def line_of(self, fragment: str) -> int:
+        words = fragment.split()[:4]
+        if not words:
+            return 0
+        pattern = re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
+        match = pattern.search(self.sql, self.pos)
+        if match is None:
+            return 0
+        self.pos = match.end()
+        return self.sql.count("\n", 0, match.start()) + 1
 
 
 def check_sql(path: Path) -> SqlReport:
@@ -54,31 +67,33 @@ def check_sql(path: Path) -> SqlReport:
         return report
     finally:
         logger.setLevel(level)
+    cursor = _Cursor(sql)
     for stmt in statements:
         if stmt is None:
             continue
         report.statements += 1
-        text = stmt.sql(dialect="databricks")
         kind = type(stmt).__name__
+        if isinstance(stmt, exp.Command):
+            raw = f"{stmt.this} {stmt.expression}" if stmt.expression is not None else str(stmt.this)
+        else:
+            raw = stmt.sql(dialect="databricks")
+        line = cursor.line_of(raw)
         if isinstance(stmt, exp.Create):
             kind = f"CREATE {stmt.args.get('kind', '')}".strip()
             if not (stmt.args.get("exists") or stmt.args.get("replace")):
-                report.errors.append(
-                    (_line_of(sql, text), f"{kind} is not idempotent: add IF NOT EXISTS or OR REPLACE")
-                )
+                report.errors.append((line, f"{kind} is not idempotent: add IF NOT EXISTS or OR REPLACE"))
         elif isinstance(stmt, exp.Command):
-            raw = f"{stmt.this} {stmt.expression}" if stmt.expression is not None else str(stmt.this)
             first = raw.strip().split("\n", 1)[0]
             report.commands.append(first[:100])
             kind = " ".join(first.split()[:2]).upper()
             if not _KNOWN_COMMANDS.match(raw):
-                report.errors.append((_line_of(sql, raw), f"unrecognised statement: {first[:80]!r}"))
+                report.errors.append((line, f"unrecognised statement: {first[:80]!r}"))
             elif re.match(r"^\s*CREATE\s", raw, re.IGNORECASE) and not re.search(
                 r"IF\s+NOT\s+EXISTS|OR\s+REPLACE", raw, re.IGNORECASE
             ):
-                report.errors.append((_line_of(sql, raw), f"{kind} is not idempotent: add IF NOT EXISTS"))
+                report.errors.append((line, f"{kind} is not idempotent: add IF NOT EXISTS"))
             if raw.count("(") != raw.count(")") or raw.count("'") % 2:
-                report.errors.append((_line_of(sql, raw), f"unbalanced parentheses or quotes in {first[:60]!r}"))
+                report.errors.append((line, f"unbalanced parentheses or quotes in {first[:60]!r}"))
         report.kinds[kind] = report.kinds.get(kind, 0) + 1
     if report.statements == 0:
         report.errors.append((0, "no SQL statements"))
