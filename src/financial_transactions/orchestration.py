@@ -50,6 +50,7 @@ class StageResult:
 #: The end-to-end order. Each engineer registers their stage here.
 STAGES: list[Stage] = [
     Stage("pipeline", "financial_transactions.dlt.runner:run_stage", "landing -> bronze -> silver -> gold (Delta)"),
+    Stage("train", "financial_transactions.models.training:run_stage", "features -> tournament -> validator -> gate"),
     Stage("drift", "financial_transactions.monitoring.stage:run_stage", "PSI/JS drift, performance, retraining"),
     Stage("backtest", "financial_transactions.decision.stage:run_backtest", "champion predictions + backtests"),
     Stage("decide", "financial_transactions.decision.stage:run_decide", "weighted decision matrix"),

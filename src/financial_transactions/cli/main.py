@@ -81,6 +81,7 @@ def main(
 COMMAND_MODULES: list[str] = [
     "financial_transactions.cli.core",
     "financial_transactions.cli.pipeline",
+    "financial_transactions.cli.train",
     "financial_transactions.cli.reporting",
     "financial_transactions.cli.monitoring",
     "financial_transactions.cli.deploy",

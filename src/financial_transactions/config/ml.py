@@ -95,11 +95,11 @@ class XGBoostParams(StrictModel):
 
 
 class RandomForestParams(StrictModel):
-    n_estimators: int = Field(default=150, ge=1, le=10_000)
+    n_estimators: int = Field(default=100, ge=1, le=10_000)
     max_depth: int | None = Field(default=12, ge=1, le=200)
     min_samples_leaf: int = Field(default=2, ge=1, le=100_000)
     max_features: float | Literal["sqrt", "log2"] = "sqrt"
-    max_samples: float | None = Field(default=0.5, gt=0, le=1)  # bootstrap fraction per tree (speed)
+    max_samples: int | float | None = 50_000  # rows per tree (capped at the train size) or a fraction
     class_weight: Literal["balanced", "balanced_subsample", "none"] = "balanced_subsample"
 
     @field_validator("max_features")
@@ -107,6 +107,15 @@ class RandomForestParams(StrictModel):
     def _fraction(cls, value: float | str) -> float | str:
         if isinstance(value, float) and not 0 < value <= 1:
             raise ValueError("max_features as a number is a fraction in (0, 1]")
+        return value
+
+    @field_validator("max_samples")
+    @classmethod
+    def _samples(cls, value: int | float | None) -> int | float | None:
+        if isinstance(value, int) and not 1 <= value <= 100_000_000:
+            raise ValueError("max_samples as a row count must be within [1, 100000000]")
+        if isinstance(value, float) and not 0 < value <= 1:
+            raise ValueError("max_samples as a fraction must be within (0, 1]")
         return value
 
 

@@ -110,12 +110,15 @@ class RandomForestModel(BaseAnomalyModel):
         from sklearn.ensemble import RandomForestClassifier
 
         class_weight = None if self.params.class_weight == "none" else self.params.class_weight
+        max_samples = self.params.max_samples
+        if isinstance(max_samples, int):
+            max_samples = min(max_samples, len(y))
         model = RandomForestClassifier(
             n_estimators=self.params.n_estimators,
             max_depth=self.params.max_depth,
             min_samples_leaf=self.params.min_samples_leaf,
             max_features=self.params.max_features,
-            max_samples=self.params.max_samples,
+            max_samples=max_samples,
             bootstrap=True,
             class_weight=class_weight,
             random_state=self.random_state,

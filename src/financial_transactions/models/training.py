@@ -14,8 +14,9 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import pyarrow as pa
 
 from financial_transactions.lakehouse import Platform
@@ -29,6 +30,9 @@ from financial_transactions.models.data import TrainingData
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.tournament import ModelTournament, TournamentResult
 from financial_transactions.models.validator import ModelValidator, ValidationReport
+
+if TYPE_CHECKING:
+    from financial_transactions.orchestration import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -146,3 +150,81 @@ def train_and_gate(
         challenger_feature_versions=data.feature_table_versions,
     )
     return TrainingOutcome(result, report, version, decision, data.sizes)
+
+
+# -- features -> data ---------------------------------------------------------------------
+@dataclass
+class PreparedData:
+    data: TrainingData
+    feature_versions_before: dict[str, int]
+    feature_schema: pa.Schema
+
+
+def prepare_training_data(platform: Platform) -> PreparedData:
+    """Refresh the feature tables from gold and read the time-split slices back from Delta.
+
+    The versions of the feature tables *before* the refresh are kept: they are
+    the promotion snapshot a rollback restores (see :mod:`champion_challenger`).
+    """
+    before = feature_table_versions(platform)
+    data, schema = _feature_store_slices(platform)
+    data.check()
+    return PreparedData(data, before, schema)
+
+
+def run_training(
+    platform: Platform, *, git_sha: str | None = None, alert: AlertCallback | None = None
+) -> TrainingOutcome:
+    """features -> tournament -> validator -> registry -> gate; the retraining trigger's entry point too."""
+    sha = git_sha or git_sha_of(Path(platform.config.source_path or ".").resolve().parent)
+    prepared = prepare_training_data(platform)
+    log.info("training on %s (feature tables %s)", prepared.data.sizes, prepared.data.feature_table_versions)
+    return train_and_gate(
+        platform,
+        prepared.data,
+        git_sha=sha,
+        feature_versions_before=prepared.feature_versions_before,
+        feature_schema=prepared.feature_schema,
+        alert=alert,
+    )
+
+
+def run_stage(ctx: RunContext) -> dict[str, Any]:
+    """The ``train`` stage of ``fin-mlops run``."""
+    from financial_transactions.models.report import outcome_renderables
+
+    cfg = ctx.platform.config
+    outcome = run_training(ctx.platform, git_sha=ctx.state.get("git_sha"))
+    for renderable in outcome_renderables(
+        outcome, model_name=cfg.model_name, precision_at_k=cfg.models.precision_at_k, fixed_fpr=cfg.models.fixed_fpr
+    ):
+        ctx.console.print(renderable)
+    ctx.state["training_outcome"] = outcome
+    if outcome.decision is not None:
+        ctx.state["champion_version"] = (outcome.decision.state_after or {}).get("champion")
+    return outcome.summary()
+
+
+def _feature_store_slices(platform: Platform) -> tuple[TrainingData, pa.Schema]:
+    """FeatureStoreManager: gold + ground truth -> labelled, embargoed time split -> Delta -> slices."""
+    from financial_transactions.features.feature_store_manager import FeatureStoreManager
+
+    manager = FeatureStoreManager(platform)
+    result = manager.run()
+    log.info("features: %s", result.summary())
+    data = manager.training_data(versions=result.versions)
+    train_fqn = platform.config.table("train_set")
+    schema = platform.store.read_arrow(
+        train_fqn, version=data.feature_table_versions.get(train_fqn), columns=data.feature_columns
+    ).schema
+    return data, schema
+
+
+def load_holdout(platform: Platform) -> tuple[pd.DataFrame, str]:
+    """The current ``test_set`` rows (features + label), for a gate or deploy outside training."""
+    from financial_transactions.features.labels import LABEL_COLUMN
+
+    fqn = platform.config.table("test_set")
+    if not platform.store.exists(fqn):
+        raise FileNotFoundError(f"{fqn} does not exist: run fin-mlops train first")
+    return platform.store.read(fqn), LABEL_COLUMN

@@ -1,0 +1,109 @@
+"""Deploy step of the retraining workflow: gate a version if asked, then prove the champion serves.
+
+``deploy_champion`` runs after ``train_tournament.py`` in the Databricks retraining
+job (behind a ``condition_task`` on the ``promoted`` task value) and by hand as
+``fin-mlops deploy [--version N]``:
+
+1. with ``version``: the champion/challenger gate for that registered version on
+   the current ``test_set`` (same rules, audit and snapshot as in training);
+2. the ``champion`` alias is resolved and its pyfunc loaded exactly as serving
+   loads it, then smoke-scored on holdout rows: every score finite, labels 0/1,
+   ``model_version`` equal to the champion's version;
+3. on Databricks, task values ``champion_version`` and ``promoted`` are set for
+   the downstream tasks (serving update, dashboard export).
+
+Any failure raises :class:`DeploymentError`; nothing is half-deployed because
+this step never moves an alias except through the gate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from financial_transactions.lakehouse import Platform
+from financial_transactions.models.champion_challenger import ChampionChallenger, GateDecision
+from financial_transactions.models.registry import CHAMPION, ModelRegistry, RegistryError
+
+log = logging.getLogger(__name__)
+
+
+class DeploymentError(RuntimeError):
+    """The champion cannot be deployed (none exists, it does not load, or it scores badly)."""
+
+
+@dataclass
+class DeployOutcome:
+    champion_version: int
+    smoke_rows: int
+    aliases: dict[str, int]
+    decision: GateDecision | None
+    task_values_set: bool
+
+    def describe(self) -> str:
+        return (
+            f"champion version {self.champion_version} loads and scored {self.smoke_rows} holdout rows "
+            f"(finite scores, labels 0/1, version-stamped); aliases {self.aliases}"
+        )
+
+
+def set_task_value(key: str, value: str | int | bool) -> bool:
+    """A Databricks job task value for ``condition_task``s; a logged no-op off Databricks."""
+    if not os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        log.info("task value %s=%s (not on Databricks: not set)", key, value)
+        return False
+    from databricks.sdk.runtime import dbutils
+
+    dbutils.jobs.taskValues.set(key=key, value=value)
+    return True
+
+
+def deploy_champion(
+    platform: Platform,
+    *,
+    version: int | None = None,
+    git_sha: str | None = None,
+    smoke_rows: int = 500,
+) -> DeployOutcome:
+    from financial_transactions.models.training import feature_table_versions, load_holdout
+
+    registry = ModelRegistry.from_platform(platform)
+    holdout, label_column = load_holdout(platform)
+    decision = None
+    if version is not None:
+        current = feature_table_versions(platform)
+        decision = ChampionChallenger(platform, registry=registry, git_sha=git_sha).evaluate(
+            version,
+            holdout,
+            label_column=label_column,
+            feature_versions_before=current,
+            challenger_feature_versions=current,
+        )
+    try:
+        aliases = registry.aliases()
+        champion = aliases.get(CHAMPION)
+        if champion is None:
+            raise DeploymentError(f"{registry.name} has no champion to deploy (run fin-mlops train first)")
+        model = registry.load(champion)
+    except RegistryError as exc:
+        raise DeploymentError(str(exc)) from exc
+    sample = holdout.head(smoke_rows)
+    out = pd.DataFrame(model.predict(sample))
+    problems = []
+    if len(out) != len(sample):
+        problems.append(f"{len(out)} outputs for {len(sample)} rows")
+    if not np.isfinite(out["score"].to_numpy(dtype=np.float64)).all():
+        problems.append("non-finite scores")
+    if not out["label"].isin([0, 1]).all():
+        problems.append("labels outside 0/1")
+    if set(out["model_version"]) != {str(champion)}:
+        problems.append(f"model_version {sorted(set(out['model_version']))} != {champion}")
+    if problems:
+        raise DeploymentError(f"champion version {champion} failed its smoke test: {'; '.join(problems)}")
+    set_values = set_task_value("champion_version", champion)
+    set_task_value("promoted", bool(decision is not None and decision.promoted))
+    return DeployOutcome(champion, len(sample), aliases, decision, set_values)

@@ -1,0 +1,105 @@
+"""Rich renderings of a training outcome: leaderboard, validation report, gate decision.
+
+Shared by ``fin-mlops train`` and the ``train`` stage of ``fin-mlops run``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import RenderableType
+from rich.panel import Panel
+from rich.table import Table
+
+from financial_transactions.models.champion_challenger import GateDecision
+from financial_transactions.models.tournament import TournamentResult
+from financial_transactions.models.training import TrainingOutcome
+from financial_transactions.models.validator import ValidationReport
+
+
+def _num(value: float | None, fmt: str = ".4f") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "[dim]-[/]"
+    return format(value, fmt)
+
+
+def leaderboard(result: TournamentResult, *, precision_at_k: int, fixed_fpr: float) -> Table:
+    primary = result.primary_metric
+    table = Table(title=f"tournament {result.tournament_id[:8]} · ranked by {primary}")
+    table.add_column("rank", justify="right")
+    table.add_column("model", style="bold")
+    table.add_column("status")
+    for name in ("PR-AUC", "ROC-AUC", f"P@{precision_at_k}", f"R@FPR {fixed_fpr:g}", "F1", "threshold"):
+        table.add_column(name, justify="right")
+    table.add_column("rows/s", justify="right")
+    table.add_column("train s", justify="right")
+    table.add_column("error", overflow="fold")
+    for r in result.results:
+        m = r.metrics
+        table.add_row(
+            str(r.rank) if r.rank else "[dim]-[/]",
+            r.name + (" 🏆" if r.rank == 1 else ""),
+            "[green]ok[/]" if r.ok else "[bold red]failed[/]",
+            _num(m.get("pr_auc")),
+            _num(m.get("roc_auc")),
+            _num(m.get("precision_at_k")),
+            _num(m.get("recall_at_fpr")),
+            _num(m.get("f1")),
+            _num(r.threshold),
+            _num(m.get("inference_rows_per_s"), ",.0f"),
+            _num(r.train_seconds, ".1f"),
+            r.error or "",
+        )
+    return table
+
+
+def validation_table(report: ValidationReport) -> Table:
+    verdict = "[green]PASS[/]" if report.passed else "[bold red]FAIL[/]"
+    table = Table(title=f"validation {verdict}")
+    table.add_column("check", style="bold")
+    table.add_column("result")
+    table.add_column("detail", overflow="fold")
+    for c in report.checks:
+        table.add_row(c.name, "[green]pass[/]" if c.passed else "[bold red]FAIL[/]", c.detail)
+    return table
+
+
+def decision_panel(decision: GateDecision, model_name: str) -> Panel:
+    colour = "green" if decision.promoted else ("bold red" if decision.error else "yellow")
+    lines = [
+        f"[{colour}]{decision.decision}[/] {model_name} version {decision.challenger_version}"
+        + (" (first deploy)" if decision.first_deploy else ""),
+        f"champion before: {decision.champion_version if decision.champion_version is not None else 'none'}",
+        f"reason: {decision.reason}",
+    ]
+    if decision.challenger is not None and decision.champion is not None:
+        lines.append(
+            "same holdout: "
+            + ", ".join(
+                f"{k} {decision.challenger.metrics[k]:.4f} vs {decision.champion.metrics[k]:.4f}"
+                for k in ("pr_auc", "recall")
+            )
+            + f", latency {decision.challenger.latency_ms:.1f} vs {decision.champion.latency_ms:.1f} ms"
+        )
+    lines.append(f"aliases now: {decision.state_after}")
+    return Panel("\n".join(lines), title="champion / challenger gate", border_style=colour)
+
+
+def outcome_renderables(
+    outcome: TrainingOutcome, *, model_name: str, precision_at_k: int, fixed_fpr: float
+) -> list[RenderableType]:
+    """Everything ``fin-mlops train`` prints, in order."""
+    out: list[RenderableType] = [leaderboard(outcome.tournament, precision_at_k=precision_at_k, fixed_fpr=fixed_fpr)]
+    if outcome.validation is not None:
+        out.append(validation_table(outcome.validation))
+    if outcome.decision is not None:
+        out.append(decision_panel(outcome.decision, model_name))
+    elif outcome.validation is not None and not outcome.validation.passed:
+        out.append(
+            Panel(
+                "[bold red]NOT REGISTERED[/]: the winner failed validation; aliases unchanged",
+                title="champion / challenger gate",
+                border_style="red",
+            )
+        )
+    return out
