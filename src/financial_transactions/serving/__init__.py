@@ -1,0 +1,1 @@
+"""Serving: the FastAPI scoring/decision service and the Databricks model-serving endpoint."""

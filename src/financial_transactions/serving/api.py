@@ -1,0 +1,509 @@
+"""The scoring and decision API (FastAPI), served by ``fin-mlops serve``.
+
+Endpoints: ``POST /v1/anomaly/score``, ``GET /v1/decision-matrix``, ``GET /health``
+(liveness), ``GET /ready`` (503 until a champion is loaded), ``GET /metrics`` (Prometheus
+text) and the OpenAPI docs at ``/docs``.
+
+* **Input.** Pydantic models reject bad input with 422 naming the field; a body larger
+  than ``serving.max_body_bytes`` is refused with 413 before it is read, and a batch of
+  more than ``serving.max_batch_rows`` rows with 413. Feature rows lacking a model column
+  or carrying a non-number are 422. No bad input reaches the model, so none becomes a 500.
+* **Auth.** When ``serving.api_key`` resolves (env ``FIN_MLOPS_API_KEY`` by default),
+  ``/v1/*`` needs header ``X-API-Key`` (constant-time comparison); health, readiness,
+  metrics and docs stay open for probes and scrapers.
+* **Throughput.** Small feature-row requests are *micro-batched*: while a model call runs,
+  newly arrived requests queue, and the next call scores them all at once (no added wait
+  when idle). Model calls run in a worker thread, so the event loop keeps accepting.
+* **Reload.** :class:`~financial_transactions.serving.champion.ChampionHolder` follows the
+  ``champion`` alias every ``serving.reload_interval_seconds``; requests in flight finish
+  on the model they started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import orjson
+import pandas as pd
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.security import APIKeyHeader
+
+from financial_transactions.lakehouse import Platform
+from financial_transactions.serving.champion import ChampionHolder, ChampionSource, LoadedModel, RegistryChampionSource
+from financial_transactions.serving.metrics import Metrics, service_metrics
+from financial_transactions.serving.schemas import (
+    DecisionMatrixResponse,
+    ScoreRequest,
+    ScoreResponse,
+    Trade,
+)
+
+log = logging.getLogger(__name__)
+
+#: Requests with at most this many feature rows share model calls through the micro-batcher.
+BATCHABLE_ROWS = 64
+_META_COLUMNS = ("symbol", "bar_start")
+_UNSET: Any = object()
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BadRows(ValueError):
+    """Feature rows the champion cannot score (missing or non-numeric columns): HTTP 422."""
+
+
+def check_rows(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """Every row has every model column, each a number or null; errors name row and column."""
+    needed = set(columns)
+    for i, row in enumerate(rows):
+        missing = needed.difference(row)
+        if missing:
+            raise BadRows(f"rows[{i}] lacks model feature column(s) {sorted(missing)[:10]}")
+        for col in columns:
+            value = row[col]
+            if value is not None and not isinstance(value, int | float):
+                raise BadRows(f"rows[{i}].{col} must be a number or null, got {type(value).__name__}")
+
+
+# -- micro-batching ---------------------------------------------------------------------------
+@dataclass
+class _Pending:
+    rows: list[dict[str, Any]]
+    future: asyncio.Future[tuple[LoadedModel, pd.DataFrame]]
+
+
+class MicroBatcher:
+    """Coalesces concurrent small requests into one model call (opportunistic: no timer)."""
+
+    def __init__(self, holder: ChampionHolder, metrics: Metrics, max_rows: int) -> None:
+        self.holder = holder
+        self.metrics = metrics
+        self.max_rows = max_rows
+        self._queue: list[_Pending] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def score(self, rows: list[dict[str, Any]]) -> tuple[LoadedModel, pd.DataFrame]:
+        loop = asyncio.get_running_loop()
+        item = _Pending(rows, loop.create_future())
+        self._queue.append(item)
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._drain())
+        return await item.future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            batch: list[_Pending] = []
+            total = 0
+            while self._queue and (not batch or total + len(self._queue[0].rows) <= self.max_rows):
+                item = self._queue.pop(0)
+                batch.append(item)
+                total += len(item.rows)
+            try:
+                results = await loop.run_in_executor(None, self._score_batch, batch)
+            except Exception as exc:  # a failure of the model call itself: every caller gets it
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+                continue
+            for item, result in zip(batch, results, strict=True):
+                if item.future.done():
+                    continue
+                if isinstance(result, Exception):
+                    item.future.set_exception(result)
+                else:
+                    item.future.set_result(result)
+
+    def _score_batch(self, batch: list[_Pending]) -> list[tuple[LoadedModel, pd.DataFrame] | Exception]:
+        model = self.holder.current
+        if model is None:
+            return [RuntimeError("no champion loaded")] * len(batch)
+        ok: list[int] = []
+        results: list[tuple[LoadedModel, pd.DataFrame] | Exception] = []
+        for idx, item in enumerate(batch):
+            try:  # the champion may have been reloaded since the request was checked
+                check_rows(item.rows, model.input_columns)
+                ok.append(idx)
+                results.append(RuntimeError("pending"))
+            except BadRows as exc:
+                results.append(exc)
+        if not ok:
+            return results
+        all_rows = [row for idx in ok for row in batch[idx].rows]
+        frame = pd.DataFrame.from_records(all_rows, columns=model.input_columns)
+        scored = model.predict(frame)
+        self.metrics.inc("score_batches_total")
+        offset = 0
+        for idx in ok:
+            n = len(batch[idx].rows)
+            results[idx] = (model, scored.iloc[offset : offset + n])
+            offset += n
+        return results
+
+
+# -- scoring -------------------------------------------------------------------------------------
+def trades_frame(trades: list[Trade], crypto: set[str]) -> pd.DataFrame:
+    """Validated trades -> the silver-like frame the feature code takes (UTC ``ts``)."""
+    ts = [t.ts if isinstance(t.ts, int) else int(t.ts.timestamp() * 1000) for t in trades]
+    symbols = [t.symbol for t in trades]
+    asset = [t.asset_class or ("crypto" if t.symbol in crypto else "equity") for t in trades]
+    frame = pd.DataFrame(
+        {
+            "trade_id": [t.trade_id or f"req-{i:09d}" for i, t in enumerate(trades)],
+            "source": [
+                t.source or ("binance" if a == "crypto" else "finnhub") for t, a in zip(trades, asset, strict=True)
+            ],
+            "asset_class": asset,
+            "symbol": symbols,
+            "price": np.fromiter((t.price for t in trades), dtype=np.float64, count=len(trades)),
+            "volume": np.fromiter((t.volume for t in trades), dtype=np.float64, count=len(trades)),
+            "ts": pd.to_datetime(np.asarray(ts, dtype=np.int64), unit="ms", utc=True),
+        }
+    )
+    return frame
+
+
+def _results(
+    model: LoadedModel, scored: pd.DataFrame, symbols: list[Any], bars: list[Any], kind: str
+) -> dict[str, Any]:
+    scores = scored["score"].to_numpy(dtype=np.float64)
+    labels = scored["label"].to_numpy(dtype=np.int64)
+    items = [
+        {"symbol": s, "bar_start": b, "score": float(sc), "label": int(lb)}
+        for s, b, sc, lb in zip(symbols, bars, scores.tolist(), labels.tolist(), strict=True)
+    ]
+    return {
+        "model_name": model.name,
+        "model_version": model.version,
+        "kind": kind,
+        "count": len(items),
+        "anomalies": int(labels.sum()),
+        "results": items,
+    }
+
+
+def _iso(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        return value
+    return pd.Timestamp(value).isoformat()
+
+
+# -- middleware ------------------------------------------------------------------------------------
+class BodyLimit:
+    """413 for bodies over ``limit`` bytes: refused by Content-Length unread, else cut while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            response = JSONResponse(
+                {"detail": f"request body of {int(length)} bytes exceeds the limit of {self.limit} bytes"},
+                status_code=413,
+            )
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise HTTPException(413, f"request body exceeds the limit of {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+class RequestMetrics:
+    """Counts and times every HTTP request by its route template (bounded label cardinality)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            self.metrics.inc("http_requests_total", method=scope["method"], route=path, status=str(status))
+            self.metrics.observe("http_request_duration_seconds", time.perf_counter() - start, route=path)
+
+
+# -- the app -----------------------------------------------------------------------------------------
+def create_app(
+    platform: Platform,
+    *,
+    source: ChampionSource | None = None,
+    watch: bool = True,
+    api_key: str | None = _UNSET,
+) -> FastAPI:
+    """The service for ``platform``; ``source`` defaults to the registry champion.
+
+    ``watch=False`` skips the background alias watcher (``app.state.holder.refresh()``
+    then reloads on demand); ``api_key`` overrides ``serving.api_key``.
+    """
+    cfg = platform.config
+    serving = cfg.serving
+    metrics = service_metrics()
+    metrics.set("model_loaded", 0)
+    key = serving.api_key.resolve() if api_key is _UNSET else api_key
+    crypto = set(cfg.symbols.crypto)
+    holder_box: dict[str, ChampionHolder] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        champion_source = source if source is not None else RegistryChampionSource(platform)
+        holder = ChampionHolder(champion_source, interval_seconds=serving.reload_interval_seconds, metrics=metrics)
+        holder_box["holder"] = holder
+        app.state.holder = holder
+        app.state.batcher = MicroBatcher(holder, metrics, serving.max_batch_rows)
+        await asyncio.get_running_loop().run_in_executor(None, holder.refresh)
+        if watch:
+            holder.start()
+        try:
+            yield
+        finally:
+            holder.stop()
+
+    app = FastAPI(
+        title="financial-ai-mlops",
+        version=_version(),
+        description="Anomaly scoring with the registry champion, and the ranked decision matrix.",
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    app.state.platform = platform
+
+    header = APIKeyHeader(name="X-API-Key", auto_error=False, description="required when FIN_MLOPS_API_KEY is set")
+
+    def require_key(supplied: str | None = Depends(header)) -> None:
+        if key is None:
+            return
+        if supplied is None or not hmac.compare_digest(supplied.encode(), key.encode()):
+            raise HTTPException(401, "missing or invalid X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
+
+    def champion() -> LoadedModel:
+        holder = holder_box.get("holder")
+        model = holder.current if holder is not None else None
+        if model is None:
+            reason = holder.last_error if holder is not None else "starting"
+            raise HTTPException(503, f"no champion loaded yet: {reason}")
+        return model
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors()[:50]:
+            loc = ".".join(str(p) for p in err.get("loc", ()))
+            errors.append({"loc": err.get("loc"), "msg": err.get("msg"), "type": err.get("type")})
+            errors[-1]["field"] = loc
+        summary = "; ".join(f"{e['field']}: {e['msg']}" for e in errors[:5])
+        return JSONResponse({"detail": errors, "message": f"invalid request: {summary}"}, status_code=422)
+
+    @app.exception_handler(BadRows)
+    async def _bad_rows(_request: Request, exc: BadRows) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "message": f"invalid request: {exc}"}, status_code=422)
+
+    @app.post(
+        "/v1/anomaly/score",
+        dependencies=[Depends(require_key)],
+        response_model=None,
+        responses={
+            200: {"model": ScoreResponse},
+            401: {"description": "missing or invalid API key"},
+            413: {"description": "body or batch too large"},
+            422: {"description": "invalid request (the message names the field)"},
+            503: {"description": "no champion loaded yet"},
+        },
+        summary="Score raw trades or feature rows with the champion",
+    )
+    async def score(body: ScoreRequest, request: Request) -> Response:
+        if body.size > serving.max_batch_rows:
+            raise HTTPException(
+                413, f"batch of {body.size} rows exceeds serving.max_batch_rows={serving.max_batch_rows}"
+            )
+        model = champion()
+        loop = asyncio.get_running_loop()
+        if body.rows is not None:
+            rows = body.rows
+            check_rows(rows, model.input_columns)
+            if len(rows) <= BATCHABLE_ROWS:
+                model, scored = await request.app.state.batcher.score(rows)
+            else:
+                frame = pd.DataFrame.from_records(rows, columns=model.input_columns)
+                scored = await loop.run_in_executor(None, model.predict, frame)
+                metrics.inc("score_batches_total")
+            symbols = [r.get("symbol") for r in rows]
+            bars = [_iso(r.get("bar_start")) for r in rows]
+            payload = _results(model, scored, symbols, bars, "rows")
+        else:
+            trades = body.trades or []
+
+            def score_trades() -> tuple[pd.DataFrame, pd.DataFrame]:
+                from financial_transactions.features.feature_engineering import build_gold_features
+
+                gold = build_gold_features(trades_frame(trades, crypto), cfg.features)
+                return gold, model.predict(gold)
+
+            gold, scored = await loop.run_in_executor(None, score_trades)
+            metrics.inc("score_batches_total")
+            bars = [_iso(b) for b in gold["bar_start"]]
+            payload = _results(model, scored, gold["symbol"].tolist(), bars, "trades")
+        metrics.inc("rows_scored_total", payload["count"])
+        metrics.inc("anomalies_flagged_total", payload["anomalies"])
+        return Response(orjson.dumps(payload), media_type="application/json")
+
+    matrix_cache: dict[str, Any] = {}
+
+    @app.get(
+        "/v1/decision-matrix",
+        dependencies=[Depends(require_key)],
+        response_model=DecisionMatrixResponse,
+        responses={404: {"description": "no decision matrix yet"}},
+        summary="The latest ranked decision matrix",
+    )
+    async def decision_matrix(
+        recommendation: Literal["Strong Buy", "Buy", "Hold", "Sell", "Insufficient data"] | None = Query(None),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        data = await asyncio.get_running_loop().run_in_executor(None, _latest_matrix, platform, matrix_cache)
+        rows = [r for r in data["rows"] if recommendation is None or r["recommendation"] == recommendation]
+        return {**data, "rows": rows[:limit]}
+
+    @app.get("/health", summary="Liveness: the process answers")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/ready", summary="Readiness: 503 until a champion is loaded", responses={503: {"description": "not ready"}}
+    )
+    async def ready() -> JSONResponse:
+        holder = holder_box.get("holder")
+        model = holder.current if holder is not None else None
+        if model is None:
+            reason = holder.last_error if holder is not None and holder.last_error else "no champion loaded yet"
+            return JSONResponse({"ready": False, "reason": reason}, status_code=503)
+        return JSONResponse(
+            {
+                "ready": True,
+                "model_name": model.name,
+                "model_version": model.version,
+                "loaded_at": model.loaded_at.isoformat(),
+                "last_error": holder.last_error if holder else None,
+            }
+        )
+
+    @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics (text format 0.0.4)")
+    async def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    app.add_middleware(BodyLimit, limit=serving.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    return app
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("financial-ai-mlops")
+    except Exception:
+        return "0"
+
+
+def _latest_matrix(platform: Platform, cache: dict[str, Any]) -> dict[str, Any]:
+    """The newest decision run as API rows, re-read only when the table version changes."""
+    store, cfg = platform.store, platform.config
+    fqn = cfg.table("decision_matrix")
+    if not store.exists(fqn):
+        raise HTTPException(404, f"{fqn} does not exist yet: run `fin-mlops decide`")
+    version = store.version(fqn)
+    if cache.get("version") == version:
+        return cache["data"]  # type: ignore[no-any-return]
+    df = store.read(fqn, version=version)
+    if df.empty:
+        raise HTTPException(404, f"{fqn} is empty: run `fin-mlops decide`")
+    times = pd.to_datetime(df["created_at"], utc=True)
+    run_id = df.loc[times.idxmax(), "run_id"]
+    latest = df[df["run_id"] == run_id].copy()
+    latest["_rank"] = pd.to_numeric(latest["rank"], errors="coerce")
+    latest = latest.sort_values(["_rank", "symbol"], na_position="last", kind="stable")
+    names = [c[: -len("_score")] for c in latest.columns if c.endswith("_score") and c != "final_score"]
+    rows = []
+    for rec in latest.to_dict("records"):
+        rows.append(
+            {
+                "symbol": rec["symbol"],
+                "asset_class": rec.get("asset_class"),
+                "rank": _int(rec.get("rank")),
+                "final_score": _float(rec.get("final_score")),
+                "recommendation": rec["recommendation"],
+                "explanation": rec.get("explanation"),
+                "flags": rec.get("flags") or None,
+                "coverage": _float(rec.get("coverage")),
+                "criteria": {
+                    n: {
+                        "raw": _float(rec.get(f"{n}_raw")),
+                        "score": _int(rec.get(f"{n}_score")),
+                        "weight": _float(rec.get(f"{n}_weight")),
+                        "label": rec.get(f"{n}_label"),
+                    }
+                    for n in names
+                },
+            }
+        )
+    data = {"run_id": str(run_id), "created_at": times.max().isoformat(), "table_version": version, "rows": rows}
+    cache.update(version=version, data=data)
+    return data
+
+
+def _float(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _int(value: Any) -> int | None:
+    f = _float(value)
+    return int(f) if f is not None else None
