@@ -112,11 +112,13 @@ def _lerp(a: float, b: float, t: float) -> float:
 def exact_quantiles(values: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """``np.quantile(values, probs)`` (linear method) for NaN-free ``values``, without a full selection.
 
-    A sorted strided sample brackets each needed order statistic; one pass counts
-    the values below the bracket, one pass extracts the (few) values inside it,
-    and a partition of those gives the exact order statistic. A bracket that
-    misses (adversarial data) falls back to ``np.partition`` for that quantile,
-    so the result is always exact.
+    A sorted strided sample brackets each needed order statistic ``[lo, hi]``;
+    one pass counts the values below ``lo``, one extracts the values inside the
+    bracket, and a partition of those (a few thousand) gives the exact order
+    statistic. Heavily tied data (a point mass at 0, small integer counts) would
+    make the bracket huge, so values equal to ``lo``/``hi`` are counted instead
+    of partitioned. A bracket that misses (adversarial data) falls back to
+    ``np.partition`` on everything, so the result is always exact.
     """
     x = np.asarray(values, dtype=np.float64)
     n = x.size
@@ -133,23 +135,55 @@ def exact_quantiles(values: np.ndarray, probs: np.ndarray) -> np.ndarray:
     sample = np.sort(x[::stride])
     m = sample.size
     out = np.empty(probs.size, dtype=np.float64)
+    brackets: dict[tuple[float, float], tuple[int, np.ndarray]] = {}
+    masses: dict[float, tuple[int, int]] = {}
     for j, p in enumerate(probs):
         k0, k1 = int(lower[j]), int(upper[j])
         pos = p * (m - 1)
         width = int(6.0 * math.sqrt(m * p * (1.0 - p) + 1.0)) + 2
-        lo = sample[max(0, int(pos) - width)]
-        hi = sample[min(m - 1, int(pos) + width + 1)]
-        below = int(np.count_nonzero(x < lo))
-        inside = x[(x >= lo) & (x <= hi)]
+        lo = float(sample[max(0, int(pos) - width)])
+        hi = float(sample[min(m - 1, int(pos) + width + 1)])
+        if lo == hi:  # a point mass: two counts decide it, nothing to extract
+            if lo not in masses:
+                masses[lo] = (int(np.count_nonzero(x < lo)), int(np.count_nonzero(x == lo)))
+            below, equal = masses[lo]
+            if below <= k0 and k1 < below + equal:
+                out[j] = lo
+                continue
+        if (lo, hi) not in brackets:  # tied data reuses brackets across quantiles
+            ge = x >= lo
+            brackets[(lo, hi)] = (n - int(np.count_nonzero(ge)), x[ge & (x <= hi)])
+        below, inside = brackets[(lo, hi)]
         a, b = k0 - below, k1 - below
         if a < 0 or b >= inside.size:  # the sample mis-bracketed: select on everything
             part = np.partition(x, (k0, k1))
             va, vb = float(part[k0]), float(part[k1])
+        elif inside.size > 8 * (2 * width + 2) * stride:  # ties at the bracket ends
+            va, vb = _tied_order_stats(inside, lo, hi, a, b)
         else:
             part = np.partition(inside, (a, b)) if a != b else np.partition(inside, a)
             va, vb = float(part[a]), float(part[b])
         out[j] = _lerp(va, vb, float(gamma[j]))
     return out
+
+
+def _tied_order_stats(inside: np.ndarray, lo: float, hi: float, a: int, b: int) -> tuple[float, float]:
+    """Order statistics ``a`` and ``b`` of ``inside`` (all within [lo, hi]) when many equal ``lo`` or ``hi``."""
+    at_lo = int(np.count_nonzero(inside == lo))
+    at_hi = int(np.count_nonzero(inside == hi)) if hi != lo else 0
+    middle = inside[(inside > lo) & (inside < hi)] if hi != lo else inside[:0]
+
+    def pick(rank: int) -> float:
+        if rank < at_lo:
+            return lo
+        rank -= at_lo
+        if rank < middle.size:
+            return float(np.partition(middle, rank)[rank])
+        if rank - middle.size < at_hi:
+            return hi
+        raise AssertionError("order statistic outside its bracket")
+
+    return pick(a), pick(b)
 
 
 def quantile_edges(reference: np.ndarray, bins: int) -> np.ndarray:
