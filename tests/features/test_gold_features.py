@@ -234,3 +234,17 @@ def test_spark_apply_in_pandas_equals_pandas(spark: Any) -> None:
     for col in ("bar_start", "bar_end"):  # Spark hands back naive UTC (session time zone UTC)
         from_spark[col] = pd.to_datetime(from_spark[col]).dt.tz_localize("UTC").dt.as_unit("us")
     pd.testing.assert_frame_equal(from_spark, expected, check_exact=False, rtol=1e-12, atol=0)
+
+
+def test_timestamps_in_any_unit_or_zone_mean_the_same_instant() -> None:
+    from financial_transactions.features.bars import ts_to_ns
+
+    utc = pd.Series(pd.to_datetime(["2025-03-07 14:30:00.123", "2025-03-07 14:30:01"], utc=True, format="ISO8601"))
+    expected = np.array([1741357800123000000, 1741357801000000000])
+    np.testing.assert_array_equal(ts_to_ns(utc), expected)
+    np.testing.assert_array_equal(ts_to_ns(utc.dt.tz_convert("America/New_York")), expected)
+    np.testing.assert_array_equal(ts_to_ns(utc.dt.tz_localize(None)), expected)  # naive = UTC (Spark)
+    np.testing.assert_array_equal(ts_to_ns(utc.dt.as_unit("us")), expected)
+    np.testing.assert_array_equal(ts_to_ns(pd.Series(expected // 1_000_000)), expected)  # epoch ms
+    with pytest.raises(ValueError, match="null"):
+        ts_to_ns(pd.Series([utc[0], pd.NaT]))

@@ -130,17 +130,23 @@ def aggregate_bars(trades: TradeArrays, bar_ns: int) -> Bars:
     distinct[1:] |= sp[1:] != sp[:-1]
     unique_price_ratio = np.add.reduceat(distinct.astype(np.float64), starts) / nf
 
-    # identical prints: group equal (ts, price, volume); equal ts means the same bar
-    order = np.lexsort((v, p, ts))
-    ts_o, p_o, v_o = ts[order], p[order], v[order]
-    group_start = np.empty(n, dtype=bool)
-    group_start[0] = True
-    group_start[1:] = (ts_o[1:] != ts_o[:-1]) | (p_o[1:] != p_o[:-1]) | (v_o[1:] != v_o[:-1])
-    gstarts = np.flatnonzero(group_start)
-    gsize = np.diff(np.append(gstarts, n))
-    size_sorted = np.repeat(gsize, gsize)
-    size = np.empty(n, dtype=np.int64)
-    size[order] = size_sorted
+    # identical prints: group equal (ts, price, volume). Only prints sharing a timestamp
+    # can be identical, so only those (a small share of a tape) are sorted.
+    size = np.ones(n, dtype=np.int64)
+    same_ts = ts[1:] == ts[:-1]
+    tied = np.zeros(n, dtype=bool)
+    tied[1:] |= same_ts
+    tied[:-1] |= same_ts
+    if tied.any():
+        ti = np.flatnonzero(tied)
+        order = ti[np.lexsort((v[ti], p[ti], ts[ti]))]
+        ts_o, p_o, v_o = ts[order], p[order], v[order]
+        group_start = np.empty(len(order), dtype=bool)
+        group_start[0] = True
+        group_start[1:] = (ts_o[1:] != ts_o[:-1]) | (p_o[1:] != p_o[:-1]) | (v_o[1:] != v_o[:-1])
+        gstarts = np.flatnonzero(group_start)
+        gsize = np.diff(np.append(gstarts, len(order)))
+        size[order] = np.repeat(gsize, gsize)
     dup_print_ratio = np.add.reduceat((size > 1).astype(np.float64), starts) / nf
     max_identical_prints = np.maximum.reduceat(size, starts)
 
@@ -186,24 +192,31 @@ def aggregate_bars(trades: TradeArrays, bar_ns: int) -> Bars:
 
 def trade_arrays(trades: pd.DataFrame) -> TradeArrays:
     """Validated numpy columns from a trades frame (``ts`` datetime or epoch ms, UTC)."""
-    return TradeArrays(ts_ns=ts_to_ns(trades["ts"]), price=_price(trades["price"]), volume=_volume(trades["volume"]))
+    return TradeArrays(
+        ts_ns=ts_to_ns(trades["ts"]), price=price_array(trades["price"]), volume=volume_array(trades["volume"])
+    )
 
 
 def ts_to_ns(ts: pd.Series) -> np.ndarray:
     """Epoch ns (UTC) from a datetime column (naive = UTC, as Spark hands it with a UTC
     session time zone) or from integer epoch milliseconds (the landing format)."""
-    if ts.isna().any():
-        raise ValueError(f"ts has {int(ts.isna().sum())} null value(s)")
     if pd.api.types.is_integer_dtype(ts.dtype):
         return ts.to_numpy(dtype=np.int64) * 1_000_000
     if not pd.api.types.is_datetime64_any_dtype(ts.dtype):
         ts = pd.to_datetime(ts, utc=True)
-    if getattr(ts.dtype, "tz", None) is not None:
-        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
-    return ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    values = ts.array
+    if not isinstance(values, pd.arrays.DatetimeArray):  # e.g. an Arrow-backed column
+        values = pd.Series(ts.to_numpy(dtype="datetime64[ns]")).array
+        assert isinstance(values, pd.arrays.DatetimeArray)
+    # the underlying int64 is UTC epoch in the column's unit, for naive and tz-aware alike
+    i8 = np.asarray(values.view("i8"), dtype=np.int64)
+    if (i8 == np.iinfo(np.int64).min).any():
+        raise ValueError(f"ts has {int(ts.isna().sum())} null value(s)")
+    scale = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[values.unit]
+    return i8 * scale if scale != 1 else i8.copy()
 
 
-def _price(price: pd.Series) -> np.ndarray:
+def price_array(price: pd.Series) -> np.ndarray:
     p = price.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~(np.isfinite(p) & (p > 0))
     if bad.any():
@@ -213,7 +226,7 @@ def _price(price: pd.Series) -> np.ndarray:
     return p
 
 
-def _volume(volume: pd.Series) -> np.ndarray:
+def volume_array(volume: pd.Series) -> np.ndarray:
     v = volume.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~(np.isfinite(v) & (v >= 0))
     if bad.any():

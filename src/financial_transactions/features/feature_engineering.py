@@ -25,7 +25,15 @@ import pandas as pd
 
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.features import indicators as ind
-from financial_transactions.features.bars import Bars, aggregate_bars, interval_ns, trade_arrays, ts_to_ns
+from financial_transactions.features.bars import (
+    Bars,
+    TradeArrays,
+    aggregate_bars,
+    interval_ns,
+    price_array,
+    ts_to_ns,
+    volume_array,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
@@ -190,28 +198,41 @@ def build_gold_features(trades_pdf: pd.DataFrame, features_cfg: FeaturesConfig) 
         raise ValueError(f"trades lack required column(s) {missing}")
     if trades_pdf.empty:
         return empty_gold_frame(features_cfg)
-    if trades_pdf["symbol"].isna().any():
+    symbol = trades_pdf["symbol"].to_numpy(dtype=object)
+    first = symbol[0]
+    if first is None or first != first:  # None or NaN
         raise ValueError("trades have a null symbol")
-    symbols = trades_pdf["symbol"].unique()
-    if len(symbols) > 1:
+    # one comparison pass (the applyInPandas case: a single symbol) instead of unique()
+    if not bool((symbol == first).all()):
+        if trades_pdf["symbol"].isna().any():
+            raise ValueError("trades have a null symbol")
         parts = [_build_one(group, features_cfg) for _, group in trades_pdf.groupby("symbol", sort=True)]
         return pd.concat(parts, ignore_index=True)
     return _build_one(trades_pdf, features_cfg)
 
 
-def _sorted(trades: pd.DataFrame) -> pd.DataFrame:
-    """Order by (ts, trade_id); skipped (no copy) when the frame already is."""
-    ts = trades["ts"]
-    keys = ["ts", "trade_id"] if "trade_id" in trades.columns else ["ts"]
-    if ts.is_monotonic_increasing:
-        if len(keys) == 1:
-            return trades
-        tsv = ts.to_numpy()
-        ids = trades["trade_id"].to_numpy()
-        tie = tsv[1:] == tsv[:-1]
-        if not tie.any() or bool(np.all(ids[1:][tie] >= ids[:-1][tie])):
-            return trades
-    return trades.sort_values(keys, kind="stable")
+def _sorted(trades: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Order by (ts, trade_id), returning the frame and its epoch-ns ``ts``; no copy when already ordered."""
+    ts_ns = ts_to_ns(trades["ts"])
+    step = np.diff(ts_ns)
+    if not (step < 0).any():
+        tie = np.flatnonzero(step == 0)
+        if tie.size == 0 or "trade_id" not in trades.columns:
+            return trades, ts_ns
+        ids = trades["trade_id"].to_numpy(dtype=object)
+        if bool(np.all(ids[tie + 1] >= ids[tie])):
+            return trades, ts_ns
+    rank = np.zeros(len(ts_ns), dtype=np.int64)
+    if "trade_id" in trades.columns:
+        # only prints sharing a millisecond need the id order: rank just those (cheap)
+        by_ts = np.sort(ts_ns, kind="stable")
+        shared = np.unique(by_ts[1:][by_ts[1:] == by_ts[:-1]])
+        tied = np.isin(ts_ns, shared)
+        if tied.any():
+            ids = trades["trade_id"].to_numpy(dtype=object)[tied]
+            rank[tied] = pd.factorize(ids, sort=True)[0]
+    order = np.lexsort((rank, ts_ns))
+    return trades.iloc[order], ts_ns[order]
 
 
 def _session_columns(trades: pd.DataFrame, first: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -236,9 +257,10 @@ def _session_columns(trades: pd.DataFrame, first: np.ndarray) -> tuple[np.ndarra
 
 
 def _build_one(trades_pdf: pd.DataFrame, cfg: FeaturesConfig) -> pd.DataFrame:
-    trades = _sorted(trades_pdf)
+    trades, ts_ns = _sorted(trades_pdf)
     bar_ns = interval_ns(cfg.bar_interval)
-    bars = aggregate_bars(trade_arrays(trades), bar_ns)
+    arrays = TradeArrays(ts_ns=ts_ns, price=price_array(trades["price"]), volume=volume_array(trades["volume"]))
+    bars = aggregate_bars(arrays, bar_ns)
     trade_date, session, asset = _session_columns(trades, bars.first_trade)
     source = (
         trades["source"].to_numpy(dtype=object)[bars.first_trade]
