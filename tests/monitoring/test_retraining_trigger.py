@@ -130,7 +130,10 @@ def test_failed_launch_is_audited_and_does_not_raise(platform: Platform) -> None
 
 
 def _race_processes(p: Platform, config_path: Path, overrides: dict[str, Any], n: int = 8) -> list[tuple[Any, ...]]:
-    ctx = multiprocessing.get_context("spawn")
+    # forkserver: a clean server process imports the worker module once, then forks each racer from it
+    # (no inherited threads or Delta handles from the test process, and no per-racer import cost)
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["tests.monitoring.race_worker"])
     barrier = ctx.Barrier(n)
     queue = ctx.Queue()
     procs = [
