@@ -17,6 +17,7 @@
   var VIRIDIS = ["#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725"];
   // PuOr diverging stops (colour-blind safe) for correlations in [-1, 1].
   var PUOR = ["#542788", "#998ec3", "#d8daeb", "#f7f7f7", "#fee0b6", "#f1a340", "#b35806"];
+  var GT_SHORT = { price_spike: "spike", volume_burst: "burst", wash_trade: "wash", stale_price: "stale" };
   var STATUS_GLYPH = { ok: "✓", warn: "!", alert: "✖", error: "✖", missing: "–", empty: "–" };
 
   // -- DOM helpers (text only, never HTML) ------------------------------------------------------------
@@ -446,11 +447,11 @@
     var markers = [];
     sym.model_flags.forEach(function (f) {
       if (times[f.t]) markers.push({ time: f.t, position: "aboveBar", shape: "arrowDown", color: "#CC79A7",
-        text: "M" + (isNum(f.score) ? " " + f.score.toFixed(2) : "") });
+        text: "M" + (isNum(f.score) ? " " + (f.score >= 0.01 ? f.score.toFixed(2) : f.score.toPrecision(2)) : "") });
     });
     sym.ground_truth.forEach(function (g) {
       if (times[g.t]) markers.push({ time: g.t, position: "belowBar", shape: "circle", color: "#E69F00",
-        text: "GT " + g.types.map(function (x) { return String(x).split("_").pop(); }).join("+") });
+        text: "GT " + g.types.map(function (x) { return GT_SHORT[x] || String(x); }).join("+") });
     });
     markers.sort(function (a, c) { return a.time - c.time; });
     if (markers.length && LC.createSeriesMarkers) LC.createSeriesMarkers(candles, markers);
@@ -652,7 +653,12 @@
     ];
     var table_ = table(cols.concat(crits.map(function (c) {
       return { label: c + (isNum(weights[c]) ? " (w " + fmt(weights[c], 2) + ")" : ""), value: function () { return ""; } };
-    })).concat([{ label: "why", wrap: true, value: function (r) { return [r.explanation, r.flags ? " [" + (typeof r.flags === "string" ? r.flags : JSON.stringify(r.flags)) + "]" : ""].join(""); } }]),
+    })).concat([{ label: "why", wrap: true, value: function (r) {
+      var flags = typeof r.flags === "string" ? r.flags.split(";") : Array.isArray(r.flags) ? r.flags : [];
+      return h("span", null, text(r.explanation), flags.filter(Boolean).map(function (f) {
+        return [" ", h("span", { class: "badge info", title: f }, String(f).split(":")[0])];
+      }));
+    } }]),
     m.data.rows);
     // colour the criterion cells (score 1..5 on viridis; the number is always printed)
     var trs = table_.querySelectorAll("tbody tr");

@@ -311,3 +311,20 @@ def test_a_broken_table_is_an_error_section_not_a_crash(platform: Platform) -> N
     assert section(docs, "leaderboard", "runs")["status"] == "ok"
     wf = {w["workflow"]: w for w in section(docs, "manifest", "workflows")["data"]}
     assert wf["drift monitoring"]["status"] == "missing"
+
+
+def test_no_quarantine_table_after_a_clean_pipeline_is_zero_not_missing(platform: Platform) -> None:
+    cfg = platform.config
+    silver = pd.DataFrame(
+        {
+            "trade_id": ["a"],
+            "source": ["finnhub"],
+            "symbol": ["AAPL"],
+            "ts": [pd.Timestamp(NOW)],
+            "ingested_at": [pd.Timestamp(NOW)],
+        }
+    )
+    platform.store.append(cfg.table("silver_trades"), silver)
+    q = section(export_dashboard(platform, now=NOW).documents, "pipeline_health", "quarantine")
+    assert q["status"] == "empty" and q["data"]["total"] == 0 and q["data"]["share"] == 0.0
+    assert q["data"]["silver_rows"] == 1

@@ -301,9 +301,12 @@ class DashboardExporter:
             key,
             ["failed_rules", "rule", "rules", "reason", "source", "symbol", "price", "volume", "ts", "_ingested_at"],
         )
-        if df is None:
-            return _missing(_EMPTY_QUARANTINE, [fqn], f"{fqn} does not exist yet (run fin-mlops pipeline)")
         silver = self.src.info("silver_trades")
+        if df is None:
+            if silver.exists:  # the pipeline ran and quarantined nothing: the table is created on first use
+                data = {**_EMPTY_QUARANTINE, "silver_rows": silver.rows, "share": 0.0}
+                return Section("empty", data, [fqn, silver.fqn], "no row quarantined (no quarantine table yet)")
+            return _missing(_EMPTY_QUARANTINE, [fqn], f"{fqn} does not exist yet (run fin-mlops pipeline)")
         rule_col = pick(df, "failed_rules", "rules", "rule", "reason")
         by_rule: dict[str, int] = {}
         if rule_col is not None:
