@@ -59,6 +59,7 @@ from financial_transactions.lakehouse import ConcurrentModification, Platform
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
+    from rich.console import Console
 
     from financial_transactions.monitoring.drift_detector import DriftReport
     from financial_transactions.monitoring.performance_monitor import PerformanceReport
@@ -224,12 +225,13 @@ class Launcher(Protocol):
 
 
 class LocalTrainingLauncher:
-    """Runs the ``train`` stage in this process (tournament -> validator -> gate)."""
+    """Runs the ``train`` stage in this process (tournament -> validator -> gate), printing its tables."""
 
     name = "local-train"
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform, console: Console | None = None) -> None:
         self.platform = platform
+        self.console = console
 
     def launch(self, event_id: str, reason: str) -> LaunchResult:
         from financial_transactions.models import training
@@ -238,8 +240,25 @@ class LocalTrainingLauncher:
         if run_training is None:
             return LaunchResult("launch_failed", self.name, detail="models.training.run_training is not available")
         outcome = run_training(self.platform)
+        if self.console is not None:
+            try:
+                self._render(outcome)
+            except Exception as exc:  # the tables are a courtesy; the training itself finished
+                log.warning("could not print the training outcome: %s", exc)
         summary = outcome.summary() if hasattr(outcome, "summary") else outcome
         return LaunchResult("launched", self.name, run_id=event_id, detail=json.dumps(summary, default=str))
+
+    def _render(self, outcome: Any) -> None:
+        try:
+            from financial_transactions.models.report import outcome_renderables
+        except ImportError:
+            return
+        cfg = self.platform.config
+        assert self.console is not None
+        for renderable in outcome_renderables(
+            outcome, model_name=cfg.model_name, precision_at_k=cfg.models.precision_at_k, fixed_fpr=cfg.models.fixed_fpr
+        ):
+            self.console.print(renderable)
 
 
 class DatabricksJobLauncher:

@@ -29,7 +29,12 @@ from rich.table import Table
 from financial_transactions.lakehouse import Platform
 from financial_transactions.monitoring.drift_detector import DriftDetector, DriftReport, DriftWindow, load_window
 from financial_transactions.monitoring.performance_monitor import PerformanceMonitor, PerformanceReport
-from financial_transactions.monitoring.retraining_trigger import RetrainingTrigger, TriggerResult, TriggerSignals
+from financial_transactions.monitoring.retraining_trigger import (
+    LocalTrainingLauncher,
+    RetrainingTrigger,
+    TriggerResult,
+    TriggerSignals,
+)
 
 if TYPE_CHECKING:
     from financial_transactions.orchestration import RunContext
@@ -231,7 +236,8 @@ def print_cycle(console: Console, cycle: MonitoringCycle) -> None:
         colour = "bold magenta" if t.triggered else "cyan"
         console.print(f"[bold]retraining trigger:[/] [{colour}]{t.decision}[/] - {t.reason}")
         if t.launch is not None:
-            console.print(f"[bold]launch:[/] {t.launch.status} via {t.launch.launcher}", highlight=False)
+            detail = f" - {t.launch.detail}" if t.launch.detail else ""
+            console.print(f"[bold]launch:[/] {t.launch.status} via {t.launch.launcher}{detail}", highlight=False)
     if cycle.alerts:
         console.print(f"[bold]alerts:[/] {', '.join(cycle.alerts)}")
 
@@ -241,7 +247,10 @@ def run_stage(ctx: RunContext) -> dict[str, Any]:
     platform = ctx.platform
     reference = replay_window(platform, 1)
     current = replay_window(platform, 2)
-    cycle = run_cycle(platform, reference, current, ground_truth=[ground_truth_path(platform, 2)])
+    trigger = None
+    if not platform.is_databricks:  # a triggered retrain prints the train stage's tables in this run
+        trigger = RetrainingTrigger(platform, launcher=LocalTrainingLauncher(platform, console=ctx.console))
+    cycle = run_cycle(platform, reference, current, ground_truth=[ground_truth_path(platform, 2)], trigger_obj=trigger)
     print_cycle(ctx.console, cycle)
     ctx.state["drift_run_id"] = cycle.drift.run_id
     ctx.state["drift_detected"] = cycle.drift.drift_detected
