@@ -141,7 +141,7 @@ def last_watermark(platform: Platform) -> datetime | None:
 
 
 def _write(
-    platform: Platform, key: str, sdf: DataFrame, keys: list[str], *, overwrite: bool, update: bool
+    platform: Platform, key: str, sdf: DataFrame, keys: list[str], *, overwrite: bool, update: bool = False
 ) -> tuple[int, int]:
     """Overwrite, first write, or MERGE ``sdf`` into table ``key``; returns (rows written, version)."""
     store = platform.store
@@ -151,19 +151,8 @@ def _write(
         # instead of evaluating the DataFrame twice.
         version = store.write_spark(fqn, sdf, mode="overwrite" if overwrite else "append")
         return store.count(fqn), version
-    if sdf.isEmpty():
-        return 0, store.version(fqn)
     result = store.merge_spark(fqn, sdf, keys, update=update)
     return result.inserted + (result.updated if update else 0), result.version
-
-
-def _rule_counts(quarantine: DataFrame) -> dict[str, int]:
-    from pyspark.sql import functions as F
-
-    rows = (
-        quarantine.select(F.explode(F.col(expectations.FAILED_RULES)).alias("rule")).groupBy("rule").count().collect()
-    )
-    return {str(r["rule"]): int(r["count"]) for r in sorted(rows, key=lambda r: str(r["rule"]))}
 
 
 def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bool = False) -> SilverResult:
@@ -171,23 +160,27 @@ def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bo
 
     Shared by the runner and the stream processor's ``foreachBatch``. MERGEs make
     it safe to apply the same rows twice (a restarted micro-batch, a crashed run).
-    The big path (valid trades) streams straight from bronze into the write; only
-    the small outputs (quarantine, bars) are cached, as each is used several times.
+    One aggregate pass measures the batch (rows, watermark, per-rule failures,
+    symbols), then each output streams from bronze straight into its write.
     """
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     cfg = platform.config
     trade_rules, bar_rules = expectations.rules_for(cfg)
     typed = silver_transform.typed_records(bronze, cfg.symbols.crypto)
     flagged = expectations.flag(typed, trade_rules, bar_rules)
-    failed = F.size(F.col(expectations.FAILED_RULES)) > 0
-    # One pass for the batch's shape, so empty outputs cost nothing afterwards.
+    failures = F.col(expectations.FAILED_RULES)
+    failed = F.size(failures) > 0
+    is_trade = ~failed & (F.col("record_type") == "trade")
+    rule_names = list(dict.fromkeys([*trade_rules, *bar_rules]))
     stats = flagged.agg(
         F.count(F.lit(1)).alias("rows"),
         F.max(F.col("_ingested_at")).alias("watermark"),
         F.count(F.when(failed, 1)).alias("invalid"),
+        F.count(F.when(is_trade, 1)).alias("trades"),
         F.count(F.when(~failed & (F.col("record_type") == "bar"), 1)).alias("bars"),
+        F.collect_set(F.when(is_trade, F.col("symbol"))).alias("symbols"),
+        *[F.count(F.when(F.array_contains(failures, name), 1)).alias(f"rule_{i}") for i, name in enumerate(rule_names)],
     ).collect()[0]
     result = SilverResult(bronze_rows=int(stats["rows"] or 0))
     if result.bronze_rows == 0 and not overwrite:
@@ -195,24 +188,21 @@ def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bo
     if stats["watermark"] is not None:
         wm = stats["watermark"]
         result.watermark = wm if wm.tzinfo else wm.replace(tzinfo=UTC)
+    result.quarantine_by_rule = {
+        name: int(stats[f"rule_{i}"]) for i, name in enumerate(rule_names) if int(stats[f"rule_{i}"])
+    }
     valid, invalid = expectations.split_by_rules(flagged)
 
-    result.silver_inserted, _ = _write(
-        platform, "silver_trades", silver_transform.silver_trades(valid), SILVER_KEYS, overwrite=overwrite, update=False
-    )
-    if result.silver_inserted:
-        trades = valid.where(F.col("record_type") == "trade")
-        result.symbols = sorted(r["symbol"] for r in trades.select("symbol").distinct().collect())
-
+    if int(stats["trades"]) or overwrite:
+        silver = silver_transform.silver_trades(valid)
+        result.silver_inserted, _ = _write(platform, "silver_trades", silver, SILVER_KEYS, overwrite=overwrite)
+        if result.silver_inserted:
+            result.symbols = sorted(stats["symbols"])
     if int(stats["invalid"]) or overwrite:
-        quarantined = silver_transform.quarantine(invalid).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            result.quarantine_by_rule = _rule_counts(quarantined)
-            result.quarantine_inserted, _ = _write(
-                platform, "silver_trades_quarantine", quarantined, QUARANTINE_KEYS, overwrite=overwrite, update=False
-            )
-        finally:
-            quarantined.unpersist()
+        quarantined = silver_transform.quarantine(invalid)
+        result.quarantine_inserted, _ = _write(
+            platform, "silver_trades_quarantine", quarantined, QUARANTINE_KEYS, overwrite=overwrite
+        )
     if int(stats["bars"]) or overwrite:
         bars = silver_transform.silver_bars(valid)
         result.bars_upserted, _ = _write(platform, "silver_bars", bars, BAR_KEYS, overwrite=overwrite, update=True)
