@@ -1326,25 +1326,30 @@ def _equity(rec: dict[str, Any]) -> dict[str, list[Any]]:
     t: list[Any] = []
     v: list[Any] = []
     if isinstance(raw, dict):
-        t = [iso(x) for x in raw.get("t") or raw.get("ts") or raw.get("time") or []]
-        v = [num(x, 6) for x in raw.get("v") or raw.get("value") or raw.get("equity") or []]
+        t = list(raw.get("t") or raw.get("ts") or raw.get("time") or [])
+        v = list(raw.get("v") or raw.get("value") or raw.get("equity") or [])
     elif isinstance(raw, list):
         if raw and isinstance(raw[0], dict):
-            t = [iso(p.get("t", p.get("ts", p.get("time")))) for p in raw]
-            v = [num(p.get("v", p.get("value", p.get("equity"))), 6) for p in raw]
+            t = [p.get("t", p.get("ts", p.get("time"))) for p in raw]
+            v = [p.get("v", p.get("value", p.get("equity"))) for p in raw]
         elif raw and isinstance(raw[0], list | tuple):
-            t = [iso(p[0]) for p in raw]
-            v = [num(p[1], 6) for p in raw]
+            t = [p[0] for p in raw]
+            v = [p[1] for p in raw]
         else:
-            v = [num(x, 6) for x in raw]
-            t = [iso(x) for x in times] if isinstance(times, list) else []
+            v = list(raw)
+            t = list(times) if isinstance(times, list) else []
     n = len(v)
-    if n > EQUITY_POINTS:
+    if n > EQUITY_POINTS:  # thin before converting: curves can hold thousands of points
         keep = sorted({round(i * (n - 1) / (EQUITY_POINTS - 1)) for i in range(EQUITY_POINTS)})
         v = [v[i] for i in keep]
         if len(t) == n:
             t = [t[i] for i in keep]
-    return {"t": t, "v": v}
+    values = [num(x, 6) for x in v]
+    stamps: list[Any] = []
+    if t:
+        utc = to_utc(pd.Series(t))
+        stamps = [None if pd.isna(x) else x.strftime("%Y-%m-%dT%H:%M:%SZ") for x in utc]
+    return {"t": stamps, "v": values}
 
 
 def _importance_items(value: Any) -> list[dict[str, Any]]:
