@@ -195,3 +195,52 @@ def test_cooldown_holds_for_8_racing_threads(platform: Platform) -> None:
     assert sum(1 for r in results if r.launch is not None) == 1
     audit = decisions_of(p)
     assert (audit["decision"] == "triggered").sum() == 1 and len(audit) == 8
+
+
+# -- Databricks launch through databricks-sdk, against a recording REST stub ------------------------------
+def test_databricks_launcher_finds_the_job_and_runs_it_once(platform: Platform) -> None:
+    from databricks.sdk import WorkspaceClient
+
+    from financial_transactions.monitoring.retraining_trigger import DatabricksJobLauncher
+    from tests.support.rest_stub import RestStub
+
+    with RestStub() as stub:
+        stub.route(
+            "GET",
+            "/api/2.2/jobs/list",
+            json={"jobs": [{"job_id": 123, "settings": {"name": "financial-retraining-workflow"}}], "has_more": False},
+        )
+        stub.route("POST", "/api/2.2/jobs/run-now", json={"run_id": 456, "number_in_job": 1})
+        client = WorkspaceClient(host=stub.url, token="test-token", auth_type="pat")
+        p = _platform(platform, cooldown_hours=0.0, launch="run_now")
+        launcher = DatabricksJobLauncher(client, p.config.retraining)
+        result = RetrainingTrigger(p, launcher=launcher, clock=lambda: NOW).evaluate(DRIFT)
+        listed = stub.calls("GET", "/api/2.2/jobs/list")
+        runs = stub.calls("POST", "/api/2.2/jobs/run-now")
+    assert result.launch is not None and result.launch.status == "launched" and result.launch.run_id == "456"
+    assert listed[0].query["name"] == ["financial-retraining-workflow"]
+    assert len(runs) == 1
+    body = runs[0].body
+    assert body["job_id"] == 123 and body["idempotency_token"] == result.event_id  # a retried call never runs twice
+    assert body["job_parameters"]["trigger_event_id"] == result.event_id
+    audit = p.store.read(p.config.table("retraining_audit"))
+    launch = audit[audit["event_type"] == "launch"].iloc[0]
+    assert (launch["launcher"], launch["run_id"], launch["detail"]) == ("databricks-run-now", "456", "job_id=123")
+
+
+def test_databricks_launcher_reports_a_missing_job(platform: Platform) -> None:
+    from databricks.sdk import WorkspaceClient
+
+    from financial_transactions.monitoring.retraining_trigger import DatabricksJobLauncher
+    from tests.support.rest_stub import RestStub
+
+    with RestStub() as stub:
+        stub.route("GET", "/api/2.2/jobs/list", json={"jobs": [], "has_more": False})
+        client = WorkspaceClient(host=stub.url, token="test-token", auth_type="pat")
+        p = _platform(platform, cooldown_hours=0.0)
+        result = RetrainingTrigger(
+            p, launcher=DatabricksJobLauncher(client, p.config.retraining), clock=lambda: NOW
+        ).evaluate(DRIFT)
+        assert stub.calls("POST", "/api/2.2/jobs/run-now") == []
+    assert result.decision == "triggered" and result.launch is not None
+    assert result.launch.status == "launch_failed" and "no Databricks job named" in (result.launch.detail or "")
