@@ -122,3 +122,32 @@ def test_cli_drift_and_rollback(platform: Platform, registry: ModelRegistry, pro
     assert result.exit_code == 0, result.output
     assert registry.aliases()["champion"] == 2
     assert platform.store.read(platform.config.table("rollback_audit")).iloc[0]["reason"] == "bad release"
+
+
+def test_detect_drift_script_runs_as_a_job_would(platform: Platform, project_root: Path) -> None:
+    import subprocess
+    import sys
+
+    _gold_windows(platform)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(project_root / "scripts/financial/detect_drift.py"),
+            "--env",
+            "dev",
+            "--config",
+            str(project_root / "project_config.yml"),
+            "--lakehouse-root",
+            str(platform.lakehouse_root),
+            "--git-sha",
+            "abc123",
+            "--no-launch",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "decision: drift" in out.stdout and "retraining: triggered" in out.stdout
+    audit = platform.store.read(platform.config.table("retraining_audit"))
+    assert audit["decision"].tolist() == ["triggered"]  # decided and audited; --no-launch started nothing
