@@ -18,6 +18,7 @@ counts) so one model serves symbols priced at $2 and at $90,000; price levels
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -235,24 +236,36 @@ def _sorted(trades: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     return trades.iloc[order], ts_ns[order]
 
 
-def _session_columns(trades: pd.DataFrame, first: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _column_at(trades: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
+    return trades[name].to_numpy(dtype=object)[rows]
+
+
+def _as_dates(values: np.ndarray) -> np.ndarray:
+    """datetime.date objects from dates (kept as they are), datetimes or ISO strings."""
+    if len(values) and all(type(v) is date for v in values):
+        return values
+    return np.asarray(pd.to_datetime(pd.Series(values)).dt.date.to_numpy(dtype=object))
+
+
+def _session_columns(
+    trades: pd.DataFrame, ts_ns: np.ndarray, first: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """trade_date (datetime.date objects), session_type and asset_class of each bar's first trade."""
-    head = trades.iloc[first]
     if "asset_class" in trades.columns:
-        asset = head["asset_class"].to_numpy(dtype=object)
+        asset = _column_at(trades, "asset_class", first)
     elif "source" in trades.columns:
-        asset = np.where(head["source"].to_numpy(dtype=object) == "binance", "crypto", "equity").astype(object)
+        asset = np.where(_column_at(trades, "source", first) == "binance", "crypto", "equity").astype(object)
     else:
-        asset = np.full(len(head), "equity", dtype=object)
+        asset = np.full(len(first), "equity", dtype=object)
     if "trade_date" in trades.columns and "session_type" in trades.columns:
-        trade_date = pd.to_datetime(head["trade_date"]).dt.date.to_numpy(dtype=object)
-        session = head["session_type"].to_numpy(dtype=object)
+        trade_date = _as_dates(_column_at(trades, "trade_date", first))
+        session = _column_at(trades, "session_type", first)
     else:
         from financial_transactions.market.calendar import classify_sessions, session_date
 
-        ts = pd.Series(pd.to_datetime(ts_to_ns(head["ts"]), unit="ns", utc=True), index=head.index)
+        ts = pd.Series(pd.to_datetime(ts_ns[first], unit="ns", utc=True))
         trade_date = session_date(ts).to_numpy(dtype=object)
-        session = classify_sessions(ts, pd.Series(asset, index=ts.index)).to_numpy(dtype=object)
+        session = classify_sessions(ts, pd.Series(asset)).to_numpy(dtype=object)
     return trade_date, session, asset
 
 
@@ -261,9 +274,9 @@ def _build_one(trades_pdf: pd.DataFrame, cfg: FeaturesConfig) -> pd.DataFrame:
     bar_ns = interval_ns(cfg.bar_interval)
     arrays = TradeArrays(ts_ns=ts_ns, price=price_array(trades["price"]), volume=volume_array(trades["volume"]))
     bars = aggregate_bars(arrays, bar_ns)
-    trade_date, session, asset = _session_columns(trades, bars.first_trade)
+    trade_date, session, asset = _session_columns(trades, ts_ns, bars.first_trade)
     source = (
-        trades["source"].to_numpy(dtype=object)[bars.first_trade]
+        _column_at(trades, "source", bars.first_trade)
         if "source" in trades.columns
         else np.full(len(bars), None, dtype=object)
     )

@@ -57,6 +57,14 @@ def _f64(values: np.ndarray) -> np.ndarray:
     return arr
 
 
+def _leading_nans(values: np.ndarray) -> int:
+    """How many NaNs open the series (TA-Lib starts its kernels after them)."""
+    if len(values) == 0 or not np.isnan(values[0]):
+        return 0
+    finite = ~np.isnan(values)
+    return int(np.argmax(finite)) if finite.any() else len(values)
+
+
 def _check_period(name: str, period: int, minimum: int = 2) -> None:
     if int(period) != period or period < minimum:
         raise ValueError(f"{name} period must be an integer >= {minimum}, got {period!r}")
@@ -84,9 +92,10 @@ def rsi(close: np.ndarray, period: int = 14) -> np.ndarray:
     _check_period("RSI", period)
     c = _f64(close)
     out = np.asarray(talib.RSI(c, timeperiod=period))
-    if len(c) > period:
+    zeros = np.flatnonzero(out == 0.0)
+    if zeros.size:
         losses_so_far = np.concatenate(([0], np.cumsum(np.diff(c) < 0)))
-        out[(out == 0.0) & (losses_so_far == 0)] = 100.0
+        out[zeros[losses_so_far[zeros] == 0]] = 100.0
     return out
 
 
@@ -126,12 +135,16 @@ def bollinger(close: np.ndarray, period: int = 20, num_std: float = 2.0) -> Boll
     )
     upper, middle, lower = np.asarray(upper), np.asarray(middle), np.asarray(lower)
     span = upper - lower
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # TA-Lib's running sums leave ~1e-13 of noise on a flat window: treat that as collapsed
-        collapsed = span <= 1e-12 * np.abs(middle)
-        percent_b = np.where(collapsed, 0.5, (c - lower) / np.where(collapsed, 1.0, span))
-        width = np.where(collapsed, 0.0, span) / middle
-    percent_b[np.isnan(middle)] = np.nan
+    # TA-Lib's running sums leave ~1e-13 of noise on a flat window: treat that as collapsed.
+    # Comparisons with NaN are False, so the warm-up is excluded here and reset below.
+    open_ = span > 1e-12 * np.abs(middle)
+    percent_b = np.full(len(c), 0.5)
+    np.divide(c - lower, span, out=percent_b, where=open_)
+    width = np.zeros(len(c))
+    np.divide(span, middle, out=width, where=open_)
+    warm = min(len(c), period - 1 + _leading_nans(c))
+    percent_b[:warm] = np.nan
+    width[:warm] = np.nan
     return Bollinger(upper, middle, lower, percent_b, width)
 
 
@@ -188,8 +201,19 @@ def rolling_std(values: np.ndarray, window: int, ddof: int = 1) -> np.ndarray:
 
 
 def rolling_volatility(log_ret: np.ndarray, window: int) -> np.ndarray:
-    """Sample std (ddof=1) of the last ``window`` log returns (not annualised)."""
-    return rolling_std(log_ret, window, ddof=1)
+    """Sample std (ddof=1) of the last ``window`` log returns (not annualised).
+
+    TA-Lib's ``STDDEV`` kernel (population std) times ``sqrt(n / (n - 1))``; leading
+    NaNs (the first return) only delay the first output. An interior NaN would poison
+    TA-Lib's running sums, so such input goes through :func:`rolling_std` instead.
+    """
+    _check_period("volatility", window)
+    r = _f64(log_ret)
+    if np.isnan(r[_leading_nans(r) :]).any():
+        return rolling_std(r, window, ddof=1)
+    out = np.asarray(talib.STDDEV(r, timeperiod=window, nbdev=1.0))
+    out *= np.sqrt(window / (window - 1))
+    return out
 
 
 def trailing_mean(values: np.ndarray, window: int, *, include_current: bool = False) -> np.ndarray:
