@@ -27,11 +27,15 @@ only numpy, pandas, joblib and mlflow: a serving endpoint needs no project wheel
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+# OpenMP threads of the estimators sleep instead of spinning (see financial_transactions.models)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 SCORE_PROBA = "predict_proba"
 SCORE_ISOLATION = "isolation_score"
