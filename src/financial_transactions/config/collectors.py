@@ -33,6 +33,10 @@ class FinnhubConfig(StrictModel):
     flush_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     duration_seconds: float = Field(default=300.0, gt=0, le=86_400)
     reconnect: BackoffConfig = BackoffConfig()
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: no frame at all (not even a ping) for this long -> the connection is dead: reconnect
+    stale_after_seconds: float = Field(default=60.0, gt=0, le=3600)
+    fsync: bool = True
 
 
 class AlphaVantageConfig(StrictModel):
@@ -48,6 +52,7 @@ class AlphaVantageConfig(StrictModel):
     )
     interval: Literal["1min", "5min", "15min", "30min", "60min"] = "1min"
     retry: BackoffConfig = BackoffConfig(initial_seconds=1.0, max_seconds=60.0, max_attempts=5)
+    fsync: bool = True
 
 
 class CryptoConfig(StrictModel):
@@ -56,6 +61,9 @@ class CryptoConfig(StrictModel):
     flush_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     duration_seconds: float = Field(default=300.0, gt=0, le=86_400)
     reconnect: BackoffConfig = BackoffConfig()
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    stale_after_seconds: float = Field(default=60.0, gt=0, le=3600)
+    fsync: bool = True
 
 
 class CollectorsConfig(StrictModel):
@@ -70,6 +78,19 @@ class RegimeShiftConfig(StrictModel):
     volatility_multiplier: float = Field(default=3.0, ge=1.0, le=20.0)
     annual_drift: float = Field(default=-0.8, ge=-5.0, le=5.0)
     volume_multiplier: float = Field(default=2.0, ge=0.1, le=20.0)
+
+
+class ReplayFaults(StrictModel):
+    """Fault switches of the replay servers (0 = off). Counted per connection / per HTTP call."""
+
+    drop_every_n_messages: int = Field(default=0, ge=0, le=1_000_000_000)
+    malformed_every_n_messages: int = Field(default=0, ge=0, le=1_000_000_000)
+    delay_ms: float = Field(default=0.0, ge=0, le=60_000)
+    av_note_every_n: int = Field(default=0, ge=0, le=1_000_000)
+    av_information_every_n: int = Field(default=0, ge=0, le=1_000_000)
+    av_server_error_every_n: int = Field(default=0, ge=0, le=1_000_000)
+    av_slow_every_n: int = Field(default=0, ge=0, le=1_000_000)
+    av_slow_seconds: float = Field(default=0.0, ge=0, le=300)
 
 
 class ReplayConfig(StrictModel):
@@ -88,4 +109,18 @@ class ReplayConfig(StrictModel):
     identical_print_rate: float = Field(default=0.05, ge=0.0, le=0.9)
     speed: float = Field(default=0.0, ge=0.0, le=1_000_000.0)  # 0 = as fast as possible
     csv_path: str | None = None
+    csv_kind: Literal["auto", "trades", "bars"] = "auto"
     regime_shift: RegimeShiftConfig = RegimeShiftConfig()
+    #: daily bars before the window that the Alpha Vantage replay serves (compact = last 100)
+    history_days: int = Field(default=120, ge=0, le=10_000)
+    finnhub_batch_size: int = Field(default=50, ge=1, le=10_000)
+    ping_interval_seconds: float = Field(default=15.0, ge=0.05, le=3600)
+    #: playback starts once every symbol has a subscriber, or this long after the first subscription
+    start_grace_seconds: float = Field(default=2.0, ge=0, le=300)
+    #: pause the timeline while a symbol has no subscriber (a reconnecting collector misses nothing)
+    hold_when_unsubscribed: bool = True
+    hold_timeout_seconds: float = Field(default=30.0, ge=0, le=3600)
+    require_token: bool = True
+    #: the limit the Alpha Vantage replay enforces (Note payload beyond it); `fin-mlops run` collects at it
+    alphavantage_calls_per_minute: int = Field(default=600, ge=1, le=100_000)
+    faults: ReplayFaults = ReplayFaults()
