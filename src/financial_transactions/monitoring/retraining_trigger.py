@@ -161,7 +161,7 @@ class TriggerSignals:
         if self.performance_drop is not None:
             parts.append(
                 f"{self.performance_metric} {self.performance_current:.3f} vs baseline "
-                f"{self.performance_baseline:.3f} (drop {self.performance_drop:.3f}"
+                f"{self.performance_baseline:.3f} (drop {round(self.performance_drop, 3) + 0.0:.3f}"
                 f"{', degraded' if self.performance_degraded else ''})"
             )
         return "; ".join(parts) or "no signal"
