@@ -151,6 +151,13 @@ def run_cycle(
     note: str | None = "no ground truth given"
     if ground_truth:
         performance, note = run_performance(platform, current, ground_truth)
+    if platform.is_databricks and performance is not None:
+        from financial_transactions.monitoring.performance_monitor import ensure_model_monitor
+
+        try:  # Databricks' own profile/drift tables over model_monitoring; never blocks the decision
+            ensure_model_monitor(platform)
+        except Exception as exc:
+            log.warning("lakehouse monitor on model_monitoring not updated: %s", exc)
     decision = None
     if trigger:
         signals = TriggerSignals.from_reports(report, performance, platform.config.retraining)
