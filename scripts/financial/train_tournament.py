@@ -19,7 +19,7 @@ def main() -> int:
     args, platform = script_platform("Train the anomaly-model tournament and run the promotion gate")
     try:
         outcome = run_training(platform, git_sha=args.git_sha)
-    except TrainingFailed as exc:
+    except (TrainingFailed, ValueError) as exc:
         print(f"training failed: {exc}", file=sys.stderr)
         return 1
     summary = outcome.summary()

@@ -113,3 +113,11 @@ def test_train_stage_and_cli(config: ProjectConfig, tmp_path: Path, project_root
     with pytest.raises(SystemExit) as exit_info, patch.object(sys, "argv", argv):
         runpy.run_path(str(script), run_name="__main__")
     assert exit_info.value.code == 0
+
+
+def test_cli_explains_missing_inputs(tmp_path: Path, project_root: Path) -> None:
+    base = ["--config", str(project_root / "project_config.yml"), "--lakehouse-root", str(tmp_path / "empty")]
+    train = CliRunner().invoke(app, [*base, "train"])
+    assert train.exit_code == 1 and "gold_trade_features does not exist" in " ".join(train.output.split())
+    deploy = CliRunner().invoke(app, [*base, "deploy-model"])
+    assert deploy.exit_code == 1 and "test_set does not exist" in " ".join(deploy.output.split())

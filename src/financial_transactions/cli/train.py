@@ -28,7 +28,7 @@ def train(
     cfg = platform.config
     try:
         outcome = run_training(platform, git_sha=git_sha)
-    except TrainingFailed as exc:
+    except (TrainingFailed, ValueError) as exc:  # ValueError: data that cannot be split or ranked, with the reason
         err_console.print(f"[bold red]training failed[/] {exc}", highlight=False)
         raise typer.Exit(code=1) from None
     for renderable in outcome_renderables(

@@ -72,7 +72,10 @@ def deploy_champion(
     from financial_transactions.models.training import feature_table_versions, load_holdout
 
     registry = ModelRegistry.from_platform(platform)
-    holdout, label_column = load_holdout(platform)
+    try:
+        holdout, label_column = load_holdout(platform)
+    except FileNotFoundError as exc:
+        raise DeploymentError(str(exc)) from exc
     decision = None
     if version is not None:
         current = feature_table_versions(platform)

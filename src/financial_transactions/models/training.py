@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 class TrainingFailed(RuntimeError):
-    """Every model of the tournament failed: nothing to validate or register."""
+    """Nothing to train on, or every model of the tournament failed: nothing to validate or register."""
 
 
 @dataclass
@@ -166,6 +166,9 @@ def prepare_training_data(platform: Platform) -> PreparedData:
     The versions of the feature tables *before* the refresh are kept: they are
     the promotion snapshot a rollback restores (see :mod:`champion_challenger`).
     """
+    gold = platform.config.table("gold_trade_features")
+    if not platform.store.exists(gold):
+        raise TrainingFailed(f"{gold} does not exist: run `fin-mlops pipeline` (or `fin-mlops run`) first")
     before = feature_table_versions(platform)
     data, schema = _feature_store_slices(platform)
     data.check()
