@@ -49,6 +49,7 @@ class StageResult:
 
 #: The end-to-end order. Each engineer registers their stage here.
 STAGES: list[Stage] = [
+    Stage("ingest", "financial_transactions.streaming.stage:run_ingest", "replay window 1 -> collectors -> landing"),
     Stage("pipeline", "financial_transactions.dlt.runner:run_stage", "landing -> bronze -> silver -> gold (Delta)"),
     Stage("train", "financial_transactions.models.training:run_stage", "features -> tournament -> validator -> gate"),
     Stage("drift", "financial_transactions.monitoring.stage:run_stage", "PSI/JS drift, performance, retraining"),
