@@ -67,14 +67,17 @@ CREATE OR REPLACE FUNCTION mlops_dev.financial_transactions.mask_anomaly_score(s
     ELSE NULL
   END;
 
--- The scoring stage appends here (Delta, schema evolution on append adds its further columns); created up
--- front so the mask and the auditors' view exist before the first scoring run.
+-- The scoring stage (financial_transactions.decision.predictions) appends here with exactly these columns;
+-- created up front so the mask and the auditors' view exist before the first scoring run.
 CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.synthesized_predictions (
   symbol STRING COMMENT 'Ticker (equity) or pair (crypto).',
-  ts TIMESTAMP COMMENT 'Bar start the prediction is for (UTC).',
+  bar_start TIMESTAMP COMMENT 'Start of the 1-minute bar the prediction is for (UTC).',
   model_version STRING COMMENT 'Registered model version that produced the row.',
   score DOUBLE COMMENT 'Anomaly score in [0, 1] (masked outside engineers/service).',
-  label BIGINT COMMENT 'Anomaly label (1 = anomalous) at the model decision threshold.'
+  label BIGINT COMMENT 'Anomaly label (1 = anomalous) at the model decision threshold.',
+  scored_at TIMESTAMP COMMENT 'When the scoring run wrote the row (UTC).',
+  scoring_run_id STRING COMMENT 'The scoring run (one append per run).',
+  gold_version BIGINT COMMENT 'Delta version of gold_trade_features that was scored.'
 ) USING DELTA
   COMMENT 'Append-only model predictions; the backtester reads them as of a Delta version (time travel).'
   TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true');
@@ -83,7 +86,7 @@ ALTER TABLE mlops_dev.financial_transactions.synthesized_predictions ALTER COLUM
 
 CREATE OR REPLACE VIEW mlops_dev.financial_transactions.synthesized_predictions_auditor_v
   COMMENT 'Restricted view for regulatory auditors: which bars each model version flagged, without raw scores.'
-  AS SELECT symbol, ts, model_version, label FROM mlops_dev.financial_transactions.synthesized_predictions;
+  AS SELECT symbol, bar_start, model_version, label, scored_at FROM mlops_dev.financial_transactions.synthesized_predictions;
 
 GRANT SELECT ON VIEW mlops_dev.financial_transactions.synthesized_predictions_auditor_v TO `financial-mlops-auditors`;
 GRANT SELECT ON TABLE mlops_dev.financial_transactions.synthesized_predictions TO `financial-mlops-engineers`;
@@ -139,14 +142,17 @@ CREATE OR REPLACE FUNCTION mlops_acc.financial_transactions.mask_anomaly_score(s
     ELSE NULL
   END;
 
--- The scoring stage appends here (Delta, schema evolution on append adds its further columns); created up
--- front so the mask and the auditors' view exist before the first scoring run.
+-- The scoring stage (financial_transactions.decision.predictions) appends here with exactly these columns;
+-- created up front so the mask and the auditors' view exist before the first scoring run.
 CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.synthesized_predictions (
   symbol STRING COMMENT 'Ticker (equity) or pair (crypto).',
-  ts TIMESTAMP COMMENT 'Bar start the prediction is for (UTC).',
+  bar_start TIMESTAMP COMMENT 'Start of the 1-minute bar the prediction is for (UTC).',
   model_version STRING COMMENT 'Registered model version that produced the row.',
   score DOUBLE COMMENT 'Anomaly score in [0, 1] (masked outside engineers/service).',
-  label BIGINT COMMENT 'Anomaly label (1 = anomalous) at the model decision threshold.'
+  label BIGINT COMMENT 'Anomaly label (1 = anomalous) at the model decision threshold.',
+  scored_at TIMESTAMP COMMENT 'When the scoring run wrote the row (UTC).',
+  scoring_run_id STRING COMMENT 'The scoring run (one append per run).',
+  gold_version BIGINT COMMENT 'Delta version of gold_trade_features that was scored.'
 ) USING DELTA
   COMMENT 'Append-only model predictions; the backtester reads them as of a Delta version (time travel).'
   TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true');
@@ -155,7 +161,7 @@ ALTER TABLE mlops_acc.financial_transactions.synthesized_predictions ALTER COLUM
 
 CREATE OR REPLACE VIEW mlops_acc.financial_transactions.synthesized_predictions_auditor_v
   COMMENT 'Restricted view for regulatory auditors: which bars each model version flagged, without raw scores.'
-  AS SELECT symbol, ts, model_version, label FROM mlops_acc.financial_transactions.synthesized_predictions;
+  AS SELECT symbol, bar_start, model_version, label, scored_at FROM mlops_acc.financial_transactions.synthesized_predictions;
 
 GRANT SELECT ON VIEW mlops_acc.financial_transactions.synthesized_predictions_auditor_v TO `financial-mlops-auditors`;
 GRANT SELECT ON TABLE mlops_acc.financial_transactions.synthesized_predictions TO `financial-mlops-engineers`;
@@ -211,14 +217,17 @@ CREATE OR REPLACE FUNCTION mlops_prd.financial_transactions.mask_anomaly_score(s
     ELSE NULL
   END;
 
--- The scoring stage appends here (Delta, schema evolution on append adds its further columns); created up
--- front so the mask and the auditors' view exist before the first scoring run.
+-- The scoring stage (financial_transactions.decision.predictions) appends here with exactly these columns;
+-- created up front so the mask and the auditors' view exist before the first scoring run.
 CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.synthesized_predictions (
   symbol STRING COMMENT 'Ticker (equity) or pair (crypto).',
-  ts TIMESTAMP COMMENT 'Bar start the prediction is for (UTC).',
+  bar_start TIMESTAMP COMMENT 'Start of the 1-minute bar the prediction is for (UTC).',
   model_version STRING COMMENT 'Registered model version that produced the row.',
   score DOUBLE COMMENT 'Anomaly score in [0, 1] (masked outside engineers/service).',
-  label BIGINT COMMENT 'Anomaly label (1 = anomalous) at the model decision threshold.'
+  label BIGINT COMMENT 'Anomaly label (1 = anomalous) at the model decision threshold.',
+  scored_at TIMESTAMP COMMENT 'When the scoring run wrote the row (UTC).',
+  scoring_run_id STRING COMMENT 'The scoring run (one append per run).',
+  gold_version BIGINT COMMENT 'Delta version of gold_trade_features that was scored.'
 ) USING DELTA
   COMMENT 'Append-only model predictions; the backtester reads them as of a Delta version (time travel).'
   TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true');
@@ -227,7 +236,7 @@ ALTER TABLE mlops_prd.financial_transactions.synthesized_predictions ALTER COLUM
 
 CREATE OR REPLACE VIEW mlops_prd.financial_transactions.synthesized_predictions_auditor_v
   COMMENT 'Restricted view for regulatory auditors: which bars each model version flagged, without raw scores.'
-  AS SELECT symbol, ts, model_version, label FROM mlops_prd.financial_transactions.synthesized_predictions;
+  AS SELECT symbol, bar_start, model_version, label, scored_at FROM mlops_prd.financial_transactions.synthesized_predictions;
 
 GRANT SELECT ON VIEW mlops_prd.financial_transactions.synthesized_predictions_auditor_v TO `financial-mlops-auditors`;
 GRANT SELECT ON TABLE mlops_prd.financial_transactions.synthesized_predictions TO `financial-mlops-engineers`;
