@@ -121,10 +121,10 @@ def test_constraint_violation_names_rule_and_commits_nothing(store: LocalDeltaSt
 
 def test_append_if_version_detects_a_concurrent_writer(store: LocalDeltaStore) -> None:
     first = store.append_if_version(FQN, _frame([1], [1.0]), expected_version=-1, keys=["id"])
-    assert first == 0
-    assert store.append_if_version(FQN, _frame([2], [2.0]), expected_version=0, keys=["id"]) == 1
-    with pytest.raises(ConcurrentModification, match="expected version 0, table is at 1"):
-        store.append_if_version(FQN, _frame([3], [3.0]), expected_version=0, keys=["id"])
+    assert first == 1  # version 0 is the empty create that racing creators agree on
+    assert store.append_if_version(FQN, _frame([2], [2.0]), expected_version=1, keys=["id"]) == 2
+    with pytest.raises(ConcurrentModification, match="expected version 1, table is at 2"):
+        store.append_if_version(FQN, _frame([3], [3.0]), expected_version=1, keys=["id"])
     with pytest.raises(ConcurrentModification):
         store.append_if_version(FQN, _frame([3], [3.0]), expected_version=-1, keys=["id"])
     assert store.count(FQN) == 2
@@ -157,3 +157,27 @@ def test_spark_round_trip(store: LocalDeltaStore, spark) -> None:  # type: ignor
     result = store.merge_spark(out, sdf.filter("id <= 2"), keys=["id"])
     assert (result.inserted, result.updated) == (1, 1)
     assert store.read(out)["ts"].dt.tz is not None
+
+
+def test_racing_creators_cannot_both_win(tmp_path: Path) -> None:
+    import threading
+
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def create(i: int) -> None:
+        store = LocalDeltaStore(tmp_path / "race")
+        barrier.wait()
+        try:
+            store.append_if_version(FQN, _frame([i], [float(i)]), expected_version=-1, keys=["id"])
+            outcomes.append("won")
+        except ConcurrentModification:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["lost", "lost", "lost", "won"]
+    assert LocalDeltaStore(tmp_path / "race").count(FQN) == 1

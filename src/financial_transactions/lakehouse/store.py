@@ -286,14 +286,23 @@ class LocalDeltaStore(DeltaStore):
         if not self.exists(fqn):
             if expected_version != -1:
                 raise ConcurrentModification(f"{fqn}: expected version {expected_version} but the table does not exist")
-            from deltalake import write_deltalake
+            # Two racing creators must not both win: delta-rs would rebase the
+            # loser's create into an append. Create an empty table first, then
+            # insert conditionally on it, so exactly one racer's rows land.
+            from deltalake import DeltaTable
 
             self.path(fqn).parent.mkdir(parents=True, exist_ok=True)
             try:
-                write_deltalake(str(self.path(fqn)), source, mode="error")
+                DeltaTable.create(str(self.path(fqn)), source.schema, mode="ignore")
             except Exception as exc:
-                raise ConcurrentModification(f"{fqn}: another writer created the table first ({exc})") from exc
-            return 0
+                if not self.exists(fqn):
+                    raise _classify(fqn, exc) from exc
+            # Racing creates can leave more than one metadata commit; what
+            # matters is that no rows exist yet at the version we insert on.
+            current = self.version(fqn)
+            if self.count(fqn, current):
+                raise ConcurrentModification(f"{fqn}: expected no table, another writer created and filled it first")
+            return self.append_if_version(fqn, source, current, keys)
         current = self.version(fqn)
         if current != expected_version:
             raise ConcurrentModification(f"{fqn}: expected version {expected_version}, table is at {current}")
