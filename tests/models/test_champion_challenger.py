@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -239,3 +240,41 @@ def test_decide_rules() -> None:
     verdict, reason = decide(s(2, 0.805, 0.5, 17), s(1, 0.80, 0.7, 10), cfg, "pr_auc")
     assert verdict == "REJECT" and all(w in reason for w in ("margin", "recall guardrail", "latency guardrail"))
     assert decide(s(1, 0.9, 0.7, 10), s(1, 0.8, 0.7, 10), cfg, "pr_auc")[0] == "REJECT"  # same version
+
+
+class RacingRegistry(ModelRegistry):
+    """The real registry; while the gate scores the models, another gate records its decision."""
+
+    def __init__(
+        self, name: str, client: MlflowClient, platform: Platform, rival_version: int, holdout: pd.DataFrame
+    ) -> None:
+        super().__init__(name, client)
+        self.platform = platform
+        self.rival_version = rival_version
+        self.holdout = holdout
+        self.raced = False
+
+    def load(self, version: int) -> Any:
+        if not self.raced:
+            self.raced = True
+            rival = ChampionChallenger(self.platform, registry=ModelRegistry(self.name, self.client), alert=Alerts())
+            rival.evaluate(self.rival_version, self.holdout)
+        return super().load(version)
+
+
+def test_concurrent_gates_promote_at_most_once(platform: Platform, strong: TrainingData, noise: TrainingData) -> None:
+    registry = ModelRegistry.from_platform(platform)
+    v1 = register(platform, registry, fit(lightgbm(), noise), noise)
+    ChampionChallenger(platform, registry=registry, alert=Alerts()).evaluate(v1, strong.test)
+    v2 = register(platform, registry, fit(lightgbm(), noise), noise)  # the rival: no better, rejected
+    v3 = register(platform, registry, fit(lightgbm(), strong), strong)  # clearly better
+    racing = RacingRegistry(registry.name, registry.client, platform, rival_version=v2, holdout=strong.test)
+    alerts = Alerts()
+
+    decision = ChampionChallenger(platform, registry=racing, alert=alerts).evaluate(v3, strong.test)
+
+    assert decision.decision == "REJECT" and "another gate decision was recorded" in decision.reason
+    assert len(alerts.sent) == 1
+    assert registry.aliases()["champion"] == v1
+    decisions = [r["decision"] for r in audit_rows(platform)]
+    assert decisions == ["PROMOTE", "REJECT", "REJECT"]  # first deploy, the rival, this gate (fail closed)

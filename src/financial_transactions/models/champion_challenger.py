@@ -43,7 +43,10 @@ snapshot** the rollback reads (null on REJECT):
   challenger was trained and evaluated on.
 
 The PROMOTE row is appended *before* the aliases move, so a snapshot exists for
-every promotion; if moving them then fails, the gate restores the snapshot's
+every promotion. It is committed with optimistic concurrency (``append_if_version``
+on the audit table's version when the gate started, after re-reading the
+aliases): when two gates race, at most one promotes and the other rejects, fail
+closed, with an alert. If moving the aliases then fails, the gate restores the snapshot's
 aliases, appends a REJECT row explaining why (``supersedes`` = the PROMOTE row's
 id, so that row is no longer a promotion) and alerts. :func:`latest_promotion`
 returns the newest PROMOTE row that no later row supersedes.
@@ -72,7 +75,7 @@ import pandas as pd
 import pyarrow as pa
 
 from financial_transactions.config.ml import GateConfig
-from financial_transactions.lakehouse import Platform
+from financial_transactions.lakehouse import ConcurrentModification, Platform
 from financial_transactions.models.metrics import evaluate_predictions
 from financial_transactions.models.registry import (
     CHALLENGER,
@@ -318,6 +321,7 @@ class ChampionChallenger:
         before_versions = dict(feature_versions_before) if feature_versions_before is not None else None
         trained_versions = dict(challenger_feature_versions or {})
         ctx = _Context(decision_id, challenger_version, holdout, y, before_versions, trained_versions)
+        ctx.audit_version = self._audit_version()
 
         # 1. the registry's answer: aliases listed, or an error (never "no champion" by default)
         try:
@@ -395,8 +399,38 @@ class ChampionChallenger:
         snapshot_features = ctx.feature_versions_before
         if snapshot_features is None:
             snapshot_features = self.current_feature_versions()
-        # the snapshot is durable before anything moves: the rollback can always find it
-        self._audit(ctx, result, snapshot_aliases=before, snapshot_features=snapshot_features)
+        try:
+            now = self.registry.aliases()
+        except RegistryError as exc:
+            return self._fail(
+                ctx, before, result.challenger, f"registry error before promotion: {exc}", champion=result.champion
+            )
+        if now != before:
+            return self._fail(
+                ctx,
+                before,
+                result.challenger,
+                f"aliases changed while the gate was deciding ({before} -> {now}); not promoting on stale state",
+                champion=result.champion,
+            )
+        # the snapshot is durable before anything moves: the rollback can always find it. The row is
+        # committed only if no other gate decision landed since this one started (optimistic concurrency).
+        try:
+            self._audit(
+                ctx,
+                result,
+                snapshot_aliases=before,
+                snapshot_features=snapshot_features,
+                expected_version=ctx.audit_version,
+            )
+        except ConcurrentModification as exc:
+            return self._fail(
+                ctx,
+                before,
+                result.challenger,
+                f"another gate decision was recorded while this one was being made ({exc}); not promoting",
+                champion=result.champion,
+            )
         try:
             self.registry.apply_aliases(target)
             result.state_after = self.registry.aliases()
@@ -491,6 +525,7 @@ class ChampionChallenger:
         *,
         snapshot_aliases: dict[str, int] | None = None,
         snapshot_features: dict[str, int] | None = None,
+        expected_version: int | None = None,
     ) -> None:
         primary = self.cfg.models.primary_metric
         ch, cp = result.challenger, result.champion
@@ -529,8 +564,17 @@ class ChampionChallenger:
             "config_hash": self.cfg.config_hash,
         }
         table = pa.Table.from_pylist([row], schema=AUDIT_SCHEMA)
-        self.platform.store.append(self.cfg.table("champion_challenger_audit"), table)
+        fqn = self.cfg.table("champion_challenger_audit")
+        if expected_version is None:
+            self.platform.store.append(fqn, table)
+        else:
+            self.platform.store.append_if_version(fqn, table, expected_version, ["decision_id"])
         ctx.audited = True
+
+    def _audit_version(self) -> int:
+        """The audit table's version now (-1 before its first row): a PROMOTE commits only on top of it."""
+        fqn = self.cfg.table("champion_challenger_audit")
+        return self.platform.store.version(fqn) if self.platform.store.exists(fqn) else -1
 
 
 @dataclass
@@ -543,6 +587,7 @@ class _Context:
     trained_feature_versions: dict[str, int]
     champion_version: int | None = None
     audited: bool = False
+    audit_version: int = -1
 
 
 def _json(value: Mapping[str, Any] | None) -> str | None:
