@@ -1,0 +1,258 @@
+"""``fin-mlops replay`` and ``fin-mlops ingest finnhub|alphavantage|crypto``.
+
+``replay`` serves the offline market on 127.0.0.1 until Ctrl-C/SIGTERM (or
+``--duration``); ``ingest`` runs one collector against the configured endpoint
+(the vendor, or a replay: ``--url`` / ``FIN_MLOPS_*_URL``) with live counters.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from financial_transactions.cli.main import console, err_console, platform_from_ctx
+
+if TYPE_CHECKING:
+    from financial_transactions.streaming.collectors import StreamCollector
+
+ingest_app = typer.Typer(help="Run a market-data collector into the landing zone.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("replay")(replay)
+    app.add_typer(ingest_app, name="ingest")
+
+
+def _symbols(option: str | None) -> list[str] | None:
+    """``--symbols A,B`` -> ["A", "B"]; None means the configured symbols."""
+    if not option:
+        return None
+    return [s.strip() for s in option.split(",") if s.strip()] or None
+
+
+def replay(
+    ctx: typer.Context,
+    window: int = typer.Option(1, "--window", min=1, max=10, help="replay window (2 = regime shift)"),
+    speed: float | None = typer.Option(None, "--speed", min=0, help="x event time; 0 = as fast as clients read"),
+    finnhub_port: int | None = typer.Option(None, "--finnhub-port", min=0, max=65535),
+    alphavantage_port: int | None = typer.Option(None, "--alphavantage-port", min=0, max=65535),
+    binance_port: int | None = typer.Option(None, "--binance-port", min=0, max=65535),
+    token: str | None = typer.Option(None, "--token", help="accept only this token/apikey (default: any non-empty)"),
+    csv: Path | None = typer.Option(None, "--csv", help="replay this CSV of trades or OHLCV bars instead"),
+    drop_every: int | None = typer.Option(None, "--drop-every", min=0, help="fault: close after every N messages"),
+    malformed_every: int | None = typer.Option(None, "--malformed-every", min=0, help="fault: bad frame every N"),
+    delay_ms: float | None = typer.Option(None, "--delay-ms", min=0, help="fault: delay every frame"),
+    av_note_every: int | None = typer.Option(None, "--av-note-every", min=0, help="fault: Note payload every N"),
+    av_information_every: int | None = typer.Option(None, "--av-information-every", min=0),
+    av_5xx_every: int | None = typer.Option(None, "--av-5xx-every", min=0, help="fault: HTTP 503 every N calls"),
+    av_slow_every: int | None = typer.Option(None, "--av-slow-every", min=0),
+    av_slow_seconds: float | None = typer.Option(None, "--av-slow-seconds", min=0),
+    duration: float | None = typer.Option(None, "--duration", min=0.1, help="stop after N seconds"),
+) -> None:
+    """Serve the offline market over the Finnhub, Binance and Alpha Vantage protocols on 127.0.0.1."""
+    from financial_transactions.streaming.replay import ReplayHub
+    from financial_transactions.streaming.stage import build_market
+
+    platform = platform_from_ctx(ctx)
+    cfg = platform.config
+    fault_updates = {
+        k: v
+        for k, v in {
+            "drop_every_n_messages": drop_every,
+            "malformed_every_n_messages": malformed_every,
+            "delay_ms": delay_ms,
+            "av_note_every_n": av_note_every,
+            "av_information_every_n": av_information_every,
+            "av_server_error_every_n": av_5xx_every,
+            "av_slow_every_n": av_slow_every,
+            "av_slow_seconds": av_slow_seconds,
+        }.items()
+        if v is not None
+    }
+    updates: dict[str, Any] = {"faults": cfg.replay.faults.model_copy(update=fault_updates)}
+    if csv is not None:
+        updates["csv_path"] = str(csv)
+    replay_cfg = type(cfg.replay).model_validate({**cfg.replay.model_dump(), **updates})
+    cfg = cfg.model_copy(update={"replay": replay_cfg})
+    try:
+        market = build_market(cfg, window)
+    except ValueError as exc:
+        err_console.print(f"[red]replay source error:[/] {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+    truth = market.write_ground_truth(Path(platform.paths.landing))
+    ports = (
+        replay_cfg.finnhub_port if finnhub_port is None else finnhub_port,
+        replay_cfg.alphavantage_port if alphavantage_port is None else alphavantage_port,
+        replay_cfg.binance_port if binance_port is None else binance_port,
+    )
+    hub = ReplayHub(market, replay_cfg, ports=ports, token=token, speed=speed)
+    try:
+        urls = hub.start()
+    except RuntimeError as exc:
+        err_console.print(f"[red]{exc}[/] (choose other ports with --finnhub-port/--binance-port/--alphavantage-port)")
+        raise typer.Exit(code=2) from None
+    info = Table(title=f"replay: {market.description}", show_header=False)
+    info.add_row("Finnhub WebSocket", f"{urls.finnhub}/?token=<any>  (FIN_MLOPS_FINNHUB_WS_URL)")
+    info.add_row("Binance stream", f"{urls.binance}/stream?streams=btcusdt@trade  (FIN_MLOPS_CRYPTO_WS_URL)")
+    info.add_row("Alpha Vantage", f"{urls.alphavantage}/query  (FIN_MLOPS_ALPHAVANTAGE_URL)")
+    info.add_row("market", ", ".join(f"{k}={v:,}" for k, v in market.counts().items()))
+    info.add_row("ground truth", str(truth))
+    console.print(info)
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    deadline = None if duration is None else time.monotonic() + duration
+    try:
+        with Live(_replay_status(hub), console=console, refresh_per_second=4) as live:
+            while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                stop.wait(0.25)
+                live.update(_replay_status(hub))
+    finally:
+        hub.stop()
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _replay_status(hub: Any) -> Table:
+    table = Table(title="replay status")
+    for col in ("feed", "connections", "trades sent", "frames", "malformed", "drops", "state"):
+        table.add_column(col, justify="right" if col not in ("feed", "state") else "left")
+    for name, feed in (("finnhub", hub.finnhub), ("binance", hub.binance)):
+        st = feed.stats
+        state = "exhausted" if feed.exhausted.is_set() else "playing" if feed.started.is_set() else "waiting"
+        table.add_row(
+            name,
+            str(st.connections),
+            f"{st.trades_sent:,}/{len(feed.events):,}",
+            f"{st.frames_sent:,}",
+            str(st.malformed_sent),
+            str(st.drops),
+            state,
+        )
+    av = hub.alphavantage.stats.as_dict()
+    table.add_row("alphavantage", "-", f"{av['data']:,} answers", f"{av['calls']:,} calls", "-", "-", "serving")
+    return table
+
+
+def _counters_table(title: str, counters: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False)
+    for k, v in counters.items():
+        table.add_row(k, f"{v:,}" if isinstance(v, int) else str(v))
+    return table
+
+
+def _run_stream(collector: StreamCollector, duration: float) -> None:
+    from financial_transactions.streaming.redaction import CollectorError
+
+    box: dict[str, BaseException] = {}
+
+    def render() -> Table:
+        c = collector.counters.as_dict()
+        c["buffered"] = collector.writer.buffered
+        return _counters_table(f"{collector.collector} run {collector.run_id} ({duration:g}s max)", c)
+
+    try:
+        with Live(get_renderable=render, console=console, refresh_per_second=4, transient=True):
+            try:
+                collector.run(duration=duration, handle_signals=True)
+            except CollectorError as exc:
+                box["error"] = exc
+    finally:
+        console.print(render())
+    if "error" in box:
+        err_console.print(f"[red]{box['error']}[/]", highlight=False)
+        raise typer.Exit(code=1)
+
+
+@ingest_app.command("finnhub")
+def ingest_finnhub(
+    ctx: typer.Context,
+    duration: float | None = typer.Option(None, "--duration", min=0.1, help="seconds (default: config)"),
+    url: str | None = typer.Option(None, "--url", help="WebSocket URL (default: collectors.finnhub.ws_url)"),
+    symbols: str | None = typer.Option(None, "--symbols", help="comma-separated (default: symbols.equities)"),
+) -> None:
+    """Stream Finnhub trades into the landing zone (SIGTERM/Ctrl-C flush and exit cleanly)."""
+    from financial_transactions.streaming.jobs import finnhub_collector
+    from financial_transactions.streaming.redaction import CollectorError
+
+    platform = platform_from_ctx(ctx)
+    try:
+        collector = finnhub_collector(platform, url=url, symbols=_symbols(symbols))
+    except CollectorError as exc:
+        err_console.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(code=2) from None
+    _run_stream(collector, duration or platform.config.collectors.finnhub.duration_seconds)
+
+
+@ingest_app.command("crypto")
+def ingest_crypto(
+    ctx: typer.Context,
+    duration: float | None = typer.Option(None, "--duration", min=0.1, help="seconds (default: config)"),
+    url: str | None = typer.Option(None, "--url", help="stream base URL (default: collectors.crypto.ws_url)"),
+    symbols: str | None = typer.Option(None, "--symbols", help="comma-separated (default: symbols.crypto)"),
+) -> None:
+    """Stream Binance-protocol trades (combined stream) into the landing zone."""
+    from financial_transactions.streaming.jobs import crypto_collector
+
+    platform = platform_from_ctx(ctx)
+    collector = crypto_collector(platform, url=url, symbols=_symbols(symbols))
+    _run_stream(collector, duration or platform.config.collectors.crypto.duration_seconds)
+
+
+@ingest_app.command("alphavantage")
+def ingest_alphavantage(
+    ctx: typer.Context,
+    url: str | None = typer.Option(None, "--url", help="base URL (default: collectors.alphavantage.base_url)"),
+    symbols: str | None = typer.Option(None, "--symbols", help="comma-separated (default: symbols.equities)"),
+    outputsize: str | None = typer.Option(None, "--outputsize", help="compact or full (default: config)"),
+    calls_per_minute: int | None = typer.Option(None, "--calls-per-minute", min=1, max=100_000),
+) -> None:
+    """Fetch daily + intraday OHLCV bars; a symbol's error does not stop the others (exit 1 if any failed)."""
+    from rich.progress import Progress
+
+    from financial_transactions.streaming.alphavantage import summarize
+    from financial_transactions.streaming.jobs import alphavantage_collector
+    from financial_transactions.streaming.redaction import CollectorError
+
+    platform = platform_from_ctx(ctx)
+    if outputsize is not None and outputsize not in ("compact", "full"):
+        err_console.print(f"[red]--outputsize must be compact or full, not {outputsize!r}[/]")
+        raise typer.Exit(code=2)
+    try:
+        collector = alphavantage_collector(
+            platform, url=url, symbols=_symbols(symbols), outputsize=outputsize, calls_per_minute=calls_per_minute
+        )
+    except CollectorError as exc:
+        err_console.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(code=2) from None
+    total = len(collector.symbols) * len(collector.functions)
+    previous = {s: signal.signal(s, lambda *_: collector.stop()) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task("alphavantage", total=total)
+
+            def step(symbol: str, function: str) -> None:
+                done = sum(len(r.bars) + len(r.errors) for r in collector.results.values())
+                progress.update(task, description=f"{symbol} {function}", completed=done)
+
+            results = collector.run(progress=step)
+            progress.update(task, completed=total, description="alphavantage")
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    table = Table(title=f"alphavantage run {collector.run_id}")
+    table.add_column("symbol")
+    table.add_column("bars", justify="right")
+    table.add_column("errors")
+    for row in summarize(results):
+        table.add_row(row["symbol"], f"{row['bars']:,}", row["errors"] or "-")
+    console.print(table)
+    console.print(_counters_table("counters", collector.counters.as_dict()))
+    if any(not r.ok for r in results.values()):
+        raise typer.Exit(code=1)
