@@ -80,6 +80,7 @@ def main(
 #: Command modules; each exposes ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: list[str] = [
     "financial_transactions.cli.core",
+    "financial_transactions.cli.ingest",
     "financial_transactions.cli.pipeline",
     "financial_transactions.cli.train",
     "financial_transactions.cli.reporting",
