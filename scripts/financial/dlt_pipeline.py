@@ -82,7 +82,7 @@ def silver_trades() -> DataFrame:
 @dp.materialized_view(name=QUARANTINE, comment="Rows that broke an expectation, with every broken rule's name.")
 def silver_trades_quarantine() -> DataFrame:
     flagged = expectations.flag(_typed(), TRADE_RULES, BAR_RULES)
-    _valid_rows, invalid = expectations.split_by_rules(flagged)
+    _valid_rows, invalid = expectations.split_by_rules(flagged, silver_transform.TYPED_COLUMNS)
     return silver_transform.quarantine(invalid)
 
 
@@ -97,4 +97,5 @@ def silver_bars() -> DataFrame:
     spark_conf=gold_features.GOLD_SPARK_CONF,
 )
 def gold_trade_features() -> DataFrame:
-    return gold_features.gold_trade_features(spark.read.table(SILVER), cfg.features)
+    partitions = max(1, len(cfg.symbols.all))
+    return gold_features.gold_trade_features_by_partition(spark.read.table(SILVER), cfg.features, partitions)

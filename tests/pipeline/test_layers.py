@@ -45,7 +45,7 @@ def layers(spark: Any, landing: Path) -> Layers:
     trades, bars = expectations.rules_for(cfg)
     typed = silver_transform.typed_records(bronze, cfg.symbols.crypto)
     flagged_df = expectations.flag(typed, trades, bars)
-    valid, invalid = expectations.split_by_rules(flagged_df)
+    valid, invalid = expectations.split_by_rules(flagged_df, silver_transform.TYPED_COLUMNS)
     flagged: dict[str, list[str]] = {}
     for row in flagged_df.select("trade_id", "_rescued_data", "failed_rules").collect():
         key = row["trade_id"] if row["trade_id"] is not None else f"<none:{row['_rescued_data'] is not None}>"

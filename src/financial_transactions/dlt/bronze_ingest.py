@@ -274,9 +274,10 @@ def read_landing_stream(
             .option("recursiveFileLookup", "true")
             .load(landing)
         )
-        present = set(raw.columns)
+        # Hinted columns exist even before a file carries them, so no schema analysis is
+        # needed here (a declarative query function must not trigger one).
         return raw.select(
-            *[(F.col(name) if name in present else F.lit(None)).cast(typ).alias(name) for name, typ in LANDING_FIELDS],
+            *[F.col(name).cast(typ).alias(name) for name, typ in LANDING_FIELDS],
             F.col("_rescued_data"),
             F.col("_metadata.file_path").alias("_source_file"),
             F.current_timestamp().alias("_ingested_at"),

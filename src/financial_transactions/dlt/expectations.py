@@ -15,7 +15,7 @@ missing value fails its rule), so both engines reach the same verdict.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from financial_transactions.config.pipeline import ExpectationsConfig
@@ -118,12 +118,14 @@ def flag(df: DataFrame, trades: Mapping[str, str], bars: Mapping[str, str]) -> D
     )
 
 
-def split_by_rules(flagged: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """``(valid rows without the flag column, invalid rows with it)``."""
+def split_by_rules(flagged: DataFrame, columns: Sequence[str]) -> tuple[DataFrame, DataFrame]:
+    """``(valid rows with ``columns``, invalid rows with the flag column too)``.
+
+    The caller names the columns: reading ``flagged.columns`` would analyse the plan,
+    which a declarative pipeline's query function must not do.
+    """
     from pyspark.sql import functions as F
 
-    valid = flagged.where(F.size(F.col(FAILED_RULES)) == 0).select(
-        *[F.col(c) for c in flagged.columns if c != FAILED_RULES]
-    )
+    valid = flagged.where(F.size(F.col(FAILED_RULES)) == 0).select(*[F.col(c) for c in columns])
     invalid = flagged.where(F.size(F.col(FAILED_RULES)) > 0)
     return valid, invalid

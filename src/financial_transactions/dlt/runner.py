@@ -191,7 +191,7 @@ def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bo
     result.quarantine_by_rule = {
         name: int(stats[f"rule_{i}"]) for i, name in enumerate(rule_names) if int(stats[f"rule_{i}"])
     }
-    valid, invalid = expectations.split_by_rules(flagged)
+    valid, invalid = expectations.split_by_rules(flagged, silver_transform.TYPED_COLUMNS)
 
     if int(stats["trades"]) or overwrite:
         silver = silver_transform.silver_trades(valid)

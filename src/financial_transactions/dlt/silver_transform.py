@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd  # at runtime: pandas_udf resolves the type hints of _sessions
 
+from financial_transactions.dlt.bronze_ingest import LANDING_COLUMNS
 from financial_transactions.dlt.expectations import FAILED_RULES
 
 if TYPE_CHECKING:
@@ -24,6 +25,30 @@ if TYPE_CHECKING:
 
 NEW_YORK = "America/New_York"
 
+#: Columns of :func:`typed_records` (named statically: no plan analysis needed).
+TYPED_COLUMNS = [
+    "trade_id",
+    "record_type",
+    "source",
+    "asset_class",
+    "symbol",
+    "price",
+    "volume",
+    "ts",
+    "ts_ms",
+    "conditions",
+    "exchange_trade_id",
+    "ingested_at",
+    "interval",
+    "open",
+    "high",
+    "low",
+    "close",
+    "_landing",
+    "_rescued_data",
+    "_source_file",
+    "_ingested_at",
+]
 SILVER_COLUMNS = [
     "trade_id",
     "source",
@@ -84,7 +109,6 @@ def typed_records(bronze: DataFrame, crypto_symbols: Sequence[str]) -> DataFrame
     crypto = F.col("source") == "binance"
     if crypto_symbols:
         crypto = crypto | F.col("symbol").isin(list(crypto_symbols))
-    landing_fields = [c for c in bronze.columns if not c.startswith("_")]
     return bronze.select(
         F.col("trade_id"),
         F.col("record_type"),
@@ -103,7 +127,7 @@ def typed_records(bronze: DataFrame, crypto_symbols: Sequence[str]) -> DataFrame
         F.col("high").cast("double").alias("high"),
         F.col("low").cast("double").alias("low"),
         F.col("close").cast("double").alias("close"),
-        F.struct(*[F.col(c) for c in landing_fields]).alias("_landing"),
+        F.struct(*[F.col(c) for c in LANDING_COLUMNS]).alias("_landing"),
         F.col("_rescued_data"),
         F.col("_source_file"),
         F.col("_ingested_at"),
@@ -125,8 +149,11 @@ def session_type(ts_ms: Column, asset_class: Column) -> Column:
     depends on the engine's session time zone.
     """
     from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.types import StringType
 
-    udf = pandas_udf(_sessions, returnType="string")  # type: ignore[call-overload]
+    # A DataType object, not "string": parsing DDL would be a server round trip under
+    # Spark Connect, which a declarative query function must not make.
+    udf = pandas_udf(_sessions, returnType=StringType())  # type: ignore[call-overload]
     return udf(ts_ms, asset_class)  # type: ignore[no-any-return]
 
 
@@ -140,14 +167,14 @@ def trade_date(ts: Column) -> Column:
     return F.to_date(F.from_utc_timestamp(ts, NEW_YORK))
 
 
-def dedup_by_key(df: DataFrame, key: str, order: Sequence[Column]) -> DataFrame:
+def dedup_by_key(df: DataFrame, key: str, order: Sequence[Column], columns: Sequence[str]) -> DataFrame:
     """Keep the first row per ``key`` under ``order`` (window + row_number, no dropDuplicates)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     window = Window.partitionBy(F.col(key)).orderBy(*order)
     ranked = df.select("*", F.row_number().over(window).alias("_rn"))
-    return ranked.where(F.col("_rn") == 1).select(*[F.col(c) for c in df.columns])
+    return ranked.where(F.col("_rn") == 1).select(*[F.col(c) for c in columns])
 
 
 def silver_trades(valid: DataFrame) -> DataFrame:
@@ -155,7 +182,7 @@ def silver_trades(valid: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
     trades = valid.where(F.col("record_type") == "trade")
-    deduped = dedup_by_key(trades, "trade_id", [F.col("_ingested_at"), F.col("_source_file")])
+    deduped = dedup_by_key(trades, "trade_id", [F.col("_ingested_at"), F.col("_source_file")], TYPED_COLUMNS)
     derived = {
         "trade_date": trade_date(F.col("ts")).alias("trade_date"),
         "session_type": session_type(F.col("ts_ms"), F.col("asset_class")).alias("session_type"),
@@ -168,9 +195,8 @@ def silver_bars(valid: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
     bars = valid.where(F.col("record_type") == "bar")
-    deduped = dedup_by_key(
-        bars, "trade_id", [F.col("ingested_at").desc_nulls_last(), F.col("_ingested_at").desc(), F.col("_source_file")]
-    )
+    order = [F.col("ingested_at").desc_nulls_last(), F.col("_ingested_at").desc(), F.col("_source_file")]
+    deduped = dedup_by_key(bars, "trade_id", order, TYPED_COLUMNS)
     return deduped.select(
         F.col("trade_id").alias("bar_id"),
         F.col("source"),
@@ -212,5 +238,5 @@ def quarantine(invalid: DataFrame) -> DataFrame:
         F.to_json(F.col("_landing")).alias("raw"),
         F.when(has_id, F.col("trade_id")).otherwise(fallback).alias("quarantine_id"),
     )
-    deduped = dedup_by_key(keyed, "quarantine_id", [F.col("_ingested_at"), F.col("_source_file")])
+    deduped = dedup_by_key(keyed, "quarantine_id", [F.col("_ingested_at"), F.col("_source_file")], QUARANTINE_COLUMNS)
     return deduped.select(*[F.col(c) for c in QUARANTINE_COLUMNS])
