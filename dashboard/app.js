@@ -323,8 +323,16 @@
     } else body.appendChild(emptyState(runs));
     body.appendChild(h("h3", { class: "sub" }, "Collector counters"));
     if (ok(coll)) {
-      body.appendChild(genericTable(coll.data, ["collector", "source", "origin", "messages", "trades", "records",
-        "reconnects", "errors", "quarantined", "files", "status"], 9));
+      body.appendChild(table([
+        { label: "window", value: function (r) { return r.window; } },
+        { label: "source", value: function (r) { return r.source; } },
+        { label: "landed trades", num: true, value: function (r) { return fmtInt(r.trades); } },
+        { label: "bars", num: true, value: function (r) { return fmtInt(r.bars); } },
+        { label: "quarantined", num: true, value: function (r) { return fmtInt(r.quarantined); } },
+        { label: "reconnects", num: true, value: function (r) { return fmtInt(r.reconnects); } },
+        { label: "rate-limited", num: true, value: function (r) { return fmtInt(r.rate_limited); } },
+        { label: "recorded", value: function (r) { return fmtTime(r.recorded_at) + (r.reused ? " (reused)" : ""); } }
+      ], coll.data));
     } else body.appendChild(emptyState(coll));
     return any;
   }

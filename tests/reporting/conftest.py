@@ -30,7 +30,7 @@ from financial_transactions.reporting.export import export_dashboard
 from .lakehouse_fixture import XSS_SYMBOL, write_platform_tables
 
 #: Stages whose output the page shows; the real run is used once all of them are registered.
-RUN_STAGES = ("ingest", "pipeline", "train", "drift", "backtest", "decide", "dashboard")
+RUN_STAGES = ("ingest", "pipeline", "train", "shift", "drift", "backtest", "decide", "dashboard")
 
 #: A smaller replay than the default: one trading day, fewer trades (every stage still has data).
 SMALL_REPLAY = {"trading_days": 1, "equity_trades_per_day": 4000, "crypto_trades_per_day": 3000}

@@ -177,6 +177,22 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
             }
         )
     (gt_dir / "anomalies.ndjson").write_text("\n".join(json.dumps(r) for r in out.ground_truth) + "\n")
+    # the ingest stage's marker with the collectors' counters
+    summary = {
+        "finnhub_trades": 480,
+        "finnhub_quarantined": 3,
+        "finnhub_reconnects": 1,
+        "binance_trades": 480,
+        "binance_quarantined": 0,
+        "binance_reconnects": 0,
+        "alphavantage_bars": 0,
+        "alphavantage_rate_limited": 2,
+        "window": "window-1",
+        "anomalous_trades": 3,
+        "seconds": 4.5,
+        "reused": False,
+    }
+    (gt_dir / "_SUCCESS.json").write_text(json.dumps({"fingerprint": "f", "summary": summary}))
     q_dir = Path(platform.paths.landing) / "_quarantine" / "finnhub" / "date=2026-03-06"
     q_dir.mkdir(parents=True, exist_ok=True)
     out.collector_quarantine = [

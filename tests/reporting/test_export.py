@@ -101,7 +101,11 @@ def test_pipeline_health_matches_tables(exported: tuple[WrittenTables, dict[str,
         age = (NOW - sub["ingested_at"].max().to_pydatetime()).total_seconds() / 3600
         assert fresh[source]["ingest_age_hours"] == pytest.approx(age, abs=1e-3)
         assert fresh[source]["status"] == "ok"
-    assert section(docs, "pipeline_health", "collectors")["status"] == "missing"
+    collectors = {r["source"]: r for r in section(docs, "pipeline_health", "collectors")["data"]}
+    assert list(collectors) == ["alphavantage", "binance", "finnhub"]
+    assert collectors["finnhub"]["trades"] == 480 and collectors["finnhub"]["reconnects"] == 1
+    assert collectors["finnhub"]["quarantined"] == 3 and collectors["finnhub"]["window"] == "window-1"
+    assert collectors["alphavantage"]["rate_limited"] == 2 and collectors["alphavantage"]["bars"] == 0
     runs = section(docs, "pipeline_health", "runs")["data"]
     assert [r["run_id"] for r in runs] == ["p2", "p1"]  # newest first
     assert runs[1]["silver_inserted"] == 960 and runs[1]["quarantine_by_rule"] == {"price_positive": 2}

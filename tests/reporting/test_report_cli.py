@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from datetime import date
@@ -109,28 +108,8 @@ def test_dashboard_is_the_last_stage_and_prints_the_path(platform: Platform, tmp
     summary = STAGES[-1].load()(ctx)
     index = Path(platform.paths.exports) / "index.html"
     assert summary["dashboard"] == str(index)
-    assert summary["sections_with_data"] == "21/23"
+    assert summary["sections_with_data"] == "22/23"
     assert f"dashboard: {index}" in console.export_text()
     assert ctx.state["dashboard_path"] == str(index)
     assert Path(ctx.state["report_path"]).is_file()
     assert Path(ctx.state["report_path"]).parent == tmp_path / "reports"
-
-
-def test_stage_keeps_the_collector_counters_the_ingest_stage_handed_over(
-    platform: Platform,
-    tmp_path: Path,
-    monkeypatch,  # type: ignore[no-untyped-def]
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    ctx = RunContext(platform=platform, console=Console(record=True, width=300))
-    ctx.state["collector_counters"] = {
-        "finnhub": {"received": 1200, "landed": 1199, "quarantined": 1, "reconnects": 2},
-        "crypto": {"received": 800, "landed": 800, "quarantined": 0, "reconnects": 0},
-    }
-    STAGES[-1].load()(ctx)
-    docs = json.loads((Path(platform.paths.exports) / "pipeline_health.json").read_text())
-    collectors = docs["sections"]["collectors"]
-    assert collectors["status"] == "ok"
-    rows = {r["collector"]: r for r in collectors["data"]}
-    assert rows["finnhub"]["landed"] == 1199 and rows["finnhub"]["reconnects"] == 2
-    assert rows["crypto"]["received"] == 800 and rows["crypto"]["recorded_at"]

@@ -71,6 +71,9 @@ QUARANTINE_ALERT_SHARE = 0.05
 STALE_INGEST_HOURS = 24.0
 PIPELINE_RUNS_SHOWN = 50
 QUARANTINE_SAMPLES = 20
+#: The ingest stage's per-window marker (``streaming/stage.py``) and the collector sources it counts.
+INGEST_MARKER = "_SUCCESS.json"
+COLLECTOR_SOURCES = ("finnhub", "binance", "alphavantage")
 #: Equity curves are thinned evenly (first and last point kept) to this many points for the page.
 EQUITY_POINTS = 400
 
@@ -397,25 +400,44 @@ class DashboardExporter:
         return Section("ok", rows, sources)
 
     def _collectors(self) -> Section:
-        """Collector counters the ingest stage left behind (a stats file per run, or pipeline_runs)."""
+        """Collector counters the ingest stage left in each replay window's ``_SUCCESS.json`` marker.
+
+        The marker's ``summary`` holds flat ``<source>_<counter>`` figures (trades, quarantined,
+        reconnects, Alpha Vantage bars); they become one row per (window, source).
+        """
         landing = Path(self.platform.paths.landing)
-        stats_dirs = [landing / "_collector_stats", Path(self.platform.paths.state_dir) / "collector_stats"]
-        files = sorted(p for d in stats_dirs if d.is_dir() for p in d.rglob("*.json") if not p.name.startswith("."))
+        where = str(landing / "_ground_truth" / "*" / INGEST_MARKER)
+        files = sorted((landing / "_ground_truth").glob(f"*/{INGEST_MARKER}")) if landing.is_dir() else []
         rows: list[dict[str, Any]] = []
         for path in files:
             try:
                 payload = json.loads(path.read_text(encoding="utf-8"))
             except ValueError:
-                log.warning("unreadable collector stats file %s", path)
+                log.warning("unreadable ingest marker %s", path)
                 continue
-            items = payload if isinstance(payload, list) else payload.get("collectors", [payload])
-            for item in items:
-                if isinstance(item, dict):
-                    rows.append({str(k): jsonable(v) for k, v in item.items()})
-        sources = [str(d) for d in stats_dirs]
+            summary = payload.get("summary") if isinstance(payload, dict) else None
+            if not isinstance(summary, dict):
+                continue
+            window = str(summary.get("window") or path.parent.name)
+            per_source: dict[str, dict[str, Any]] = {}
+            for key, value in summary.items():
+                source, _, counter = str(key).partition("_")
+                if source in COLLECTOR_SOURCES and counter:
+                    per_source.setdefault(source, {})[counter] = jsonable(value)
+            for source, counters in sorted(per_source.items()):
+                rows.append(
+                    {
+                        "window": window,
+                        "source": source,
+                        **counters,
+                        "seconds": num(summary.get("seconds")),
+                        "reused": jsonable(summary.get("reused")),
+                        "recorded_at": iso(datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)),
+                    }
+                )
         if not rows:
-            return _missing([], sources, "the ingest stage left no collector counters")
-        return Section("ok", rows, sources)
+            return _missing([], [where], "the ingest stage left no collector counters (run fin-mlops run)")
+        return Section("ok", rows, [str(f) for f in files])
 
     def _pipeline_runs(self) -> Section:
         """The medallion runner's audit rows (files, rows per layer, seconds), newest first."""
