@@ -87,6 +87,7 @@ COMMAND_MODULES: list[str] = [
     "financial_transactions.cli.monitoring",
     "financial_transactions.cli.deploy",
     "financial_transactions.cli.decision",
+    "financial_transactions.cli.serving",
 ]
 
 for _module in COMMAND_MODULES:
