@@ -52,11 +52,22 @@ STAGES: list[Stage] = [
     Stage("ingest", "financial_transactions.streaming.stage:run_ingest", "replay window 1 -> collectors -> landing"),
     Stage("pipeline", "financial_transactions.dlt.runner:run_stage", "landing -> bronze -> silver -> gold (Delta)"),
     Stage("train", "financial_transactions.models.training:run_stage", "features -> tournament -> validator -> gate"),
+    Stage("shift", "financial_transactions.orchestration:run_shift", "regime-shifted replay window 2 -> pipeline"),
     Stage("drift", "financial_transactions.monitoring.stage:run_stage", "PSI/JS drift, performance, retraining"),
     Stage("backtest", "financial_transactions.decision.stage:run_backtest", "champion predictions + backtests"),
     Stage("decide", "financial_transactions.decision.stage:run_decide", "weighted decision matrix"),
     Stage("dashboard", "financial_transactions.reporting.stage:run_stage", "dashboard export + decision report"),
 ]
+
+
+def run_shift(ctx: RunContext) -> dict[str, Any]:
+    """Replay a regime-shifted second window and refine it, so drift has a current window to judge."""
+    from financial_transactions.dlt.runner import run_stage as run_pipeline
+    from financial_transactions.streaming.stage import run_shift_ingest
+
+    ingested = run_shift_ingest(ctx)
+    refined = run_pipeline(ctx)
+    return {**{f"ingest_{k}": v for k, v in ingested.items()}, **refined}
 
 
 def run_stages(
