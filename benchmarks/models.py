@@ -27,6 +27,7 @@ import argparse
 import importlib.util
 import math
 import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -195,6 +196,7 @@ def feature_benchmark() -> None:
     if spec is None or spec.loader is None:
         raise FileNotFoundError(path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses resolve annotations through sys.modules
     spec.loader.exec_module(module)
     print("\n== feature engineering (benchmarks/feature_engineering.py) ==")
     module.main([])

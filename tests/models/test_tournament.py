@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
+from rich.console import Console
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.config.ml import (
@@ -22,6 +23,7 @@ from financial_transactions.config.ml import (
 from financial_transactions.lakehouse import Platform
 from financial_transactions.models.algorithms import LightGBMModel, build_models
 from financial_transactions.models.base import ModelResult
+from financial_transactions.models.report import leaderboard
 from financial_transactions.models.tournament import ModelTournament, rank_results
 
 from .synthetic import FEATURES, training_data
@@ -115,6 +117,13 @@ def test_failed_model_is_recorded_and_others_still_ranked(small_platform: Platfo
 
     run = MlflowClient().get_run(failed[0].run_id)  # type: ignore[arg-type]
     assert run.info.status == "FAILED" and "forced failure" in run.data.tags["error"]
+
+    console = Console(record=True, width=220)
+    console.print(leaderboard(result, precision_at_k=100, fixed_fpr=0.01))
+    shown = console.export_text()
+    assert "failed" in shown and "forced failure: training diverged" in shown  # the leaderboard shows it
+    broken_line = next(line for line in shown.splitlines() if "lightgbm" in line)
+    assert "0.0000" not in broken_line  # no metric is invented for it
 
     table = small_platform.store.read(small_platform.config.table("tournament_results"))
     bad = table[table["model"] == "lightgbm"].iloc[0]
