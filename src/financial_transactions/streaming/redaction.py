@@ -21,6 +21,9 @@ URL_LOGGERS = ("urllib3.connectionpool", "websocket", "requests", "financial_tra
 
 _lock = threading.Lock()
 _known_secrets: set[str] = set()
+#: Values shorter than this are only masked where they follow ``token=``/``apikey=``: masking every
+#: occurrence of a 2-character "key" would shred every log line (real vendor keys are far longer).
+MIN_SECRET_LENGTH = 6
 
 
 class RedactingFilter(logging.Filter):
@@ -52,7 +55,7 @@ def install_log_redaction(secrets: Iterable[str | None] = ()) -> None:
     Idempotent.
     """
     with _lock:
-        _known_secrets.update(s for s in secrets if s)
+        _known_secrets.update(s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH)
         for name in URL_LOGGERS:
             logger = logging.getLogger(name)
             if _FILTER not in logger.filters:
