@@ -140,6 +140,21 @@ def last_watermark(platform: Platform) -> datetime | None:
     return newest if newest.tzinfo else newest.replace(tzinfo=UTC)
 
 
+def _pending_bronze(platform: Platform, watermark: datetime | None) -> bool:
+    """Does bronze hold rows newer than ``watermark`` (e.g. left by a run that died)?
+
+    Answered from the ``_ingested_at`` column alone, without starting a Spark job.
+    """
+    column = platform.store.read_arrow(platform.config.table("bronze_trades"), columns=["_ingested_at"])
+    newest = pc.max(column.column("_ingested_at")).as_py()
+    if newest is None:
+        return False
+    if watermark is None:
+        return True
+    newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+    return bool(newest > watermark)
+
+
 def _write(
     platform: Platform, key: str, sdf: DataFrame, keys: list[str], *, overwrite: bool, update: bool = False
 ) -> tuple[int, int]:
@@ -346,7 +361,7 @@ class PipelineRunner:
         # silver ---------------------------------------------------------------------
         tick = time.perf_counter()
         watermark = None if full_refresh else last_watermark(platform)
-        if not platform.store.exists(bronze_fqn):
+        if not platform.store.exists(bronze_fqn) or (not todo and not _pending_bronze(platform, watermark)):
             result.mode = "up_to_date"
             return self._finish(result, started, None)
         from pyspark.sql import functions as F
@@ -359,9 +374,6 @@ class PipelineRunner:
         result.silver = silver
         result.bronze_rows_added = silver.bronze_rows if todo else 0
         result.seconds["silver"] = time.perf_counter() - tick
-        if not todo and silver.bronze_rows == 0:
-            result.mode = "up_to_date"
-            return self._finish(result, started, None)
 
         # gold -----------------------------------------------------------------------
         tick = time.perf_counter()
