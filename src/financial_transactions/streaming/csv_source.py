@@ -61,18 +61,20 @@ def _columns(frame: pd.DataFrame, path: Path) -> dict[str, str]:
 
 
 def _epoch_ms(values: pd.Series, path: Path, offset: int) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(values):
-        raw = values.to_numpy(dtype="float64")
-        bad = ~np.isfinite(raw)
-        if bad.any():
-            raise CsvSourceError(f"{path}: row {int(np.argmax(bad)) + offset}: missing or non-numeric ts")
-        scale = np.where(raw > 1e14, 1e-3, np.where(raw > 1e11, 1.0, 1e3))
-        return np.round(raw * scale).astype(np.int64)
-    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
-    if parsed.isna().any():
-        row = int(np.argmax(parsed.isna().to_numpy()))
-        raise CsvSourceError(f"{path}: row {row + offset}: unparseable ts {values.iloc[row]!r}")
-    return (parsed.astype("int64") // 1_000_000).to_numpy()
+    """Numbers by magnitude (s / ms / us), anything else as an ISO-8601 time; a column may mix both."""
+    numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+    is_num = np.isfinite(numeric)
+    scale = np.where(numeric > 1e14, 1e-3, np.where(numeric > 1e11, 1.0, 1e3))
+    out = np.zeros(len(values), dtype=np.int64)
+    out[is_num] = np.round(numeric[is_num] * scale[is_num]).astype(np.int64)
+    if (~is_num).any():
+        text = values[~is_num].astype(str)
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
+        if parsed.isna().any():
+            row = int(np.flatnonzero(~is_num)[int(np.argmax(parsed.isna().to_numpy()))])
+            raise CsvSourceError(f"{path}: row {row + offset}: unparseable ts {values.iloc[row]!r}")
+        out[~is_num] = (parsed.astype("int64") // 1_000_000).to_numpy()
+    return out
 
 
 def _positive(frame: pd.DataFrame, column: str, path: Path, offset: int, *, allow_zero: bool = False) -> np.ndarray:
