@@ -61,7 +61,6 @@ class AutoLoaderConfig(StrictModel):
 
 
 class PipelineConfig(StrictModel):
-    bar_interval: str = Field(default="1 minute", pattern=r"^\d+ (second|seconds|minute|minutes)$")
     expectations: ExpectationsConfig = ExpectationsConfig()
     streaming: StreamingConfig = StreamingConfig()
     autoloader: AutoLoaderConfig = AutoLoaderConfig()

@@ -177,12 +177,19 @@ def dedup_by_key(df: DataFrame, key: str, order: Sequence[Column], columns: Sequ
     return ranked.where(F.col("_rn") == 1).select(*[F.col(c) for c in columns])
 
 
+_TRADE_CARRIED = {*SILVER_COLUMNS, "ts_ms", "_ingested_at"}
+_BAR_CARRIED = {"trade_id", "source", "asset_class", "symbol", "interval", "ts", "open", "high", "low", "close",
+                "volume", "ingested_at", "_source_file", "_ingested_at"}  # fmt: skip
+
+
 def silver_trades(valid: DataFrame) -> DataFrame:
     """Valid trade rows -> silver_trades (one row per trade_id, first ingested wins)."""
     from pyspark.sql import functions as F
 
+    # Only what silver keeps (+ the ordering columns) crosses the dedup shuffle.
+    carried = [c for c in TYPED_COLUMNS if c in _TRADE_CARRIED]
     trades = valid.where(F.col("record_type") == "trade")
-    deduped = dedup_by_key(trades, "trade_id", [F.col("_ingested_at"), F.col("_source_file")], TYPED_COLUMNS)
+    deduped = dedup_by_key(trades, "trade_id", [F.col("_ingested_at"), F.col("_source_file")], carried)
     derived = {
         "trade_date": trade_date(F.col("ts")).alias("trade_date"),
         "session_type": session_type(F.col("ts_ms"), F.col("asset_class")).alias("session_type"),
@@ -196,7 +203,8 @@ def silver_bars(valid: DataFrame) -> DataFrame:
 
     bars = valid.where(F.col("record_type") == "bar")
     order = [F.col("ingested_at").desc_nulls_last(), F.col("_ingested_at").desc(), F.col("_source_file")]
-    deduped = dedup_by_key(bars, "trade_id", order, TYPED_COLUMNS)
+    carried = [c for c in TYPED_COLUMNS if c in _BAR_CARRIED]
+    deduped = dedup_by_key(bars, "trade_id", order, carried)
     return deduped.select(
         F.col("trade_id").alias("bar_id"),
         F.col("source"),
