@@ -315,7 +315,7 @@ def create_app(
 
     header = APIKeyHeader(name="X-API-Key", auto_error=False, description="required when FIN_MLOPS_API_KEY is set")
 
-    def require_key(supplied: str | None = Depends(header)) -> None:
+    async def require_key(supplied: str | None = Depends(header)) -> None:  # async: no thread-pool hop
         if key is None:
             return
         if supplied is None or not hmac.compare_digest(supplied.encode(), key.encode()):

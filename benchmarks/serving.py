@@ -1,0 +1,271 @@
+"""Scoring API latency on loopback (targets from the Decisions and serving issue).
+
+Set-up: a fresh lakehouse gets gold bars built by the project's own feature code from a
+seeded random-walk market (2 symbols, 1 trading day), and a LightGBM champion (config
+hyper-parameters; label = the top decile of intrabar moves, this is a latency benchmark)
+registered in the local SQLite registry with the ``champion`` alias. The server is the
+real ``fin-mlops serve`` in its own process (uvicorn, uvloop/httptools when installed);
+the load generator is an asyncio client in this process, on the same machine.
+
+Printed:
+
+1. **single-trade latency at 100 concurrent requests** (closed loop: 100 requests always
+   in flight), p50/p99, for one feature row and for one raw trade (which runs the gold
+   feature code per request); target p99 <= 20 ms;
+2. the same at concurrency 1 (the unloaded service time), and the harness floor: ``GET
+   /health`` at 100 concurrent requests (no model, no body) on the same machine, which
+   bounds what any endpoint can reach here;
+3. **10,000-row batch latency** (median of 5): 10k feature rows, and 10k raw trades.
+
+Usage: python benchmarks/serving.py [--requests 3000] [--concurrency 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from financial_transactions.config import ProjectConfig
+from financial_transactions.features.feature_engineering import build_gold_features, feature_columns
+from financial_transactions.lakehouse import Platform
+from financial_transactions.models.algorithms import LightGBMModel
+from financial_transactions.models.data import TrainingData
+from financial_transactions.models.registry import ModelRegistry
+from financial_transactions.models.tournament import log_pyfunc
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TARGET_P99_MS = 20.0
+T0 = pd.Timestamp("2026-03-09 13:30", tz="UTC")
+
+
+def market(symbols: dict[str, float], minutes: int, per_minute: int, seed: int = 7) -> pd.DataFrame:
+    """Seeded random-walk trades with occasional jumps, silver-like columns."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    n = minutes * per_minute
+    for symbol, p0 in symbols.items():
+        steps = rng.normal(0, 0.0008, n)
+        jumps = rng.random(n) < 0.01
+        steps[jumps] += rng.choice([-1, 1], int(jumps.sum())) * 0.01
+        crypto = symbol.endswith("USDT")
+        offsets = np.sort(rng.uniform(0, minutes * 60_000, n)).astype(np.int64)  # event times
+        frames.append(
+            pd.DataFrame(
+                {
+                    "trade_id": [f"{symbol}-{i:08d}" for i in range(n)],
+                    "source": "binance" if crypto else "finnhub",
+                    "asset_class": "crypto" if crypto else "equity",
+                    "symbol": symbol,
+                    "price": p0 * np.exp(np.cumsum(steps)),
+                    "volume": rng.integers(1, 500, n).astype(float),
+                    "ts": T0 + pd.to_timedelta(offsets, unit="ms"),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def set_up(root: Path) -> tuple[Platform, pd.DataFrame, pd.DataFrame]:
+    cfg = ProjectConfig.from_yaml(PROJECT_ROOT / "project_config.yml", "dev")
+    platform = Platform.create(cfg, lakehouse_root=root)
+    trades = market({"AAPL": 190.0, "BTCUSDT": 90_000.0}, minutes=390, per_minute=10)
+    gold = build_gold_features(trades, cfg.features)
+    platform.store.append(cfg.table("gold_trade_features"), gold)
+    cols = feature_columns(cfg.features)
+    frame = gold.sort_values("bar_start", kind="stable").reset_index(drop=True)
+    frame["label"] = (frame["max_abs_trade_return"] >= frame["max_abs_trade_return"].quantile(0.9)).astype(np.int64)
+    a, b = int(len(frame) * 0.6), int(len(frame) * 0.8)
+    data = TrainingData(frame.iloc[:a], frame.iloc[a:b], frame.iloc[b:], cols, "label")
+    model = LightGBMModel(cfg.models.lightgbm, random_state=7, n_jobs=1).fit(
+        data.train, data.validation, feature_columns=cols, label_column="label"
+    )
+    registry = ModelRegistry.from_platform(platform)
+    with mlflow.start_run(run_name="serving-benchmark") as run:
+        uri = log_pyfunc(model, data, metadata={"run_id": run.info.run_id}, input_example_rows=3)
+    version = registry.register(uri, tags={"algorithm": model.name})
+    registry.set_alias("champion", version)
+    print(f"set-up: {len(trades):,} trades -> {len(gold):,} gold bars; champion {cfg.model_name} v{version}")
+    return platform, gold, trades
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(root: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "FIN_MLOPS_API_KEY": ""}
+    cmd = [
+        sys.executable,
+        "-c",
+        "from financial_transactions.cli import app; app(prog_name='fin-mlops')",
+        "--config",
+        str(PROJECT_ROOT / "project_config.yml"),
+        "--lakehouse-root",
+        str(root),
+        "serve",
+        "--port",
+        str(port),
+        "--no-watch",
+        "--log-level",
+        "warning",
+    ]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+async def wait_ready(base: str, timeout: float = 120.0) -> None:
+    import aiohttp
+
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(f"{base}/ready") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError("the server did not become ready")
+
+
+async def load(
+    base: str, method: str, path: str, bodies: list[bytes] | None, n: int, concurrency: int
+) -> tuple[list[float], float]:
+    """Closed loop: ``concurrency`` requests always in flight until ``n`` completed; latencies in ms."""
+    import aiohttp
+
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(n))
+    headers = {"Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            nonlocal errors
+            for i in counter:
+                body = bodies[i % len(bodies)] if bodies else None
+                start = time.perf_counter()
+                async with session.request(method, f"{base}{path}", data=body, headers=headers) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        errors += 1
+                latencies.append((time.perf_counter() - start) * 1e3)
+
+        start = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"{errors} of {n} requests failed")
+    return latencies, n / elapsed
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def row_bodies(gold: pd.DataFrame, cols: list[str], n: int, size: int) -> list[bytes]:
+    part = gold[["symbol", *cols]].iloc[: max(n, size)]
+    rows = json.loads(part.to_json(orient="records"))
+    if size == 1:
+        return [json.dumps({"rows": [r]}).encode() for r in rows[:n]]
+    return [json.dumps({"rows": rows[:size]}).encode()]
+
+
+def trade_bodies(trades: pd.DataFrame, n: int, size: int) -> list[bytes]:
+    recs = [
+        {"symbol": t.symbol, "price": t.price, "volume": t.volume, "ts": int(t.ts.value // 1_000_000)}
+        for t in trades.iloc[: max(n, size)].itertuples()
+    ]
+    if size == 1:
+        return [json.dumps({"trades": [r]}).encode() for r in recs[:n]]
+    return [json.dumps({"trades": recs[:size]}).encode()]
+
+
+async def run(args: argparse.Namespace, base: str, gold: pd.DataFrame, trades: pd.DataFrame, cols: list[str]) -> bool:
+    await wait_ready(base)
+    singles = row_bodies(gold, cols, 500, 1)
+    single_trades = trade_bodies(trades, 500, 1)
+    # warm up every path
+    await load(base, "POST", "/v1/anomaly/score", singles, 200, 20)
+    await load(base, "POST", "/v1/anomaly/score", single_trades, 100, 20)
+
+    c = args.concurrency
+    print(f"\nsingle requests, closed loop, {args.requests} requests")
+    print(f"{'request':<34}{'concurrency':>12}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
+    results: dict[str, tuple[float, float]] = {}
+    for label, method, path, bodies, conc in (
+        ("GET /health (harness floor)", "GET", "/health", None, c),
+        ("1 feature row", "POST", "/v1/anomaly/score", singles, 1),
+        ("1 feature row", "POST", "/v1/anomaly/score", singles, c),
+        ("1 raw trade", "POST", "/v1/anomaly/score", single_trades, 1),
+        ("1 raw trade", "POST", "/v1/anomaly/score", single_trades, c),
+    ):
+        n = args.requests if conc > 1 else min(args.requests, 300)
+        lat, rps = await load(base, method, path, bodies, n, conc)
+        p50, p99 = pct(lat, 50), pct(lat, 99)
+        results[f"{label}@{conc}"] = (p50, p99)
+        print(f"{label:<34}{conc:>12}{p50:>10.1f}{p99:>10.1f}{rps:>10.0f}")
+
+    print("\n10,000-row batches (one request at a time, median of 5)")
+    for label, bodies in (
+        ("10k feature rows", row_bodies(gold, cols, 1, 10_000)),
+        ("10k raw trades", trade_bodies(trades, 1, 10_000)),
+    ):
+        lat, _ = await load(base, "POST", "/v1/anomaly/score", bodies, 5, 1)
+        print(f"{label:<34} median {statistics.median(lat):8.1f} ms   best {min(lat):8.1f} ms")
+
+    p99 = results[f"1 feature row@{c}"][1]
+    ok = p99 <= TARGET_P99_MS
+    print(
+        f"\nsingle feature row p99 at {c} concurrent: {p99:.1f} ms (target <= {TARGET_P99_MS:.0f} ms): "
+        f"{'MET' if ok else 'NOT MET'}; the harness floor (GET /health, same concurrency) is "
+        f"p99 {results[f'GET /health (harness floor)@{c}'][1]:.1f} ms on this machine ({os.cpu_count()} CPUs, "
+        "client and server sharing them)"
+    )
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=100)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="fin-mlops-serving-bench-") as tmp:
+        root = Path(tmp) / "lakehouse"
+        platform, gold, trades = set_up(root)
+        cols = feature_columns(platform.config.features)
+        port = _free_port()
+        server = start_server(root, port)
+        try:
+            ok = asyncio.run(run(args, f"http://127.0.0.1:{port}", gold, trades, cols))
+        finally:
+            server.terminate()
+            try:
+                _, err = server.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                _, err = server.communicate()
+            if server.returncode not in (0, -15) and err:
+                print(err.decode(errors="replace")[-2000:], file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
