@@ -11,7 +11,9 @@ with the same seeded market:
    trade ids, quarantining and writing atomic NDJSON landing files.
 
 Both clock from the subscription to the last trade (the collector also
-includes its final flush). Afterwards every landing file is read back: the
+includes its final flush). The client's CPU time per trade is printed too: on a
+shared machine the wall-clock rates move with the load, the CPU cost does not.
+Afterwards every landing file is read back: the
 number of distinct trade ids must equal the trades the server counted as sent,
 with no duplicate ids and the same multiset of (symbol, ts, price, volume).
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import tempfile
 import time
 from collections import Counter
@@ -84,23 +87,23 @@ def stop_replay(proc: mp.Process, pipe: Any) -> dict[str, Any]:
     return result
 
 
-def bare_loop(url: str, expected: int) -> tuple[int, float]:
+def bare_loop(url: str, expected: int) -> tuple[int, float, float]:
     ws = websocket.create_connection(f"{url}/?token={TOKEN}", skip_utf8_validation=True)
     for s in SYMBOLS:
         ws.send(orjson.dumps({"type": "subscribe", "symbol": s}).decode())
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     trades = 0
     while trades < expected:
         _, data = ws.recv_data()
         msg = orjson.loads(data)
         if msg.get("type") == "trade":
             trades += len(msg["data"])
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     ws.close()
-    return trades, elapsed
+    return trades, elapsed, cpu
 
 
-def collector_run(url: str, expected: int, landing: Path) -> tuple[FinnhubCollector, float]:
+def collector_run(url: str, expected: int, landing: Path) -> tuple[FinnhubCollector, float, float]:
     collector = FinnhubCollector(
         token=TOKEN,
         url=url,
@@ -111,9 +114,9 @@ def collector_run(url: str, expected: int, landing: Path) -> tuple[FinnhubCollec
         backoff=BackoffConfig(initial_seconds=0.05, max_seconds=1.0),
         fsync=False,
     )
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     collector.run(stop_when=lambda: collector.counters.received + collector.counters.quarantined >= expected)
-    return collector, time.perf_counter() - start
+    return collector, time.perf_counter() - start, time.process_time() - cpu
 
 
 def verify(landing: Path, cfg: ReplayConfig) -> dict[str, Any]:
@@ -157,13 +160,13 @@ def main() -> None:
     proc, pipe, info = start_replay(cfg)
     n = info["trades"]
     print(f"market: {n:,} trades over {len(SYMBOLS)} symbols, {args.batch} trades per frame")
-    bare_trades, bare_s = bare_loop(info["url"], n)
+    bare_trades, bare_s, bare_cpu = bare_loop(info["url"], n)
     bare_srv = stop_replay(proc, pipe)
 
     with tempfile.TemporaryDirectory(prefix="fin-ingest-bench-") as tmp:
         landing = Path(tmp)
         proc, pipe, info = start_replay(cfg)
-        collector, coll_s = collector_run(info["url"], n, landing)
+        collector, coll_s, coll_cpu = collector_run(info["url"], n, landing)
         coll_srv = stop_replay(proc, pipe)
         check = verify(landing, cfg)
 
@@ -175,6 +178,11 @@ def main() -> None:
     print(f"bare websocket loop : {bare_trades:>10,} trades in {bare_s:6.2f}s = {bare_rate:>10,.0f} trades/s")
     print(f"FinnhubCollector    : {got:>10,} trades in {coll_s:6.2f}s = {coll_rate:>10,.0f} trades/s")
     print(f"collector / bare    : {coll_rate / bare_rate:.1%}")
+    print(
+        f"client CPU per trade: bare {bare_cpu / bare_trades * 1e6:.2f} us, collector {coll_cpu / got * 1e6:.2f} us "
+        f"(= {got / coll_cpu:,.0f} trades per CPU-second); load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs"
+    )
     print(
         f"served {sent:,} | landed {check['lines']:,} lines, {check['distinct_ids']:,} distinct ids | "
         f"lost {lost} | duplicated {check['duplicated_ids']} | "

@@ -85,7 +85,7 @@ class LandingWriter:
         self.fsync = fsync
         self.stats = FlushStats()
         self._lock = threading.Lock()
-        self._buffers: dict[tuple[int, str], list[bytes]] = {}
+        self._by_day: dict[int, dict[str, list[bytes]]] = {}
         self._buffered = 0
         self._oldest: float | None = None
         self._seq = 0
@@ -105,18 +105,29 @@ class LandingWriter:
         return text
 
     def add_many(self, records: list[LandingLine]) -> int:
-        """Buffer (symbol, ts, line) records; returns how many a size-triggered flush wrote."""
+        """Buffer (symbol, ts, line) records; returns how many a size-triggered flush wrote.
+
+        Buffers are per day, then per symbol: a range check on ``ts`` finds the
+        day (it rarely changes within a batch) so the hot loop builds no keys.
+        """
         if not records:
             return 0
         with self._lock:
             if self._closed:
                 raise RuntimeError("landing writer is closed")
-            buffers = self._buffers
+            by_day = self._by_day
+            lo, hi = 1, 0  # empty range: the first record selects its day
+            cur: dict[str, list[bytes]] = {}
             for symbol, ts, line in records:
-                key = (ts // _MS_PER_DAY, symbol)
-                buf = buffers.get(key)
+                if not lo <= ts < hi:
+                    day = ts // _MS_PER_DAY
+                    lo, hi = day * _MS_PER_DAY, (day + 1) * _MS_PER_DAY
+                    cur = by_day.get(day)
+                    if cur is None:
+                        cur = by_day[day] = {}
+                buf = cur.get(symbol)
                 if buf is None:
-                    buf = buffers[key] = []
+                    buf = cur[symbol] = []
                 buf.append(line)
             self._buffered += len(records)
             if self._oldest is None:
@@ -144,18 +155,17 @@ class LandingWriter:
 
     def _flush_locked(self) -> int:
         written = 0
-        for (day, symbol), lines in self._buffers.items():
-            if not lines:
-                continue
-            self._seq += 1
-            folder = self.root / f"date={self._date(day * _MS_PER_DAY)}" / f"symbol={partition_value(symbol)}"
-            data = b"".join(lines)
-            write_atomic(folder / f"{self.run}-{self._seq:06d}.ndjson", data, fsync=self.fsync)
-            self.stats.files += 1
-            self.stats.bytes += len(data)
-            written += len(lines)
+        for day, symbols in self._by_day.items():
+            for symbol, lines in symbols.items():
+                self._seq += 1
+                folder = self.root / f"date={self._date(day * _MS_PER_DAY)}" / f"symbol={partition_value(symbol)}"
+                data = b"".join(lines)
+                write_atomic(folder / f"{self.run}-{self._seq:06d}.ndjson", data, fsync=self.fsync)
+                self.stats.files += 1
+                self.stats.bytes += len(data)
+                written += len(lines)
         self.stats.records += written
-        self._buffers = {}
+        self._by_day = {}
         self._buffered = 0
         self._oldest = None
         return written

@@ -218,34 +218,92 @@ _CONDITIONS_JSON: dict[tuple[str, ...], bytes] = {}
 _CACHE_LIMIT = 10_000
 
 
-def _frame_format(ctx: FrameContext) -> bytes:
-    """The %-template of one frame's landing lines; only per-trade fields are left open.
+def _frame_formats(ctx: FrameContext) -> tuple[bytes, bytes]:
+    """%-templates of one frame's landing lines (integer / float volume); only per-trade fields stay open.
 
     Same keys, order and values as ``orjson.dumps`` of the record dict (the
-    tests hold the two paths equal); the constant parts are escaped once per frame.
+    tests hold the paths equal); the constant parts are escaped once per frame.
+    ``%r`` of a float is its shortest round-trip repr, a valid JSON number.
     """
 
     def lit(value: Any) -> bytes:
         return orjson.dumps(value).replace(b"%", b"%%")
 
     prefix = lit(ctx.id_prefix)[:-1]  # open string: the position follows
-    return (
-        b'{"trade_id":' + prefix + b'%d","record_type":"trade","source":' + lit(ctx.source)
-        + b',"symbol":%b,"price":%b,"volume":%b,"ts":%d,"conditions":%b,"exchange_trade_id":null,'
-        + b'"is_buyer_maker":null,"ingested_at":' + lit(ctx.received_at) + b',"collector":' + lit(ctx.collector)
-        + b',"collector_run":' + lit(ctx.collector_run) + b',"connection":' + lit(ctx.connection)
-        + b',"msg_seq":' + lit(ctx.msg_seq) + b',"position":%d}\n'
+    head = (
+        b'{"trade_id":'
+        + prefix
+        + b'%d","record_type":"trade","source":'
+        + lit(ctx.source)
+        + b',"symbol":%b,"price":%r,"volume":'
+    )
+    tail = (
+        b',"ts":%d,"conditions":%b,"exchange_trade_id":null,"is_buyer_maker":null,"ingested_at":'
+        + lit(ctx.received_at) + b',"collector":' + lit(ctx.collector) + b',"collector_run":' + lit(ctx.collector_run)
+        + b',"connection":' + lit(ctx.connection) + b',"msg_seq":' + lit(ctx.msg_seq) + b',"position":%d}\n'
     )  # fmt: skip
+    return head + b"%d.0" + tail, head + b"%r" + tail
+
+
+def _finnhub_columns(data: list[Any], fmts: tuple[bytes, bytes]) -> list[LandingLine] | None:
+    """The whole frame at once when every entry has the common valid shape; None = use the per-entry path.
+
+    Column extraction, type sets and min/max/sum run as C loops over the frame;
+    the acceptance rules are exactly the per-entry hot path's.
+    """
+    if set(map(type, data)) != {dict}:
+        return None
+    ss = [e.get("s") for e in data]
+    sj = list(map(_SYMBOL_JSON.get, ss))
+    if None in sj:
+        return None
+    ps = [e.get("p") for e in data]
+    if set(map(type, ps)) != {float}:
+        return None
+    total = sum(ps)
+    if not (total == total and total < _INF and min(ps) > 0.0):
+        return None
+    ts = [e.get("t") for e in data]
+    if set(map(type, ts)) != {int} or min(ts) < MIN_TS_MS or max(ts) > MAX_TS_MS:
+        return None
+    vs = [e.get("v") for e in data]
+    vtypes = set(map(type, vs))
+    if vtypes == {int}:
+        if min(vs) < 0 or max(vs) > _MAX_EXACT_INT:
+            return None
+        fmt = fmts[0]
+    elif vtypes == {float}:
+        vtotal = sum(vs)
+        if not (vtotal == vtotal and vtotal < _INF and min(vs) >= 0.0):
+            return None
+        fmt = fmts[1]
+    else:
+        return None
+    cs = [e.get("c") for e in data]
+    if not set(map(type, cs)) <= {list, type(None)}:
+        return None
+    conds = _CONDITIONS_JSON
+    cj = [b"[]" if c is None else conds.get(tuple(c)) for c in cs]
+    if None in cj:
+        return None
+    lines = [fmt % (i, sym, p, v, t, c, i) for i, (sym, p, v, t, c) in enumerate(zip(sj, ps, vs, ts, cj, strict=True))]
+    return list(zip(ss, ts, lines, strict=True))
 
 
 def _finnhub_batch(data: list[Any], ctx: FrameContext) -> Parsed:
-    """The hot path: plain type checks and cached JSON fragments for the common shapes.
+    """The hot path: the whole frame as columns, else plain per-entry type checks with cached JSON fragments.
 
     Anything unusual (ints as prices, odd condition lists, any invalid field)
     goes through :func:`_finnhub_trade`, which gives the same line or the
     rejection reason.
     """
-    fmt = _frame_format(ctx)
+    fmts = _frame_formats(ctx)
+    try:
+        whole = _finnhub_columns(data, fmts)
+    except TypeError:  # unhashable symbols/conditions, unorderable values: the per-entry path explains
+        whole = None
+    if whole is not None:
+        return Parsed("trade", whole)
     symbols, conds = _SYMBOL_JSON, _CONDITIONS_JSON
     records: list[LandingLine] = []
     rejects: list[Reject] = []
@@ -267,15 +325,12 @@ def _finnhub_batch(data: list[Any], ctx: FrameContext) -> Parsed:
                     and MIN_TS_MS <= t <= MAX_TS_MS
                 ):
                     tv = type(v)
-                    if tv is int and 0 <= v <= _MAX_EXACT_INT:
-                        vj = b"%d.0" % v
-                    elif tv is float and 0.0 <= v < _INF:
-                        vj = repr(v).encode()
-                    else:
-                        vj = None
+                    fmt = fmts[0] if tv is int and 0 <= v <= _MAX_EXACT_INT else None
+                    if fmt is None and tv is float and 0.0 <= v < _INF:
+                        fmt = fmts[1]
                     cj = b"[]" if c is None else conds.get(tuple(c)) if type(c) is list else None
-                    if vj is not None and cj is not None:
-                        append((s, t, fmt % (position, sj, repr(p).encode(), vj, t, cj, position)))
+                    if fmt is not None and cj is not None:
+                        append((s, t, fmt % (position, sj, p, v, t, cj, position)))
                         continue
         except TypeError:  # an unhashable symbol/condition: the slow path explains it
             pass
