@@ -122,9 +122,7 @@ class LandingWriter:
                 if not lo <= ts < hi:
                     day = ts // _MS_PER_DAY
                     lo, hi = day * _MS_PER_DAY, (day + 1) * _MS_PER_DAY
-                    cur = by_day.get(day)
-                    if cur is None:
-                        cur = by_day[day] = {}
+                    cur = by_day.setdefault(day, {})
                 buf = cur.get(symbol)
                 if buf is None:
                     buf = cur[symbol] = []
