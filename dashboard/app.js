@@ -60,7 +60,13 @@
     return v.toFixed(d);
   }
   function fmtInt(v) { return isNum(v) ? Math.round(v).toLocaleString("en-US") : "–"; }
-  function fmtPct(v, digits) { return isNum(v) ? (v * 100).toFixed(digits === undefined ? 2 : digits) + "%" : "–"; }
+  function fmtPct(v, digits) {
+    if (!isNum(v)) return "–";
+    var d = digits === undefined ? 2 : digits, p = v * 100;
+    // a tiny non-zero share (one bad row in 60k) must not read as 0.00%
+    if (p !== 0 && Math.abs(p) < Math.pow(10, -d)) return p.toPrecision(2) + "%";
+    return p.toFixed(d) + "%";
+  }
   function fmtTime(iso) {
     if (!iso) return "–";
     var d = new Date(iso);
@@ -254,7 +260,7 @@
       any = true;
       left.appendChild(hbars(layers.data.map(function (l, i) {
         return { label: l.key, value: l.rows || 0, color: l.exists ? PALETTE[i % 2 === 0 ? 0 : 4] : "#c8ced4",
-          note: l.exists ? fmtInt(l.rows) + " rows · v" + l.version : "not created" };
+          note: l.exists ? fmtInt(l.rows) + (l.rows === 1 ? " row" : " rows") + " · v" + l.version : "not created" };
       }), { aria: "rows per layer", labelWidth: 190, width: left.clientWidth || body.clientWidth / 2 }));
     } else left.appendChild(emptyState(layers));
     var right = h("div", null, h("h3", { class: "sub" }, "Quarantine by rule"));
@@ -575,10 +581,18 @@
       var byKey = {};
       psi.data.cells.forEach(function (c) { byKey[c.run_id + "\u0000" + c.feature] = c; });
       var maxPsi = Math.max(th.psi_alert * 2, Math.max.apply(null, psi.data.cells.map(function (c) { return c.psi || 0; })));
+      // Threshold-anchored scale: [0, warn) fills the first third, [warn, alert) the second, [alert, max] the last,
+      // so the configured thresholds are where the colour visibly changes whatever the largest PSI is.
+      var psiPos = function (p) {
+        if (p < th.psi_warn) return (p / Math.max(th.psi_warn, 1e-12)) / 3;
+        if (p < th.psi_alert) return 1 / 3 + ((p - th.psi_warn) / Math.max(th.psi_alert - th.psi_warn, 1e-12)) / 3;
+        return 2 / 3 + Math.min(1, (p - th.psi_alert) / Math.max(maxPsi - th.psi_alert, 1e-12)) / 3;
+      };
       body.appendChild(h("div", { class: "legend" },
         h("span", null, "PSI: ", h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, 0) } }), "0"),
-        h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, th.psi_warn / maxPsi) } }), "warn ≥ " + th.psi_warn + " (!)"),
-        h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, th.psi_alert / maxPsi) } }), "alert ≥ " + th.psi_alert + " (✖)"),
+        h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, psiPos(th.psi_warn)) } }), "warn ≥ " + th.psi_warn + " (!)"),
+        h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, psiPos(th.psi_alert)) } }), "alert ≥ " + th.psi_alert + " (✖)"),
+        h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, 1) } }), "≥ " + fmt(maxPsi, 2)),
         h("span", null, "JS alert ≥ " + th.js_alert),
         h("span", null, "run drifts when ≥ " + fmtPct(th.drifted_share_alert, 0) + " of features alert")));
       var colLabels = runs.map(function (r) { return (r.at ? fmtTime(r.at).slice(5, 16) : text(r.run_id)); });
@@ -586,7 +600,7 @@
         var c = byKey[runs[j].run_id + "\u0000" + feats[i]];
         if (!c || !isNum(c.psi)) return null;
         var level = c.psi >= th.psi_alert || (isNum(c.js) && c.js >= th.js_alert) ? "✖" : c.psi >= th.psi_warn ? "!" : "";
-        return { fill: lerpStops(VIRIDIS, c.psi / maxPsi), label: fmt(c.psi, 2) + (level ? " " + level : ""),
+        return { fill: lerpStops(VIRIDIS, psiPos(c.psi)), label: fmt(c.psi, 2) + (level ? " " + level : ""),
           title: feats[i] + " · run " + runs[j].run_id + ": PSI " + fmt(c.psi, 4) + ", JS " + fmt(c.js, 4) + " · " + text(c.status) };
       }, { aria: "drift heatmap", cellW: 78, labelWidth: 190 })));
       body.appendChild(table([
