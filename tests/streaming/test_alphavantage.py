@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,7 +130,7 @@ def test_rate_limiter_never_exceeds_calls_per_minute_in_any_window() -> None:
 def test_apikey_never_reaches_logs_exceptions_or_files(
     tmp_path: Path, small_market: MarketData, hub_factory: Callable[..., ReplayHub], caplog: pytest.LogCaptureFixture
 ) -> None:
-    secret = "AVKEY-very-secret-4242"
+    secret = f"AVKEY-{uuid.uuid4().hex[:12]}"  # generated: no credential-like literal in git
     hub = hub_factory(small_market, small_replay(faults={"av_note_every_n": 2}), token=secret)
     caplog.set_level("DEBUG")
     collector = _collector(hub, tmp_path, ["AAPL", "BAD"], api_key=secret)

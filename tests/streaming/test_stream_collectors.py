@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -184,7 +185,7 @@ def test_duration_and_stop_flush_everything_received(
 def test_keys_never_reach_logs_or_landing(
     tmp_path: Path, small_market: MarketData, hub_factory: Callable[..., ReplayHub], caplog: pytest.LogCaptureFixture
 ) -> None:
-    secret = "sk-finnhub-SECRET-987"
+    secret = f"sk-finnhub-{uuid.uuid4().hex[:12]}"  # generated: no credential-like literal in git
     hub = hub_factory(small_market, small_replay(faults={"drop_every_n_messages": 20}), token=secret)
     caplog.set_level("DEBUG")
     assert hub.urls is not None
