@@ -123,4 +123,7 @@ class ReplayConfig(StrictModel):
     require_token: bool = True
     #: the limit the Alpha Vantage replay enforces (Note payload beyond it); `fin-mlops run` collects at it
     alphavantage_calls_per_minute: int = Field(default=600, ge=1, le=100_000)
+    #: flush size of the collectors `fin-mlops run` points at the replay: the replay plays hours of market
+    #: in seconds, so the vendor-tuned ``collectors.*.flush_max_records`` would write hundreds of tiny files
+    collect_flush_max_records: int = Field(default=50_000, ge=1, le=1_000_000)
     faults: ReplayFaults = ReplayFaults()
