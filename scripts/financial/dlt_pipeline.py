@@ -97,5 +97,4 @@ def silver_bars() -> DataFrame:
     spark_conf=gold_features.GOLD_SPARK_CONF,
 )
 def gold_trade_features() -> DataFrame:
-    partitions = max(1, len(cfg.symbols.all))
-    return gold_features.gold_trade_features_by_partition(spark.read.table(SILVER), cfg.features, partitions)
+    return gold_features.gold_trade_features_by_partition(spark.read.table(SILVER), cfg.features)

@@ -67,7 +67,7 @@ def gold_trade_features(silver: DataFrame, features: FeaturesConfig) -> DataFram
     return projected.groupBy("symbol").applyInPandas(build_gold_features_udf(features), schema=gold_struct(features))
 
 
-def gold_trade_features_by_partition(silver: DataFrame, features: FeaturesConfig, partitions: int) -> DataFrame:
+def gold_trade_features_by_partition(silver: DataFrame, features: FeaturesConfig) -> DataFrame:
     """The same gold, with ``mapInPandas`` over symbol-hashed partitions.
 
     For Spark Declarative Pipelines: Spark Connect plans ``applyInPandas`` through an
@@ -92,7 +92,7 @@ def gold_trade_features_by_partition(silver: DataFrame, features: FeaturesConfig
         for _symbol, group in trades.groupby("symbol", sort=True):
             yield per_symbol(group.reset_index(drop=True))
 
-    projected = silver.select(*[F.col(c) for c in SILVER_INPUT_COLUMNS]).repartition(partitions, F.col("symbol"))
+    projected = silver.select(*[F.col(c) for c in SILVER_INPUT_COLUMNS]).repartition(F.col("symbol"))
     _declare_columns(projected, SILVER_INPUT_COLUMNS)
     return projected.mapInPandas(per_partition, schema=gold_struct(features))
 

@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -339,7 +339,12 @@ class PipelineRunner:
     def _run_local(self, *, full_refresh: bool) -> PipelineResult:
         platform = self.platform
         started = datetime.now(UTC)
+        watermark = None if full_refresh else last_watermark(platform)
+        # The run's rows are "pending" while their _ingested_at is above the watermark:
+        # keep the stamp strictly increasing even if the wall clock stepped back.
         ingested_at = started.replace(microsecond=(started.microsecond // 1000) * 1000)
+        if watermark is not None and ingested_at <= watermark:
+            ingested_at = watermark + timedelta(milliseconds=1)
         result = PipelineResult(run_id=uuid.uuid4().hex, mode="full_refresh" if full_refresh else "incremental")
 
         # bronze ---------------------------------------------------------------------
@@ -352,7 +357,9 @@ class PipelineRunner:
         if todo:
             self.progress(f"bronze: ingesting {len(todo)} new file(s)")
             bronze = bronze_ingest.read_landing_batch(platform.spark, todo, ingested_at)
+            before = platform.store.count(bronze_fqn) if platform.store.exists(bronze_fqn) and not full_refresh else 0
             platform.store.write_spark(bronze_fqn, bronze, mode="overwrite" if full_refresh else "append")
+            result.bronze_rows_added = platform.store.count(bronze_fqn) - before
             result.files_ingested = len(todo)
         elif full_refresh:
             raise FileNotFoundError(f"--full-refresh: no landing files under {platform.paths.landing}")
@@ -360,7 +367,6 @@ class PipelineRunner:
 
         # silver ---------------------------------------------------------------------
         tick = time.perf_counter()
-        watermark = None if full_refresh else last_watermark(platform)
         if not platform.store.exists(bronze_fqn) or (not todo and not _pending_bronze(platform, watermark)):
             result.mode = "up_to_date"
             return self._finish(result, started, None)
@@ -372,7 +378,6 @@ class PipelineRunner:
         self.progress("silver: applying expectations, session types and trade-id MERGE")
         silver = process_bronze_batch(platform, pending, overwrite=full_refresh)
         result.silver = silver
-        result.bronze_rows_added = silver.bronze_rows if todo else 0
         result.seconds["silver"] = time.perf_counter() - tick
 
         # gold -----------------------------------------------------------------------
