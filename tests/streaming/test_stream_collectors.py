@@ -196,3 +196,42 @@ def test_keys_never_reach_logs_or_landing(
     assert collector.counters.reconnects > 0 and "token=***" in caplog.text
     assert secret not in caplog.text
     assert all(secret.encode() not in p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+
+
+def test_keepalives_answered_and_dead_connections_replaced(
+    tmp_path: Path, small_market: MarketData, hub_factory: Callable[..., ReplayHub]
+) -> None:
+    # Binance-style protocol pings (answered by the client) and Finnhub JSON pings (counted), on a slow feed
+    cfg = small_replay(ping_interval_seconds=0.1, speed=50.0)
+    hub = hub_factory(small_market, cfg)
+    assert hub.urls is not None
+    crypto = CryptoCollector(url=hub.urls.binance, symbols=CRYPTO, landing=tmp_path, fsync=False)
+    finn = _finnhub(hub, tmp_path)
+    t = threading.Thread(target=crypto.run, kwargs={"duration": 1.5})
+    t.start()
+    finn.run(duration=1.5)
+    t.join()
+    assert hub.binance.stats.connections == 1 and crypto.counters.reconnects == 0  # pongs kept it alive
+    assert finn.counters.pings >= 3 and finn.counters.reconnects == 0
+    # a connection that goes silent (no trades, no pings) is declared dead and replaced
+    quiet = hub_factory(small_market, small_replay(ping_interval_seconds=3600, start_grace_seconds=300))
+    assert quiet.urls is not None
+    stale = FinnhubCollector(
+        token=TOKEN, url=quiet.urls.finnhub, symbols=["AAPL"], landing=tmp_path / "q", backoff=FAST_BACKOFF,
+        stale_after_seconds=0.3,
+    )  # fmt: skip
+    stale.run(duration=2.0)
+    assert stale.counters.reconnects >= 2 and stale.last_error == "no frame for 0.3s"
+
+
+def test_backoff_is_exponential_full_jitter_and_bounded() -> None:
+    import random
+
+    from financial_transactions.config.collectors import BackoffConfig
+    from financial_transactions.streaming.collectors import backoff_delay
+
+    cfg = BackoffConfig(initial_seconds=0.5, max_seconds=4.0, multiplier=2.0)
+    rng = random.Random(3)
+    for attempt, cap in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (10, 4.0), (10_000, 4.0)]:
+        draws = [backoff_delay(cfg, attempt, rng) for _ in range(200)]
+        assert min(draws) >= 0 and max(draws) <= cap and max(draws) > 0.8 * cap  # spread over [0, cap]

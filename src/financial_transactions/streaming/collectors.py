@@ -292,7 +292,7 @@ class StreamCollector:
                 opcode, data = ws.recv_data()
             except websocket.WebSocketTimeoutException:
                 if time.monotonic() - last_frame > self.stale_after:
-                    self.last_error = f"no frame for {self.stale_after:.0f}s"
+                    self.last_error = f"no frame for {self.stale_after:g}s"
                     return True
                 continue
             except (websocket.WebSocketException, OSError) as exc:
