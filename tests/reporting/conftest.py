@@ -68,6 +68,8 @@ def _hostile_landing_file(platform: Platform) -> Path:
 def _real_run(tmp: Path, project_root: Path) -> Path:
     raw = yaml.safe_load((project_root / "project_config.yml").read_text(encoding="utf-8"))
     raw.setdefault("replay", {}).update(SMALL_REPLAY)
+    # intraday bars only: the daily history lands one file per past date, which only slows the pipeline here
+    raw.setdefault("collectors", {}).setdefault("alphavantage", {})["functions"] = ["TIME_SERIES_INTRADAY"]
     config_path = tmp / "project_config.yml"
     config_path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     root = tmp / "lake"

@@ -25,7 +25,8 @@ TS = 1_772_807_400_123  # 2026-03-06T14:30:00.123Z
 
 
 def _lines(parsed: Any) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for _, _, line in parsed.records]
+    """The frame's landing records in position order (the hot path groups them by symbol)."""
+    return sorted((orjson.loads(line) for _, line in parsed.landing_lines()), key=lambda r: r["position"])
 
 
 def test_identical_prints_get_distinct_ids_from_the_receiving_side() -> None:
@@ -213,20 +214,33 @@ def _serialize(value: Any) -> bytes:
         return repr(value).encode()
 
 
+def _no_parser_crash(parsed: Any) -> None:
+    """The parsers quarantine their own crashes (a collector must survive them); the fuzzer must not."""
+    crashes = [r.reason for r in parsed.rejects if r.reason.startswith("parser error")]
+    assert not crashes, crashes
+
+
 def _check_finnhub(raw: bytes) -> None:
     parsed = parse_finnhub(raw, CTX)  # must not raise
     assert parsed.kind in ("trade", "ping", "error", "rejected")
+    _no_parser_crash(parsed)
     if parsed.kind == "rejected":
         assert len(parsed.rejects) == 1 and parsed.rejects[0].reason
     if parsed.kind == "trade":
         data = orjson.loads(raw)["data"]
-        assert len(parsed.records) + len(parsed.rejects) == len(data)
-        for (symbol, ts, line), rec in zip(parsed.records, _lines(parsed), strict=True):
-            entry = data[rec["position"]]
+        assert parsed.count + len(parsed.rejects) == len(data)
+        for symbol, ts, line in parsed.records:  # (symbol, ts) picks the landing partition: it must be the line's
+            rec = orjson.loads(line)
             assert (rec["symbol"], rec["ts"]) == (symbol, ts)
+        for chunk in parsed.chunks:  # one symbol, one UTC day per chunk
+            days = {orjson.loads(x)["ts"] // 86_400_000 for x in chunk.data.splitlines()}
+            assert days == {chunk.ts // 86_400_000} and chunk.count == len(chunk.data.splitlines())
+        for symbol, line in parsed.landing_lines():
+            rec = orjson.loads(line)
+            assert line.endswith(b"\n") and rec["symbol"] == symbol
             assert rec["price"] > 0 and math.isfinite(rec["price"]) and rec["volume"] >= 0
             # the hot path and the reference path agree field by field
-            assert rec == _finnhub_trade(entry, CTX, rec["position"]), line
+            assert rec == _finnhub_trade(data[rec["position"]], CTX, rec["position"]), line
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -254,6 +268,7 @@ binance_events = st.fixed_dictionaries(
 @given(st.one_of(binance_events, st.builds(lambda d: {"stream": "x@trade", "data": d}, binance_events), json_values))
 def test_fuzz_binance_frames_are_parsed_or_quarantined(frame: Any) -> None:
     parsed = parse_binance(_serialize(frame), BCTX)
+    _no_parser_crash(parsed)
     assert parsed.kind in ("trade", "control", "error", "rejected")
     if parsed.kind == "trade":
         (rec,) = _lines(parsed)
@@ -286,9 +301,29 @@ def test_fuzz_binance_frames_are_parsed_or_quarantined(frame: Any) -> None:
 def test_fuzz_alphavantage_bodies(body: Any) -> None:
     raw = _serialize(body)
     parsed = parse_alphavantage(raw, symbol="AAPL", interval="1min", received_at=1, collector_run="r")
+    _no_parser_crash(parsed)
     assert parsed.kind in ("bars", "rate_limited", "error", "rejected")
     if parsed.kind == "bars":
         series = orjson.loads(raw)["Time Series (1min)"]
         assert len(parsed.records) + len(parsed.rejects) == len(series)
         for rec in parsed.records:
             assert rec["low"] <= min(rec["open"], rec["close"]) <= max(rec["open"], rec["close"]) <= rec["high"]
+
+
+def test_hot_path_groups_a_mixed_frame_by_symbol_and_splits_at_midnight() -> None:
+    warm = {"s": "MSFT", "p": 1.5, "v": 1, "t": TS, "c": ["1"]}
+    parse_finnhub(orjson.dumps({"type": "trade", "data": [warm, {**warm, "s": "AAPL"}]}), CTX)  # caches symbols
+    data = [
+        {"s": "AAPL", "p": 187.12, "v": 100, "t": TS, "c": ["1"]},
+        {"s": "MSFT", "p": 410.5, "v": 7, "t": TS + 1, "c": ["1"]},
+        {"s": "AAPL", "p": 187.12, "v": 100, "t": TS, "c": ["1"]},
+    ]
+    parsed = parse_finnhub(orjson.dumps({"type": "trade", "data": data}), CTX)
+    assert [(c.symbol, c.count) for c in parsed.chunks] == [("AAPL", 2), ("MSFT", 1)] and not parsed.records
+    assert [r["position"] for r in _lines(parsed)] == [0, 1, 2]
+    assert [r["trade_id"][-3:] for r in _lines(parsed)] == ["-p0", "-p1", "-p2"]
+    midnight = 1_772_841_600_000  # 2026-03-07T00:00Z
+    split = parse_finnhub(
+        orjson.dumps({"type": "trade", "data": [{**data[0], "t": midnight - 1}, {**data[1], "t": midnight}]}), CTX
+    )
+    assert not split.chunks and [t for _, t, _ in split.records] == [midnight - 1, midnight]

@@ -38,12 +38,20 @@ def pipeline(
     duration: float | None = typer.Option(
         None, "--duration", min=1, help="with --stream --trigger processingTime: stop after N seconds"
     ),
+    declarative: bool = typer.Option(
+        False,
+        "--declarative",
+        help="run scripts/financial/dlt_pipeline.py under OSS spark-pipelines (hive catalog, parquet) instead",
+    ),
 ) -> None:
     """Run the medallion pipeline and print per-layer counts and quarantine counts by rule."""
     from financial_transactions.dlt import runner
 
-    if as_of_version is not None and (full_refresh or stream):
+    if as_of_version is not None and (full_refresh or stream or declarative):
         err_console.print("[red]--as-of-version only reads history; it cannot be combined with a run[/]")
+        raise typer.Exit(code=2)
+    if declarative and stream:
+        err_console.print("[red]--declarative and --stream are two different engines; pick one[/]")
         raise typer.Exit(code=2)
     if trigger is not None and trigger not in ("availableNow", "processingTime"):
         err_console.print(f"[red]--trigger must be availableNow or processingTime, not {trigger!r}[/]")
@@ -51,6 +59,9 @@ def pipeline(
     platform = platform_from_ctx(ctx)
     if as_of_version is not None:
         _time_travel(platform, as_of_version)
+        return
+    if declarative:
+        _declarative(platform, full_refresh)
         return
     with console.status("pipeline", spinner="dots") as status:
         if stream:
@@ -148,3 +159,28 @@ def _time_travel(platform: Platform, version: int) -> None:
     console.print(table)
     if repro.reproduced is False:
         raise typer.Exit(code=1)
+
+
+def _declarative(platform: Platform, full_refresh: bool) -> None:
+    from financial_transactions.dlt.declarative import run_local
+
+    if platform.is_databricks:
+        err_console.print("[red]on Databricks the bundle's Lakeflow pipeline runs dlt_pipeline.py[/]")
+        raise typer.Exit(code=2)
+    if platform.spark_remote:
+        err_console.print("[red]--declarative runs spark-pipelines on its own local engine; drop --spark-remote[/]")
+        raise typer.Exit(code=2)
+    work = platform.paths.state_dir / "declarative"
+    with console.status("spark-pipelines run", spinner="dots"):
+        try:
+            run = run_local(platform.config, landing=platform.paths.landing, work=work, full_refresh=full_refresh)
+        except (RuntimeError, FileNotFoundError, ValueError) as exc:
+            err_console.print(str(exc), style="red", markup=False, highlight=False)
+            raise typer.Exit(code=1) from None
+    table = Table(title=f"declarative pipeline (spark-pipelines, {run.seconds:.1f}s)")
+    table.add_column("dataset", style="bold")
+    table.add_column("rows", justify="right")
+    for key, rows in run.counts.items():
+        table.add_row(key, f"{rows:,}")
+    console.print(table)
+    console.print(f"spec {run.spec}; tables under {run.warehouse}")

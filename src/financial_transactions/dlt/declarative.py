@@ -84,12 +84,18 @@ def local_spec(
     env: str,
     library: str,
     database: str | None = None,
+    spark_conf: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A ``spark-pipeline.yml`` document for a local ``spark-pipelines run``."""
+    """A ``spark-pipeline.yml`` document for a local ``spark-pipelines run``.
+
+    ``spark_conf`` holds runtime (session) Spark settings; static ones (catalog
+    implementation, warehouse dir) must go on the command line as ``--conf``.
+    """
     spec: dict[str, Any] = {
         "name": name,
         "storage": storage.resolve().as_uri(),
         "configuration": {
+            **(spark_conf or {}),
             CONF_CONFIG: str(config_path.resolve()),
             CONF_ENV: env,
             CONF_LANDING: str(landing.resolve()),
@@ -105,3 +111,118 @@ def local_spec(
 def write_spec(path: Path, spec: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return path
+
+
+# -- running the declarative pipeline locally ------------------------------------------------
+PIPELINE_FILE = Path("scripts") / "financial" / "dlt_pipeline.py"
+DATASET_KEYS = ("bronze_trades", "silver_trades", "silver_trades_quarantine", "silver_bars", "gold_trade_features")
+
+
+@dataclass(frozen=True)
+class DeclarativeRun:
+    """A finished local ``spark-pipelines run``: where it wrote and what it holds."""
+
+    spec: Path
+    warehouse: Path
+    counts: dict[str, int]
+    seconds: float
+    log_tail: str
+
+
+def pipeline_file(cfg: ProjectConfig) -> Path:
+    """``scripts/financial/dlt_pipeline.py`` of the checkout that holds ``project_config.yml``."""
+    roots = [cfg.source_path.parent] if cfg.source_path else []
+    roots += [Path.cwd(), *Path(__file__).resolve().parents]
+    for root in roots:
+        candidate = root / PIPELINE_FILE
+        if candidate.is_file():
+            return candidate.resolve()
+    raise FileNotFoundError(f"{PIPELINE_FILE} not found next to the config or above {Path(__file__).parent}")
+
+
+def run_local(
+    cfg: ProjectConfig,
+    *,
+    landing: Path,
+    work: Path,
+    full_refresh: bool = False,
+    timeout: float = 1800,
+) -> DeclarativeRun:
+    """Run the pipeline file with the OSS ``spark-pipelines`` CLI (hive catalog, parquet tables).
+
+    ``work`` holds the generated spec, the pipeline storage (stream checkpoints), the
+    warehouse and the embedded Derby metastore. Raises with the CLI's output tail
+    when the run does not complete.
+    """
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    import pyarrow.dataset as ds
+
+    if cfg.source_path is None:
+        raise ValueError("the declarative run needs a config loaded from a file (the pipeline reads it again)")
+    cli = Path(sys.executable).parent / "spark-pipelines"
+    if not cli.exists():
+        found = shutil.which("spark-pipelines")
+        if found is None:
+            raise FileNotFoundError("spark-pipelines not found: install pyspark with the 'pipelines' extra")
+        cli = Path(found)
+    work.mkdir(parents=True, exist_ok=True)
+    library = work / PIPELINE_FILE.name
+    source = pipeline_file(cfg)
+    if library.is_symlink() or library.exists():
+        library.unlink()
+    library.symlink_to(source)
+    spec = write_spec(
+        work / "spark-pipeline.yml",
+        local_spec(
+            name=f"financial_medallion_{cfg.env}",
+            storage=work / "storage",
+            landing=landing,
+            config_path=cfg.source_path,
+            env=cfg.env,
+            library=library.name,
+            spark_conf={
+                "spark.sql.session.timeZone": "UTC",
+                "spark.sql.shuffle.partitions": str(cfg.pipeline.shuffle_partitions),
+            },
+        ),
+    )
+    warehouse = work / "warehouse"
+    # Only the static settings go on the command line: spark-pipelines 4.2 silently drops
+    # every --conf once it is given more than four (measured), and then writes to ./spark-warehouse.
+    command = [
+        str(cli),
+        "run",
+        "--spec",
+        str(spec),
+        "--conf",
+        "spark.sql.catalogImplementation=hive",
+        "--conf",
+        f"spark.sql.warehouse.dir={warehouse}",
+        "--conf",
+        "spark.ui.enabled=false",
+    ]
+    if full_refresh:
+        command.append("--full-refresh-all")
+    env = {**os.environ, "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable)}
+    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    env.pop("SPARK_REMOTE", None)  # the CLI starts its own Connect server
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"spark-pipelines run did not finish within {timeout:.0f}s (spec {spec})") from exc
+    seconds = time.perf_counter() - start
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0 or "Run is COMPLETED" not in proc.stdout:
+        raise RuntimeError(f"spark-pipelines run failed (exit {proc.returncode}):\n{output[-4000:]}")
+    counts = {}
+    for key in DATASET_KEYS:
+        folder = warehouse / cfg.table(key).split(".")[-1]
+        if not folder.is_dir():  # a completed run that wrote elsewhere is a failure, not zero rows
+            raise RuntimeError(f"spark-pipelines reported COMPLETED but wrote no {folder}:\n{output[-2000:]}")
+        counts[key] = ds.dataset(str(folder), format="parquet").count_rows()
+    return DeclarativeRun(spec, warehouse, counts, seconds, proc.stdout[-2000:])

@@ -308,8 +308,10 @@ class StreamCollector:
             kind = parsed.kind
             if kind == "trade":
                 counters.frames += 1
+                counters.received += parsed.count
+                if parsed.chunks:
+                    writer.add_chunks(parsed.chunks)
                 if parsed.records:
-                    counters.received += len(parsed.records)
                     writer.add_many(parsed.records)
                 if parsed.rejects:
                     counters.quarantined += len(parsed.rejects)

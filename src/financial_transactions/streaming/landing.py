@@ -23,7 +23,7 @@ from pathlib import Path
 
 import orjson
 
-from financial_transactions.streaming.records import LandingLine, Reject
+from financial_transactions.streaming.records import Chunk, LandingLine, Reject
 
 _MS_PER_DAY = 86_400_000
 _SAFE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-=")
@@ -134,6 +134,22 @@ class LandingWriter:
                 return self._flush_locked()
         return 0
 
+    def add_chunks(self, chunks: list[Chunk]) -> int:
+        """Buffer pre-joined lines (one symbol, one day each); same flush rules as :meth:`add_many`."""
+        if not chunks:
+            return 0
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("landing writer is closed")
+            for c in chunks:
+                self._by_day.setdefault(c.ts // _MS_PER_DAY, {}).setdefault(c.symbol, []).append(c.data)
+                self._buffered += c.count
+            if self._oldest is None:
+                self._oldest = time.monotonic()
+            if self._buffered >= self.max_records:
+                return self._flush_locked()
+        return 0
+
     def flush_if_due(self) -> int:
         with self._lock:
             if self._oldest is not None and time.monotonic() - self._oldest >= self.max_age:
@@ -161,7 +177,7 @@ class LandingWriter:
                 write_atomic(folder / f"{self.run}-{self._seq:06d}.ndjson", data, fsync=self.fsync)
                 self.stats.files += 1
                 self.stats.bytes += len(data)
-                written += len(lines)
+                written += data.count(b"\n")  # lines and pre-joined chunks alike
         self.stats.records += written
         self._by_day = {}
         self._buffered = 0

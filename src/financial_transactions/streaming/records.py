@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from itertools import chain, groupby
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +31,7 @@ MAX_RAW_CHARS = 65_536
 MIN_TS_MS = 946_684_800_000
 MAX_TS_MS = 4_102_444_800_000
 MAX_SYMBOL_LEN = 64
+_MS_PER_DAY = 86_400_000
 
 FINNHUB, BINANCE, ALPHAVANTAGE = "finnhub", "binance", "alphavantage"
 SOURCES = (FINNHUB, BINANCE, ALPHAVANTAGE)
@@ -64,6 +67,29 @@ class Parsed:
     records: list[LandingLine] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     message: str | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """Landing records in this frame (lines and chunks)."""
+        return len(self.records) + sum(c.count for c in self.chunks)
+
+    def landing_lines(self) -> list[tuple[str, bytes]]:
+        """Every (symbol, line) of the frame, chunks split back into lines (for inspection and tests)."""
+        out = [(symbol, line) for symbol, _, line in self.records]
+        for c in self.chunks:
+            out.extend((c.symbol, line + b"\n") for line in c.data.splitlines())
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Consecutive landing lines of one symbol on one UTC day, already joined (the hot path's output)."""
+
+    symbol: str
+    ts: int  # an event time of the chunk: picks the date partition
+    data: bytes
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +271,7 @@ def _frame_formats(ctx: FrameContext) -> tuple[bytes, bytes]:
     return head + b"%d.0" + tail, head + b"%r" + tail
 
 
-def _finnhub_columns(data: list[Any], fmts: tuple[bytes, bytes]) -> list[LandingLine] | None:
+def _finnhub_columns(data: list[Any], fmts: tuple[bytes, bytes]) -> list[LandingLine] | list[Chunk] | None:
     """The whole frame at once when every entry has the common valid shape; None = use the per-entry path.
 
     Column extraction, type sets and min/max/sum run as C loops over the frame;
@@ -286,8 +312,29 @@ def _finnhub_columns(data: list[Any], fmts: tuple[bytes, bytes]) -> list[Landing
     cj = [b"[]" if c is None else conds.get(tuple(c)) for c in cs]
     if None in cj:
         return None
-    lines = [fmt % (i, sym, p, v, t, c, i) for i, (sym, p, v, t, c) in enumerate(zip(sj, ps, vs, ts, cj, strict=True))]
-    return list(zip(ss, ts, lines, strict=True))
+    n = len(data)
+    first, last = min(ts), max(ts)
+    if first // _MS_PER_DAY != last // _MS_PER_DAY:  # straddles midnight: one line at a time
+        lines = [
+            fmt % (i, sym, p, v, t, c, i) for i, (sym, p, v, t, c) in enumerate(zip(sj, ps, vs, ts, cj, strict=True))
+        ]
+        return list(zip(ss, ts, lines, strict=True))
+    # one %-operation per symbol: the line template repeated, the fields of that symbol's trades flattened
+    chunks: list[Chunk] = []
+    positions = range(n)
+    for symbol, group in groupby(sorted(positions, key=ss.__getitem__), key=ss.__getitem__):
+        idx = list(group)
+        k = len(idx)
+        if k == n:
+            cols: Any = (positions, sj, ps, vs, ts, cj, positions)
+        elif k == 1:
+            i = idx[0]
+            cols = ((i,), (sj[i],), (ps[i],), (vs[i],), (ts[i],), (cj[i],), (i,))
+        else:
+            pick = itemgetter(*idx)
+            cols = (idx, pick(sj), pick(ps), pick(vs), pick(ts), pick(cj), idx)
+        chunks.append(Chunk(symbol, first, (fmt * k) % tuple(chain.from_iterable(zip(*cols, strict=True))), k))
+    return chunks
 
 
 def _finnhub_batch(data: list[Any], ctx: FrameContext) -> Parsed:
@@ -303,7 +350,9 @@ def _finnhub_batch(data: list[Any], ctx: FrameContext) -> Parsed:
     except TypeError:  # unhashable symbols/conditions, unorderable values: the per-entry path explains
         whole = None
     if whole is not None:
-        return Parsed("trade", whole)
+        if whole and type(whole[0]) is Chunk:
+            return Parsed("trade", chunks=whole)  # type: ignore[arg-type]
+        return Parsed("trade", whole)  # type: ignore[arg-type]
     symbols, conds = _SYMBOL_JSON, _CONDITIONS_JSON
     records: list[LandingLine] = []
     rejects: list[Reject] = []
