@@ -68,6 +68,13 @@ def test_cli_reports_config_errors_cleanly(tmp_path: Path, project_root: Path) -
     )
     assert result.exit_code == 2
     assert "unknown env 'qa'" in result.output
+    assert result.output.startswith("config error ") and "[/]" not in result.output  # styled, not raw markup
+
+    bad = tmp_path / "project_config.yml"
+    bad.write_text((project_root / "project_config.yml").read_text().replace("  bins: 10", "  bins: 1"))
+    result = CliRunner().invoke(app, ["--config", str(bad), "info"], terminal_width=200)
+    assert result.exit_code == 2
+    assert "field drift.bins: Input should be greater than or equal to 2 (value: 1)" in result.output
 
 
 def test_run_stops_at_the_first_failure_and_reports_it(platform: Platform) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from financial_transactions.config import DEFAULT_CONFIG_FILE, ConfigError, ProjectConfig
 from financial_transactions.lakehouse import Platform
@@ -43,7 +44,8 @@ class CliState:
             try:
                 cfg = ProjectConfig.from_yaml(self.config_path, self.env)
             except ConfigError as exc:
-                err_console.print(f"[bold red]config error[/] {exc}", markup=False, highlight=False)
+                # the message quotes user values (regexes, brackets): never parse it as markup
+                err_console.print(Text("config error ", style="bold red") + Text(str(exc)), highlight=False)
                 raise typer.Exit(code=2) from None
             self._platform = Platform.create(cfg, lakehouse_root=self.lakehouse_root, spark_remote=self.spark_remote)
         return self._platform
