@@ -16,6 +16,7 @@ from financial_transactions.decision.backtester import (
     backtest_bars,
     bars_per_day,
     model_signal,
+    periods_per_year,
     positions_from_signal,
     simulate,
     strategy_signal,
@@ -167,23 +168,47 @@ def test_model_signal_stands_aside_after_flags() -> None:
     assert positions_from_signal(ls, "long_flat").tolist() == [0, 0, 1, 1, 0, 0, 1, 1, 1, 1]
 
 
-def test_annualisation_uses_bars_per_day() -> None:
-    ts = pd.Series(pd.date_range("2026-03-09 13:30", periods=390, freq="1min", tz="UTC"))
-    two_days = pd.concat([ts, ts + pd.Timedelta(days=1)], ignore_index=True)
-    assert bars_per_day(two_days, "equity") == 390
-    daily = pd.Series(pd.date_range("2026-01-01", periods=30, freq="D", tz="UTC"))
-    assert bars_per_day(daily, "crypto") == 1
-    bars = pd.DataFrame({"bar_start": daily, "close": np.linspace(100, 110, 30)})
+def test_annualisation_is_a_function_of_config_only() -> None:
+    features = ProjectConfig.model_fields["features"].default
     cfg = BacktestConfig(fast_window=2, slow_window=5, min_bars=3)
-    res = backtest_bars(
-        bars, "sma_cross", cfg, ProjectConfig.model_fields["features"].default, symbol="BTC", asset_class="crypto"
+    # 1-minute bars: equities 252 days x 960 extended-session minutes, crypto 365 x 1440
+    assert periods_per_year(cfg, "equity", "1min") == (960, 241_920)
+    assert periods_per_year(cfg, "crypto", "1min") == (1440, 525_600)
+    regular = BacktestConfig(fast_window=2, slow_window=5, min_bars=3, equity_session="regular")
+    assert periods_per_year(regular, "equity", "1min") == (390, 98_280)
+    assert periods_per_year(regular, "crypto", "1min") == (1440, 525_600)  # crypto has no session choice
+    assert periods_per_year(cfg, "equity", "5min") == (192, 252 * 192)
+    assert periods_per_year(cfg, "crypto", "30s") == (2880, 365 * 2880)
+    assert periods_per_year(cfg, "crypto", "7min") == (206, 365 * 206)  # ceil(1440 / 7): a partial slot is a bar
+    assert periods_per_year(regular, "equity", "1h") == (7, 252 * 7)  # ceil(6.5)
+    assert periods_per_year(cfg, "equity", "24h") == (1, 252)  # at most one bar a day: plain daily convention
+    assert bars_per_day("1min", "equity", "extended") == 960
+
+    def run(n_bars: int, start: str, asset_class: str) -> int:
+        rng = np.random.default_rng(9)
+        close = 100 * np.exp(np.cumsum(rng.normal(0.0002, 0.002, n_bars)))
+        bars = pd.DataFrame(
+            {"bar_start": pd.date_range(start, periods=n_bars, freq="1min", tz="UTC"), "close": close}
+        )
+        res = backtest_bars(bars, "sma_cross", cfg, features, symbol="X", asset_class=asset_class, mode="long_short")
+        return res.periods_per_year
+
+    # a partial-day replay (60 bars) and two full extended sessions annualise with the same N
+    assert run(60, "2026-03-09 14:30", "equity") == run(1920, "2026-03-09 08:00", "equity") == 241_920
+    assert run(60, "2026-03-09 00:00", "crypto") == 525_600
+    # and the metrics use exactly that N: Sharpe = sqrt(N) * mean / std(ddof=1) of the net returns
+    bars = _bars(300)
+    res = backtest_bars(bars, "sma_cross", cfg, features, symbol="X", asset_class="equity", mode="long_short")
+    sim = simulate(
+        bars["close"].to_numpy(),
+        strategy_signal("sma_cross", bars, cfg, features, "long_short"),
+        "long_short",
+        (cfg.commission_bps + cfg.slippage_bps) / 1e4,
     )
-    assert res.periods_per_year == 365
-    cfg = BacktestConfig(fast_window=2, slow_window=5, min_bars=3, bars_per_day=24)
-    res = backtest_bars(
-        bars, "sma_cross", cfg, ProjectConfig.model_fields["features"].default, symbol="BTC", asset_class="crypto"
-    )
-    assert res.periods_per_year == 365 * 24
+    r = sim.net[1:].tolist()
+    assert res.metrics["sharpe"] == pytest.approx(math.sqrt(241_920) * statistics.mean(r) / statistics.stdev(r))
+    assert res.metrics["annual_volatility"] == pytest.approx(statistics.stdev(r) * math.sqrt(241_920))
+    assert res.bars_per_day == 960
 
 
 def test_thin_keeps_ends() -> None:

@@ -177,12 +177,18 @@ class BacktestConfig(StrictModel):
         default=5, ge=1, le=10_000, description="bars the model strategy stands aside after a flagged bar"
     )
     min_bars: int = Field(default=40, ge=3, le=1_000_000, description="fewer bars -> the symbol is not backtested")
-    bars_per_day: int | None = Field(
-        default=None, ge=1, le=100_000, description="annualisation bars per day; null = median observed per day"
+    equity_session: Literal["extended", "regular"] = Field(
+        default="extended",
+        description="session equity bars cover, for annualisation: extended 04:00-20:00 New York (960 min; "
+        "gold keeps pre-market and after-hours bars) or regular 09:30-16:00 (390 min)",
     )
     risk_free_rate: float = Field(default=0.0, ge=-1, le=1, description="annual; de-annualised per period")
-    periods_per_year_equity: int = Field(default=252, ge=1, le=1_000_000)
-    periods_per_year_crypto: int = Field(default=365, ge=1, le=1_000_000)
+    periods_per_year_equity: int = Field(
+        default=252, ge=1, le=1_000_000, description="trading days per year of equities (annualisation)"
+    )
+    periods_per_year_crypto: int = Field(
+        default=365, ge=1, le=1_000_000, description="trading days per year of 24/7 crypto (annualisation)"
+    )
 
     @model_validator(mode="after")
     def _windows(self) -> BacktestConfig:

@@ -12,9 +12,17 @@ Mechanics (one numpy pass per symbol and strategy, no per-bar Python loop):
 * **modes**: ``long_flat`` holds +1/0, ``long_short`` holds +1/−1 (0 during warm-up).
 * **equity** ``E[t] = Π_{i≤t}(1 + net[i])`` starts at 1.0 on the first bar; metrics use the
   ``n−1`` periodic returns after it (see :mod:`.performance` for the conventions).
-* **annualisation**: ``periods = days_per_year · bars_per_day`` with 252 days for equities
-  and 365 for crypto; ``bars_per_day`` is configured or the median number of bars per
-  trading day (New York session date for equities, UTC date for crypto) of the series.
+* **annualisation** depends on config only, never on how many bars a replay happens to hold
+  (a partial day must not change a Sharpe ratio): ``N = days · ceil(session / interval)``
+  periods per year, where ``days`` is ``backtest.periods_per_year_equity`` (252) or
+  ``backtest.periods_per_year_crypto`` (365), ``interval`` is ``features.bar_interval`` (the
+  gold bar length) and ``session`` is the nominal trading day the bars cover: 1440 min for
+  24/7 crypto; for equities ``backtest.equity_session``, ``extended`` 04:00–20:00 New York =
+  960 min (the default: gold keeps pre-market and after-hours bars) or ``regular``
+  09:30–16:00 = 390 min. So 1-minute bars give N = 252·960 = 241,920 for equities and
+  365·1440 = 525,600 for crypto; daily-or-longer bars give 1 bar a day (N = 252 / 365).
+  Early-close days and bars missing for lack of trades do not change N (it is a convention,
+  like empyrical's 252).
 
 Strategies: ``sma_cross`` (+1 when SMA(fast) > SMA(slow), −1 when below), ``macd``
 (+1 when the MACD line is above its signal line, −1 below; 12/26/9 from the features
@@ -145,23 +153,32 @@ def simulate(close: np.ndarray, signal: np.ndarray, mode: str, cost_rate: float)
 
 
 # -- annualisation ------------------------------------------------------------------------
-def bars_per_day(times: pd.Series, asset_class: str) -> int:
-    """Median number of bars per trading day (NY session date for equities, UTC date for crypto)."""
-    ts = pd.to_datetime(times, utc=True)
-    if ts.empty:
-        return 1
+def session_minutes(asset_class: str, equity_session: str = "extended") -> int:
+    """Minutes of one trading day the bars cover: crypto 1440; equities 960 (extended) or 390 (regular)."""
+    from financial_transactions.market.calendar import AFTER_CLOSE, PRE_OPEN, REGULAR_CLOSE, REGULAR_OPEN
+
     if asset_class == "crypto":
-        days = ts.dt.date
-    else:
-        from financial_transactions.market.calendar import session_date
+        return 24 * 60
+    if equity_session == "regular":
+        return REGULAR_CLOSE - REGULAR_OPEN
+    if equity_session == "extended":
+        return AFTER_CLOSE - PRE_OPEN
+    raise ValueError(f"unknown equity_session {equity_session!r}; use extended or regular")
 
-        days = session_date(ts)
-    return max(1, round(float(ts.groupby(days.to_numpy()).size().median())))
+
+def bars_per_day(bar_interval: str, asset_class: str, equity_session: str = "extended") -> int:
+    """``ceil(session / bar interval)``: the bar slots one trading day spans (a partial last slot is a bar)."""
+    from financial_transactions.features.bars import interval_ns
+
+    session_ns = session_minutes(asset_class, equity_session) * 60 * 1_000_000_000
+    return -(-session_ns // interval_ns(bar_interval))
 
 
-def periods_per_year(cfg: BacktestConfig, asset_class: str, per_day: int) -> int:
+def periods_per_year(cfg: BacktestConfig, asset_class: str, bar_interval: str) -> tuple[int, int]:
+    """(bars per trading day, periods per year) from config alone, never from the data replayed."""
+    per_day = bars_per_day(bar_interval, asset_class, cfg.equity_session)
     days = cfg.periods_per_year_crypto if asset_class == "crypto" else cfg.periods_per_year_equity
-    return days * per_day
+    return per_day, days * per_day
 
 
 # -- one symbol -------------------------------------------------------------------------------
@@ -212,8 +229,7 @@ def backtest_bars(
     signal = strategy_signal(strategy, bars, cfg, features, mode)
     cost = (cfg.commission_bps + cfg.slippage_bps) / 1e4
     sim = simulate(bars["close"].to_numpy(dtype=np.float64), signal, mode, cost)
-    per_day = cfg.bars_per_day or bars_per_day(bars["bar_start"], asset_class)
-    periods = periods_per_year(cfg, asset_class, per_day)
+    per_day, periods = periods_per_year(cfg, asset_class, features.bar_interval)
     metrics = performance.summarize(sim.net[1:], sim.positions[1:], periods, cfg.risk_free_rate)
     return StrategyResult(
         strategy=strategy,
