@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -104,9 +105,11 @@ class DeltaStore(abc.ABC):
     def append_if_version(self, fqn: str, data: TableData, expected_version: int, keys: Sequence[str]) -> int:
         """Insert ``data`` only if nobody committed after ``expected_version``.
 
-        ``keys`` identify rows (e.g. an event id); the insert is a MERGE that
-        reads the table, so a concurrent commit makes it fail with
-        :class:`ConcurrentModification` instead of silently interleaving.
+        ``keys`` identify rows (e.g. an event id; rows whose key is already
+        there are not inserted again). The check and the insert are one
+        transaction that reads the table, so a commit by anyone after
+        ``expected_version`` makes it fail with :class:`ConcurrentModification`
+        instead of silently interleaving; the caller re-reads and decides again.
         """
 
     @abc.abstractmethod
@@ -467,10 +470,38 @@ def _spark_arrow_schema(sdf: SparkDataFrame) -> pa.Schema:
     return to_arrow_schema(sdf.schema, timezone="UTC")
 
 
+def _conditional_insert(target: str, view: str, columns: Sequence[str], keys: Sequence[str], rows: int) -> str:
+    """The INSERT of :meth:`SparkDeltaStore.append_if_version`: lands only if ``target`` still has ``rows`` rows."""
+    names = ", ".join(f"`{c}`" for c in columns)
+    values = ", ".join(f"s.`{c}`" for c in columns)
+    return (
+        f"INSERT INTO {target} ({names}) SELECT {values} FROM {view} s "
+        f"WHERE (SELECT count(*) FROM {target}) = {int(rows)} "
+        f"AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {_merge_predicate(keys)})"
+    )
+
+
+#: Delta's commit-conflict errors (class names and Databricks error classes), whatever wraps them.
+_DELTA_CONFLICTS = (
+    "concurrentappendexception",
+    "concurrentdeletereadexception",
+    "concurrentdeletedeleteexception",
+    "concurrenttransactionexception",
+    "concurrentwriteexception",
+    "metadatachangedexception",
+    "protocolchangedexception",
+    "delta_concurrent_",
+    "delta_metadata_changed",
+    "delta_protocol_changed",
+)
+
+
 def _classify(fqn: str, exc: Exception) -> LakehouseError:
     text = str(exc)
     low = text.lower()
     name = type(exc).__name__
+    if name.lower() in _DELTA_CONFLICTS or any(marker in low for marker in _DELTA_CONFLICTS):
+        return ConcurrentModification(f"{fqn}: concurrent commit, nothing committed: {text}")
     if "invariant" in low or "constraint" in low or "failed validation" in low:
         return ConstraintViolation(f"{fqn}: write rejected by a CHECK constraint, nothing committed: {text}")
     if "concurrent" in low or name == "CommitFailedError":
@@ -543,15 +574,89 @@ class SparkDeltaStore(DeltaStore):
         )
 
     def append_if_version(self, fqn: str, data: TableData, expected_version: int, keys: Sequence[str]) -> int:
+        """One Delta transaction that inserts ``data`` only on top of ``expected_version``'s state.
+
+        Checking the version and then writing would absorb a commit that lands in
+        between, so the check lives inside the write: a single
+        ``INSERT INTO t (...) SELECT ... FROM src WHERE (SELECT count(*) FROM t) = <rows at
+        expected_version> AND NOT EXISTS (<same key in t>)``. What this relies on
+        (docs.databricks.com, "Isolation levels and write conflicts on Databricks";
+        delta-io ``ConflictChecker``):
+
+        * An INSERT whose subquery reads its own target table is *not* a blind
+          append: it "supports the same concurrency as MERGE". Its read of the
+          whole table makes a concurrent commit that added data fail this
+          transaction with ``ConcurrentAppendException`` (``DELTA_CONCURRENT_APPEND``,
+          ``WHOLE_TABLE_READ`` under row-level concurrency), mapped to
+          :class:`ConcurrentModification`.
+        * Under the default ``WriteSerializable`` level a concurrent *blind*
+          append (plain INSERT/``append``) is exempt from that check; under
+          ``Serializable`` it conflicts too. Tables created here are therefore
+          created ``Serializable``, matching the local store, where any commit
+          after ``expected_version`` fails the write.
+        * A commit that landed *before* this transaction took its snapshot is no
+          conflict at all: the guard then reads a different row count, nothing is
+          inserted, and the key check below turns that into
+          :class:`ConcurrentModification`. The row count is the state because the
+          tables written this way are append-only audit tables.
+        """
+        if not keys:
+            raise LakehouseError("a conditional append needs at least one key column")
+        source = to_arrow(data)
         if not self.exists(fqn):
             if expected_version != -1:
                 raise ConcurrentModification(f"{fqn}: expected version {expected_version} but the table does not exist")
-            return self._save(fqn, self._df(data), "append", merge_schema=False)
+            # Like the local store: create it empty (racing creators cannot both
+            # insert), then insert conditionally on the empty state.
+            self._create_empty(fqn, source)
+            current = self.version(fqn)
+            if self._rows_at(fqn, current):
+                raise ConcurrentModification(f"{fqn}: expected no table, another writer created and filled it first")
+            return self.append_if_version(fqn, source, current, keys)
         current = self.version(fqn)
         if current != expected_version:
             raise ConcurrentModification(f"{fqn}: expected version {expected_version}, table is at {current}")
-        # Delta's MERGE reads the target, so a concurrent append raises ConcurrentAppendException.
-        return self.merge(fqn, data, keys, update=False).version
+        if source.num_rows == 0:
+            return current
+        expected_rows = self._rows_at(fqn, expected_version)
+        view = f"_cond_src_{uuid.uuid4().hex[:16]}"
+        self.spark.createDataFrame(source).createOrReplaceTempView(view)
+        try:
+            try:
+                self._sql(_conditional_insert(self._quote(fqn), view, source.column_names, keys, expected_rows))
+            except Exception as exc:
+                raise _classify(fqn, exc) from exc
+            landed = self._sql(
+                f"SELECT count(*) AS n FROM {view} s WHERE EXISTS "
+                f"(SELECT 1 FROM {self._quote(fqn)} t WHERE {_merge_predicate(keys)})"
+            ).collect()[0]["n"]
+        finally:
+            self.spark.catalog.dropTempView(view)
+        if int(landed) != source.num_rows:
+            raise ConcurrentModification(
+                f"{fqn}: another writer committed after version {expected_version} before this insert read "
+                f"the table (it no longer has {expected_rows} rows); nothing inserted"
+            )
+        return self.version(fqn)
+
+    def _rows_at(self, fqn: str, version: int) -> int:
+        rows = self._sql(f"SELECT count(*) AS n FROM {self._quote(fqn)} VERSION AS OF {int(version)}").collect()
+        return int(rows[0]["n"])
+
+    def _create_empty(self, fqn: str, source: pa.Table) -> None:
+        """``CREATE TABLE IF NOT EXISTS`` with ``source``'s schema, Serializable (see ``append_if_version``)."""
+        view = f"_cond_schema_{uuid.uuid4().hex[:16]}"
+        self.spark.createDataFrame(source.schema.empty_table()).createOrReplaceTempView(view)
+        try:
+            self._sql(
+                f"CREATE TABLE IF NOT EXISTS {self._quote(fqn)} USING DELTA "
+                f"TBLPROPERTIES ('delta.isolationLevel' = 'Serializable') AS SELECT * FROM {view}"
+            )
+        except Exception as exc:
+            if not self.exists(fqn):  # a racing creator winning is fine; anything else is not
+                raise _classify(fqn, exc) from exc
+        finally:
+            self.spark.catalog.dropTempView(view)
 
     def read_arrow(
         self,
