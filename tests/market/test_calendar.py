@@ -9,7 +9,10 @@ import pandas as pd
 
 from financial_transactions.market.calendar import (
     classify_sessions,
+    is_early_close,
+    nyse_early_closes,
     nyse_holidays,
+    regular_close_minute,
     session_bounds_utc,
     session_date,
     trading_days,
@@ -112,8 +115,84 @@ def test_vectorised_result_matches_a_row_by_row_reference() -> None:
         if ny.weekday() >= 5 or ny.date() in nyse_holidays(ny.year):
             return "closed"
         m = ny.hour * 60 + ny.minute
-        bounds = [(240, 570, "pre_market"), (570, 960, "regular"), (960, 1200, "after_hours")]
+        close, after = (780, 1020) if ny.date() in nyse_early_closes(ny.year) else (960, 1200)
+        bounds = [(240, 570, "pre_market"), (570, close, "regular"), (close, after, "after_hours")]
         return next((name for lo, hi, name in bounds if lo <= m < hi), "closed")
 
+    # Dense around the 2025/2026 early closes too, so the early-close branch is exercised.
+    early = [pd.Timestamp(f"{d}T{h:02d}:{m:02d}:00", tz="America/New_York") for d in
+             ("2025-07-03", "2025-11-28", "2025-12-24", "2026-11-27", "2026-12-24") for h in range(3, 21)
+             for m in (0, 59)]  # fmt: skip
+    ts = pd.concat([ts, pd.Series(early).dt.tz_convert("UTC")], ignore_index=True)
+    got = classify_sessions(ts, "equity").tolist()
     assert got == [reference(t) for t in ts]
     assert set(got) == {"pre_market", "regular", "after_hours", "closed"}
+
+
+def test_early_closes_match_the_published_nyse_calendars() -> None:
+    assert sorted(nyse_early_closes(2025)) == [date(2025, 7, 3), date(2025, 11, 28), date(2025, 12, 24)]
+    # 2026: Friday July 3 is the observed Independence Day holiday, so July has no early close.
+    assert sorted(nyse_early_closes(2026)) == [date(2026, 11, 27), date(2026, 12, 24)]
+    assert sorted(nyse_early_closes(2024)) == [date(2024, 7, 3), date(2024, 11, 29), date(2024, 12, 24)]
+    assert sorted(nyse_early_closes(2023)) == [date(2023, 7, 3), date(2023, 11, 24)]  # Dec 24 is a Sunday
+    # 2021 and 2027: Friday December 24 is the observed Christmas holiday; July 3 is a Saturday.
+    assert sorted(nyse_early_closes(2021)) == [date(2021, 11, 26)]
+    assert sorted(nyse_early_closes(2027)) == [date(2027, 11, 26)]
+    assert sorted(nyse_early_closes(2020)) == [date(2020, 11, 27), date(2020, 12, 24)]  # Jul 3 is the holiday
+    for year in range(2000, 2040):
+        assert not nyse_early_closes(year) & nyse_holidays(year)
+        assert all(d.weekday() < 5 for d in nyse_early_closes(year))
+    assert is_early_close(date(2026, 11, 27)) and not is_early_close(date(2026, 11, 26))
+    assert (regular_close_minute(date(2026, 12, 24)), regular_close_minute(date(2026, 12, 23))) == (780, 960)
+
+
+def test_sessions_around_13_00_on_early_close_days() -> None:
+    ts = pd.Series(
+        pd.to_datetime(
+            [
+                # 2025-07-03 (EDT, UTC-4): regular ends 13:00 = 17:00Z, after-hours ends 17:00 = 21:00Z
+                "2025-07-03T13:29:59.999Z",  # 09:29:59.999 -> pre
+                "2025-07-03T16:59:59.999Z",  # 12:59:59.999 -> regular
+                "2025-07-03T17:00:00.000Z",  # 13:00 -> after-hours
+                "2025-07-03T20:59:59.999Z",  # 16:59:59.999 -> after-hours
+                "2025-07-03T21:00:00.000Z",  # 17:00 -> closed (on a normal day: after-hours)
+                # 2026-11-27, the day after Thanksgiving (EST, UTC-5): 13:00 = 18:00Z
+                "2026-11-27T17:59:59.999Z",
+                "2026-11-27T18:00:00.000Z",
+                "2026-11-27T21:59:59.999Z",
+                "2026-11-27T22:00:00.000Z",
+                # 2026-12-24, Christmas Eve on a Thursday (EST)
+                "2026-12-24T17:59:00.000Z",
+                "2026-12-24T18:00:00.000Z",
+                # the same wall-clock times on ordinary days stay regular / after-hours
+                "2026-07-02T17:00:00.000Z",  # Thursday before the July 3 holiday: 13:00 EDT -> regular
+                "2026-07-03T17:00:00.000Z",  # the observed holiday itself -> closed
+                "2026-11-30T18:00:00.000Z",  # Monday 13:00 EST -> regular
+                "2026-11-30T22:00:00.000Z",  # Monday 17:00 EST -> after-hours
+            ]
+        )
+    )
+    assert classify_sessions(ts, "equity").tolist() == [
+        "pre_market",
+        "regular",
+        "after_hours",
+        "after_hours",
+        "closed",
+        "regular",
+        "after_hours",
+        "after_hours",
+        "closed",
+        "regular",
+        "after_hours",
+        "regular",
+        "closed",
+        "regular",
+        "after_hours",
+    ]
+    assert classify_sessions(ts, "crypto").tolist() == ["continuous"] * len(ts)
+    bounds = session_bounds_utc(date(2026, 11, 27))
+    assert bounds["regular"] == (pd.Timestamp("2026-11-27T14:30:00Z"), pd.Timestamp("2026-11-27T18:00:00Z"))
+    assert bounds["after_hours"] == (pd.Timestamp("2026-11-27T18:00:00Z"), pd.Timestamp("2026-11-27T22:00:00Z"))
+    summer = session_bounds_utc(date(2025, 7, 3))
+    assert summer["regular"][1] == pd.Timestamp("2025-07-03T17:00:00Z")
+    assert session_bounds_utc(date(2026, 11, 30))["regular"][1] == pd.Timestamp("2026-11-30T21:00:00Z")

@@ -145,3 +145,33 @@ def test_silver_dedups_by_trade_id_only_and_sets_sessions(layers: Layers) -> Non
     assert json.loads(quarantine["bad-volume"]["raw"])["volume"] == -1.0
     assert quarantine["bad-string-price"]["_rescued_data"] == '{"price":"abc"}'
     assert sum(1 for q in quarantine if q.startswith("noid:")) == 2
+
+
+def test_spark_session_type_is_the_calendar_s_including_early_closes(spark: Any) -> None:
+    """Silver's Spark column and the pandas calendar are one implementation: early closes included."""
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    from financial_transactions.market.calendar import classify_sessions
+
+    stamps = [
+        "2025-07-03T16:59:59.999Z",  # 12:59:59.999 EDT on an early-close day -> regular
+        "2025-07-03T17:00:00.000Z",  # 13:00 -> after-hours
+        "2025-07-03T21:00:00.000Z",  # 17:00 -> closed
+        "2026-11-27T17:59:59.999Z",  # day after Thanksgiving, 12:59:59.999 EST -> regular
+        "2026-11-27T18:00:00.000Z",  # 13:00 -> after-hours
+        "2026-12-24T22:00:00.000Z",  # Christmas Eve 17:00 -> closed
+        "2026-12-23T22:00:00.000Z",  # an ordinary 17:00 -> after-hours
+        "2026-07-03T17:00:00.000Z",  # observed Independence Day -> closed
+    ]
+    ms = [int(pd.Timestamp(s).value // 1_000_000) for s in stamps]
+    rows = [(m, "equity") for m in ms] + [(ms[0], "crypto")]
+    df = spark.createDataFrame(rows, "ts_ms bigint, asset_class string")
+    got = [
+        r["s"]
+        for r in df.select(silver_transform.session_type(F.col("ts_ms"), F.col("asset_class")).alias("s")).collect()
+    ]
+    expected = ["regular", "after_hours", "closed", "regular", "after_hours", "closed", "after_hours", "closed"]
+    assert got == [*expected, "continuous"]
+    pandas_side = classify_sessions(pd.Series(pd.to_datetime(ms, unit="ms", utc=True)), "equity").tolist()
+    assert pandas_side == expected

@@ -8,14 +8,28 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pandas as pd
+import pytest
 
 from financial_transactions.config.collectors import ReplayConfig
-from financial_transactions.market.calendar import classify_sessions
+from financial_transactions.market.calendar import NEW_YORK, classify_sessions
 from financial_transactions.streaming.market_data import ANOMALY_TYPES, MarketData
-from financial_transactions.streaming.synthetic import build_synthetic_market, window_days
+from financial_transactions.streaming.synthetic import (
+    CORR_CROSS,
+    CORR_CRYPTO,
+    CORR_EQUITY,
+    build_synthetic_market,
+    window_days,
+)
 from tests.streaming.helpers import CRYPTO, EQUITIES, small_replay
 
 DEFAULT = ReplayConfig()  # the shipped defaults: what `fin-mlops run` replays
+DEFAULT_EQUITIES = ["AAPL", "MSFT", "NVDA", "AMZN", "JPM"]
+DEFAULT_CRYPTO = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+
+
+@pytest.fixture(scope="module")
+def default_market() -> MarketData:
+    return build_synthetic_market(DEFAULT, DEFAULT_EQUITIES, DEFAULT_CRYPTO)
 
 
 def _frame(market: MarketData) -> pd.DataFrame:
@@ -33,8 +47,8 @@ def test_seeded_and_deterministic(small_market: MarketData) -> None:
     assert not np.array_equal(other.price[:100], small_market.price[:100])
 
 
-def test_default_market_size_and_dst_window() -> None:
-    market = build_synthetic_market(DEFAULT, ["AAPL", "MSFT", "NVDA", "AMZN", "JPM"], ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
+def test_default_market_size_and_dst_window(default_market: MarketData) -> None:
+    market = default_market
     assert 100_000 <= len(market) <= 300_000
     assert market.trading_days == [date(2026, 3, 6), date(2026, 3, 9)]  # around the 2026-03-08 DST change
     f = _frame(market)
@@ -139,3 +153,116 @@ def test_alpha_vantage_bars_come_from_the_trades(small_market: MarketData) -> No
     assert len(daily) == 10 + 1  # history_days + the window's day
     assert (daily.high >= daily[["open", "close"]].max(axis=1)).all()
     assert (daily.low <= daily[["open", "close"]].min(axis=1)).all()
+
+
+def _normal_prices(market: MarketData, bucket_ms: int) -> pd.DataFrame:
+    """Last normal (unlabelled) print per symbol and time bucket: one column per symbol."""
+    f = market.frame[market.frame.anomaly == 0]
+    return f.groupby(["symbol", f.ts // bucket_ms * bucket_ms], observed=True).price.last().unstack(0)
+
+
+def _mean_pair_corr(corr: pd.DataFrame, left: list[str], right: list[str]) -> float:
+    return float(np.mean([corr.loc[a, b] for a in left for b in right if a != b and (left != right or a < b)]))
+
+
+def test_cross_symbol_returns_are_correlated_as_configured(default_market: MarketData) -> None:
+    """5-minute returns measured from the printed trades follow the configured correlation structure."""
+    closes = _normal_prices(default_market, 300_000)
+    returns = pd.DataFrame(np.log(closes)).diff()
+    stamps = pd.Series(pd.to_datetime(returns.index, unit="ms", utc=True))
+    regular = (classify_sessions(stamps, "equity") == "regular").to_numpy()
+    corr = returns[regular].corr()  # equities only move much while the market is open
+    equity = _mean_pair_corr(corr, DEFAULT_EQUITIES, DEFAULT_EQUITIES)
+    cross = _mean_pair_corr(corr, DEFAULT_EQUITIES, DEFAULT_CRYPTO)
+    crypto = _mean_pair_corr(returns.corr(), DEFAULT_CRYPTO, DEFAULT_CRYPTO)  # crypto: around the clock
+    assert abs(equity - CORR_EQUITY) < 0.15, equity  # configured 0.55; bid/ask bounce dilutes a little
+    assert abs(crypto - CORR_CRYPTO) < 0.15, crypto  # configured 0.75
+    assert abs(cross - CORR_CROSS) < 0.15, cross  # configured 0.15
+    assert crypto > equity > cross > 0
+    assert all(float(corr.loc["AAPL", other]) > 0.25 for other in DEFAULT_EQUITIES[1:])  # each pair, not just the mean
+
+
+def test_volatility_clusters_but_returns_stay_unpredictable(default_market: MarketData) -> None:
+    """GARCH(1,1): |returns| are autocorrelated for many lags while the returns themselves are not."""
+    closes = _normal_prices(default_market, 60_000)
+    for symbol in DEFAULT_CRYPTO:  # 24/7: no session profile to fake clustering
+        series = closes[symbol].dropna()
+        full = series.reindex(np.arange(series.index.min(), series.index.max() + 1, 60_000)).ffill()
+        r = np.diff(np.log(full.to_numpy()))
+        size = np.abs(r - r.mean())
+        lags = range(1, 11)
+        clustered = np.mean([np.corrcoef(size[:-k], size[k:])[0, 1] for k in lags])
+        shuffled = np.random.default_rng(0).permutation(size)
+        baseline = np.mean([np.corrcoef(shuffled[:-k], shuffled[k:])[0, 1] for k in lags])
+        assert len(r) > 5000
+        assert clustered > 0.04 and clustered > baseline + 0.03, (symbol, clustered, baseline)
+        assert abs(np.corrcoef(r[:-1], r[1:])[0, 1]) < 0.05, symbol
+
+
+def _per_minute(minutes: np.ndarray, lo: int, hi: int) -> float:
+    return float(np.count_nonzero((minutes >= lo) & (minutes < hi))) / (hi - lo)
+
+
+def _equity_minutes(market: MarketData) -> tuple[pd.Series, np.ndarray, pd.Series]:
+    f = market.frame[(market.frame.anomaly == 0) & market.frame.symbol.isin(market.symbols_of("equity"))]
+    ts = pd.Series(pd.to_datetime(f.ts.to_numpy(), unit="ms", utc=True))
+    ny = ts.dt.tz_convert(NEW_YORK)
+    return ny.dt.date, (ny.dt.hour * 60 + ny.dt.minute).to_numpy(), classify_sessions(ts, "equity")
+
+
+def test_intraday_volume_profile_is_u_shaped(default_market: MarketData) -> None:
+    days, minutes, _ = _equity_minutes(default_market)
+    for day in default_market.trading_days:
+        m = minutes[(days == day).to_numpy()]
+        opening, midday, closing = _per_minute(m, 570, 600), _per_minute(m, 720, 840), _per_minute(m, 930, 960)
+        assert opening > 1.5 * midday and closing > 1.5 * midday, (day, opening, midday, closing)
+        extended = max(_per_minute(m, 240, 570), _per_minute(m, 960, 1200))
+        assert extended < 0.2 * midday, day  # pre-market and after-hours are thin
+    f = default_market.frame
+    volume = f[f.symbol.isin(DEFAULT_EQUITIES) & (f.anomaly == 0)].volume.to_numpy()
+    opening_volume = volume[(minutes >= 570) & (minutes < 600)].sum() / 30
+    assert opening_volume > 1.5 * volume[(minutes >= 720) & (minutes < 840)].sum() / 120  # shares, not just prints
+
+
+def test_early_close_day_ends_the_regular_session_and_its_rush_at_13_00() -> None:
+    """2026-11-27 (the day after Thanksgiving): regular 09:30-13:00, after-hours 13:00-17:00."""
+    market = build_synthetic_market(small_replay(start_date=date(2026, 11, 27)), EQUITIES, CRYPTO)
+    assert market.trading_days == [date(2026, 11, 27)]
+    _, minutes, sessions = _equity_minutes(market)
+    regular, after = minutes[(sessions == "regular").to_numpy()], minutes[(sessions == "after_hours").to_numpy()]
+    assert regular.min() >= 570 and regular.max() < 780
+    assert after.min() >= 780 and after.max() < 1020 and len(after) > 0
+    assert _per_minute(minutes, 1020, 1200) == 0  # 17:00-20:00 is closed on an early-close day
+    midday = _per_minute(minutes, 660, 720)
+    assert _per_minute(minutes, 750, 780) > 1.5 * midday  # the closing rush comes before 13:00 ...
+    assert _per_minute(minutes, 780, 1020) < 0.2 * midday  # ... and after-hours stays thin
+    assert len(after) < 0.1 * len(regular)
+
+
+def test_crypto_trades_every_hour_of_every_calendar_day(default_market: MarketData) -> None:
+    f = default_market.frame
+    crypto = f[f.symbol.isin(DEFAULT_CRYPTO)]
+    hours = pd.to_datetime(crypto.ts, unit="ms", utc=True).dt.floor("h")
+    per_hour = crypto.groupby([crypto.symbol, hours], observed=True).size().unstack(0)
+    first = pd.Timestamp(default_market.trading_days[0]).tz_localize(NEW_YORK).tz_convert("UTC")
+    last = pd.Timestamp(default_market.trading_days[-1] + pd.Timedelta(days=1)).tz_localize(NEW_YORK)
+    expected_hours = pd.date_range(first, last.tz_convert("UTC"), freq="h", inclusive="left")
+    assert len(expected_hours) == 95  # Fri 2026-03-06 .. Mon 2026-03-09 New York, 23-hour DST Sunday included
+    assert list(per_hour.index) == list(expected_hours) and (per_hour.fillna(0) > 0).all().all()
+    sessions = classify_sessions(pd.Series(pd.to_datetime(crypto.ts.to_numpy(), unit="ms", utc=True)), "equity")
+    assert (sessions == "closed").mean() > 0.4  # most crypto prints happen while NYSE is shut (weekend, nights)
+    assert set(classify_sessions(pd.Series(expected_hours), "crypto")) == {"continuous"}
+
+
+def test_runs_of_identical_prints_are_consecutive_in_the_tape(small_market: MarketData) -> None:
+    """Runs of 2-5 identical prints (same symbol, ms, price, size) in a row, for equities and crypto alike."""
+    f = small_market.frame[small_market.frame.anomaly == 0]
+    for symbol in small_market.symbols:
+        tape = f[f.symbol == symbol][["ts", "price", "volume"]].to_numpy()
+        same_as_previous = (tape[1:] == tape[:-1]).all(axis=1)
+        starts = np.flatnonzero(np.diff(np.concatenate([[0], same_as_previous.astype(int)])) == 1)
+        ends = np.flatnonzero(np.diff(np.concatenate([same_as_previous.astype(int), [0]])) == -1)
+        lengths = ends - starts + 2  # a run of k identical prints has k-1 "same as previous" steps
+        assert len(lengths) >= 10, symbol
+        assert lengths.min() >= 2 and lengths.max() <= 5, symbol
+        assert set(lengths.tolist()) >= {2, 3, 4}, symbol

@@ -3,8 +3,10 @@
 US equities trade pre-market 04:00-09:30, regular 09:30-16:00 and after-hours
 16:00-20:00 in America/New_York. Converting UTC through the tz database makes
 the DST switches exact (the regular open is 14:30 UTC in winter, 13:30 UTC in
-summer). Holidays are computed by NYSE's rules for any year, so there is no
-list to go stale. Crypto trades 24/7 and is always ``continuous``.
+summer). Holidays and early closes are computed by NYSE's rules for any year,
+so there is no list to go stale. On an early-close day the regular session ends
+at 13:00 and after-hours runs 13:00-17:00. Crypto trades 24/7 and is always
+``continuous``.
 
 The replay (to schedule trades), the silver layer (``session_type``,
 ``trade_date``) and the features (session-anchored VWAP) all call this module.
@@ -12,6 +14,7 @@ The replay (to schedule trades), the silver layer (``session_type``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -30,6 +33,8 @@ SESSION_TYPES = (PRE_MARKET, REGULAR, AFTER_HOURS, CLOSED, CONTINUOUS)
 
 # Minutes after New York midnight.
 PRE_OPEN, REGULAR_OPEN, REGULAR_CLOSE, AFTER_CLOSE = 4 * 60, 9 * 60 + 30, 16 * 60, 20 * 60
+# On an early-close day: regular 09:30-13:00, after-hours 13:00-17:00.
+EARLY_REGULAR_CLOSE, EARLY_AFTER_CLOSE = 13 * 60, 17 * 60
 
 
 def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
@@ -94,8 +99,35 @@ def nyse_holidays(year: int) -> frozenset[date]:
     return frozenset(d for d in days if d.year == year)
 
 
+@lru_cache(maxsize=256)
+def nyse_early_closes(year: int) -> frozenset[date]:
+    """Trading days of ``year`` on which NYSE's regular session ends at 13:00 New York time.
+
+    The day after Thanksgiving always; Christmas Eve and July 3 when they fall on a
+    weekday that is not itself a (observed) holiday. So a Saturday July 4 makes
+    Friday July 3 the holiday, not an early close, and a Saturday Christmas makes
+    Friday December 24 the holiday.
+    """
+    holidays = nyse_holidays(year)
+    days = {_nth_weekday(year, 11, 3, 4) + timedelta(days=1)}  # Friday after Thanksgiving
+    for candidate in (date(year, 7, 3), date(year, 12, 24)):
+        if candidate.weekday() < 5 and candidate not in holidays:
+            days.add(candidate)
+    return frozenset(days)
+
+
 def is_trading_day(day: date) -> bool:
     return day.weekday() < 5 and day not in nyse_holidays(day.year)
+
+
+def is_early_close(day: date) -> bool:
+    """Does the regular session of New York ``day`` end at 13:00 (see :func:`nyse_early_closes`)?"""
+    return day in nyse_early_closes(day.year)
+
+
+def regular_close_minute(day: date) -> int:
+    """Minutes after New York midnight at which the regular session of ``day`` ends."""
+    return EARLY_REGULAR_CLOSE if is_early_close(day) else REGULAR_CLOSE
 
 
 def trading_days(start: date, count: int) -> list[date]:
@@ -133,13 +165,14 @@ def _local_day_and_minute(ts_utc: pd.Series) -> tuple[np.ndarray, np.ndarray, np
     return day, minute, missing
 
 
-def _holiday_day_numbers(days: np.ndarray) -> np.ndarray:
+def _day_numbers(days: np.ndarray, rule: Callable[[int], frozenset[date]]) -> np.ndarray:
+    """Day numbers (days since 1970-01-01) of ``rule(year)`` for every year ``days`` spans."""
     if days.size == 0:
         return np.empty(0, dtype="int64")
     first = _EPOCH + timedelta(days=int(days.min()))
     last = _EPOCH + timedelta(days=int(days.max()))
     return np.array(
-        sorted((h - _EPOCH).days for y in range(first.year, last.year + 1) for h in nyse_holidays(y)),
+        sorted((h - _EPOCH).days for y in range(first.year, last.year + 1) for h in rule(y)),
         dtype="int64",
     )
 
@@ -152,23 +185,29 @@ def session_date(ts_utc: pd.Series) -> pd.Series:
 def classify_sessions(ts_utc: pd.Series, asset_class: pd.Series | str) -> pd.Series:
     """Session type per trade: pre_market, regular, after_hours or closed; crypto is continuous.
 
+    Early-close days (:func:`nyse_early_closes`) end the regular session at 13:00
+    and after-hours at 17:00 New York time.
+
     ``ts_utc`` is any datetime-like Series (tz-naive values are taken as UTC).
     ``asset_class`` is "equity"/"crypto", per row or for all rows. Missing
     timestamps give ``None`` (the silver expectations quarantine them).
     """
     day, minutes, missing = _local_day_and_minute(ts_utc)
+    valid_days = day[~missing]
+    early = np.isin(day, _day_numbers(valid_days, nyse_early_closes))
+    regular_close = np.where(early, EARLY_REGULAR_CLOSE, REGULAR_CLOSE)
+    after_close = np.where(early, EARLY_AFTER_CLOSE, AFTER_CLOSE)
     session = np.select(
         [
             (minutes >= PRE_OPEN) & (minutes < REGULAR_OPEN),
-            (minutes >= REGULAR_OPEN) & (minutes < REGULAR_CLOSE),
-            (minutes >= REGULAR_CLOSE) & (minutes < AFTER_CLOSE),
+            (minutes >= REGULAR_OPEN) & (minutes < regular_close),
+            (minutes >= regular_close) & (minutes < after_close),
         ],
         [PRE_MARKET, REGULAR, AFTER_HOURS],
         default=CLOSED,
     ).astype(object)
     weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    valid_days = day[~missing]
-    non_trading = (weekday >= 5) | np.isin(day, _holiday_day_numbers(valid_days))
+    non_trading = (weekday >= 5) | np.isin(day, _day_numbers(valid_days, nyse_holidays))
     session[non_trading] = CLOSED
     if isinstance(asset_class, str):
         crypto = np.full(len(session), asset_class == "crypto")
@@ -180,14 +219,16 @@ def classify_sessions(ts_utc: pd.Series, asset_class: pd.Series | str) -> pd.Ser
 
 
 def session_bounds_utc(day: date) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
-    """UTC start/end of each equity session on a New York ``day`` (DST-aware)."""
+    """UTC start/end of each equity session on a New York ``day`` (DST- and early-close-aware)."""
     midnight = pd.Timestamp(day).tz_localize(NEW_YORK)
 
     def at(minutes: int) -> pd.Timestamp:
         return (midnight + pd.Timedelta(minutes=minutes)).tz_convert("UTC")
 
+    close = regular_close_minute(day)
+    after = EARLY_AFTER_CLOSE if close == EARLY_REGULAR_CLOSE else AFTER_CLOSE
     return {
         PRE_MARKET: (at(PRE_OPEN), at(REGULAR_OPEN)),
-        REGULAR: (at(REGULAR_OPEN), at(REGULAR_CLOSE)),
-        AFTER_HOURS: (at(REGULAR_CLOSE), at(AFTER_CLOSE)),
+        REGULAR: (at(REGULAR_OPEN), at(close)),
+        AFTER_HOURS: (at(close), at(after)),
     }

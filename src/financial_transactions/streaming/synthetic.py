@@ -11,7 +11,8 @@ What makes it realistic enough to train and test on:
   the latent price keeps moving, at low variance, while the market is closed,
   so opens gap. Crypto trades 24/7 over the same calendar span.
 * **Intraday activity.** Trade arrivals are Poisson with a U-shaped regular
-  session profile, thin extended hours, and more trades when volatility is high.
+  session profile (ending at the real close, 13:00 on NYSE early-close days),
+  thin extended hours, and more trades when volatility is high.
 * **Microstructure.** Prices sit on a tick grid with bid/ask bounce; sizes mix
   odd lots, round lots and blocks; a share of prints repeat as runs of
   identical prints (same ms, price and size), as in real tape. Those are normal.
@@ -42,8 +43,10 @@ from financial_transactions.market.calendar import (
     NEW_YORK,
     PRE_MARKET,
     REGULAR,
+    REGULAR_OPEN,
     classify_sessions,
     is_trading_day,
+    regular_close_minute,
     trading_days,
 )
 from financial_transactions.streaming.market_data import ANOMALY_TYPES, CRYPTO, EQUITY, MarketData
@@ -127,16 +130,21 @@ def _correlation(specs: list[SymbolSpec]) -> np.ndarray:
     return corr
 
 
-def _equity_weight(session: np.ndarray, minute_of_day: np.ndarray) -> np.ndarray:
-    """Relative trade intensity by New York minute: U-shaped regular session, thin extended hours."""
+def _equity_weight(session: np.ndarray, minute_of_day: np.ndarray, close_minute: np.ndarray) -> np.ndarray:
+    """Relative trade intensity by New York minute: U-shaped regular session, thin extended hours.
+
+    ``close_minute`` is each minute's regular close (13:00 on NYSE early-close days), so
+    the closing rush and the after-hours decay follow the real close.
+    """
     w = np.zeros(len(session))
     reg = session == REGULAR
-    x = minute_of_day[reg] - (9 * 60 + 30)
-    w[reg] = 1.0 + 2.0 * np.exp(-x / 30.0) + 1.5 * np.exp(-(389 - x) / 30.0)
+    x = minute_of_day[reg] - REGULAR_OPEN
+    last = close_minute[reg] - REGULAR_OPEN - 1
+    w[reg] = 1.0 + 2.0 * np.exp(-x / 30.0) + 1.5 * np.exp(-(last - x) / 30.0)
     pre = session == PRE_MARKET
-    w[pre] = 0.05 + 0.25 * np.exp(-((9 * 60 + 30) - minute_of_day[pre]) / 45.0)
+    w[pre] = 0.05 + 0.25 * np.exp(-(REGULAR_OPEN - minute_of_day[pre]) / 45.0)
     post = session == AFTER_HOURS
-    w[post] = 0.04 + 0.3 * np.exp(-(minute_of_day[post] - 16 * 60) / 40.0)
+    w[post] = 0.04 + 0.3 * np.exp(-(minute_of_day[post] - close_minute[post]) / 40.0)
     return w
 
 
@@ -153,6 +161,8 @@ class _Grid:
         self.session = classify_sessions(ts, EQUITY).to_numpy()
         ny = ts.dt.tz_convert(NEW_YORK)
         self.minute_of_day = (ny.dt.hour * 60 + ny.dt.minute).to_numpy()
+        day_index, ny_days = pd.factorize(ny.dt.date)
+        close_minute = np.array([regular_close_minute(d) for d in ny_days], dtype=np.int64)[day_index]
         shift = cfg.regime_shift if window > 1 else None
         rng = np.random.default_rng([cfg.seed, window, 1])
         s = len(specs)
@@ -183,8 +193,7 @@ class _Grid:
 
         # arrival intensity per minute and symbol
         trading = self.session != CLOSED
-        weight = _equity_weight(self.session, self.minute_of_day) * trading
-        day_index = pd.factorize(ny.dt.date)[0]
+        weight = _equity_weight(self.session, self.minute_of_day, close_minute) * trading
         self.lam = np.zeros((self.m, s))
         activity_boost = np.sqrt(g) / np.sqrt(g).mean(axis=0)
         repeat_factor = 1.0 / (1.0 + cfg.identical_print_rate * 2.5)  # runs add 1-4 prints (mean 2.5)
