@@ -9,15 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.spatial.distance import jensenshannon
+from scipy.stats import norm
 
-from financial_transactions.config.monitoring import DriftConfig
+from financial_transactions.config.monitoring import PSI_PER_JS_SQUARED, DriftConfig, js_equivalent
 from financial_transactions.monitoring.drift_detector import (
     DriftDetector,
     DriftWindow,
     bin_counts,
     compare_numeric,
     exact_quantiles,
+    feature_status,
     js_distance,
+    level,
     psi,
     quantile_edges,
 )
@@ -73,8 +76,65 @@ def test_psi_matches_a_hand_computation() -> None:
     # (0.10-0.25)ln(0.10/0.25) + (0.20-0.25)ln(0.20/0.25) + (0.30-0.25)ln(0.30/0.25) + (0.40-0.25)ln(0.40/0.25)
     # = 0.137444 + 0.011157 + 0.009116 + 0.070501
     assert result.psi == pytest.approx(0.228218, abs=1e-6)
+    assert result.js == pytest.approx(float(jensenshannon([0.25] * 4, [0.1, 0.2, 0.3, 0.4], base=2)), abs=1e-12)
+    assert result.js == pytest.approx(0.200503, abs=1e-6)
     assert result.bins == 4
-    assert result.status == "alert"  # JS 0.17 >= 0.1 even though PSI < 0.25
+    # PSI between warn (0.1) and alert (0.25), JS between its warn (0.134) and alert (0.212): both say warn
+    assert result.status == "warn"
+    assert compare_numeric("x", ref, cur, cfg(bins=4, psi_alert=0.2)).status == "alert"  # PSI alone escalates
+    assert compare_numeric("x", ref, cur, cfg(bins=4, js_alert=0.2)).status == "alert"  # JS alone escalates
+    assert compare_numeric("x", ref, cur, cfg(bins=4, psi_warn=0.23, psi_alert=0.3)).status == "warn"  # JS warns
+
+
+def test_js_thresholds_sit_where_the_psi_thresholds_do() -> None:
+    # for small shifts JS divergence (base 2) ~ PSI / (8 ln 2), so JS distance ~ sqrt(PSI / 5.545)
+    assert pytest.approx(5.545177, abs=1e-6) == PSI_PER_JS_SQUARED
+    defaults = DriftConfig()
+    assert (defaults.psi_warn, defaults.psi_alert) == (0.1, 0.25)
+    assert defaults.js_warn == pytest.approx(js_equivalent(defaults.psi_warn), abs=5e-4)  # 0.1343
+    assert defaults.js_alert == pytest.approx(js_equivalent(defaults.psi_alert), abs=5e-4)  # 0.2123
+    assert js_equivalent(0.055452) == pytest.approx(0.1, abs=1e-6)  # the old JS 0.1 was PSI ~0.055
+    # measured: normal mean shifts on reference deciles follow the relation within 2 %
+    n = 20_000
+    ref = norm.ppf((np.arange(n) + 0.5) / n)
+    statuses = {}
+    for shift in (0.1, 0.2, 0.3, 0.38, 0.45, 0.6):
+        r = compare_numeric("x", ref, ref + shift, cfg())
+        assert r.psi is not None and r.js is not None
+        assert r.js == pytest.approx(js_equivalent(r.psi), rel=0.02)
+        statuses[shift] = (r.status, level(r.psi, 0.1, 0.25), level(r.js, defaults.js_warn, defaults.js_alert))
+    # the two measures agree on the status at every shift, so neither decides by a lower bar
+    assert {k: v[0] for k, v in statuses.items()} == {
+        0.1: "ok",
+        0.2: "ok",
+        0.3: "ok",  # PSI 0.086, JS 0.124: the old JS 0.1 alone made this an alert
+        0.38: "warn",
+        0.45: "warn",
+        0.6: "alert",
+    }
+    assert all(psi_level == js_level for _, psi_level, js_level in statuses.values())
+
+
+@pytest.mark.parametrize(
+    ("psi_value", "js_value", "status"),
+    [
+        (0.05, 0.05, "ok"),
+        (0.15, 0.05, "warn"),
+        (0.05, 0.15, "warn"),
+        (0.15, 0.15, "warn"),
+        (0.30, 0.15, "alert"),
+        (0.05, 0.25, "alert"),
+        (0.10, 0.134, "warn"),  # thresholds are inclusive
+        (0.25, 0.0, "alert"),
+    ],
+)
+def test_feature_status_is_the_worse_of_the_two_measures(psi_value: float, js_value: float, status: str) -> None:
+    assert feature_status(psi_value, js_value, DriftConfig()) == status
+
+
+def test_js_warn_above_js_alert_is_a_config_error() -> None:
+    with pytest.raises(ValueError, match=r"js_warn \(0.3\) must not exceed js_alert \(0.2\)"):
+        DriftConfig(js_warn=0.3, js_alert=0.2)
 
 
 def test_psi_gives_empty_bins_the_documented_epsilon() -> None:
@@ -97,7 +157,7 @@ def test_js_distance_equals_scipy_on_the_same_bins() -> None:
     assert js_distance(rc, cc) == pytest.approx(expected, abs=1e-12)
     result = compare_numeric("x", ref, cur, cfg())
     assert result.js == pytest.approx(expected, abs=1e-12)
-    assert 0.0 <= result.js <= 1.0
+    assert result.js is not None and 0.0 <= result.js <= 1.0
 
 
 def test_identical_distributions_give_about_zero() -> None:
@@ -106,7 +166,7 @@ def test_identical_distributions_give_about_zero() -> None:
     assert same.psi == pytest.approx(0.0, abs=1e-12)
     assert same.js == pytest.approx(0.0, abs=1e-7)
     other_sample = compare_numeric("x", values, RNG.normal(size=50_000), cfg())
-    assert other_sample.psi < 0.01
+    assert other_sample.psi is not None and other_sample.psi < 0.01
     assert other_sample.status == "ok"
 
 
@@ -252,7 +312,7 @@ def test_run_reads_time_windows_and_versions_and_records_the_run(platform) -> No
     assert row["status"] == "alert" and row["overall_status"] == "drift"
     assert row["psi"] == pytest.approx(report.feature("returns").psi)
     assert row["reference_window"] == "window-1" and row["current_window"] == "window-2"
-    assert row["psi_alert"] == 0.25 and row["js_alert"] == 0.1
+    assert (row["psi_warn"], row["psi_alert"], row["js_warn"], row["js_alert"]) == (0.1, 0.25, 0.134, 0.212)
     assert row["reference_start"] == pd.Timestamp(w1)
 
 

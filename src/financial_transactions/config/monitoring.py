@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -12,12 +13,36 @@ _IDENT = r"^[a-z][a-z0-9_]{0,127}$"
 _COLUMN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
 
+#: For a small shift, JS divergence (base 2) ≈ PSI / (8·ln 2), so JS distance ≈ sqrt(PSI / (8·ln 2)).
+PSI_PER_JS_SQUARED = 8.0 * math.log(2.0)
+
+
+def js_equivalent(psi: float) -> float:
+    """The JS distance (base 2) that a small shift with this PSI has: ``sqrt(PSI / (8·ln 2))``."""
+    return math.sqrt(psi / PSI_PER_JS_SQUARED)
+
+
 class DriftConfig(StrictModel):
+    """PSI and JS thresholds on one scale.
+
+    Both measures see the same bins. For small shifts PSI = Σ(q−p)·ln(q/p) ≈
+    Σ(q−p)²/p and JS divergence (base 2) ≈ Σ(q−p)²/p / (8·ln 2), so JS distance
+    ≈ sqrt(PSI / 5.545): PSI 0.1 ↔ JS 0.134 and PSI 0.25 ↔ JS 0.212 (the default
+    JS pair), while JS 0.1 would already be PSI 0.055. Each measure gets its own
+    warn/alert pair, and a feature's status is the worse of the two, so either
+    measure can raise a warning and neither decides alone by a lower bar.
+    """
+
     bins: int = Field(default=10, ge=2, le=1000, description="reference-quantile bins per numeric feature")
     epsilon: float = Field(default=1e-4, gt=0, le=0.01, description="share given to empty bins in PSI")
-    psi_warn: float = Field(default=0.1, ge=0, le=100)
-    psi_alert: float = Field(default=0.25, ge=0, le=100)
-    js_alert: float = Field(default=0.1, ge=0, le=1, description="JS distance (base 2) that marks a feature drifted")
+    psi_warn: float = Field(default=0.1, ge=0, le=100, description="PSI that marks a feature warn")
+    psi_alert: float = Field(default=0.25, ge=0, le=100, description="PSI that marks a feature drifted (alert)")
+    js_warn: float = Field(
+        default=0.134, ge=0, le=1, description="JS distance (base 2) that marks a feature warn; ≈ PSI 0.1"
+    )
+    js_alert: float = Field(
+        default=0.212, ge=0, le=1, description="JS distance (base 2) that marks a feature drifted (alert); ≈ PSI 0.25"
+    )
     drifted_share_alert: float = Field(default=0.3, ge=0, le=1)
     min_drifted_features: int = Field(
         default=2, ge=1, le=10_000, description="the share rule also needs this many drifted features"
@@ -48,6 +73,8 @@ class DriftConfig(StrictModel):
     def _warn_below_alert(self) -> DriftConfig:
         if self.psi_warn > self.psi_alert:
             raise ValueError(f"psi_warn ({self.psi_warn}) must not exceed psi_alert ({self.psi_alert})")
+        if self.js_warn > self.js_alert:
+            raise ValueError(f"js_warn ({self.js_warn}) must not exceed js_alert ({self.js_alert})")
         if self.features:
             unknown = sorted(set(self.critical_features) - set(self.features))
             if unknown:

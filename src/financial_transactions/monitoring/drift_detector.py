@@ -30,10 +30,14 @@ Measures
   base-2 logarithms, on the raw shares (``0·log 0 = 0``; no epsilon needed), so
   it lies in [0, 1]. It equals ``scipy.spatial.distance.jensenshannon(p, q, base=2)``.
 
-Status per feature: ``alert`` when PSI ≥ ``psi_alert`` or JS ≥ ``js_alert``;
-``warn`` when PSI ≥ ``psi_warn``; ``ok`` otherwise; ``insufficient_data`` when
-the reference (or, with ``drop``, the current window) has fewer than
-``drift.min_rows`` non-missing values, or the current window fewer rows.
+Status per feature: each measure has its own pair of thresholds on one scale
+(JS distance ≈ sqrt(PSI / (8·ln 2)) for small shifts, so the defaults JS
+0.134 / 0.212 sit where PSI 0.1 / 0.25 do; see :class:`DriftConfig`). PSI gives
+``ok``/``warn``/``alert`` against ``psi_warn``/``psi_alert``, JS against
+``js_warn``/``js_alert``, and the feature's status is the worse of the two;
+``insufficient_data`` when the reference (or, with ``drop``, the current window)
+has fewer than ``drift.min_rows`` non-missing values, or the current window
+fewer rows.
 
 Overall decision (``drift.decision_rule``), over the features with a status:
 
@@ -270,12 +274,23 @@ class FeatureDrift:
         return self.status == "alert"
 
 
-def feature_status(psi_value: float, js_value: float, cfg: DriftConfig) -> Status:
-    if psi_value >= cfg.psi_alert or js_value >= cfg.js_alert:
+_SEVERITY: dict[Status, int] = {"ok": 0, "warn": 1, "alert": 2}
+
+
+def level(value: float, warn: float, alert: float) -> Status:
+    """One measure against its own warn/alert pair."""
+    if value >= alert:
         return "alert"
-    if psi_value >= cfg.psi_warn:
+    if value >= warn:
         return "warn"
     return "ok"
+
+
+def feature_status(psi_value: float, js_value: float, cfg: DriftConfig) -> Status:
+    """The worse of the PSI status and the JS status (thresholds on one scale, see the module docstring)."""
+    by_psi = level(psi_value, cfg.psi_warn, cfg.psi_alert)
+    by_js = level(js_value, cfg.js_warn, cfg.js_alert)
+    return by_psi if _SEVERITY[by_psi] >= _SEVERITY[by_js] else by_js
 
 
 def compare_numeric(name: str, reference: np.ndarray, current: np.ndarray, cfg: DriftConfig) -> FeatureDrift:
@@ -504,6 +519,7 @@ class DriftReport:
                     "note": f.note,
                     "psi_warn": cfg.psi_warn,
                     "psi_alert": cfg.psi_alert,
+                    "js_warn": cfg.js_warn,
                     "js_alert": cfg.js_alert,
                     "drifted_share_alert": cfg.drifted_share_alert,
                     "min_drifted_features": cfg.min_drifted_features,
@@ -547,6 +563,7 @@ DRIFT_SCHEMA = pa.schema(
         ("note", pa.string()),
         ("psi_warn", pa.float64()),
         ("psi_alert", pa.float64()),
+        ("js_warn", pa.float64()),
         ("js_alert", pa.float64()),
         ("drifted_share_alert", pa.float64()),
         ("min_drifted_features", pa.int64()),

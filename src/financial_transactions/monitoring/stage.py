@@ -204,7 +204,7 @@ def drift_table(report: DriftReport) -> Table:
     table.add_column("feature", style="bold")
     table.add_column("kind")
     table.add_column(f"PSI (warn {cfg.psi_warn:g} / alert {cfg.psi_alert:g})", justify="right")
-    table.add_column(f"JS (alert {cfg.js_alert:g})", justify="right")
+    table.add_column(f"JS (warn {cfg.js_warn:g} / alert {cfg.js_alert:g})", justify="right")
     table.add_column("bins", justify="right")
     table.add_column("missing ref/cur", justify="right")
     table.add_column("status")
