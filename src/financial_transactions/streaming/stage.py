@@ -13,11 +13,25 @@
    leave a ``_SUCCESS.json`` marker: a re-run of the same window with the same
    replay settings reuses the landed files instead of landing them again under
    new trade ids.
+
+A crashed attempt (the process died mid-ingest, so no ``_SUCCESS.json``) must not
+reach bronze twice: every collector of an attempt uses the attempt id as its run
+id, and ``_ATTEMPT.json`` records that id before the first trade lands. The next
+run moves every file of the abandoned attempt (data, quarantine and in-flight
+temporary files) to ``<landing>/_abandoned/<window>/<attempt>/`` with its
+relative path kept, says how many files and trades it set aside, and lands the
+whole window again. ``_``-folders are outside what bronze reads, so nothing is
+read twice and nothing is deleted. If a pipeline run had already ingested some
+of those files, re-landing would double their trades in silver: the stage then
+stops with an error asking for ``fin-mlops pipeline --full-refresh`` (bronze is
+rebuilt from the landing zone, which no longer holds them).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import secrets
 import threading
 import time
@@ -28,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from financial_transactions.streaming.alphavantage import AlphaVantageCollector
-from financial_transactions.streaming.collectors import CryptoCollector, FinnhubCollector, StreamCollector
+from financial_transactions.streaming.collectors import CryptoCollector, FinnhubCollector, StreamCollector, new_run_id
 from financial_transactions.streaming.landing import write_atomic
 from financial_transactions.streaming.market_data import CRYPTO, EQUITY, MarketData
 from financial_transactions.streaming.replay import ReplayHub, StreamFeed
@@ -40,7 +54,12 @@ if TYPE_CHECKING:
     from financial_transactions.lakehouse import Platform
     from financial_transactions.orchestration import RunContext
 
+log = logging.getLogger(__name__)
+
 MARKER = "_SUCCESS.json"
+ATTEMPT_MARKER = "_ATTEMPT.json"
+#: Where the files of a crashed ingest attempt go: ``<landing>/_abandoned/<window>/<attempt>/...``.
+ABANDONED_DIR = "_abandoned"
 
 
 def build_market(cfg: ProjectConfig, window: int) -> MarketData:
@@ -99,30 +118,137 @@ def ingest_window(platform: Platform, window: int, console: Console | None = Non
         if done.get("fingerprint") == fp:
             return WindowIngest(name, Path(done["ground_truth_path"]), {**done["summary"], "reused": True}, True)
 
+    abandoned = set_aside_abandoned(landing, name, console)
+    refuse_if_abandoned_in_bronze(platform, name)
     started = time.perf_counter()
     market = build_market(cfg, window)
     truth = market.write_ground_truth(landing)
     token = secrets.token_urlsafe(16)
+    attempt = new_run_id()
+    attempt_marker = landing / "_ground_truth" / name / ATTEMPT_MARKER
+    write_atomic(attempt_marker, orjson.dumps({"attempt": attempt, "fingerprint": fp}, option=orjson.OPT_INDENT_2))
     with ReplayHub(market, cfg.replay, ports=(0, 0, 0), token=token, speed=0.0) as hub:
         assert hub.urls is not None
-        summary = _collect(cfg, hub, market, landing, token, console)
+        summary = _collect(cfg, hub, market, landing, token, console, run_id=attempt)
     summary.update(
         window=name,
         anomalous_trades=int((market.anomaly > 0).sum()),
         seconds=round(time.perf_counter() - started, 1),
         reused=False,
+        collector_run=attempt,
     )
+    if abandoned.files:
+        summary.update(abandoned_files=abandoned.files, abandoned_records=abandoned.records)
     write_atomic(
         marker,
         orjson.dumps(
             {"fingerprint": fp, "ground_truth_path": str(truth), "summary": summary}, option=orjson.OPT_INDENT_2
         ),
     )
+    attempt_marker.unlink(missing_ok=True)
     return WindowIngest(name, truth, summary, False)
 
 
+@dataclass
+class SetAside:
+    """What :func:`set_aside_abandoned` moved out of the landing zone."""
+
+    attempt: str | None = None
+    files: int = 0  # every file moved: complete data files, quarantine files, in-flight temp files
+    records: int = 0  # landing records in the complete data files (what bronze would have read)
+    quarantined: int = 0
+    temp_files: int = 0
+    folder: Path | None = None
+
+
+def _attempt_files(landing: Path, attempt: str) -> list[Path]:
+    """Files written by collectors running as ``attempt``: ``<attempt>-<seq>.ndjson`` and their ``.tmp`` forms."""
+    prefix = f"{attempt}-"
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(landing):
+        if Path(dirpath) == landing:
+            dirnames[:] = [d for d in dirnames if d not in (ABANDONED_DIR, "_ground_truth")]
+        found.extend(Path(dirpath) / f for f in filenames if f.lstrip(".").startswith(prefix))
+    return sorted(found)
+
+
+def set_aside_abandoned(landing: Path, window: str, console: Console | None = None) -> SetAside:
+    """Move the files of ``window``'s crashed attempt (if any) to ``_abandoned/<window>/<attempt>/``.
+
+    Idempotent and resumable: the attempt marker is removed only after the last
+    move, so a crash here is finished by the next run.
+    """
+    marker = landing / "_ground_truth" / window / ATTEMPT_MARKER
+    if not marker.is_file():
+        return SetAside()
+    attempt = str(orjson.loads(marker.read_bytes())["attempt"])
+    folder = landing / ABANDONED_DIR / window / attempt
+    out = SetAside(attempt=attempt, folder=folder)
+    for path in _attempt_files(landing, attempt):
+        relative = path.relative_to(landing)
+        if path.name.startswith("."):
+            out.temp_files += 1
+        elif relative.parts[0] == "_quarantine":
+            out.quarantined += path.read_bytes().count(b"\n")
+        else:
+            out.records += path.read_bytes().count(b"\n")
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        out.files += 1
+    marker.unlink()
+    message = (
+        f"{window}: an earlier ingest attempt ({attempt}) did not finish; set aside {out.files} of its file(s) "
+        f"({out.records:,} landed record(s), {out.quarantined:,} quarantined, {out.temp_files} unfinished temp "
+        f"file(s)) under {folder} and landing the window again"
+    )
+    log.warning(message)
+    if console is not None:
+        console.print(f"[yellow]{message}[/]", highlight=False)
+    return out
+
+
+def refuse_if_abandoned_in_bronze(platform: Platform, window: str) -> None:
+    """Stop if a pipeline run already ingested files of an abandoned attempt of ``window``.
+
+    Their trades would reach silver a second time, under the new attempt's trade
+    ids, once the window is landed again.
+    """
+    from financial_transactions.dlt.bronze_ingest import LANDING_SUFFIX, canonical_file
+    from financial_transactions.dlt.runner import ingested_files
+
+    landing = Path(platform.paths.landing)
+    root = landing / ABANDONED_DIR / window
+    if not root.is_dir():
+        return
+    originals = {
+        canonical_file(str(landing / path.relative_to(attempt_dir))): path
+        for attempt_dir in root.iterdir()
+        if attempt_dir.is_dir()
+        for path in attempt_dir.rglob(f"*{LANDING_SUFFIX}")
+        if not path.relative_to(attempt_dir).parts[0].startswith(("_", "."))
+    }
+    if not originals:
+        return
+    in_bronze = sorted(set(originals) & ingested_files(platform))
+    if in_bronze:
+        raise RuntimeError(
+            f"{window}: {len(in_bronze)} landing file(s) of an abandoned ingest attempt (now under {root}) were "
+            f"already ingested into {platform.config.table('bronze_trades')}, e.g. {in_bronze[0]}; landing the "
+            "window again would put their trades into silver twice. Rebuild from the landing zone with "
+            "`fin-mlops pipeline --full-refresh` (or start over with `fin-mlops run --fresh`), then run again."
+        )
+
+
 def _collect(
-    cfg: ProjectConfig, hub: ReplayHub, market: MarketData, landing: Path, token: str, console: Console | None
+    cfg: ProjectConfig,
+    hub: ReplayHub,
+    market: MarketData,
+    landing: Path,
+    token: str,
+    console: Console | None,
+    *,
+    run_id: str,
 ) -> dict[str, Any]:
     assert hub.urls is not None
     fcfg, ccfg, acfg = cfg.collectors.finnhub, cfg.collectors.crypto, cfg.collectors.alphavantage
@@ -142,6 +268,7 @@ def _collect(
                     connect_timeout_seconds=fcfg.connect_timeout_seconds,
                     stale_after_seconds=fcfg.stale_after_seconds,
                     fsync=fcfg.fsync,
+                    run_id=run_id,
                 ),
                 hub.finnhub,
                 fcfg.duration_seconds,
@@ -160,6 +287,7 @@ def _collect(
                     connect_timeout_seconds=ccfg.connect_timeout_seconds,
                     stale_after_seconds=ccfg.stale_after_seconds,
                     fsync=ccfg.fsync,
+                    run_id=run_id,
                 ),
                 hub.binance,
                 ccfg.duration_seconds,
@@ -178,6 +306,7 @@ def _collect(
             timeout_seconds=acfg.timeout_seconds,
             retry=acfg.retry,
             fsync=acfg.fsync,
+            run_id=run_id,
         )
         if equities
         else None
@@ -285,6 +414,7 @@ def _stage_summary(result: WindowIngest) -> dict[str, Any]:
     keys = (
         "finnhub_trades", "binance_trades", "alphavantage_bars", "anomalous_trades",
         "finnhub_quarantined", "binance_quarantined", "finnhub_reconnects", "reused",
+        "abandoned_files", "abandoned_records",
     )  # fmt: skip
     return {k: s[k] for k in keys if k in s}
 
