@@ -63,6 +63,8 @@ def test_performance_drop_alone_triggers() -> None:
 def test_history_counts_only_todays_triggered_decisions() -> None:
     audit = pd.DataFrame(
         {
+            "event_id": [f"e{i}" for i in range(5)],
+            "parent_event_id": [None, None, "e1", None, None],
             "event_type": ["decision", "decision", "launch", "decision", "decision"],
             "decision": ["triggered", "triggered", "launched", "skipped_limit", "triggered"],
             "decided_at": pd.to_datetime(
@@ -78,6 +80,44 @@ def test_history_counts_only_todays_triggered_decisions() -> None:
     )
     h = history_of(audit, NOW)
     assert h.triggered_today == 2 and h.last_triggered_at == datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+
+
+def test_history_does_not_count_triggers_whose_launch_started_nothing() -> None:
+    audit = pd.DataFrame(
+        {
+            "event_id": ["a", "la", "b", "lb", "c", "lc", "d"],
+            "parent_event_id": [None, "a", None, "b", None, "c", None],
+            "event_type": ["decision", "launch", "decision", "launch", "decision", "launch", "decision"],
+            "decision": [
+                "triggered",
+                "launched",
+                "triggered",
+                "launch_failed",
+                "triggered",
+                "not_launched",
+                "triggered",
+            ],
+            "decided_at": pd.to_datetime(
+                [
+                    "2026-03-10T01:00Z",
+                    "2026-03-10T01:01Z",
+                    "2026-03-10T08:00Z",
+                    "2026-03-10T08:01Z",
+                    "2026-03-10T09:00Z",
+                    "2026-03-10T09:00Z",
+                    "2026-03-10T10:00Z",
+                ]
+            ),
+        }
+    )
+    # a: started; b: launch failed; c: --no-launch; d: no launch row yet (being launched): counts
+    h = history_of(audit, NOW)
+    assert (h.triggered_today, h.failed_today) == (2, 2)
+    assert h.last_triggered_at == datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+    only_failed = history_of(audit[audit["event_id"].isin(["b", "lb"])], NOW)
+    assert only_failed == History(None, 0, 1)
+    decision, reason = decide(DRIFT, only_failed, NOW, RetrainingConfig(cooldown_hours=6, daily_limit=1))
+    assert decision == "triggered" and reason.endswith("; 1 failed launch(es) today not counted")
 
 
 # -- the audited trigger ---------------------------------------------------------------------------
@@ -127,6 +167,132 @@ def test_failed_launch_is_audited_and_does_not_raise(platform: Platform) -> None
     assert result.launch.status == "launch_failed" and "cluster quota exceeded" in (result.launch.detail or "")
     audit = p.store.read(p.config.table("retraining_audit"))
     assert audit[audit["event_type"] == "launch"].iloc[0]["decision"] == "launch_failed"
+
+
+class _Broken:
+    name = "broken"
+
+    def launch(self, event_id: str, reason: str) -> Any:
+        raise RuntimeError("cluster quota exceeded")
+
+
+def test_a_failed_launch_uses_up_neither_the_cooldown_nor_the_daily_limit(platform: Platform) -> None:
+    p = _platform(platform, cooldown_hours=6, daily_limit=1)
+    clock = {"now": NOW}
+    failed = RetrainingTrigger(p, launcher=_Broken(), clock=lambda: clock["now"]).evaluate(DRIFT)
+    assert failed.decision == "triggered" and failed.launch is not None and failed.launch.status == "launch_failed"
+    # the next cycle, 30 minutes later: inside the cooldown and at the limit if the failure counted; it retries
+    clock["now"] = NOW + timedelta(minutes=30)
+    launcher = RecordingLauncher()
+    trigger = RetrainingTrigger(p, launcher=launcher, clock=lambda: clock["now"])
+    retried = trigger.evaluate(DRIFT)
+    assert retried.decision == "triggered" and launcher.launched == [retried.event_id]
+    assert retried.history == History(None, 0, 1) and "1 failed launch(es) today not counted" in retried.reason
+    # the retraining that did start counts: cooldown first, then (after it) the daily limit of 1
+    clock["now"] = NOW + timedelta(hours=1)
+    assert trigger.evaluate(DRIFT).decision == "skipped_cooldown"
+    clock["now"] = NOW + timedelta(hours=7)
+    skipped = trigger.evaluate(DRIFT)
+    assert skipped.decision == "skipped_limit" and "1 retrain(s) today, daily limit is 1" in skipped.reason
+    assert launcher.launched == [retried.event_id]
+    audit = p.store.read(p.config.table("retraining_audit")).sort_values("decided_at", kind="stable")
+    launches = audit[audit["event_type"] == "launch"].set_index("parent_event_id")["decision"].to_dict()
+    assert launches == {failed.event_id: "launch_failed", retried.event_id: "launched"}
+    decisions = audit[audit["event_type"] == "decision"]
+    assert decisions["decision"].tolist() == ["triggered", "triggered", "skipped_cooldown", "skipped_limit"]
+    assert decisions["triggered_today"].tolist() == [0, 0, 1, 1]
+
+
+def test_no_launch_is_audited_and_does_not_block_the_next_cycle(platform: Platform) -> None:
+    p = _platform(platform, cooldown_hours=6, daily_limit=3)
+    launcher = RecordingLauncher()
+    trigger = RetrainingTrigger(p, launcher=launcher, clock=lambda: NOW)
+    dry = trigger.evaluate(DRIFT, launch=False)
+    assert dry.decision == "triggered" and dry.launch is not None and dry.launch.status == "not_launched"
+    assert launcher.launched == [] and dry.summary() == {"retraining": "triggered", "launch": "not_launched"}
+    real = trigger.evaluate(DRIFT)
+    assert real.decision == "triggered" and launcher.launched == [real.event_id]
+    assert trigger.evaluate(DRIFT).decision == "skipped_cooldown"
+
+
+# -- the task value a Databricks condition_task reads ------------------------------------------------
+class RecordingTaskValues:
+    """Stands in for dbutils.jobs.taskValues: records set(key=, value=), or fails like a non-job context."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.values: list[tuple[str, Any]] = []
+        self.fail = fail
+
+    def set(self, key: str, value: Any) -> None:
+        if self.fail:
+            raise RuntimeError("Task values can only be set in a job run")
+        self.values.append((key, value))
+
+
+def test_task_value_launch_sets_retrain_true_once_and_false_otherwise(platform: Platform) -> None:
+    from financial_transactions.monitoring.retraining_trigger import TaskValueOnly
+
+    p = _platform(platform, cooldown_hours=6, daily_limit=3, launch="task_value", task_value_key="retrain")
+    values = RecordingTaskValues()
+    launcher = TaskValueOnly(p.config.retraining.task_value_key, values)
+    trigger = RetrainingTrigger(p, launcher=launcher, clock=lambda: NOW, task_values=values)
+    first = trigger.evaluate(DRIFT)
+    assert first.decision == "triggered" and first.task_value_set
+    assert first.launch is not None and (first.launch.status, first.launch.launcher) == ("launched", "task-value")
+    assert values.values == [("retrain", True)]  # {{tasks.detect_drift.values.retrain}} == "true"
+    again = trigger.evaluate(DRIFT)
+    assert again.decision == "skipped_cooldown" and values.values[-1] == ("retrain", False)
+    quiet = trigger.evaluate(QUIET)
+    assert quiet.decision == "no_drift" and values.values == [("retrain", True), ("retrain", False), ("retrain", False)]
+    audit = p.store.read(p.config.table("retraining_audit"))
+    launch = audit[audit["event_type"] == "launch"].iloc[0]
+    assert (launch["parent_event_id"], launch["decision"], launch["launcher"]) == (
+        first.event_id,
+        "launched",
+        "task-value",
+    )
+
+
+def test_run_now_launch_sets_the_task_value_false_so_the_workflow_does_not_start_it_twice(platform: Platform) -> None:
+    p = _platform(platform, cooldown_hours=0.0)
+    values = RecordingTaskValues()
+    launcher = RecordingLauncher()
+    result = RetrainingTrigger(p, launcher=launcher, clock=lambda: NOW, task_values=values).evaluate(DRIFT)
+    assert result.decision == "triggered" and launcher.launched == [result.event_id]
+    assert values.values == [("retrain", False)] and result.task_value_set
+
+
+def test_a_task_value_that_cannot_be_set_is_a_failed_launch_and_is_retried(platform: Platform) -> None:
+    from financial_transactions.monitoring.retraining_trigger import TaskValueOnly
+
+    p = _platform(platform, cooldown_hours=6, daily_limit=1)
+    broken = RecordingTaskValues(fail=True)
+    result = RetrainingTrigger(p, launcher=TaskValueOnly("retrain", broken), clock=lambda: NOW).evaluate(DRIFT)
+    assert result.launch is not None and result.launch.status == "launch_failed"
+    assert "task value retrain could not be set" in (result.launch.detail or "") and not result.task_value_set
+    values = RecordingTaskValues()
+    retry = RetrainingTrigger(p, launcher=TaskValueOnly("retrain", values), clock=lambda: NOW).evaluate(DRIFT)
+    assert retry.decision == "triggered" and values.values == [("retrain", True)]
+
+
+def test_set_task_value_uses_the_runtime_dbutils_only_inside_a_databricks_runtime(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+    import types
+
+    from financial_transactions.monitoring.retraining_trigger import runtime_task_values, set_task_value
+
+    values = RecordingTaskValues()
+    dbutils = types.SimpleNamespace(jobs=types.SimpleNamespace(taskValues=values))
+    runtime = types.ModuleType("databricks.sdk.runtime")
+    runtime.dbutils = dbutils  # type: ignore[attr-defined]
+    runtime.is_local_implementation = False  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "databricks.sdk.runtime", runtime)
+    assert runtime_task_values() is values
+    assert set_task_value("retrain", True) is True and values.values == [("retrain", True)]
+    # the SDK's remote dbutils (outside a runtime) accepts the call and drops the value: not "set"
+    runtime.is_local_implementation = True  # type: ignore[attr-defined]
+    assert runtime_task_values() is None and set_task_value("retrain", True) is False
+    assert values.values == [("retrain", True)]
 
 
 def _race_processes(p: Platform, config_path: Path, overrides: dict[str, Any], n: int = 8) -> list[tuple[Any, ...]]:

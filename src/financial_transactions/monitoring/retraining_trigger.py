@@ -4,11 +4,18 @@ The decision (pure, :func:`decide`)
 -----------------------------------
 1. Neither drift (``DriftReport.drift_detected``) nor a performance drop of at
    least ``retraining.performance_drop`` → ``no_drift``.
-2. The last ``triggered`` decision is less than ``retraining.cooldown_hours``
+2. The last retraining that started is less than ``retraining.cooldown_hours``
    old → ``skipped_cooldown``.
-3. ``retraining.daily_limit`` triggered decisions already happened this UTC day
+3. ``retraining.daily_limit`` retrainings already started this UTC day
    → ``skipped_limit``.
 4. Otherwise → ``triggered``.
+
+"Started" means a ``triggered`` decision whose launch did not fail: its launch
+row says ``launched``, or it has no launch row yet (the launch is under way, so
+a racing trigger must count it). A ``triggered`` decision whose launch row says
+``launch_failed`` (no such job, quota, task value not settable) or
+``not_launched`` (``--no-launch``) started nothing: it is audited as such, uses
+up neither the cooldown nor the daily limit, and the next cycle tries again.
 
 Concurrency
 -----------
@@ -25,7 +32,8 @@ limit or break the cooldown. No in-process lock is involved.
 
 Only a trigger whose ``triggered`` row committed launches retraining, after the
 commit. The launch outcome is appended as a second row (``event_type =
-launch``, ``parent_event_id`` = the decision) that the limit does not count.
+launch``, ``parent_event_id`` = the decision, ``decision`` = ``launched`` |
+``launch_failed`` | ``not_launched``); the limit counts decisions, not these rows.
 
 Launching
 ---------
@@ -33,14 +41,23 @@ Launching
   (``financial_transactions.models.training.run_training``).
 * **On Databricks** :class:`DatabricksJobLauncher` starts the retraining job
   with ``jobs.run_now`` (``idempotency_token`` = the event id, so a retried
-  call never starts two runs) when ``retraining.launch = run_now``. In every
-  case the trigger sets the task value ``retraining.task_value_key`` (true/false)
-  through ``dbutils.jobs.taskValues`` so a workflow's ``condition_task`` can
-  branch on ``{{tasks.<task>.values.retrain}}``.
+  call never starts two runs) when ``retraining.launch = run_now``. With
+  ``retraining.launch = task_value`` (the bundle's default) :class:`TaskValueOnly`
+  *is* the launch: it sets the task value ``retraining.task_value_key`` to true
+  through ``dbutils.jobs.taskValues``, and the workflow's ``condition_task``
+  (``{{tasks.detect_drift.values.retrain}} == "true"``) runs the retraining job.
+
+The task value is true exactly when the workflow has to start retraining now:
+a committed ``triggered`` decision handed to :class:`TaskValueOnly`. Every other
+run of a job task sets it false (no retraining, ``--no-launch``, or ``run_now``
+already started the job: the condition must not start it a second time). A
+task value that cannot be set (not a job run) makes the task-value launch
+``launch_failed``, never a silent "launched".
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import random
@@ -98,6 +115,10 @@ AUDIT_SCHEMA = pa.schema(
         ("detail", pa.string()),
     ]
 )
+
+
+#: Launch outcomes that started no retraining: they count toward neither the cooldown nor the limit.
+NOT_STARTED = ("launch_failed", "not_launched")
 
 
 class TriggerConflict(RuntimeError):
@@ -170,21 +191,35 @@ class TriggerSignals:
 # -- the pure decision ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class History:
+    """What the audit says already happened: retrainings that started (or are starting)."""
+
     last_triggered_at: datetime | None
     triggered_today: int
+    failed_today: int = 0  # triggered decisions today whose launch started nothing (not counted above)
 
 
 def history_of(audit: pd.DataFrame, now: datetime) -> History:
-    """Last trigger time and today's (UTC) trigger count from the audit rows."""
+    """Last start and today's (UTC) start count: ``triggered`` decisions minus those whose launch failed."""
     if audit.empty:
         return History(None, 0)
-    rows = audit[(audit["event_type"] == "decision") & (audit["decision"] == "triggered")]
-    if rows.empty:
+    triggered = audit[(audit["event_type"] == "decision") & (audit["decision"] == "triggered")]
+    if triggered.empty:
         return History(None, 0)
-    at = pd.to_datetime(rows["decided_at"], utc=True)
+    launches = audit[(audit["event_type"] == "launch") & audit["decision"].isin(NOT_STARTED)]
+    not_started = triggered["event_id"].isin(set(launches["parent_event_id"].dropna()))
     day_start = pd.Timestamp(now.astimezone(UTC).date(), tz="UTC")
-    today = int(((at >= day_start) & (at < day_start + pd.Timedelta(days=1))).sum())
-    return History(at.max().to_pydatetime(), today)
+
+    def today(rows: pd.DataFrame) -> int:
+        at = pd.to_datetime(rows["decided_at"], utc=True)
+        return int(((at >= day_start) & (at < day_start + pd.Timedelta(days=1))).sum())
+
+    started = triggered[~not_started]
+    last = pd.to_datetime(started["decided_at"], utc=True).max() if not started.empty else None
+    return History(
+        None if last is None or pd.isna(last) else last.to_pydatetime(),
+        today(started),
+        today(triggered[not_started]),
+    )
 
 
 def decide(signals: TriggerSignals, history: History, now: datetime, config: RetrainingConfig) -> tuple[Decision, str]:
@@ -206,13 +241,14 @@ def decide(signals: TriggerSignals, history: History, now: datetime, config: Ret
             "skipped_limit",
             f"{why}; {history.triggered_today} retrain(s) today, daily limit is {config.daily_limit}",
         )
-    return "triggered", f"retraining: {why}"
+    retry = f"; {history.failed_today} failed launch(es) today not counted" if history.failed_today else ""
+    return "triggered", f"retraining: {why}{retry}"
 
 
 # -- launchers ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LaunchResult:
-    status: Literal["launched", "launch_failed"]
+    status: Literal["launched", "launch_failed", "not_launched"]
     launcher: str
     run_id: str | None = None
     detail: str | None = None
@@ -292,32 +328,68 @@ class DatabricksJobLauncher:
         return LaunchResult("launched", self.name, run_id=str(run_id), detail=f"job_id={job_id}")
 
 
-class TaskValueOnly:
-    """``retraining.launch = task_value``: the workflow's condition_task starts retraining."""
+class TaskValues(Protocol):
+    """What ``dbutils.jobs.taskValues`` offers a job task (and what a test double records)."""
 
-    name = "task-value"
-
-    def launch(self, event_id: str, reason: str) -> LaunchResult:
-        return LaunchResult("launched", self.name, detail="left to the workflow's condition_task")
+    def set(self, key: str, value: Any) -> None: ...
 
 
-def set_task_value(key: str, value: bool) -> bool:
-    """``dbutils.jobs.taskValues.set`` when running as a Databricks job task; False elsewhere."""
+def runtime_task_values() -> TaskValues | None:
+    """``dbutils.jobs.taskValues`` of the Databricks job run this process is part of, else None.
+
+    Outside a Databricks runtime the SDK's remote ``dbutils`` accepts
+    ``taskValues.set`` and drops the value without a word, so it counts as none.
+    """
     try:
-        from databricks.sdk.runtime import dbutils
+        runtime = importlib.import_module("databricks.sdk.runtime")
+    except Exception as exc:  # no SDK, or no credentials to build its remote dbutils
+        log.debug("no Databricks runtime dbutils: %s", exc)
+        return None
+    if getattr(runtime, "is_local_implementation", True):
+        return None
+    return runtime.dbutils.jobs.taskValues  # type: ignore[no-any-return]
 
-        dbutils.jobs.taskValues.set(key=key, value=value)
-    except Exception as exc:  # not in a job run (or no dbutils): nothing reads the value
-        log.debug("task value %s not set: %s", key, exc)
+
+def set_task_value(key: str, value: bool, task_values: TaskValues | None = None) -> bool:
+    """Set a job task value for a ``condition_task``; False (logged) when it cannot be set."""
+    target = task_values if task_values is not None else runtime_task_values()
+    if target is None:
+        log.info("task value %s=%s not set: not running as a Databricks job task", key, value)
+        return False
+    try:
+        target.set(key=key, value=value)
+    except Exception as exc:
+        log.warning("task value %s=%s could not be set: %s", key, value, exc)
         return False
     return True
 
 
-def default_launcher(platform: Platform) -> Launcher:
+class TaskValueOnly:
+    """``retraining.launch = task_value``: the launch is the task value; the workflow's condition_task runs the job."""
+
+    name = "task-value"
+
+    def __init__(self, key: str, task_values: TaskValues | None = None) -> None:
+        self.key = key
+        self.task_values = task_values
+
+    def launch(self, event_id: str, reason: str) -> LaunchResult:
+        if set_task_value(self.key, True, self.task_values):
+            return LaunchResult(
+                "launched", self.name, detail=f"task value {self.key}=true: the workflow's condition_task starts it"
+            )
+        return LaunchResult(
+            "launch_failed",
+            self.name,
+            detail=f"task value {self.key} could not be set (not a Databricks job run?): nothing starts retraining",
+        )
+
+
+def default_launcher(platform: Platform, task_values: TaskValues | None = None) -> Launcher:
     cfg = platform.config.retraining
     if platform.is_databricks:
         if cfg.launch == "task_value":
-            return TaskValueOnly()
+            return TaskValueOnly(cfg.task_value_key, task_values)
         from databricks.sdk import WorkspaceClient
 
         return DatabricksJobLauncher(WorkspaceClient(), cfg)
@@ -334,7 +406,7 @@ class TriggerResult:
     commit_attempts: int
     history: History
     launch: LaunchResult | None = None
-    task_value_set: bool = False
+    task_value_set: bool = False  # a job task value was set (by the task-value launch or, false, by the trigger)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -363,18 +435,21 @@ class RetrainingTrigger:
         clock: Callable[[], datetime] = _utcnow,
         sleep: Callable[[float], None] = time.sleep,
         config: RetrainingConfig | None = None,
+        task_values: TaskValues | None = None,
     ) -> None:
+        """``task_values``: where job task values go (default: the Databricks runtime's, on Databricks only)."""
         self.platform = platform
         self.cfg = config or platform.config.retraining
         self.fqn = platform.config.table("retraining_audit")
         self._launcher = launcher
         self.clock = clock
         self.sleep = sleep
+        self.task_values = task_values
 
     @property
     def launcher(self) -> Launcher:
         if self._launcher is None:
-            self._launcher = default_launcher(self.platform)
+            self._launcher = default_launcher(self.platform, self.task_values)
         return self._launcher
 
     def ensure_table(self) -> None:
@@ -427,10 +502,24 @@ class RetrainingTrigger:
                 self.sleep(delay)
         result = TriggerResult(event_id, decision, reason, now, attempts, history)
         log.info("retraining decision %s: %s (%s)", event_id, decision, reason)
-        if self.platform.is_databricks:
-            result.task_value_set = set_task_value(self.cfg.task_value_key, decision == "triggered")
-        if decision == "triggered" and launch:
-            result.launch = self._launch(event_id, reason, signals)
+        if decision == "triggered":
+            if launch:
+                result.launch = self._launch(event_id, reason, signals)
+            else:
+                detail = "launch disabled (--no-launch): decided and audited, nothing started"
+                result.launch = self._record_launch(
+                    event_id, reason, signals, LaunchResult("not_launched", "none", detail=detail)
+                )
+        by_task_value = (
+            result.launch is not None
+            and result.launch.launcher == TaskValueOnly.name
+            and result.launch.status == "launched"
+        )
+        if by_task_value:
+            result.task_value_set = True
+        elif self.platform.is_databricks or self.task_values is not None:
+            # false: nothing for the workflow to start (run_now, if used, already started the job)
+            result.task_value_set = set_task_value(self.cfg.task_value_key, False, self.task_values)
         return result
 
     def _launch(self, event_id: str, reason: str, signals: TriggerSignals) -> LaunchResult:
@@ -440,6 +529,12 @@ class RetrainingTrigger:
         except Exception as exc:  # recorded and returned: the drift job itself must still finish
             log.error("retraining launch for %s failed: %s", event_id, exc)
             outcome = LaunchResult("launch_failed", launcher.name, detail=f"{type(exc).__name__}: {exc}")
+        return self._record_launch(event_id, reason, signals, outcome)
+
+    def _record_launch(
+        self, event_id: str, reason: str, signals: TriggerSignals, outcome: LaunchResult
+    ) -> LaunchResult:
+        """Append the launch row; ``launch_failed``/``not_launched`` free the cooldown and the limit again."""
         row = self._row(
             uuid.uuid4().hex,
             "launch",
