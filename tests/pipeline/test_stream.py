@@ -110,3 +110,55 @@ def test_sigkill_mid_batch_then_restart_is_exactly_once(platform: Platform, spar
     ).run()
     assert restarted == [0, 1]  # batch 0 is replayed (bronze skips its files), then batch 1
     _assert_exactly_once(platform)
+
+
+def test_processing_time_trigger_keeps_running_and_picks_up_files_that_land_later(
+    platform: Platform, spark: Any
+) -> None:
+    """The real-time mode: the query stays up after draining, and a file landed later is one more batch."""
+    import threading
+    import time
+
+    sample.build(platform.paths.landing)
+    recorded: list[int] = []
+    done = threading.Condition()
+
+    def observer(event: str, batch_id: int) -> None:
+        if event == "batch_recorded":
+            with done:
+                recorded.append(batch_id)
+                done.notify_all()
+
+    def wait_for(batches: int, deadline: float) -> None:
+        with done:
+            assert done.wait_for(lambda: len(recorded) >= batches, timeout=max(0.0, deadline - time.monotonic())), (
+                f"only batches {recorded} within the deadline"
+            )
+
+    processor = StreamProcessor(
+        platform, trigger="processingTime", processing_time="1 second", max_files_per_trigger=FILES_PER_BATCH,
+        observer=observer,
+    )  # fmt: skip
+    assert (processor.trigger, processor.processing_time) == ("processingTime", "1 second")
+    deadline = time.monotonic() + 240  # a bound, not a speed target: batches are a few seconds each here
+    query = processor.start()
+    try:
+        wait_for(BATCHES, deadline)
+        time.sleep(2.5)  # two more trigger intervals with nothing new: no batch, and the query is still up
+        assert recorded == [0, 1] and query.isActive  # an availableNow query would have terminated by now
+        _assert_exactly_once(platform)
+
+        late = sample.trade("fh-LATE", "AAPL", "2026-03-06T15:10:00", 101.25, 7.0)
+        sample.write_records(platform.paths.landing / "finnhub/date=2026-03-06/symbol=AAPL/runE-000001.ndjson", [late])
+        wait_for(BATCHES + 1, deadline)
+        assert query.isActive and query.exception() is None
+    finally:
+        query.stop()
+    assert recorded == [0, 1, 2] and processor.totals.batches == 3
+    assert processor.totals.files == 9 and processor.totals.bronze_rows_added == sample.BRONZE_ROWS + 1
+    counts = table_counts(platform)
+    assert counts["bronze_trades"] == sample.BRONZE_ROWS + 1 and counts["silver_trades"] == sample.SILVER_ROWS + 1
+    silver = platform.store.read(platform.config.table("silver_trades"), columns=["trade_id", "session_type"])
+    assert silver.set_index("trade_id").loc["fh-LATE", "session_type"] == "regular"  # 10:10 EST
+    runs = platform.store.read(platform.config.table("pipeline_runs"), columns=["run_id"])
+    assert sorted(runs["run_id"]) == sorted(f"stream:{query.id}:{b}" for b in (0, 1, 2))
