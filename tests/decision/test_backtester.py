@@ -187,9 +187,7 @@ def test_annualisation_is_a_function_of_config_only() -> None:
     def run(n_bars: int, start: str, asset_class: str) -> int:
         rng = np.random.default_rng(9)
         close = 100 * np.exp(np.cumsum(rng.normal(0.0002, 0.002, n_bars)))
-        bars = pd.DataFrame(
-            {"bar_start": pd.date_range(start, periods=n_bars, freq="1min", tz="UTC"), "close": close}
-        )
+        bars = pd.DataFrame({"bar_start": pd.date_range(start, periods=n_bars, freq="1min", tz="UTC"), "close": close})
         res = backtest_bars(bars, "sma_cross", cfg, features, symbol="X", asset_class=asset_class, mode="long_short")
         return res.periods_per_year
 

@@ -18,7 +18,7 @@ from financial_transactions.lakehouse import Platform
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.orchestration import STAGES, RunContext, run_stages
 
-from .lakehouse import gold_frame, synthetic_trades, train_champion, write_gold
+from .lakehouse import gold_frame, synthetic_trades, train_champion, train_cutoff_of, write_gold
 
 SYMBOLS = {"AAPL": 190.0, "ETHUSDT": 3_000.0}
 
@@ -42,6 +42,8 @@ def test_predictions_append_only_new_rows(lake: tuple[Platform, pd.DataFrame, in
     assert again.rows_scored == 0 and again.table_version is None  # nothing new: no new Delta version
     preds = platform.store.read(platform.config.table("synthesized_predictions"))
     assert len(preds) == len(gold) and set(preds["model_version"]) == {str(version)}
+    # every row records the newest bar its model was trained on (from the registry lineage)
+    assert first.train_cutoff == train_cutoff_of(gold) and (preds["train_cutoff"] == train_cutoff_of(gold)).all()
     expected = ModelRegistry.from_platform(platform).load(version).predict(gold.reset_index(drop=True))
     merged = (
         gold[["symbol", "bar_start"]].assign(want=expected["score"].to_numpy()).merge(preds, on=["symbol", "bar_start"])

@@ -80,7 +80,9 @@ def backtest(
         console.print(f"[dim]skipped {skip['symbol']} {skip['strategy']}: {skip['reason']}[/]")
     if write:
         version = backtester.write(report)
-        console.print(f"backtest_results v{version} (run {report.run_id})")
+        replay = "; a replay of the past: the decision matrix keeps reading the latest current run"
+        kind = report.inputs.run_kind
+        console.print(f"backtest_results v{version} (run {report.run_id}, {kind}{replay if kind == 'as_of' else ''})")
 
 
 def decide(

@@ -28,12 +28,23 @@ Strategies: ``sma_cross`` (+1 when SMA(fast) > SMA(slow), −1 when below), ``ma
 (+1 when the MACD line is above its signal line, −1 below; 12/26/9 from the features
 config) and ``model`` ("follow the model": long while the champion sees no anomaly in the
 last ``model_cooldown_bars`` bars; after a flagged bar it stands aside (long_flat) or
-fades the flagged bar's move (long_short); a bar without a stored prediction is flat,
+fades the flagged bar's move (long_short); a bar without a usable prediction is flat,
 the model cannot vouch for it).
+
+**The model strategy trades on out-of-sample predictions only.** It follows one model:
+the registry's current champion (a replay of the past: the model of the snapshot's newest
+scoring run; see :func:`~financial_transactions.decision.predictions.champion_predictions`).
+A prediction of bar t is usable only if ``t > train_cutoff + split.embargo_minutes``, the
+cutoff being the newest bar that model was trained on (recorded on every prediction row),
+the embargo the same gap the train/test split leaves for forward-looking labels. Bars the
+model was trained on therefore never get a model position; the ``exposure`` metric shows
+how much of the replay was traded.
 
 Time travel: :meth:`Backtester.run` reads ``synthesized_predictions`` as of a Delta
 version or timestamp and the gold bars as of that same instant, so re-running an as-of
-backtest later gives identical results, whatever was appended since.
+backtest later gives identical results, whatever was appended since. Such a replay is
+written with ``run_kind = as_of`` so it is never mistaken for the latest view
+(:func:`current_runs`).
 """
 
 from __future__ import annotations
@@ -53,6 +64,7 @@ import pandas as pd
 from financial_transactions.config.decision import BacktestConfig, StrategyName
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.decision import performance
+from financial_transactions.decision.predictions import champion_predictions, registry_champion
 from financial_transactions.lakehouse import Platform
 from financial_transactions.lakehouse.errors import TableNotFound
 
@@ -263,13 +275,35 @@ def thin(n: int, limit: int = EQUITY_POINTS_MAX) -> np.ndarray:
 
 
 # -- inputs and provenance ----------------------------------------------------------------------
+#: ``backtest_results.run_kind``: a run on the latest tables, or a replay of the past (--as-of-*).
+CURRENT, AS_OF = "current", "as_of"
+
+
 @dataclass(frozen=True)
 class Inputs:
     gold: pd.DataFrame
-    predictions: pd.DataFrame | None
+    predictions: pd.DataFrame | None  # the champion's rows only (see predictions.champion_predictions)
     predictions_version: int | None
     gold_version: int
     as_of_timestamp: datetime | None
+    champion: str | None = None  # the model version whose predictions count
+
+    @property
+    def run_kind(self) -> str:
+        """``as_of`` for a time-travel replay (it has an instant), ``current`` for the latest tables."""
+        return AS_OF if self.as_of_timestamp is not None else CURRENT
+
+
+def current_runs(results: pd.DataFrame) -> pd.DataFrame:
+    """The ``backtest_results`` rows of *current* runs: a replay of the past is history, not the latest view.
+
+    Rows written before ``run_kind`` existed are current exactly when they have no ``as_of_timestamp``.
+    """
+    n = len(results)
+    kind = results["run_kind"].to_numpy(dtype=object) if "run_kind" in results.columns else np.full(n, None)
+    unmarked = pd.isna(kind)
+    no_instant = results["as_of_timestamp"].isna().to_numpy() if "as_of_timestamp" in results.columns else True
+    return results[(kind == CURRENT) | (unmarked & no_instant)]
 
 
 def _parse_when(value: datetime | str) -> datetime:
@@ -278,15 +312,24 @@ def _parse_when(value: datetime | str) -> datetime:
     return when.to_pydatetime()
 
 
-def latest_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
-    """One prediction per (symbol, bar_start): the most recently scored one (ties: higher model version)."""
-    if predictions.empty:
-        return predictions
-    df = predictions.copy()
-    df["_v"] = pd.to_numeric(df["model_version"], errors="coerce").fillna(-1)
-    order = ["symbol", "bar_start", "scored_at", "_v"] if "scored_at" in df.columns else ["symbol", "bar_start", "_v"]
-    df = df.sort_values(order, kind="stable")
-    return df.drop_duplicates(["symbol", "bar_start"], keep="last").drop(columns="_v").reset_index(drop=True)
+def out_of_sample(predictions: pd.DataFrame, embargo: pd.Timedelta) -> pd.DataFrame:
+    """The predictions of bars after their model's training cutoff plus ``embargo``.
+
+    A row without a ``train_cutoff`` (unknown, or written before the column existed) is
+    never out of sample: a prediction is not trusted without proof.
+    """
+    if predictions.empty or "train_cutoff" not in predictions.columns:
+        return predictions.iloc[0:0]
+    cutoff = pd.to_datetime(predictions["train_cutoff"], utc=True)
+    bar = pd.to_datetime(predictions["bar_start"], utc=True)
+    return predictions[cutoff.notna() & (bar > cutoff + embargo)]
+
+
+def _cutoffs(predictions: pd.DataFrame) -> str:
+    if "train_cutoff" not in predictions.columns:
+        return "unknown"
+    cutoffs = pd.to_datetime(predictions["train_cutoff"], utc=True).dropna()
+    return cutoffs.max().isoformat() if not cutoffs.empty else "unknown"
 
 
 @dataclass
@@ -311,6 +354,7 @@ class BacktestReport:
                     "symbol": res.symbol,
                     "asset_class": res.asset_class,
                     "mode": res.mode,
+                    "run_kind": self.inputs.run_kind,
                     "as_of_version": self.inputs.predictions_version,
                     "as_of_timestamp": self.inputs.as_of_timestamp,
                     "gold_version": self.inputs.gold_version,
@@ -360,7 +404,6 @@ class Backtester:
         when = _parse_when(as_of_timestamp) if as_of_timestamp is not None else None
         preds: pd.DataFrame | None = None
         preds_version: int | None = None
-        pred_cols = ["symbol", "bar_start", "model_version", "score", "label", "scored_at"]
         if as_of_version is not None:
             if not self.store.exists(preds_fqn):
                 raise TableNotFound(f"{preds_fqn} does not exist, so it has no version {as_of_version}")
@@ -369,17 +412,17 @@ class Backtester:
                 raise ValueError(
                     f"{preds_fqn} has no version {as_of_version}; versions are {min(history)}..{max(history)}"
                 )
-            preds = self.store.read(preds_fqn, version=as_of_version, columns=pred_cols)
+            preds = self.store.read(preds_fqn, version=as_of_version)
             preds_version = as_of_version
             when = history[as_of_version]["timestamp"]
         elif when is not None:
             if self.store.exists(preds_fqn):
                 preds_version = _version_at(self.store.history(preds_fqn), when)
                 if preds_version is not None:  # else: no predictions existed yet at that instant
-                    preds = self.store.read(preds_fqn, version=preds_version, columns=pred_cols)
+                    preds = self.store.read(preds_fqn, version=preds_version)
         elif self.store.exists(preds_fqn):
             preds_version = self.store.version(preds_fqn)
-            preds = self.store.read(preds_fqn, version=preds_version, columns=pred_cols)
+            preds = self.store.read(preds_fqn, version=preds_version)
         if when is not None:
             gold_version = _version_at(self.store.history(gold_fqn), when)
             if gold_version is None:
@@ -387,12 +430,18 @@ class Backtester:
         else:
             gold_version = self.store.version(gold_fqn)
         gold = self.store.read(gold_fqn, version=gold_version, columns=["symbol", "bar_start", "close"])
+        champion = None
+        if preds is not None:
+            # now: the registry's champion; a replay: the model of the snapshot's newest scoring run
+            current = registry_champion(self.platform) if when is None else None
+            preds, champion = champion_predictions(preds, current)
         return Inputs(
             gold=gold,
-            predictions=latest_predictions(preds) if preds is not None else None,
+            predictions=preds,
             predictions_version=preds_version,
             gold_version=gold_version,
             as_of_timestamp=when,
+            champion=champion,
         )
 
     # -- run -------------------------------------------------------------------
@@ -419,6 +468,7 @@ class Backtester:
             log.warning("backtest: ignoring %d gold bar(s) without a finite positive close", int(bad.sum()))
             gold = gold[~bad]
         preds = inputs.predictions
+        embargo = pd.Timedelta(minutes=self.cfg.split.embargo_minutes)
         for symbol in self.cfg.symbols.all:
             bars = gold[gold["symbol"] == symbol].sort_values("bar_start", kind="stable").reset_index(drop=True)
             asset_class = self.cfg.symbols.asset_class(symbol)
@@ -431,13 +481,22 @@ class Backtester:
                 frame = bars
                 if strategy == "model":
                     sym_preds = None if preds is None else preds[preds["symbol"] == symbol]
+                    model = f"model v{inputs.champion}" if inputs.champion is not None else "the champion"
                     if sym_preds is None or sym_preds.empty:
                         report.skipped.append(
-                            {"symbol": symbol, "strategy": strategy, "reason": "no stored predictions"}
+                            {"symbol": symbol, "strategy": strategy, "reason": f"no stored predictions of {model}"}
                         )
                         continue
+                    oos = out_of_sample(sym_preds, embargo)
+                    if oos.empty:
+                        reason = (
+                            f"no out-of-sample predictions: {model} was trained on bars up to {_cutoffs(sym_preds)}"
+                            f" (+{self.cfg.split.embargo_minutes} min embargo)"
+                        )
+                        report.skipped.append({"symbol": symbol, "strategy": strategy, "reason": reason})
+                        continue
                     frame = bars.merge(
-                        sym_preds[["bar_start", "label", "model_version"]], on="bar_start", how="left", validate="1:1"
+                        oos[["bar_start", "label", "model_version"]], on="bar_start", how="left", validate="1:1"
                     )
                 report.results.append(
                     backtest_bars(

@@ -10,9 +10,12 @@ from data the platform already has:
 * ``momentum`` – the latest RSI (gold ``rsi``, Wilder), 0-100;
 
 The indicators are read from gold_trade_features, never recomputed here.
-* ``backtest`` – Sharpe of ``backtest.strategy`` for the symbol in the latest backtest run;
-* ``model_confidence`` – the champion's anomaly rate: share of the symbol's latest
-  ``model_window_bars`` stored predictions that are flagged (the newest prediction per bar);
+* ``backtest`` – Sharpe of ``backtest.strategy`` for the symbol in the latest *current* backtest run
+  (``run_kind = current``: a ``--as-of-*`` replay of the past never counts as the latest);
+* ``model_confidence`` – the current champion's anomaly rate: share of the symbol's latest
+  ``model_window_bars`` predictions *of the registry champion* that are flagged (after a
+  rollback, the rolled-back-to version's own rows; without a registry champion, the model
+  of the newest scoring run). It describes the market now, so in-sample bars count too;
 * ``drift`` – median PSI over the features of the latest drift run (per symbol when the table
   has a ``symbol`` column): a median, so one noisy feature does not condemn every symbol;
 * ``sentiment`` – optional, the latest score in [−1, 1] per symbol from ``decision.sentiment_table``.
@@ -56,7 +59,8 @@ import pandas as pd
 
 from financial_transactions.config.decision import DecisionConfig, RecommendationThresholds
 from financial_transactions.config.ml import FeaturesConfig
-from financial_transactions.decision.backtester import latest_predictions
+from financial_transactions.decision.backtester import current_runs
+from financial_transactions.decision.predictions import champion_predictions, registry_champion
 from financial_transactions.lakehouse import Platform
 
 log = logging.getLogger(__name__)
@@ -285,7 +289,7 @@ class DecisionMatrix:
         if "backtest" in d.criteria:
             bt, sources["backtest_results"] = self._read("backtest_results")
             if bt is not None and not bt.empty and "sharpe" in bt.columns:
-                latest = _latest_run(bt)
+                latest = _latest_run(current_runs(bt))  # an --as-of-* replay is history, never the latest view
                 chosen = latest[latest["strategy"] == self.cfg.backtest.strategy]
                 for rec in chosen.to_dict("records"):
                     put(rec["symbol"], "backtest", rec["sharpe"])
@@ -295,8 +299,8 @@ class DecisionMatrix:
                 "synthesized_predictions", ["symbol", "bar_start", "model_version", "label", "scored_at"]
             )
             if preds is not None and not preds.empty:
-                latest_preds = latest_predictions(preds).sort_values(["symbol", "bar_start"], kind="stable")
-                recent = latest_preds.groupby("symbol").tail(d.model_window_bars)
+                champion_rows, _ = champion_predictions(preds, registry_champion(self.platform))
+                recent = champion_rows.groupby("symbol").tail(d.model_window_bars)
                 rate = recent.groupby("symbol")["label"].mean()
                 for sym_rate, value in rate.items():
                     put(sym_rate, "model_confidence", value)

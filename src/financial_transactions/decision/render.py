@@ -26,8 +26,10 @@ def _num(value: Any, fmt: str = "{:.2f}") -> str:
 
 def backtest_table(report: BacktestReport) -> Table:
     inputs = report.inputs
-    title = f"backtest {report.run_id} · predictions v{inputs.predictions_version} · gold v{inputs.gold_version}" + (
-        f" · as of {inputs.as_of_timestamp.isoformat()}" if inputs.as_of_timestamp else ""
+    title = (
+        f"backtest {report.run_id} · predictions v{inputs.predictions_version} · gold v{inputs.gold_version}"
+        + (f" · model v{inputs.champion}" if inputs.champion is not None else "")
+        + (f" · as of {inputs.as_of_timestamp.isoformat()}" if inputs.as_of_timestamp else "")
     )
     table = Table(title=title)
     for col, justify in (
