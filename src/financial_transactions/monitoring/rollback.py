@@ -14,9 +14,13 @@ for an explicit ``--to-version`` it becomes the version rolled back from, so the
 rollback itself can be undone. ``challenger`` and ``latest-model`` are untouched.
 
 Feature tables (``--restore-features``): Delta RESTORE of ``trade_features``,
-``train_set`` and ``test_set`` to the versions recorded by the gate — the
-pre-promotion snapshot (default target), or the versions the target version
-was trained on (``--to-version``, from its own PROMOTE row).
+``train_set`` and ``test_set`` to the versions the *target* version was trained
+on, which the gate recorded as ``challenger_feature_versions`` when it decided
+on that version (its PROMOTE row; else its own REJECT row). Never the current
+champion's pre-promotion snapshot (``snapshot_feature_versions``): every training
+run rewrites the feature tables, rejected ones too, so that snapshot is whatever
+the last run before the champion's left behind — a rejected retrain's data, not
+what the previous champion learnt from. No recorded versions: refused.
 
 Safety
 ------
@@ -105,6 +109,7 @@ class RollbackPlan:
     feature_restores: list[FeatureRestore] = field(default_factory=list)
     snapshot_decision_id: str | None = None
     restore_features: bool = False
+    feature_source: str | None = None  # where the restore versions come from (the gate decision)
 
     def describe(self) -> list[str]:
         lines = [f"{self.model_name}: champion v{self.from_version} -> v{self.to_version} ({self.source})"]
@@ -113,8 +118,10 @@ class RollbackPlan:
             if before != after:
                 lines.append(f"alias {alias}: {_v(before)} -> {_v(after)}")
         if self.restore_features:
+            if self.feature_source:
+                lines.append(f"feature tables: {self.feature_source}")
             if not self.feature_restores:
-                lines.append("feature tables: none recorded in the snapshot")
+                lines.append("feature tables: none recorded")
             for r in self.feature_restores:
                 what = "already at that version" if r.noop else "RESTORE"
                 lines.append(f"{r.table}: v{r.current_version} -> v{r.target_version} ({what})")
@@ -145,15 +152,48 @@ def _decode(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else None
 
 
-def promotions(platform: Platform) -> pd.DataFrame:
-    """PROMOTE rows of ``champion_challenger_audit`` that no later row superseded (oldest first)."""
+def _gate_audit(platform: Platform) -> pd.DataFrame:
+    """This model's rows of ``champion_challenger_audit`` (empty when there is none yet)."""
     fqn = platform.config.table("champion_challenger_audit")
     if not platform.store.exists(fqn):
         return pd.DataFrame()
     audit = platform.store.read(fqn)
+    if "model_name" in audit.columns:
+        audit = audit[audit["model_name"].isna() | (audit["model_name"] == platform.config.model_name)]
+    return audit
+
+
+def promotions(platform: Platform) -> pd.DataFrame:
+    """PROMOTE rows of ``champion_challenger_audit`` that no later row superseded (oldest first)."""
+    audit = _gate_audit(platform)
+    if audit.empty:
+        return audit
     cancelled = set(audit["supersedes"].dropna()) if "supersedes" in audit.columns else set()
     rows = audit[(audit["decision"] == "PROMOTE") & ~audit["decision_id"].isin(cancelled)]
     return rows.sort_values("decided_at").reset_index(drop=True)
+
+
+def trained_feature_versions(platform: Platform, version: int) -> tuple[dict[str, int], str] | None:
+    """The feature-table versions ``version`` was trained on, and the gate decision that recorded them.
+
+    Taken from the gate's own decision on that version: its PROMOTE row first
+    (even one whose alias move failed: what the model was trained on does not
+    change), else its REJECT row. Rows that *cancel* another promotion
+    (``supersedes`` set) are skipped: they are about another gate's run. An
+    empty record (``{}``) is no record.
+    """
+    audit = _gate_audit(platform)
+    if audit.empty or "challenger_feature_versions" not in audit.columns:
+        return None
+    rows = audit[audit["challenger_version"].astype("Int64") == version]
+    if "supersedes" in rows.columns:
+        rows = rows[rows["supersedes"].isna() | (rows["decision"] == "PROMOTE")]
+    rows = rows.assign(_promote=rows["decision"] == "PROMOTE").sort_values(["_promote", "decided_at"])
+    for _, row in rows[::-1].iterrows():
+        versions = _decode(row["challenger_feature_versions"])
+        if versions:
+            return {str(t): int(v) for t, v in versions.items()}, str(row["decision_id"])
+    return None
 
 
 def promotion_of(platform: Platform, version: int) -> dict[str, Any] | None:
@@ -259,27 +299,19 @@ class ModelRollback:
             restore_features=restore_features,
         )
         if restore_features:
-            plan.feature_restores = self._feature_plan(target, to_version is not None, promotion)
+            plan.feature_restores, plan.feature_source = self._feature_plan(target)
         return plan
 
-    def _feature_plan(self, target: int, explicit: bool, promotion: dict[str, Any] | None) -> list[FeatureRestore]:
-        versions: dict[str, int] | None = None
-        where = ""
-        snapshot_champion = ((promotion or {}).get("snapshot_aliases") or {}).get(CHAMPION)
-        own = promotion_of(self.platform, target) if explicit else None
-        if own is not None and own.get("challenger_feature_versions") is not None:
-            versions, where = own["challenger_feature_versions"], f"the versions v{target} was trained on"
-        elif (
-            promotion is not None
-            and promotion.get("snapshot_feature_versions") is not None
-            and (snapshot_champion == target or not explicit)
-        ):
-            versions, where = promotion["snapshot_feature_versions"], "the pre-promotion snapshot"
-        if versions is None:
+    def _feature_plan(self, target: int) -> tuple[list[FeatureRestore], str]:
+        """RESTORE steps back to what ``target`` was trained on (see the module docstring for why not the snapshot)."""
+        recorded = trained_feature_versions(self.platform, target)
+        if recorded is None:
             raise RollbackRefused(
-                f"no recorded feature-table versions for v{target} in champion_challenger_audit; "
+                f"no recorded feature-table versions that v{target} was trained on in champion_challenger_audit; "
                 "roll back without --restore-features; nothing changed"
             )
+        versions, decision_id = recorded
+        where = f"the versions v{target} was trained on (gate decision {decision_id})"
         store = self.platform.store
         out = []
         for table, version in sorted(versions.items()):
@@ -293,7 +325,7 @@ class ModelRollback:
                     f"{table} has no version {version} (latest {latest}; from {where}); nothing changed"
                 )
             out.append(FeatureRestore(table, latest, version))
-        return out
+        return out, where
 
     # -- execution ---------------------------------------------------------------------------
     def run(
