@@ -83,7 +83,7 @@ def test_cyclic_depends_on(bundle_copy: Path, bundle_schema: Path) -> None:
     assert error.check == "tasks"
     assert error.message == (
         "job 'financial_retraining_workflow' has a dependency cycle: "
-        "train_tournament -> gate_promoted -> deploy_model -> train_tournament"
+        "train_tournament -> validate_challenger -> gate_promoted -> deploy_model -> train_tournament"
     )
     assert error.file == "resources/retraining_workflow.yml"
 
@@ -230,3 +230,100 @@ def test_pipeline_configuration_keys_must_be_read_by_the_pipeline_code(bundle_co
     assert error.message.startswith("pipeline 'financial_streaming_dlt' sets 'fin_mlops.landing_path', which the")
     assert error.message.endswith("did you mean 'fin_mlops.landing'?")
     assert (error.file, error.line) == ("resources/streaming_pipeline.yml", line_of(path, "fin_mlops.landing_path"))
+
+
+# Built at run time so this file holds no credential-shaped literal (the repository secret scan reads it).
+DATABRICKS_TOKEN = "dapi" + "0123456789abcdef" * 2
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "path", "message"),
+    [
+        (
+            "resources/streaming_pipeline.yml",
+            '        fin_mlops.auto_loader: "true"\n',
+            '        fin_mlops.auto_loader: "true"\n        finnhub.api_key: d3adb33fd3adb33f\n',
+            "resources.pipelines.financial_streaming_dlt.configuration.finnhub.api_key",
+            "finnhub.api_key must come from a secret scope ({{secrets/<scope>/<key>}}), not a literal value",
+        ),
+        (
+            "resources/streaming_pipeline.yml",
+            '        fin_mlops.auto_loader: "true"\n',
+            f'        fin_mlops.auto_loader: "true"\n        spark.hadoop.fs.audit.endpoint: {DATABRICKS_TOKEN}\n',
+            "resources.pipelines.financial_streaming_dlt.configuration.spark.hadoop.fs.audit.endpoint",
+            "value looks like a credential (databricks-token, dapi…(36 chars)); keep it in a secret scope and "
+            "reference it as {{secrets/<scope>/<key>}}",
+        ),
+        (
+            "resources/retraining_workflow.yml",
+            "      max_concurrent_runs: 1\n",
+            "      max_concurrent_runs: 1\n      parameters:\n        - name: webhook_token\n"
+            "          default: abc123\n",
+            "resources.jobs.financial_retraining_workflow.parameters[0].default",
+            "job parameter 'webhook_token' has a literal default; secrets belong in a secret scope",
+        ),
+        (
+            "resources/retraining_workflow.yml",
+            "      max_concurrent_runs: 1\n",
+            "      max_concurrent_runs: 1\n      parameters:\n        - name: webhook\n"
+            '          default: "{{secrets/financial-mlops/alert-webhook-url}}"\n',
+            "resources.jobs.financial_retraining_workflow.parameters[0].default",
+            "job parameter 'webhook' defaults to a secret reference, which is not resolved there and is visible "
+            "in every run; read the secret scope in code",
+        ),
+        (
+            "resources/retraining_workflow.yml",
+            '              - "{{tasks.train_tournament.values.model_version}}"\n',
+            '              - "{{tasks.train_tournament.values.model_version}}"\n              - --reason\n'
+            f"              - {DATABRICKS_TOKEN}\n",
+            "resources.jobs.financial_retraining_workflow.tasks[1].spark_python_task.parameters[11]",
+            "value looks like a credential (databricks-token, dapi…(36 chars)); keep it in a secret scope and "
+            "reference it as {{secrets/<scope>/<key>}}",
+        ),
+    ],
+)
+def test_secrets_policy_covers_pipelines_and_parameters(
+    bundle_copy: Path, bundle_schema: Path, file: str, old: str, new: str, path: str, message: str
+) -> None:
+    edit(bundle_copy / file, old, new)
+    report = _check(bundle_copy, bundle_schema)
+    errors = [e for e in report.errors if e.check != "scripts"]  # --reason is not a flag of that script
+    rendered = "\n".join(f.render() for f in errors)
+    assert len(errors) == 1, rendered
+    error = errors[0]
+    assert (error.check, error.path, error.message) == ("secrets", path, message)
+    assert error.file == file and error.line == line_of(bundle_copy / file, new.strip().splitlines()[-1].strip())
+    assert DATABRICKS_TOKEN not in rendered  # never echo the secret
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            'fin_mlops.expectations.max_future_seconds: "86400"',
+            'fin_mlops.expectations.max_future_seconds: "-5"',
+            "fin_mlops.expectations.max_future_seconds = '-5': Input should be greater than or equal to 0",
+        ),
+        (
+            'fin_mlops.expectations.min_timestamp: "2000-01-01T00:00:00Z"',
+            'fin_mlops.expectations.min_timestamp: "2000-13-01"',
+            "fin_mlops.expectations.min_timestamp = '2000-13-01': Input should be a valid datetime or date, "
+            "month value is outside expected range of 1-12",
+        ),
+        (
+            "fin_mlops.expectations.known_sources: finnhub,binance,alphavantage",
+            "fin_mlops.expectations.known_sources: finnhub,Binance",
+            "fin_mlops.expectations.known_sources = 'finnhub,Binance': Value error, source 'Binance' must be a "
+            "lower-case identifier",
+        ),
+    ],
+)
+def test_pipeline_thresholds_are_validated_with_the_config_bounds(
+    bundle_copy: Path, bundle_schema: Path, old: str, new: str, message: str
+) -> None:
+    path = bundle_copy / "resources" / "streaming_pipeline.yml"
+    edit(path, old, new)
+    error = _only_error(_check(bundle_copy, bundle_schema))
+    assert error.check == "pipelines"
+    assert error.message == f"pipeline 'financial_streaming_dlt': {message}"
+    assert (error.file, error.line) == ("resources/streaming_pipeline.yml", line_of(path, new))

@@ -92,10 +92,13 @@ def test_script_entry_point(platform: Platform, project_root: Path, tmp_path: Pa
         text=True,
         timeout=120,
         check=False,
+        cwd=tmp_path,  # the report goes to ./reports by default
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"dashboard: {out / 'index.html'}"
+    report = next((tmp_path / "reports").glob("*-decision-report.md"))
+    assert proc.stdout.splitlines() == [f"decision report: {report}", f"dashboard: {out / 'index.html'}"]
     assert (out / "market.json").is_file()
+    assert "## Decision matrix" in report.read_text(encoding="utf-8")
 
 
 def test_dashboard_is_the_last_stage_and_prints_the_path(platform: Platform, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
