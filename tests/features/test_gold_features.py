@@ -248,3 +248,45 @@ def test_timestamps_in_any_unit_or_zone_mean_the_same_instant() -> None:
     np.testing.assert_array_equal(ts_to_ns(pd.Series(expected // 1_000_000)), expected)  # epoch ms
     with pytest.raises(ValueError, match="null"):
         ts_to_ns(pd.Series([utc[0], pd.NaT]))
+
+
+@pytest.mark.parametrize("interval", ["1h", "45min", "7min", "4min", "2h"])
+def test_bar_intervals_that_could_straddle_a_session_are_refused(interval: str) -> None:
+    with pytest.raises(ValueError, match="does not divide 30 minutes"):
+        FeaturesConfig(bar_interval=interval)
+
+
+def test_session_aligned_bars_never_straddle_a_session_or_a_day() -> None:
+    """Every divisor of 30 minutes puts a bar edge on 04:00, 09:30, 16:00, 20:00 New York and on New York
+    midnight, in winter and summer time; a 1-hour bar (now refused) would mix pre-market and regular."""
+    from financial_transactions.features.bars import SESSION_GRID_NS, check_session_aligned
+    from financial_transactions.market.calendar import classify_sessions, session_date
+
+    for day in ("2025-03-07", "2025-03-10"):  # the Friday before and the Monday after the DST change
+        ts = pd.Series(pd.date_range(f"{day} 03:00", f"{day} 23:59", freq="7s", tz="America/New_York"))
+        ts = ts.dt.tz_convert("UTC")
+        for asset in ("equity", "crypto"):
+            trades = pd.DataFrame(
+                {"symbol": "X", "price": 10.0 + np.arange(len(ts)) % 7 * 0.01, "volume": 1.0, "ts": ts,
+                 "asset_class": asset}
+            )  # fmt: skip
+            session = classify_sessions(ts, asset).to_numpy()
+            trade_day = session_date(ts).to_numpy()
+            for interval in ("1min", "5min", "15min", "30min", "10s"):
+                bar_ns = check_session_aligned(interval)
+                assert SESSION_GRID_NS % bar_ns == 0
+                gold = build_gold_features(trades, FeaturesConfig(bar_interval=interval))
+                bar_of_trade = ts_ns(ts) // bar_ns
+                frame = pd.DataFrame({"bar": bar_of_trade, "session": session, "day": trade_day})
+                mixed = frame.groupby("bar")[["session", "day"]].nunique()
+                assert (mixed == 1).all().all(), (day, asset, interval)
+                assert len(gold) == frame.bar.nunique()
+    hour = (ts_ns(ts) // 3_600_000_000_000).astype(np.int64)  # the refused 1-hour bars on the equity tape
+    equity = classify_sessions(ts, "equity").to_numpy()
+    assert (pd.DataFrame({"bar": hour, "s": equity}).groupby("bar").s.nunique() > 1).any()
+
+
+def ts_ns(ts: pd.Series) -> np.ndarray:
+    from financial_transactions.features.bars import ts_to_ns
+
+    return ts_to_ns(ts)

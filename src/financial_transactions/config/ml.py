@@ -27,7 +27,11 @@ class BollingerConfig(StrictModel):
 
 
 class FeaturesConfig(StrictModel):
-    bar_interval: str = Field(default="1min", pattern=r"^\d+(s|min|h)$")
+    bar_interval: str = Field(
+        default="1min",
+        pattern=r"^\d+(s|min|h)$",
+        description="bar width; must divide 30 minutes so no bar straddles a session boundary or a trading date",
+    )
     sma_windows: list[int] = Field(default_factory=lambda: [10, 30], min_length=1)
     ema_windows: list[int] = Field(default_factory=lambda: [12, 26], min_length=1)
     rsi_period: int = Field(default=14, ge=2, le=500)
@@ -38,6 +42,14 @@ class FeaturesConfig(StrictModel):
     volume_zscore_window: int = Field(default=50, ge=2, le=5000)
     trade_rate_window: int = Field(default=5, ge=1, le=5000)
 
+    @field_validator("bar_interval")
+    @classmethod
+    def _session_aligned(cls, value: str) -> str:
+        from financial_transactions.features.bars import check_session_aligned
+
+        check_session_aligned(value)
+        return value
+
     @model_validator(mode="after")
     def _window_bounds(self) -> FeaturesConfig:
         for name in ("sma_windows", "ema_windows"):
@@ -46,17 +58,93 @@ class FeaturesConfig(StrictModel):
                     raise ValueError(f"{name} entry {w} must be within [2, 5000]")
         return self
 
+    @property
+    def lookback_bars(self) -> int:
+        """How many earlier bars the longest finite feature window reads (default 50: the volume z-score).
+
+        A window of ``n`` values ending at bar t reads ``n - 1`` earlier bars; the z-scores,
+        trade-rate ratio and RSI read ``n`` (their baseline or first difference precedes the
+        window), ``range_atr`` reads ``atr_period + 1``; MACD reads ``slow + signal - 2``.
+        EMA, RSI and ATR smoothing and the flat-run counters have unbounded memory; their
+        nominal windows are what counts here.
+        """
+        return max(
+            max(self.sma_windows) - 1,
+            max(self.ema_windows) - 1,
+            self.rsi_period,
+            self.macd.slow + self.macd.signal - 2,
+            self.bollinger.period - 1,
+            self.atr_period + 1,  # range_atr divides by the previous bar's ATR
+            self.volatility_window,
+            self.volume_zscore_window,
+            self.trade_rate_window,
+        )
+
 
 class LabelsConfig(StrictModel):
-    source: Literal["ground_truth", "rule", "auto"] = "auto"
-    rule_forward_bars: int = Field(default=5, ge=1, le=1000)
-    rule_zscore: float = Field(default=4.0, gt=0, le=100)
+    source: Literal["ground_truth", "rule", "auto"] = Field(
+        default="auto",
+        description="auto: ground truth for the symbols and times a replay's ground truth covers, the rule "
+        "elsewhere; ground_truth: covered bars only; rule: the rule everywhere",
+    )
+    rule_forward_bars: int = Field(
+        default=5, ge=1, le=1000, description="k: the rule compares a bar with the k bars before and after it"
+    )
+    rule_zscore: float = Field(default=4.0, gt=0, le=100, description="how many robust stds make a dislocation")
+    rule_scale_bars: int = Field(
+        default=240,
+        ge=30,
+        le=100_000,
+        description="trailing bars (before t, never after) whose return and volume changes give the rule its scale",
+    )
 
 
 class SplitConfig(StrictModel):
-    test_fraction: float = Field(default=0.2, gt=0, lt=0.9)
-    validation_fraction: float = Field(default=0.2, gt=0, lt=0.9)
-    embargo_minutes: int = Field(default=30, ge=0, le=100_000)
+    test_fraction: float = Field(default=0.2, gt=0, lt=0.9, description="the last share of rows, held out for test")
+    validation_fraction: float = Field(
+        default=0.2, gt=0, lt=0.9, description="share of the pre-test rows used for thresholds and model selection"
+    )
+    embargo_minutes: int = Field(
+        default=30, ge=0, le=100_000, description="wall-clock gap dropped before each slice start, all symbols"
+    )
+    embargo_bars: int | Literal["auto"] = Field(
+        default="auto",
+        description="each symbol's own last N bars dropped before each slice start; auto = the larger of "
+        "labels.rule_forward_bars and the longest feature look-back; an explicit N must be >= "
+        "labels.rule_forward_bars",
+    )
+
+    @field_validator("embargo_bars")
+    @classmethod
+    def _embargo_bars_range(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 0 <= value <= 100_000:
+            raise ValueError("embargo_bars must be 'auto' or within [0, 100000]")
+        return value
+
+
+def embargo_bars(split: SplitConfig, labels: LabelsConfig, features: FeaturesConfig) -> int:
+    """Per-symbol bars dropped before each slice start (``split.embargo_bars`` resolved).
+
+    ``auto`` covers both directions of contamination: the last training row's rule label
+    looks ``rule_forward_bars`` ahead, and the first validation/test row's features look
+    ``features.lookback_bars`` back; neither then reaches a row of the other slice.
+    """
+    if split.embargo_bars == "auto":
+        return max(labels.rule_forward_bars, features.lookback_bars)
+    return split.embargo_bars
+
+
+def check_embargo(split: SplitConfig, labels: LabelsConfig) -> None:
+    """An explicit ``split.embargo_bars`` must cover the rule label's forward horizon.
+
+    A smaller embargo lets the labels of the last training bars be computed from
+    validation (or test) bars, a leak no later check could see.
+    """
+    if split.embargo_bars != "auto" and split.embargo_bars < labels.rule_forward_bars:
+        raise ValueError(
+            f"split.embargo_bars ({split.embargo_bars}) must be at least labels.rule_forward_bars "
+            f"({labels.rule_forward_bars}), the rule label's forward horizon; use 'auto' or a larger value"
+        )
 
 
 ImbalanceWeight = float | Literal["balanced", "none"]
@@ -150,7 +238,9 @@ def _check_weight(value: ImbalanceWeight) -> ImbalanceWeight:
 
 
 class ModelsConfig(StrictModel):
-    """The tournament. Ranking: ``primary_metric`` desc, then ``tie_break`` metrics desc, then name."""
+    """The tournament. Ranked on the *validation* slice: ``primary_metric`` in tiers of ``tie_tolerance``
+    below the best, then ``tie_break`` metrics the same way, then name (see ``models.tournament.rank_results``);
+    the test slice stays held out for the reported figures."""
 
     registered_model: str = Field(default="anomaly_model", pattern=r"^[a-z][a-z0-9_]{0,127}$")
     experiment_name: str = Field(default="financial-anomaly-tournament", min_length=1)
@@ -158,7 +248,13 @@ class ModelsConfig(StrictModel):
     tie_break: list[Literal["pr_auc", "roc_auc", "f1", "precision_at_k", "recall_at_fpr", "inference_rows_per_s"]] = (
         Field(default=["roc_auc", "recall_at_fpr", "f1"], max_length=6)
     )
-    tie_tolerance: float = Field(default=1e-9, ge=0, le=0.1)
+    tie_tolerance: float = Field(
+        default=1e-9,
+        ge=0,
+        le=0.1,
+        description="models within this of the best remaining value of a metric share a tier; "
+        "the next tie_break metric orders the tier",
+    )
     precision_at_k: int = Field(default=100, ge=1, le=1_000_000)
     fixed_fpr: float = Field(default=0.01, gt=0, lt=1)
     random_state: int = Field(default=42, ge=0, le=2**32 - 1)
@@ -194,6 +290,13 @@ class GateConfig(StrictModel):
     margin: float = Field(default=0.01, ge=0, le=1)
     guardrails: GuardrailsConfig = GuardrailsConfig()
     latency_repeats: int = Field(default=3, ge=1, le=100)  # best-of-N timing of each model's batch scoring
+    pending_promotion_timeout_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        le=86_400,
+        description="a recorded PROMOTE whose aliases have not moved after this long was interrupted: the "
+        "next gate cancels it; younger ones block promotions (another gate is moving the aliases)",
+    )
 
 
 class ValidatorConfig(StrictModel):

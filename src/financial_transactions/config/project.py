@@ -29,6 +29,7 @@ from financial_transactions.config.ml import (
     ModelsConfig,
     SplitConfig,
     ValidatorConfig,
+    check_embargo,
 )
 from financial_transactions.config.monitoring import AlertingConfig, DriftConfig, RetrainingConfig
 from financial_transactions.config.pipeline import PipelineConfig
@@ -148,6 +149,11 @@ class ProjectConfig(StrictModel):
     serving: ServingConfig = ServingConfig()
 
     _source: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _embargo_covers_label_horizon(self) -> ProjectConfig:
+        check_embargo(self.split, self.labels)
+        return self
 
     # -- names -----------------------------------------------------------------
     @property

@@ -7,8 +7,14 @@ so the indicator math exists once (in :mod:`.indicators`).
 
 Indicators run over the sequence of a symbol's *non-empty* bars (trade-driven
 bars, see :mod:`.bars`), across session and day boundaries; only the VWAP is anchored,
-to the trading session ``(trade_date, session_type)`` taken from silver. Every
-column at bar ``t`` depends only on trades at or before the end of bar ``t``.
+to the trading session ``(trade_date, session_type)`` taken from silver (or the
+market calendar). For equities that is one of pre-market, regular and after-hours of a
+New York trading date. Crypto trades 24/7 in one ``continuous`` session, so its anchor
+is the ``trade_date`` alone: its session VWAP restarts at **midnight New York time**
+(``trade_date`` is the New York calendar date for every asset class), not at UTC
+midnight, which keeps the crypto and equity "day" the same. Every column at bar ``t``
+depends only on trades at or before the end of bar ``t`` (``bar_end``), which is why
+``bar_end`` is the point-in-time key of the feature tables (:data:`TIMESTAMP_KEY`).
 
 Model inputs (:data:`FEATURE_COLUMNS`) are scale-free (ratios, returns, z-scores,
 counts) so one model serves symbols priced at $2 and at $90,000; price levels
@@ -40,7 +46,9 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
 
 GOLD_KEYS = ["symbol", "bar_start"]
-TIMESTAMP_KEY = "bar_start"
+"""Primary key of a gold bar."""
+TIMESTAMP_KEY = "bar_end"
+"""When a bar's features are known (its last possible trade): the point-in-time key of feature lookups."""
 REQUIRED_COLUMNS = ("symbol", "price", "volume", "ts")
 
 _BASE_COLUMNS: list[tuple[str, str]] = [

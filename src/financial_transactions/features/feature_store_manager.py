@@ -1,12 +1,16 @@
 """Feature tables: ``trade_features`` (every labelled gold bar), ``train_set``, ``test_set``.
 
-Keys everywhere: primary ``(symbol, bar_start)``, timestamp key ``bar_start``. Tables are
-named only through ``cfg.table(...)`` and written through the lakehouse store, so the
-laptop (delta-rs) and Databricks (Spark SQL) share this code. On Databricks, when
-``databricks.feature_engineering`` is importable, the tables are also Unity Catalog
-*feature tables*: ``FeatureEngineeringClient.create_table`` declares the primary and
-timestamp keys the first time, and later runs replace the rows and upsert with
-``write_table(mode="merge")``.
+Keys: primary ``(symbol, bar_end)``, timestamp key ``bar_end`` (:data:`FEATURE_KEYS`,
+:data:`TIMESTAMP_KEY`). ``bar_end`` is when a row's features become known (a bar's
+features use its trades up to ``bar_end``), so a point-in-time lookup at time ``t`` on the
+timestamp key returns only bars that had *closed* by ``t``; keyed by ``bar_start`` it would
+hand out a bar still being traded. ``bar_start`` stays in every table (gold's key, unique
+per symbol too). Tables are named only through ``cfg.table(...)`` and written through the
+lakehouse store, so the laptop (delta-rs) and Databricks (Spark SQL) share this code. On
+Databricks, when ``databricks.feature_engineering`` is importable, the tables are also Unity
+Catalog *feature tables*: ``FeatureEngineeringClient.create_table`` declares the primary and
+timestamp keys the first time (UC wants the timestamp key inside the primary key), and
+later runs replace the rows and upsert with ``write_table(mode="merge")``.
 
 **The split is by time, never shuffled.** All symbols share the boundaries (markets
 move together, so a per-symbol split would let the model see the test period through
@@ -15,11 +19,23 @@ other symbols). In time order::
     train | embargo | validation | embargo | test
 
 ``test`` is the last ``split.test_fraction`` of the rows; ``validation`` is the last
-``split.validation_fraction`` of the rows before the test embargo and is where the
-models engineer picks thresholds; the ``split.embargo_minutes`` gaps are dropped so
-no rolling window (features look back up to ``volume_zscore_window`` bars) or
-forward-looking rule label (``labels.rule_forward_bars``) straddles two slices. A row
-sits in the slice its ``bar_start`` falls in; rows sharing a ``bar_start`` never split.
+``split.validation_fraction`` of the rows before the test embargo and is where models
+get their thresholds and the tournament picks its winner. A row sits in the slice its
+``bar_end`` falls in; rows sharing a ``bar_end`` never split. Before each slice start two
+things are dropped as ``embargo``:
+
+* every row in the last ``split.embargo_minutes`` (wall clock, all symbols), and
+* each symbol's own last ``E`` bars, ``E = split.embargo_bars`` (``auto``: the larger of
+  ``labels.rule_forward_bars`` and ``features.lookback_bars``, 50 bars by default).
+
+Bars exist only where trades happened, so minutes alone do not bound anything: after an
+overnight gap the next ``k`` bars of a symbol can lie hours later, in the next slice. In
+*bars*, per symbol, the embargo does bound both leaks: the last training row's rule label
+reads at most ``rule_forward_bars`` bars ahead, all inside the embargo; the first
+validation/test row's features read at most ``features.lookback_bars`` bars back (the
+volume z-score's 50), also inside the embargo. Recursive smoothing (EMA, RSI, ATR) and the
+flat-run counters have longer, decaying memory that no finite embargo removes.
+
 ``train_set`` holds the train and validation rows with a ``split`` column; ``test_set``
 the test rows; ``trade_features`` every labelled row with its ``split`` (``embargo``
 included), so each table version documents exactly what a model saw.
@@ -37,7 +53,13 @@ import pandas as pd
 
 from financial_transactions.config.ml import SplitConfig
 from financial_transactions.features.feature_engineering import GOLD_KEYS, TIMESTAMP_KEY, feature_columns
-from financial_transactions.features.labels import LABEL_COLUMN, LabelReport, label_bars, load_ground_truth
+from financial_transactions.features.labels import (
+    LABEL_COLUMN,
+    LabelReport,
+    label_bars,
+    load_coverage,
+    load_ground_truth,
+)
 
 if TYPE_CHECKING:
     from financial_transactions.lakehouse import Platform
@@ -48,23 +70,27 @@ log = logging.getLogger(__name__)
 SPLIT_COLUMN = "split"
 SPLITS = ("train", "validation", "test", "embargo")
 FEATURE_TABLES = ("trade_features", "train_set", "test_set")
-KEY_CONSTRAINT = ("keys_not_null", "symbol IS NOT NULL AND bar_start IS NOT NULL")
+FEATURE_KEYS = ["symbol", TIMESTAMP_KEY]
+"""Primary key of the feature tables (the timestamp key is part of it, as Unity Catalog requires)."""
+KEY_CONSTRAINT = ("keys_not_null", "symbol IS NOT NULL AND bar_start IS NOT NULL AND bar_end IS NOT NULL")
 LABEL_CONSTRAINT = ("label_is_binary", "label = 0 OR label = 1")
 
 
 @dataclass(frozen=True)
 class SplitBoundaries:
-    """Where each slice starts (UTC); rows in ``[x - embargo, x)`` before a start are dropped."""
+    """Where each slice starts (UTC) and the embargo dropped before each start."""
 
     validation_start: pd.Timestamp
     test_start: pd.Timestamp
     embargo: pd.Timedelta
+    embargo_bars: int = 0
 
     def as_dict(self) -> dict[str, str]:
         return {
             "validation_start": self.validation_start.isoformat(),
             "test_start": self.test_start.isoformat(),
             "embargo_minutes": str(int(self.embargo / pd.Timedelta(minutes=1))),
+            "embargo_bars": str(self.embargo_bars),
         }
 
 
@@ -73,44 +99,72 @@ def _boundary(times: np.ndarray, fraction: float) -> np.datetime64:
     return times[min(len(times) - 1, int(np.floor(len(times) * (1.0 - fraction))))]
 
 
+def _embargo_before(
+    values: np.ndarray, symbols: np.ndarray, start: np.datetime64, embargo: np.timedelta64, bars: int
+) -> np.ndarray:
+    """Rows before ``start`` that the embargo drops: the last ``embargo`` of time, and each
+    symbol's own last ``bars`` rows before ``start``."""
+    before = values < start
+    out = before & (values >= start - embargo)
+    if bars > 0 and before.any():
+        idx = np.flatnonzero(before)
+        frame = pd.DataFrame({"symbol": symbols[idx], "t": values[idx]})
+        from_end = frame.sort_values("t", kind="stable").groupby("symbol", sort=False).cumcount(ascending=False)
+        out[idx[from_end.sort_index().to_numpy() < bars]] = True
+    return out
+
+
 def time_split(
-    frame: pd.DataFrame, cfg: SplitConfig, *, time_column: str = TIMESTAMP_KEY
+    frame: pd.DataFrame,
+    cfg: SplitConfig,
+    *,
+    embargo_bars: int = 0,
+    time_column: str = TIMESTAMP_KEY,
+    symbol_column: str = "symbol",
 ) -> tuple[pd.Series, SplitBoundaries]:
     """The slice name of every row (see the module doc) and the boundaries used.
 
+    ``embargo_bars`` is the resolved per-symbol embargo (``config.ml.embargo_bars``).
     Raises ``ValueError`` when a slice would be empty (too little history for the
     fractions and embargo): training on an empty or overlapping split is worse than stopping.
     """
     if frame.empty:
         raise ValueError("cannot split an empty feature table")
+    if embargo_bars < 0:
+        raise ValueError(f"embargo_bars must be >= 0, got {embargo_bars}")
     ts = pd.to_datetime(frame[time_column], utc=True)
     embargo = pd.Timedelta(minutes=cfg.embargo_minutes)
+    e = embargo.to_timedelta64()
     values = ts.to_numpy(dtype="datetime64[ns]")
+    symbols = frame[symbol_column].astype(str).to_numpy()
     ordered = np.sort(values)
     test_start = _boundary(ordered, cfg.test_fraction)
-    before_test = ordered[ordered < test_start - embargo.to_timedelta64()]
+    test_embargo = _embargo_before(values, symbols, test_start, e, embargo_bars)
+    before_test = np.sort(values[(values < test_start) & ~test_embargo])
     if before_test.size == 0:
         raise ValueError(
             f"no rows before the test slice: {len(frame)} rows span {ts.min()} .. {ts.max()}, "
-            f"less than the embargo of {embargo} plus a training period"
+            f"less than the embargo ({embargo}, {embargo_bars} bars per symbol) plus a training period"
         )
     validation_start = _boundary(before_test, cfg.validation_fraction)
+    validation_embargo = _embargo_before(values, symbols, validation_start, e, embargo_bars)
     split = np.full(len(frame), "embargo", dtype=object)
-    e = embargo.to_timedelta64()
     split[values >= test_start] = "test"
-    split[(values >= validation_start) & (values < test_start - e)] = "validation"
-    split[values < validation_start - e] = "train"
+    split[(values >= validation_start) & (values < test_start) & ~test_embargo] = "validation"
+    split[(values < validation_start) & ~validation_embargo] = "train"
     counts = {name: int((split == name).sum()) for name in ("train", "validation", "test")}
     empty = [name for name, n in counts.items() if n == 0]
     if empty:
         raise ValueError(
             f"time split leaves {empty} empty ({counts}); {len(frame)} rows span {ts.min()} .. {ts.max()} "
-            f"with embargo {embargo}: lower split.embargo_minutes or collect more data"
+            f"with embargo {embargo} and {embargo_bars} bars per symbol: lower split.embargo_minutes / "
+            "split.embargo_bars or collect more data"
         )
     bounds = SplitBoundaries(
         validation_start=pd.Timestamp(validation_start, tz="UTC"),
         test_start=pd.Timestamp(test_start, tz="UTC"),
         embargo=embargo,
+        embargo_bars=embargo_bars,
     )
     return pd.Series(split, index=frame.index, name=SPLIT_COLUMN), bounds
 
@@ -184,16 +238,32 @@ class FeatureStoreManager:
         """Ground-truth anomalies at ``location`` (default: the landing zone, every window)."""
         return load_ground_truth(location if location is not None else self.platform.paths.landing)
 
-    def build(self, gold: pd.DataFrame, truth: pd.DataFrame | None) -> FeatureSets:
-        """Label ``gold`` and split it by time (pure: nothing is written)."""
+    def coverage(self, location: Path | None = None) -> pd.DataFrame:
+        """What the ground truth at ``location`` covers (symbol, start, end), see :mod:`.labels`."""
+        return load_coverage(location if location is not None else self.platform.paths.landing)
+
+    @property
+    def embargo_bars(self) -> int:
+        from financial_transactions.config.ml import embargo_bars
+
+        return embargo_bars(self.config.split, self.config.labels, self.config.features)
+
+    def build(
+        self, gold: pd.DataFrame, truth: pd.DataFrame | None, coverage: pd.DataFrame | None = None
+    ) -> FeatureSets:
+        """Label ``gold`` (ground truth where ``coverage`` covers it, else the rule) and split it by time.
+
+        Pure: nothing is written.
+        """
         if gold.empty:
             raise ValueError("gold_trade_features is empty: run the pipeline first")
-        dup = gold.duplicated(GOLD_KEYS)
-        if dup.any():
-            raise ValueError(f"gold has {int(dup.sum())} duplicate (symbol, bar_start) key(s)")
-        labelled, report = label_bars(gold, self.config.labels, self.config.features, truth)
+        for keys in (GOLD_KEYS, FEATURE_KEYS):
+            dup = gold.duplicated(keys)
+            if dup.any():
+                raise ValueError(f"gold has {int(dup.sum())} duplicate ({', '.join(keys)}) key(s)")
+        labelled, report = label_bars(gold, self.config.labels, self.config.features, truth, coverage)
         labelled = labelled.sort_values([TIMESTAMP_KEY, "symbol"], kind="stable").reset_index(drop=True)
-        split, bounds = time_split(labelled, self.config.split)
+        split, bounds = time_split(labelled, self.config.split, embargo_bars=self.embargo_bars)
         labelled[SPLIT_COLUMN] = split.to_numpy()
         train = labelled[labelled[SPLIT_COLUMN].isin(["train", "validation"])].reset_index(drop=True)
         test = labelled[labelled[SPLIT_COLUMN] == "test"].reset_index(drop=True)
@@ -225,7 +295,7 @@ class FeatureStoreManager:
         if not store.exists(fqn):
             self._fe.create_table(
                 name=fqn,
-                primary_keys=list(GOLD_KEYS),
+                primary_keys=list(FEATURE_KEYS),
                 df=sdf,
                 timestamp_keys=[TIMESTAMP_KEY],
                 description=description,
@@ -240,13 +310,18 @@ class FeatureStoreManager:
         *,
         gold: pd.DataFrame | None = None,
         truth: pd.DataFrame | None = None,
+        coverage: pd.DataFrame | None = None,
         ground_truth_location: Path | None = None,
         leakage_check: bool = True,
     ) -> FeatureStoreResult:
-        """Read gold (unless given) and ground truth, label, split, write; the train stage's first step."""
+        """Read gold (unless given), ground truth and its coverage, label, split, write; the train stage's first step.
+
+        ``truth`` / ``coverage`` given explicitly replace what the landing zone holds.
+        """
         gold_frame = self.read_gold() if gold is None else gold
         truth_frame = truth if truth is not None else self.ground_truth(ground_truth_location)
-        sets = self.build(gold_frame, truth_frame)
+        coverage_frame = coverage if coverage is not None else self.coverage(ground_truth_location)
+        sets = self.build(gold_frame, truth_frame, coverage_frame)
         versions = self.write(sets)
         sizes = {
             "n_features_rows": len(sets.trade_features),

@@ -27,8 +27,10 @@ Conventions (TA-Lib's, stated because other libraries differ):
   smoothed, seeded with the mean of the first ``n`` true ranges; first output at
   index ``n``.
 * **VWAP**: cumulative ``sum(price*volume) / sum(volume)`` restarted at every anchor
-  (the trading session); bars with no volume carry the previous VWAP, and an anchor
-  that has seen no volume yet uses the bar's own price.
+  (gold anchors on the trading session: ``(trade_date, session_type)``, so equities
+  restart at 04:00, 09:30 and 16:00 New York and crypto, one continuous session, at
+  New York midnight); bars with no volume carry the previous VWAP, and an anchor that
+  has seen no volume yet uses the bar's own price.
 * **log returns**: ``ln(c_t / c_{t-1})``; the first is NaN.
 * **rolling volatility(n)**: sample std (``ddof=1``) of the last ``n`` log returns,
   not annualised (bars are intraday and their spacing varies).

@@ -1,33 +1,50 @@
 """The anomaly label of a gold bar, and why it cannot leak the model's inputs.
 
-Two sources, chosen by ``labels.source`` (``auto``: ground truth when the replay wrote
-any, else the rule):
+Two rules label a bar; ``labels.source`` picks them *per bar*, by ground-truth coverage
+(``auto``: ground truth where the replay's ground truth covers the bar, the rule elsewhere;
+``ground_truth``: covered bars only, the others stay unlabelled; ``rule``: the rule
+everywhere). The ``label_source`` column says which one labelled each row.
 
 **Ground truth** (``ground_truth``). The market replay injects anomalies and writes the
 trades it tampered with to ``<landing>/_ground_truth/<window>/anomalies.ndjson``
-(``{"source","symbol","ts","price","volume","anomaly_type"}``, ``ts`` epoch ms UTC).
-A bar ``(symbol, bar_start)`` is anomalous (label 1) when it contains at least one such
-trade: ``bar_start = floor(ts, bar_interval)``, the same flooring the bars use. The label
-comes from the generator, not from any column, so it cannot be a function of the
+(``{"source","symbol","ts","price","volume","anomaly_type"}``, ``ts`` epoch ms UTC) and,
+beside it, ``coverage.json``: per symbol, the first and last trade time (``start_ms``,
+``end_ms``) of the market it replayed. Coverage is what makes a *negative* a fact: a
+covered bar without a listed trade is normal. A bar ``(symbol, bar_start)`` is covered when
+``[bar_start, bar_end)`` overlaps ``[start, end]`` of one of its symbol's coverage entries,
+and anomalous (label 1) when it holds at least one listed trade
+(``bar_start = floor(ts, bar_interval)``, the bars' own flooring). A listed trade is a
+positive even without coverage (e.g. a ground-truth file written before coverage was
+recorded), but an uncovered bar without one is never a ground-truth negative: bars
+from live vendors, or symbols and times the replay did not produce, get the rule. The
+label comes from the generator, not from any column, so it cannot be a function of the
 features. ``anomaly_types`` lists the kinds present in the bar (for per-type recall).
 
 **Rule** (``rule``), for data without ground truth: a *transient dislocation* that the
-market did not confirm. With ``k = rule_forward_bars`` and ``z = rule_zscore``:
+market did not confirm. With ``k = rule_forward_bars``, ``z = rule_zscore`` and
+``W = rule_scale_bars``:
 
-* price: a bar's high or low lies more than ``z * sigma * sqrt(k)`` (in log terms) away
+* price: a bar's high or low lies more than ``z * sigma_t * sqrt(k)`` (in log terms) away
   from *both* the median close of the previous ``k`` bars and the median close of the
-  *next* ``k`` bars, where ``sigma`` is the robust (1.4826 x MAD) std of the symbol's
-  bar log returns over the whole series;
+  *next* ``k`` bars, where ``sigma_t`` is the robust std (interquartile range / 1.349) of
+  the symbol's bar log returns over the ``W`` bars *before* ``t`` (trailing, so the scale
+  never sees the bar itself or anything after it);
 * volume: ``log(1 + volume)`` exceeds *both* the previous-``k`` and the next-``k``
-  medians by more than ``z`` robust stds of its bar-to-bar changes.
+  medians by more than ``z`` robust stds of its bar-to-bar changes over the same
+  trailing ``W`` bars.
 
-Why it does not leak: the rule needs the *next* ``k`` bars and a whole-series scale,
-neither of which any feature may see (every feature is causal, see
-:mod:`.feature_engineering`), and a persistent move (a real re-pricing, a new volume
-regime) is *not* anomalous under the rule although it looks identical to a transient
-one at time ``t``. So no feature, thresholded, reproduces it; ``tests/features`` checks
-that the best single-feature F1 stays well below 1. Bars within ``k`` bars of either end
-of a symbol's series cannot be judged and get no label (they are dropped from training).
+So the label at ``t`` reads bars ``t - W .. t + k`` and nothing later: ``k`` bars of
+future is its whole forward horizon, which the time split's per-symbol embargo
+(``split.embargo_bars`` >= ``k``, :mod:`.feature_store_manager`) keeps inside one slice.
+
+Why it does not leak the inputs: the rule needs the *next* ``k`` bars, which no feature
+may see (every feature is causal, see :mod:`.feature_engineering`), and a persistent move
+(a real re-pricing, a new volume regime) is *not* anomalous under the rule although it
+looks identical to a transient one at time ``t``. So no feature, thresholded, reproduces
+it; ``tests/features`` checks that the best single-feature F1 stays well below 1. Bars
+without ``k`` bars of context on either side, or with fewer than
+:data:`RULE_SCALE_MIN_BARS` earlier returns for the scale, cannot be judged and get no
+rule label (they are dropped from training).
 """
 
 from __future__ import annotations
@@ -46,31 +63,40 @@ from financial_transactions.features.bars import interval_ns
 
 GROUND_TRUTH_DIR = "_ground_truth"
 GROUND_TRUTH_FILE = "anomalies.ndjson"
+COVERAGE_FILE = "coverage.json"
 ANOMALY_TYPES = ("price_spike", "volume_burst", "wash_trade", "stale_price")
 LABEL_COLUMN = "label"
-LABEL_COLUMNS = [LABEL_COLUMN, "anomaly_types", "label_source"]
+LABEL_SOURCE_COLUMN = "label_source"
+LABEL_COLUMNS = [LABEL_COLUMN, "anomaly_types", LABEL_SOURCE_COLUMN]
+GROUND_TRUTH, RULE = "ground_truth", "rule"
 _TRUTH_COLUMNS = ["window", "source", "symbol", "ts", "price", "volume", "anomaly_type"]
-_MAD_TO_STD = 1.4826
+_COVERAGE_COLUMNS = ["window", "symbol", "start", "end"]
+_IQR_TO_STD = 1.349  # interquartile range of a standard normal
+RULE_SCALE_MIN_BARS = 30
+"""The rule's trailing scale needs at least this many earlier returns; younger bars get no rule label."""
 
 
 @dataclass
 class LabelReport:
     """What labelling did: shown by the train stage, logged with the run."""
 
-    source: str  # "ground_truth" | "rule"
+    source: str  # "ground_truth" | "rule" | "mixed": which rules labelled the kept rows
     rows: int = 0
     labelled: int = 0
     positives: int = 0
-    unlabelled: int = 0  # rule: series edges without k bars of context
+    unlabelled: int = 0  # rule: bars without k bars of context or a scale; ground_truth-only: uncovered bars
     truth_trades: int = 0
     truth_unmatched: int = 0  # ground-truth trades whose bar is not in gold (e.g. quarantined)
     by_type: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, int] = field(default_factory=dict)  # labelled rows per label_source
 
     def summary(self) -> dict[str, Any]:
         rate = self.positives / self.labelled if self.labelled else 0.0
         return {
             "label_source": self.source,
             "labelled_bars": self.labelled,
+            "ground_truth_bars": self.by_source.get(GROUND_TRUTH, 0),
+            "rule_bars": self.by_source.get(RULE, 0),
             "positive_bars": self.positives,
             "positive_rate": round(rate, 4),
             "truth_unmatched": self.truth_unmatched,
@@ -97,6 +123,13 @@ def ground_truth_files(location: Path, windows: Iterable[str] | None = None) -> 
         for p in base.glob(f"*/{GROUND_TRUTH_FILE}")
         if not p.parent.name.startswith((".", "_")) and (wanted is None or p.parent.name in wanted)
     )
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    """Epoch milliseconds or ISO strings -> tz-aware UTC timestamps."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return pd.to_datetime(values.astype("int64"), unit="ms", utc=True)
+    return pd.to_datetime(values, utc=True, format="ISO8601")
 
 
 def load_ground_truth(location: Path, windows: Iterable[str] | None = None) -> pd.DataFrame:
@@ -126,26 +159,93 @@ def load_ground_truth(location: Path, windows: Iterable[str] | None = None) -> p
                 )
                 records.append(row)
     frame = pd.DataFrame.from_records(records, columns=_TRUTH_COLUMNS)
-    ts = frame["ts"]
-    if pd.api.types.is_numeric_dtype(ts.dtype):
-        frame["ts"] = pd.to_datetime(ts.astype("int64"), unit="ms", utc=True)
-    else:
-        frame["ts"] = pd.to_datetime(ts, utc=True, format="ISO8601")
+    frame["ts"] = _utc(frame["ts"])
     return frame
 
 
-def ground_truth_labels(gold: pd.DataFrame, truth: pd.DataFrame, bar_interval: str) -> tuple[pd.DataFrame, LabelReport]:
-    """``gold`` plus ``label`` (1 when the bar holds a ground-truth trade), ``anomaly_types``, ``label_source``."""
+def load_coverage(location: Path, windows: Iterable[str] | None = None) -> pd.DataFrame:
+    """What the ground truth at ``location`` covers: one row per (window, symbol) with ``start``/``end`` (UTC).
+
+    Read from the ``coverage.json`` beside each ``anomalies.ndjson``
+    (``{"window", "symbols": [{"symbol", "start_ms", "end_ms", ...}]}``). A ground-truth
+    file without one covers nothing (its listed trades still label their bars as
+    anomalous); a malformed one raises naming the file and the entry.
+    """
+    rows: list[dict[str, Any]] = []
+    for truth_path in ground_truth_files(location, windows):
+        path = truth_path.parent / COVERAGE_FILE
+        if not path.is_file():
+            continue
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            entries = doc["symbols"]
+            if not isinstance(entries, list):
+                raise TypeError(f"'symbols' is {type(entries).__name__}, not a list")
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not a ground-truth coverage file ({exc})") from exc
+        for i, entry in enumerate(entries):
+            try:
+                row = {
+                    "window": truth_path.parent.name,
+                    "symbol": str(entry["symbol"]),
+                    "start": int(entry["start_ms"]),
+                    "end": int(entry["end_ms"]),
+                }
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"{path}: symbols[{i}] is not a coverage entry ({exc!r})") from exc
+            if row["end"] < row["start"]:
+                raise ValueError(f"{path}: symbols[{i}] ({row['symbol']}) ends before it starts")
+            rows.append(row)
+    frame = pd.DataFrame.from_records(rows, columns=_COVERAGE_COLUMNS)
+    for col in ("start", "end"):
+        frame[col] = _utc(frame[col].astype("int64"))
+    return frame
+
+
+def _epoch_ns(values: pd.Series) -> np.ndarray:
+    utc = pd.to_datetime(values, utc=True).dt.tz_convert("UTC").dt.tz_localize(None)
+    return utc.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def covered_bars(gold: pd.DataFrame, coverage: pd.DataFrame | None, bar_interval: str) -> np.ndarray:
+    """True for the gold rows whose bar ``[bar_start, bar_start + interval)`` overlaps a coverage entry."""
+    out = np.zeros(len(gold), dtype=bool)
+    if coverage is None or coverage.empty or gold.empty:
+        return out
     bar_ns = interval_ns(bar_interval)
-    report = LabelReport(source="ground_truth", rows=len(gold), truth_trades=len(truth))
-    ts_ns = truth["ts"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
-    keyed = pd.DataFrame(
+    start = _epoch_ns(gold["bar_start"])
+    symbol = gold["symbol"].astype(str).to_numpy()
+    cov_start, cov_end = _epoch_ns(coverage["start"]), _epoch_ns(coverage["end"])
+    for sym, lo, hi in zip(coverage["symbol"].astype(str).to_numpy(), cov_start, cov_end, strict=True):
+        out |= (symbol == sym) & (start <= hi) & (start + bar_ns > lo)
+    return out
+
+
+def _truth_keys(truth: pd.DataFrame, bar_interval: str) -> pd.DataFrame:
+    """One row per ground-truth trade: its symbol, its bar's start and its anomaly type."""
+    bar_ns = interval_ns(bar_interval)
+    ts_ns = _epoch_ns(truth["ts"])
+    return pd.DataFrame(
         {
             "symbol": truth["symbol"].astype(str).to_numpy(),
             "bar_start": pd.to_datetime((ts_ns // bar_ns) * bar_ns, unit="ns", utc=True).as_unit("us"),
             "anomaly_type": truth["anomaly_type"].to_numpy(),
         }
     )
+
+
+def _types(frame: pd.DataFrame) -> dict[str, int]:
+    return {t: int(frame["anomaly_types"].str.contains(t, regex=False).sum()) for t in ANOMALY_TYPES}
+
+
+def ground_truth_labels(gold: pd.DataFrame, truth: pd.DataFrame, bar_interval: str) -> tuple[pd.DataFrame, LabelReport]:
+    """``gold`` plus ``label`` (1 when the bar holds a ground-truth trade), ``anomaly_types``, ``label_source``.
+
+    Every row is labelled from ``truth`` as though the ground truth covered all of
+    ``gold``; :func:`label_bars` decides coverage.
+    """
+    report = LabelReport(source=GROUND_TRUTH, rows=len(gold), truth_trades=len(truth))
+    keyed = _truth_keys(truth, bar_interval)
     per_bar = (
         keyed.groupby(["symbol", "bar_start"], sort=False)["anomaly_type"]
         .agg(lambda s: ",".join(sorted(set(s))))
@@ -159,18 +259,20 @@ def ground_truth_labels(gold: pd.DataFrame, truth: pd.DataFrame, bar_interval: s
     report.truth_unmatched = len(keyed) - len(matched)
     merged["anomaly_types"] = merged["anomaly_types"].fillna("")
     merged[LABEL_COLUMN] = (merged["anomaly_types"] != "").astype(np.int64)
-    merged["label_source"] = "ground_truth"
+    merged[LABEL_SOURCE_COLUMN] = GROUND_TRUTH
     report.labelled = len(merged)
     report.positives = int(merged[LABEL_COLUMN].sum())
-    report.by_type = {t: int(merged["anomaly_types"].str.contains(t, regex=False).sum()) for t in ANOMALY_TYPES}
+    report.by_type = _types(merged)
+    report.by_source = {GROUND_TRUTH: len(merged)}
     return merged, report
 
 
-def _robust_std(values: np.ndarray) -> float:
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return float("nan")
-    return float(_MAD_TO_STD * np.median(np.abs(finite - np.median(finite))))
+def _trailing_robust_std(values: pd.Series, window: int) -> np.ndarray:
+    """Robust std (IQR / 1.349) of the ``window`` values *before* each position (NaN until
+    :data:`RULE_SCALE_MIN_BARS` of them exist): position t never sees itself or later values."""
+    past = values.shift(1).rolling(window, min_periods=min(window, RULE_SCALE_MIN_BARS))
+    iqr = past.quantile(0.75) - past.quantile(0.25)
+    return (iqr / _IQR_TO_STD).to_numpy(dtype=np.float64)
 
 
 def _past_and_future_median(values: pd.Series, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -180,10 +282,13 @@ def _past_and_future_median(values: pd.Series, k: int) -> tuple[np.ndarray, np.n
 
 
 def rule_flags(frame: pd.DataFrame, cfg: LabelsConfig) -> np.ndarray:
-    """The documented rule for one symbol's bars in time order: 1.0 / 0.0, NaN when undecidable."""
-    k, z = cfg.rule_forward_bars, cfg.rule_zscore
+    """The documented rule for one symbol's bars in time order: 1.0 / 0.0, NaN when undecidable.
+
+    Output ``t`` reads bars ``t - rule_scale_bars .. t + rule_forward_bars`` only.
+    """
+    k, z, w = cfg.rule_forward_bars, cfg.rule_zscore, cfg.rule_scale_bars
     log_close = pd.Series(np.log(frame["close"].to_numpy(dtype=np.float64)))
-    sigma = _robust_std(np.diff(log_close.to_numpy()))
+    sigma = _trailing_robust_std(log_close.diff(), w)
     past_p, future_p = _past_and_future_median(log_close, k)
     hi = np.log(frame["high"].to_numpy(dtype=np.float64))
     lo = np.log(frame["low"].to_numpy(dtype=np.float64))
@@ -191,52 +296,92 @@ def rule_flags(frame: pd.DataFrame, cfg: LabelsConfig) -> np.ndarray:
         np.minimum(np.abs(hi - past_p), np.abs(hi - future_p)),
         np.minimum(np.abs(lo - past_p), np.abs(lo - future_p)),
     )
-    price_flag = dislocation > z * sigma * np.sqrt(k) if sigma > 0 else dislocation > 0
+    with np.errstate(invalid="ignore"):
+        price_flag = np.where(sigma > 0, dislocation > z * sigma * np.sqrt(k), dislocation > 0)
 
     log_vol = pd.Series(np.log1p(frame["volume"].to_numpy(dtype=np.float64)))
-    sigma_v = _robust_std(np.diff(log_vol.to_numpy()))
+    sigma_v = _trailing_robust_std(log_vol.diff(), w)
     past_v, future_v = _past_and_future_median(log_vol, k)
     excess = np.minimum(log_vol.to_numpy() - past_v, log_vol.to_numpy() - future_v)
-    volume_flag = excess > z * sigma_v if sigma_v > 0 else excess > 0
+    with np.errstate(invalid="ignore"):
+        volume_flag = np.where(sigma_v > 0, excess > z * sigma_v, excess > 0)
 
     flags = (price_flag | volume_flag).astype(np.float64)
-    flags[np.isnan(past_p) | np.isnan(future_p)] = np.nan
+    flags[np.isnan(past_p) | np.isnan(future_p) | np.isnan(sigma) | np.isnan(sigma_v)] = np.nan
+    return flags
+
+
+def _rule_flags_by_symbol(ordered: pd.DataFrame, cfg: LabelsConfig) -> np.ndarray:
+    """:func:`rule_flags` per symbol of ``ordered`` (sorted by symbol, bar_start)."""
+    flags = np.full(len(ordered), np.nan)
+    for _, idx in ordered.groupby("symbol", sort=False).indices.items():
+        flags[idx] = rule_flags(ordered.iloc[idx], cfg)
     return flags
 
 
 def rule_labels(gold: pd.DataFrame, cfg: LabelsConfig) -> tuple[pd.DataFrame, LabelReport]:
     """``gold`` plus the rule label per symbol; rows the rule cannot judge are dropped (counted)."""
-    report = LabelReport(source="rule", rows=len(gold))
-    ordered = gold.sort_values(["symbol", "bar_start"], kind="stable").reset_index(drop=True)
-    flags = np.full(len(ordered), np.nan)
-    for _, idx in ordered.groupby("symbol", sort=False).indices.items():
-        flags[idx] = rule_flags(ordered.iloc[idx], cfg)
-    keep = ~np.isnan(flags)
-    out = ordered.loc[keep].copy()
-    out[LABEL_COLUMN] = flags[keep].astype(np.int64)
-    out["anomaly_types"] = np.where(out[LABEL_COLUMN] == 1, "rule", "")
-    out["label_source"] = "rule"
-    report.unlabelled = int((~keep).sum())
-    report.labelled = len(out)
-    report.positives = int(out[LABEL_COLUMN].sum())
-    report.by_type = {"rule": report.positives}
-    return out.reset_index(drop=True), report
+    return label_bars(gold, cfg.model_copy(update={"source": RULE}), None, None)
 
 
 def label_bars(
     gold: pd.DataFrame,
     labels_cfg: LabelsConfig,
-    features_cfg: FeaturesConfig,
+    features_cfg: FeaturesConfig | None,
     truth: pd.DataFrame | None,
+    coverage: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, LabelReport]:
-    """Label gold rows by ``labels_cfg.source`` (``auto``: ground truth when ``truth`` has rows)."""
+    """Label every gold row by the rule ``labels_cfg.source`` picks *for that row* (see the module doc).
+
+    Returns the labelled rows sorted by (symbol, bar_start), with ``label``,
+    ``anomaly_types`` and ``label_source``; rows no rule could label are dropped and
+    counted in ``unlabelled``. ``source="ground_truth"`` with nothing covered raises.
+    """
+    source = labels_cfg.source
+    bar_interval = (features_cfg or FeaturesConfig()).bar_interval
+    ordered = gold.sort_values(["symbol", "bar_start"], kind="stable").reset_index(drop=True)
+    report = LabelReport(source=source, rows=len(ordered))
     has_truth = truth is not None and not truth.empty
-    if labels_cfg.source == "ground_truth" and not has_truth:
-        raise ValueError("labels.source is ground_truth but no ground-truth anomalies were found")
-    if labels_cfg.source == "ground_truth" or (labels_cfg.source == "auto" and has_truth):
-        assert truth is not None
-        return ground_truth_labels(gold, truth, features_cfg.bar_interval)
-    return rule_labels(gold, labels_cfg)
+    if source == RULE or not (has_truth or (coverage is not None and not coverage.empty)):
+        if source == GROUND_TRUTH:
+            raise ValueError("labels.source is ground_truth but no ground-truth anomalies or coverage were found")
+        truth_rows = np.zeros(len(ordered), dtype=bool)
+        labelled = ordered.copy()
+        labelled["anomaly_types"] = ""
+    else:
+        labelled, gt_report = ground_truth_labels(
+            ordered, truth if truth is not None else pd.DataFrame(columns=_TRUTH_COLUMNS), bar_interval
+        )
+        report.truth_trades, report.truth_unmatched = gt_report.truth_trades, gt_report.truth_unmatched
+        truth_rows = covered_bars(labelled, coverage, bar_interval) | (labelled[LABEL_COLUMN].to_numpy() == 1)
+        if source == GROUND_TRUTH and not truth_rows.any():
+            raise ValueError("labels.source is ground_truth but the ground truth covers no gold bar")
+    label = np.full(len(labelled), np.nan)
+    if truth_rows.any():
+        label[truth_rows] = labelled[LABEL_COLUMN].to_numpy()[truth_rows]
+    if source != GROUND_TRUTH and not truth_rows.all():
+        flags = _rule_flags_by_symbol(labelled, labels_cfg)
+        label[~truth_rows] = flags[~truth_rows]
+    keep = ~np.isnan(label)
+    labelled[LABEL_COLUMN] = np.nan_to_num(label, nan=0.0).astype(np.int64)
+    labelled[LABEL_SOURCE_COLUMN] = np.where(truth_rows, GROUND_TRUTH, RULE)
+    rule_positive = ~truth_rows & (labelled[LABEL_COLUMN].to_numpy() == 1)
+    labelled["anomaly_types"] = np.where(rule_positive, RULE, labelled["anomaly_types"].to_numpy())
+    out = labelled.loc[keep].reset_index(drop=True)
+    report.unlabelled = int((~keep).sum())
+    report.labelled = len(out)
+    report.positives = int(out[LABEL_COLUMN].sum())
+    report.by_source = {k: int(v) for k, v in out[LABEL_SOURCE_COLUMN].value_counts().items()}
+    if len(report.by_source) == 1:
+        report.source = next(iter(report.by_source))
+    elif report.by_source:
+        report.source = "mixed"
+    report.by_type = {}
+    if report.by_source.get(GROUND_TRUTH):
+        report.by_type.update(_types(out[out[LABEL_SOURCE_COLUMN] == GROUND_TRUTH]))
+    if report.by_source.get(RULE):
+        report.by_type[RULE] = int(rule_positive[keep].sum())
+    return out, report
 
 
 def best_single_feature_f1(frame: pd.DataFrame, columns: Iterable[str], label: str = LABEL_COLUMN) -> dict[str, float]:

@@ -175,6 +175,7 @@ def load_csv_market(
         buyer_maker=np.zeros(len(ts), dtype=bool),
         trading_days=sorted(set(equity_days.tolist())),
         description=f"csv {path.name} ({kind}, {len(ts):,} trades)",
+        has_ground_truth="anomaly_type" in cols,
     )
 
 
@@ -253,4 +254,5 @@ def shift_regime(
         buyer_maker=market.buyer_maker,
         trading_days=[d + pd.Timedelta(weeks=weeks).to_pytimedelta() for d in market.trading_days],
         description=market.description + " (regime shift)",
+        has_ground_truth=market.has_ground_truth,
     )

@@ -53,6 +53,9 @@ class MarketData:
     trading_days: list[date] = field(default_factory=list)
     daily_history: dict[str, pd.DataFrame] = field(default_factory=dict)  # date-indexed OHLCV before the window
     description: str = ""
+    # ``anomaly`` is ground truth (the generator's injections, a CSV's anomaly_type column); else it is all 0
+    # and means "unknown", so no coverage is written and the trainer labels these bars by its rule
+    has_ground_truth: bool = True
 
     def __post_init__(self) -> None:
         n = len(self.ts)
@@ -109,10 +112,36 @@ class MarketData:
             for i in idx
         ]
 
+    def coverage(self) -> dict[str, Any]:
+        """What the ground truth covers: per symbol, its first and last trade (epoch ms) in this window."""
+        entries = []
+        for code, symbol in enumerate(self.symbols):
+            ts = self.ts[self.sym == code]
+            if len(ts):
+                asset = self.asset_classes[code]
+                entries.append(
+                    {
+                        "symbol": symbol,
+                        "asset_class": asset,
+                        "source": source_for(asset),
+                        "start_ms": int(ts[0]),
+                        "end_ms": int(ts[-1]),
+                        "trades": len(ts),
+                        "anomalous_trades": int(np.count_nonzero(self.anomaly[self.sym == code])),
+                    }
+                )
+        return {"window": self.window, "symbols": entries}
+
     def write_ground_truth(self, landing: Path) -> Path:
-        """``<landing>/_ground_truth/<window>/anomalies.ndjson`` (atomic), one line per anomalous trade."""
+        """``<landing>/_ground_truth/<window>/anomalies.ndjson`` (atomic), one line per anomalous trade,
+        and, when the market's labels are ground truth, ``coverage.json`` beside it (:meth:`coverage`)."""
         path = Path(landing) / "_ground_truth" / self.window / "anomalies.ndjson"
         data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in self.ground_truth_lines())
+        coverage = path.parent / "coverage.json"
+        if self.has_ground_truth:
+            write_atomic(coverage, orjson.dumps(self.coverage(), option=orjson.OPT_INDENT_2))
+        else:
+            coverage.unlink(missing_ok=True)
         write_atomic(path, data)
         return path
 
