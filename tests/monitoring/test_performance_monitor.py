@@ -12,15 +12,18 @@ import pyarrow as pa
 import pytest
 from sklearn.metrics import average_precision_score
 
-from financial_transactions.config.monitoring import PerformanceConfig
+from financial_transactions.config.monitoring import PerformanceConfig, RetrainingConfig
 from financial_transactions.lakehouse import Platform
 from financial_transactions.monitoring.performance_monitor import (
     PerformanceMonitor,
     ensure_model_monitor,
     label_bars,
+    metric_at_prevalence,
+    prevalence_weights,
     read_ground_truth,
     window_metrics,
 )
+from financial_transactions.monitoring.retraining_trigger import TriggerSignals
 from tests.support.rest_stub import RestStub
 
 T0 = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
@@ -161,3 +164,96 @@ def test_lakehouse_monitor_created_then_updated_through_the_sdk(platform: Platfo
     assert created["slicing_exprs"] == ["model_version"]
     assert updated["time_series"] == created["time_series"] and "assets_dir" not in updated
     assert len(refreshes) == 2
+
+
+# -- degradation measured at the baseline's base rate ------------------------------------------------
+def _model_output(rng: np.random.Generator, n: int, prevalence: float, separation: float) -> pd.DataFrame:
+    """One fixed model's scores: anomalies ~ Beta(separation, 2), normal bars ~ Beta(2, separation)."""
+    y = (rng.random(n) < prevalence).astype(int)
+    score = np.where(y == 1, rng.beta(separation, 2, n), rng.beta(2, separation, n))
+    return pd.DataFrame({"label": y, "score": score, "prediction": (score >= 0.5).astype(int)})
+
+
+def test_metric_at_a_prevalence_equals_the_metric_on_reweighted_data() -> None:
+    rng = np.random.default_rng(11)
+    frame = _model_output(rng, 3000, 0.05, 4.0)
+    y, s, p = frame["label"].to_numpy(), frame["score"].to_numpy(), frame["prediction"].to_numpy()
+    prevalence = float(y.mean())
+    # a reference base rate that makes every negative count twice: c = (P/N)(1-pi0)/pi0 = 2
+    pi0 = prevalence / (prevalence + 2 * (1 - prevalence))
+    weights = prevalence_weights(y, pi0)
+    assert weights is not None and set(np.round(weights, 12)) == {1.0, 2.0}
+    doubled = pd.concat([frame, frame[frame["label"] == 0]], ignore_index=True)
+    assert metric_at_prevalence("pr_auc", y, s, p, pi0, 1) == pytest.approx(
+        average_precision_score(doubled["label"], doubled["score"]), abs=1e-12
+    )
+    tp = int(((doubled.prediction == 1) & (doubled.label == 1)).sum())
+    assert metric_at_prevalence("precision", y, s, p, pi0, 1) == pytest.approx(tp / doubled.prediction.sum())
+    assert metric_at_prevalence("recall", y, s, p, pi0, 1) == pytest.approx(tp / (y == 1).sum())  # base-rate free
+    # at the window's own base rate nothing changes
+    assert metric_at_prevalence("pr_auc", y, s, p, prevalence, 1) == pytest.approx(average_precision_score(y, s))
+    assert prevalence_weights(np.zeros(10, dtype=int), 0.1) is None
+
+
+def _promote(platform: Platform, version: int, pr_auc: float, rows: int, anomalies: int) -> None:
+    row = {
+        "decision_id": f"d{version}",
+        "decided_at": T0 - timedelta(days=1),
+        "decision": "PROMOTE",
+        "challenger_version": version,
+        "primary_metric": "pr_auc",
+        "challenger_primary": pr_auc,
+        "challenger_metrics": json.dumps({"pr_auc": pr_auc}),
+        "holdout_rows": rows,
+        "holdout_anomalies": anomalies,
+        "supersedes": None,
+    }
+    platform.store.append(platform.config.table("champion_challenger_audit"), pa.Table.from_pylist([row]))
+
+
+def _windows(frame: pd.DataFrame, per_window: int) -> pd.DataFrame:
+    return frame.assign(bar_start=[T0 + timedelta(minutes=60 * (i // per_window)) for i in range(len(frame))])
+
+
+def test_a_lower_anomaly_rate_alone_is_not_a_degradation_but_a_worse_model_is(platform: Platform) -> None:
+    rng = np.random.default_rng(21)
+    holdout = _model_output(rng, 20_000, 0.10, 4.0)  # the gate's holdout: 10 % anomalies
+    gate_pr_auc = float(average_precision_score(holdout["label"], holdout["score"]))
+    _promote(platform, 7, gate_pr_auc, len(holdout), int(holdout["label"].sum()))
+    monitor = PerformanceMonitor(platform, PerformanceConfig(rolling_windows=3, min_labelled_rows=20))
+    trigger_cfg = RetrainingConfig(performance_drop=0.1)
+
+    # the same model on a quieter market: 2 % anomalies
+    same = monitor.evaluate(_windows(_model_output(rng, 9000, 0.02, 4.0), 3000), model_version="7")
+    assert same.baseline == pytest.approx(gate_pr_auc) and same.baseline_prevalence == pytest.approx(0.10, abs=0.01)
+    assert same.comparable and same.current_raw is not None and same.current is not None
+    assert gate_pr_auc - same.current_raw > 0.2  # the raw PR-AUC "drops" only because anomalies are rarer
+    assert abs(gate_pr_auc - same.current) < 0.05  # at the holdout's base rate the model is as good as it was
+    assert not TriggerSignals.from_reports(None, same, trigger_cfg).performance_degraded
+
+    # a model that really got worse, on the same quiet market
+    worse = monitor.evaluate(_windows(_model_output(rng, 9000, 0.02, 1.6), 3000), model_version="7", record=False)
+    assert worse.current is not None and gate_pr_auc - worse.current > 0.2
+    signals = TriggerSignals.from_reports(None, worse, trigger_cfg)
+    assert signals.performance_degraded and signals.performance_current == pytest.approx(worse.current)
+
+    table = platform.store.read(platform.config.table("model_monitoring")).sort_values("window_start")
+    assert table["reference_prevalence"].tolist() == pytest.approx([same.baseline_prevalence] * 3)
+    assert table["rolling_adjusted"].tolist() == pytest.approx([w.rolling_adjusted for w in same.windows])
+    assert table["rolling_positives"].tolist() == [w.rolling_positives for w in same.windows]
+
+
+def test_without_a_gate_row_the_first_window_sets_the_base_rate(platform: Platform) -> None:
+    rng = np.random.default_rng(4)
+    frames = [_model_output(rng, 3000, rate, 4.0) for rate in (0.10, 0.03, 0.03)]
+    frame = _windows(pd.concat(frames, ignore_index=True), 3000)
+    report = PerformanceMonitor(platform, PerformanceConfig(rolling_windows=1, min_labelled_rows=20)).evaluate(
+        frame, model_version="9"
+    )
+    assert report.baseline_source == "first monitored window"
+    first = report.windows[0]
+    assert report.baseline == pytest.approx(first.rolling_pr_auc)
+    assert report.baseline_prevalence == pytest.approx(first.rolling_positives / first.rolling_rows)
+    assert first.rolling_adjusted == pytest.approx(first.rolling_pr_auc)  # its own base rate: unchanged
+    assert report.current_raw is not None and report.current is not None and report.baseline is not None
+    assert report.baseline - report.current_raw > 0.1 and abs(report.baseline - report.current) < 0.06

@@ -16,7 +16,14 @@ from typer.testing import CliRunner
 from financial_transactions.cli.main import app
 from financial_transactions.lakehouse import Platform
 from financial_transactions.models.registry import ModelRegistry
-from financial_transactions.monitoring.stage import replay_window, run_cycle, run_stage
+from financial_transactions.monitoring.stage import (
+    ground_truth_path,
+    print_cycle,
+    replay_window,
+    run_cycle,
+    run_performance,
+    run_stage,
+)
 from financial_transactions.orchestration import RunContext
 
 from .race_worker import RecordingLauncher
@@ -152,3 +159,64 @@ def test_detect_drift_script_runs_as_a_job_would(platform: Platform, project_roo
     audit = platform.store.read(platform.config.table("retraining_audit")).sort_values("event_type")
     # decided and audited; --no-launch started nothing, so the decision uses up no cooldown
     assert audit[["event_type", "decision"]].values.tolist() == [["decision", "triggered"], ["launch", "not_launched"]]
+
+
+def _labels_arrived(platform: Platform) -> Path:
+    path = ground_truth_path(platform, 2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("", encoding="utf-8")
+    return path
+
+
+def test_a_registry_outage_is_an_alerted_error_not_no_champion(platform: Platform, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from mlflow.tracking import MlflowClient
+
+    from financial_transactions.monitoring.retraining_trigger import RetrainingTrigger
+    from tests.support.rest_stub import RestStub
+
+    _gold_windows(platform)
+    truth = _labels_arrived(platform)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    get_model = "/api/2.0/mlflow/registered-models/get"
+    with RestStub() as stub:  # the registry answers 503: it is down, it did not say "no champion"
+        stub.route("GET", get_model, status=503, json={"error_code": "TEMPORARILY_UNAVAILABLE", "message": "down"})
+
+        def unreachable(cls: type[ModelRegistry], p: Platform, client: Any = None) -> ModelRegistry:
+            return cls(p.config.model_name, MlflowClient(tracking_uri=stub.url, registry_uri=stub.url))
+
+        monkeypatch.setattr(ModelRegistry, "from_platform", classmethod(unreachable))
+        launcher = RecordingLauncher()
+        cycle = run_cycle(
+            platform,
+            replay_window(platform, 1),
+            replay_window(platform, 2),
+            ground_truth=[truth],
+            trigger_obj=RetrainingTrigger(platform, launcher=launcher),
+        )
+        assert stub.calls("GET", get_model)
+    assert cycle.performance is None and cycle.performance_note is None
+    assert cycle.performance_error is not None and cycle.performance_error.startswith("registry unavailable")
+    assert "no champion" not in cycle.performance_error
+    assert cycle.summary()["performance"] == "error"
+    alerts = platform.store.read(platform.config.table("alerts_audit"))
+    perf = alerts[alerts["source"] == "performance"]
+    assert len(perf) == 1 and perf.iloc[0]["severity"] == "critical"
+    assert "registry unavailable" in perf.iloc[0]["message"] and "drift alone" in perf.iloc[0]["message"]
+    assert cycle.alerts == ["not_configured", "not_configured"]  # performance error + drift, both audited
+    assert cycle.trigger is not None and cycle.trigger.decision == "triggered"  # drift still decides
+    console = Console(record=True, width=200)
+    print_cycle(console, cycle)
+    assert "performance: error - registry unavailable" in console.export_text()
+
+
+def test_no_champion_and_no_model_are_notes_not_errors(platform: Platform, registry: ModelRegistry) -> None:
+    _gold_windows(platform)
+    truth = _labels_arrived(platform)
+    window = replay_window(platform, 2)
+    registry.delete_alias("champion")
+    report, note, error = run_performance(platform, window, [truth])
+    assert report is None and error is None
+    assert note == f"no champion to monitor (the registry lists no champion alias on {registry.name})"
+    registry.client.delete_registered_model(registry.name)
+    assert run_performance(platform, window, [truth]) == (None, f"no model {registry.name} registered yet", None)

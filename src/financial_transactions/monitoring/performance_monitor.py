@@ -16,13 +16,29 @@ their ground-truth label and cut into fixed windows of
 A metric that is undefined (no predicted positives, no actual positives, or
 fewer than ``min_labelled_rows`` rows) is stored as null, never as 0.0.
 
+Comparable degradation (what the trigger uses)
+-----------------------------------------------
+Precision and PR-AUC depend on the base rate: the same model, equally good at
+telling anomalies from normal bars, has a much lower PR-AUC in a window where
+anomalies are rarer than in the gate's holdout. Comparing the raw rolling PR-AUC
+with the holdout value would report a base-rate change as a regression. So the
+window's metric is also computed *at the baseline's base rate* π₀ (the anomaly
+share of the gate holdout): negatives are weighted by
+``c = (P/N)·(1−π₀)/π₀`` (P, N: the window's positives and negatives), which
+gives the window the prevalence π₀ without changing either class's score
+distribution. PR-AUC is then the weighted average precision, precision is
+``TP / (TP + c·FP)``, and recall (base-rate free) is unchanged. This is
+``rolling_adjusted``; :attr:`PerformanceReport.current` is it whenever π₀ is
+known, and the raw rolling value (flagged as such) only when it is not.
+
 The label (the contract's definition): a (symbol, bar) is anomalous when the
 replay's ground truth (``<landing>/_ground_truth/<window>/anomalies.ndjson``)
 has at least one anomalous trade in it.
 
 Baseline for the trigger: the champion's metric on the gate's holdout, read
-from its PROMOTE row in ``champion_challenger_audit``; without one, the
-champion's first monitored window.
+from its PROMOTE row in ``champion_challenger_audit`` (π₀ = ``holdout_anomalies
+/ holdout_rows``); without one, the champion's first monitored window (π₀ = that
+window's rolling anomaly share).
 
 Results are merged into ``model_monitoring`` (key: model_version + window_start),
 so re-scoring a window replaces its row.
@@ -72,10 +88,13 @@ MONITORING_SCHEMA = pa.schema(
         ("recall", pa.float64()),
         ("pr_auc", pa.float64()),
         ("rolling_rows", pa.int64()),
+        ("rolling_positives", pa.int64()),
         ("rolling_precision", pa.float64()),
         ("rolling_recall", pa.float64()),
         ("rolling_pr_auc", pa.float64()),
         ("metric", pa.string()),
+        ("reference_prevalence", pa.float64()),
+        ("rolling_adjusted", pa.float64()),
         ("baseline", pa.float64()),
         ("baseline_source", pa.string()),
     ]
@@ -96,9 +115,24 @@ class WindowPerformance:
     rolling_precision: float | None
     rolling_recall: float | None
     rolling_pr_auc: float | None
+    rolling_positives: int = 0
+    rolling_adjusted: float | None = None  # the monitored metric at the reference base rate (module docstring)
 
     def rolling(self, metric: str) -> float | None:
         return getattr(self, f"rolling_{metric}")  # type: ignore[no-any-return]
+
+    @property
+    def rolling_prevalence(self) -> float | None:
+        return self.rolling_positives / self.rolling_rows if self.rolling_rows else None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The champion's reference value of the metric, the base rate it was measured at, and where it came from."""
+
+    value: float | None
+    prevalence: float | None
+    source: str
 
 
 @dataclass
@@ -109,11 +143,26 @@ class PerformanceReport:
     windows: list[WindowPerformance]
     baseline: float | None
     baseline_source: str
+    baseline_prevalence: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def comparable(self) -> bool:
+        """Whether :attr:`current` is measured at the baseline's base rate (else it is the raw rolling value)."""
+        return self.baseline_prevalence is not None
+
+    @property
     def current(self) -> float | None:
-        """The latest defined rolling value of the monitored metric."""
+        """The latest defined rolling value, at the baseline's base rate when that is known."""
+        for w in reversed(self.windows):
+            value = w.rolling_adjusted if self.comparable else w.rolling(self.metric)
+            if value is not None:
+                return value
+        return None
+
+    @property
+    def current_raw(self) -> float | None:
+        """The latest defined rolling value at the window's own base rate (what a dashboard plots)."""
         for w in reversed(self.windows):
             value = w.rolling(self.metric)
             if value is not None:
@@ -144,6 +193,7 @@ class PerformanceReport:
                 "model_version": self.model_version,
                 **{k: getattr(w, k) for k in MONITORING_SCHEMA.names if hasattr(w, k)},
                 "metric": self.metric,
+                "reference_prevalence": self.baseline_prevalence,
                 "baseline": self.baseline,
                 "baseline_source": self.baseline_source,
             }
@@ -168,16 +218,57 @@ def _metrics(y: np.ndarray, score: np.ndarray, pred: np.ndarray, min_rows: int) 
     return out
 
 
+def prevalence_weights(y: np.ndarray, reference_prevalence: float) -> np.ndarray | None:
+    """Weights (positives 1, negatives ``c``) that give ``y`` the base rate ``reference_prevalence``.
+
+    None when the window has no positives or no negatives (no base rate to move).
+    """
+    positives = int(np.sum(y == 1))
+    negatives = int(y.size - positives)
+    if positives == 0 or negatives == 0 or not 0.0 < reference_prevalence < 1.0:
+        return None
+    c = positives * (1.0 - reference_prevalence) / (reference_prevalence * negatives)
+    return np.where(y == 1, 1.0, c)
+
+
+def metric_at_prevalence(
+    metric: str, y: np.ndarray, score: np.ndarray, pred: np.ndarray, reference_prevalence: float, min_rows: int
+) -> float | None:
+    """``metric`` of the window as if its base rate were ``reference_prevalence`` (class score laws unchanged)."""
+    from sklearn.metrics import average_precision_score
+
+    if y.size < min_rows:
+        return None
+    if metric == "recall":  # TP / actual positives does not depend on the base rate
+        return _metrics(y, score, pred, min_rows)["recall"]
+    weights = prevalence_weights(y, reference_prevalence)
+    if weights is None:
+        return None
+    if metric == "pr_auc":
+        return float(average_precision_score(y, score, sample_weight=weights))
+    if metric == "precision":
+        tp = float(np.sum((pred == 1) & (y == 1)))
+        fp = float(np.sum((pred == 1) & (y == 0)))
+        c = float(weights[y == 0][0])
+        return tp / (tp + c * fp) if tp + fp > 0 else None
+    raise ValueError(f"unknown metric {metric!r}")
+
+
 def window_metrics(
     frame: pd.DataFrame,
     config: PerformanceConfig,
     *,
+    reference_prevalence: float | None = None,
     time_col: str = "bar_start",
     label_col: str = "label",
     score_col: str = "score",
     prediction_col: str = "prediction",
 ) -> list[WindowPerformance]:
-    """Per-window and rolling metrics over labelled, scored rows (oldest window first)."""
+    """Per-window and rolling metrics over labelled, scored rows (oldest window first).
+
+    With ``reference_prevalence`` each window also gets ``rolling_adjusted``: the
+    monitored metric (``config.metric``) at that base rate.
+    """
     missing = [c for c in (time_col, label_col, score_col, prediction_col) if c not in frame.columns]
     if missing:
         raise ValueError(f"scored rows lack column(s) {missing}")
@@ -205,9 +296,13 @@ def window_metrics(
         g = groups[w]
         pooled = pd.concat([groups[x] for x in starts[max(0, i - config.rolling_windows + 1) : i + 1]])
         y, s, p = g["y"].to_numpy(), g["s"].to_numpy(), g["p"].to_numpy()
+        py, ps, pp = pooled["y"].to_numpy(), pooled["s"].to_numpy(), pooled["p"].to_numpy()
         single = _metrics(y, s, p, config.min_labelled_rows)
-        rolling = _metrics(
-            pooled["y"].to_numpy(), pooled["s"].to_numpy(), pooled["p"].to_numpy(), config.min_labelled_rows
+        rolling = _metrics(py, ps, pp, config.min_labelled_rows)
+        adjusted = (
+            metric_at_prevalence(config.metric, py, ps, pp, reference_prevalence, config.min_labelled_rows)
+            if reference_prevalence is not None
+            else None
         )
         out.append(
             WindowPerformance(
@@ -223,6 +318,8 @@ def window_metrics(
                 rolling_precision=rolling["precision"],
                 rolling_recall=rolling["recall"],
                 rolling_pr_auc=rolling["pr_auc"],
+                rolling_positives=int(py.sum()),
+                rolling_adjusted=adjusted,
             )
         )
     return out
@@ -276,11 +373,19 @@ class PerformanceMonitor:
         time_col: str = "bar_start",
         record: bool = True,
     ) -> PerformanceReport:
-        """Metrics for rows that already carry ``score``, ``prediction`` and ``label``."""
+        """Metrics for rows that already carry ``score``, ``prediction`` and ``label``.
+
+        The baseline (and its base rate) is found first, so every window's
+        ``rolling_adjusted`` is measured at that base rate.
+        """
         cfg = self.platform.config
         windows = window_metrics(scored, self.cfg, time_col=time_col)
-        baseline, source = self.baseline(model_version, windows)
-        report = PerformanceReport(cfg.model_name, str(model_version), self.cfg.metric, windows, baseline, source)
+        base = self.baseline(model_version, windows)
+        if base.prevalence is not None:
+            windows = window_metrics(scored, self.cfg, reference_prevalence=base.prevalence, time_col=time_col)
+        report = PerformanceReport(
+            cfg.model_name, str(model_version), self.cfg.metric, windows, base.value, base.source, base.prevalence
+        )
         if record and windows:
             self.platform.store.merge(
                 cfg.table("model_monitoring"), report.to_table(cfg.env), ["model_version", "window_start"]
@@ -310,8 +415,8 @@ class PerformanceMonitor:
         version, scored = self.score_champion(gold, read_ground_truth(ground_truth))
         return self.evaluate(scored, model_version=version)
 
-    def baseline(self, model_version: str, windows: list[WindowPerformance]) -> tuple[float | None, str]:
-        """The metric the champion had at promotion (gate audit), else its first monitored window."""
+    def baseline(self, model_version: str, windows: list[WindowPerformance]) -> Baseline:
+        """The champion's metric at promotion (gate audit), else its first monitored window; with its base rate."""
         metric = self.cfg.metric
         cfg = self.platform.config
         fqn = cfg.table("champion_challenger_audit")
@@ -331,17 +436,19 @@ class PerformanceMonitor:
                 if value is None and row.get("primary_metric") == metric:
                     value = row.get("challenger_primary")
                 if value is not None and not pd.isna(value):
-                    return float(value), f"gate holdout (decision {row['decision_id']})"
+                    return Baseline(
+                        float(value), _holdout_prevalence(row), f"gate holdout (decision {row['decision_id']})"
+                    )
         history = self._history(model_version)
         if history is not None:
-            return history, "first monitored window"
+            return history
         for w in windows:
             value = w.rolling(metric)
             if value is not None:
-                return value, "first monitored window"
-        return None, "none"
+                return Baseline(value, w.rolling_prevalence, "first monitored window")
+        return Baseline(None, None, "none")
 
-    def _history(self, model_version: str) -> float | None:
+    def _history(self, model_version: str) -> Baseline | None:
         fqn = self.platform.config.table("model_monitoring")
         if not self.platform.store.exists(fqn):
             return None
@@ -350,7 +457,19 @@ class PerformanceMonitor:
         hist = hist[(hist["model_version"] == str(model_version)) & hist[column].notna()]
         if hist.empty:
             return None
-        return float(hist.sort_values("window_start").iloc[0][column])
+        first = hist.sort_values("window_start").iloc[0]
+        prevalence = None
+        if "rolling_positives" in hist.columns and not pd.isna(first["rolling_positives"]) and first["rolling_rows"]:
+            prevalence = float(first["rolling_positives"]) / float(first["rolling_rows"])
+        return Baseline(float(first[column]), prevalence, "first monitored window")
+
+
+def _holdout_prevalence(row: pd.Series) -> float | None:
+    """The anomaly share of the gate holdout a PROMOTE row was measured on (None if not recorded)."""
+    rows, anomalies = row.get("holdout_rows"), row.get("holdout_anomalies")
+    if rows is None or anomalies is None or pd.isna(rows) or pd.isna(anomalies) or float(rows) <= 0:
+        return None
+    return float(anomalies) / float(rows)
 
 
 # -- Databricks Lakehouse Monitoring ----------------------------------------------------------------------

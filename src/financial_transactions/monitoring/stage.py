@@ -7,11 +7,14 @@ One monitoring cycle:
    current window. Windows are the replay's trading days, New York midnight to
    New York midnight, so equities and 24/7 crypto are cut the same way.
 2. **Performance** of the champion on the current window against the replay's
-   ground truth (skipped, with the reason, when there is no champion or no
-   ground truth yet).
+   ground truth (skipped, with the reason, when the registry positively lists no
+   champion or there is no ground truth yet). A registry that cannot be read, or a
+   champion that cannot be loaded, is an *error*: printed, alerted (critical) and
+   kept apart from "no champion", and the trigger decides on drift alone.
 3. **Retraining trigger** from both signals (cooldown and daily limit from
    ``retraining_audit``); locally a triggered decision runs the train stage.
-4. **Alert** when drift is detected or retraining could not be launched.
+4. **Alert** when drift is detected, performance could not be monitored, or
+   retraining could not be launched.
 """
 
 from __future__ import annotations
@@ -103,12 +106,15 @@ class MonitoringCycle:
     performance_note: str | None
     trigger: TriggerResult | None
     alerts: list[str] = field(default_factory=list)
+    performance_error: str | None = None  # monitoring failed (registry down, champion unloadable): not "no champion"
 
     def summary(self) -> dict[str, Any]:
         out = dict(self.drift.summary())
         out.pop("run_id", None)
         if self.performance is not None and self.performance.current is not None:
             out[f"champion_{self.performance.metric}"] = round(self.performance.current, 4)
+        if self.performance_error is not None:
+            out["performance"] = "error"
         if self.trigger is not None:
             out.update(self.trigger.summary())
         return out
@@ -116,21 +122,35 @@ class MonitoringCycle:
 
 def run_performance(
     platform: Platform, window: DriftWindow, ground_truth: list[Path]
-) -> tuple[PerformanceReport | None, str | None]:
-    """Champion metrics on ``window``; (None, why) when they cannot be computed yet."""
+) -> tuple[PerformanceReport | None, str | None, str | None]:
+    """Champion metrics on ``window``: ``(report, note, error)``.
+
+    ``note`` says why there is nothing to monitor yet (no ground truth, no model
+    registered, no champion alias: positive answers); ``error`` says that
+    monitoring failed (the registry could not be read, the champion could not be
+    loaded or scored), which is never reported as "no champion".
+    """
     missing = [p for p in ground_truth if not p.exists()]
     if missing:
-        return None, f"no ground truth at {missing[0]}"
-    from financial_transactions.models.registry import RegistryError
+        return None, f"no ground truth at {missing[0]}", None
+    from financial_transactions.models.registry import ModelRegistry, RegistryError
 
+    try:
+        registry = ModelRegistry.from_platform(platform)
+        if not registry.exists():
+            return None, f"no model {registry.name} registered yet", None
+        champion = registry.champion_version()
+    except RegistryError as exc:
+        return None, None, f"registry unavailable, champion performance not monitored: {exc}"
+    if champion is None:
+        return None, f"no champion to monitor (the registry lists no champion alias on {registry.name})", None
     gold = load_window(platform, window).to_pandas()
     if gold.empty:
-        return None, f"no gold rows in {window.describe()}"
-    monitor = PerformanceMonitor(platform)
+        return None, f"no gold rows in {window.describe()}", None
     try:
-        return monitor.monitor(gold, ground_truth), None
+        return PerformanceMonitor(platform).monitor(gold, ground_truth), None, None
     except RegistryError as exc:
-        return None, f"no champion to monitor ({exc})"
+        return None, None, f"champion v{champion} could not be loaded or scored: {exc}"
 
 
 def run_cycle(
@@ -149,8 +169,9 @@ def run_cycle(
     report = DriftDetector(platform.config.drift).run(platform, reference, current)
     performance: PerformanceReport | None = None
     note: str | None = "no ground truth given"
+    error: str | None = None
     if ground_truth:
-        performance, note = run_performance(platform, current, ground_truth)
+        performance, note, error = run_performance(platform, current, ground_truth)
     if platform.is_databricks and performance is not None:
         from financial_transactions.monitoring.performance_monitor import ensure_model_monitor
 
@@ -162,8 +183,17 @@ def run_cycle(
     if trigger:
         signals = TriggerSignals.from_reports(report, performance, platform.config.retraining)
         decision = (trigger_obj or RetrainingTrigger(platform)).evaluate(signals, launch=launch)
-    cycle = MonitoringCycle(report, performance, note, decision)
+    cycle = MonitoringCycle(report, performance, note, decision, performance_error=error)
     alerts = AlertManager.from_platform(platform)
+    if error is not None:
+        result = alerts.send(
+            title=f"Champion performance not monitored: {platform.config.model_name}",
+            message=f"{error}. Retraining was decided on drift alone.",
+            severity="critical",
+            source="performance",
+            context={"current": current.describe(), "drift_run_id": report.run_id},
+        )
+        cycle.alerts.append(result.status)
     if report.drift_detected:
         result = alerts.send(
             title=f"Drift detected in {platform.config.table(reference.table)}",
@@ -232,10 +262,18 @@ def print_cycle(console: Console, cycle: MonitoringCycle) -> None:
         p = cycle.performance
         current = "-" if p.current is None else f"{p.current:.4f}"
         baseline = "-" if p.baseline is None else f"{p.baseline:.4f}"
-        console.print(
-            f"[bold]champion v{p.model_version}:[/] rolling {p.metric} {current} over {len(p.windows)} window(s); "
-            f"baseline {baseline} ({p.baseline_source})"
+        raw = "-" if p.current_raw is None else f"{p.current_raw:.4f}"
+        basis = (
+            f" at the baseline's anomaly rate {p.baseline_prevalence:.2%} (raw {raw})"
+            if p.baseline_prevalence is not None
+            else " (raw: the baseline's anomaly rate is unknown)"
         )
+        console.print(
+            f"[bold]champion v{p.model_version}:[/] rolling {p.metric} {current}{basis} over {len(p.windows)} "
+            f"window(s); baseline {baseline} ({p.baseline_source})"
+        )
+    elif cycle.performance_error:
+        console.print(f"[bold red]performance: error[/] - {cycle.performance_error}", highlight=False)
     elif cycle.performance_note:
         console.print(f"[bold]performance:[/] skipped - {cycle.performance_note}")
     if cycle.trigger is not None:
