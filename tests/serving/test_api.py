@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.decision.decision_matrix import DecisionMatrix
@@ -24,6 +26,7 @@ from financial_transactions.features.feature_engineering import build_gold_featu
 from financial_transactions.lakehouse import Platform
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.serving.api import create_app
+from financial_transactions.serving.schemas import MAX_TS_MS, MIN_TS_MS, ScoreResponse
 
 from ..decision.lakehouse import gold_frame, synthetic_trades, train_champion, write_gold
 
@@ -86,6 +89,16 @@ def test_feature_rows_are_scored_by_the_champion(served: Served) -> None:
     assert data["anomalies"] == int(expected["label"].sum())
     assert data["results"][0]["symbol"] == served.gold.iloc[40]["symbol"]
     assert pd.Timestamp(data["results"][0]["bar_start"]) == served.gold.iloc[40]["bar_start"]
+    # bar_start as epoch milliseconds is echoed as the same UTC instant
+    rows = _rows(served.gold, 2)
+    ms = [int(pd.Timestamp(r["bar_start"]).value // 1_000_000) for r in rows]
+    body = {"rows": [{**r, "bar_start": m} for r, m in zip(rows, ms, strict=True)]}
+    with _client(served.platform) as client:
+        by_ms = client.post("/v1/anomaly/score", json=body)
+    assert by_ms.status_code == 200, by_ms.text
+    echoed = [r["bar_start"] for r in by_ms.json()["results"]]
+    assert echoed == [served.gold.iloc[40 + i]["bar_start"].isoformat() for i in range(2)]
+    assert [r["score"] for r in by_ms.json()["results"]] == [r["score"] for r in data["results"][:2]]
 
 
 def test_large_batches_bypass_the_micro_batcher(served: Served) -> None:
@@ -140,6 +153,26 @@ BAD_BODIES = [
     ({"rows": [{"symbol": "AAPL", "rsi": True}]}, "rows.0.rsi"),
     ({"rows": "nope"}, "body.rows"),
     ([1, 2, 3], "body"),
+    # every timestamp and number is bounded: nothing accepted can overflow later (this one used to be a 500)
+    (
+        {"rows": [{"symbol": "AAPL", "bar_start": 100000000000000000000}]},
+        "rows[0].bar_start 100000000000000000000 is outside 2000-01-01 .. 2100-01-01",
+    ),
+    ({"rows": [{"bar_start": -1000000000000000}]}, "rows[0].bar_start -1000000000000000 is outside 2000-01-01"),
+    ({"rows": [{"bar_start": 1.7e12}]}, "rows[0].bar_start must be epoch milliseconds or an ISO-8601 instant"),
+    ({"rows": [{"bar_start": "2026-03-09T15:00:00"}]}, "rows[0].bar_start needs a time zone"),
+    ({"rows": [{"bar_start": "9999-01-01T00:00:00Z"}]}, "rows[0].bar_start '9999-01-01T00:00:00Z' is outside"),
+    ({"rows": [{"bar_start": "yesterday"}]}, "rows[0].bar_start is not an ISO-8601 instant: 'yesterday'"),
+    ({"rows": [{"symbol": 10**30}]}, "rows[0].symbol must be a ticker like 'AAPL', got 1000000000000000000000"),
+    ({"rows": [{"rsi": 10**30}]}, "rows.0.rsi: Value error, must be a finite number within ±1e+15 or null"),
+    ({"rows": [{"rsi": -2e15}]}, "rows.0.rsi: Value error, must be a finite number within ±1e+15 or null, got -2000"),
+    ({"rows": [{"session_type": "x" * 201}]}, "rows.0.session_type: Value error, text values are at most 200"),
+    ({"trades": [{"symbol": "AAPL", "price": 1e-12, "volume": 1, "ts": 1773066600000}]}, "trades.0.price"),
+    ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1e13, "ts": 1773066600000}]}, "trades.0.volume"),
+    (
+        {"trades": [{"symbol": "AAPL", "price": 1, "volume": 1, "ts": "9999-12-31T23:59:59Z"}]},
+        "ts 9999-12-31T23:59:59+00:00 is outside 2000-01-01 .. 2100-01-01",
+    ),
 ]
 
 
@@ -170,10 +203,79 @@ def test_unscorable_rows_and_malformed_json_are_422(served: Served) -> None:
             headers={"Content-Type": "application/json"},
         )
         assert nan.status_code == 422 and "trades.0.price" in nan.json()["message"]
+        rows = _rows(served.gold, 1)
+        for literal in ("NaN", "Infinity", "-Infinity"):  # JSON extensions Python clients send
+            text = json.dumps({"rows": rows}).replace('"rsi": ' + json.dumps(rows[0]["rsi"]), f'"rsi": {literal}')
+            bad = client.post("/v1/anomaly/score", content=text.encode(), headers={"Content-Type": "application/json"})
+            assert bad.status_code == 422, literal
+            assert "rows.0.rsi: Value error, must be a finite number" in bad.json()["message"], literal
         # null features are fine: the model fills them like training did
         rows = _rows(served.gold, 1)
         rows[0]["rsi"] = None
         assert client.post("/v1/anomaly/score", json={"rows": rows}).status_code == 200
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-1e16, max_value=1e16),
+    st.integers(min_value=MIN_TS_MS - 10, max_value=MAX_TS_MS + 10),
+    st.text(max_size=12),
+    st.sampled_from(["", "AAPL", "BTCUSDT", "2026-03-09T15:00:00Z", "2026-03-09T15:00:00", "0001-01-01T00:00:00Z"]),
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+_TRADE = {"symbol": "AAPL", "price": 187.5, "volume": 10.0, "ts": 1773066600000, "trade_id": "t-1"}
+
+
+@st.composite
+def _near_valid_bodies(draw: st.DrawFn, templates: list[dict[str, Any]]) -> Any:
+    """Valid rows/trades with a few fields replaced, dropped or added, or any JSON at all."""
+    kind = draw(st.sampled_from(["rows", "trades", "json"]))
+    if kind == "json":
+        return draw(_JSON)
+    template = templates if kind == "rows" else [_TRADE]
+    items = []
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        item = dict(draw(st.sampled_from(template)))
+        echoed = ["bar_start", "symbol", "ts", "price", "volume", "asset_class", "extra"]  # the riskiest fields
+        key_choice = st.one_of(st.sampled_from(echoed), st.sampled_from(sorted(item)))
+        for key in draw(st.lists(key_choice, max_size=3)):
+            item[key] = draw(_JSON)
+        if draw(st.integers(min_value=0, max_value=3)) == 0:
+            item.pop(draw(st.sampled_from(sorted(item))), None)
+        items.append(item)
+    return {kind: items}
+
+
+def test_fuzzed_requests_never_get_a_5xx(served: Served) -> None:
+    """Whatever a client sends, the answer is a 2xx or 4xx (validated models, bounded values)."""
+    templates = _rows(served.gold, 3)
+    seen: dict[int, int] = {}
+    with _client(served.platform) as client:
+
+        @settings(max_examples=400, deadline=None, database=None, derandomize=True)
+        @given(_near_valid_bodies(templates))
+        def check(body: Any) -> None:
+            content = json.dumps(body).encode()  # allow_nan: NaN / Infinity literals are sent as-is
+            resp = client.post("/v1/anomaly/score", content=content, headers={"Content-Type": "application/json"})
+            seen[resp.status_code] = seen.get(resp.status_code, 0) + 1
+            assert resp.status_code < 500, (body, resp.text)
+            if resp.status_code == 200:
+                ScoreResponse.model_validate(resp.json())
+            else:
+                assert resp.status_code in (413, 422), (body, resp.text)
+
+        check()
+        for params in ({"limit": "x"}, {"limit": 10**30}, {"recommendation": "\x00"}, {"limit": -1}):
+            assert client.get("/v1/decision-matrix", params=params).status_code == 422
+    assert seen.get(200, 0) > 20 and seen.get(422, 0) > 100  # both the model and the validation were exercised
 
 
 def test_oversize_batches_and_bodies_get_413(served: Served) -> None:

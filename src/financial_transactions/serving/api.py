@@ -4,10 +4,13 @@ Endpoints: ``POST /v1/anomaly/score``, ``GET /v1/decision-matrix``, ``GET /healt
 (liveness), ``GET /ready`` (503 until a champion is loaded), ``GET /metrics`` (Prometheus
 text) and the OpenAPI docs at ``/docs``.
 
-* **Input.** Pydantic models reject bad input with 422 naming the field; a body larger
-  than ``serving.max_body_bytes`` is refused with 413 before it is read, and a batch of
-  more than ``serving.max_batch_rows`` rows with 413. Feature rows lacking a model column
-  or carrying a non-number are 422. No bad input reaches the model, so none becomes a 500.
+* **Input.** Pydantic models reject bad input with 422 naming the field, and bound every
+  value (timestamps in 2000..2100, finite feature values within ±1e15, short strings; see
+  :mod:`.schemas`), so nothing accepted can overflow in pandas, the model or the JSON
+  encoder; a body larger than ``serving.max_body_bytes`` is refused with 413 before it is
+  read, and a batch of more than ``serving.max_batch_rows`` rows with 413. Feature rows
+  lacking a model column or carrying a non-number are 422. No bad input reaches the model,
+  so none becomes a 500 (a hypothesis fuzz of the request models holds the line).
 * **Auth.** When ``serving.api_key`` resolves (env ``FIN_MLOPS_API_KEY`` by default),
   ``/v1/*`` needs header ``X-API-Key`` (constant-time comparison); health, readiness,
   metrics and docs stay open for probes and scrapers.
@@ -47,6 +50,7 @@ from financial_transactions.serving.schemas import (
     ScoreRequest,
     ScoreResponse,
     Trade,
+    epoch_ms,
 )
 
 log = logging.getLogger(__name__)
@@ -159,7 +163,7 @@ class MicroBatcher:
 # -- scoring -------------------------------------------------------------------------------------
 def trades_frame(trades: list[Trade], crypto: set[str]) -> pd.DataFrame:
     """Validated trades -> the silver-like frame the feature code takes (UTC ``ts``)."""
-    ts = [t.ts if isinstance(t.ts, int) else int(t.ts.timestamp() * 1000) for t in trades]
+    ts = [epoch_ms(t.ts) for t in trades]
     symbols = [t.symbol for t in trades]
     asset = [t.asset_class or ("crypto" if t.symbol in crypto else "equity") for t in trades]
     frame = pd.DataFrame(

@@ -1,17 +1,83 @@
-"""Request and response models of the scoring API (pydantic v2: bad input is a 422 naming the field)."""
+"""Request and response models of the scoring API (pydantic v2: bad input is a 422 naming the field).
+
+Every value a request carries is bounded, so nothing a client sends can overflow later
+(a timestamp pandas cannot represent, an integer orjson cannot encode, a float whose
+square is infinite): timestamps lie in [2000-01-01, 2100-01-01), feature values are finite
+numbers within ±``FEATURE_ABS_MAX`` (no gold feature comes near it), strings are short.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+import math
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 SYMBOL_PATTERN = r"^[A-Z][A-Z0-9.:\-]{0,19}$"
 MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z, the silver expectations' lower bound
 MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
+#: Largest magnitude of a feature value (prices <= 1e9 and volumes <= 1e12 keep every gold feature far below).
+FEATURE_ABS_MAX = 1e15
+#: Longest text value of a feature row (symbol, session_type, ... are a few characters).
+TEXT_MAX_CHARS = 200
 
-FeatureValue = StrictFloat | StrictInt | StrictStr | None
+
+def _short(value: Any) -> str:
+    text = value.isoformat() if isinstance(value, datetime) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _bounded(value: float | int | str | None) -> float | int | str | None:
+    """A feature value: a finite number within ±FEATURE_ABS_MAX, a short string, or null."""
+    if isinstance(value, str):
+        if len(value) > TEXT_MAX_CHARS:
+            raise ValueError(f"text values are at most {TEXT_MAX_CHARS} characters, got {len(value)}")
+    elif isinstance(value, int | float) and not (math.isfinite(value) and abs(value) <= FEATURE_ABS_MAX):
+        raise ValueError(f"must be a finite number within ±{FEATURE_ABS_MAX:.0e} or null, got {_short(value)}")
+    return value
+
+
+FeatureValue = Annotated[StrictFloat | StrictInt | StrictStr | None, AfterValidator(_bounded)]
+
+
+def epoch_ms(value: int | datetime) -> int:
+    """Epoch milliseconds of an int (already ms) or an aware datetime."""
+    return value if isinstance(value, int) else int(value.timestamp() * 1000)
+
+
+def check_ts_ms(ms: int, what: str, shown: Any) -> None:
+    if not MIN_TS_MS <= ms < MAX_TS_MS:
+        raise ValueError(f"{what} {_short(shown)} is outside 2000-01-01 .. 2100-01-01")
+
+
+def _instant(value: Any, what: str) -> str:
+    """A row's ``bar_start`` (epoch ms or an ISO-8601 instant with a zone) as a UTC ISO string."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{what} must be epoch milliseconds or an ISO-8601 instant, got {_short(value)}")
+    if isinstance(value, int):
+        check_ts_ms(value, what, value)
+        return datetime.fromtimestamp(value / 1000, tz=UTC).isoformat()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{what} is not an ISO-8601 instant: {_short(value)}") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{what} needs a time zone (e.g. Z or +00:00): {_short(value)}")
+    check_ts_ms(epoch_ms(parsed), what, value)
+    return parsed.astimezone(UTC).isoformat()
 
 
 class Trade(BaseModel):
@@ -20,7 +86,7 @@ class Trade(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     symbol: str = Field(pattern=SYMBOL_PATTERN, examples=["AAPL"])
-    price: float = Field(gt=0, le=1e9, examples=[187.12])
+    price: float = Field(ge=1e-8, le=1e9, examples=[187.12], description="the smallest exchange tick is 1e-8")
     volume: float = Field(ge=0, le=1e12, examples=[100.0])
     ts: int | AwareDatetime = Field(
         description="event time: epoch milliseconds (UTC) or an ISO-8601 instant with a time zone",
@@ -34,9 +100,7 @@ class Trade(BaseModel):
 
     @model_validator(mode="after")
     def _ts_in_range(self) -> Trade:
-        ms = self.ts if isinstance(self.ts, int) else int(self.ts.timestamp() * 1000)
-        if not MIN_TS_MS <= ms < MAX_TS_MS:
-            raise ValueError(f"ts {self.ts!r} is outside 2000-01-01 .. 2100-01-01")
+        check_ts_ms(epoch_ms(self.ts), "ts", self.ts)
         return self
 
 
@@ -57,8 +121,31 @@ class ScoreRequest(BaseModel):
     rows: list[dict[str, FeatureValue]] | None = Field(
         default=None,
         min_length=1,
-        description="gold feature rows: every model feature column (number or null); symbol/bar_start are echoed",
+        description="gold feature rows: every model feature column (a finite number within ±1e15, or null); "
+        "symbol (a ticker) and bar_start (epoch ms or an ISO-8601 instant with a zone) are echoed",
     )
+
+    @field_validator("rows", mode="before")
+    @classmethod
+    def _echoed_columns(cls, rows: Any) -> Any:
+        """``symbol`` must be a ticker and ``bar_start`` an instant in range (normalised to UTC ISO).
+
+        Checked before the value types so a timestamp gets a timestamp's message; anything
+        that is not a list of objects is left to the type validation.
+        """
+        if not isinstance(rows, list):
+            return rows
+        out: list[Any] = []
+        for i, row in enumerate(rows):
+            if isinstance(row, dict):
+                row = dict(row)
+                symbol = row.get("symbol")
+                if symbol is not None and (not isinstance(symbol, str) or not re.fullmatch(SYMBOL_PATTERN, symbol)):
+                    raise ValueError(f"rows[{i}].symbol must be a ticker like 'AAPL', got {_short(symbol)}")
+                if row.get("bar_start") is not None:
+                    row["bar_start"] = _instant(row["bar_start"], f"rows[{i}].bar_start")
+            out.append(row)
+        return out
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ScoreRequest:
