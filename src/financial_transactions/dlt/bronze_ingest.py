@@ -12,12 +12,20 @@ Two readers produce that same shape:
 * on Databricks, Auto Loader (``cloudFiles``) with the same schema as hints, a
   schema location and ``rescuedDataColumn``.
 
+Every reader takes exactly the files of the landing layout,
+``<source>/date=<day>/symbol=<sym>/<name>.ndjson`` (:func:`landing_glob`), so the
+collectors' ``_quarantine``, the replay's ``_ground_truth``, set-aside
+``_abandoned`` attempts and in-flight ``.tmp`` files are never bronze input, on
+either engine.
+
 Every helper is DataFrame -> DataFrame so the embedded runner, the stream
 processor and the declarative pipeline file all share it.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -29,8 +37,12 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
+log = logging.getLogger(__name__)
+
 #: Landing file suffix; anything else (temp files, markers) is ignored.
 LANDING_SUFFIX = ".ndjson"
+#: The partition folders under the landing root that hold data files (the landing writer's layout).
+LANDING_LAYOUT = ("*", "date=*", "symbol=*")
 
 #: The landing contract, field by field (DDL keeps it readable and identical for every reader).
 LANDING_FIELDS: tuple[tuple[str, str], ...] = (
@@ -80,21 +92,50 @@ def canonical_file(path: str) -> str:
     return os.path.abspath(path)
 
 
-def list_landing_files(landing: Path) -> list[str]:
-    """Every complete landing file under ``landing``, sorted.
+def landing_glob(landing: str | Path) -> str:
+    """The path pattern of the data folders: ``<landing>/*/date=*/symbol=*``.
 
-    Names starting with ``.`` (in-flight temporary files) or ``_`` (``_quarantine``,
-    ``_ground_truth``, markers) are skipped at every level, as Spark's own file
-    index does, so the batch runner and the stream see the same files.
+    The streaming readers load it (with ``pathGlobFilter`` ``*.ndjson``): the
+    partition levels keep ``_quarantine/<source>/date=*`` (no ``symbol=`` level),
+    ``_ground_truth/<window>`` and ``_abandoned/<window>/<attempt>/...`` (deeper)
+    out by shape, whatever a file system's glob does with leading ``_``.
+    """
+    return "/".join([str(landing).rstrip("/"), *LANDING_LAYOUT])
+
+
+def _in_layout(relative: Path) -> bool:
+    parts = relative.parts
+    return (
+        len(parts) == len(LANDING_LAYOUT) + 1
+        and all(fnmatch.fnmatchcase(part, pattern) for part, pattern in zip(parts, LANDING_LAYOUT, strict=False))
+        and not any(part.startswith((".", "_")) for part in parts)
+        and parts[-1].endswith(LANDING_SUFFIX)
+    )
+
+
+def list_landing_files(landing: Path) -> list[str]:
+    """Every complete landing file in the landing layout (:func:`landing_glob`), sorted.
+
+    The same files the streaming readers take: names starting with ``.``
+    (in-flight temporary files) or ``_`` (``_quarantine``, ``_ground_truth``,
+    ``_abandoned``, markers) never count. An ``.ndjson`` file elsewhere is not
+    read either, and is logged as a warning, so it does not vanish unnoticed.
     """
     if not landing.is_dir():
         return []
     found: list[str] = []
+    stray: list[str] = []
     for dirpath, dirnames, filenames in os.walk(landing):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
         for name in filenames:
-            if name.endswith(LANDING_SUFFIX) and not name.startswith((".", "_")):
-                found.append(os.path.join(dirpath, name))
+            if not name.endswith(LANDING_SUFFIX) or name.startswith((".", "_")):
+                continue
+            path = os.path.join(dirpath, name)
+            (found if _in_layout(Path(path).relative_to(landing)) else stray).append(path)
+    if stray:
+        log.warning(
+            "%d landing file(s) outside <source>/date=*/symbol=*/ are not bronze input, e.g. %s", len(stray), stray[0]
+        )
     return sorted(found)
 
 
@@ -248,15 +289,18 @@ def read_landing_stream(
     schema_location: str | None = None,
     schema_evolution_mode: str = "rescue",
 ) -> DataFrame:
-    """A streaming DataFrame of bronze rows from the landing zone.
+    """A streaming DataFrame of bronze rows from the landing zone's data folders.
 
-    ``auto_loader=True`` (Databricks) uses ``cloudFiles`` with the landing schema as
-    hints, a schema location and ``rescuedDataColumn``; otherwise Spark's file
-    source over ``*.ndjson`` (whose index skips ``_``/``.`` names like the batch
-    listing). Either way the checkpoint remembers which files were read.
+    Both readers load :func:`landing_glob` with ``pathGlobFilter`` ``*.ndjson``.
+    ``auto_loader=True`` (Databricks) uses ``cloudFiles`` with the landing schema
+    as hints, a schema location, ``rescuedDataColumn``, the strict globber (``*``
+    never crosses a ``/``) and no partition columns (the path's ``symbol=`` is a
+    sanitised folder name; the record's own ``symbol`` must win). Otherwise Spark's
+    file source. Either way the checkpoint remembers which files were read.
     """
     from pyspark.sql import functions as F
 
+    source_glob = landing_glob(landing)
     if auto_loader:
         if not schema_location:
             raise ValueError("Auto Loader needs a schema location")
@@ -269,10 +313,11 @@ def read_landing_stream(
             .option("cloudFiles.maxFilesPerTrigger", str(max_files_per_trigger))
             .option("cloudFiles.inferColumnTypes", "true")
             .option("cloudFiles.includeExistingFiles", "true")
+            .option("cloudFiles.partitionColumns", "")
+            .option("cloudFiles.useStrictGlobber", "true")
             .option("rescuedDataColumn", "_rescued_data")
             .option("pathGlobFilter", f"*{LANDING_SUFFIX}")
-            .option("recursiveFileLookup", "true")
-            .load(landing)
+            .load(source_glob)
         )
         # Hinted columns exist even before a file carries them, so no schema analysis is
         # needed here (a declarative query function must not trigger one).
@@ -284,10 +329,9 @@ def read_landing_stream(
         )
     lines = (
         spark.readStream.format("text")
-        .option("recursiveFileLookup", "true")
         .option("pathGlobFilter", f"*{LANDING_SUFFIX}")
         .option("maxFilesPerTrigger", str(max_files_per_trigger))
-        .load(landing)
+        .load(source_glob)
         .select(F.col("value"), F.col("_metadata.file_path").alias("_source_file"))
     )
     return parse_landing_lines(lines)
