@@ -16,7 +16,9 @@ from financial_transactions.monitoring.rollback import ModelRollback, RollbackFa
 
 def _extra(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to-version", type=int, default=None, help="target version (default: previous champion)")
-    parser.add_argument("--restore-features", action="store_true", help="RESTORE the feature tables too")
+    parser.add_argument(
+        "--restore-features", action="store_true", help="RESTORE the feature tables to what the target was trained on"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--reason", default=None, help="why (kept in rollback_audit)")
 

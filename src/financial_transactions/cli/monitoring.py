@@ -87,7 +87,7 @@ def rollback(
     ctx: typer.Context,
     to_version: int | None = typer.Option(None, "--to-version", help="roll back to this version (default: previous)"),
     restore_features: bool = typer.Option(
-        False, "--restore-features", help="also RESTORE the feature tables to the recorded versions"
+        False, "--restore-features", help="also RESTORE the feature tables to the versions the target was trained on"
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the plan, change nothing"),
     reason: str | None = typer.Option(None, "--reason", help="why (kept in rollback_audit)"),
