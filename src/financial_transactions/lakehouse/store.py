@@ -620,7 +620,7 @@ class SparkDeltaStore(DeltaStore):
             return current
         expected_rows = self._rows_at(fqn, expected_version)
         view = f"_cond_src_{uuid.uuid4().hex[:16]}"
-        self.spark.createDataFrame(source).createOrReplaceTempView(view)
+        self._df(source).createOrReplaceTempView(view)
         try:
             try:
                 self._sql(_conditional_insert(self._quote(fqn), view, source.column_names, keys, expected_rows))
@@ -646,7 +646,7 @@ class SparkDeltaStore(DeltaStore):
     def _create_empty(self, fqn: str, source: pa.Table) -> None:
         """``CREATE TABLE IF NOT EXISTS`` with ``source``'s schema, Serializable (see ``append_if_version``)."""
         view = f"_cond_schema_{uuid.uuid4().hex[:16]}"
-        self.spark.createDataFrame(source.schema.empty_table()).createOrReplaceTempView(view)
+        self._df(source.schema.empty_table()).createOrReplaceTempView(view)
         try:
             self._sql(
                 f"CREATE TABLE IF NOT EXISTS {self._quote(fqn)} USING DELTA "
