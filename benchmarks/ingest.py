@@ -28,6 +28,7 @@ import os
 import tempfile
 import time
 from collections import Counter
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -73,14 +74,14 @@ def serve(cfg_json: str, conn: Any) -> None:
     hub.stop()
 
 
-def start_replay(cfg: ReplayConfig) -> tuple[mp.Process, Any, dict[str, Any]]:
+def start_replay(cfg: ReplayConfig) -> tuple[BaseProcess, Any, dict[str, Any]]:
     parent, child = mp.Pipe()
     proc = mp.get_context("spawn").Process(target=serve, args=(cfg.model_dump_json(), child), daemon=True)
     proc.start()
     return proc, parent, parent.recv()
 
 
-def stop_replay(proc: mp.Process, pipe: Any) -> dict[str, Any]:
+def stop_replay(proc: BaseProcess, pipe: Any) -> dict[str, Any]:
     pipe.send("stop")
     result: dict[str, Any] = pipe.recv()
     proc.join(timeout=15)
@@ -194,8 +195,17 @@ def main() -> None:
         f"server: bare run {bare_srv['stats']['trades_sent']:,} sent; "
         f"collector run delivered once: {coll_srv['delivered_once']}"
     )
-    ok = coll_rate >= 100_000 and coll_rate >= 0.5 * bare_rate and lost == 0 and check["duplicated_ids"] == 0
-    print("targets (>=100k trades/s, >=50% of bare, 0 lost, 0 duplicated):", "met" if ok else "NOT met")
+    verdicts = {
+        ">=100k trades/s": coll_rate >= 100_000,
+        ">=50% of bare": coll_rate >= 0.5 * bare_rate,
+        "0 lost": lost == 0,
+        "0 duplicated": check["duplicated_ids"] == 0,
+        "content = served": bool(check["content_matches_served"]),
+        "every trade delivered once": bool(coll_srv["delivered_once"]),
+        "0 temp files left": check["temp_files_left"] == 0,
+    }
+    failed = [name for name, ok in verdicts.items() if not ok]
+    print(f"targets ({', '.join(verdicts)}):", "met" if not failed else f"NOT met: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,21 @@
 """Landing -> gold throughput of the embedded pipeline runner.
 
-Writes N trades (default 1,000,000: 5 equities + 3 crypto pairs over two trading
-days, runs of identical prints with distinct ids, 0.1% bad rows) as NDJSON landing
-files in the contract layout, then runs ``PipelineRunner`` on ``local[2]`` and
-prints the time per layer (bronze, silver, gold) and end-to-end trades/s.
+Lands N trades (default 1,000,000: 5 equities + 3 crypto pairs over two days,
+runs of identical prints with distinct ids, 0.1% bad rows) the way the collectors
+do: Finnhub frames of 50 trades and single-trade Binance events go through the
+collectors' own parsers (real trade ids, ``collector`` = ``finnhub``/``binance``)
+into a :class:`LandingWriter` per source, which writes atomic files per source,
+UTC date and symbol, flushed every ``--flush-records`` (default: the ``fin-mlops
+run`` collectors' ``replay.collect_flush_max_records``). The bad rows carry a
+feed clock two days ahead of their receive time: collectors land them, silver's
+``ts_in_bounds`` quarantines them. Then ``PipelineRunner`` runs on ``local[2]``
+and prints the time per layer (bronze, silver, gold) and end-to-end trades/s.
 
 A warm-up run on a small sample in another lakehouse first pays the JVM's
 class loading and the Python workers' start-up, which are not per-trade costs.
 A second run on the same landing zone shows the idempotent no-op.
 
-Usage: python benchmarks/pipeline.py [--trades N] [--files F]
+Usage: python benchmarks/pipeline.py [--trades N] [--flush-records R]
 Target: at least 50,000 trades/s end to end.
 """
 
@@ -19,71 +25,87 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.dlt.runner import PipelineResult, PipelineRunner
 from financial_transactions.lakehouse import Platform
 from financial_transactions.lakehouse.engine import get_spark
+from financial_transactions.streaming.landing import LandingWriter
+from financial_transactions.streaming.records import BINANCE, FINNHUB, FrameContext, parse_binance, parse_finnhub
 
 TARGET = 50_000
 EQUITIES = ["AAPL", "MSFT", "NVDA", "AMZN", "JPM"]
 CRYPTO = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FINNHUB_BATCH = 50  # trades per Finnhub frame, as the replay sends them
 
 
-def make_landing(landing: Path, trades: int, files: int, seed: int = 7) -> int:
-    """Write ``trades`` records into ``files`` NDJSON files; returns the bad-row count."""
+def _trades(trades: int, seed: int) -> pd.DataFrame:
+    """Time-ordered trades of 8 symbols over two days; every 20th repeats its predecessor (an identical print)."""
     rng = np.random.default_rng(seed)
     symbols = np.array(EQUITIES + CRYPTO)
     sym = symbols[rng.integers(0, len(symbols), trades)]
-    crypto = np.isin(sym, CRYPTO)
     start = pd.Timestamp("2026-03-06T09:00:00Z").value // 1_000_000
     ts = start + np.sort(rng.integers(0, 2 * 86_400_000, trades))
-    # runs of identical prints: every 20th trade repeats its predecessor's ts/price/volume
     price = np.round(rng.lognormal(5, 0.4, trades), 2)
     volume = rng.integers(1, 500, trades).astype("float64")
-    repeat = np.arange(trades) % 20 == 19
-    ts[repeat] = ts[np.where(repeat)[0] - 1]
-    price[repeat] = price[np.where(repeat)[0] - 1]
-    volume[repeat] = volume[np.where(repeat)[0] - 1]
-    sym[repeat] = sym[np.where(repeat)[0] - 1]
-    crypto = np.isin(sym, CRYPTO)
-    bad = rng.random(trades) < 0.001
-    price[bad] = -1.0
-    frame = pd.DataFrame(
-        {
-            "trade_id": [f"bench-r1-c1-m{i // 10}-p{i % 10}" for i in range(trades)],
-            "record_type": "trade",
-            "source": np.where(crypto, "binance", "finnhub"),
-            "symbol": sym,
-            "price": price,
-            "volume": volume,
-            "ts": ts,
-            "conditions": [["1", "12"]] * trades,
-            "exchange_trade_id": None,
-            "is_buyer_maker": None,
-            "ingested_at": ts + 150,
-            "collector": np.where(crypto, "crypto", "finnhub"),
-            "collector_run": "bench",
-            "connection": 1,
-            "msg_seq": np.arange(trades) // 10,
-            "position": np.arange(trades) % 10,
-        }
-    )
-    for i, chunk in enumerate(np.array_split(np.arange(trades), files)):
-        part = frame.iloc[chunk]
-        first = part.iloc[0]
-        day = pd.Timestamp(int(first["ts"]), unit="ms").strftime("%Y-%m-%d")
-        folder = landing / str(first["source"]) / f"date={day}" / f"symbol={first['symbol']}"
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".bench-{i:06d}.ndjson.tmp"
-        part.to_json(tmp, orient="records", lines=True)
-        tmp.rename(folder / f"bench-{i:06d}.ndjson")
-    return int(bad.sum())
+    repeat = np.flatnonzero(np.arange(trades) % 20 == 19)
+    for column in (ts, price, volume, sym):
+        column[repeat] = column[repeat - 1]
+    return pd.DataFrame({"symbol": sym, "ts": ts, "price": price, "volume": volume, "bad": rng.random(trades) < 0.001})
+
+
+def make_landing(landing: Path, trades: int, flush_records: int, seed: int = 7) -> tuple[int, int]:
+    """Land ``trades`` through the collectors' parsers and landing writers; returns (bad rows, files)."""
+    frame = _trades(trades, seed)
+    future = 2 * 86_400_000  # the feed clock of a bad row runs two days ahead of its receive time
+    files = 0
+    for source, collector, symbols, batch in (
+        (FINNHUB, "finnhub", EQUITIES, FINNHUB_BATCH),
+        (BINANCE, "binance", CRYPTO, 1),
+    ):
+        part = frame[frame["symbol"].isin(symbols)]
+        writer = LandingWriter(landing, source, "bench", max_records=flush_records, fsync=False)
+        columns = zip(*(part[c].tolist() for c in ("symbol", "ts", "price", "volume", "bad")), strict=True)
+        for seq, chunk in enumerate(_batched(columns, batch), start=1):
+            received = chunk[-1][1] + 150
+            ctx = FrameContext(source, collector, "bench", 1, seq, received)
+            if source == FINNHUB:
+                data = [
+                    {"s": s, "p": p, "v": int(v), "t": t + future if bad else t, "c": ["1", "12"]}
+                    for s, t, p, v, bad in chunk
+                ]
+                parsed = parse_finnhub(orjson.dumps({"type": "trade", "data": data}), ctx)
+            else:
+                ((s, t, p, v, bad),) = chunk
+                event = {"e": "trade", "E": received, "s": s, "t": seq, "p": f"{p:.8f}", "q": f"{v:.8f}",
+                         "T": t + future if bad else t, "m": bool(seq % 2)}  # fmt: skip
+                parsed = parse_binance(orjson.dumps(event), ctx)
+            assert parsed.kind == "trade" and not parsed.rejects, parsed
+            writer.add_chunks(parsed.chunks)
+            writer.add_many(parsed.records)
+        writer.close()
+        files += writer.stats.files
+        assert writer.stats.records == len(part), (source, writer.stats.records, len(part))
+    return int(frame["bad"].sum()), files
+
+
+def _batched(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def platform_on(root: Path, spark: object) -> Platform:
@@ -108,19 +130,24 @@ def report(result: PipelineResult, trades: int, wall: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trades", type=int, default=1_000_000)
-    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument(
+        "--flush-records",
+        type=int,
+        default=ProjectConfig.from_yaml(PROJECT_ROOT / "project_config.yml", "dev").replay.collect_flush_max_records,
+        help="landing writer flush size (default: replay.collect_flush_max_records)",
+    )
     args = parser.parse_args()
     spark = get_spark(master="local[2]", driver_memory="4g", shuffle_partitions=4, app_name="bench-pipeline")
     with tempfile.TemporaryDirectory() as tmp:
         warm = platform_on(Path(tmp) / "warmup", spark)
-        make_landing(warm.paths.landing, 20_000, 4, seed=1)
+        make_landing(warm.paths.landing, 20_000, 5_000, seed=1)
         PipelineRunner(warm).run()
 
         platform = platform_on(Path(tmp) / "bench", spark)
         tick = time.perf_counter()
-        bad = make_landing(platform.paths.landing, args.trades, args.files)
+        bad, files = make_landing(platform.paths.landing, args.trades, args.flush_records)
         took = time.perf_counter() - tick
-        print(f"landing: {args.trades:,} trades in {args.files} files ({bad} bad) in {took:.1f} s")
+        print(f"landing: {args.trades:,} trades in {files} files ({bad} bad) in {took:.1f} s")
 
         tick = time.perf_counter()
         result = PipelineRunner(platform).run()
