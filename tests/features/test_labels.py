@@ -294,12 +294,12 @@ def test_rule_label_needs_nothing_beyond_its_forward_horizon() -> None:
     rng = np.random.default_rng(0)
     for cut in (200, 350, len(gold) - 60):
         later = gold.copy()
-        tail = slice(cut + cfg.rule_forward_bars + 1, None)
-        n = len(later.iloc[tail])
-        scale = rng.uniform(0.5, 3.0, n)  # a wilder, pricier future
+        first = cut + cfg.rule_forward_bars + 1  # the first bar beyond t's horizon
+        scale = np.ones(len(later))
+        scale[first:] = rng.uniform(0.5, 3.0, len(later) - first)  # a wilder, pricier future
         for col in ("close", "high", "low"):
-            later.iloc[tail, later.columns.get_loc(col)] = later[col].to_numpy()[tail] * scale
-        later.iloc[tail, later.columns.get_loc("volume")] = later["volume"].to_numpy()[tail] * scale**3
+            later[col] = later[col].to_numpy() * scale
+        later["volume"] = later["volume"].to_numpy() * scale**3
         after = rule_flags(later, cfg)
         np.testing.assert_array_equal(after[: cut + 1], before[: cut + 1])
         assert not np.array_equal(after[cut + 1 :], before[cut + 1 :], equal_nan=True)

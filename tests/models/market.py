@@ -58,16 +58,26 @@ def crypto_trades(symbol: str, minutes: int, *, seed: int, price0: float) -> tup
 
 
 def write_market(platform: Platform, *, minutes: int = 900, window: str = "w1") -> int:
-    """Gold for two crypto pairs in the platform's lakehouse + the replay-style ground-truth file."""
-    frames, truths = [], []
+    """Gold for two crypto pairs in the platform's lakehouse + the replay-style ground truth and its coverage."""
+    frames, truths, trade_frames = [], [], []
     for k, (symbol, p0) in enumerate([("BTCUSDT", 65_000.0), ("ETHUSDT", 3_500.0)]):
         trades, truth = crypto_trades(symbol, minutes, seed=100 + k, price0=p0)
         frames.append(build_gold_features(trades, platform.config.features))
         truths.append(truth)
+        trade_frames.append(trades)
     gold = pd.concat(frames, ignore_index=True)
     platform.store.overwrite(platform.config.table("gold_trade_features"), gold)
     folder = Path(platform.paths.landing) / "_ground_truth" / window
     folder.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps(r) for r in pd.concat(truths).to_dict("records")]
     (folder / "anomalies.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    coverage = [
+        {
+            "symbol": f.symbol.iloc[0],
+            "start_ms": int(f.ts.min().value // 1_000_000),
+            "end_ms": int(f.ts.max().value // 1_000_000),
+        }
+        for f in trade_frames
+    ]
+    (folder / "coverage.json").write_text(json.dumps({"window": window, "symbols": coverage}), encoding="utf-8")
     return len(gold)

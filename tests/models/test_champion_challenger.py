@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,12 @@ from mlflow.tracking import MlflowClient
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.config.ml import GateConfig, GuardrailsConfig
-from financial_transactions.lakehouse import Platform
+from financial_transactions.lakehouse import LakehouseError, Platform
+from financial_transactions.lakehouse.store import LocalDeltaStore
 from financial_transactions.models.champion_challenger import (
     ChampionChallenger,
     GateAlert,
+    GateDecision,
     GateScore,
     decide,
     latest_promotion,
@@ -278,3 +281,144 @@ def test_concurrent_gates_promote_at_most_once(platform: Platform, strong: Train
     assert registry.aliases()["champion"] == v1
     decisions = [r["decision"] for r in audit_rows(platform)]
     assert decisions == ["PROMOTE", "REJECT", "REJECT"]  # first deploy, the rival, this gate (fail closed)
+
+
+class PromotingRaceRegistry(ModelRegistry):
+    """The real registry; between this gate's PROMOTE row and its alias move, a whole rival gate runs."""
+
+    def __init__(self, name: str, client: MlflowClient, rival: Callable[[], GateDecision]) -> None:
+        super().__init__(name, client)
+        self.rival = rival
+        self.rival_decision: GateDecision | None = None
+
+    def apply_aliases(self, target: dict[str, int]) -> None:
+        if self.rival_decision is None:
+            self.rival_decision = self.rival()
+        super().apply_aliases(target)
+
+
+def test_gate_starting_after_a_recorded_promotion_does_not_promote_on_top(
+    platform: Platform, strong: TrainingData, noise: TrainingData
+) -> None:
+    """Gate A has committed its PROMOTE row but not yet moved the aliases; gate B starts then. B sees the
+    old aliases and A's row in the audit table it conditions on, so neither the alias re-read nor the
+    optimistic commit stops it: only the pending-promotion check does."""
+    registry = ModelRegistry.from_platform(platform)
+    v1 = register(platform, registry, fit(lightgbm(), noise), noise)
+    ChampionChallenger(platform, registry=registry, alert=Alerts()).evaluate(v1, strong.test)
+    v2 = register(platform, registry, fit(lightgbm(), strong), strong)  # clearly better than v1
+    v3 = register(platform, registry, fit(random_forest(60), strong), strong)  # also clearly better than v1
+    rival_alerts = Alerts()
+
+    def rival() -> GateDecision:
+        return ChampionChallenger(platform, registry=ModelRegistry(registry.name, registry.client),
+                                  alert=rival_alerts).evaluate(v3, strong.test)  # fmt: skip
+
+    racing = PromotingRaceRegistry(registry.name, registry.client, rival)
+    decision = ChampionChallenger(platform, registry=racing, alert=Alerts()).evaluate(v2, strong.test)
+
+    assert decision.decision == "PROMOTE" and decision.challenger_version == v2
+    late = racing.rival_decision
+    assert late is not None and late.decision == "REJECT" and late.error is not None
+    assert "the champion is being replaced" in late.reason and decision.decision_id in late.reason
+    assert late.champion is not None and late.challenger is not None  # it had scored both: margin alone passed
+    assert late.challenger.metrics["pr_auc"] - late.champion.metrics["pr_auc"] > 0.3
+    assert len(rival_alerts.sent) == 1 and rival_alerts.sent[0].severity == "critical"
+    assert registry.aliases() == {"champion": v2, "previous-champion": v1, "latest-model": v3, "challenger": v3}
+    rows = audit_rows(platform)
+    assert [(r["decision"], r["challenger_version"]) for r in rows] == [
+        ("PROMOTE", v1),
+        ("PROMOTE", v2),
+        ("REJECT", v3),
+    ]
+    promo = latest_promotion(platform)
+    assert promo is not None and promo["challenger_version"] == v2 and promo["snapshot_aliases"]["champion"] == v1
+
+
+class ProcessDied(BaseException):
+    """What the gate's own error handling cannot catch: the job was killed."""
+
+
+class DyingRegistry(ModelRegistry):
+    def apply_aliases(self, target: dict[str, int]) -> None:
+        raise ProcessDied("killed between the audit commit and the alias move")
+
+
+def test_interrupted_promotion_blocks_until_its_timeout_then_is_cancelled(
+    config: ProjectConfig, tmp_path: Path, strong: TrainingData, noise: TrainingData
+) -> None:
+    platform = gate_platform(config, tmp_path / "lh")
+    registry = ModelRegistry.from_platform(platform)
+    v1 = register(platform, registry, fit(lightgbm(), noise), noise)
+    ChampionChallenger(platform, registry=registry, alert=Alerts()).evaluate(v1, strong.test)
+    v2 = register(platform, registry, fit(lightgbm(), strong), strong)
+    with pytest.raises(ProcessDied):
+        ChampionChallenger(platform, registry=DyingRegistry(registry.name, registry.client), alert=Alerts()).evaluate(
+            v2, strong.test
+        )
+    stuck = audit_rows(platform)[-1]
+    assert stuck["decision"] == "PROMOTE" and registry.aliases()["champion"] == v1  # recorded, never moved
+
+    blocked = ChampionChallenger(platform, registry=registry, alert=Alerts()).evaluate(v2, strong.test)
+    assert blocked.decision == "REJECT" and "the champion is being replaced" in blocked.reason
+    assert registry.aliases()["champion"] == v1
+
+    impatient = gate_platform(config, tmp_path / "lh", pending_promotion_timeout_seconds=0.0)
+    alerts = Alerts()
+    decision = ChampionChallenger(impatient, registry=registry, alert=alerts).evaluate(v2, strong.test)
+
+    assert decision.decision == "PROMOTE"
+    assert registry.aliases() == {"champion": v2, "previous-champion": v1, "latest-model": v2}
+    assert [a.severity for a in alerts.sent] == ["warning"] and stuck["decision_id"] in alerts.sent[0].message
+    rows = audit_rows(platform)
+    assert [r["decision"] for r in rows] == ["PROMOTE", "PROMOTE", "REJECT", "REJECT", "PROMOTE"]
+    cancel = rows[3]
+    assert cancel["supersedes"] == stuck["decision_id"] and "interrupted promotion" in cancel["reason"]
+    promo = latest_promotion(platform)
+    assert promo is not None and promo["decision_id"] == decision.decision_id
+
+
+class AuditDown(LocalDeltaStore):
+    """The real local store, except that the audit table cannot be written (disk full, permissions)."""
+
+    def append(self, fqn: str, data: Any, *, schema_mode: Any = "merge") -> int:
+        if fqn.endswith("champion_challenger_audit"):
+            raise LakehouseError(f"{fqn}: storage unavailable")
+        return super().append(fqn, data, schema_mode=schema_mode)
+
+    def append_if_version(self, fqn: str, data: Any, expected_version: int, keys: Any) -> int:
+        if fqn.endswith("champion_challenger_audit"):
+            raise LakehouseError(f"{fqn}: storage unavailable")
+        return super().append_if_version(fqn, data, expected_version, keys)
+
+
+def test_audit_write_failure_is_a_reject_with_an_alert_never_a_traceback(
+    config: ProjectConfig, tmp_path: Path, strong: TrainingData
+) -> None:
+    platform = gate_platform(config, tmp_path / "lh", margin=0.05)
+    platform.__dict__["store"] = AuditDown(platform.lakehouse_root)
+    registry = ModelRegistry.from_platform(platform)
+    v1 = register(platform, registry, fit(lightgbm(), strong), strong)
+    alerts = Alerts()
+
+    first = ChampionChallenger(platform, registry=registry, alert=alerts).evaluate(v1, strong.test)
+
+    # a first deploy would promote, but its PROMOTE row cannot be written: nothing moves
+    assert first.decision == "REJECT" and first.error is not None
+    assert "could not be recorded in the audit table" in first.error and "storage unavailable" in first.error
+    assert "audit row could not be written" in first.error
+    assert "champion" not in registry.aliases()
+    assert alerts.sent and all(a.severity == "critical" for a in alerts.sent)
+    assert not platform.store.exists(platform.config.table("champion_challenger_audit"))
+
+    # a plain REJECT (too small a margin) whose row cannot be written says so and alerts
+    platform.__dict__["store"] = LocalDeltaStore(platform.lakehouse_root)
+    ChampionChallenger(platform, registry=registry, alert=Alerts()).evaluate(v1, strong.test)
+    v2 = register(platform, registry, fit(lightgbm(), strong), strong)
+    platform.__dict__["store"] = AuditDown(platform.lakehouse_root)
+    alerts = Alerts()
+    second = ChampionChallenger(platform, registry=registry, alert=alerts).evaluate(v2, strong.test)
+    assert second.decision == "REJECT" and "margin" in second.reason
+    assert second.error is not None and "audit row could not be written" in second.error
+    assert len(alerts.sent) == 1 and alerts.sent[0].severity == "critical" and second.alerted
+    assert registry.aliases()["champion"] == v1

@@ -89,6 +89,9 @@ def test_train_stage_and_cli(config: ProjectConfig, tmp_path: Path, project_root
     summary = run_stage(ctx)
 
     assert summary["decision"] == "PROMOTE" and summary["version"] == 1 and summary["failed_models"] == 0
+    winner = ctx.state["training_outcome"].tournament.winner
+    assert summary["validation_pr_auc"] == round(winner.selection_metric("pr_auc"), 4)  # what picked it
+    assert summary["test_pr_auc"] == round(winner.metric("pr_auc"), 4)  # the held-out figure
     assert ctx.state["champion_version"] == 1
     printed = ctx.console.export_text()
     assert "tournament" in printed and "PROMOTE" in printed and "validation" in printed
@@ -97,7 +100,8 @@ def test_train_stage_and_cli(config: ProjectConfig, tmp_path: Path, project_root
         app, ["--config", str(project_root / "project_config.yml"), "--lakehouse-root", str(root), "train"]
     )
     assert result.exit_code == 0, result.output
-    assert "ranked by pr_auc" in result.output and "champion / challenger gate" in result.output
+    assert "ranked by validation pr_auc" in " ".join(result.output.split())
+    assert "champion / challenger gate" in result.output
     assert ModelRegistry.from_platform(platform).aliases()["latest-model"] == 2
 
     script = project_root / "scripts" / "financial" / "deploy_anomaly_model.py"

@@ -185,17 +185,12 @@ def load_coverage(location: Path, windows: Iterable[str] | None = None) -> pd.Da
             raise ValueError(f"{path}: not a ground-truth coverage file ({exc})") from exc
         for i, entry in enumerate(entries):
             try:
-                row = {
-                    "window": truth_path.parent.name,
-                    "symbol": str(entry["symbol"]),
-                    "start": int(entry["start_ms"]),
-                    "end": int(entry["end_ms"]),
-                }
+                symbol, start, end = str(entry["symbol"]), int(entry["start_ms"]), int(entry["end_ms"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValueError(f"{path}: symbols[{i}] is not a coverage entry ({exc!r})") from exc
-            if row["end"] < row["start"]:
-                raise ValueError(f"{path}: symbols[{i}] ({row['symbol']}) ends before it starts")
-            rows.append(row)
+            if end < start:
+                raise ValueError(f"{path}: symbols[{i}] ({symbol}) ends before it starts")
+            rows.append({"window": truth_path.parent.name, "symbol": symbol, "start": start, "end": end})
     frame = pd.DataFrame.from_records(rows, columns=_COVERAGE_COLUMNS)
     for col in ("start", "end"):
         frame[col] = _utc(frame[col].astype("int64"))

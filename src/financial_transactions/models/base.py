@@ -1,8 +1,9 @@
 """The model contract of the tournament: ``BaseAnomalyModel`` and ``ModelResult``.
 
 Every algorithm is trained on the train slice, gets its decision threshold on
-the validation slice (F1-optimal, :func:`metrics.choose_threshold`) and is
-scored on the test slice with one score convention: higher = more anomalous, in
+the validation slice (F1-optimal, :func:`metrics.choose_threshold`), is ranked
+by the tournament on that same validation slice and is scored on the held-out
+test slice (the reported figures) with one score convention: higher = more anomalous, in
 [0, 1]. That convention (classifier probability, IsolationForest anomaly score)
 is what makes a supervised booster and an unsupervised forest comparable on
 PR-AUC and what the pyfunc (:mod:`custom_model`) serves.
@@ -35,7 +36,8 @@ class ModelResult:
 
     name: str
     status: Literal["ok", "failed"]
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # on the held-out test slice (reported)
+    validation_metrics: dict[str, float] = field(default_factory=dict)  # on the validation slice (ranked)
     params: dict[str, Any] = field(default_factory=dict)
     threshold: float | None = None
     run_id: str | None = None
@@ -50,12 +52,19 @@ class ModelResult:
         return self.status == "ok"
 
     def metric(self, name: str) -> float:
-        """A metric of a successful model; asking a failed one is an error, not a zero."""
+        """A held-out (test) metric of a successful model; asking a failed one is an error, not a zero."""
+        return self._get(self.metrics, name, "test")
+
+    def selection_metric(self, name: str) -> float:
+        """A validation-slice metric: what the tournament ranks on, so the test figure stays unbiased."""
+        return self._get(self.validation_metrics, name, "validation")
+
+    def _get(self, metrics: dict[str, float], name: str, where: str) -> float:
         if not self.ok:
             raise ValueError(f"model {self.name} failed ({self.error}); it has no {name}")
-        if name not in self.metrics:
-            raise KeyError(f"model {self.name} has no metric {name!r}; it has {sorted(self.metrics)}")
-        return self.metrics[name]
+        if name not in metrics:
+            raise KeyError(f"model {self.name} has no {where} metric {name!r}; it has {sorted(metrics)}")
+        return metrics[name]
 
 
 class BaseAnomalyModel(abc.ABC):

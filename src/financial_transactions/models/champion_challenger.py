@@ -15,8 +15,9 @@ Rules
   scored, is REJECT plus an alert, never a promotion.
 
 Aliases on promotion: the old champion gets ``previous-champion``, the
-challenger gets ``champion`` and loses ``challenger``; ``latest-model`` is left
-on the newest version. A rejected challenger keeps ``challenger``.
+challenger gets ``champion`` and loses ``challenger`` (if ``challenger`` already
+names a newer version, that one keeps it); ``latest-model`` is left on the newest
+version. A rejected challenger keeps ``challenger``.
 
 Audit table ``champion_challenger_audit`` (one row per decision, key ``decision_id``)
 --------------------------------------------------------------------------------
@@ -43,13 +44,30 @@ snapshot** the rollback reads (null on REJECT):
   challenger was trained and evaluated on.
 
 The PROMOTE row is appended *before* the aliases move, so a snapshot exists for
-every promotion. It is committed with optimistic concurrency (``append_if_version``
-on the audit table's version when the gate started, after re-reading the
-aliases): when two gates race, at most one promotes and the other rejects, fail
-closed, with an alert. If moving the aliases then fails, the gate restores the snapshot's
-aliases, appends a REJECT row explaining why (``supersedes`` = the PROMOTE row's
-id, so that row is no longer a promotion) and alerts. :func:`latest_promotion`
+every promotion. Two gates racing must never both promote; the gate guarantees it with
+three checks, in this order, just before it commits:
+
+1. it re-reads the aliases: any change since it read them at its start -> REJECT;
+2. it reads the audit table at the version it read at its start and looks for a
+   **pending promotion**: the newest PROMOTE row that nothing supersedes while the
+   aliases still equal that row's ``snapshot_aliases`` (recorded, aliases not moved
+   yet: another gate is replacing the champion right now) -> REJECT, fail closed. A
+   pending row older than ``gate.pending_promotion_timeout_seconds`` was interrupted
+   (its process died between the two steps): the gate cancels it with a REJECT row
+   that supersedes it (committed conditionally, as below), alerts, and goes on;
+3. it appends its PROMOTE row with optimistic concurrency (``append_if_version`` on
+   that same audit version): a row that any other gate committed meanwhile makes the
+   append fail -> REJECT.
+
+So a gate that started after another's PROMOTE row sees it in step 2, and one that
+started before it fails step 3. If moving the aliases then fails, the gate restores the
+snapshot's aliases, appends a REJECT row explaining why (``supersedes`` = the PROMOTE
+row's id, so that row is no longer a promotion) and alerts. :func:`latest_promotion`
 returns the newest PROMOTE row that no later row supersedes.
+
+An audit write that fails for any other reason (storage down, permissions) is a
+REJECT with ``error`` set and a critical alert, never an unhandled exception: a PROMOTE
+whose row could not be written does not move any alias.
 
 Alerts
 ------
@@ -321,7 +339,10 @@ class ChampionChallenger:
         before_versions = dict(feature_versions_before) if feature_versions_before is not None else None
         trained_versions = dict(challenger_feature_versions or {})
         ctx = _Context(decision_id, challenger_version, holdout, y, before_versions, trained_versions)
-        ctx.audit_version = self._audit_version()
+        try:
+            ctx.audit_version = self._audit_version()
+        except Exception as exc:
+            return self._fail(ctx, None, None, f"cannot read the audit table's version: {exc}")
 
         # 1. the registry's answer: aliases listed, or an error (never "no champion" by default)
         try:
@@ -383,7 +404,10 @@ class ChampionChallenger:
             state_after=dict(state_before),
         )
         if decision == REJECT:
-            self._audit(ctx, result)
+            try:
+                self._audit(ctx, result)
+            except Exception as exc:
+                self._audit_failed(ctx, result, exc)
             log.warning("gate: REJECT version %s: %s", challenger_version, reason)
             return result
         return self._promote(ctx, result)
@@ -391,14 +415,25 @@ class ChampionChallenger:
     # -- internals ------------------------------------------------------------
     def _promote(self, ctx: _Context, result: GateDecision) -> GateDecision:
         before = dict(result.state_before or {})
-        target = {k: v for k, v in before.items() if k != CHALLENGER}
+        # the promoted version loses ``challenger``; a newer challenger (another version) keeps it
+        target = {k: v for k, v in before.items() if not (k == CHALLENGER and v == result.challenger_version)}
         if result.champion_version is not None:
             target[PREVIOUS_CHAMPION] = result.champion_version
         target[CHAMPION] = result.challenger_version
         result.state_after = target
         snapshot_features = ctx.feature_versions_before
-        if snapshot_features is None:
-            snapshot_features = self.current_feature_versions()
+        try:
+            if snapshot_features is None:
+                snapshot_features = self.current_feature_versions()
+        except Exception as exc:
+            return self._fail(
+                ctx,
+                before,
+                result.challenger,
+                f"cannot read the feature tables' versions: {exc}",
+                champion=result.champion,
+            )
+        # 1. the aliases this decision was made on must still be the registry's
         try:
             now = self.registry.aliases()
         except RegistryError as exc:
@@ -413,7 +448,45 @@ class ChampionChallenger:
                 f"aliases changed while the gate was deciding ({before} -> {now}); not promoting on stale state",
                 champion=result.champion,
             )
-        # the snapshot is durable before anything moves: the rollback can always find it. The row is
+        # 2. no other gate may be between recording its PROMOTE and moving the aliases
+        try:
+            pending = self._pending_promotion(ctx, now)
+        except Exception as exc:
+            return self._fail(
+                ctx, before, result.challenger, f"cannot read the audit table: {exc}", champion=result.champion
+            )
+        if pending is not None:
+            age = (datetime.now(UTC) - pending.decided_at).total_seconds()
+            timeout = self.cfg.gate.pending_promotion_timeout_seconds
+            if age < timeout:
+                return self._fail(
+                    ctx,
+                    before,
+                    result.challenger,
+                    f"the champion is being replaced: promotion {pending.decision_id} of version "
+                    f"{pending.challenger_version} was recorded {age:.0f} s ago and its aliases have not moved "
+                    "yet; not promoting on top of it",
+                    champion=result.champion,
+                )
+            try:
+                self._cancel_interrupted(ctx, pending, now, age)
+            except ConcurrentModification as exc:
+                return self._fail(
+                    ctx,
+                    before,
+                    result.challenger,
+                    f"another gate decision was recorded while this one was being made ({exc}); not promoting",
+                    champion=result.champion,
+                )
+            except Exception as exc:
+                return self._fail(
+                    ctx,
+                    before,
+                    result.challenger,
+                    f"could not cancel the interrupted promotion {pending.decision_id}: {exc}",
+                    champion=result.champion,
+                )
+        # 3. the snapshot is durable before anything moves: the rollback can always find it. The row is
         # committed only if no other gate decision landed since this one started (optimistic concurrency).
         try:
             self._audit(
@@ -429,6 +502,14 @@ class ChampionChallenger:
                 before,
                 result.challenger,
                 f"another gate decision was recorded while this one was being made ({exc}); not promoting",
+                champion=result.champion,
+            )
+        except Exception as exc:
+            return self._fail(
+                ctx,
+                before,
+                result.challenger,
+                f"the promotion could not be recorded in the audit table ({type(exc).__name__}: {exc}); no alias moved",
                 champion=result.champion,
             )
         try:
@@ -452,6 +533,60 @@ class ChampionChallenger:
             )
         log.info("gate: PROMOTE version %s: %s", result.challenger_version, result.reason)
         return result
+
+    def _pending_promotion(self, ctx: _Context, aliases: dict[str, int]) -> _Promotion | None:
+        """The newest live PROMOTE row (at the audit version this gate conditions on) whose aliases
+        have not moved yet: the registry still shows exactly that row's pre-promotion snapshot."""
+        if ctx.audit_version < 0:
+            return None
+        audit = self.platform.store.read(self.cfg.table("champion_challenger_audit"), version=ctx.audit_version)
+        live = _live_promotions(audit[audit["model_name"] == self.cfg.model_name])
+        if live.empty:
+            return None
+        row = live.iloc[-1]
+        snapshot = json.loads(row["snapshot_aliases"]) if isinstance(row["snapshot_aliases"], str) else None
+        if snapshot is None or {k: int(v) for k, v in snapshot.items()} != aliases:
+            return None
+        return _Promotion(
+            decision_id=str(row["decision_id"]),
+            challenger_version=int(row["challenger_version"]),
+            champion_version=None if pd.isna(row["champion_version"]) else int(row["champion_version"]),
+            decided_at=pd.Timestamp(row["decided_at"]).tz_convert(UTC).to_pydatetime(),
+        )
+
+    def _cancel_interrupted(self, ctx: _Context, pending: _Promotion, aliases: dict[str, int], age: float) -> None:
+        """Supersede a PROMOTE row whose gate died before moving the aliases (conditional append, alert)."""
+        reason = (
+            f"interrupted promotion {pending.decision_id} of version {pending.challenger_version} cancelled: "
+            f"recorded {age:.0f} s ago (timeout {self.cfg.gate.pending_promotion_timeout_seconds:.0f} s), "
+            f"aliases never moved ({aliases})"
+        )
+        cancel = GateDecision(
+            decision_id=uuid.uuid4().hex,
+            decision=REJECT,
+            reason=f"fail closed: {reason}",
+            challenger_version=pending.challenger_version,
+            champion_version=pending.champion_version,
+            first_deploy=False,
+            challenger=None,
+            champion=None,
+            margin=None,
+            state_before=aliases,
+            state_after=aliases,
+            error=reason,
+            supersedes=pending.decision_id,
+        )
+        cancel.alerted = self._send_alert(
+            GateAlert(
+                title=f"Model gate cancelled an interrupted promotion of {self.cfg.model_name} "
+                f"v{pending.challenger_version}",
+                message=reason,
+                severity="warning",
+                context={"model_name": self.cfg.model_name, "env": self.cfg.env, "cancelled": pending.decision_id},
+            )
+        )
+        ctx.audit_version = self._audit(ctx, cancel, expected_version=ctx.audit_version)
+        log.warning("gate: %s", reason)
 
     def current_feature_versions(self) -> dict[str, int]:
         """Delta versions of the feature tables that exist now."""
@@ -497,18 +632,42 @@ class ChampionChallenger:
                 title=f"Model gate rejected {self.cfg.model_name} v{ctx.challenger_version} (fail closed)",
                 message=error,
                 severity="critical",
-                context={
-                    "model_name": self.cfg.model_name,
-                    "env": self.cfg.env,
-                    "decision_id": result.decision_id,
-                    "challenger_version": ctx.challenger_version,
-                    "champion_version": ctx.champion_version,
-                },
+                context=self._alert_context(ctx, result),
             )
         )
-        self._audit(ctx, result)
-        log.error("gate: REJECT (fail closed) version %s: %s", ctx.challenger_version, error)
+        try:
+            self._audit(ctx, result)
+        except Exception as exc:
+            self._audit_failed(ctx, result, exc)
+        log.error("gate: REJECT (fail closed) version %s: %s", ctx.challenger_version, result.error)
         return result
+
+    def _alert_context(self, ctx: _Context, result: GateDecision) -> dict[str, Any]:
+        return {
+            "model_name": self.cfg.model_name,
+            "env": self.cfg.env,
+            "decision_id": result.decision_id,
+            "challenger_version": ctx.challenger_version,
+            "champion_version": ctx.champion_version,
+        }
+
+    def _audit_failed(self, ctx: _Context, result: GateDecision, exc: Exception) -> None:
+        """The decision (always a REJECT here) stands, but its row is missing: say so and alert."""
+        problem = f"the audit row could not be written ({type(exc).__name__}: {exc})"
+        log.error("gate: %s; decision %s %s", problem, result.decision, result.decision_id)
+        result.error = f"{result.error}; {problem}" if result.error else problem
+        result.reason = f"{result.reason}; {problem}"
+        result.alerted = (
+            self._send_alert(
+                GateAlert(
+                    title=f"Model gate could not audit its decision on {self.cfg.model_name} v{ctx.challenger_version}",
+                    message=f"{result.decision}: {result.reason}",
+                    severity="critical",
+                    context=self._alert_context(ctx, result),
+                )
+            )
+            or result.alerted
+        )
 
     def _send_alert(self, alert: GateAlert) -> bool:
         try:
@@ -526,7 +685,8 @@ class ChampionChallenger:
         snapshot_aliases: dict[str, int] | None = None,
         snapshot_features: dict[str, int] | None = None,
         expected_version: int | None = None,
-    ) -> None:
+    ) -> int:
+        """Append ``result``'s row (conditionally on ``expected_version`` when given); the new table version."""
         primary = self.cfg.models.primary_metric
         ch, cp = result.challenger, result.champion
         row = {
@@ -566,10 +726,11 @@ class ChampionChallenger:
         table = pa.Table.from_pylist([row], schema=AUDIT_SCHEMA)
         fqn = self.cfg.table("champion_challenger_audit")
         if expected_version is None:
-            self.platform.store.append(fqn, table)
+            version = self.platform.store.append(fqn, table)
         else:
-            self.platform.store.append_if_version(fqn, table, expected_version, ["decision_id"])
+            version = self.platform.store.append_if_version(fqn, table, expected_version, ["decision_id"])
         ctx.audited = True
+        return version
 
     def _audit_version(self) -> int:
         """The audit table's version now (-1 before its first row): a PROMOTE commits only on top of it."""
@@ -590,8 +751,24 @@ class _Context:
     audit_version: int = -1
 
 
+@dataclass(frozen=True)
+class _Promotion:
+    """A PROMOTE audit row, as far as the race checks need it."""
+
+    decision_id: str
+    challenger_version: int
+    champion_version: int | None
+    decided_at: datetime
+
+
 def _json(value: Mapping[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(dict(value), sort_keys=True)
+
+
+def _live_promotions(audit: pd.DataFrame) -> pd.DataFrame:
+    """PROMOTE rows that no later row supersedes, oldest first."""
+    cancelled = set(audit["supersedes"].dropna())
+    return audit[(audit["decision"] == PROMOTE) & ~audit["decision_id"].isin(cancelled)].sort_values("decided_at")
 
 
 def latest_promotion(platform: Platform) -> dict[str, Any] | None:
@@ -599,9 +776,7 @@ def latest_promotion(platform: Platform) -> dict[str, Any] | None:
     fqn = platform.config.table("champion_challenger_audit")
     if not platform.store.exists(fqn):
         return None
-    audit = platform.store.read(fqn)
-    cancelled = set(audit["supersedes"].dropna())
-    promoted = audit[(audit["decision"] == PROMOTE) & ~audit["decision_id"].isin(cancelled)].sort_values("decided_at")
+    promoted = _live_promotions(platform.store.read(fqn))
     if promoted.empty:
         return None
     row = {str(k): v for k, v in promoted.iloc[-1].to_dict().items()}

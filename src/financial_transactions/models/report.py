@@ -24,12 +24,16 @@ def _num(value: float | None, fmt: str = ".4f") -> str:
 
 
 def leaderboard(result: TournamentResult, *, precision_at_k: int, fixed_fpr: float) -> Table:
+    """Ranked on the validation slice (``val`` column); every other figure is on the held-out test slice."""
     primary = result.primary_metric
-    table = Table(title=f"tournament {result.tournament_id[:8]} · ranked by {primary}")
+    table = Table(
+        title=f"tournament {result.tournament_id[:8]} · ranked by validation {primary} · test = held out",
+    )
     table.add_column("rank", justify="right")
     table.add_column("model", style="bold")
     table.add_column("status")
-    for name in ("PR-AUC", "ROC-AUC", f"P@{precision_at_k}", f"R@FPR {fixed_fpr:g}", "F1", "threshold"):
+    table.add_column(f"val {primary}", justify="right")
+    for name in ("test PR-AUC", "ROC-AUC", f"P@{precision_at_k}", f"R@FPR {fixed_fpr:g}", "F1", "threshold"):
         table.add_column(name, justify="right")
     table.add_column("rows/s", justify="right")
     table.add_column("train s", justify="right")
@@ -40,6 +44,7 @@ def leaderboard(result: TournamentResult, *, precision_at_k: int, fixed_fpr: flo
             str(r.rank) if r.rank else "[dim]-[/]",
             r.name + (" 🏆" if r.rank == 1 else ""),
             "[green]ok[/]" if r.ok else "[bold red]failed[/]",
+            _num(r.validation_metrics.get(primary)),
             _num(m.get("pr_auc")),
             _num(m.get("roc_auc")),
             _num(m.get("precision_at_k")),

@@ -1,30 +1,41 @@
 """``ModelTournament``: train every enabled model, rank them, log everything.
 
 * One parent MLflow run per tournament; one nested run per model with its
-  hyperparameters, the metrics of :mod:`metrics` on the test slice, inference
-  rows/s, train seconds, and the model itself as a :mod:`custom_model` pyfunc
-  with a signature (the feature table's column types) and an input example.
-  Every run is tagged ``git_sha``, ``env``, ``config_hash``, ``tournament_id``.
+  hyperparameters, the metrics of :mod:`metrics` on the **validation** slice
+  (``val_<metric>``: what the ranking uses) and on the held-out **test** slice
+  (``<metric>``: the reported figures), inference rows/s, train seconds, and the
+  model itself as a :mod:`custom_model` pyfunc with a signature (the feature
+  table's column types) and an input example. Every run is tagged ``git_sha``,
+  ``env``, ``config_hash``, ``tournament_id``.
+* **Selection is on validation, reporting on test.** Picking the best of four on
+  the slice whose figure is then reported would bias that figure upwards (the
+  winner's test score is the maximum of four noisy estimates). The winner is chosen
+  on the validation slice, the one that already sets each model's threshold, and
+  the test slice is touched only to report the held-out figures.
 * A model that raises is recorded as **failed** (MLflow run status FAILED, the
   error as a tag, ``status="failed"`` and ``error`` in the table, metrics null);
   the others continue. A failure is never ranked and never becomes a 0.0.
-* **Ranking** (documented tie-break): ``cfg.models.primary_metric`` descending;
-  values within ``tie_tolerance`` count as tied and fall through to each metric
-  of ``cfg.models.tie_break`` in order (default ROC-AUC, recall at the fixed
-  FPR, F1: deterministic figures, so a rerun ranks the same way; inference
-  rows/s may be listed but is timer-dependent), then the model name
-  alphabetically so the order is total.
+* **Ranking** (documented tie-break, :func:`rank_results`): by validation
+  ``cfg.models.primary_metric``, in *tiers*: the models within ``tie_tolerance`` of
+  the best remaining value form the next tier, and each tier is ordered the same way
+  by each metric of ``cfg.models.tie_break`` in turn (default ROC-AUC, recall at the
+  fixed FPR, F1: deterministic figures, so a rerun ranks the same way; inference
+  rows/s may be listed but is timer-dependent), then by model name. Tiers are cut
+  relative to the best, so the order is a well-defined total order whatever the
+  input order (a pairwise "within tolerance" comparator is not transitive).
 * The comparison table is appended to the ``tournament_results`` Delta table
   (keys ``tournament_id`` + ``model``; ``mlflow_run_id`` is the model's own run,
-  ``parent_mlflow_run_id`` the tournament's; metrics are null for a failed
-  model; ``feature_importance`` is a JSON object feature -> normalised
-  importance, also logged as ``feature_importance.json``) and logged as
+  ``parent_mlflow_run_id`` the tournament's). Metric columns without a prefix
+  (``pr_auc`` ...) and ``primary_value`` are **held-out test** figures;
+  ``validation_<metric>`` and ``selection_value`` are the validation figures the
+  ranking used (``selection_slice`` names the slice). Metrics are null for a failed
+  model; ``feature_importance`` is a JSON object feature -> normalised importance,
+  also logged as ``feature_importance.json``. The table is also logged as
   ``tournament_results.json`` on the parent run.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import tempfile
@@ -54,6 +65,7 @@ from financial_transactions.models.metrics import METRIC_NAMES, evaluate_scores
 log = logging.getLogger(__name__)
 
 RESULT_METRICS = (*METRIC_NAMES, "inference_rows_per_s")
+SELECTION_SLICE = "validation"
 
 TOURNAMENT_SCHEMA = pa.schema(
     [
@@ -67,7 +79,10 @@ TOURNAMENT_SCHEMA = pa.schema(
         ("is_winner", pa.bool_()),
         ("primary_metric", pa.string()),
         ("primary_value", pa.float64()),
+        ("selection_slice", pa.string()),
+        ("selection_value", pa.float64()),
         *[(m, pa.float64()) for m in RESULT_METRICS],
+        *[(f"validation_{m}", pa.float64()) for m in RESULT_METRICS],
         ("threshold", pa.float64()),
         ("train_seconds", pa.float64()),
         ("n_train", pa.int64()),
@@ -104,23 +119,37 @@ class TournamentResult:
 def rank_results(
     results: Sequence[ModelResult], primary: str, tie_break: Sequence[str], tol: float
 ) -> list[ModelResult]:
-    """Successful models ranked (rank 1 = winner), failed ones after them, unranked."""
+    """Successful models ranked on their *validation* metrics (rank 1 = winner), failed ones after, unranked.
+
+    Tiers, not pairwise comparisons: among the models still unranked, those whose
+    ``primary`` lies within ``tol`` of the best of them form the next tier; a tier is
+    ordered by the same rule on the next ``tie_break`` metric, and finally by name.
+    Every model lands in exactly one tier, so the result is a total order that does not
+    depend on the input order (``|a - b| <= tol`` chained pairwise is not transitive:
+    0.900 ~ 0.905 ~ 0.910 but not 0.900 ~ 0.910).
+    """
     keys = [primary, *[m for m in tie_break if m != primary]]
-
-    def compare(a: ModelResult, b: ModelResult) -> int:
-        for key in keys:
-            va, vb = a.metric(key), b.metric(key)
-            if abs(va - vb) > tol:
-                return -1 if va > vb else 1
-        return -1 if a.name < b.name else (1 if a.name > b.name else 0)
-
-    ok = sorted((r for r in results if r.ok), key=functools.cmp_to_key(compare))
+    ok = _tiered([r for r in results if r.ok], keys, tol)
     for i, r in enumerate(ok, start=1):
         r.rank = i
     failed = [r for r in results if not r.ok]
     for r in failed:
         r.rank = None
     return [*ok, *failed]
+
+
+def _tiered(models: list[ModelResult], keys: Sequence[str], tol: float) -> list[ModelResult]:
+    if len(models) <= 1 or not keys:
+        return sorted(models, key=lambda r: r.name)
+    key, rest = keys[0], keys[1:]
+    remaining = list(models)
+    out: list[ModelResult] = []
+    while remaining:
+        best = max(r.selection_metric(key) for r in remaining)
+        tier = [r for r in remaining if best - r.selection_metric(key) <= tol]
+        out += _tiered(tier, rest, tol)
+        remaining = [r for r in remaining if all(r is not t for t in tier)]
+    return out
 
 
 def pip_requirements(model: BaseAnomalyModel) -> list[str]:
@@ -248,10 +277,16 @@ class ModelTournament:
                 {
                     "winner": winner.name if winner else "none",
                     "failed_models": ",".join(r.name for r in ranked if not r.ok) or "none",
+                    "selection_slice": SELECTION_SLICE,
                 }
             )
             if winner is not None:
-                mlflow.log_metric(f"winner_{mcfg.primary_metric}", winner.metric(mcfg.primary_metric))
+                mlflow.log_metrics(
+                    {
+                        f"winner_{mcfg.primary_metric}": winner.metric(mcfg.primary_metric),
+                        f"winner_val_{mcfg.primary_metric}": winner.selection_metric(mcfg.primary_metric),
+                    }
+                )
         self.platform.store.append(
             self.cfg.table("tournament_results"), pa.Table.from_pandas(table, schema=TOURNAMENT_SCHEMA)
         )
@@ -270,20 +305,17 @@ class ModelTournament:
             model.fit(data.train, data.validation, feature_columns=data.feature_columns, label_column=data.label_column)
             result.train_seconds = time.perf_counter() - start
             scorer = model.scorer(run_id=run.info.run_id)
-            start = time.perf_counter()
-            predicted = scorer.predict(data.test, "evaluation")
-            seconds = max(time.perf_counter() - start, 1e-9)
-            scores = predicted["score"].to_numpy()
             threshold = scorer.threshold
-            metrics = evaluate_scores(
-                data.labels("test"),
-                scores,
-                threshold=threshold,
-                k=mcfg.precision_at_k,
-                fixed_fpr=mcfg.fixed_fpr,
+            validation_metrics = self._evaluate(scorer, data, "validation")
+            metrics = self._evaluate(scorer, data, "test")
+            mlflow.log_metrics(
+                {
+                    **metrics,
+                    **{f"val_{k}": v for k, v in validation_metrics.items()},
+                    "train_seconds": result.train_seconds,
+                    "threshold": threshold,
+                }
             )
-            metrics["inference_rows_per_s"] = len(data.test) / seconds
-            mlflow.log_metrics({**metrics, "train_seconds": result.train_seconds, "threshold": threshold})
             if model.class_weight_used is not None:
                 mlflow.log_param("scale_pos_weight_used", f"{model.class_weight_used:.6g}")
             result.model_uri = log_pyfunc(
@@ -293,6 +325,7 @@ class ModelTournament:
                     "run_id": run.info.run_id,
                     "tournament_id": tags["tournament_id"],
                     "test_metrics": metrics,
+                    "validation_metrics": validation_metrics,
                     "git_sha": tags["git_sha"],
                     "config_hash": tags["config_hash"],
                     "env": tags["env"],
@@ -305,6 +338,7 @@ class ModelTournament:
                 mlflow.log_dict(importance, "feature_importance.json")
             result.feature_importance = importance
             result.metrics = metrics
+            result.validation_metrics = validation_metrics
             result.threshold = threshold
             result.status = "ok"
             mlflow.set_tag("status", "ok")
@@ -312,6 +346,7 @@ class ModelTournament:
         except Exception as exc:  # recorded as failed, the tournament goes on
             result.status = "failed"
             result.metrics = {}
+            result.validation_metrics = {}
             result.model_uri = None
             result.error = f"{type(exc).__name__}: {exc}"
             log.error("tournament: %s failed: %s", model.name, result.error)
@@ -319,6 +354,23 @@ class ModelTournament:
             mlflow.log_text(traceback.format_exc(), "error.txt")
             mlflow.end_run("FAILED")
         return result
+
+    def _evaluate(self, scorer: custom_model.Scorer, data: TrainingData, slice_name: str) -> dict[str, float]:
+        """Every metric of ``scorer`` on one slice, with its batch inference rows/s."""
+        mcfg = self.cfg.models
+        frame: pd.DataFrame = getattr(data, slice_name)
+        start = time.perf_counter()
+        predicted = scorer.predict(frame, "evaluation")
+        seconds = max(time.perf_counter() - start, 1e-9)
+        metrics = evaluate_scores(
+            data.labels(slice_name),
+            predicted["score"].to_numpy(),
+            threshold=scorer.threshold,
+            k=mcfg.precision_at_k,
+            fixed_fpr=mcfg.fixed_fpr,
+        )
+        metrics["inference_rows_per_s"] = len(frame) / seconds
+        return metrics
 
     def _table(
         self,
@@ -343,7 +395,10 @@ class ModelTournament:
                 "is_winner": r.rank == 1,
                 "primary_metric": primary,
                 "primary_value": r.metrics.get(primary, np.nan) if r.ok else np.nan,
+                "selection_slice": SELECTION_SLICE,
+                "selection_value": r.validation_metrics.get(primary, np.nan) if r.ok else np.nan,
                 **{m: (r.metrics[m] if r.ok else np.nan) for m in RESULT_METRICS},
+                **{f"validation_{m}": (r.validation_metrics[m] if r.ok else np.nan) for m in RESULT_METRICS},
                 "threshold": r.threshold if r.threshold is not None else np.nan,
                 "train_seconds": r.train_seconds if r.train_seconds is not None else np.nan,
                 **data.sizes,

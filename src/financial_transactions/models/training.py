@@ -1,5 +1,8 @@
 """Training end to end: features -> tournament -> validator -> registry -> gate.
 
+The tournament picks its winner on the validation slice; the test slice is the
+held-out figure (``TrainingOutcome.summary()`` shows both) and the gate's holdout.
+
 ``run_training(platform)`` is the one entry point used by the ``train`` stage of
 ``fin-mlops run``, by ``fin-mlops train``, by ``scripts/financial/train_tournament.py``
 and by the monitoring retraining trigger. It never promotes a model that failed
@@ -59,11 +62,13 @@ class TrainingOutcome:
         return "rejected"
 
     def summary(self) -> dict[str, Any]:
+        """Winner, its validation figure (what picked it) and held-out test figure (what is reported), decision."""
         winner = self.tournament.winner
         primary = self.tournament.primary_metric
         out: dict[str, Any] = {
             "winner": winner.name if winner else None,
-            primary: round(winner.metric(primary), 4) if winner else None,
+            f"validation_{primary}": round(winner.selection_metric(primary), 4) if winner else None,
+            f"test_{primary}": round(winner.metric(primary), 4) if winner else None,
             "failed_models": len(self.tournament.failed),
             "validation": "pass" if self.validation and self.validation.passed else "fail",
             "version": self.registered_version,
@@ -137,7 +142,8 @@ def train_and_gate(
             "git_sha": sha,
             "env": cfg.env,
             "config_hash": cfg.config_hash,
-            cfg.models.primary_metric: f"{winner.metric(cfg.models.primary_metric):.6f}",
+            cfg.models.primary_metric: f"{winner.metric(cfg.models.primary_metric):.6f}",  # held-out test
+            f"validation_{cfg.models.primary_metric}": f"{winner.selection_metric(cfg.models.primary_metric):.6f}",
         },
         description=f"{winner.name} from tournament {result.tournament_id}",
     )
