@@ -15,6 +15,11 @@
 --
 -- If the metastore has no default storage, add MANAGED LOCATION 's3://<bucket>/<path>' (or abfss://...)
 -- to each CREATE CATALOG.
+--
+-- Per catalog: the catalog, schema and volumes; grants; the tables the jobs append to, created with their
+-- columns and comments (the other tables get their comments where they are created, see "Tables" below);
+-- the column mask and the auditors' view. `fin-mlops bundle-check` parses this file and checks each GRANT
+-- (privilege, securable, principal among the groups above), volume and mask against what the file creates.
 
 
 -- ====================================================================================================
@@ -55,6 +60,323 @@ GRANT USE SCHEMA ON SCHEMA mlops_dev.financial_transactions TO `financial-mlops-
 GRANT READ VOLUME ON VOLUME mlops_dev.financial_transactions.exports TO `financial-mlops-analysts`;
 GRANT READ VOLUME ON VOLUME mlops_dev.financial_transactions.reports TO `financial-mlops-analysts`;
 
+-- Tables (mlops_dev). Every table in project_config.yml `tables` gets a comment:
+--   * the tables below are created up front with the columns their writers produce and a comment; the
+--     jobs append to them with schema merge, so this never blocks a write (tests/deploy/test_uc_sql.py keeps
+--     the columns equal to the code's schemas and to what the real writers write; print them again with
+--     `python -m financial_transactions.deploy.uc_tables --lakehouse-root .fin_mlops/dev` after `make run`);
+--   * bronze_trades, silver_trades, silver_trades_quarantine, silver_bars, gold_trade_features belong to the
+--     Lakeflow pipeline, which sets their comments (comment= in scripts/financial/dlt_pipeline.py); a table
+--     created here would stop the pipeline from publishing them;
+--   * trade_features, train_set, test_set are created by Databricks Feature Engineering (FeatureStoreManager)
+--     with their primary/timestamp keys and a description; created here, they would lack the keys;
+--   * pipeline_runs is written by the embedded runner only (on Databricks: the pipeline's event log).
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.tournament_results (
+  `tournament_id` STRING,
+  `parent_mlflow_run_id` STRING,
+  `mlflow_run_id` STRING,
+  `model` STRING,
+  `status` STRING,
+  `error` STRING,
+  `rank` BIGINT,
+  `is_winner` BOOLEAN,
+  `primary_metric` STRING,
+  `primary_value` DOUBLE,
+  `selection_slice` STRING,
+  `selection_value` DOUBLE,
+  `pr_auc` DOUBLE,
+  `roc_auc` DOUBLE,
+  `precision_at_k` DOUBLE,
+  `recall_at_fpr` DOUBLE,
+  `f1` DOUBLE,
+  `precision` DOUBLE,
+  `recall` DOUBLE,
+  `inference_rows_per_s` DOUBLE,
+  `validation_pr_auc` DOUBLE,
+  `validation_roc_auc` DOUBLE,
+  `validation_precision_at_k` DOUBLE,
+  `validation_recall_at_fpr` DOUBLE,
+  `validation_f1` DOUBLE,
+  `validation_precision` DOUBLE,
+  `validation_recall` DOUBLE,
+  `validation_inference_rows_per_s` DOUBLE,
+  `threshold` DOUBLE,
+  `train_seconds` DOUBLE,
+  `n_train` BIGINT,
+  `n_validation` BIGINT,
+  `n_test` BIGINT,
+  `n_test_anomalies` BIGINT,
+  `model_uri` STRING,
+  `feature_importance` STRING,
+  `git_sha` STRING,
+  `env` STRING,
+  `config_hash` STRING,
+  `created_at` TIMESTAMP
+) USING DELTA
+  COMMENT 'One row per model per tournament: metrics on the test slice, rank, winner, MLflow run.';
+
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.champion_challenger_audit (
+  `decision_id` STRING,
+  `decided_at` TIMESTAMP,
+  `model_name` STRING,
+  `env` STRING,
+  `decision` STRING,
+  `first_deploy` BOOLEAN,
+  `reason` STRING,
+  `primary_metric` STRING,
+  `challenger_version` BIGINT,
+  `champion_version` BIGINT,
+  `challenger_primary` DOUBLE,
+  `champion_primary` DOUBLE,
+  `margin` DOUBLE,
+  `required_margin` DOUBLE,
+  `challenger_recall` DOUBLE,
+  `champion_recall` DOUBLE,
+  `challenger_latency_ms` DOUBLE,
+  `champion_latency_ms` DOUBLE,
+  `challenger_metrics` STRING,
+  `champion_metrics` STRING,
+  `state_before` STRING,
+  `state_after` STRING,
+  `snapshot_aliases` STRING,
+  `snapshot_feature_versions` STRING,
+  `challenger_feature_versions` STRING,
+  `holdout_rows` BIGINT,
+  `holdout_anomalies` BIGINT,
+  `error` STRING,
+  `alerted` BOOLEAN,
+  `supersedes` STRING,
+  `git_sha` STRING,
+  `config_hash` STRING
+) USING DELTA
+  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics and the promotion snapshot a rollback restores.';
+
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.drift_monitoring (
+  `run_id` STRING,
+  `computed_at` TIMESTAMP,
+  `env` STRING,
+  `table_name` STRING,
+  `reference_window` STRING,
+  `reference_start` TIMESTAMP,
+  `reference_end` TIMESTAMP,
+  `reference_version` BIGINT,
+  `current_window` STRING,
+  `current_start` TIMESTAMP,
+  `current_end` TIMESTAMP,
+  `current_version` BIGINT,
+  `feature` STRING,
+  `kind` STRING,
+  `bins` BIGINT,
+  `psi` DOUBLE,
+  `js` DOUBLE,
+  `status` STRING,
+  `critical` BOOLEAN,
+  `reference_rows` BIGINT,
+  `current_rows` BIGINT,
+  `reference_missing` BIGINT,
+  `current_missing` BIGINT,
+  `note` STRING,
+  `psi_warn` DOUBLE,
+  `psi_alert` DOUBLE,
+  `js_warn` DOUBLE,
+  `js_alert` DOUBLE,
+  `drifted_share_alert` DOUBLE,
+  `min_drifted_features` BIGINT,
+  `decision_rule` STRING,
+  `epsilon` DOUBLE,
+  `nan_policy` STRING,
+  `overall_status` STRING,
+  `drifted_features` BIGINT,
+  `drifted_share` DOUBLE,
+  `reason` STRING
+) USING DELTA
+  COMMENT 'PSI / JS distance per feature per drift run, with the run\'s overall verdict.';
+
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.model_monitoring (
+  `monitored_at` TIMESTAMP,
+  `env` STRING,
+  `model_name` STRING,
+  `model_version` STRING,
+  `window_start` TIMESTAMP,
+  `window_end` TIMESTAMP,
+  `rows` BIGINT,
+  `positives` BIGINT,
+  `predicted_positives` BIGINT,
+  `precision` DOUBLE,
+  `recall` DOUBLE,
+  `pr_auc` DOUBLE,
+  `rolling_rows` BIGINT,
+  `rolling_positives` BIGINT,
+  `rolling_precision` DOUBLE,
+  `rolling_recall` DOUBLE,
+  `rolling_pr_auc` DOUBLE,
+  `metric` STRING,
+  `reference_prevalence` DOUBLE,
+  `rolling_adjusted` DOUBLE,
+  `baseline` DOUBLE,
+  `baseline_source` STRING
+) USING DELTA
+  COMMENT 'Champion precision / recall / PR-AUC per time window against ground truth.';
+
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.retraining_audit (
+  `event_id` STRING,
+  `event_type` STRING,
+  `parent_event_id` STRING,
+  `decided_at` TIMESTAMP,
+  `env` STRING,
+  `decision` STRING,
+  `reason` STRING,
+  `drift_detected` BOOLEAN,
+  `drift_run_id` STRING,
+  `drifted_share` DOUBLE,
+  `drifted_features` STRING,
+  `performance_degraded` BOOLEAN,
+  `performance_metric` STRING,
+  `performance_baseline` DOUBLE,
+  `performance_current` DOUBLE,
+  `performance_drop` DOUBLE,
+  `cooldown_hours` DOUBLE,
+  `daily_limit` BIGINT,
+  `triggered_today` BIGINT,
+  `last_triggered_at` TIMESTAMP,
+  `read_version` BIGINT,
+  `commit_attempts` BIGINT,
+  `launcher` STRING,
+  `run_id` STRING,
+  `detail` STRING
+) USING DELTA
+  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason.';
+
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.alerts_audit (
+  `alert_id` STRING,
+  `sent_at` TIMESTAMP,
+  `env` STRING,
+  `source` STRING,
+  `severity` STRING,
+  `title` STRING,
+  `message` STRING,
+  `context` STRING,
+  `status` STRING,
+  `attempts` BIGINT,
+  `http_status` BIGINT,
+  `error` STRING,
+  `destination` STRING,
+  `payload_format` STRING,
+  `latency_ms` DOUBLE
+) USING DELTA
+  COMMENT 'Every alert sent (or not delivered) with its channel, attempts and error.';
+
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.rollback_audit (
+  `rollback_id` STRING,
+  `rolled_back_at` TIMESTAMP,
+  `env` STRING,
+  `model_name` STRING,
+  `status` STRING,
+  `from_version` BIGINT,
+  `to_version` BIGINT,
+  `source` STRING,
+  `reason` STRING,
+  `aliases_before` STRING,
+  `aliases_after` STRING,
+  `feature_restores` STRING,
+  `snapshot_decision_id` STRING,
+  `operator` STRING,
+  `error` STRING
+) USING DELTA
+  COMMENT 'Every executed champion rollback: versions, aliases before/after, feature restores.';
+
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.synthesized_predictions (
+  `symbol` STRING COMMENT 'Ticker (equity) or pair (crypto).',
+  `bar_start` TIMESTAMP COMMENT 'Start of the 1-minute bar the prediction is for (UTC).',
+  `model_version` STRING COMMENT 'Registered model version that produced the row.',
+  `score` DOUBLE COMMENT 'Anomaly score in [0, 1] (masked outside engineers/service).',
+  `label` BIGINT COMMENT 'Anomaly label (1 = anomalous) at the model decision threshold.',
+  `scored_at` TIMESTAMP COMMENT 'When the scoring run wrote the row (UTC).',
+  `scoring_run_id` STRING COMMENT 'The scoring run (one append per run).',
+  `gold_version` BIGINT COMMENT 'Delta version of gold_trade_features that was scored.',
+  `train_cutoff` TIMESTAMP COMMENT 'Last bar the scoring model was trained on (later bars are out of sample).'
+) USING DELTA
+  COMMENT 'Append-only model predictions; the backtester reads them as of a Delta version (time travel).'
+  TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true');
+
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.backtest_results (
+  `run_id` STRING,
+  `created_at` TIMESTAMP,
+  `strategy` STRING,
+  `symbol` STRING,
+  `asset_class` STRING,
+  `mode` STRING,
+  `run_kind` STRING,
+  `as_of_version` BIGINT,
+  `as_of_timestamp` STRING,
+  `gold_version` BIGINT,
+  `model_versions` STRING,
+  `n_bars` BIGINT,
+  `bars_per_day` BIGINT,
+  `periods_per_year` BIGINT,
+  `commission_bps` DOUBLE,
+  `slippage_bps` DOUBLE,
+  `risk_free_rate` DOUBLE,
+  `total_return` DOUBLE,
+  `cagr` DOUBLE,
+  `annual_volatility` DOUBLE,
+  `sharpe` DOUBLE,
+  `sortino` DOUBLE,
+  `max_drawdown` DOUBLE,
+  `calmar` DOUBLE,
+  `win_rate` DOUBLE,
+  `n_trades` BIGINT,
+  `exposure` DOUBLE,
+  `equity_curve` STRING,
+  `equity_ts` STRING
+) USING DELTA
+  COMMENT 'Backtest metrics and equity curve per run, strategy and symbol.';
+
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.decision_matrix (
+  `run_id` STRING,
+  `created_at` TIMESTAMP,
+  `symbol` STRING,
+  `asset_class` STRING,
+  `trend_raw` DOUBLE,
+  `trend_score` BIGINT,
+  `trend_label` STRING,
+  `trend_weight` DOUBLE,
+  `volatility_raw` DOUBLE,
+  `volatility_score` BIGINT,
+  `volatility_label` STRING,
+  `volatility_weight` DOUBLE,
+  `momentum_raw` DOUBLE,
+  `momentum_score` BIGINT,
+  `momentum_label` STRING,
+  `momentum_weight` DOUBLE,
+  `backtest_raw` DOUBLE,
+  `backtest_score` BIGINT,
+  `backtest_label` STRING,
+  `backtest_weight` DOUBLE,
+  `model_confidence_raw` DOUBLE,
+  `model_confidence_score` BIGINT,
+  `model_confidence_label` STRING,
+  `model_confidence_weight` DOUBLE,
+  `drift_raw` DOUBLE,
+  `drift_score` BIGINT,
+  `drift_label` STRING,
+  `drift_weight` DOUBLE,
+  `coverage` DOUBLE,
+  `criteria_scored` BIGINT,
+  `final_score` DOUBLE,
+  `recommendation` STRING,
+  `explanation` STRING,
+  `flags` STRING,
+  `rank` BIGINT,
+  `missing_policy` STRING,
+  `backtest_strategy` STRING,
+  `gold_trade_features_version` BIGINT,
+  `backtest_results_version` BIGINT,
+  `synthesized_predictions_version` BIGINT,
+  `drift_monitoring_version` BIGINT
+) USING DELTA
+  COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; final score and recommendation.';
+
 -- Column-level protection (regulatory auditors): raw anomaly scores are model internals. The mask shows
 -- them to engineers and the jobs' service principals and NULL to everyone else; auditors query a view
 -- that carries the decision-relevant columns (symbol, time, model version, anomaly label) and nothing else.
@@ -66,21 +388,6 @@ CREATE OR REPLACE FUNCTION mlops_dev.financial_transactions.mask_anomaly_score(s
       THEN score
     ELSE NULL
   END;
-
--- The scoring stage (financial_transactions.decision.predictions) appends here with exactly these columns;
--- created up front so the mask and the auditors' view exist before the first scoring run.
-CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.synthesized_predictions (
-  symbol STRING COMMENT 'Ticker (equity) or pair (crypto).',
-  bar_start TIMESTAMP COMMENT 'Start of the 1-minute bar the prediction is for (UTC).',
-  model_version STRING COMMENT 'Registered model version that produced the row.',
-  score DOUBLE COMMENT 'Anomaly score in [0, 1] (masked outside engineers/service).',
-  label BIGINT COMMENT 'Anomaly label (1 = anomalous) at the model decision threshold.',
-  scored_at TIMESTAMP COMMENT 'When the scoring run wrote the row (UTC).',
-  scoring_run_id STRING COMMENT 'The scoring run (one append per run).',
-  gold_version BIGINT COMMENT 'Delta version of gold_trade_features that was scored.'
-) USING DELTA
-  COMMENT 'Append-only model predictions; the backtester reads them as of a Delta version (time travel).'
-  TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true');
 
 ALTER TABLE mlops_dev.financial_transactions.synthesized_predictions ALTER COLUMN score SET MASK mlops_dev.financial_transactions.mask_anomaly_score;
 
@@ -130,6 +437,323 @@ GRANT USE SCHEMA, SELECT ON SCHEMA mlops_acc.financial_transactions TO `financia
 GRANT READ VOLUME ON VOLUME mlops_acc.financial_transactions.exports TO `financial-mlops-analysts`;
 GRANT READ VOLUME ON VOLUME mlops_acc.financial_transactions.reports TO `financial-mlops-analysts`;
 
+-- Tables (mlops_acc). Every table in project_config.yml `tables` gets a comment:
+--   * the tables below are created up front with the columns their writers produce and a comment; the
+--     jobs append to them with schema merge, so this never blocks a write (tests/deploy/test_uc_sql.py keeps
+--     the columns equal to the code's schemas and to what the real writers write; print them again with
+--     `python -m financial_transactions.deploy.uc_tables --lakehouse-root .fin_mlops/dev` after `make run`);
+--   * bronze_trades, silver_trades, silver_trades_quarantine, silver_bars, gold_trade_features belong to the
+--     Lakeflow pipeline, which sets their comments (comment= in scripts/financial/dlt_pipeline.py); a table
+--     created here would stop the pipeline from publishing them;
+--   * trade_features, train_set, test_set are created by Databricks Feature Engineering (FeatureStoreManager)
+--     with their primary/timestamp keys and a description; created here, they would lack the keys;
+--   * pipeline_runs is written by the embedded runner only (on Databricks: the pipeline's event log).
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.tournament_results (
+  `tournament_id` STRING,
+  `parent_mlflow_run_id` STRING,
+  `mlflow_run_id` STRING,
+  `model` STRING,
+  `status` STRING,
+  `error` STRING,
+  `rank` BIGINT,
+  `is_winner` BOOLEAN,
+  `primary_metric` STRING,
+  `primary_value` DOUBLE,
+  `selection_slice` STRING,
+  `selection_value` DOUBLE,
+  `pr_auc` DOUBLE,
+  `roc_auc` DOUBLE,
+  `precision_at_k` DOUBLE,
+  `recall_at_fpr` DOUBLE,
+  `f1` DOUBLE,
+  `precision` DOUBLE,
+  `recall` DOUBLE,
+  `inference_rows_per_s` DOUBLE,
+  `validation_pr_auc` DOUBLE,
+  `validation_roc_auc` DOUBLE,
+  `validation_precision_at_k` DOUBLE,
+  `validation_recall_at_fpr` DOUBLE,
+  `validation_f1` DOUBLE,
+  `validation_precision` DOUBLE,
+  `validation_recall` DOUBLE,
+  `validation_inference_rows_per_s` DOUBLE,
+  `threshold` DOUBLE,
+  `train_seconds` DOUBLE,
+  `n_train` BIGINT,
+  `n_validation` BIGINT,
+  `n_test` BIGINT,
+  `n_test_anomalies` BIGINT,
+  `model_uri` STRING,
+  `feature_importance` STRING,
+  `git_sha` STRING,
+  `env` STRING,
+  `config_hash` STRING,
+  `created_at` TIMESTAMP
+) USING DELTA
+  COMMENT 'One row per model per tournament: metrics on the test slice, rank, winner, MLflow run.';
+
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.champion_challenger_audit (
+  `decision_id` STRING,
+  `decided_at` TIMESTAMP,
+  `model_name` STRING,
+  `env` STRING,
+  `decision` STRING,
+  `first_deploy` BOOLEAN,
+  `reason` STRING,
+  `primary_metric` STRING,
+  `challenger_version` BIGINT,
+  `champion_version` BIGINT,
+  `challenger_primary` DOUBLE,
+  `champion_primary` DOUBLE,
+  `margin` DOUBLE,
+  `required_margin` DOUBLE,
+  `challenger_recall` DOUBLE,
+  `champion_recall` DOUBLE,
+  `challenger_latency_ms` DOUBLE,
+  `champion_latency_ms` DOUBLE,
+  `challenger_metrics` STRING,
+  `champion_metrics` STRING,
+  `state_before` STRING,
+  `state_after` STRING,
+  `snapshot_aliases` STRING,
+  `snapshot_feature_versions` STRING,
+  `challenger_feature_versions` STRING,
+  `holdout_rows` BIGINT,
+  `holdout_anomalies` BIGINT,
+  `error` STRING,
+  `alerted` BOOLEAN,
+  `supersedes` STRING,
+  `git_sha` STRING,
+  `config_hash` STRING
+) USING DELTA
+  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics and the promotion snapshot a rollback restores.';
+
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.drift_monitoring (
+  `run_id` STRING,
+  `computed_at` TIMESTAMP,
+  `env` STRING,
+  `table_name` STRING,
+  `reference_window` STRING,
+  `reference_start` TIMESTAMP,
+  `reference_end` TIMESTAMP,
+  `reference_version` BIGINT,
+  `current_window` STRING,
+  `current_start` TIMESTAMP,
+  `current_end` TIMESTAMP,
+  `current_version` BIGINT,
+  `feature` STRING,
+  `kind` STRING,
+  `bins` BIGINT,
+  `psi` DOUBLE,
+  `js` DOUBLE,
+  `status` STRING,
+  `critical` BOOLEAN,
+  `reference_rows` BIGINT,
+  `current_rows` BIGINT,
+  `reference_missing` BIGINT,
+  `current_missing` BIGINT,
+  `note` STRING,
+  `psi_warn` DOUBLE,
+  `psi_alert` DOUBLE,
+  `js_warn` DOUBLE,
+  `js_alert` DOUBLE,
+  `drifted_share_alert` DOUBLE,
+  `min_drifted_features` BIGINT,
+  `decision_rule` STRING,
+  `epsilon` DOUBLE,
+  `nan_policy` STRING,
+  `overall_status` STRING,
+  `drifted_features` BIGINT,
+  `drifted_share` DOUBLE,
+  `reason` STRING
+) USING DELTA
+  COMMENT 'PSI / JS distance per feature per drift run, with the run\'s overall verdict.';
+
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.model_monitoring (
+  `monitored_at` TIMESTAMP,
+  `env` STRING,
+  `model_name` STRING,
+  `model_version` STRING,
+  `window_start` TIMESTAMP,
+  `window_end` TIMESTAMP,
+  `rows` BIGINT,
+  `positives` BIGINT,
+  `predicted_positives` BIGINT,
+  `precision` DOUBLE,
+  `recall` DOUBLE,
+  `pr_auc` DOUBLE,
+  `rolling_rows` BIGINT,
+  `rolling_positives` BIGINT,
+  `rolling_precision` DOUBLE,
+  `rolling_recall` DOUBLE,
+  `rolling_pr_auc` DOUBLE,
+  `metric` STRING,
+  `reference_prevalence` DOUBLE,
+  `rolling_adjusted` DOUBLE,
+  `baseline` DOUBLE,
+  `baseline_source` STRING
+) USING DELTA
+  COMMENT 'Champion precision / recall / PR-AUC per time window against ground truth.';
+
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.retraining_audit (
+  `event_id` STRING,
+  `event_type` STRING,
+  `parent_event_id` STRING,
+  `decided_at` TIMESTAMP,
+  `env` STRING,
+  `decision` STRING,
+  `reason` STRING,
+  `drift_detected` BOOLEAN,
+  `drift_run_id` STRING,
+  `drifted_share` DOUBLE,
+  `drifted_features` STRING,
+  `performance_degraded` BOOLEAN,
+  `performance_metric` STRING,
+  `performance_baseline` DOUBLE,
+  `performance_current` DOUBLE,
+  `performance_drop` DOUBLE,
+  `cooldown_hours` DOUBLE,
+  `daily_limit` BIGINT,
+  `triggered_today` BIGINT,
+  `last_triggered_at` TIMESTAMP,
+  `read_version` BIGINT,
+  `commit_attempts` BIGINT,
+  `launcher` STRING,
+  `run_id` STRING,
+  `detail` STRING
+) USING DELTA
+  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason.';
+
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.alerts_audit (
+  `alert_id` STRING,
+  `sent_at` TIMESTAMP,
+  `env` STRING,
+  `source` STRING,
+  `severity` STRING,
+  `title` STRING,
+  `message` STRING,
+  `context` STRING,
+  `status` STRING,
+  `attempts` BIGINT,
+  `http_status` BIGINT,
+  `error` STRING,
+  `destination` STRING,
+  `payload_format` STRING,
+  `latency_ms` DOUBLE
+) USING DELTA
+  COMMENT 'Every alert sent (or not delivered) with its channel, attempts and error.';
+
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.rollback_audit (
+  `rollback_id` STRING,
+  `rolled_back_at` TIMESTAMP,
+  `env` STRING,
+  `model_name` STRING,
+  `status` STRING,
+  `from_version` BIGINT,
+  `to_version` BIGINT,
+  `source` STRING,
+  `reason` STRING,
+  `aliases_before` STRING,
+  `aliases_after` STRING,
+  `feature_restores` STRING,
+  `snapshot_decision_id` STRING,
+  `operator` STRING,
+  `error` STRING
+) USING DELTA
+  COMMENT 'Every executed champion rollback: versions, aliases before/after, feature restores.';
+
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.synthesized_predictions (
+  `symbol` STRING COMMENT 'Ticker (equity) or pair (crypto).',
+  `bar_start` TIMESTAMP COMMENT 'Start of the 1-minute bar the prediction is for (UTC).',
+  `model_version` STRING COMMENT 'Registered model version that produced the row.',
+  `score` DOUBLE COMMENT 'Anomaly score in [0, 1] (masked outside engineers/service).',
+  `label` BIGINT COMMENT 'Anomaly label (1 = anomalous) at the model decision threshold.',
+  `scored_at` TIMESTAMP COMMENT 'When the scoring run wrote the row (UTC).',
+  `scoring_run_id` STRING COMMENT 'The scoring run (one append per run).',
+  `gold_version` BIGINT COMMENT 'Delta version of gold_trade_features that was scored.',
+  `train_cutoff` TIMESTAMP COMMENT 'Last bar the scoring model was trained on (later bars are out of sample).'
+) USING DELTA
+  COMMENT 'Append-only model predictions; the backtester reads them as of a Delta version (time travel).'
+  TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true');
+
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.backtest_results (
+  `run_id` STRING,
+  `created_at` TIMESTAMP,
+  `strategy` STRING,
+  `symbol` STRING,
+  `asset_class` STRING,
+  `mode` STRING,
+  `run_kind` STRING,
+  `as_of_version` BIGINT,
+  `as_of_timestamp` STRING,
+  `gold_version` BIGINT,
+  `model_versions` STRING,
+  `n_bars` BIGINT,
+  `bars_per_day` BIGINT,
+  `periods_per_year` BIGINT,
+  `commission_bps` DOUBLE,
+  `slippage_bps` DOUBLE,
+  `risk_free_rate` DOUBLE,
+  `total_return` DOUBLE,
+  `cagr` DOUBLE,
+  `annual_volatility` DOUBLE,
+  `sharpe` DOUBLE,
+  `sortino` DOUBLE,
+  `max_drawdown` DOUBLE,
+  `calmar` DOUBLE,
+  `win_rate` DOUBLE,
+  `n_trades` BIGINT,
+  `exposure` DOUBLE,
+  `equity_curve` STRING,
+  `equity_ts` STRING
+) USING DELTA
+  COMMENT 'Backtest metrics and equity curve per run, strategy and symbol.';
+
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.decision_matrix (
+  `run_id` STRING,
+  `created_at` TIMESTAMP,
+  `symbol` STRING,
+  `asset_class` STRING,
+  `trend_raw` DOUBLE,
+  `trend_score` BIGINT,
+  `trend_label` STRING,
+  `trend_weight` DOUBLE,
+  `volatility_raw` DOUBLE,
+  `volatility_score` BIGINT,
+  `volatility_label` STRING,
+  `volatility_weight` DOUBLE,
+  `momentum_raw` DOUBLE,
+  `momentum_score` BIGINT,
+  `momentum_label` STRING,
+  `momentum_weight` DOUBLE,
+  `backtest_raw` DOUBLE,
+  `backtest_score` BIGINT,
+  `backtest_label` STRING,
+  `backtest_weight` DOUBLE,
+  `model_confidence_raw` DOUBLE,
+  `model_confidence_score` BIGINT,
+  `model_confidence_label` STRING,
+  `model_confidence_weight` DOUBLE,
+  `drift_raw` DOUBLE,
+  `drift_score` BIGINT,
+  `drift_label` STRING,
+  `drift_weight` DOUBLE,
+  `coverage` DOUBLE,
+  `criteria_scored` BIGINT,
+  `final_score` DOUBLE,
+  `recommendation` STRING,
+  `explanation` STRING,
+  `flags` STRING,
+  `rank` BIGINT,
+  `missing_policy` STRING,
+  `backtest_strategy` STRING,
+  `gold_trade_features_version` BIGINT,
+  `backtest_results_version` BIGINT,
+  `synthesized_predictions_version` BIGINT,
+  `drift_monitoring_version` BIGINT
+) USING DELTA
+  COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; final score and recommendation.';
+
 -- Column-level protection (regulatory auditors): raw anomaly scores are model internals. The mask shows
 -- them to engineers and the jobs' service principals and NULL to everyone else; auditors query a view
 -- that carries the decision-relevant columns (symbol, time, model version, anomaly label) and nothing else.
@@ -141,21 +765,6 @@ CREATE OR REPLACE FUNCTION mlops_acc.financial_transactions.mask_anomaly_score(s
       THEN score
     ELSE NULL
   END;
-
--- The scoring stage (financial_transactions.decision.predictions) appends here with exactly these columns;
--- created up front so the mask and the auditors' view exist before the first scoring run.
-CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.synthesized_predictions (
-  symbol STRING COMMENT 'Ticker (equity) or pair (crypto).',
-  bar_start TIMESTAMP COMMENT 'Start of the 1-minute bar the prediction is for (UTC).',
-  model_version STRING COMMENT 'Registered model version that produced the row.',
-  score DOUBLE COMMENT 'Anomaly score in [0, 1] (masked outside engineers/service).',
-  label BIGINT COMMENT 'Anomaly label (1 = anomalous) at the model decision threshold.',
-  scored_at TIMESTAMP COMMENT 'When the scoring run wrote the row (UTC).',
-  scoring_run_id STRING COMMENT 'The scoring run (one append per run).',
-  gold_version BIGINT COMMENT 'Delta version of gold_trade_features that was scored.'
-) USING DELTA
-  COMMENT 'Append-only model predictions; the backtester reads them as of a Delta version (time travel).'
-  TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true');
 
 ALTER TABLE mlops_acc.financial_transactions.synthesized_predictions ALTER COLUMN score SET MASK mlops_acc.financial_transactions.mask_anomaly_score;
 
@@ -205,6 +814,323 @@ GRANT USE SCHEMA, SELECT ON SCHEMA mlops_prd.financial_transactions TO `financia
 GRANT READ VOLUME ON VOLUME mlops_prd.financial_transactions.exports TO `financial-mlops-analysts`;
 GRANT READ VOLUME ON VOLUME mlops_prd.financial_transactions.reports TO `financial-mlops-analysts`;
 
+-- Tables (mlops_prd). Every table in project_config.yml `tables` gets a comment:
+--   * the tables below are created up front with the columns their writers produce and a comment; the
+--     jobs append to them with schema merge, so this never blocks a write (tests/deploy/test_uc_sql.py keeps
+--     the columns equal to the code's schemas and to what the real writers write; print them again with
+--     `python -m financial_transactions.deploy.uc_tables --lakehouse-root .fin_mlops/dev` after `make run`);
+--   * bronze_trades, silver_trades, silver_trades_quarantine, silver_bars, gold_trade_features belong to the
+--     Lakeflow pipeline, which sets their comments (comment= in scripts/financial/dlt_pipeline.py); a table
+--     created here would stop the pipeline from publishing them;
+--   * trade_features, train_set, test_set are created by Databricks Feature Engineering (FeatureStoreManager)
+--     with their primary/timestamp keys and a description; created here, they would lack the keys;
+--   * pipeline_runs is written by the embedded runner only (on Databricks: the pipeline's event log).
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.tournament_results (
+  `tournament_id` STRING,
+  `parent_mlflow_run_id` STRING,
+  `mlflow_run_id` STRING,
+  `model` STRING,
+  `status` STRING,
+  `error` STRING,
+  `rank` BIGINT,
+  `is_winner` BOOLEAN,
+  `primary_metric` STRING,
+  `primary_value` DOUBLE,
+  `selection_slice` STRING,
+  `selection_value` DOUBLE,
+  `pr_auc` DOUBLE,
+  `roc_auc` DOUBLE,
+  `precision_at_k` DOUBLE,
+  `recall_at_fpr` DOUBLE,
+  `f1` DOUBLE,
+  `precision` DOUBLE,
+  `recall` DOUBLE,
+  `inference_rows_per_s` DOUBLE,
+  `validation_pr_auc` DOUBLE,
+  `validation_roc_auc` DOUBLE,
+  `validation_precision_at_k` DOUBLE,
+  `validation_recall_at_fpr` DOUBLE,
+  `validation_f1` DOUBLE,
+  `validation_precision` DOUBLE,
+  `validation_recall` DOUBLE,
+  `validation_inference_rows_per_s` DOUBLE,
+  `threshold` DOUBLE,
+  `train_seconds` DOUBLE,
+  `n_train` BIGINT,
+  `n_validation` BIGINT,
+  `n_test` BIGINT,
+  `n_test_anomalies` BIGINT,
+  `model_uri` STRING,
+  `feature_importance` STRING,
+  `git_sha` STRING,
+  `env` STRING,
+  `config_hash` STRING,
+  `created_at` TIMESTAMP
+) USING DELTA
+  COMMENT 'One row per model per tournament: metrics on the test slice, rank, winner, MLflow run.';
+
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.champion_challenger_audit (
+  `decision_id` STRING,
+  `decided_at` TIMESTAMP,
+  `model_name` STRING,
+  `env` STRING,
+  `decision` STRING,
+  `first_deploy` BOOLEAN,
+  `reason` STRING,
+  `primary_metric` STRING,
+  `challenger_version` BIGINT,
+  `champion_version` BIGINT,
+  `challenger_primary` DOUBLE,
+  `champion_primary` DOUBLE,
+  `margin` DOUBLE,
+  `required_margin` DOUBLE,
+  `challenger_recall` DOUBLE,
+  `champion_recall` DOUBLE,
+  `challenger_latency_ms` DOUBLE,
+  `champion_latency_ms` DOUBLE,
+  `challenger_metrics` STRING,
+  `champion_metrics` STRING,
+  `state_before` STRING,
+  `state_after` STRING,
+  `snapshot_aliases` STRING,
+  `snapshot_feature_versions` STRING,
+  `challenger_feature_versions` STRING,
+  `holdout_rows` BIGINT,
+  `holdout_anomalies` BIGINT,
+  `error` STRING,
+  `alerted` BOOLEAN,
+  `supersedes` STRING,
+  `git_sha` STRING,
+  `config_hash` STRING
+) USING DELTA
+  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics and the promotion snapshot a rollback restores.';
+
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.drift_monitoring (
+  `run_id` STRING,
+  `computed_at` TIMESTAMP,
+  `env` STRING,
+  `table_name` STRING,
+  `reference_window` STRING,
+  `reference_start` TIMESTAMP,
+  `reference_end` TIMESTAMP,
+  `reference_version` BIGINT,
+  `current_window` STRING,
+  `current_start` TIMESTAMP,
+  `current_end` TIMESTAMP,
+  `current_version` BIGINT,
+  `feature` STRING,
+  `kind` STRING,
+  `bins` BIGINT,
+  `psi` DOUBLE,
+  `js` DOUBLE,
+  `status` STRING,
+  `critical` BOOLEAN,
+  `reference_rows` BIGINT,
+  `current_rows` BIGINT,
+  `reference_missing` BIGINT,
+  `current_missing` BIGINT,
+  `note` STRING,
+  `psi_warn` DOUBLE,
+  `psi_alert` DOUBLE,
+  `js_warn` DOUBLE,
+  `js_alert` DOUBLE,
+  `drifted_share_alert` DOUBLE,
+  `min_drifted_features` BIGINT,
+  `decision_rule` STRING,
+  `epsilon` DOUBLE,
+  `nan_policy` STRING,
+  `overall_status` STRING,
+  `drifted_features` BIGINT,
+  `drifted_share` DOUBLE,
+  `reason` STRING
+) USING DELTA
+  COMMENT 'PSI / JS distance per feature per drift run, with the run\'s overall verdict.';
+
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.model_monitoring (
+  `monitored_at` TIMESTAMP,
+  `env` STRING,
+  `model_name` STRING,
+  `model_version` STRING,
+  `window_start` TIMESTAMP,
+  `window_end` TIMESTAMP,
+  `rows` BIGINT,
+  `positives` BIGINT,
+  `predicted_positives` BIGINT,
+  `precision` DOUBLE,
+  `recall` DOUBLE,
+  `pr_auc` DOUBLE,
+  `rolling_rows` BIGINT,
+  `rolling_positives` BIGINT,
+  `rolling_precision` DOUBLE,
+  `rolling_recall` DOUBLE,
+  `rolling_pr_auc` DOUBLE,
+  `metric` STRING,
+  `reference_prevalence` DOUBLE,
+  `rolling_adjusted` DOUBLE,
+  `baseline` DOUBLE,
+  `baseline_source` STRING
+) USING DELTA
+  COMMENT 'Champion precision / recall / PR-AUC per time window against ground truth.';
+
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.retraining_audit (
+  `event_id` STRING,
+  `event_type` STRING,
+  `parent_event_id` STRING,
+  `decided_at` TIMESTAMP,
+  `env` STRING,
+  `decision` STRING,
+  `reason` STRING,
+  `drift_detected` BOOLEAN,
+  `drift_run_id` STRING,
+  `drifted_share` DOUBLE,
+  `drifted_features` STRING,
+  `performance_degraded` BOOLEAN,
+  `performance_metric` STRING,
+  `performance_baseline` DOUBLE,
+  `performance_current` DOUBLE,
+  `performance_drop` DOUBLE,
+  `cooldown_hours` DOUBLE,
+  `daily_limit` BIGINT,
+  `triggered_today` BIGINT,
+  `last_triggered_at` TIMESTAMP,
+  `read_version` BIGINT,
+  `commit_attempts` BIGINT,
+  `launcher` STRING,
+  `run_id` STRING,
+  `detail` STRING
+) USING DELTA
+  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason.';
+
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.alerts_audit (
+  `alert_id` STRING,
+  `sent_at` TIMESTAMP,
+  `env` STRING,
+  `source` STRING,
+  `severity` STRING,
+  `title` STRING,
+  `message` STRING,
+  `context` STRING,
+  `status` STRING,
+  `attempts` BIGINT,
+  `http_status` BIGINT,
+  `error` STRING,
+  `destination` STRING,
+  `payload_format` STRING,
+  `latency_ms` DOUBLE
+) USING DELTA
+  COMMENT 'Every alert sent (or not delivered) with its channel, attempts and error.';
+
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.rollback_audit (
+  `rollback_id` STRING,
+  `rolled_back_at` TIMESTAMP,
+  `env` STRING,
+  `model_name` STRING,
+  `status` STRING,
+  `from_version` BIGINT,
+  `to_version` BIGINT,
+  `source` STRING,
+  `reason` STRING,
+  `aliases_before` STRING,
+  `aliases_after` STRING,
+  `feature_restores` STRING,
+  `snapshot_decision_id` STRING,
+  `operator` STRING,
+  `error` STRING
+) USING DELTA
+  COMMENT 'Every executed champion rollback: versions, aliases before/after, feature restores.';
+
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.synthesized_predictions (
+  `symbol` STRING COMMENT 'Ticker (equity) or pair (crypto).',
+  `bar_start` TIMESTAMP COMMENT 'Start of the 1-minute bar the prediction is for (UTC).',
+  `model_version` STRING COMMENT 'Registered model version that produced the row.',
+  `score` DOUBLE COMMENT 'Anomaly score in [0, 1] (masked outside engineers/service).',
+  `label` BIGINT COMMENT 'Anomaly label (1 = anomalous) at the model decision threshold.',
+  `scored_at` TIMESTAMP COMMENT 'When the scoring run wrote the row (UTC).',
+  `scoring_run_id` STRING COMMENT 'The scoring run (one append per run).',
+  `gold_version` BIGINT COMMENT 'Delta version of gold_trade_features that was scored.',
+  `train_cutoff` TIMESTAMP COMMENT 'Last bar the scoring model was trained on (later bars are out of sample).'
+) USING DELTA
+  COMMENT 'Append-only model predictions; the backtester reads them as of a Delta version (time travel).'
+  TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true');
+
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.backtest_results (
+  `run_id` STRING,
+  `created_at` TIMESTAMP,
+  `strategy` STRING,
+  `symbol` STRING,
+  `asset_class` STRING,
+  `mode` STRING,
+  `run_kind` STRING,
+  `as_of_version` BIGINT,
+  `as_of_timestamp` STRING,
+  `gold_version` BIGINT,
+  `model_versions` STRING,
+  `n_bars` BIGINT,
+  `bars_per_day` BIGINT,
+  `periods_per_year` BIGINT,
+  `commission_bps` DOUBLE,
+  `slippage_bps` DOUBLE,
+  `risk_free_rate` DOUBLE,
+  `total_return` DOUBLE,
+  `cagr` DOUBLE,
+  `annual_volatility` DOUBLE,
+  `sharpe` DOUBLE,
+  `sortino` DOUBLE,
+  `max_drawdown` DOUBLE,
+  `calmar` DOUBLE,
+  `win_rate` DOUBLE,
+  `n_trades` BIGINT,
+  `exposure` DOUBLE,
+  `equity_curve` STRING,
+  `equity_ts` STRING
+) USING DELTA
+  COMMENT 'Backtest metrics and equity curve per run, strategy and symbol.';
+
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.decision_matrix (
+  `run_id` STRING,
+  `created_at` TIMESTAMP,
+  `symbol` STRING,
+  `asset_class` STRING,
+  `trend_raw` DOUBLE,
+  `trend_score` BIGINT,
+  `trend_label` STRING,
+  `trend_weight` DOUBLE,
+  `volatility_raw` DOUBLE,
+  `volatility_score` BIGINT,
+  `volatility_label` STRING,
+  `volatility_weight` DOUBLE,
+  `momentum_raw` DOUBLE,
+  `momentum_score` BIGINT,
+  `momentum_label` STRING,
+  `momentum_weight` DOUBLE,
+  `backtest_raw` DOUBLE,
+  `backtest_score` BIGINT,
+  `backtest_label` STRING,
+  `backtest_weight` DOUBLE,
+  `model_confidence_raw` DOUBLE,
+  `model_confidence_score` BIGINT,
+  `model_confidence_label` STRING,
+  `model_confidence_weight` DOUBLE,
+  `drift_raw` DOUBLE,
+  `drift_score` BIGINT,
+  `drift_label` STRING,
+  `drift_weight` DOUBLE,
+  `coverage` DOUBLE,
+  `criteria_scored` BIGINT,
+  `final_score` DOUBLE,
+  `recommendation` STRING,
+  `explanation` STRING,
+  `flags` STRING,
+  `rank` BIGINT,
+  `missing_policy` STRING,
+  `backtest_strategy` STRING,
+  `gold_trade_features_version` BIGINT,
+  `backtest_results_version` BIGINT,
+  `synthesized_predictions_version` BIGINT,
+  `drift_monitoring_version` BIGINT
+) USING DELTA
+  COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; final score and recommendation.';
+
 -- Column-level protection (regulatory auditors): raw anomaly scores are model internals. The mask shows
 -- them to engineers and the jobs' service principals and NULL to everyone else; auditors query a view
 -- that carries the decision-relevant columns (symbol, time, model version, anomaly label) and nothing else.
@@ -216,21 +1142,6 @@ CREATE OR REPLACE FUNCTION mlops_prd.financial_transactions.mask_anomaly_score(s
       THEN score
     ELSE NULL
   END;
-
--- The scoring stage (financial_transactions.decision.predictions) appends here with exactly these columns;
--- created up front so the mask and the auditors' view exist before the first scoring run.
-CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.synthesized_predictions (
-  symbol STRING COMMENT 'Ticker (equity) or pair (crypto).',
-  bar_start TIMESTAMP COMMENT 'Start of the 1-minute bar the prediction is for (UTC).',
-  model_version STRING COMMENT 'Registered model version that produced the row.',
-  score DOUBLE COMMENT 'Anomaly score in [0, 1] (masked outside engineers/service).',
-  label BIGINT COMMENT 'Anomaly label (1 = anomalous) at the model decision threshold.',
-  scored_at TIMESTAMP COMMENT 'When the scoring run wrote the row (UTC).',
-  scoring_run_id STRING COMMENT 'The scoring run (one append per run).',
-  gold_version BIGINT COMMENT 'Delta version of gold_trade_features that was scored.'
-) USING DELTA
-  COMMENT 'Append-only model predictions; the backtester reads them as of a Delta version (time travel).'
-  TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true');
 
 ALTER TABLE mlops_prd.financial_transactions.synthesized_predictions ALTER COLUMN score SET MASK mlops_prd.financial_transactions.mask_anomaly_score;
 

@@ -7,13 +7,14 @@ copy's baseline is clean and each break yields exactly its own finding.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from financial_transactions.deploy.schema import SchemaUnavailable, load_schema
+from financial_transactions.deploy.schema import SCHEMA_ENV, SchemaUnavailable, load_schema
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_PARTS = ("databricks.yml", "resources", "scripts", "project_config.yml")
@@ -32,9 +33,16 @@ if __name__ == "__main__":
 
 
 def schema_path_or_skip() -> Path:
+    """``$FIN_MLOPS_BUNDLE_SCHEMA`` (CI sets it from ``databricks bundle schema``), else ``../shared``.
+
+    A schema named by the environment variable must load: CI exports it so that these tests run
+    there, and a broken path must fail the run instead of silently skipping every schema test.
+    """
     try:
         return load_schema(PROJECT_ROOT).path
     except SchemaUnavailable as exc:
+        if os.environ.get(SCHEMA_ENV):
+            pytest.fail(f"{SCHEMA_ENV} is set but the schema cannot be used: {exc}")
         pytest.skip(f"bundle JSON schema not available, so schema-based checks cannot run: {exc}")
 
 

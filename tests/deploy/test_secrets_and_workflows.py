@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from financial_transactions.cli import deploy as cli_deploy
 from financial_transactions.cli.main import app
+from financial_transactions.deploy.schema import SCHEMA_ENV
 from financial_transactions.deploy.secret_scan import scan_repository, scan_text
 from financial_transactions.deploy.workflows import INSTALL_HINT, find_actionlint, unpinned_actions, workflow_files
 
-from .bundle_fixture import PROJECT_ROOT, edit
+from .bundle_fixture import PROJECT_ROOT, edit, schema_path_or_skip
 
 
 def test_git_tree_has_no_secret_like_strings() -> None:
@@ -66,6 +69,35 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "run: make test" in ci
     for job in ("lint-and-test:", "security-scan:", "bundle-validate:", "build-wheel:"):
         assert f"\n  {job}" in ci
+
+
+def test_ci_gives_the_tests_a_bundle_schema_without_committing_it() -> None:
+    ci = yaml.safe_load((PROJECT_ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    steps = ci["jobs"]["lint-and-test"]["steps"]
+    runs = [str(step.get("run", "")) for step in steps]
+    uses = [str(step.get("uses", "")) for step in steps]
+    make_test = runs.index("make test")
+    setup = next(i for i, u in enumerate(uses) if u.startswith("databricks/setup-cli@"))
+    schema = next(i for i, r in enumerate(runs) if "databricks bundle schema >" in r)
+    assert setup < schema < make_test
+    assert steps[setup]["with"]["version"] == "${{ env.DATABRICKS_CLI_VERSION }}"
+    assert '"$RUNNER_TEMP/bundle_schema.json"' in runs[schema]
+    assert f'echo "{SCHEMA_ENV}=$RUNNER_TEMP/bundle_schema.json" >> "$GITHUB_ENV"' in runs[schema]
+    if shutil.which("git") is not None and (PROJECT_ROOT / ".git").exists():
+        tracked = subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+        assert not [f for f in tracked.stdout.splitlines() if f.endswith("bundle_schema.json")]
+
+
+def test_schema_env_var_is_used_and_a_broken_one_fails(
+    bundle_schema: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "bundle_schema.json"
+    shutil.copyfile(bundle_schema, copy)
+    monkeypatch.setenv(SCHEMA_ENV, str(copy))
+    assert schema_path_or_skip() == copy.resolve()
+    monkeypatch.setenv(SCHEMA_ENV, str(tmp_path / "absent.json"))
+    with pytest.raises(pytest.fail.Exception, match=f"{SCHEMA_ENV} is set but the schema cannot be used"):
+        schema_path_or_skip()
 
 
 def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:

@@ -137,7 +137,10 @@ def _sql_result(root: Path) -> CheckResult:
     sql_report = check_sql(path)
     for line, message in sql_report.errors:
         result.findings.append(Finding("sql", "error", message, UC_SQL, line or None))
-    result.detail = f"{sql_report.statements} statements ({len(sql_report.commands)} kept as generic commands)"
+    result.detail = (
+        f"{sql_report.statements} statements ({len(sql_report.commands)} kept as generic commands; "
+        f"{sql_report.grants} GRANTs, volumes and masks checked against the UC grammar)"
+    )
     return result
 
 

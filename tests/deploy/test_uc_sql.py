@@ -1,0 +1,190 @@
+"""``setup_uc_infrastructure.sql``: every table commented, declared columns equal to what the code writes,
+and the Unity Catalog statements sqlglot cannot model (GRANT, volumes, masks) checked by grammar."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from financial_transactions.config import ProjectConfig
+from financial_transactions.config.project import TablesConfig
+from financial_transactions.decision.backtester import Backtester
+from financial_transactions.decision.decision_matrix import DecisionMatrix
+from financial_transactions.decision.predictions import synthesize_predictions
+from financial_transactions.deploy.sql_check import check_sql
+from financial_transactions.deploy.uc_tables import (
+    DECLARED,
+    FEATURE_TABLES,
+    LOCAL_ONLY,
+    PIPELINE_OWNED,
+    code_schemas,
+    columns_of,
+)
+from financial_transactions.lakehouse import Platform
+from tests.decision.lakehouse import gold_frame, synthetic_trades, train_champion, write_gold
+
+from .bundle_fixture import PROJECT_ROOT, edit, line_of
+
+SQL = PROJECT_ROOT / "setup_uc_infrastructure.sql"
+ENVS = ("dev", "acc", "prd")
+
+
+def declared_tables() -> dict[str, list[tuple[str, str]]]:
+    """fqn -> [(column, type)] of every CREATE TABLE in the file."""
+    out = {}
+    for stmt in sqlglot.parse(SQL.read_text(encoding="utf-8"), read="databricks"):
+        if isinstance(stmt, exp.Create) and isinstance(stmt.this, exp.Schema):
+            name = stmt.this.this.sql(dialect="databricks")
+            cols = [(c.name, c.args["kind"].sql(dialect="databricks")) for c in stmt.this.expressions]
+            out[name] = cols
+    return out
+
+
+def _config(env: str) -> ProjectConfig:
+    return ProjectConfig.from_yaml(PROJECT_ROOT / "project_config.yml", env)
+
+
+def test_every_table_is_commented_one_way() -> None:
+    groups = [set(DECLARED), set(PIPELINE_OWNED), set(FEATURE_TABLES), set(LOCAL_ONLY)]
+    assert sum(len(g) for g in groups) == len(set().union(*groups))  # disjoint
+    assert set().union(*groups) == set(TablesConfig.model_fields)  # a new table must be placed
+    declared = declared_tables()
+    for env in ENVS:
+        cfg = _config(env)
+        mine = {fqn for fqn in declared if fqn.startswith(f"{cfg.catalog}.{cfg.schema_name}.")}
+        assert mine == {cfg.table(key) for key in DECLARED}, env
+    text = SQL.read_text(encoding="utf-8")
+    for key, comment in DECLARED.items():
+        escaped = comment.replace("'", "\\'")
+        assert text.count(f"  COMMENT '{escaped}'") == len(ENVS), key
+    # the pipeline's datasets carry their comments in the pipeline source
+    tree = ast.parse((PROJECT_ROOT / "scripts" / "financial" / "dlt_pipeline.py").read_text(encoding="utf-8"))
+    decorated = [
+        d
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        for d in node.decorator_list
+        if isinstance(d, ast.Call) and getattr(d.func, "attr", "") in ("table", "materialized_view")
+    ]
+    commented = {ast.unparse(k.value) for d in decorated for k in d.keywords if k.arg == "name"}
+    assert commented == {"BRONZE", "SILVER", "QUARANTINE", "BARS", "GOLD"}
+    assert all(any(k.arg == "comment" and ast.unparse(k.value).strip("'\"") for k in d.keywords) for d in decorated)
+
+
+def test_declared_columns_are_the_code_schemas() -> None:
+    declared = declared_tables()
+    for env in ENVS:
+        cfg = _config(env)
+        for key, schema in code_schemas().items():
+            assert declared[cfg.table(key)] == columns_of(schema), f"{cfg.table(key)}: update the SQL (see its header)"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, pa.Schema]]:
+    """The Delta schemas the real writers give predictions, backtests and the decision matrix."""
+    platform = Platform.create(_config("dev"), lakehouse_root=tmp_path_factory.mktemp("uc") / "lake")
+    gold = gold_frame(platform, synthetic_trades({"AAPL": 190.0, "ETHUSDT": 3_000.0}, 180, seed=13))
+    write_gold(platform, gold)
+    train_champion(platform, gold, n_estimators=10, seed=4)
+    synthesize_predictions(platform)
+    backtester = Backtester(platform)
+    backtester.write(backtester.run())
+    matrix = DecisionMatrix(platform)
+    matrix.write(matrix.build())
+    store = platform.store
+    keys = ("synthesized_predictions", "backtest_results", "decision_matrix")
+    yield {key: store.read_arrow(platform.config.table(key)).schema for key in keys}
+
+
+def test_declared_columns_are_what_the_writers_write(written: dict[str, pa.Schema]) -> None:
+    declared = declared_tables()
+    for env in ENVS:
+        cfg = _config(env)
+        for key, schema in written.items():
+            assert declared[cfg.table(key)] == columns_of(schema), f"{cfg.table(key)}: update the SQL (see its header)"
+
+
+def test_sql_declares_the_volumes_the_platform_uses_and_checks_every_grant() -> None:
+    report = check_sql(SQL)
+    assert report.errors == []
+    assert report.grants == 14 * len(ENVS)
+    for env in ENVS:
+        cfg = _config(env)
+        prefix = f"{cfg.catalog}.{cfg.schema_name}"
+        for volume in ("landing", "checkpoints", "exports", "reports", "state", "wheels"):
+            assert f"{prefix}.{volume}" in report.declared["VOLUME"], (env, volume)
+        assert cfg.catalog in report.declared["CATALOG"] and prefix in report.declared["SCHEMA"]
+
+
+@pytest.fixture
+def sql_copy(tmp_path: Path) -> Iterator[Path]:
+    copy = tmp_path / "setup_uc_infrastructure.sql"
+    shutil.copyfile(SQL, copy)
+    yield copy
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "GRANT USE SCHEMA, SELECT ON SCHEMA mlops_acc.financial_transactions TO `financial-mlops-analysts`;",
+            "GRANT USE SCHEMA, SELCT ON SCHEMA mlops_acc.financial_transactions TO `financial-mlops-analysts`;",
+            "unknown privilege 'SELCT'; did you mean 'SELECT'?",
+        ),
+        (
+            "GRANT READ VOLUME ON VOLUME mlops_dev.financial_transactions.exports TO `financial-mlops-analysts`;",
+            "GRANT READ VOLUME ON VOLUME mlops_dev.financial_transactions.exports TO `financial-mlops-analyst`;",
+            "principal `financial-mlops-analyst` is not one of the groups declared at the top; "
+            "did you mean 'financial-mlops-analysts'?",
+        ),
+        (
+            "GRANT SELECT ON TABLE mlops_prd.financial_transactions.synthesized_predictions TO",
+            "GRANT READ VOLUME ON TABLE mlops_prd.financial_transactions.synthesized_predictions TO",
+            "READ VOLUME cannot be granted on a TABLE (only on CATALOG, SCHEMA, VOLUME)",
+        ),
+        (
+            "GRANT SELECT ON TABLE mlops_dev.financial_transactions.synthesized_predictions TO",
+            "GRANT SELECT ON TABLE mlops_dev.financial_transactions.synthesized_prediction TO",
+            "GRANT on TABLE 'mlops_dev.financial_transactions.synthesized_prediction', which this file does not "
+            "create before it; did you mean 'mlops_dev.financial_transactions.synthesized_predictions'?",
+        ),
+        (
+            "GRANT USE CATALOG ON CATALOG mlops_acc TO `financial-mlops-oncall`;",
+            "GRANT USE CATALOG ON CATALOG mlops_acc `financial-mlops-oncall`;",
+            "GRANT does not follow GRANT <privilege>[, ...] ON <securable type> <name> TO `<principal>`",
+        ),
+        (
+            "synthesized_predictions ALTER COLUMN score SET MASK mlops_acc.",
+            "synthesized_predictions ALTER COLUMN scores SET MASK mlops_acc.",
+            "SET MASK on column 'scores', which mlops_acc.financial_transactions.synthesized_predictions does not "
+            "declare; did you mean 'score'?",
+        ),
+        (
+            "CREATE VOLUME IF NOT EXISTS mlops_prd.financial_transactions.state",
+            "CREATE VOLUME IF NOT EXISTS mlops_prd.financial_transaction.state",
+            "volume 'mlops_prd.financial_transaction.state' is in schema 'mlops_prd.financial_transaction', "
+            "which this file does not create",
+        ),
+        (
+            "WHEN is_account_group_member('financial-mlops-engineers')",  # the first (mlops_dev) mask function
+            "WHEN is_account_group_member('financial-mlops-engineer')",
+            "is_account_group_member('financial-mlops-engineer'): not a declared group; "
+            "did you mean 'financial-mlops-engineers'?",
+        ),
+    ],
+)
+def test_a_uc_statement_typo_gives_one_error_on_its_line(sql_copy: Path, old: str, new: str, message: str) -> None:
+    edit(sql_copy, old, new)
+    report = check_sql(sql_copy)
+    lines = sql_copy.read_text(encoding="utf-8").splitlines()
+    line = line_of(sql_copy, new)
+    while not lines[line - 1].startswith(("GRANT", "CREATE", "ALTER")):  # reported on the statement's first line
+        line -= 1
+    assert report.errors == [(line, message)]
