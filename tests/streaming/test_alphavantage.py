@@ -87,25 +87,53 @@ def test_5xx_and_slow_responses_are_retried_up_to_a_bound(
 def test_client_limiter_measured_by_the_server(
     tmp_path: Path, small_market: MarketData, hub_factory: Callable[..., ReplayHub]
 ) -> None:
-    cpm = 600  # one call per 0.1 s
-    hub = hub_factory(small_market, small_replay(alphavantage_calls_per_minute=cpm))
-    collector = _collector(
-        hub, tmp_path, ["AAPL", "MSFT", "NVDA", "AAPL", "MSFT", "NVDA"], calls_per_minute=cpm, outputsize="compact"
+    """Server limit == client limit: a single call too many in any server window would come back as a Note."""
+    limit, window = 4, 1.0  # 4 calls per 1 s window: the vendor's minute, shortened so the test takes ~3 s
+    hub = hub_factory(
+        small_market, small_replay(alphavantage_calls_per_minute=limit, alphavantage_window_seconds=window)
     )
-    collector.run()
+    collector = _collector(
+        hub, tmp_path, ["AAPL", "MSFT", "NVDA"] * 2, calls_per_minute=limit, rate_window_seconds=window,
+        outputsize="compact",
+    )  # fmt: skip
+    results = collector.run()
     stats = hub.alphavantage.stats
-    assert len(stats.calls) == 12 and stats.as_dict()["note"] == 0
-    # arrival times as the server saw them: network jitter may move one call, never let a burst through
-    span = stats.calls[-1].at - stats.calls[0].at
-    assert (len(stats.calls) - 1) / span * 60 <= cpm * 1.05
-    assert stats.max_calls_in_window(0.5) <= 0.5 * cpm / 60 + 1
-    assert stats.max_calls_in_window(1.0) <= cpm / 60 + 1
-    # without the limiter the same client would exceed the server's limit: the server sends Notes
-    hub2 = hub_factory(small_market, small_replay(alphavantage_calls_per_minute=3))
-    eager = _collector(hub2, tmp_path / "b", ["AAPL", "MSFT"], calls_per_minute=100_000,
+    counts = stats.as_dict()
+    assert counts["calls"] == counts["data"] == 12 and counts["note"] == counts["information"] == 0
+    assert collector.counters.rate_limited == collector.counters.retries == 0 and all(r.ok for r in results.values())
+    # the server's own count over its sliding window never exceeded the configured limit ...
+    assert stats.max_calls_in_window(window) <= limit
+    # ... while the client ran at that limit (so the check above is not vacuous): 1.5 windows hold one call more
+    assert stats.max_calls_in_window(1.5 * window) >= limit + 1
+    # without the limiter the same client exceeds the server's limit: the server sends Notes
+    hub2 = hub_factory(small_market, small_replay(alphavantage_calls_per_minute=limit, alphavantage_window_seconds=60))
+    eager = _collector(hub2, tmp_path / "b", ["AAPL", "MSFT", "NVDA"], calls_per_minute=100_000,
                        retry=RETRY.model_copy(update={"max_attempts": 2}))  # fmt: skip
     eager.run()
+    assert hub2.alphavantage.stats.max_calls_in_window(60, outcomes=("data",)) == limit
     assert hub2.alphavantage.stats.as_dict()["note"] >= 1 and eager.counters.rate_limited >= 1
+
+
+def test_rate_limiter_counts_the_window_from_each_response() -> None:
+    """A slow response moves the window: the server may see a call as late as its completion."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = RateLimiter(3, window_seconds=10.0, clock=lambda: now[0], sleep=sleep)
+    starts, ends = [], []
+    for latency in (4.0, 0.1, 0.1, 0.1, 0.1, 5.0, 0.1, 0.1, 0.1):
+        with limiter.call():
+            starts.append(now[0])
+            now[0] += latency
+            ends.append(now[0])
+    # call k+3 starts a full window after call k *ended*: at most 3 per 10 s wherever the server saw each call
+    assert all(starts[k + 3] >= ends[k] + 10.0 - 1e-9 for k in range(len(starts) - 3))
+    assert starts[3] == pytest.approx(14.0)  # not 10.0: the first call ended at 4.0
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 10.0 / 3 - 1e-9  # still evenly paced
+    with pytest.raises(ValueError):
+        RateLimiter(3, window_seconds=0)
 
 
 def test_rate_limiter_never_exceeds_calls_per_minute_in_any_window() -> None:

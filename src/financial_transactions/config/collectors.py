@@ -123,6 +123,12 @@ class ReplayConfig(StrictModel):
     require_token: bool = True
     #: the limit the Alpha Vantage replay enforces (Note payload beyond it); `fin-mlops run` collects at it
     alphavantage_calls_per_minute: int = Field(default=600, ge=1, le=100_000)
+    alphavantage_window_seconds: float = Field(
+        default=60.0,
+        ge=0.1,
+        le=3600,
+        description="sliding window of that limit (60 = per minute, as the vendor); tests shorten it",
+    )
     #: flush size of the collectors `fin-mlops run` points at the replay: the replay plays hours of market
     #: in seconds, so the vendor-tuned ``collectors.*.flush_max_records`` would write hundreds of tiny files
     collect_flush_max_records: int = Field(default=50_000, ge=1, le=1_000_000)

@@ -1,8 +1,11 @@
 """Alpha Vantage OHLCV collector: rate-limited, retried, isolated per symbol.
 
 * **Client-side rate limiter.** Calls are spaced at least ``60 / calls_per_minute``
-  seconds apart, so no 60-second window ever holds more than
-  ``calls_per_minute`` calls, including retries (every HTTP call goes through it).
+  seconds apart (no bursts), and a call goes out only a full minute after the
+  *response* to the call ``calls_per_minute`` calls before it. The vendor sees a
+  call between our send and our response, so whatever the network delays, no
+  60-second window it measures ever holds more than ``calls_per_minute`` calls,
+  retries included (every HTTP call goes through the limiter).
 * **Retries** with full-jitter exponential backoff, bounded in delay and
   attempts, on HTTP 5xx, timeouts, connection errors, unparseable bodies and the
   vendor's rate-limit answers (HTTP 200 with a ``Note``/``Information`` field,
@@ -15,11 +18,13 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,38 +43,66 @@ FUNCTION_INTERVAL = {"TIME_SERIES_DAILY": "daily"}
 
 
 class RateLimiter:
-    """At most ``calls_per_minute`` calls in any 60 s window, by spacing calls evenly.
+    """At most ``max_calls`` calls in any ``window_seconds`` window, as the server measures it.
 
-    Even spacing (not a burst bucket) is what a vendor's sliding window never
-    objects to. Thread-safe; ``clock``/``sleep`` are injectable for tests.
+    Two rules: calls are spaced ``window_seconds / max_calls`` apart (even pacing,
+    never a burst), and call ``k + max_calls`` starts no earlier than
+    ``window_seconds`` after call ``k`` *completed* (:meth:`call` records that).
+    The server sees each call between its start and its completion, so the second
+    rule bounds the server's own window counts even when network delays bunch
+    arrivals together; with :meth:`acquire` alone the start time stands in.
+    Thread-safe; ``clock``/``sleep`` are injectable for tests.
     """
 
     def __init__(
         self,
-        calls_per_minute: int,
+        max_calls: int,
         *,
+        window_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if calls_per_minute < 1:
-            raise ValueError(f"calls_per_minute must be >= 1, got {calls_per_minute}")
-        self.interval = 60.0 / calls_per_minute
+        if max_calls < 1:
+            raise ValueError(f"max_calls must be >= 1, got {max_calls}")
+        if window_seconds <= 0:
+            raise ValueError(f"window_seconds must be > 0, got {window_seconds}")
+        self.window = window_seconds
+        self.interval = window_seconds / max_calls
         self._clock, self._sleep = clock, sleep
         self._next = float("-inf")
+        self._recent: collections.deque[list[float]] = collections.deque(maxlen=max_calls)  # [completion time]
         self._lock = threading.Lock()
         self.waited = 0.0
 
-    def acquire(self) -> float:
-        """Block until a call may go out; returns the seconds waited."""
+    def _reserve(self) -> tuple[float, list[float]]:
         with self._lock:
             now = self._clock()
-            wait = max(0.0, self._next - now)
+            due = self._next
+            if len(self._recent) == self._recent.maxlen:
+                due = max(due, self._recent[0][0] + self.window)
+            wait = max(0.0, due - now)
             if wait > 0:
                 self._sleep(wait)
                 now = self._clock()
             self._next = max(now, self._next) + self.interval
+            slot = [now]  # completion time: the start until the call reports back
+            self._recent.append(slot)
             self.waited += wait
-            return wait
+            return wait, slot
+
+    def acquire(self) -> float:
+        """Block until a call may go out; returns the seconds waited."""
+        return self._reserve()[0]
+
+    @contextlib.contextmanager
+    def call(self) -> Iterator[float]:
+        """``with limiter.call():`` around one request: waits for a slot, records when it completed."""
+        wait, slot = self._reserve()
+        try:
+            yield wait
+        finally:
+            with self._lock:
+                slot[0] = self._clock()
 
 
 @dataclass
@@ -111,6 +144,7 @@ class AlphaVantageCollector:
         interval: str = "1min",
         outputsize: str = "compact",
         calls_per_minute: int = 5,
+        rate_window_seconds: float = 60.0,
         timeout_seconds: float = 30.0,
         retry: BackoffConfig | None = None,
         run_id: str | None = None,
@@ -130,7 +164,8 @@ class AlphaVantageCollector:
         self.outputsize = outputsize
         self.timeout = timeout_seconds
         self.retry = retry or BackoffConfig(initial_seconds=1.0, max_seconds=60.0, max_attempts=5)
-        self.limiter = RateLimiter(calls_per_minute)
+        # ``rate_window_seconds`` is the vendor's minute; the replay can shorten its window (tests)
+        self.limiter = RateLimiter(calls_per_minute, window_seconds=rate_window_seconds)
         self.run_id = run_id or new_run_id()
         self.writer = LandingWriter(landing, ALPHAVANTAGE, self.run_id, max_records=1_000_000, fsync=fsync)
         self.quarantine = QuarantineWriter(landing, ALPHAVANTAGE, self.run_id, fsync=fsync)
@@ -188,10 +223,10 @@ class AlphaVantageCollector:
             if attempt > 1:
                 self.counters.retries += 1
                 self._stop.wait(backoff_delay(self.retry, attempt - 2, self._rng))
-            self.limiter.acquire()
             self.counters.calls += 1
             try:
-                resp = self.session.get(self.url, params=self._params(symbol, function), timeout=self.timeout)
+                with self.limiter.call():
+                    resp = self.session.get(self.url, params=self._params(symbol, function), timeout=self.timeout)
             except requests.Timeout:
                 self.counters.timeouts += 1
                 last = f"timed out after {self.timeout:g}s"

@@ -10,8 +10,9 @@ points, ``full`` all of them.
 Like the vendor, it answers a rate-limited call with HTTP 200 and a ``Note``
 (or ``Information``) field, not 429, and an unknown symbol with
 ``Error Message``. It enforces ``replay.alphavantage_calls_per_minute`` over a
-sliding 60 s window and logs the arrival time of every call, which is how the
-tests measure the client-side limiter. Fault switches: every N-th call gets a
+sliding window of ``replay.alphavantage_window_seconds`` (60 s, the vendor's
+minute, unless a test shortens it) and logs the arrival time of every call,
+which is how the tests measure the client-side limiter. Fault switches: every N-th call gets a
 ``Note``, an ``Information``, an HTTP 503, or is answered slowly.
 """
 
@@ -125,7 +126,7 @@ class AlphaVantageReplay:
             now = time.monotonic()
             n = len(self.stats.calls) + 1
             delay = faults.av_slow_seconds if faults.av_slow_every_n and n % faults.av_slow_every_n == 0 else 0.0
-            while self._served and now - self._served[0] >= 60.0:
+            while self._served and now - self._served[0] >= self.cfg.alphavantage_window_seconds:
                 self._served.popleft()
             if faults.av_server_error_every_n and n % faults.av_server_error_every_n == 0:
                 outcome, status, body = "server_error", 503, b"<html><body>503 Service Unavailable</body></html>"

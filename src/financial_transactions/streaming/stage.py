@@ -303,6 +303,7 @@ def _collect(
             interval=acfg.interval,
             outputsize="full",  # the replay has no quota to save: take every bar of the window
             calls_per_minute=cfg.replay.alphavantage_calls_per_minute,
+            rate_window_seconds=cfg.replay.alphavantage_window_seconds,
             timeout_seconds=acfg.timeout_seconds,
             retry=acfg.retry,
             fsync=acfg.fsync,
