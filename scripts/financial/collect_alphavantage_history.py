@@ -2,7 +2,12 @@
 
 Rate-limited on the client (``collectors.alphavantage.calls_per_minute``), retried
 with bounded backoff; a symbol whose call fails is reported while the others land.
-Exits 1 when any symbol failed.
+Exits 1 when any symbol failed. The API key comes from the secret scope on
+Databricks. Locally, point it at the replay (which allows 600 calls a minute, so
+the vendor's free-tier pace of 5 need not apply)::
+
+    ALPHAVANTAGE_API_KEY=any FIN_MLOPS_ALPHAVANTAGE_URL=http://127.0.0.1:18766 \
+        python scripts/financial/collect_alphavantage_history.py --env dev --calls-per-minute 600
 """
 
 from __future__ import annotations
