@@ -1,8 +1,11 @@
-"""Job entry point: gate a registered version (``--version N``) or take the champion, and prove it serves.
+"""Job entry point: gate a registered version (``--version N``) or take the champion, prove it serves, serve it.
 
 Runs in ``financial-retraining-workflow`` after the ``condition_task`` on ``promoted``;
-sets the task value ``champion_version``. Locally:
-``python scripts/financial/deploy_anomaly_model.py --env dev [--version N]``.
+on Databricks, with ``serving.endpoint_enabled``, it creates or updates the Model Serving
+endpoint ``serving.endpoint_name`` for the champion (canary split from ``serving.canary``)
+and waits up to ``serving.endpoint_wait_seconds`` for it to be READY; then it sets the task
+value ``champion_version``. Locally it gates and smoke-tests only, and prints that the
+endpoint was not touched: ``python scripts/financial/deploy_anomaly_model.py --env dev [--version N]``.
 """
 
 from __future__ import annotations

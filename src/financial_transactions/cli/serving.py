@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
@@ -76,7 +77,13 @@ def _print_state(state: object) -> None:
 @endpoint_app.command("deploy")
 def deploy(
     ctx: typer.Context,
-    wait: float = typer.Option(0.0, "--wait", min=0, max=7200, help="seconds to wait for READY (0 = do not wait)"),
+    wait: float | None = typer.Option(
+        None,
+        "--wait",
+        min=0,
+        max=7200,
+        help="seconds to wait for READY (default serving.endpoint_wait_seconds, 0 = no)",
+    ),
 ) -> None:
     """Create or update the endpoint: champion plus the configured challenger canary split."""
     from financial_transactions.serving.model_serving import ServingError
@@ -84,26 +91,31 @@ def deploy(
     try:
         result = _manager(ctx).deploy(wait_seconds=wait)
     except ServingError as exc:
-        err_console.print(f"[red]{exc}[/]")
+        err_console.print(f"[red]{escape(str(exc))}[/]", highlight=False)
         raise typer.Exit(code=1) from None
-    split = ", ".join(f"{k} {v}%" for k, v in result.traffic.items())
-    console.print(f"{result.endpoint}: {result.action} · {split}")
+    console.print(escape(result.describe()), highlight=False)
 
 
 @endpoint_app.command("promote")
 def promote(
     ctx: typer.Context,
-    wait: float = typer.Option(0.0, "--wait", min=0, max=7200, help="seconds to wait for READY before the aliases"),
+    wait: float | None = typer.Option(
+        None,
+        "--wait",
+        min=1,
+        max=7200,
+        help="seconds to wait for READY before moving the aliases (default serving.endpoint_wait_seconds)",
+    ),
 ) -> None:
-    """Route 100% to the challenger, then make it champion (the old one becomes previous-champion)."""
+    """Route 100% to the challenger; once the endpoint serves it, make it champion (old one: previous-champion)."""
     from financial_transactions.serving.model_serving import ServingError
 
     try:
         result = _manager(ctx).promote_to_production(wait_seconds=wait)
     except ServingError as exc:
-        err_console.print(f"[red]{exc}[/]")
+        err_console.print(f"[red]{escape(str(exc))}[/]", highlight=False)
         raise typer.Exit(code=1) from None
-    console.print(f"{result.endpoint}: champion is now v{result.champion_version} at 100% ({result.action})")
+    console.print(f"{result.endpoint}: champion is now v{result.champion_version} at 100% ({result.action}, READY)")
 
 
 @endpoint_app.command("status")
@@ -114,5 +126,5 @@ def status(ctx: typer.Context) -> None:
     try:
         _print_state(_manager(ctx).state())
     except ServingError as exc:
-        err_console.print(f"[red]{exc}[/]")
+        err_console.print(f"[red]{escape(str(exc))}[/]", highlight=False)
         raise typer.Exit(code=1) from None

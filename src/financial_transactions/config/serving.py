@@ -35,7 +35,19 @@ class ServingConfig(StrictModel):
     reload_interval_seconds: float = Field(
         default=30.0, gt=0, le=86_400, description="how often the service checks whether the champion alias moved"
     )
+    endpoint_enabled: bool = Field(
+        default=True,
+        description="on Databricks, the deploy step (deploy_anomaly_model.py, fin-mlops deploy-model) creates or "
+        "updates the serving endpoint for the champion; off Databricks it never does",
+    )
     endpoint_name: str = Field(default="financial-anomaly-endpoint", pattern=r"^[A-Za-z0-9_-]{1,63}$")
+    endpoint_wait_seconds: float = Field(
+        default=1200,
+        ge=1,
+        le=7200,
+        description="bound on every endpoint wait: for a running config update before applying ours, "
+        "and for ours to be READY before a deploy ends or a promotion moves aliases",
+    )
     workload_size: Literal["Small", "Medium", "Large"] = "Small"
     scale_to_zero: bool = True
     canary: CanaryConfig = CanaryConfig()

@@ -1,19 +1,26 @@
-"""Deploy step of the retraining workflow: gate a version if asked, then prove the champion serves.
+"""Deploy step of the retraining workflow: gate a version if asked, prove the champion serves, serve it.
 
 ``deploy_champion`` runs after ``train_tournament.py`` in the Databricks retraining
 job (behind a ``condition_task`` on the ``promoted`` task value) and by hand as
-``fin-mlops deploy [--version N]``:
+``fin-mlops deploy-model [--version N]`` or ``scripts/financial/deploy_anomaly_model.py``:
 
 1. with ``version``: the champion/challenger gate for that registered version on
    the current ``test_set`` (same rules, audit and snapshot as in training);
 2. the ``champion`` alias is resolved and its pyfunc loaded exactly as serving
    loads it, then smoke-scored on holdout rows: every score finite, labels 0/1,
    ``model_version`` equal to the champion's version;
-3. on Databricks, task values ``champion_version`` and ``promoted`` are set for
-   the downstream tasks (serving update, dashboard export).
+3. **serving** (:func:`update_serving_endpoint`): on Databricks with
+   ``serving.endpoint_enabled``, the Model Serving endpoint is created or updated to
+   serve that champion (plus the configured canary split when a challenger exists), and
+   the step waits, within ``serving.endpoint_wait_seconds``, for it to be READY. Off
+   Databricks nothing is deployed, and the outcome says so: the local API
+   (``fin-mlops serve``) follows the champion alias by itself;
+4. on Databricks, task values ``champion_version`` and ``promoted`` are set for
+   the downstream tasks (dashboard export).
 
 Any failure raises :class:`DeploymentError`; nothing is half-deployed because
-this step never moves an alias except through the gate.
+this step never moves an alias except through the gate, and a failed endpoint update
+leaves the endpoint serving its previous config.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,11 +37,22 @@ from financial_transactions.lakehouse import Platform
 from financial_transactions.models.champion_challenger import ChampionChallenger, GateDecision
 from financial_transactions.models.registry import CHAMPION, ModelRegistry, RegistryError
 
+if TYPE_CHECKING:
+    from financial_transactions.serving.model_serving import ModelServingManager
+
 log = logging.getLogger(__name__)
 
 
 class DeploymentError(RuntimeError):
     """The champion cannot be deployed (none exists, it does not load, or it scores badly)."""
+
+
+@dataclass(frozen=True)
+class ServingUpdate:
+    """What the deploy step did about the Databricks serving endpoint."""
+
+    deployed: bool
+    detail: str  # the endpoint's action, split and readiness, or why nothing was deployed
 
 
 @dataclass
@@ -43,12 +62,42 @@ class DeployOutcome:
     aliases: dict[str, int]
     decision: GateDecision | None
     task_values_set: bool
+    serving: ServingUpdate | None = None
 
     def describe(self) -> str:
-        return (
+        text = (
             f"champion version {self.champion_version} loads and scored {self.smoke_rows} holdout rows "
             f"(finite scores, labels 0/1, version-stamped); aliases {self.aliases}"
         )
+        if self.serving is not None:
+            text += f"\nserving: {self.serving.detail}"
+        return text
+
+
+def update_serving_endpoint(
+    platform: Platform, champion: int, *, manager: ModelServingManager | None = None
+) -> ServingUpdate:
+    """Serve ``champion`` on the Databricks endpoint when configured; say why not otherwise.
+
+    ``manager`` defaults to databricks-sdk unified auth (the job's own identity on Databricks).
+    """
+    serving = platform.config.serving
+    if not serving.endpoint_enabled:
+        return ServingUpdate(False, f"endpoint {serving.endpoint_name} not updated: serving.endpoint_enabled is false")
+    if not platform.is_databricks:
+        return ServingUpdate(
+            False,
+            f"endpoint {serving.endpoint_name} not updated: not on Databricks "
+            "(the local API, fin-mlops serve, follows the champion alias by itself)",
+        )
+    from financial_transactions.serving.model_serving import ModelServingManager, ServingError
+
+    try:
+        mgr = manager or ModelServingManager.from_config(platform.config)
+        result = mgr.deploy(champion=champion, wait_seconds=serving.endpoint_wait_seconds)
+    except ServingError as exc:
+        raise DeploymentError(f"champion version {champion} is not served: {exc}") from exc
+    return ServingUpdate(True, result.describe())
 
 
 def set_task_value(key: str, value: str | int | bool) -> bool:
@@ -68,6 +117,7 @@ def deploy_champion(
     version: int | None = None,
     git_sha: str | None = None,
     smoke_rows: int = 500,
+    serving_manager: ModelServingManager | None = None,
 ) -> DeployOutcome:
     from financial_transactions.models.training import feature_table_versions, load_holdout
 
@@ -107,6 +157,7 @@ def deploy_champion(
         problems.append(f"model_version {sorted(set(out['model_version']))} != {champion}")
     if problems:
         raise DeploymentError(f"champion version {champion} failed its smoke test: {'; '.join(problems)}")
+    serving = update_serving_endpoint(platform, champion, manager=serving_manager)
     set_values = set_task_value("champion_version", champion)
     set_task_value("promoted", bool(decision is not None and decision.promoted))
-    return DeployOutcome(champion, len(sample), aliases, decision, set_values)
+    return DeployOutcome(champion, len(sample), aliases, decision, set_values, serving)
