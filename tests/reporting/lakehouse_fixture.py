@@ -1,8 +1,16 @@
 """Writes a small but complete set of platform tables for the export tests.
 
-The rows are generated here (seeded), written through the real DeltaStore, and
-the tests compare the export against these same frames. The symbol list
-includes a hostile name to prove the page renders data as text.
+The rows are generated here (seeded), shaped as the real writers shape them, written
+through the real DeltaStore, and the tests compare the export against these same frames:
+
+* gold bars come from the real feature code (``build_gold_features`` over seeded trades);
+* every other frame is checked against the real writer's columns and written with the
+  real Arrow schema where one is known (:mod:`.real_schemas`), so a renamed column in a
+  writer breaks these tests instead of leaving them green on a hand-made schema.
+
+The symbol list includes a hostile name to prove the page renders data as text;
+``hostile=True`` makes *every* displayed string from the data hostile (symbols, model and
+feature names, reasons, errors, alerts, explanations, rule and strategy names).
 """
 
 from __future__ import annotations
@@ -17,8 +25,24 @@ import numpy as np
 import pandas as pd
 
 from financial_transactions.lakehouse import Platform
+from tests.decision.lakehouse import gold_frame, synthetic_trades
+
+from .real_schemas import conform
 
 XSS_SYMBOL = "<img src=x onerror=alert(1)>"
+#: Markup that would run script if a page inserted it as HTML (each gets a kind suffix to stay unique).
+PAYLOADS = (
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(2)</script>",
+    '"><svg onload=alert(3)>',
+    "</td><td onmouseover=alert(4)>",
+    "<iframe srcdoc='<script>alert(5)</script>'></iframe>",
+    "' onfocus=alert(6) autofocus x='",
+    "javascript:alert(7)",
+    "<a href=javascript:alert(8)>x</a>",
+)
+#: Features the fixture's drift rows and importances name (real model inputs).
+FEATURES = ["max_abs_trade_return", "rsi", "volume_zscore"]
 T0 = datetime(2026, 3, 6, 14, 30, tzinfo=UTC)
 COMMIT_TIME = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
 
@@ -29,48 +53,46 @@ class WrittenTables:
     ground_truth: list[dict[str, Any]] = field(default_factory=list)
     collector_quarantine: list[dict[str, Any]] = field(default_factory=list)
     symbols: list[str] = field(default_factory=list)
+    #: kind -> the hostile string written for it (``hostile=True`` only)
+    hostile: dict[str, str] = field(default_factory=dict)
 
 
-def _bars(rng: np.random.Generator, symbol: str, asset_class: str, n: int, base: float) -> pd.DataFrame:
-    steps = rng.normal(0, 0.002, n)
-    close = base * np.exp(np.cumsum(steps))
-    open_ = np.concatenate([[base], close[:-1]])
-    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.001, n))
-    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.001, n))
-    volume = rng.uniform(100, 1000, n).round(2)
-    bar_start = pd.date_range(T0, periods=n, freq="1min", tz="UTC")
-    return pd.DataFrame(
-        {
-            "symbol": symbol,
-            "asset_class": asset_class,
-            "bar_start": bar_start,
-            "open": open_,
-            "high": high,
-            "low": low,
-            "close": close,
-            "volume": volume,
-            "vwap": (open_ + close) / 2,
-            "trade_count": rng.integers(5, 50, n),
-            "returns": pd.Series(close).pct_change().to_numpy(),
-            "rsi_14": rng.uniform(20, 80, n),
-        }
-    )
-
-
-def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 7) -> WrittenTables:
+def write_platform_tables(
+    platform: Platform, *, n_bars: int = 120, seed: int = 7, hostile: bool = False
+) -> WrittenTables:
     """Write every table the dashboard reads, plus landing ground truth and collector quarantine files."""
     cfg = platform.config
     store = platform.store
     rng = np.random.default_rng(seed)
     out = WrittenTables()
-    symbols = [("AAPL", "equity", 180.0), ("BTCUSDT", "crypto", 64000.0), (XSS_SYMBOL, "equity", 10.0)]
+
+    def t(kind: str, normal: str) -> str:
+        """``normal``, or (hostile mode) a distinct payload naming ``kind``."""
+        if not hostile:
+            return normal
+        if kind not in out.hostile:
+            out.hostile[kind] = f"{PAYLOADS[len(out.hostile) % len(PAYLOADS)]}{kind}"
+        return out.hostile[kind]
+
+    symbols = [
+        (t("symbol_equity", "AAPL"), "equity", 180.0),
+        (t("symbol_crypto", "BTC") + "USDT", "crypto", 64000.0),
+        (XSS_SYMBOL if not hostile else t("symbol_third", XSS_SYMBOL), "equity", 10.0),
+    ]
+    if hostile:
+        out.hostile["symbol_crypto"] += "USDT"
     out.symbols = [s for s, _, _ in symbols]
+    aapl, btc, third = out.symbols
+    features = [t(f"feature_{i}", f) for i, f in enumerate(FEATURES)]
 
     def put(key: str, frame: pd.DataFrame) -> None:
-        store.append(cfg.table(key), frame)
+        store.append(cfg.table(key), conform(key, frame))
         out.frames[key] = frame
 
-    gold = pd.concat([_bars(rng, s, a, n_bars, b) for s, a, b in symbols], ignore_index=True)
+    # gold: the real feature code over seeded trades (20 a minute: every minute has a bar)
+    trades = synthetic_trades({s: b for s, _, b in symbols}, n_bars, seed=seed, start=pd.Timestamp(T0), per_minute=20)
+    gold = gold_frame(platform, trades).sort_values(["symbol", "bar_start"], kind="stable").reset_index(drop=True)
+    assert gold.groupby("symbol").size().to_dict() == dict.fromkeys(out.symbols, n_bars)
     put("gold_trade_features", gold)
 
     # silver trades: 4 trades per bar for two sources
@@ -95,13 +117,14 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
                 )
     silver = pd.DataFrame(silver_rows)
     put("silver_trades", silver)
-    put("bronze_trades", silver[["trade_id", "source", "symbol", "price", "volume"]].assign(_line=1))
+    bronze = silver[["trade_id", "source", "symbol", "price", "volume"]]
+    put("bronze_trades", bronze.assign(_source_file="landing/part-0.ndjson"))
     quarantine = pd.DataFrame(
         {
             "quarantine_id": ["q1", "q2", "q3", "q4"],
             "trade_id": ["finnhub-x-1", "finnhub-x-2", "binance-x-3", "finnhub-x-4"],
             "source": ["finnhub", "finnhub", "binance", "finnhub"],
-            "symbol": ["AAPL", XSS_SYMBOL, "BTCUSDT", "AAPL"],
+            "symbol": [aapl, third, btc, aapl],
             "price": [0.0, -1.0, 60000.0, 180.0],
             "ts": [T0 + timedelta(minutes=m) for m in (1, 2, 3, 4)],
             "_ingested_at": [T0 + timedelta(minutes=m, seconds=1) for m in (1, 2, 3, 4)],
@@ -109,7 +132,7 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
                 ["price_positive"],
                 ["symbol_valid", "price_positive"],
                 ["volume_non_negative"],
-                ["ts_in_bounds"],
+                [t("rule", "ts_in_bounds")],
             ],
         }
     )
@@ -152,12 +175,11 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
                         "model_version": version,
                         "score": score,
                         "label": int(flagged),
-                        "threshold": 0.5,
                     }
                 )
     for p in preds:
         p["scored_at"] = COMMIT_TIME
-    first_aapl = next(p for p in preds if p["symbol"] == "AAPL" and p["model_version"] == "2")
+    first_aapl = next(p for p in preds if p["symbol"] == aapl and p["model_version"] == "2")
     preds.append({**first_aapl, "score": 0.95, "label": 1, "scored_at": COMMIT_TIME + timedelta(hours=1)})
     put("synthesized_predictions", pd.DataFrame(preds))
 
@@ -169,7 +191,7 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
         out.ground_truth.append(
             {
                 "source": "finnhub",
-                "symbol": "AAPL",
+                "symbol": aapl,
                 "ts": int(ts.timestamp() * 1000),
                 "price": 1.0,
                 "volume": 1.0,
@@ -198,7 +220,7 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
     out.collector_quarantine = [
         {"source": "finnhub", "received_at": 1, "reason": "malformed_json", "raw": "{"},
         {"source": "finnhub", "received_at": 2, "reason": "malformed_json", "raw": "}"},
-        {"source": "finnhub", "received_at": 3, "reason": "unknown_type", "raw": "<script>"},
+        {"source": "finnhub", "received_at": 3, "reason": t("collector_reason", "unknown_type"), "raw": "<script>"},
     ]
     (q_dir / "run1-0.ndjson").write_text("\n".join(json.dumps(r) for r in out.collector_quarantine) + "\n")
 
@@ -208,19 +230,19 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
         pd.DataFrame(
             {
                 "tournament_id": ["t1"] * 4 + ["t2"] * 4,
-                "model": ["lightgbm", "xgboost", "random_forest", "isolation_forest"] * 2,
+                "model": [t("model", "lightgbm"), "xgboost", "random_forest", "isolation_forest"] * 2,
                 "status": ["ok", "ok", "ok", "ok", "ok", "ok", "failed", "ok"],
                 "rank": pd.array([2, 1, 3, 4, 1, 2, None, 3], dtype="Int64"),
                 "is_winner": [False, True, False, False, True, False, False, False],
                 "primary_metric": ["pr_auc"] * 8,
-                "error": [None] * 6 + ["MemoryError: forced failure", None],
+                "error": [None] * 6 + [t("model_error", "MemoryError: forced failure"), None],
                 "pr_auc": [0.81, 0.84, 0.79, 0.40, 0.88, 0.86, None, 0.42],
                 "roc_auc": [0.95, 0.96, 0.94, 0.80, 0.97, 0.96, None, 0.81],
                 "f1": [0.7, 0.72, 0.69, 0.3, 0.75, 0.74, None, 0.31],
                 "recall_at_fpr": [0.6, 0.62, 0.58, 0.2, 0.66, 0.64, None, 0.21],
                 "inference_rows_per_s": [5e5, 4e5, 1e5, 2e5, 5e5, 4e5, None, 2e5],
                 "created_at": [created[0]] * 4 + [created[1]] * 4,
-                "feature_importance": [json.dumps({"rsi_14": 3.0, "volume_zscore": 5.0, "returns": 2.0})] * 8,
+                "feature_importance": [json.dumps(dict(zip(features, (2.0, 3.0, 5.0), strict=True)))] * 8,
                 "mlflow_run_id": [f"r{i}" for i in range(8)],
             }
         ),
@@ -233,7 +255,10 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
                 "decided_at": created,
                 "decision": ["PROMOTE", "REJECT"],
                 "first_deploy": [True, False],
-                "reason": ["no champion exists: first deploy", "margin 0.004 below required 0.01 on pr_auc"],
+                "reason": [
+                    t("gate_reason_promote", "no champion exists: first deploy"),
+                    t("gate_reason_reject", "margin 0.004 below required 0.01 on pr_auc"),
+                ],
                 "primary_metric": ["pr_auc", "pr_auc"],
                 "champion_version": pd.array([None, 2], dtype="Int64"),
                 "challenger_version": pd.array([2, 3], dtype="Int64"),
@@ -246,7 +271,6 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
             }
         ),
     )
-    features = ["returns", "rsi_14", "volume_zscore"]
     drift_rows = []
     for run, at, scale in (("dr1", created[0], 0.01), ("dr2", created[1], 0.3)):
         for j, f in enumerate(features):
@@ -264,7 +288,7 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
                     "overall_status": "drift" if scale > 0.1 else "no_drift",
                     "drifted_features": 2 if scale > 0.1 else 0,  # the detector's rule: 2 of 3 alert on PSI+JS
                     "drifted_share": 2 / 3 if scale > 0.1 else 0.0,
-                    "reason": "2/3 features drifted" if scale > 0.1 else "0/3 features drifted",
+                    "reason": t("drift_reason", "2/3 features drifted") if scale > 0.1 else "0/3 features drifted",
                 }
             )
     put("drift_monitoring", pd.DataFrame(drift_rows))
@@ -277,7 +301,7 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
                 "precision": [0.8, 0.7],
                 "recall": [0.75, 0.6],
                 "pr_auc": [0.85, 0.78],
-                "computed_at": created,
+                "monitored_at": created,
             }
         ),
     )
@@ -288,7 +312,7 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
                 "event_id": ["e1", "e2"],
                 "decided_at": created,
                 "decision": ["no_drift", "triggered"],
-                "reason": ["0/3 features drifted", "2/3 features drifted (share 0.67 >= 0.30)"],
+                "reason": ["0/3 features drifted", t("retraining_reason", "2/3 features drifted (share 0.67 >= 0.30)")],
             }
         ),
     )
@@ -299,10 +323,11 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
                 "alert_id": ["a1"],
                 "sent_at": [created[1]],
                 "severity": ["warning"],
-                "title": [f"Drift on {XSS_SYMBOL}"],
+                "title": [t("alert_title", f"Drift on {XSS_SYMBOL}")],
+                "message": [t("alert_message", "PSI above 0.25 on 2 of 3 features")],
                 "status": ["failed"],
                 "attempts": [4],
-                "error": ["HTTP 503 from webhook"],
+                "error": [t("alert_error", "HTTP 503 from webhook")],
             }
         ),
     )
@@ -315,13 +340,13 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
                 "status": ["done"],
                 "from_version": [3],
                 "to_version": [2],
-                "reason": ["on-call: precision dropped"],
+                "reason": [t("rollback_reason", "on-call: precision dropped")],
             }
         ),
     )
     crit = list(cfg.decision.criteria)
     dm_rows = []
-    recs = [("AAPL", 4.2, "Strong Buy"), ("BTCUSDT", 2.5, "Hold"), (XSS_SYMBOL, 1.5, "Sell")]
+    recs = [(aapl, 4.2, "Strong Buy"), (btc, 2.5, "Hold"), (third, 1.5, "Sell")]
     for rank, (sym, score, rec) in enumerate(recs, 1):
         row: dict[str, Any] = {
             "run_id": "dm1",
@@ -330,7 +355,7 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
             "final_score": score,
             "rank": rank,
             "recommendation": rec,
-            "explanation": f"{sym}: trend and momentum lead",
+            "explanation": t("explanation", f"{sym}: trend and momentum lead"),
         }
         for k, name in enumerate(crit):
             row[f"{name}_raw"] = float(k) / 10
@@ -340,7 +365,8 @@ def write_platform_tables(platform: Platform, *, n_bars: int = 120, seed: int = 
     put("decision_matrix", pd.DataFrame(dm_rows))
     eq_t = [T0 + timedelta(minutes=i) for i in range(5)]
     bt_rows = []
-    for sym, total, strategy in (("AAPL", 0.04, "sma_cross"), ("BTCUSDT", -0.02, "sma_cross"), ("AAPL", 0.01, "macd")):
+    sma = t("strategy", "sma_cross")
+    for sym, total, strategy in ((aapl, 0.04, sma), (btc, -0.02, sma), (aapl, 0.01, "macd")):
         values = list(np.linspace(1.0, 1.0 + total, 5))
         bt_rows.append(
             {

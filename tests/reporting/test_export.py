@@ -15,7 +15,8 @@ import pytest
 from financial_transactions.lakehouse import Platform
 from financial_transactions.reporting.export import DOCUMENTS, SCHEMA_VERSION, export_dashboard
 
-from .lakehouse_fixture import XSS_SYMBOL, WrittenTables, write_platform_tables
+from .lakehouse_fixture import FEATURES, XSS_SYMBOL, WrittenTables, write_platform_tables
+from .real_schemas import conform, real_columns
 
 NOW = datetime(2026, 3, 6, 18, 0, tzinfo=UTC)
 
@@ -205,7 +206,7 @@ def test_drift_audit_matrix_backtest(exported: tuple[WrittenTables, dict[str, An
         and drift["runs"][1]["reason"] == "2/3 features drifted"
     )
     assert drift["runs"][0]["reference"]["version"] == 3 and drift["runs"][0]["current"]["version"] == 5
-    assert drift["features"] == ["returns", "rsi_14", "volume_zscore"]
+    assert drift["features"] == FEATURES == ["max_abs_trade_return", "rsi", "volume_zscore"]
     frame = written.frames["drift_monitoring"]
     cells = {(c["run_id"], c["feature"]): c for c in drift["cells"]}
     for row in frame.itertuples(index=False):
@@ -248,7 +249,7 @@ def test_drift_audit_matrix_backtest(exported: tuple[WrittenTables, dict[str, An
 def test_importance_and_correlation(exported: tuple[WrittenTables, dict[str, Any], Path]) -> None:
     written, docs, _ = exported
     imp = section(docs, "feature_importance", "features")["data"]
-    assert [i["feature"] for i in imp] == ["volume_zscore", "rsi_14", "returns"]
+    assert [i["feature"] for i in imp] == ["volume_zscore", "rsi", "max_abs_trade_return"]
     assert [i["share"] for i in imp] == pytest.approx([0.5, 0.3, 0.2])
 
     corr = section(docs, "correlation", "returns")["data"]
@@ -332,3 +333,18 @@ def test_no_quarantine_table_after_a_clean_pipeline_is_zero_not_missing(platform
     q = section(export_dashboard(platform, now=NOW).documents, "pipeline_health", "quarantine")
     assert q["status"] == "empty" and q["data"]["total"] == 0 and q["data"]["share"] == 0.0
     assert q["data"]["silver_rows"] == 1
+
+
+def test_fixture_tables_have_the_real_writers_columns(platform: Platform) -> None:
+    """The export tests read tables shaped by the real writers; an invented or renamed column fails."""
+    written = write_platform_tables(platform)
+    store, cfg = platform.store, platform.config
+    for key in ("tournament_results", "champion_challenger_audit", "drift_monitoring", "model_monitoring",
+                "retraining_audit", "alerts_audit", "rollback_audit", "synthesized_predictions", "backtest_results",
+                "decision_matrix", "gold_trade_features"):  # fmt: skip
+        assert store.read_arrow(cfg.table(key)).schema.names == real_columns(key), key
+    for key in ("silver_trades", "bronze_trades", "silver_trades_quarantine", "pipeline_runs"):
+        assert set(written.frames[key].columns) <= set(real_columns(key)), key
+    gold = written.frames["gold_trade_features"]
+    with pytest.raises(AssertionError, match=r"writes \['rsi_14'\] to gold_trade_features, which the real writer does"):
+        conform("gold_trade_features", gold.rename(columns={"rsi": "rsi_14"}))
