@@ -81,7 +81,7 @@ def market(symbols: dict[str, float], minutes: int, per_minute: int, seed: int =
 def set_up(root: Path) -> tuple[Platform, pd.DataFrame, pd.DataFrame]:
     cfg = ProjectConfig.from_yaml(PROJECT_ROOT / "project_config.yml", "dev")
     platform = Platform.create(cfg, lakehouse_root=root)
-    trades = market({"AAPL": 190.0, "BTCUSDT": 90_000.0}, minutes=390, per_minute=10)
+    trades = market({"AAPL": 190.0, "BTCUSDT": 90_000.0}, minutes=390, per_minute=13)  # 10,140 trades
     gold = build_gold_features(trades, cfg.features)
     platform.store.append(cfg.table("gold_trade_features"), gold)
     cols = feature_columns(cfg.features)
@@ -180,8 +180,13 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+def _cycled(frame: pd.DataFrame, count: int) -> pd.DataFrame:
+    """Exactly ``count`` rows: the frame repeated as often as needed (a 10k batch really has 10k rows)."""
+    return frame.iloc[np.resize(np.arange(len(frame)), count)]
+
+
 def row_bodies(gold: pd.DataFrame, cols: list[str], n: int, size: int) -> list[bytes]:
-    part = gold[["symbol", *cols]].iloc[: max(n, size)]
+    part = _cycled(gold[["symbol", *cols]], max(n, size))
     rows = json.loads(part.to_json(orient="records"))
     if size == 1:
         return [json.dumps({"rows": [r]}).encode() for r in rows[:n]]
@@ -191,7 +196,7 @@ def row_bodies(gold: pd.DataFrame, cols: list[str], n: int, size: int) -> list[b
 def trade_bodies(trades: pd.DataFrame, n: int, size: int) -> list[bytes]:
     recs = [
         {"symbol": t.symbol, "price": t.price, "volume": t.volume, "ts": int(t.ts.value // 1_000_000)}
-        for t in trades.iloc[: max(n, size)].itertuples()
+        for t in _cycled(trades, max(n, size)).itertuples()
     ]
     if size == 1:
         return [json.dumps({"trades": [r]}).encode() for r in recs[:n]]
@@ -228,6 +233,7 @@ async def run(args: argparse.Namespace, base: str, gold: pd.DataFrame, trades: p
         ("10k feature rows", row_bodies(gold, cols, 1, 10_000)),
         ("10k raw trades", trade_bodies(trades, 1, 10_000)),
     ):
+        assert len(json.loads(bodies[0]).popitem()[1]) == 10_000, label
         lat, _ = await load(base, "POST", "/v1/anomaly/score", bodies, 5, 1)
         print(f"{label:<34} median {statistics.median(lat):8.1f} ms   best {min(lat):8.1f} ms")
 

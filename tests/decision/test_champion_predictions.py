@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from financial_transactions.decision.predictions import (
     training_cutoff,
 )
 from financial_transactions.lakehouse import Platform
-from financial_transactions.models.registry import ModelRegistry
+from financial_transactions.models.registry import ModelRegistry, RegistryError
 
 from .lakehouse import T0, gold_frame, now, prediction_rows, synthetic_trades, train_champion, write_gold
 
@@ -64,7 +65,15 @@ def test_training_cutoff_follows_the_tournament_lineage(config: ProjectConfig, t
         info = mlflow.pyfunc.log_model(name="m", python_model=_Constant(), input_example=pd.DataFrame({"x": [1.0]}))
     bare = registry.register(info.model_uri)
     assert training_cutoff(platform, bare) is None
-    assert training_cutoff(platform, 999) is None  # a version that does not exist: unknown, logged
+    # the data a model saw is gone (dropped / vacuumed): unknown as well
+    registry.client.delete_model_version_tag(small.model_name, "1", TRAIN_CUTOFF_TAG)
+    platform.store.overwrite(train_fqn, train_set.iloc[:0])  # a new version; the lineage still names the old one
+    assert training_cutoff(platform, 1) == expected
+    shutil.rmtree(platform.store.path(train_fqn))  # type: ignore[attr-defined]
+    assert training_cutoff(platform, 1) is None
+    # but a registry that cannot answer is an error, never a permanent "unknown" written to every row
+    with pytest.raises(RegistryError, match="version 999"):
+        training_cutoff(platform, 999)
 
 
 class _Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
 
@@ -34,6 +35,7 @@ def backtest(
     from financial_transactions.decision.predictions import NoChampion, synthesize_predictions
     from financial_transactions.decision.render import backtest_table
     from financial_transactions.lakehouse.errors import LakehouseError
+    from financial_transactions.models.registry import RegistryError
 
     if as_of_version is not None and as_of_timestamp is not None:
         err_console.print("[red]give --as-of-version or --as-of-timestamp, not both[/]")
@@ -61,8 +63,8 @@ def backtest(
             )
         except NoChampion as exc:
             console.print(f"[yellow]{exc}; the model strategy is skipped[/]")
-        except LakehouseError as exc:
-            err_console.print(f"[red]{exc}[/]")
+        except (LakehouseError, RegistryError) as exc:
+            err_console.print(f"[red]{escape(str(exc))}[/]", highlight=False)
             raise typer.Exit(code=1) from None
     backtester = Backtester(platform)
     try:

@@ -86,37 +86,46 @@ def training_cutoff(platform: Platform, version: int) -> pd.Timestamp | None:
        parent run -> param ``table_version.<train_set>`` -> ``max(bar_start)`` of ``train_set``
        (train + validation rows) at that Delta version.
 
-    Unknown (no lineage, a vacuumed version, a registry error: logged) is None, which the
-    backtest treats as "no out-of-sample bar": a prediction is never trusted by default.
+    None means *positively* unknown (no run, no recorded train_set version, the run or the
+    table version is gone: logged), which the backtest treats as "no out-of-sample bar". A
+    registry that cannot be read raises :class:`RegistryError` instead: the cutoff is written
+    once per row, so a passing outage must not become a permanent "unknown".
     """
-    from financial_transactions.models.registry import ModelRegistry
+    from financial_transactions.models.registry import ModelRegistry, RegistryError
 
+    registry = ModelRegistry.from_platform(platform)
+    info = registry.version_info(version)
+    stated = (info.tags or {}).get(TRAIN_CUTOFF_TAG)
+    if stated:
+        return _utc(stated)
+    if not info.run_id:
+        log.warning("predictions: model v%s has no MLflow run: its training cutoff is unknown", version)
+        return None
+    params: dict[str, str] = {}
+    run_id: str | None = info.run_id
+    while run_id:  # the model's run, then the tournament run it is nested in
+        try:
+            run = registry.client.get_run(run_id)
+        except Exception as exc:
+            if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+                log.warning("predictions: run %s of model v%s is gone: training cutoff unknown", run_id, version)
+                return None
+            raise RegistryError(f"registry: cannot read run {run_id} of model v{version}: {exc}") from exc
+        params = {**dict(run.data.params), **params}
+        run_id = run.data.tags.get(_PARENT_RUN_TAG)
+    train_fqn = platform.config.table("train_set")
+    key = f"{TABLE_VERSION_PARAM}{train_fqn}"
+    if key not in params:  # trained in another catalog (e.g. promoted across envs): same table name
+        suffix = "." + train_fqn.rsplit(".", 1)[-1]
+        key = next((k for k in params if k.startswith(TABLE_VERSION_PARAM) and k.endswith(suffix)), key)
+    if key not in params:
+        log.warning("predictions: model v%s records no train_set version: its training cutoff is unknown", version)
+        return None
+    fqn = key[len(TABLE_VERSION_PARAM) :]
     try:
-        registry = ModelRegistry.from_platform(platform)
-        info = registry.version_info(version)
-        stated = (info.tags or {}).get(TRAIN_CUTOFF_TAG)
-        if stated:
-            return _utc(stated)
-        if not info.run_id:
-            log.warning("predictions: model v%s has no MLflow run: its training cutoff is unknown", version)
-            return None
-        run = registry.client.get_run(info.run_id)
-        params = dict(run.data.params)
-        parent_id = run.data.tags.get(_PARENT_RUN_TAG)
-        if parent_id:
-            params = {**dict(registry.client.get_run(parent_id).data.params), **params}
-        train_fqn = platform.config.table("train_set")
-        key = f"{TABLE_VERSION_PARAM}{train_fqn}"
-        if key not in params:  # trained in another catalog (e.g. promoted across envs): same table name
-            suffix = "." + train_fqn.rsplit(".", 1)[-1]
-            key = next((k for k in params if k.startswith(TABLE_VERSION_PARAM) and k.endswith(suffix)), key)
-        if key not in params:
-            log.warning("predictions: model v%s records no train_set version: its training cutoff is unknown", version)
-            return None
-        fqn = key[len(TABLE_VERSION_PARAM) :]
         times = platform.store.read(fqn, version=int(params[key]), columns=["bar_start"])["bar_start"]
-    except Exception as exc:  # unknown is the safe answer: nothing counts as out of sample
-        log.warning("predictions: training cutoff of model v%s unknown: %s: %s", version, type(exc).__name__, exc)
+    except Exception as exc:  # dropped or vacuumed: the data the model saw is gone for good
+        log.warning("predictions: %s v%s (model v%s's training data) unreadable: %s", fqn, params[key], version, exc)
         return None
     newest = pd.to_datetime(times, utc=True).max()
     return None if pd.isna(newest) else pd.Timestamp(newest)
