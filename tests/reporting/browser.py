@@ -21,8 +21,9 @@ CHROMIUM_FLAGS = (
     "--no-first-run",
     "--disable-sync",
     "--disable-dev-shm-usage",
-    "--allow-file-access-from-files",
 )
+# No --allow-file-access-from-files: a user's browser does not have it, and the page needs none (its data
+# comes from data.js through a <script> tag, which file:// pages may load; fetch() would be refused).
 
 INSTALL_HINT = (
     "Chromium is not installed, so the dashboard browser test is SKIPPED. "

@@ -6,6 +6,9 @@ Before the run, one hostile trade record is dropped in the landing zone, as a br
 would deliver it: its symbol ``<img src=x onerror=alert(1)>`` fails the symbol rule, so the real pipeline
 quarantines it and the real export shows it, which is what the XSS assertion needs.
 
+``hostile_export`` writes the fixture tables with every displayed string hostile (symbols, model and feature
+names, reasons, errors, alerts, explanations) through the real store, then runs the real export.
+
 ``empty_export`` is an export of a lakehouse where nothing has run yet.
 """
 
@@ -27,7 +30,7 @@ from financial_transactions.lakehouse import Platform
 from financial_transactions.orchestration import STAGES
 from financial_transactions.reporting.export import export_dashboard
 
-from .lakehouse_fixture import XSS_SYMBOL, write_platform_tables
+from .lakehouse_fixture import XSS_SYMBOL, WrittenTables, write_platform_tables
 
 #: Stages whose output the page shows; the real run is used once all of them are registered.
 RUN_STAGES = ("ingest", "pipeline", "train", "shift", "drift", "backtest", "decide", "dashboard")
@@ -125,3 +128,11 @@ def empty_export(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -
     cfg = ProjectConfig.from_yaml(project_root / "project_config.yml", "dev")
     platform = Platform.create(cfg, lakehouse_root=tmp_path_factory.mktemp("empty"))
     return export_dashboard(platform).out_dir
+
+
+@pytest.fixture(scope="module")
+def hostile_export(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -> tuple[Path, WrittenTables]:
+    cfg = ProjectConfig.from_yaml(project_root / "project_config.yml", "dev")
+    platform = Platform.create(cfg, lakehouse_root=tmp_path_factory.mktemp("hostile"))
+    written = write_platform_tables(platform, hostile=True)
+    return export_dashboard(platform).out_dir, written

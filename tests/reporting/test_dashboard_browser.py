@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from .browser import announce_skip, chromium, find_chromium, full_page_screenshot
-from .lakehouse_fixture import XSS_SYMBOL
+from .browser import CHROMIUM_FLAGS, announce_skip, chromium, find_chromium, full_page_screenshot
+from .lakehouse_fixture import XSS_SYMBOL, WrittenTables
 
 pytestmark = pytest.mark.browser
 
@@ -129,6 +129,59 @@ def test_hostile_symbol_is_shown_as_text(driver: Any, run_export: Path, screensh
     with pytest.raises(NoAlertPresentException):
         _ = driver.switch_to.alert.text
     assert severe_logs(driver) == []
+
+
+#: Elements or attributes that only exist if a data string was inserted as HTML.
+INJECTED = r"""
+const bad = [];
+for (const el of document.querySelectorAll('*')) {
+  for (const a of el.attributes) if (/^on/i.test(a.name)) bad.push(el.tagName + '[' + a.name + ']');
+  if (['IMG', 'IFRAME', 'OBJECT', 'EMBED', 'FRAME'].includes(el.tagName)) bad.push(el.tagName);
+  const ours = /\/(app|data|lightweight-charts[.\w]*)\.js$/;
+  if (el.tagName === 'SCRIPT' && !ours.test(el.src)) bad.push('SCRIPT ' + el.src);
+  for (const k of ['href', 'src', 'xlink:href', 'action', 'formaction']) {
+    if (/^\s*javascript:/i.test(el.getAttribute(k) || '')) bad.push(el.tagName + '[' + k + '=javascript:]');
+  }
+}
+return bad;
+"""
+
+
+def test_every_hostile_string_is_text(
+    driver: Any, hostile_export: tuple[Path, WrittenTables], screenshot_dir: Path
+) -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    out, written = hostile_export
+    assert len(written.hostile) >= 15  # symbols, model/feature names, reasons, errors, alerts, explanations, ...
+    assert "--allow-file-access-from-files" not in CHROMIUM_FLAGS  # opened as a user's browser would
+    open_page(driver, (out / "index.html").as_uri())
+    assert panel_states(driver) == dict.fromkeys(PANELS, "data")
+    shown = driver.execute_script("return document.body.textContent")
+    missing = {kind: value for kind, value in written.hostile.items() if value not in shown}
+    assert missing == {}, "hostile strings not displayed literally"
+    assert driver.execute_script(INJECTED) == []
+    # every symbol in the market selector renders its chart and its name as text
+    select = Select(driver.find_element(By.ID, "symbol-select"))
+    for symbol in written.symbols:
+        index = next(i for i, o in enumerate(select.options) if o.text.startswith(symbol))
+        select.select_by_index(index)
+        current = driver.find_element(By.CSS_SELECTOR, "#market-symbol .symbol-name")
+        assert current.text == symbol and current.get_attribute("data-symbol") == symbol
+        assert driver.execute_script("return arguments[0].children.length", current) == 0
+        assert int(driver.find_element(By.ID, "candles").get_attribute("data-bars")) > 0
+        assert driver.execute_script(INJECTED) == []
+    # hovering and focusing every element fires no injected handler
+    driver.execute_script(
+        "for (const el of document.querySelectorAll('*')) {"
+        " el.dispatchEvent(new MouseEvent('mouseover', {bubbles: true})); if (el.focus) el.focus(); }"
+    )
+    with pytest.raises(NoAlertPresentException):
+        _ = driver.switch_to.alert.text
+    assert severe_logs(driver) == []
+    full_page_screenshot(driver, str(screenshot_dir / "dashboard-hostile.png"), 1400)
 
 
 def test_responsive_layout_on_a_phone(driver: Any, run_export: Path, screenshot_dir: Path) -> None:
