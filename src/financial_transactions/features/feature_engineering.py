@@ -24,6 +24,7 @@ counts) so one model serves symbols priced at $2 and at $90,000; price levels
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -277,7 +278,21 @@ def _session_columns(
     return trade_date, session, asset
 
 
-def _build_one(trades_pdf: pd.DataFrame, cfg: FeaturesConfig) -> pd.DataFrame:
+@dataclass(frozen=True)
+class BarInputs:
+    """One symbol's bars plus the per-bar labels the indicator step needs (step 1 of the gold build)."""
+
+    symbol: str
+    bars: Bars
+    bar_ns: int
+    trade_date: np.ndarray  # datetime.date of each bar's first trade
+    session: np.ndarray  # session_type of each bar's first trade
+    asset: np.ndarray  # asset_class
+    source: np.ndarray
+
+
+def aggregate_symbol(trades_pdf: pd.DataFrame, cfg: FeaturesConfig) -> BarInputs:
+    """Step 1 of the gold build for one symbol's trades: sort, bars and microstructure, session labels."""
     trades, ts_ns = _sorted(trades_pdf)
     bar_ns = interval_ns(cfg.bar_interval)
     arrays = TradeArrays(ts_ns=ts_ns, price=price_array(trades["price"]), volume=volume_array(trades["volume"]))
@@ -288,20 +303,30 @@ def _build_one(trades_pdf: pd.DataFrame, cfg: FeaturesConfig) -> pd.DataFrame:
         if "source" in trades.columns
         else np.full(len(bars), None, dtype=object)
     )
-    columns = _bar_features(bars, bar_ns, trade_date, session, asset, cfg)
+    return BarInputs(str(trades["symbol"].iloc[0]), bars, bar_ns, trade_date, session, asset, source)
+
+
+def gold_frame(inputs: BarInputs, cfg: FeaturesConfig) -> pd.DataFrame:
+    """Step 2: the indicator step (:func:`bar_features`) on the bars, assembled into gold rows."""
+    bars, bar_ns = inputs.bars, inputs.bar_ns
+    columns = bar_features(bars, bar_ns, inputs.trade_date, inputs.session, inputs.asset, cfg)
     n = len(bars)
     out: dict[str, Any] = {
-        "symbol": np.full(n, str(trades["symbol"].iloc[0]), dtype=object),
+        "symbol": np.full(n, inputs.symbol, dtype=object),
         "bar_start": pd.to_datetime(bars.bar_start_ns, unit="ns", utc=True).as_unit("us"),
         "bar_end": pd.to_datetime(bars.bar_start_ns + bar_ns, unit="ns", utc=True).as_unit("us"),
-        "trade_date": trade_date,
-        "session_type": session,
-        "asset_class": asset,
-        "source": source,
+        "trade_date": inputs.trade_date,
+        "session_type": inputs.session,
+        "asset_class": inputs.asset,
+        "source": inputs.source,
         **columns,
     }
     frame = pd.DataFrame(out)
     return frame[[name for name, _ in gold_columns(cfg)]]
+
+
+def _build_one(trades_pdf: pd.DataFrame, cfg: FeaturesConfig) -> pd.DataFrame:
+    return gold_frame(aggregate_symbol(trades_pdf, cfg), cfg)
 
 
 MAX_VOLUME_RATIO = 1000.0
@@ -314,7 +339,7 @@ def _ratio(num: np.ndarray, den: np.ndarray, fill: float) -> np.ndarray:
     return np.where(ok, num / np.where(ok, den, 1.0), fill)
 
 
-def _bar_features(
+def bar_features(
     bars: Bars,
     bar_ns: int,
     trade_date: np.ndarray,
@@ -322,7 +347,13 @@ def _bar_features(
     asset: np.ndarray,
     cfg: FeaturesConfig,
 ) -> dict[str, np.ndarray]:
-    """Every numeric gold column, computed on the bar arrays (causal, see :mod:`.indicators`)."""
+    """The indicator step: every numeric gold column from one symbol's bar arrays (causal, see :mod:`.indicators`).
+
+    Trend (SMA/EMA and their deviations), momentum (RSI, MACD), bands (Bollinger, %B,
+    width), range (ATR, NATR, range/ATR), the session VWAP and the deviation from it,
+    returns, volatility, the volume z-score, trade-rate and trade-size ratios, and the
+    scale-free forms of the bars' microstructure.
+    """
     close, high, low = bars.close, bars.high, bars.low
     n = len(bars)
     log_ret = ind.log_returns(close)
@@ -462,6 +493,14 @@ class FeatureEngineer:
     def transform(self, trades: pd.DataFrame) -> pd.DataFrame:
         """Trades of any number of symbols -> gold rows (pandas)."""
         return build_gold_features(trades, self.config)
+
+    def aggregate(self, trades: pd.DataFrame) -> BarInputs:
+        """One symbol's trades -> bars and per-bar session labels (the first step of :meth:`transform`)."""
+        return aggregate_symbol(trades, self.config)
+
+    def indicators(self, inputs: BarInputs) -> dict[str, np.ndarray]:
+        """The indicator step on bars (the second step of :meth:`transform`): every numeric gold column."""
+        return bar_features(inputs.bars, inputs.bar_ns, inputs.trade_date, inputs.session, inputs.asset, self.config)
 
     def transform_spark(self, silver_sdf: SparkDataFrame) -> SparkDataFrame:
         return gold_features_spark(silver_sdf, self.config)

@@ -211,32 +211,65 @@ def rolling_volatility(log_ret: np.ndarray, window: int) -> np.ndarray:
     """
     _check_period("volatility", window)
     r = _f64(log_ret)
-    if np.isnan(r[_leading_nans(r) :]).any():
+    if _has_interior_nan(r):
         return rolling_std(r, window, ddof=1)
     out = np.asarray(talib.STDDEV(r, timeperiod=window, nbdev=1.0))
     out *= np.sqrt(window / (window - 1))
     return out
 
 
+def _previous(values: np.ndarray) -> np.ndarray:
+    """``values`` shifted one step later (index t holds t-1), NaN first: "the previous n" as a plain window."""
+    out = np.empty(len(values))
+    if len(values):
+        out[0] = np.nan
+        out[1:] = values[:-1]
+    return out
+
+
+def _has_interior_nan(values: np.ndarray) -> bool:
+    """NaNs after the first finite value poison TA-Lib's running sums (leading ones only delay them)."""
+    return bool(np.isnan(values[_leading_nans(values) :]).any())
+
+
 def trailing_mean(values: np.ndarray, window: int, *, include_current: bool = False) -> np.ndarray:
-    """Mean of the last ``window`` values, excluding the current one unless asked (NaN in warm-up)."""
+    """Mean of the last ``window`` values, excluding the current one unless asked (NaN in warm-up).
+
+    TA-Lib's ``SMA`` kernel over the (shifted) values; input with interior NaNs goes
+    through pandas' rolling mean, which skips nothing and stays NaN over them as well.
+    """
     _check_period("trailing mean", window, minimum=1)
-    series = pd.Series(_f64(values))
-    if not include_current:
-        series = series.shift(1)
-    return series.rolling(window, min_periods=window).mean().to_numpy(dtype=np.float64)
+    v = _f64(values)
+    x = v if include_current else _previous(v)
+    if window == 1:
+        return x.copy()
+    if _has_interior_nan(x):
+        return pd.Series(x).rolling(window, min_periods=window).mean().to_numpy(dtype=np.float64)
+    return np.asarray(talib.SMA(x, timeperiod=window))
 
 
 def volume_zscore(volume: np.ndarray, window: int) -> np.ndarray:
-    """z-score of ``v_t`` against the previous ``window`` values (ddof=0), capped at +/- ZSCORE_CAP."""
+    """z-score of ``v_t`` against the previous ``window`` values (ddof=0), capped at +/- ZSCORE_CAP.
+
+    TA-Lib's ``SMA`` and ``STDDEV`` (population) over the shifted volumes; a baseline whose
+    values are all equal (TA-Lib ``MAX == MIN``) has std exactly 0, whatever rounding the
+    running sums leave. Input with interior NaNs uses pandas' rolling kernels instead.
+    """
     _check_period("volume z-score", window)
     v = _f64(volume)
-    baseline = pd.Series(v).shift(1).rolling(window, min_periods=window)
-    mean = baseline.mean().to_numpy(dtype=np.float64)
-    std = baseline.std(ddof=0).to_numpy(dtype=np.float64)
+    x = _previous(v)
+    if _has_interior_nan(x):
+        baseline = pd.Series(x).rolling(window, min_periods=window)
+        mean = baseline.mean().to_numpy(dtype=np.float64)
+        std = baseline.std(ddof=0).to_numpy(dtype=np.float64)
+    else:
+        mean = np.asarray(talib.SMA(x, timeperiod=window))
+        flat_window = np.asarray(talib.MAX(x, timeperiod=window)) == np.asarray(talib.MIN(x, timeperiod=window))
+        std = np.where(flat_window, 0.0, np.asarray(talib.STDDEV(x, timeperiod=window, nbdev=1.0)))
     diff = v - mean
     scale = np.maximum(np.abs(mean), 1.0)
-    flat = std <= 1e-12 * scale
+    with np.errstate(invalid="ignore"):
+        flat = std <= 1e-12 * scale
     with np.errstate(invalid="ignore", divide="ignore"):
         on_flat = np.where(np.abs(diff) <= 1e-12 * scale, 0.0, np.sign(diff) * ZSCORE_CAP)
         z = np.where(flat, on_flat, diff / np.where(flat, 1.0, std))
