@@ -164,9 +164,9 @@ BAD_BODIES = [
     ({"rows": [{"bar_start": "9999-01-01T00:00:00Z"}]}, "rows[0].bar_start '9999-01-01T00:00:00Z' is outside"),
     ({"rows": [{"bar_start": "yesterday"}]}, "rows[0].bar_start is not an ISO-8601 instant: 'yesterday'"),
     ({"rows": [{"symbol": 10**30}]}, "rows[0].symbol must be a ticker like 'AAPL', got 1000000000000000000000"),
-    ({"rows": [{"rsi": 10**30}]}, "rows.0.rsi: Value error, must be a finite number within ±1e+15 or null"),
-    ({"rows": [{"rsi": -2e15}]}, "rows.0.rsi: Value error, must be a finite number within ±1e+15 or null, got -2000"),
-    ({"rows": [{"session_type": "x" * 201}]}, "rows.0.session_type: Value error, text values are at most 200"),
+    ({"rows": [{"rsi": 10**30}]}, "rows[0].rsi must be a finite number within ±1e+15 or null, got 1000000000"),
+    ({"rows": [{"rsi": -2e15}]}, "rows[0].rsi must be a finite number within ±1e+15 or null, got -2000000"),
+    ({"rows": [{"session_type": "x" * 201}]}, "rows[0].session_type is text of 201 characters; at most 200 are"),
     ({"trades": [{"symbol": "AAPL", "price": 1e-12, "volume": 1, "ts": 1773066600000}]}, "trades.0.price"),
     ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1e13, "ts": 1773066600000}]}, "trades.0.volume"),
     (
@@ -208,7 +208,7 @@ def test_unscorable_rows_and_malformed_json_are_422(served: Served) -> None:
             text = json.dumps({"rows": rows}).replace('"rsi": ' + json.dumps(rows[0]["rsi"]), f'"rsi": {literal}')
             bad = client.post("/v1/anomaly/score", content=text.encode(), headers={"Content-Type": "application/json"})
             assert bad.status_code == 422, literal
-            assert "rows.0.rsi: Value error, must be a finite number" in bad.json()["message"], literal
+            assert "rows[0].rsi must be a finite number within ±1e+15 or null" in bad.json()["message"], literal
         # null features are fine: the model fills them like training did
         rows = _rows(served.gold, 1)
         rows[0]["rsi"] = None

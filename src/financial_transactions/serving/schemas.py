@@ -8,13 +8,11 @@ numbers within ±``FEATURE_ABS_MAX`` (no gold feature comes near it), strings ar
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -27,6 +25,7 @@ from pydantic import (
 )
 
 SYMBOL_PATTERN = r"^[A-Z][A-Z0-9.:\-]{0,19}$"
+_SYMBOL = re.compile(SYMBOL_PATTERN)
 MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z, the silver expectations' lower bound
 MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
 #: Largest magnitude of a feature value (prices <= 1e9 and volumes <= 1e12 keep every gold feature far below).
@@ -40,17 +39,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _bounded(value: float | int | str | None) -> float | int | str | None:
-    """A feature value: a finite number within ±FEATURE_ABS_MAX, a short string, or null."""
+#: A feature row value's type; its bounds are checked per row by :meth:`ScoreRequest._bounded_values`
+#: (one loop over a whole batch: a validator call per value made 10k-row batches 5x slower).
+FeatureValue = StrictFloat | StrictInt | StrictStr | None
+
+
+def _out_of_bounds(i: int, key: str, value: Any) -> ValueError:
     if isinstance(value, str):
-        if len(value) > TEXT_MAX_CHARS:
-            raise ValueError(f"text values are at most {TEXT_MAX_CHARS} characters, got {len(value)}")
-    elif isinstance(value, int | float) and not (math.isfinite(value) and abs(value) <= FEATURE_ABS_MAX):
-        raise ValueError(f"must be a finite number within ±{FEATURE_ABS_MAX:.0e} or null, got {_short(value)}")
-    return value
-
-
-FeatureValue = Annotated[StrictFloat | StrictInt | StrictStr | None, AfterValidator(_bounded)]
+        return ValueError(f"rows[{i}].{key} is text of {len(value)} characters; at most {TEXT_MAX_CHARS} are allowed")
+    return ValueError(
+        f"rows[{i}].{key} must be a finite number within ±{FEATURE_ABS_MAX:.0e} or null, got {_short(value)}"
+    )
 
 
 def epoch_ms(value: int | datetime) -> int:
@@ -138,14 +137,28 @@ class ScoreRequest(BaseModel):
         out: list[Any] = []
         for i, row in enumerate(rows):
             if isinstance(row, dict):
-                row = dict(row)
                 symbol = row.get("symbol")
-                if symbol is not None and (not isinstance(symbol, str) or not re.fullmatch(SYMBOL_PATTERN, symbol)):
+                if symbol is not None and (symbol.__class__ is not str or not _SYMBOL.fullmatch(symbol)):
                     raise ValueError(f"rows[{i}].symbol must be a ticker like 'AAPL', got {_short(symbol)}")
-                if row.get("bar_start") is not None:
-                    row["bar_start"] = _instant(row["bar_start"], f"rows[{i}].bar_start")
+                if row.get("bar_start") is not None:  # a copy: the request's own objects stay as sent
+                    row = {**row, "bar_start": _instant(row["bar_start"], f"rows[{i}].bar_start")}
             out.append(row)
         return out
+
+    @field_validator("rows")
+    @classmethod
+    def _bounded_values(cls, rows: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        """Numbers finite and within ±FEATURE_ABS_MAX (NaN fails every comparison), strings short."""
+        low, high = -FEATURE_ABS_MAX, FEATURE_ABS_MAX
+        for i, row in enumerate(rows or []):
+            for key, value in row.items():
+                kind = value.__class__
+                if kind is float or kind is int:
+                    if not low <= value <= high:
+                        raise _out_of_bounds(i, key, value)
+                elif kind is str and len(value) > TEXT_MAX_CHARS:
+                    raise _out_of_bounds(i, key, value)
+        return rows
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ScoreRequest:
