@@ -593,13 +593,17 @@
         h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, psiPos(th.psi_warn)) } }), "warn ≥ " + th.psi_warn + " (!)"),
         h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, psiPos(th.psi_alert)) } }), "alert ≥ " + th.psi_alert + " (✖)"),
         h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, 1) } }), "≥ " + fmt(maxPsi, 2)),
-        h("span", null, "JS alert ≥ " + th.js_alert),
+        h("span", null, "JS warn ≥ " + th.js_warn + ", alert ≥ " + th.js_alert),
         h("span", null, "run drifts when ≥ " + fmtPct(th.drifted_share_alert, 0) + " of features alert")));
       var colLabels = runs.map(function (r) { return (r.at ? fmtTime(r.at).slice(5, 16) : text(r.run_id)); });
       body.appendChild(h("div", { class: "scroll" }, heatmap(feats, colLabels, function (i, j) {
         var c = byKey[runs[j].run_id + "\u0000" + feats[i]];
         if (!c || !isNum(c.psi)) return null;
-        var level = c.psi >= th.psi_alert || (isNum(c.js) && c.js >= th.js_alert) ? "✖" : c.psi >= th.psi_warn ? "!" : "";
+        // The detector's own status (the worse of PSI and JS) decides the mark; thresholds only for old exports.
+        var status = c.status === "alert" || c.status === "warn" || c.status === "ok" ? c.status
+          : c.psi >= th.psi_alert || (isNum(c.js) && c.js >= th.js_alert) ? "alert"
+          : c.psi >= th.psi_warn || (isNum(c.js) && isNum(th.js_warn) && c.js >= th.js_warn) ? "warn" : "ok";
+        var level = status === "alert" ? "✖" : status === "warn" ? "!" : "";
         return { fill: lerpStops(VIRIDIS, psiPos(c.psi)), label: fmt(c.psi, 2) + (level ? " " + level : ""),
           title: feats[i] + " · run " + runs[j].run_id + ": PSI " + fmt(c.psi, 4) + ", JS " + fmt(c.js, 4) + " · " + text(c.status) };
       }, { aria: "drift heatmap", cellW: 78, labelWidth: 190 })));

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -95,6 +96,14 @@ def test_every_panel_renders_the_export(driver: Any, run_export: Path, screensho
     assert int(candles.get_attribute("data-bars")) > 0
     assert candles.find_elements(By.TAG_NAME, "canvas")
     assert int(candles.get_attribute("data-markers")) > 0
+    # drift heatmap marks follow the detector's stored status per cell (the worse of PSI and JS)
+    cells = json.loads((run_export / "drift.json").read_text())["sections"]["psi_js"]["data"]["cells"]
+    marks = driver.execute_script(
+        "return [...document.querySelectorAll('#panel-drift svg text')].map(t => t.textContent)"
+        ".filter(t => /[0-9] (✖|!)$/.test(t)).map(t => t.slice(-1))"
+    )
+    expected = [{"alert": "✖", "warn": "!"}[c["status"]] for c in cells if c["status"] in ("alert", "warn")]
+    assert expected and sorted(marks) == sorted(expected)
     # the data's metadata reached the header
     meta = driver.find_element(By.ID, "meta").text
     assert "dev" in meta and "mlops_dev.financial_transactions" in meta

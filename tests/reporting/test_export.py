@@ -214,6 +214,7 @@ def test_drift_audit_matrix_backtest(exported: tuple[WrittenTables, dict[str, An
         assert cells[(row.run_id, row.feature)]["js"] == pytest.approx(row.js)
         assert cells[(row.run_id, row.feature)]["status"] == row.status
     assert docs["drift"]["thresholds"]["psi_alert"] == 0.25
+    assert docs["drift"]["thresholds"]["js_warn"] == 0.134 and docs["drift"]["thresholds"]["js_alert"] == 0.212
     assert len(section(docs, "drift", "performance")["data"]) == 2
 
     audit = docs["audit"]["sections"]

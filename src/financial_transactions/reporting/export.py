@@ -766,6 +766,7 @@ class DashboardExporter:
             thresholds={
                 "psi_warn": d.psi_warn,
                 "psi_alert": d.psi_alert,
+                "js_warn": d.js_warn,
                 "js_alert": d.js_alert,
                 "drifted_share_alert": d.drifted_share_alert,
                 "critical_features": list(d.critical_features),
