@@ -349,3 +349,21 @@ def test_fixture_tables_have_the_real_writers_columns(platform: Platform) -> Non
     gold = written.frames["gold_trade_features"]
     with pytest.raises(AssertionError, match=r"writes \['rsi_14'\] to gold_trade_features, which the real writer does"):
         conform("gold_trade_features", gold.rename(columns={"rsi": "rsi_14"}))
+
+
+def test_backtest_panel_shows_the_latest_current_run_not_a_newer_replay(platform: Platform) -> None:
+    """``fin-mlops backtest --as-of-version N`` writes a run too; the panel keeps today's view."""
+    written = write_platform_tables(platform)
+    fqn = platform.config.table("backtest_results")
+    current = written.frames["backtest_results"]
+    replay = current.assign(
+        run_id="bt-replay",
+        created_at=pd.Timestamp(NOW),  # newer than bt1
+        run_kind="as_of",
+        as_of_timestamp=pd.Timestamp("2026-03-06T15:00:00Z"),
+        total_return=-0.5,
+    )
+    platform.store.append(fqn, replay, schema_mode="merge")
+    bt = export_dashboard(platform, now=NOW).documents["backtest"]["sections"]["results"]["data"]
+    assert bt["run_id"] == "bt1" and bt["runs"] == 2 and bt["as_of_replay"] is False
+    assert {r["metrics"]["total_return"] for r in bt["rows"]} == {0.04, -0.02, 0.01}

@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from financial_transactions.decision.backtester import current_runs
 from financial_transactions.lakehouse import Platform
 from financial_transactions.reporting.frames import (
     as_list,
@@ -946,7 +947,9 @@ class DashboardExporter:
             return Section("empty", _EMPTY_BACKTEST, [fqn], "no backtest yet")
         run_col = pick(df, "run_id", "backtest_run_id")
         time_col = _time_col(df)
-        run_id = _latest_run(df, run_col, time_col)
+        # the latest *current* run: an --as-of replay of the past is history, not today's view
+        current = current_runs(df)
+        run_id = _latest_run(current if len(current) else df, run_col, time_col)
         latest = df[df[run_col] == run_id] if run_col else df
         rows: list[dict[str, Any]] = []
         for rec in records(latest):
@@ -971,6 +974,7 @@ class DashboardExporter:
             "run_id": jsonable(run_id),
             "at": iso(to_utc(latest[time_col]).max()) if time_col else None,
             "runs": int(df[run_col].nunique()) if run_col else 1,
+            "as_of_replay": not len(current),
             "rows": rows,
         }
         return Section("ok", data, [fqn])
