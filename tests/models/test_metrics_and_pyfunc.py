@@ -56,6 +56,10 @@ def test_prepare_features_orders_casts_and_fills() -> None:
     np.testing.assert_array_equal(m, [[1.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
     with pytest.raises(ValueError, match=r"lacks feature column\(s\) \['c'\]"):
         prepare_features(frame, ["a", "c"], [0.0, 0.0])
+    # numbers sent as text (an object column) take the per-column path and give the same matrix
+    texty = frame.assign(a=["1.0", None, "inf"], b=[1, "2", 3.0])
+    np.testing.assert_array_equal(prepare_features(texty, ["a", "b"], fills), m)
+    np.testing.assert_array_equal(prepare_features(frame.assign(b=[True, False, True]), ["b"], [9.0]), [[1], [0], [1]])
 
 
 def test_scorer_matches_the_fitted_model() -> None:
@@ -68,3 +72,10 @@ def test_scorer_matches_the_fitted_model() -> None:
     assert set(out["model_version"]) == {"3"} and out.index.equals(data.test.index)
     again = Scorer(model.estimator, scorer.metadata)
     np.testing.assert_allclose(again.score(data.test), out["score"].to_numpy())
+    # the matrix entry (serving's low-latency path) scores exactly like the DataFrame entry, NaN included
+    raw = data.test[scorer.columns].to_numpy(dtype=np.float64)
+    raw[::7, 0] = np.nan
+    frame = pd.DataFrame(raw.copy(), columns=scorer.columns)
+    np.testing.assert_array_equal(scorer.score_matrix(raw), scorer.score(frame))
+    with pytest.raises(ValueError, match="feature columns"):
+        scorer.score_matrix(raw[:, :2])

@@ -363,6 +363,12 @@ def test_metrics_and_openapi(served: Served) -> None:
     assert 'fin_mlops_http_request_duration_seconds_bucket{route="/v1/anomaly/score",le="+Inf"} 4' in text
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert {"/v1/anomaly/score", "/v1/decision-matrix", "/health", "/ready", "/metrics"} <= set(spec["paths"])
+    # the score route parses its body itself; the docs still describe it, with its nested models
+    body = spec["paths"]["/v1/anomaly/score"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/ScoreRequest"}
+    request_schema = spec["components"]["schemas"]["ScoreRequest"]
+    assert {"trades", "rows"} <= set(request_schema["properties"]) and "Trade" in spec["components"]["schemas"]
+    assert spec["paths"]["/v1/anomaly/score"]["post"]["security"] == [{"APIKeyHeader": []}]
     assert "ScoreRequest" in spec["components"]["schemas"] and "ScoreResponse" in spec["components"]["schemas"]
 
 

@@ -44,6 +44,7 @@ def serve(
         port=bind_port,
         log_level=log_level,
         access_log=False,
+        proxy_headers=False,  # no handler reads the client address; one ASGI layer less per request
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
     )

@@ -43,18 +43,29 @@ OUTPUT_COLUMNS = ("score", "label", "model_version")
 
 
 def prepare_features(frame: pd.DataFrame, columns: Sequence[str], fill_values: Sequence[float]) -> np.ndarray:
-    """Raw rows -> a float64 matrix in training column order; non-finite -> training median."""
+    """Raw rows -> a float64 matrix in training column order; non-finite -> training median.
+
+    Numeric columns convert in one call; only object columns (numbers sent as text, say)
+    go through ``pd.to_numeric`` one by one, where anything unparseable becomes missing.
+    """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"input lacks feature column(s) {missing}; the model needs {list(columns)}")
-    matrix = np.empty((len(frame), len(columns)), dtype=np.float64)
-    for j, col in enumerate(columns):
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            values = values.copy()
-            values[bad] = fill_values[j]
-        matrix[:, j] = values
+    selected = frame[list(columns)]
+    if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in selected.dtypes):
+        matrix = selected.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        matrix = np.empty((len(frame), len(columns)), dtype=np.float64)
+        for j, col in enumerate(columns):
+            matrix[:, j] = pd.to_numeric(selected[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return fill_non_finite(matrix, fill_values)
+
+
+def fill_non_finite(matrix: np.ndarray, fill_values: Sequence[float]) -> np.ndarray:
+    """NaN/±inf -> the column's training median, in place on a float64 matrix (returned)."""
+    bad = ~np.isfinite(matrix)
+    if bad.any():
+        matrix[bad] = np.broadcast_to(np.asarray(fill_values, dtype=np.float64), matrix.shape)[bad]
     return matrix
 
 
@@ -98,6 +109,12 @@ class Scorer:
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         return anomaly_scores(self.estimator, prepare_features(frame, self.columns, self.fill_values), self.method)
+
+    def score_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Scores of a float64 matrix already in ``columns`` order (NaN allowed): the low-latency entry."""
+        if matrix.ndim != 2 or matrix.shape[1] != len(self.columns):
+            raise ValueError(f"expected a matrix of {len(self.columns)} feature columns, got shape {matrix.shape}")
+        return anomaly_scores(self.estimator, fill_non_finite(matrix, self.fill_values), self.method)
 
     def predict(self, frame: pd.DataFrame, model_version: str) -> pd.DataFrame:
         scores = self.score(frame)
