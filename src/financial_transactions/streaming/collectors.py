@@ -19,6 +19,7 @@ stopped collector leaves only complete files.
 
 from __future__ import annotations
 
+import abc
 import logging
 import random
 import secrets
@@ -103,7 +104,7 @@ class CollectorCounters:
         return dict(self.__dict__)
 
 
-class StreamCollector:
+class StreamCollector(abc.ABC):
     """The shared receive loop; subclasses say how to connect/subscribe and which parser to use."""
 
     source = ""
@@ -148,14 +149,16 @@ class StreamCollector:
         install_log_redaction(secret_values)
 
     # -- protocol hooks --------------------------------------------------------------------
+    @abc.abstractmethod
     def connect_url(self) -> str:
-        raise NotImplementedError
+        """The URL to open, credentials included (they are redacted wherever a URL is logged)."""
 
-    def subscribe(self, ws: websocket.WebSocket) -> None:
+    def subscribe(self, ws: websocket.WebSocket) -> None:  # noqa: B027 - optional: Binance subscribes by URL
         """Send whatever subscription messages the protocol needs (called on every connection)."""
 
+    @abc.abstractmethod
     def parse(self, raw: bytes, ctx: FrameContext) -> Parsed:
-        raise NotImplementedError
+        """One received frame -> landing records, quarantined rejects, or a control message."""
 
     # -- control -----------------------------------------------------------------------------
     def stop(self) -> None:

@@ -34,6 +34,7 @@ delay every frame.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import itertools
@@ -121,7 +122,7 @@ class _Conn:
     closing: bool = False
 
 
-class StreamFeed:
+class StreamFeed(abc.ABC):
     """One WebSocket feed: subscriptions, the playback timeline, faults and accounting."""
 
     protocol = "base"
@@ -157,12 +158,13 @@ class StreamFeed:
         self._cond_json = [orjson.dumps(list(c)) for c in CONDITION_SETS]
 
     # -- protocol hooks ----------------------------------------------------------------
+    @abc.abstractmethod
     def _malformed_frames(self) -> tuple[bytes, ...]:
-        raise NotImplementedError
+        """Frames that break this protocol, sent by the malformed-frame fault switch."""
 
+    @abc.abstractmethod
     def _frames_for(self, conn: _Conn, idx: np.ndarray) -> tuple[list[bytes], list[np.ndarray]]:
         """Frames for the trades of ``idx`` that ``conn`` subscribed to, and the positions each carries."""
-        raise NotImplementedError
 
     # -- lifecycle -------------------------------------------------------------------------
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -301,11 +303,13 @@ class StreamFeed:
         while transport.get_write_buffer_size() > WRITE_HIGH_WATER and not transport.is_closing():
             await asyncio.sleep(0.001)
 
+    @abc.abstractmethod
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        raise NotImplementedError
+        """The upgrade check (path, credentials): a Response refuses the connection, None accepts it."""
 
+    @abc.abstractmethod
     async def handler(self, ws: ServerConnection) -> None:
-        raise NotImplementedError
+        """Serve one WebSocket connection: subscriptions in, trade frames and keep-alives out."""
 
     def _register(self, ws: ServerConnection) -> _Conn:
         conn = _Conn(ws, next(self._numbers))
