@@ -471,13 +471,7 @@ class ChampionChallenger:
             try:
                 self._cancel_interrupted(ctx, pending, now, age)
             except ConcurrentModification as exc:
-                return self._fail(
-                    ctx,
-                    before,
-                    result.challenger,
-                    f"another gate decision was recorded while this one was being made ({exc}); not promoting",
-                    champion=result.champion,
-                )
+                return self._lost_race(ctx, before, result, exc)
             except Exception as exc:
                 return self._fail(
                     ctx,
@@ -497,13 +491,7 @@ class ChampionChallenger:
                 expected_version=ctx.audit_version,
             )
         except ConcurrentModification as exc:
-            return self._fail(
-                ctx,
-                before,
-                result.challenger,
-                f"another gate decision was recorded while this one was being made ({exc}); not promoting",
-                champion=result.champion,
-            )
+            return self._lost_race(ctx, before, result, exc)
         except Exception as exc:
             return self._fail(
                 ctx,
@@ -596,6 +584,18 @@ class ChampionChallenger:
             if self.platform.store.exists(fqn):
                 out[fqn] = self.platform.store.version(fqn)
         return out
+
+    def _lost_race(
+        self, ctx: _Context, before: dict[str, int], result: GateDecision, exc: ConcurrentModification
+    ) -> GateDecision:
+        """Another gate decision committed first: this one must not promote on a stale view."""
+        return self._fail(
+            ctx,
+            before,
+            result.challenger,
+            f"another gate decision was recorded while this one was being made ({exc}); not promoting",
+            champion=result.champion,
+        )
 
     def _fail(
         self,
