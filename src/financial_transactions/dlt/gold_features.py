@@ -3,8 +3,9 @@
 ``groupBy("symbol").applyInPandas`` hands each symbol's silver trades to
 ``financial_transactions.features.feature_engineering.build_gold_features``, the
 same pure-pandas function the ML stage uses, so the indicator math exists once.
-The schema for the configured windows and the (ts, trade_id) order that makes
-bars deterministic come from the feature code too.
+The schema for the configured windows, the (ts, trade_id) order that makes
+bars deterministic and the MERGE key (``GOLD_KEYS``: one row per symbol and
+bar_start) come from the feature code too.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from typing import TYPE_CHECKING
 
 import pandas as pd  # at runtime: mapInPandas reads the function's type hints
 
+from financial_transactions.features.feature_engineering import GOLD_KEYS
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
 
     from financial_transactions.config.ml import FeaturesConfig
 
-#: One gold row per (symbol, bar_start): the MERGE key.
-GOLD_KEYS = ["symbol", "bar_start"]
+__all__ = ["GOLD_KEYS", "GOLD_SPARK_CONF", "gold_struct", "gold_trade_features", "gold_trade_features_by_partition"]
 
 #: Spark conf the gold step needs: pandas sees naive timestamps in the session time zone.
 GOLD_SPARK_CONF = {"spark.sql.session.timeZone": "UTC"}
