@@ -1,4 +1,4 @@
-"""PerformanceMonitor: windowed metrics, labels from ground truth, the table, and the Lakehouse Monitor calls."""
+"""PerformanceMonitor: windowed metrics, the training label (ground truth where covered), table, Lakehouse Monitor."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from financial_transactions.config.monitoring import PerformanceConfig, RetrainingConfig
+from financial_transactions.features.labels import label_bars, load_coverage, load_ground_truth
 from financial_transactions.lakehouse import Platform
 from financial_transactions.monitoring.performance_monitor import (
     PerformanceMonitor,
     ensure_model_monitor,
-    label_bars,
+    labelled_bars,
     metric_at_prevalence,
     prevalence_weights,
-    read_ground_truth,
     window_metrics,
 )
 from financial_transactions.monitoring.retraining_trigger import TriggerSignals
@@ -77,24 +77,146 @@ def test_undefined_metrics_are_null_not_zero() -> None:
         window_metrics(frame.assign(label=[None] * 30), PerformanceConfig())
 
 
-def test_bars_are_labelled_from_ground_truth_trades(tmp_path: Path) -> None:
-    gt = tmp_path / "anomalies.ndjson"
-    ts = int(pd.Timestamp("2026-03-10T14:31:42.5Z").timestamp() * 1000)
-    gt.write_text(
-        json.dumps({"source": "finnhub", "symbol": "AAPL", "ts": ts, "price": 1, "volume": 1, "anomaly_type": "x"})
-        + "\n",
-        encoding="utf-8",
-    )
-    bars = pd.DataFrame(
-        {
-            "symbol": ["AAPL", "AAPL", "MSFT"],
-            "bar_start": pd.to_datetime(["2026-03-10T14:31Z", "2026-03-10T14:32Z", "2026-03-10T14:31Z"], utc=True),
-        }
-    )
-    labels = label_bars(bars, read_ground_truth([gt]), "1min")
-    assert labels.tolist() == [1, 0, 0]
+BARS = 320  # per symbol: more than labels.rule_scale_bars (240), so uncovered bars can get the rule's label
+COVERED_BARS = 200  # AAPL's first 200 bars are covered by the ground truth; MSFT is not covered at all
+
+
+def _bar(i: int) -> pd.Timestamp:
+    return pd.Timestamp(T0) + pd.Timedelta(minutes=i)
+
+
+def _gold(rng: np.random.Generator) -> pd.DataFrame:
+    """Calm 1-minute bars for AAPL and MSFT, with one-bar price spikes the rule flags at AAPL 150 / 260, MSFT 280."""
+    frames = []
+    for symbol, spikes in (("AAPL", (150, 260)), ("MSFT", (280,))):
+        close = 100.0 * np.exp(np.cumsum(rng.normal(0, 5e-4, BARS)))
+        high = close * (1 + np.abs(rng.normal(0, 2e-4, BARS)))
+        low = close * (1 - np.abs(rng.normal(0, 2e-4, BARS)))
+        for i in spikes:
+            high[i] = close[i] * 1.05  # ~100 return sigmas, undone by the next bar: a transient dislocation
+        frames.append(
+            pd.DataFrame(
+                {
+                    "symbol": symbol,
+                    "bar_start": [_bar(i) for i in range(BARS)],
+                    "open": close,
+                    "high": high,
+                    "low": low,
+                    "close": close,
+                    "volume": rng.lognormal(8, 0.3, BARS).round(),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _truth_files(landing: Path) -> Path:
+    """Replay-style ground truth: AAPL covered for bars [0, 200), listed trades in AAPL bar 100 and MSFT bar 290."""
+    folder = landing / "_ground_truth" / "window2"
+    folder.mkdir(parents=True)
+
+    def ms(ts: pd.Timestamp) -> int:
+        return int(ts.value // 1_000_000)
+
+    records = [
+        {"source": "finnhub", "symbol": "AAPL", "ts": ms(_bar(100)) + 1234, "price": 1, "volume": 1,
+         "anomaly_type": "wash_trade"},
+        {"source": "finnhub", "symbol": "MSFT", "ts": ms(_bar(290)) + 59_999, "price": 1, "volume": 1,
+         "anomaly_type": "price_spike"},
+    ]  # fmt: skip
+    path = folder / "anomalies.ndjson"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    coverage = {
+        "window": "window2",
+        "symbols": [{"symbol": "AAPL", "start_ms": ms(_bar(0)), "end_ms": ms(_bar(COVERED_BARS - 1)) + 59_000}],
+    }
+    (folder / "coverage.json").write_text(json.dumps(coverage), encoding="utf-8")
+    return path
+
+
+def _at(frame: pd.DataFrame, symbol: str, i: int) -> pd.Series:
+    rows = frame[(frame["symbol"] == symbol) & (pd.to_datetime(frame["bar_start"], utc=True) == _bar(i))]
+    assert len(rows) == 1, f"{symbol} bar {i}: {len(rows)} rows"
+    return rows.iloc[0]
+
+
+def _label(frame: pd.DataFrame, symbol: str, i: int) -> tuple[int, str]:
+    row = _at(frame, symbol, i)
+    return int(row["label"]), str(row["label_source"])
+
+
+def test_bars_are_labelled_as_training_labels_them(platform: Platform, tmp_path: Path) -> None:
+    gold = _gold(np.random.default_rng(8))
+    path = _truth_files(tmp_path)
+    labelled, report = labelled_bars(gold, [path], platform.config)
+
+    # the one implementation: what the feature store would train on
+    truth, coverage = load_ground_truth(path), load_coverage(path)
+    expected, _ = label_bars(gold, platform.config.labels, platform.config.features, truth, coverage)
+    pd.testing.assert_frame_equal(labelled, expected)
+
+    # covered bars: ground truth, both ways; a spike the ground truth does not list is a known normal bar
+    assert _label(labelled, "AAPL", 100) == (1, "ground_truth")
+    assert _label(labelled, "AAPL", 150) == (0, "ground_truth")
+    assert _label(labelled, "AAPL", 20) == (0, "ground_truth")
+    # uncovered bars are never ground-truth negatives: the rule labels them
+    assert _label(labelled, "AAPL", 260) == (1, "rule")
+    assert _label(labelled, "MSFT", 280) == (1, "rule")
+    # a listed trade is a positive even where the ground truth has no coverage
+    assert _label(labelled, "MSFT", 290) == (1, "ground_truth")
+    # an uncovered bar the rule cannot judge yet (fewer than 30 earlier returns) is left out, not called normal
+    assert _at(gold, "MSFT", 10) is not None
+    assert ((labelled["symbol"] == "MSFT") & (pd.to_datetime(labelled["bar_start"], utc=True) == _bar(10))).sum() == 0
+    aapl = labelled[labelled["symbol"] == "AAPL"]
+    covered = pd.to_datetime(aapl["bar_start"], utc=True) < _bar(COVERED_BARS)
+    assert set(aapl.loc[covered, "label_source"]) == {"ground_truth"} and covered.sum() == COVERED_BARS
+    assert report.by_source["ground_truth"] == COVERED_BARS + 1 and report.unlabelled > 0
+
     with pytest.raises(FileNotFoundError, match="ground truth"):
-        read_ground_truth([tmp_path / "missing.ndjson"])
+        labelled_bars(gold, [tmp_path / "missing.ndjson"], platform.config)
+
+
+class _SpikeModel:
+    """A stand-in champion: scores a bar by how far its high sits above its close."""
+
+    seen: list[str] = []
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        _SpikeModel.seen = list(frame.columns)
+        score = np.clip((frame["high"] / frame["close"] - 1.0) * 20.0, 0.0, 1.0)
+        return pd.DataFrame({"score": score, "label": (score >= 0.5).astype(int)})
+
+
+def test_monitor_scores_the_champion_on_the_training_labels(
+    platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from financial_transactions.models.registry import ModelRegistry
+
+    monkeypatch.setattr(ModelRegistry, "load_alias", lambda self, alias: (3, _SpikeModel()))
+    gold = _gold(np.random.default_rng(8))
+    path = _truth_files(tmp_path)
+    labelled, _ = labelled_bars(gold, [path], platform.config)
+    monitor = PerformanceMonitor(
+        platform, PerformanceConfig(window_minutes=60, rolling_windows=1, min_labelled_rows=10)
+    )
+    report = monitor.monitor(gold.sample(frac=1.0, random_state=1), [path])  # row order must not matter
+
+    assert "label" not in _SpikeModel.seen and "label_source" not in _SpikeModel.seen and "high" in _SpikeModel.seen
+    assert report.model_version == "3"
+    assert sum(w.rows for w in report.windows) == len(labelled)
+    assert sum(w.positives for w in report.windows) == int(labelled["label"].sum()) == 4
+    labels = report.extra["labels"]
+    assert labels["label_source"] == "mixed" and labels["ground_truth_bars"] == COVERED_BARS + 1
+    assert labels["unlabelled_bars"] == 2 * BARS - len(labelled)
+    # the window holding AAPL 150 (a spike the ground truth calls normal) is a false positive for the spike model;
+    # the one holding AAPL 260 and MSFT 280/290 has the rule's positives and the listed MSFT trade
+    by_start = {pd.Timestamp(w.window_start): w for w in report.windows}
+    w150 = by_start[_bar(120)]
+    assert (w150.positives, w150.predicted_positives, w150.precision) == (0, 1, 0.0)
+    w240 = by_start[_bar(240)]
+    assert (w240.positives, w240.predicted_positives, w240.recall) == (3, 2, pytest.approx(2 / 3))
+    table = platform.store.read(platform.config.table("model_monitoring"))
+    assert len(table) == len(report.windows) and set(table["model_version"]) == {"3"}
 
 
 def test_evaluate_records_windows_with_the_gate_baseline(platform: Platform) -> None:

@@ -31,9 +31,15 @@ distribution. PR-AUC is then the weighted average precision, precision is
 ``rolling_adjusted``; :attr:`PerformanceReport.current` is it whenever π₀ is
 known, and the raw rolling value (flagged as such) only when it is not.
 
-The label (the contract's definition): a (symbol, bar) is anomalous when the
-replay's ground truth (``<landing>/_ground_truth/<window>/anomalies.ndjson``)
-has at least one anomalous trade in it.
+The label is the training label, from the same code
+(:func:`financial_transactions.features.labels.label_bars` with ``labels`` and
+``features`` from config): the replay's ground truth
+(``<landing>/_ground_truth/<window>/anomalies.ndjson``) labels the bars its
+``coverage.json`` covers (anomalous when the bar holds a listed trade), and the
+documented rule labels the others (``labels.source`` decides, as in training).
+So a bar that the ground truth does not cover is never taken for a known
+negative, and the champion is judged on exactly the label it was trained for.
+Bars no rule can label are left out of the windows (counted in the report).
 
 Baseline for the trigger: the champion's metric on the gate's holdout, read
 from its PROMOTE row in ``champion_challenger_audit`` (π₀ = ``holdout_anomalies
@@ -64,10 +70,20 @@ import pandas as pd
 import pyarrow as pa
 
 from financial_transactions.config.monitoring import PerformanceConfig
+from financial_transactions.features.labels import (
+    LABEL_COLUMN,
+    LABEL_COLUMNS,
+    LabelReport,
+    label_bars,
+    load_coverage,
+    load_ground_truth,
+)
 from financial_transactions.lakehouse import Platform
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
+
+    from financial_transactions.config.project import ProjectConfig
 
 log = logging.getLogger(__name__)
 
@@ -326,35 +342,31 @@ def window_metrics(
 
 
 # -- labels --------------------------------------------------------------------------------------
-def read_ground_truth(paths: Sequence[Path]) -> pd.DataFrame:
-    """The replay's anomalous trades (symbol, ts as UTC timestamp) from one or more NDJSON files."""
-    frames = []
-    for path in paths:
-        if not path.exists():
-            raise FileNotFoundError(f"ground truth file {path} does not exist (run the replay ingest first)")
-        frame = pd.read_json(path, lines=True, dtype={"symbol": str})
-        if frame.empty:
-            continue
-        frames.append(frame[["symbol", "ts"]])
+def labelled_bars(
+    gold: pd.DataFrame, ground_truth: Sequence[Path], config: ProjectConfig
+) -> tuple[pd.DataFrame, LabelReport]:
+    """``gold`` labelled exactly as training labels it, from the ground-truth files ``ground_truth``.
+
+    Each path is an ``anomalies.ndjson`` (its ``coverage.json`` beside it) or a folder
+    holding them; a path that does not exist raises (the labels have not arrived). Rows
+    no rule can label are dropped, so the result may be shorter than ``gold`` and is
+    sorted by (symbol, bar_start).
+    """
+    paths = list(dict.fromkeys(Path(p) for p in ground_truth))
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"ground truth file {missing[0]} does not exist (run the replay ingest first)")
+    truth = _stack([load_ground_truth(p) for p in paths])
+    coverage = _stack([load_coverage(p) for p in paths])
+    return label_bars(gold, config.labels, config.features, truth, coverage)
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
+    """One frame from per-file frames (empty ones add nothing); None when there were no files."""
     if not frames:
-        return pd.DataFrame({"symbol": pd.Series(dtype=str), "ts": pd.Series(dtype="datetime64[us, UTC]")})
-    out = pd.concat(frames, ignore_index=True)
-    out["ts"] = pd.to_datetime(out["ts"], unit="ms", utc=True)
-    return out
-
-
-def label_bars(
-    bars: pd.DataFrame, anomalies: pd.DataFrame, bar_interval: str, *, time_col: str = "bar_start"
-) -> pd.Series:
-    """1 where the (symbol, bar) holds at least one ground-truth anomalous trade, else 0."""
-    bar_start = pd.to_datetime(bars[time_col], utc=True)
-    if anomalies.empty:
-        return pd.Series(np.zeros(len(bars), dtype=np.int64), index=bars.index, name="label")
-    anomalous = pd.MultiIndex.from_arrays(
-        [anomalies["symbol"].astype(str), pd.to_datetime(anomalies["ts"], utc=True).dt.floor(bar_interval)]
-    ).unique()
-    keys = pd.MultiIndex.from_arrays([bars["symbol"].astype(str), bar_start])
-    return pd.Series(keys.isin(anomalous).astype(np.int64), index=bars.index, name="label")
+        return None
+    rows = [f for f in frames if not f.empty]
+    return pd.concat(rows, ignore_index=True) if rows else frames[0]
 
 
 # -- the monitor -------------------------------------------------------------------------------------
@@ -392,28 +404,37 @@ class PerformanceMonitor:
             )
         return report
 
-    def score_champion(self, gold: pd.DataFrame, anomalies: pd.DataFrame) -> tuple[str, pd.DataFrame]:
-        """Champion scores + ground-truth labels for gold rows (the registry says which version)."""
+    def score_champion(self, labelled: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+        """Champion scores for labelled gold rows (the registry says which version), keeping their ``label``."""
         from financial_transactions.models.registry import CHAMPION, ModelRegistry
 
+        if LABEL_COLUMN not in labelled.columns:
+            raise ValueError(f"rows to score lack the {LABEL_COLUMN!r} column; label them with labelled_bars first")
         registry = ModelRegistry.from_platform(self.platform)
         version, model = registry.load_alias(CHAMPION)
-        predictions = pd.DataFrame(model.predict(gold))
+        rows = labelled.reset_index(drop=True)
+        predictions = pd.DataFrame(model.predict(rows.drop(columns=[c for c in LABEL_COLUMNS if c in rows.columns])))
+        if len(predictions) != len(rows):
+            raise ValueError(f"champion v{version} returned {len(predictions)} predictions for {len(rows)} rows")
         scored = pd.DataFrame(
             {
-                "symbol": gold["symbol"].to_numpy(),
-                "bar_start": pd.to_datetime(gold["bar_start"], utc=True).to_numpy(),
+                "symbol": rows["symbol"].to_numpy(),
+                "bar_start": pd.to_datetime(rows["bar_start"], utc=True).to_numpy(),
                 "score": np.asarray(predictions["score"], dtype=np.float64),
                 "prediction": np.asarray(predictions["label"], dtype=np.int64),
+                LABEL_COLUMN: rows[LABEL_COLUMN].to_numpy(dtype=np.int64),
             }
         )
-        scored["label"] = label_bars(gold.reset_index(drop=True), anomalies, self.platform.config.features.bar_interval)
         return str(version), scored
 
     def monitor(self, gold: pd.DataFrame, ground_truth: Sequence[Path]) -> PerformanceReport:
-        """Score the champion on ``gold``, label from ``ground_truth`` files, record the windows."""
-        version, scored = self.score_champion(gold, read_ground_truth(ground_truth))
-        return self.evaluate(scored, model_version=version)
+        """Label ``gold`` as training does (ground truth where covered, the rule elsewhere), score the
+        champion on the labelled rows and record the windows."""
+        labelled, labels = labelled_bars(gold, ground_truth, self.platform.config)
+        version, scored = self.score_champion(labelled)
+        report = self.evaluate(scored, model_version=version)
+        report.extra["labels"] = labels.summary() | {"unlabelled_bars": labels.unlabelled}
+        return report
 
     def baseline(self, model_version: str, windows: list[WindowPerformance]) -> Baseline:
         """The champion's metric at promotion (gate audit), else its first monitored window; with its base rate."""
