@@ -1,4 +1,4 @@
-"""The seeded synthetic market: sessions, 24/7 crypto, identical prints, visible labelled anomalies, regime shift."""
+"""The seeded synthetic market: sessions, 24/7 crypto, identical prints, news, blatant and subtle anomalies, shift."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ from financial_transactions.streaming.synthetic import (
     CORR_CROSS,
     CORR_CRYPTO,
     CORR_EQUITY,
+    MINUTES_PER_YEAR,
+    RUN_MAX,
     build_synthetic_market,
+    symbol_spec,
     window_days,
 )
 from tests.streaming.helpers import CRYPTO, EQUITIES, small_replay
@@ -92,7 +95,9 @@ def _bars(f: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_every_anomaly_type_is_labelled_and_visible_in_minute_bars() -> None:
-    market = build_synthetic_market(small_replay(trading_days=2, anomaly_rate=0.03), EQUITIES, CRYPTO)
+    """Blatant anomalies (``anomaly_subtlety=0``) stand out of normal minutes on the feature their type names."""
+    cfg = small_replay(trading_days=2, anomaly_rate=0.03, anomaly_subtlety=0.0)
+    market = build_synthetic_market(cfg, EQUITIES, CRYPTO)
     bars = _bars(_frame(market))
     normal = bars[bars.label == 0]
     labelled = {ANOMALY_TYPES[c] for c in bars.label.unique() if c}
@@ -255,8 +260,10 @@ def test_crypto_trades_every_hour_of_every_calendar_day(default_market: MarketDa
 
 
 def test_runs_of_identical_prints_are_consecutive_in_the_tape(small_market: MarketData) -> None:
-    """Runs of 2-5 identical prints (same symbol, ms, price, size) in a row, for equities and crypto alike."""
+    """Runs of identical prints (same symbol, ms, price, size) in a row, for equities and crypto alike:
+    mostly 2-4 copies, geometrically fewer the longer, with an occasional long run (a sweep of equal lots)."""
     f = small_market.frame[small_market.frame.anomaly == 0]
+    everywhere: list[int] = []
     for symbol in small_market.symbols:
         tape = f[f.symbol == symbol][["ts", "price", "volume"]].to_numpy()
         same_as_previous = (tape[1:] == tape[:-1]).all(axis=1)
@@ -264,5 +271,122 @@ def test_runs_of_identical_prints_are_consecutive_in_the_tape(small_market: Mark
         ends = np.flatnonzero(np.diff(np.concatenate([same_as_previous.astype(int), [0]])) == -1)
         lengths = ends - starts + 2  # a run of k identical prints has k-1 "same as previous" steps
         assert len(lengths) >= 10, symbol
-        assert lengths.min() >= 2 and lengths.max() <= 5, symbol
+        assert lengths.min() >= 2 and lengths.max() <= RUN_MAX, symbol
         assert set(lengths.tolist()) >= {2, 3, 4}, symbol
+        everywhere += lengths.tolist()
+    counts = np.bincount(everywhere)
+    assert counts[2] > counts[3] > counts[4] > counts[5]  # geometric body
+    long_runs = [n for n in everywhere if n > 5]
+    assert len(long_runs) >= 5 and max(long_runs) >= 10, long_runs  # the tail: normal, unlabelled
+    assert len(long_runs) < 0.15 * len(everywhere)  # ... but occasional
+
+
+def _events(market: MarketData) -> pd.DataFrame:
+    """One row per labelled symbol-minute: its type and the sizes the generator drew for it."""
+    f = _frame(market)
+    sigma = {s: np.sqrt(symbol_spec(s, a).annual_vol ** 2 / MINUTES_PER_YEAR[a])
+             for s, a in zip(market.symbols, market.asset_classes, strict=True)}  # fmt: skip
+    normal_size = f[f.anomaly == 0].groupby("symbol", observed=True).volume.median()
+    rows = []
+    for (symbol, minute), bar in f.groupby(["symbol", "minute"], observed=True):
+        codes = set(bar.anomaly) - {0}
+        if not codes:
+            continue
+        (code,) = codes  # events are spaced apart: one type per minute
+        normal, event = bar[bar.anomaly == 0], bar[bar.anomaly == code]
+        row: dict[str, object] = {"symbol": symbol, "minute": minute, "kind": ANOMALY_TYPES[code], "n": len(event)}
+        if row["kind"] == "price_spike" and len(normal):
+            row["sigmas"] = float(np.abs(np.log(event.price / normal.price.median())).max() / sigma[symbol])
+        elif row["kind"] == "volume_burst":
+            row["count_x"] = len(event) / max(len(normal), 3)
+            row["size_x"] = float(event.volume.median() / normal_size[symbol])
+        elif row["kind"] == "wash_trade":
+            row["groups"] = event.groupby("ts").size().tolist()
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _stale_runs(events: pd.DataFrame) -> list[int]:
+    """Lengths (minutes) of the runs of consecutive stale-price minutes."""
+    runs: list[int] = []
+    for _, g in events[events.kind == "stale_price"].groupby("symbol"):
+        minutes = np.sort(g.minute.to_numpy())
+        cuts = np.flatnonzero(np.diff(minutes) != 1) + 1
+        runs += np.diff(np.concatenate([[0], cuts, [len(minutes)]])).tolist()
+    return runs
+
+
+@pytest.fixture(scope="module")
+def blatant_and_subtle() -> tuple[pd.DataFrame, pd.DataFrame]:
+    def events(subtlety: float) -> pd.DataFrame:
+        cfg = small_replay(trading_days=2, anomaly_rate=0.03, anomaly_subtlety=subtlety)
+        return _events(build_synthetic_market(cfg, EQUITIES, CRYPTO))
+
+    return events(0.0), events(1.0)
+
+
+def test_subtle_anomalies_are_sized_like_normal_trading(blatant_and_subtle: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """``anomaly_subtlety`` 0: every anomaly blatant; 1: every anomaly inside normal behaviour's range."""
+    blatant, subtle = blatant_and_subtle
+    for frame in (blatant, subtle):
+        assert set(frame.kind) == {"price_spike", "volume_burst", "wash_trade", "stale_price"}
+
+    # price spikes: 15-40 sigma (at least 0.8 %) vs 3-8 sigma (measured from the minute's median print)
+    spikes_b, spikes_s = blatant[blatant.kind == "price_spike"].sigmas, subtle[subtle.kind == "price_spike"].sigmas
+    assert spikes_b.min() > 14 and spikes_s.max() < 12 and 3 <= spikes_s.median() <= 8
+
+    # volume bursts: 8-20x the minute's prints at 10-40x the size vs 2-5x at 2-5x
+    bursts_b, bursts_s = blatant[blatant.kind == "volume_burst"], subtle[subtle.kind == "volume_burst"]
+    assert bursts_b.count_x.min() >= 7.5 and bursts_s.count_x.between(1.5, 5.0).all()
+    assert bursts_b.size_x.min() > 8 and bursts_s.size_x.max() < 10 and 2 <= bursts_s.size_x.median() <= 5
+
+    # wash trades: 20-50 identical prints in 3-6 same-ms clusters vs one or two groups of 3-8
+    wash_b, wash_s = blatant[blatant.kind == "wash_trade"], subtle[subtle.kind == "wash_trade"]
+    assert wash_b.n.between(20, 50).all() and wash_b.groups.map(lambda g: 3 <= len(g) <= 6 and min(g) >= 2).all()
+    assert wash_s.groups.map(lambda g: 1 <= len(g) <= 2 and min(g) >= 3 and max(g) <= 8).all()
+
+    # stale prices: 3-8 frozen minutes padded to >= 8 prints a minute vs 1-2 minutes of the minute's own prints
+    runs_b, runs_s = _stale_runs(blatant), _stale_runs(subtle)
+    assert min(runs_b) >= 3 and max(runs_b) <= 8 and max(runs_s) <= 2 and len(runs_s) >= 3
+    assert blatant[blatant.kind == "stale_price"].n.min() >= 8
+    assert subtle[subtle.kind == "stale_price"].n.min() < 8  # no padding: a thin minute stays thin
+
+
+def test_a_mixed_market_has_both_sizes() -> None:
+    """At the shipped share both kinds are there, subtle ones in about that proportion."""
+    assert 0 < DEFAULT.anomaly_subtlety < 1
+    cfg = small_replay(trading_days=2, anomaly_rate=0.03, anomaly_subtlety=DEFAULT.anomaly_subtlety)
+    spikes = _events(build_synthetic_market(cfg, EQUITIES, CRYPTO)).query("kind == 'price_spike'").sigmas.dropna()
+    assert len(spikes) >= 30
+    share = float((spikes < 12).mean())
+    assert abs(share - DEFAULT.anomaly_subtlety) < 0.2, share
+
+
+def _busy_volatile_minutes(market: MarketData) -> int:
+    """Unlabelled symbol-minutes with >= 4x the prints and volume of their hour and a >= 3x typical move."""
+    f = _frame(market)
+    bars = f.groupby(["symbol", "minute"], observed=True).agg(
+        n=("price", "size"), volume=("volume", "sum"), close=("price", "last"), label=("anomaly", "max")
+    )
+    found = 0
+    for _, b in bars.groupby(level=0, observed=True):
+        typical = b[["n", "volume"]].rolling(61, center=True, min_periods=10).median()
+        move = np.log(b["close"]).diff().abs()
+        busy = (b.n >= 4 * typical.n) & (b.volume >= 4 * typical.volume) & (b.label == 0)
+        found += int((busy & (move >= 3 * move.rolling(61, center=True, min_periods=10).median())).sum())
+    return found
+
+
+def test_news_bursts_are_busy_volatile_and_unlabelled() -> None:
+    """News minutes (``news_rate``) are busier and more volatile than their hour, and never in the ground truth.
+
+    Without news a handful of minutes look like that by chance (thin hours, blocks); the shipped rate adds
+    dozens more, which is what keeps "busy" or "volatile" from being a label on its own.
+    """
+    assert DEFAULT.news_rate > 0
+    quiet = DEFAULT.model_copy(update={"news_rate": 0.0, "anomaly_rate": 0.0})
+    newsy = DEFAULT.model_copy(update={"anomaly_rate": 0.0})  # the shipped news rate
+    without = build_synthetic_market(quiet, DEFAULT_EQUITIES, DEFAULT_CRYPTO)
+    with_news = build_synthetic_market(newsy, DEFAULT_EQUITIES, DEFAULT_CRYPTO)
+    assert not with_news.anomaly.any()  # normal market behaviour: nothing labelled
+    assert _busy_volatile_minutes(with_news) > 3 * max(_busy_volatile_minutes(without), 10)

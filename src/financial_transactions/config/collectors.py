@@ -105,8 +105,33 @@ class ReplayConfig(StrictModel):
     trading_days: int = Field(default=2, ge=1, le=60)
     equity_trades_per_day: int = Field(default=12_000, ge=100, le=10_000_000)
     crypto_trades_per_day: int = Field(default=8_000, ge=100, le=10_000_000)
-    anomaly_rate: float = Field(default=0.01, ge=0.0, le=0.2)
-    identical_print_rate: float = Field(default=0.05, ge=0.0, le=0.9)
+    anomaly_rate: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=0.2,
+        description="share of active symbol-minutes where the synthetic market injects a labelled anomaly",
+    )
+    anomaly_subtlety: float = Field(
+        default=0.65,
+        ge=0.0,
+        le=1.0,
+        description="share of anomalies sized like normal market behaviour (3-8 sigma spikes, 2-5x bursts, "
+        "3-8-print wash groups, 1-2-minute unpadded stale runs); 0 = every anomaly is blatant",
+    )
+    news_rate: float = Field(
+        default=0.004,
+        ge=0.0,
+        le=0.2,
+        description="share of active symbol-minutes that start an unlabelled news-like burst (busier, larger, "
+        "more volatile trading with a lasting price move): normal behaviour, so volume alone is no label",
+    )
+    identical_print_rate: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=0.9,
+        description="share of normal prints repeated as a run of identical prints (same ms, price and size); "
+        "run lengths are geometric with an occasional long tail",
+    )
     speed: float = Field(default=0.0, ge=0.0, le=1_000_000.0)  # 0 = as fast as possible
     csv_path: str | None = None
     csv_kind: Literal["auto", "trades", "bars"] = "auto"

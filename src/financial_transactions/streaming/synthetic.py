@@ -15,13 +15,31 @@ What makes it realistic enough to train and test on:
   thin extended hours, and more trades when volatility is high.
 * **Microstructure.** Prices sit on a tick grid with bid/ask bounce; sizes mix
   odd lots, round lots and blocks; a share of prints repeat as runs of
-  identical prints (same ms, price and size), as in real tape. Those are normal.
+  identical prints (same ms, price and size), as in real tape: run lengths are
+  geometric (mostly 2-4 copies) with an occasional long tail (a sweep filled as
+  dozens of equal lots). Those are normal.
+* **News.** Unlabelled news-like bursts (``news_rate`` of active symbol-minutes
+  start one, 1-4 minutes long, decaying): several times the trades at larger
+  sizes, higher variance and a lasting price jump. They are normal market
+  behaviour, so a busy or volatile minute is not by itself an anomaly.
 * **Labelled anomalies** (``anomaly_rate`` is the share of active symbol-minutes
-  that get one, types balanced), each visible in 1-minute bar features:
-  ``price_spike`` (fat-finger prints 15-40 per-minute sigmas away),
-  ``volume_burst`` (8-20x the minute's trades at 10-40x normal size within
-  seconds), ``wash_trade`` (20-50 identical prints in a few same-ms clusters)
-  and ``stale_price`` (3-8 minutes in which every print has one frozen price).
+  that get one, types balanced), each visible in 1-minute bar features. A share
+  ``anomaly_subtlety`` of them is sized like normal behaviour and the rest is
+  blatant, so no single feature separates anomalies from normal minutes:
+
+  ==============  ===========================================  ===========================
+  type            blatant                                      subtle
+  ==============  ===========================================  ===========================
+  price_spike     1-2 fat-finger prints 15-40 sigma away        3-8 sigma away
+  volume_burst    8-20x the minute's trades at 10-40x size     2-5x the trades at 2-5x size
+                  within 5-15 s                                within 10-40 s
+  wash_trade      20-50 identical prints in 3-6 same-ms        3-8 identical prints in 1-2
+                  clusters                                     clusters
+  stale_price     3-8 minutes at one frozen price, padded to   1-2 minutes, the minute's own
+                  at least 8 prints a minute                   prints only
+  ==============  ===========================================  ===========================
+
+  (sigma: the symbol's unconditional 1-minute volatility.)
 
 Window 2 (the regime shift) is the next block of trading days with volatility,
 drift and trade sizes changed by ``replay.regime_shift``.
@@ -59,6 +77,13 @@ GARCH_ALPHA, GARCH_BETA = 0.06, 0.92
 CORR_EQUITY, CORR_CRYPTO, CORR_CROSS = 0.55, 0.75, 0.15
 ANOMALY_SPACING_MINUTES = 15
 WARMUP_MINUTES = 30
+#: identical-print runs: 1 + geometric(RUN_BODY_P) copies, or with RUN_TAIL_SHARE a long run of
+#: RUN_TAIL_MIN - 1 + geometric(RUN_TAIL_P) copies (capped at RUN_MAX)
+RUN_BODY_P, RUN_TAIL_SHARE, RUN_TAIL_MIN, RUN_TAIL_P, RUN_MAX = 0.5, 0.03, 6, 1 / 8, 80
+#: news bursts: minutes, peak trade-rate / variance / trade-size multipliers, lasting jump in sigmas
+NEWS_MINUTES = (1, 4)
+NEWS_RATE_X, NEWS_VAR_X, NEWS_SIZE_X, NEWS_JUMP_SIGMA = (2.0, 6.0), (3.0, 12.0), (1.2, 3.0), (2.0, 6.0)
+NEWS_DECAY_MINUTES = 1.5
 
 
 @dataclass(frozen=True)
@@ -148,6 +173,37 @@ def _equity_weight(session: np.ndarray, minute_of_day: np.ndarray, close_minute:
     return w
 
 
+@dataclass(frozen=True)
+class _News:
+    """Per (minute, symbol) multipliers of the unlabelled news bursts (1 outside them) and the jumps."""
+
+    rate_x: np.ndarray  # trade arrivals
+    var_x: np.ndarray  # latent variance
+    size_x: np.ndarray  # trade sizes
+    jump_sigma: np.ndarray  # lasting log-price jump in the burst's first minute, in unconditional sigmas
+
+
+def _news_bursts(rng: np.random.Generator, open_for: np.ndarray, rate: float) -> _News:
+    """News-like bursts: each open (minute, symbol) starts one with probability ``rate``.
+
+    A burst lasts 1-4 minutes; its trade-rate, variance and size multipliers peak in the
+    first minute and decay (``NEWS_DECAY_MINUTES``); the price jumps 2-6 sigma and stays
+    (a re-pricing, unlike a fat-finger print). Overlapping bursts keep the larger multiplier.
+    """
+    m, s = open_for.shape
+    rate_x, var_x, size_x = np.ones((m, s)), np.ones((m, s)), np.ones((m, s))
+    jump = np.zeros((m, s))
+    starts = (rng.random((m, s)) < rate) & open_for
+    for t, j in zip(*np.nonzero(starts), strict=True):
+        length = int(rng.integers(NEWS_MINUTES[0], NEWS_MINUTES[1] + 1))
+        stop = min(int(t) + length, m)
+        decay = np.exp(-np.arange(stop - t) / NEWS_DECAY_MINUTES)
+        for arr, (lo, hi) in ((rate_x, NEWS_RATE_X), (var_x, NEWS_VAR_X), (size_x, NEWS_SIZE_X)):
+            arr[t:stop, j] = np.maximum(arr[t:stop, j], 1.0 + (float(rng.uniform(lo, hi)) - 1.0) * decay)
+        jump[t, j] += float(rng.uniform(*NEWS_JUMP_SIGMA)) * (1 if rng.random() < 0.5 else -1)
+    return _News(rate_x, var_x, size_x, jump)
+
+
 class _Grid:
     """The 1-minute grid of a window with the latent paths and the arrival intensities."""
 
@@ -187,16 +243,23 @@ class _Grid:
             g[t] = level
             level = omega + GARCH_ALPHA * level * z[t] ** 2 + GARCH_BETA * level
         self.garch = g
-        self.minute_var = base_var * var_profile * g
-        ret = np.where(var_profile > 0.5, drift, drift * var_profile) + np.sqrt(self.minute_var) * z
+        trading = self.session != CLOSED
+        open_for = np.column_stack([trading if sp.asset_class == EQUITY else np.ones(self.m, bool) for sp in specs])
+        news = _news_bursts(rng, open_for, cfg.news_rate)
+        self.news = news
+        self.minute_var = base_var * var_profile * g * news.var_x
+        ret = (
+            np.where(var_profile > 0.5, drift, drift * var_profile)
+            + np.sqrt(self.minute_var) * z
+            + news.jump_sigma * np.sqrt(base_var)
+        )
         self.logp = np.vstack([np.log(start_prices), np.log(start_prices) + np.cumsum(ret, axis=0)])
 
         # arrival intensity per minute and symbol
-        trading = self.session != CLOSED
         weight = _equity_weight(self.session, self.minute_of_day, close_minute) * trading
         self.lam = np.zeros((self.m, s))
         activity_boost = np.sqrt(g) / np.sqrt(g).mean(axis=0)
-        repeat_factor = 1.0 / (1.0 + cfg.identical_print_rate * 2.5)  # runs add 1-4 prints (mean 2.5)
+        repeat_factor = 1.0 / (1.0 + cfg.identical_print_rate * mean_run_extra_prints())  # runs add prints
         for j, sp in enumerate(specs):
             if sp.asset_class == EQUITY:
                 per_day = np.bincount(day_index, weights=weight, minlength=int(day_index.max()) + 1)
@@ -205,18 +268,31 @@ class _Grid:
             else:
                 hour_wave = 1.0 + 0.35 * np.cos((self.minute_of_day - 14 * 60) / 1440.0 * 2 * np.pi)
                 self.lam[:, j] = cfg.crypto_trades_per_day * sp.activity * hour_wave / 1440.0
-            self.lam[:, j] *= activity_boost[:, j] * repeat_factor
+            self.lam[:, j] *= activity_boost[:, j] * repeat_factor * news.rate_x[:, j]
 
     def latent_price(self, j: int, minute: np.ndarray, frac: np.ndarray) -> np.ndarray:
         lo, hi = self.logp[minute, j], self.logp[minute + 1, j]
         return np.exp(lo + frac * (hi - lo))
 
 
+def _run_lengths(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Copies in each of ``n`` identical-print runs: geometric (mostly 2-4), sometimes a long tail run."""
+    body = 1 + rng.geometric(RUN_BODY_P, n)
+    tail = RUN_TAIL_MIN - 1 + rng.geometric(RUN_TAIL_P, n)
+    return np.minimum(np.where(rng.random(n) < RUN_TAIL_SHARE, tail, body), RUN_MAX)
+
+
+def mean_run_extra_prints() -> float:
+    """Expected extra prints a run adds (copies - 1), ignoring the RUN_MAX cap (it trims < 0.1%)."""
+    body, tail = 1 / RUN_BODY_P, RUN_TAIL_MIN - 2 + 1 / RUN_TAIL_P
+    return (1 - RUN_TAIL_SHARE) * body + RUN_TAIL_SHARE * tail
+
+
 def _round_to(values: np.ndarray, step: float) -> np.ndarray:
     return np.round(np.round(values / step) * step, 10)
 
 
-def _sizes(rng: np.random.Generator, sp: SymbolSpec, price: np.ndarray, scale: float) -> np.ndarray:
+def _sizes(rng: np.random.Generator, sp: SymbolSpec, price: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
     n = len(price)
     if sp.asset_class == EQUITY:
         kind = rng.random(n)
@@ -267,7 +343,7 @@ def _normal_trades(
     side = rng.choice(np.array([-1.0, 1.0]), n)
     mid = grid.latent_price(j, minute, frac) * np.exp(bridge)
     price = np.maximum(_round_to(mid * (1 + side * sp.half_spread), sp.tick), sp.tick)
-    volume = _sizes(rng, sp, price, size_scale)
+    volume = _sizes(rng, sp, price, size_scale * grid.news.size_x[minute, j])
     trades = _Trades(
         minute,
         grid.minute_ts[minute] + offset,
@@ -278,7 +354,7 @@ def _normal_trades(
         side < 0,
     )
     # runs of identical prints: normal market behaviour, not anomalies
-    reps = np.where(rng.random(n) < cfg.identical_print_rate, rng.integers(2, 6, n), 1)
+    reps = np.where(rng.random(n) < cfg.identical_print_rate, _run_lengths(rng, n), 1)
     trades = trades.take(np.repeat(np.arange(n), reps))
     order = np.argsort(trades.ts, kind="stable")
     return trades.take(order)
@@ -317,33 +393,42 @@ def _inject_anomalies(
         name = ANOMALY_TYPES[kind]
         if name in ("volume_burst", "stale_price") and not busy[m]:
             name = "price_spike" if rng.random() < 0.5 else "wash_trade"
+        subtle = bool(rng.random() < cfg.anomaly_subtlety)
         code = np.int8(ANOMALY_TYPES.index(name))
         if name == "price_spike":
             k = int(rng.integers(1, 3))
             off = np.sort(rng.integers(0, 60_000, k))
-            jump = max(0.008, float(rng.uniform(15, 40)) * sigma) * (1 if rng.random() < 0.5 else -1)
+            size = float(rng.uniform(3, 8)) * sigma if subtle else max(0.008, float(rng.uniform(15, 40)) * sigma)
+            jump = size * (1 if rng.random() < 0.5 else -1)
             price = _round_to(grid.latent_price(j, np.full(k, m), off / 60_000.0) * (1 + jump), sp.tick)
             vol = _sizes(rng, sp, price, size_scale)
             parts.append(_event(grid, sp, m, off, price, vol, code))
         elif name == "volume_burst":
             base = max(int(np.count_nonzero(normal.minute == m)), 3)
-            k = max(30, int(base * rng.uniform(8, 20)))
-            start = int(rng.integers(0, 45_000))
-            off = np.sort(start + rng.integers(0, int(rng.integers(5_000, 15_000)), k))
+            lo, hi, size_x = (2, 5, float(rng.uniform(2, 5))) if subtle else (8, 20, float(rng.uniform(10, 40)))
+            k = max(6 if subtle else 30, int(base * rng.uniform(lo, hi)))
+            spread = int(rng.integers(10_000, 40_000)) if subtle else int(rng.integers(5_000, 15_000))
+            start = int(rng.integers(0, 60_000 - spread))
+            off = np.sort(start + rng.integers(0, spread, k))
             side = rng.choice(np.array([-1.0, 1.0]), k)
             mid = grid.latent_price(j, np.full(k, m), off / 60_000.0)
             price = _round_to(mid * (1 + side * sp.half_spread), sp.tick)
-            vol = _sizes(rng, sp, price, size_scale * float(rng.uniform(10, 40)))
+            vol = _sizes(rng, sp, price, size_scale * size_x)
             parts.append(_event(grid, sp, m, off, price, vol, code))
         elif name == "wash_trade":
-            k = int(rng.integers(20, 51))
-            clusters = np.sort(rng.integers(0, 60_000, int(rng.integers(3, 7))))
-            off = np.sort(rng.choice(clusters, k))
+            if subtle:  # one or two same-ms groups of 3-8 identical prints
+                clusters = rng.integers(0, 60_000, int(rng.integers(1, 3)))
+                off = np.sort(np.repeat(clusters, rng.integers(3, 9, len(clusters))))
+            else:  # 20-50 identical prints spread over 3-6 same-ms clusters of at least 2
+                clusters = np.sort(rng.integers(0, 60_000, int(rng.integers(3, 7))))
+                extra = rng.choice(clusters, int(rng.integers(20, 51)) - 2 * len(clusters))
+                off = np.sort(np.concatenate([clusters, clusters, extra]))
+            k = len(off)
             price_one = _round_to(grid.latent_price(j, np.array([m]), np.array([0.5])), sp.tick)
             vol_one = _sizes(rng, sp, price_one, size_scale)
             parts.append(_event(grid, sp, m, off, np.repeat(price_one, k), np.repeat(vol_one, k), code))
-        else:  # stale_price: every print of 3-8 minutes at one frozen price
-            length = int(rng.integers(3, 9))
+        else:  # stale_price: every print of a few minutes at one frozen price
+            length = int(rng.integers(1, 3)) if subtle else int(rng.integers(3, 9))
             before = np.flatnonzero(normal.minute < m)
             frozen = (
                 float(normal.price[before[-1]])
@@ -355,7 +440,7 @@ def _inject_anomalies(
             stale_price[run] = frozen
             for mm in range(m, min(m + length, grid.m)):
                 have = int(np.count_nonzero(normal.minute == mm))
-                if have < 8:
+                if have < 8 and not subtle:  # blatant runs are padded so the frozen price is plain to see
                     off = np.sort(rng.integers(0, 60_000, 8 - have))
                     price = np.full(len(off), frozen)
                     parts.append(_event(grid, sp, mm, off, price, _sizes(rng, sp, price, size_scale), code))
