@@ -11,11 +11,12 @@ feed clock two days ahead of their receive time: collectors land them, silver's
 ``ts_in_bounds`` quarantines them. Then ``PipelineRunner`` runs on ``local[2]``
 and prints the time per layer (bronze, silver, gold) and end-to-end trades/s.
 
-A warm-up run on a small sample in another lakehouse first pays the JVM's
-class loading and the Python workers' start-up, which are not per-trade costs.
+A warm-up run (200,000 trades by default) in another lakehouse first pays the JVM's
+class loading and JIT compilation and the Python workers' start-up, which are not
+per-trade costs (a 20,000-trade warm-up left the JSON reader ~30% slower than warm).
 A second run on the same landing zone shows the idempotent no-op.
 
-Usage: python benchmarks/pipeline.py [--trades N] [--flush-records R]
+Usage: python benchmarks/pipeline.py [--trades N] [--flush-records R] [--warmup-trades W]
 Target: at least 50,000 trades/s end to end.
 """
 
@@ -136,11 +137,17 @@ def main() -> None:
         default=ProjectConfig.from_yaml(PROJECT_ROOT / "project_config.yml", "dev").replay.collect_flush_max_records,
         help="landing writer flush size (default: replay.collect_flush_max_records)",
     )
+    parser.add_argument(
+        "--warmup-trades",
+        type=int,
+        default=200_000,
+        help="trades of the untimed warm-up run (JVM class loading, JIT compilation, Python workers)",
+    )
     args = parser.parse_args()
     spark = get_spark(master="local[2]", driver_memory="4g", shuffle_partitions=4, app_name="bench-pipeline")
     with tempfile.TemporaryDirectory() as tmp:
         warm = platform_on(Path(tmp) / "warmup", spark)
-        make_landing(warm.paths.landing, 20_000, 5_000, seed=1)
+        make_landing(warm.paths.landing, args.warmup_trades, args.flush_records, seed=1)
         PipelineRunner(warm).run()
 
         platform = platform_on(Path(tmp) / "bench", spark)

@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from financial_transactions.dlt import bronze_ingest, expectations, gold_features, silver_transform
@@ -175,9 +176,14 @@ def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bo
 
     Shared by the runner and the stream processor's ``foreachBatch``. MERGEs make
     it safe to apply the same rows twice (a restarted micro-batch, a crashed run).
-    One aggregate pass measures the batch (rows, watermark, per-rule failures,
-    symbols), then each output streams from bronze straight into its write.
+
+    Two passes over the batch, not three: the quarantine pass also measures the whole
+    batch (rows, watermark, per-rule failures, symbols) through an observation on the
+    flagged rows, and its result, the quarantined rows (the exception, not the rule),
+    comes back as Arrow to be merged. Silver and bars then stream from bronze straight
+    into their writes, each only when the batch has any.
     """
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     cfg = platform.config
@@ -188,7 +194,9 @@ def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bo
     failed = F.size(failures) > 0
     is_trade = ~failed & (F.col("record_type") == "trade")
     rule_names = list(dict.fromkeys([*trade_rules, *bar_rules]))
-    stats = flagged.agg(
+    observation = Observation(f"silver_batch_{uuid.uuid4().hex}")
+    measured = flagged.observe(
+        observation,
         F.count(F.lit(1)).alias("rows"),
         F.max(F.col("_ingested_at")).alias("watermark"),
         F.count(F.when(failed, 1)).alias("invalid"),
@@ -196,7 +204,10 @@ def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bo
         F.count(F.when(~failed & (F.col("record_type") == "bar"), 1)).alias("bars"),
         F.collect_set(F.when(is_trade, F.col("symbol"))).alias("symbols"),
         *[F.count(F.when(F.array_contains(failures, name), 1)).alias(f"rule_{i}") for i, name in enumerate(rule_names)],
-    ).collect()[0]
+    )
+    _, invalid = expectations.split_by_rules(measured, silver_transform.TYPED_COLUMNS)
+    quarantined = silver_transform.quarantine(invalid).toArrow()  # the pass that also fills the observation
+    stats = observation.get
     result = SilverResult(bronze_rows=int(stats["rows"] or 0))
     if result.bronze_rows == 0 and not overwrite:
         return result
@@ -206,22 +217,30 @@ def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bo
     result.quarantine_by_rule = {
         name: int(stats[f"rule_{i}"]) for i, name in enumerate(rule_names) if int(stats[f"rule_{i}"])
     }
-    valid, invalid = expectations.split_by_rules(flagged, silver_transform.TYPED_COLUMNS)
-
+    if quarantined.num_rows or overwrite:
+        result.quarantine_inserted = _write_rows(
+            platform, "silver_trades_quarantine", quarantined, QUARANTINE_KEYS, overwrite=overwrite
+        )
+    valid, _ = expectations.split_by_rules(flagged, silver_transform.TYPED_COLUMNS)
     if int(stats["trades"]) or overwrite:
         silver = silver_transform.silver_trades(valid)
         result.silver_inserted, _ = _write(platform, "silver_trades", silver, SILVER_KEYS, overwrite=overwrite)
         if result.silver_inserted:
             result.symbols = sorted(stats["symbols"])
-    if int(stats["invalid"]) or overwrite:
-        quarantined = silver_transform.quarantine(invalid)
-        result.quarantine_inserted, _ = _write(
-            platform, "silver_trades_quarantine", quarantined, QUARANTINE_KEYS, overwrite=overwrite
-        )
     if int(stats["bars"]) or overwrite:
         bars = silver_transform.silver_bars(valid)
         result.bars_upserted, _ = _write(platform, "silver_bars", bars, BAR_KEYS, overwrite=overwrite, update=True)
     return result
+
+
+def _write_rows(platform: Platform, key: str, rows: pa.Table, keys: list[str], *, overwrite: bool) -> int:
+    """Overwrite table ``key`` with ``rows``, or insert the ones whose keys are new; returns rows written."""
+    store = platform.store
+    fqn = platform.config.table(key)
+    if overwrite:
+        store.overwrite(fqn, rows)
+        return rows.num_rows
+    return store.merge(fqn, rows, keys, update=False).inserted
 
 
 def refresh_gold(platform: Platform, symbols: Iterable[str] | None, *, overwrite: bool = False) -> int:

@@ -138,7 +138,7 @@ def _sessions(ts_ms: pd.Series, asset_class: pd.Series) -> pd.Series:
     """Vectorised session type via the shared market calendar."""
     from financial_transactions.market.calendar import classify_sessions
 
-    ts = pd.to_datetime(ts_ms.astype("int64"), unit="ms", utc=True)
+    ts = pd.to_datetime(ts_ms.astype("int64"), unit="ms", utc=True, cache=False)
     return classify_sessions(ts, asset_class.reset_index(drop=True)).reset_index(drop=True)
 
 

@@ -11,6 +11,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from financial_transactions.config.project import DEFAULT_DRIVER_JAVA_OPTIONS
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -39,8 +41,12 @@ def get_spark(
     driver_memory: str = "4g",
     shuffle_partitions: int = 4,
     app_name: str = "financial-ai-mlops",
+    driver_java_options: str = DEFAULT_DRIVER_JAVA_OPTIONS,
 ) -> SparkSession:
-    """Return the SparkSession for the current engine."""
+    """Return the SparkSession for the current engine.
+
+    ``driver_java_options`` only applies to the embedded JVM (a cluster's JVM is its own).
+    """
     from pyspark.sql import SparkSession
 
     if is_databricks_runtime():
@@ -68,6 +74,7 @@ def get_spark(
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
         .config("spark.driver.memory", driver_memory)
+        .config("spark.driver.extraJavaOptions", driver_java_options)
         .config("spark.driver.host", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
         .config("spark.driver.bindAddress", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
         .getOrCreate()

@@ -69,6 +69,7 @@ class Platform:
                 master=self.config.local.spark_master,
                 driver_memory=self.config.local.driver_memory,
                 shuffle_partitions=self.config.pipeline.shuffle_partitions,
+                driver_java_options=self.config.local.driver_java_options,
             )
         return self._spark
 
