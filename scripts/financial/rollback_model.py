@@ -37,8 +37,12 @@ def main() -> int:
         return 1
     for line in result.plan.describe():
         print(line)
-    print("dry run: nothing changed" if args.dry_run else f"rollback {result.rollback_id}: {result.status}")
-    return 0
+    if args.dry_run:
+        print("dry run: nothing changed")
+        return 0
+    print(f"rollback {result.rollback_id}: {result.status}")
+    print(f"serving: {result.serving}")
+    return 1 if result.serving_failed else 0
 
 
 if __name__ == "__main__":

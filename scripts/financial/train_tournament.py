@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from financial_transactions.entrypoints import script_platform
-from financial_transactions.models.deployment import set_task_value
+from financial_transactions.lakehouse.task_values import set_task_value
 from financial_transactions.models.training import TrainingFailed, run_training
 
 

@@ -20,7 +20,7 @@ import sys
 
 from financial_transactions.entrypoints import script_platform
 from financial_transactions.features.feature_engineering import feature_columns
-from financial_transactions.models.deployment import set_task_value
+from financial_transactions.lakehouse.task_values import set_task_value
 from financial_transactions.models.registry import CHAMPION, LATEST, ModelRegistry, RegistryError
 from financial_transactions.models.training import load_holdout
 from financial_transactions.models.validator import ModelValidator

@@ -279,7 +279,7 @@ def test_set_task_value_uses_the_runtime_dbutils_only_inside_a_databricks_runtim
     import sys
     import types
 
-    from financial_transactions.monitoring.retraining_trigger import runtime_task_values, set_task_value
+    from financial_transactions.lakehouse.task_values import runtime_task_values, set_task_value
 
     values = RecordingTaskValues()
     dbutils = types.SimpleNamespace(jobs=types.SimpleNamespace(taskValues=values))

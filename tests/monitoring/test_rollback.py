@@ -87,6 +87,43 @@ def test_rollback_to_previous_champion_restores_alias_and_feature_table(
     ]
     alerts = platform.store.read(platform.config.table("alerts_audit"))
     assert alerts.iloc[0]["source"] == "rollback" and alerts.iloc[0]["status"] == "not_configured"
+    assert not result.serving_failed and result.serving is not None and "not on Databricks" in result.serving
+
+
+class _Endpoint:
+    """A ModelServingManager stand-in (its REST behaviour is tested in tests/serving against the stub)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail, self.deployed = fail, []
+
+    def deploy(self, *, champion: int, wait_seconds: float) -> Any:
+        from financial_transactions.serving.model_serving import ServingError
+
+        if self.fail:
+            raise ServingError("the config update failed (UPDATE_FAILED)")
+        self.deployed.append(champion)
+        return type("Deployed", (), {"describe": lambda _self: f"endpoint serves v{champion} 100%; READY"})()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_rollback_on_databricks_puts_the_target_on_the_serving_endpoint(
+    platform: Platform, registry: ModelRegistry, fail: bool
+) -> None:
+    fqn = platform.config.table("trade_features")
+    _promotion(platform, 3, {"champion": 2}, _features(platform), {fqn: 1}, T0)
+    _promotion(platform, 2, {"champion": 1}, {}, {fqn: 0}, T0 - timedelta(days=1))
+    platform.is_databricks = True  # what the job sees; the registry and tables stay the local ones
+    endpoint = _Endpoint(fail=fail)
+    result = ModelRollback(platform, registry, serving_manager=endpoint).run()  # type: ignore[arg-type]
+    assert result.status == "done" and registry.aliases()["champion"] == 2  # the registry rollback stands
+    if not fail:
+        assert endpoint.deployed == [2] and result.serving == "endpoint serves v2 100%; READY"
+        assert not result.serving_failed
+    else:
+        assert result.serving_failed and "champion version 2 is not served" in (result.serving or "")
+        alerts = platform.store.read(platform.config.table("alerts_audit"))
+        stuck = alerts[alerts["title"].str.contains("endpoint still serves the old model", regex=False)]
+        assert len(stuck) == 1 and stuck["severity"].iloc[0] == "critical"
 
 
 def test_dry_run_changes_nothing(platform: Platform, registry: ModelRegistry) -> None:

@@ -115,3 +115,6 @@ def rollback(
         console.print("dry run: nothing changed", highlight=False, soft_wrap=True)
     else:
         console.print(f"rollback {result.rollback_id}: {result.status}", highlight=False, soft_wrap=True)
+        console.print(f"serving: {result.serving}", highlight=False, soft_wrap=True, markup=False)
+        if result.serving_failed:
+            raise typer.Exit(code=1)

@@ -26,7 +26,6 @@ leaves the endpoint serving its previous config.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from financial_transactions.lakehouse import Platform
+from financial_transactions.lakehouse.task_values import set_task_value
 from financial_transactions.models.champion_challenger import ChampionChallenger, GateDecision
 from financial_transactions.models.registry import CHAMPION, ModelRegistry, RegistryError
 
@@ -98,17 +98,6 @@ def update_serving_endpoint(
     except ServingError as exc:
         raise DeploymentError(f"champion version {champion} is not served: {exc}") from exc
     return ServingUpdate(True, result.describe())
-
-
-def set_task_value(key: str, value: str | int | bool) -> bool:
-    """A Databricks job task value for ``condition_task``s; a logged no-op off Databricks."""
-    if not os.environ.get("DATABRICKS_RUNTIME_VERSION"):
-        log.info("task value %s=%s (not on Databricks: not set)", key, value)
-        return False
-    from databricks.sdk.runtime import dbutils
-
-    dbutils.jobs.taskValues.set(key=key, value=value)
-    return True
 
 
 def deploy_champion(

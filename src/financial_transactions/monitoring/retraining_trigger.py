@@ -57,7 +57,6 @@ task value that cannot be set (not a job run) makes the task-value launch
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import random
@@ -73,6 +72,7 @@ import pyarrow as pa
 
 from financial_transactions.config.monitoring import RetrainingConfig
 from financial_transactions.lakehouse import ConcurrentModification, Platform
+from financial_transactions.lakehouse.task_values import TaskValues, set_task_value
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -326,42 +326,6 @@ class DatabricksJobLauncher:
         )
         run_id = waiter.response.run_id if waiter.response is not None else None
         return LaunchResult("launched", self.name, run_id=str(run_id), detail=f"job_id={job_id}")
-
-
-class TaskValues(Protocol):
-    """What ``dbutils.jobs.taskValues`` offers a job task (and what a test double records)."""
-
-    def set(self, key: str, value: Any) -> None: ...
-
-
-def runtime_task_values() -> TaskValues | None:
-    """``dbutils.jobs.taskValues`` of the Databricks job run this process is part of, else None.
-
-    Outside a Databricks runtime the SDK's remote ``dbutils`` accepts
-    ``taskValues.set`` and drops the value without a word, so it counts as none.
-    """
-    try:
-        runtime = importlib.import_module("databricks.sdk.runtime")
-    except Exception as exc:  # no SDK, or no credentials to build its remote dbutils
-        log.debug("no Databricks runtime dbutils: %s", exc)
-        return None
-    if getattr(runtime, "is_local_implementation", True):
-        return None
-    return runtime.dbutils.jobs.taskValues  # type: ignore[no-any-return]
-
-
-def set_task_value(key: str, value: bool, task_values: TaskValues | None = None) -> bool:
-    """Set a job task value for a ``condition_task``; False (logged) when it cannot be set."""
-    target = task_values if task_values is not None else runtime_task_values()
-    if target is None:
-        log.info("task value %s=%s not set: not running as a Databricks job task", key, value)
-        return False
-    try:
-        target.set(key=key, value=value)
-    except Exception as exc:
-        log.warning("task value %s=%s could not be set: %s", key, value, exc)
-        return False
-    return True
 
 
 class TaskValueOnly:

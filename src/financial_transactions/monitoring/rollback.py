@@ -52,6 +52,7 @@ from financial_transactions.lakehouse import Platform
 
 if TYPE_CHECKING:
     from financial_transactions.models.registry import ModelRegistry
+    from financial_transactions.serving.model_serving import ModelServingManager
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,9 @@ class RollbackResult:
     status: Literal["done", "failed", "dry_run"]
     restored: dict[str, int] = field(default_factory=dict)  # table -> new Delta version after RESTORE
     error: str | None = None
+    #: what happened to the Databricks serving endpoint (None: not attempted, e.g. a dry run)
+    serving: str | None = None
+    serving_failed: bool = False
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -213,9 +217,15 @@ def promotion_of(platform: Platform, version: int) -> dict[str, Any] | None:
 class ModelRollback:
     """Plan (validate everything), then execute (aliases, tables, audit) with compensation."""
 
-    def __init__(self, platform: Platform, registry: ModelRegistry | None = None) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        registry: ModelRegistry | None = None,
+        serving_manager: ModelServingManager | None = None,
+    ) -> None:
         self.platform = platform
         self._registry = registry
+        self._serving_manager = serving_manager
 
     @property
     def registry(self) -> ModelRegistry:
@@ -369,7 +379,31 @@ class ModelRollback:
         self._audit(result, reason)
         self._alert(result)
         log.info("rollback %s: %s", rollback_id, "; ".join(plan.describe()))
+        self._serve(result)
         return result
+
+    def _serve(self, result: RollbackResult) -> None:
+        """Put the restored champion on the serving endpoint (Databricks), as a deploy would.
+
+        The registry rollback stands either way; an endpoint that cannot follow is reported
+        (``serving_failed``) and alerted, so on-call knows the old model is not yet serving.
+        """
+        from financial_transactions.models.deployment import DeploymentError, update_serving_endpoint
+
+        version = result.plan.to_version
+        try:
+            result.serving = update_serving_endpoint(self.platform, version, manager=self._serving_manager).detail
+        except DeploymentError as exc:
+            result.serving, result.serving_failed = str(exc), True
+            from financial_transactions.monitoring.alerting import AlertManager
+
+            AlertManager.from_platform(self.platform).send(
+                title=f"Rollback {result.rollback_id}: endpoint still serves the old model",
+                message=f"the champion alias is back on v{version}, but {exc}",
+                severity="critical",
+                source="rollback",
+                context={"rollback_id": result.rollback_id},
+            )
 
     def _undo(self, plan: RollbackPlan, restored: dict[str, int]) -> list[str]:
         errors = []
