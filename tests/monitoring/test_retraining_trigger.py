@@ -114,6 +114,9 @@ def test_history_does_not_count_triggers_whose_launch_started_nothing() -> None:
     h = history_of(audit, NOW)
     assert (h.triggered_today, h.failed_today) == (2, 2)
     assert h.last_triggered_at == datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+    # d was decided 5 h before NOW with no launch record: past a 4 h launch timeout its trigger is taken for dead
+    assert history_of(audit, NOW, timedelta(hours=4)) == History(datetime(2026, 3, 10, 1, 0, tzinfo=UTC), 1, 3)
+    assert history_of(audit, NOW, timedelta(hours=6)) == h
     only_failed = history_of(audit[audit["event_id"].isin(["b", "lb"])], NOW)
     assert only_failed == History(None, 0, 1)
     decision, reason = decide(DRIFT, only_failed, NOW, RetrainingConfig(cooldown_hours=6, daily_limit=1))

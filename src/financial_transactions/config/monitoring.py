@@ -105,6 +105,12 @@ class RetrainingConfig(StrictModel):
     )
     task_value_key: str = Field(default="retrain", pattern=_COLUMN)
     max_commit_attempts: int = Field(default=50, ge=1, le=10_000, description="optimistic-concurrency retries")
+    launch_timeout_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        le=24 * 60,
+        description="a triggered decision with no launch record after this long started nothing (its trigger died)",
+    )
     performance: PerformanceConfig = PerformanceConfig()
 
 

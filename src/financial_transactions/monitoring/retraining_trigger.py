@@ -198,15 +198,26 @@ class History:
     failed_today: int = 0  # triggered decisions today whose launch started nothing (not counted above)
 
 
-def history_of(audit: pd.DataFrame, now: datetime) -> History:
-    """Last start and today's (UTC) start count: ``triggered`` decisions minus those whose launch failed."""
+def history_of(audit: pd.DataFrame, now: datetime, launch_timeout: timedelta | None = None) -> History:
+    """Last start and today's (UTC) start count: ``triggered`` decisions minus those that started nothing.
+
+    A decision started nothing when its launch row says so (failed, or ``--no-launch``), or
+    when it has no launch row at all after ``launch_timeout``: its trigger died between
+    recording the decision and launching. Younger decisions without a launch row are being
+    launched right now and count, so racing triggers stay within the limits.
+    """
     if audit.empty:
         return History(None, 0)
     triggered = audit[(audit["event_type"] == "decision") & (audit["decision"] == "triggered")]
     if triggered.empty:
         return History(None, 0)
-    launches = audit[(audit["event_type"] == "launch") & audit["decision"].isin(NOT_STARTED)]
+    launch_rows = audit[audit["event_type"] == "launch"]
+    launches = launch_rows[launch_rows["decision"].isin(NOT_STARTED)]
     not_started = triggered["event_id"].isin(set(launches["parent_event_id"].dropna()))
+    if launch_timeout is not None:
+        unanswered = ~triggered["event_id"].isin(set(launch_rows["parent_event_id"].dropna()))
+        stale = pd.to_datetime(triggered["decided_at"], utc=True) < pd.Timestamp(now) - launch_timeout
+        not_started = not_started | (unanswered & stale)
     day_start = pd.Timestamp(now.astimezone(UTC).date(), tz="UTC")
 
     def today(rows: pd.DataFrame) -> int:
@@ -450,7 +461,7 @@ class RetrainingTrigger:
             attempts += 1
             version, audit = self._read()
             now = self.clock()
-            history = history_of(audit, now)
+            history = history_of(audit, now, timedelta(minutes=self.cfg.launch_timeout_minutes))
             decision, reason = decide(signals, history, now, self.cfg)
             row = self._row(event_id, "decision", None, now, decision, reason, signals, history, version, attempts)
             try:
