@@ -74,25 +74,9 @@ class Figure:
     unit: str = ""
 
 
-def market_trades(market: MarketData) -> pd.DataFrame:
-    """The replay's trades as silver-shaped rows (what the gold layer feeds ``build_gold_features``)."""
-    asset = np.asarray(market.asset_classes, dtype=object)[market.sym]
-    return pd.DataFrame(
-        {
-            "trade_id": np.char.add("t", np.arange(len(market)).astype(str)),
-            "source": np.where(asset == "crypto", "binance", "finnhub"),
-            "asset_class": asset,
-            "symbol": np.asarray(market.symbols, dtype=object)[market.sym],
-            "price": market.price,
-            "volume": market.volume,
-            "ts": pd.to_datetime(market.ts, unit="ms", utc=True),
-        }
-    )
-
-
 def write_gold(platform: Platform, market: MarketData) -> pd.DataFrame:
     cfg = platform.config
-    gold = build_gold_features(market_trades(market), cfg.features)
+    gold = build_gold_features(market.silver_frame(), cfg.features)
     platform.store.overwrite(cfg.table("gold_trade_features"), gold)
     market.write_ground_truth(platform.paths.landing)
     return gold
@@ -199,7 +183,7 @@ def big_tournament(cfg: ProjectConfig, root: Path, rows: int) -> Figure:
     platform = Platform.create(big_cfg, lakehouse_root=root)
     t0 = time.perf_counter()
     market = build_synthetic_market(big_cfg.replay, cfg.symbols.equities, cfg.symbols.crypto, window=1)
-    gold = build_gold_features(market_trades(market), cfg.features)
+    gold = build_gold_features(market.silver_frame(), cfg.features)
     market.write_ground_truth(platform.paths.landing)
     gold = gold.sort_values(["bar_start", "symbol"], kind="stable").head(rows).reset_index(drop=True)
     manager = FeatureStoreManager(platform)

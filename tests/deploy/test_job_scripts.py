@@ -18,31 +18,15 @@ import pytest
 import yaml
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.config.ml import (
-    IsolationForestParams,
-    LightGBMParams,
-    ModelsConfig,
-    RandomForestParams,
-    XGBoostParams,
-)
 from financial_transactions.lakehouse import Platform
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.training import run_training
+from tests.models.helpers import small
 from tests.models.market import write_market
 
 from .bundle_fixture import PROJECT_ROOT
 
 SCRIPTS = PROJECT_ROOT / "scripts" / "financial"
-
-
-def _small(config: ProjectConfig) -> ProjectConfig:
-    models = ModelsConfig(
-        lightgbm=LightGBMParams(n_estimators=40, num_leaves=15),
-        xgboost=XGBoostParams(n_estimators=40, max_depth=4),
-        random_forest=RandomForestParams(n_estimators=30, max_depth=8),
-        isolation_forest=IsolationForestParams(n_estimators=50),
-    )
-    return config.model_copy(update={"models": models})
 
 
 def run_script(name: str, root: Path, *extra: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -63,7 +47,7 @@ def run_script(name: str, root: Path, *extra: str, config: Path | None = None) -
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """v1 promoted (first deploy), v2 an identical retrain the gate rejects."""
-    cfg = _small(ProjectConfig.from_yaml(PROJECT_ROOT / "project_config.yml", "dev"))
+    cfg = small(ProjectConfig.from_yaml(PROJECT_ROOT / "project_config.yml", "dev"))
     platform = Platform.create(cfg, lakehouse_root=tmp_path_factory.mktemp("job") / "lake")
     write_market(platform, minutes=700)
     first = run_training(platform, git_sha="feedbeef")

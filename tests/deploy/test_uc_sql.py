@@ -15,9 +15,6 @@ from sqlglot import exp
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.config.project import TablesConfig
-from financial_transactions.decision.backtester import Backtester
-from financial_transactions.decision.decision_matrix import DecisionMatrix
-from financial_transactions.decision.predictions import synthesize_predictions
 from financial_transactions.deploy.sql_check import check_sql
 from financial_transactions.deploy.uc_tables import (
     DECLARED,
@@ -27,8 +24,7 @@ from financial_transactions.deploy.uc_tables import (
     code_schemas,
     columns_of,
 )
-from financial_transactions.lakehouse import Platform
-from tests.decision.lakehouse import gold_frame, synthetic_trades, train_champion, write_gold
+from tests.reporting.real_schemas import writer_schemas
 
 from .bundle_fixture import PROJECT_ROOT, edit, line_of
 
@@ -87,20 +83,10 @@ def test_declared_columns_are_the_code_schemas() -> None:
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, pa.Schema]]:
+def written() -> dict[str, pa.Schema]:
     """The Delta schemas the real writers give predictions, backtests and the decision matrix."""
-    platform = Platform.create(_config("dev"), lakehouse_root=tmp_path_factory.mktemp("uc") / "lake")
-    gold = gold_frame(platform, synthetic_trades({"AAPL": 190.0, "ETHUSDT": 3_000.0}, 180, seed=13))
-    write_gold(platform, gold)
-    train_champion(platform, gold, n_estimators=10, seed=4)
-    synthesize_predictions(platform)
-    backtester = Backtester(platform)
-    backtester.write(backtester.run())
-    matrix = DecisionMatrix(platform)
-    matrix.write(matrix.build())
-    store = platform.store
-    keys = ("synthesized_predictions", "backtest_results", "decision_matrix")
-    yield {key: store.read_arrow(platform.config.table(key)).schema for key in keys}
+    schemas = writer_schemas()  # one run of the real writers per test process, shared with tests/reporting
+    return {key: schemas[key] for key in ("synthesized_predictions", "backtest_results", "decision_matrix")}
 
 
 def test_declared_columns_are_what_the_writers_write(written: dict[str, pa.Schema]) -> None:

@@ -136,21 +136,6 @@ def _market(seed: int) -> MarketData:
     return build_synthetic_market(cfg, ["AAPL"], ["BTCUSDT"])
 
 
-def _market_trades(market: MarketData) -> pd.DataFrame:
-    asset = np.asarray(market.asset_classes, dtype=object)[market.sym]
-    return pd.DataFrame(
-        {
-            "trade_id": [f"r{i:07d}" for i in range(len(market))],
-            "source": np.where(asset == "crypto", "binance", "finnhub"),
-            "asset_class": asset,
-            "symbol": np.asarray(market.symbols, dtype=object)[market.sym],
-            "price": market.price,
-            "volume": market.volume,
-            "ts": pd.to_datetime(market.ts, unit="ms", utc=True),
-        }
-    )
-
-
 def test_ground_truth_where_covered_rule_elsewhere(tmp_path: Path) -> None:
     """A replay window (with ground truth and coverage) mixed with live-vendor bars that have none.
 
@@ -160,7 +145,7 @@ def test_ground_truth_where_covered_rule_elsewhere(tmp_path: Path) -> None:
     """
     market = _market(seed=5)
     market.write_ground_truth(tmp_path)
-    replay = _market_trades(market)
+    replay = market.silver_frame()
     window_end = pd.Timestamp(int(market.ts[-1]), unit="ms", tz="UTC")
     live_msft, events = with_transient_and_persistent_events(
         synthetic_trades("MSFT", 12_000, seed=3, start=str(window_end.tz_localize(None)), price0=410.0), seed=8
@@ -207,7 +192,7 @@ def test_truth_without_coverage_gives_positives_only(tmp_path: Path) -> None:
     market = _market(seed=6)
     market.write_ground_truth(tmp_path)
     (tmp_path / "_ground_truth" / market.window / "coverage.json").unlink()
-    gold = build_gold_features(_market_trades(market), FeaturesConfig())
+    gold = build_gold_features(market.silver_frame(), FeaturesConfig())
     truth = load_ground_truth(tmp_path)
     labelled, report = label_bars(gold, LabelsConfig(), FeaturesConfig(), truth, load_coverage(tmp_path))
     gt = labelled[labelled.label_source == "ground_truth"]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import mlflow
 
-from financial_transactions.config.ml import LightGBMParams, RandomForestParams
+from financial_transactions.config import ProjectConfig
+from financial_transactions.config.ml import (
+    IsolationForestParams,
+    LightGBMParams,
+    ModelsConfig,
+    RandomForestParams,
+    XGBoostParams,
+)
 from financial_transactions.lakehouse import Platform
 from financial_transactions.models.algorithms import LightGBMModel, RandomForestModel
 from financial_transactions.models.base import BaseAnomalyModel
@@ -35,3 +42,14 @@ def register(platform: Platform, registry: ModelRegistry, model: BaseAnomalyMode
     with mlflow.start_run(run_name=f"test-{model.name}") as run:
         uri = log_pyfunc(model, data, metadata={"run_id": run.info.run_id}, input_example_rows=3)
     return registry.register(uri, tags={"algorithm": model.name})
+
+
+def small(config: ProjectConfig) -> ProjectConfig:
+    """``config`` with small ensembles: the real four models, trained in seconds."""
+    models = ModelsConfig(
+        lightgbm=LightGBMParams(n_estimators=40, num_leaves=15),
+        xgboost=XGBoostParams(n_estimators=40, max_depth=4),
+        random_forest=RandomForestParams(n_estimators=30, max_depth=8),
+        isolation_forest=IsolationForestParams(n_estimators=50),
+    )
+    return config.model_copy(update={"models": models})

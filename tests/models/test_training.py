@@ -14,13 +14,6 @@ from typer.testing import CliRunner
 
 from financial_transactions.cli.main import app
 from financial_transactions.config import ProjectConfig
-from financial_transactions.config.ml import (
-    IsolationForestParams,
-    LightGBMParams,
-    ModelsConfig,
-    RandomForestParams,
-    XGBoostParams,
-)
 from financial_transactions.lakehouse import Platform
 from financial_transactions.models.champion_challenger import latest_promotion
 from financial_transactions.models.deployment import deploy_champion
@@ -28,17 +21,8 @@ from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.training import run_stage, run_training
 from financial_transactions.orchestration import RunContext
 
+from .helpers import small
 from .market import write_market
-
-
-def small(config: ProjectConfig) -> ProjectConfig:
-    models = ModelsConfig(
-        lightgbm=LightGBMParams(n_estimators=40, num_leaves=15),
-        xgboost=XGBoostParams(n_estimators=40, max_depth=4),
-        random_forest=RandomForestParams(n_estimators=30, max_depth=8),
-        isolation_forest=IsolationForestParams(n_estimators=50),
-    )
-    return config.model_copy(update={"models": models})
 
 
 def test_run_training_first_deploy_then_rejects_an_identical_retrain(config: ProjectConfig, tmp_path: Path) -> None:

@@ -88,6 +88,22 @@ class MarketData:
             }
         )
 
+    def silver_frame(self) -> pd.DataFrame:
+        """The trades as silver-shaped rows (what ``build_gold_features`` takes), skipping the collectors
+        and the pipeline: for the model benchmark and tests that need gold fast. Ids follow trade order."""
+        asset = np.asarray(self.asset_classes, dtype=object)[self.sym]
+        return pd.DataFrame(
+            {
+                "trade_id": [f"replay-{i:09d}" for i in range(len(self))],
+                "source": np.where(asset == CRYPTO, BINANCE, FINNHUB),
+                "asset_class": asset,
+                "symbol": np.asarray(self.symbols, dtype=object)[self.sym],
+                "price": self.price,
+                "volume": self.volume,
+                "ts": pd.to_datetime(self.ts, unit="ms", utc=True),
+            }
+        )
+
     def counts(self) -> dict[str, int]:
         out = {"trades": len(self)}
         for ac in (EQUITY, CRYPTO):
