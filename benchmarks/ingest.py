@@ -36,8 +36,8 @@ import orjson
 import websocket
 
 from financial_transactions.config.collectors import BackoffConfig, ReplayConfig
-from financial_transactions.streaming.collectors import FinnhubCollector
-from financial_transactions.streaming.synthetic import build_synthetic_market
+from financial_transactions.ingest.collectors import FinnhubCollector
+from financial_transactions.replay.synthetic import build_synthetic_market
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN", "JPM"]
 TOKEN = "bench-token"
@@ -56,7 +56,7 @@ def replay_config(trades: int, batch: int) -> ReplayConfig:
 
 def serve(cfg_json: str, conn: Any) -> None:
     """Child process: build the market, serve it, report what was sent when told to stop."""
-    from financial_transactions.streaming.replay import ReplayHub
+    from financial_transactions.replay.servers import ReplayHub
 
     cfg = ReplayConfig.model_validate_json(cfg_json)
     market = build_synthetic_market(cfg, SYMBOLS, [])

@@ -50,14 +50,14 @@ from financial_transactions.config import ProjectConfig
 from financial_transactions.features.feature_engineering import build_gold_features
 from financial_transactions.features.feature_store_manager import SPLIT_COLUMN, FeatureStoreManager
 from financial_transactions.features.labels import LABEL_COLUMN
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.data import TrainingData
 from financial_transactions.models.metrics import evaluate_predictions
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.tournament import ModelTournament
 from financial_transactions.models.training import load_holdout, run_training
-from financial_transactions.streaming.market_data import MarketData
-from financial_transactions.streaming.synthetic import build_synthetic_market
+from financial_transactions.replay.market import MarketData
+from financial_transactions.replay.synthetic import build_synthetic_market
+from financial_transactions.runtime import Platform
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TARGET_PR_AUC = 0.80
@@ -85,8 +85,8 @@ def write_gold(platform: Platform, market: MarketData) -> pd.DataFrame:
 # -- 1. quality ----------------------------------------------------------------------------
 def gold_through_pipeline(platform: Platform) -> pd.DataFrame:
     """Window 1 through the replay servers, the collectors and the pipeline, as ``fin-mlops run`` does."""
-    from financial_transactions.dlt.runner import PipelineRunner
-    from financial_transactions.streaming.stage import ingest_window
+    from financial_transactions.pipeline.batch import PipelineRunner
+    from financial_transactions.replay.stage import ingest_window
 
     start = time.perf_counter()
     landed = ingest_window(platform, 1)

@@ -35,11 +35,11 @@ import orjson
 import pandas as pd
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.dlt.runner import PipelineResult, PipelineRunner
-from financial_transactions.lakehouse import Platform
+from financial_transactions.ingest.landing import LandingWriter
+from financial_transactions.ingest.records import BINANCE, FINNHUB, FrameContext, parse_binance, parse_finnhub
 from financial_transactions.lakehouse.engine import get_spark
-from financial_transactions.streaming.landing import LandingWriter
-from financial_transactions.streaming.records import BINANCE, FINNHUB, FrameContext, parse_binance, parse_finnhub
+from financial_transactions.pipeline.batch import PipelineResult, PipelineRunner
+from financial_transactions.runtime import Platform
 
 TARGET = 50_000
 EQUITIES = ["AAPL", "MSFT", "NVDA", "AMZN", "JPM"]

@@ -42,11 +42,11 @@ import pandas as pd
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.features.feature_engineering import build_gold_features, feature_columns
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.algorithms import LightGBMModel
 from financial_transactions.models.data import TrainingData
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.tournament import log_pyfunc
+from financial_transactions.runtime import Platform
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TARGET_P99_MS = 20.0

@@ -16,7 +16,7 @@ os.environ.pop("SPARK_REMOTE", None)  # tests own their engine; a user's Connect
 os.environ.pop("DATABRICKS_RUNTIME_VERSION", None)
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,8 @@ import argparse
 import sys
 
 from financial_transactions.entrypoints import script_platform
-from financial_transactions.streaming.jobs import run_finnhub
-from financial_transactions.streaming.redaction import CollectorError
+from financial_transactions.ingest.jobs import run_finnhub
+from financial_transactions.ingest.redaction import CollectorError
 
 
 def _extra(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ On Databricks: the Lakeflow pipeline in the bundle runs this file; its
 Datasets: ``bronze_trades`` (streaming table: every landing file exactly once),
 ``silver_trades``, ``silver_trades_quarantine``, ``silver_bars`` and
 ``gold_trade_features`` (materialized views). All logic lives in
-``financial_transactions.dlt`` and is shared with the embedded runner; this file
+``financial_transactions.pipeline`` and is shared with the embedded runner; this file
 only wires it. Expectations: Lakeflow's ``expect_all_or_drop`` where the API has
 it, the same rule set as an explicit filter where it does not (OSS SDP).
 """
@@ -22,8 +22,8 @@ from pyspark import pipelines as dp
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from financial_transactions.dlt import bronze_ingest, expectations, gold_features, silver_transform
-from financial_transactions.dlt.declarative import DeclarativeSettings
+from financial_transactions.pipeline import bronze_ingest, expectations, gold_features, silver_transform
+from financial_transactions.pipeline.declarative import DeclarativeSettings
 
 spark: SparkSession = globals().get("spark") or SparkSession.builder.getOrCreate()
 _here = Path(globals().get("__file__", ".")).resolve().parent

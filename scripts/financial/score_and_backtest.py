@@ -17,7 +17,7 @@ from rich.console import Console
 from financial_transactions.decision.stage import run_backtest
 from financial_transactions.entrypoints import script_platform
 from financial_transactions.lakehouse.errors import LakehouseError
-from financial_transactions.orchestration import RunContext
+from financial_transactions.runtime.context import RunContext
 
 
 def main() -> int:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 
 from financial_transactions.entrypoints import script_platform
-from financial_transactions.lakehouse.task_values import set_task_value
 from financial_transactions.models.training import TrainingFailed, run_training
+from financial_transactions.runtime.task_values import set_task_value
 
 
 def main() -> int:

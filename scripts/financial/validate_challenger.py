@@ -20,11 +20,11 @@ import sys
 
 from financial_transactions.entrypoints import script_platform
 from financial_transactions.features.feature_engineering import feature_columns
-from financial_transactions.lakehouse.task_values import set_task_value
 from financial_transactions.models.registry import CHAMPION, LATEST, ModelRegistry, RegistryError
 from financial_transactions.models.training import load_holdout
 from financial_transactions.models.validator import ModelValidator
 from financial_transactions.monitoring.rollback import ModelRollback, RollbackFailed, RollbackRefused
+from financial_transactions.runtime.task_values import set_task_value
 
 
 def _extra(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from financial_transactions.config import DEFAULT_CONFIG_FILE, ProjectConfig
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:

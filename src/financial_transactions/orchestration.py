@@ -1,41 +1,34 @@
 """``fin-mlops run``: every stage, in order, on one Platform.
 
 A stage is ``def run_stage(ctx: RunContext) -> dict[str, Any]``; the dict holds
-the figures shown in the run's summary table. Stages are referenced by import
-path so the orchestrator stays independent of what each stage imports.
+the figures shown in the run's summary table.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from financial_transactions.lakehouse import Platform
+from financial_transactions.decision import stage as decision_stage
+from financial_transactions.models import stage as models_stage
+from financial_transactions.monitoring import stage as monitoring_stage
+from financial_transactions.pipeline import stage as pipeline_stage
+from financial_transactions.replay import stage as replay_stage
+from financial_transactions.reporting import stage as reporting_stage
+from financial_transactions.runtime.context import RunContext
 
-
-@dataclass
-class RunContext:
-    platform: Platform
-    console: Console
-    state: dict[str, Any] = field(default_factory=dict)
+StageFn = Callable[[RunContext], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Stage:
     name: str
-    target: str  # "package.module:function"
+    run: StageFn
     description: str = ""
-
-    def load(self) -> Callable[[RunContext], dict[str, Any]]:
-        module_name, _, func = self.target.partition(":")
-        fn = getattr(importlib.import_module(module_name), func)
-        return fn  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -47,27 +40,24 @@ class StageResult:
     error: str | None = None
 
 
-#: The end-to-end order. Each engineer registers their stage here.
-STAGES: list[Stage] = [
-    Stage("ingest", "financial_transactions.streaming.stage:run_ingest", "replay window 1 -> collectors -> landing"),
-    Stage("pipeline", "financial_transactions.dlt.runner:run_stage", "landing -> bronze -> silver -> gold (Delta)"),
-    Stage("train", "financial_transactions.models.training:run_stage", "features -> tournament -> validator -> gate"),
-    Stage("shift", "financial_transactions.orchestration:run_shift", "regime-shifted replay window 2 -> pipeline"),
-    Stage("drift", "financial_transactions.monitoring.stage:run_stage", "PSI/JS drift, performance, retraining"),
-    Stage("backtest", "financial_transactions.decision.stage:run_backtest", "champion predictions + backtests"),
-    Stage("decide", "financial_transactions.decision.stage:run_decide", "weighted decision matrix"),
-    Stage("dashboard", "financial_transactions.reporting.stage:run_stage", "dashboard export + decision report"),
-]
-
-
 def run_shift(ctx: RunContext) -> dict[str, Any]:
     """Replay a regime-shifted second window and refine it, so drift has a current window to judge."""
-    from financial_transactions.dlt.runner import run_stage as run_pipeline
-    from financial_transactions.streaming.stage import run_shift_ingest
-
-    ingested = run_shift_ingest(ctx)
-    refined = run_pipeline(ctx)
+    ingested = replay_stage.run_shift_ingest(ctx)
+    refined = pipeline_stage.run_stage(ctx)
     return {**{f"ingest_{k}": v for k, v in ingested.items()}, **refined}
+
+
+#: The end-to-end order.
+STAGES: list[Stage] = [
+    Stage("ingest", replay_stage.run_ingest, "replay window 1 -> collectors -> landing"),
+    Stage("pipeline", pipeline_stage.run_stage, "landing -> bronze -> silver -> gold (Delta)"),
+    Stage("train", models_stage.run_stage, "features -> tournament -> validator -> gate"),
+    Stage("shift", run_shift, "regime-shifted replay window 2 -> pipeline"),
+    Stage("drift", monitoring_stage.run_stage, "PSI/JS drift, performance, retraining"),
+    Stage("backtest", decision_stage.run_backtest, "champion predictions + backtests"),
+    Stage("decide", decision_stage.run_decide, "weighted decision matrix"),
+    Stage("dashboard", reporting_stage.run_stage, "dashboard export + decision report"),
+]
 
 
 def run_stages(
@@ -88,7 +78,7 @@ def run_stages(
         ctx.console.rule(f"[bold cyan]{stage.name}[/] {stage.description}")
         start = time.perf_counter()
         try:
-            summary = stage.load()(ctx) or {}
+            summary = stage.run(ctx) or {}
             results.append(StageResult(stage.name, "ok", time.perf_counter() - start, summary))
         except Exception as exc:  # a failed stage is reported, not swallowed: the run exits non-zero
             failed = True

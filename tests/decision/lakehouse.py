@@ -11,11 +11,11 @@ import pandas as pd
 from financial_transactions.config.ml import LightGBMParams
 from financial_transactions.decision.predictions import TABLE_VERSION_PARAM
 from financial_transactions.features.feature_engineering import build_gold_features, feature_columns
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.algorithms import LightGBMModel
 from financial_transactions.models.data import TrainingData
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.tournament import log_pyfunc
+from financial_transactions.runtime import Platform
 
 T0 = pd.Timestamp("2026-03-09 14:30", tz="UTC")  # a Monday, regular session
 

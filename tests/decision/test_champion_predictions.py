@@ -22,8 +22,8 @@ from financial_transactions.decision.predictions import (
     synthesize_predictions,
     training_cutoff,
 )
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.registry import ModelRegistry, RegistryError
+from financial_transactions.runtime import Platform
 
 from .lakehouse import T0, gold_frame, now, prediction_rows, synthetic_trades, train_champion, write_gold
 

@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 from financial_transactions.cli.main import app
 from financial_transactions.config import ProjectConfig
 from financial_transactions.decision.predictions import NoChampion, synthesize_predictions
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.registry import ModelRegistry
-from financial_transactions.orchestration import STAGES, RunContext, run_stages
+from financial_transactions.orchestration import STAGES, run_stages
+from financial_transactions.runtime import Platform
+from financial_transactions.runtime.context import RunContext
 
 from .lakehouse import gold_frame, synthetic_trades, train_champion, train_cutoff_of, write_gold
 

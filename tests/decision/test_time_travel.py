@@ -13,8 +13,8 @@ import pytest
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.decision.backtester import Backtester, BacktestReport
-from financial_transactions.lakehouse import Platform
 from financial_transactions.lakehouse.errors import TableNotFound
+from financial_transactions.runtime import Platform
 
 from .lakehouse import T0, gold_frame, now, prediction_rows, synthetic_trades, write_gold
 

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.training import run_training
+from financial_transactions.runtime import Platform
 from tests.models.helpers import small
 from tests.models.market import write_market
 

@@ -12,8 +12,8 @@ import yaml
 from financial_transactions.config import ProjectConfig
 from financial_transactions.config.pipeline import ExpectationsConfig
 from financial_transactions.deploy.semantics import pipeline_conf_keys
-from financial_transactions.dlt import expectations
-from financial_transactions.dlt.declarative import (
+from financial_transactions.pipeline import expectations
+from financial_transactions.pipeline.declarative import (
     CONF_CONFIG,
     CONF_ENV,
     CONF_KNOWN_SOURCES,

@@ -18,7 +18,7 @@ from financial_transactions.features.feature_store_manager import (
     time_split,
 )
 from financial_transactions.features.labels import label_bars
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 from tests.features.trades import synthetic_trades, with_transient_and_persistent_events
 
 

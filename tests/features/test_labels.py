@@ -21,8 +21,8 @@ from financial_transactions.features.labels import (
     rule_flags,
     rule_labels,
 )
-from financial_transactions.streaming.market_data import MarketData
-from financial_transactions.streaming.synthetic import build_synthetic_market
+from financial_transactions.replay.market import MarketData
+from financial_transactions.replay.synthetic import build_synthetic_market
 from tests.features.trades import synthetic_trades, with_transient_and_persistent_events
 
 

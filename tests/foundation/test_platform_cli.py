@@ -9,8 +9,10 @@ from typer.testing import CliRunner
 
 from financial_transactions.cli import app
 from financial_transactions.config import ProjectConfig
-from financial_transactions.lakehouse import LocalDeltaStore, Platform
-from financial_transactions.orchestration import RunContext, Stage, run_stages
+from financial_transactions.lakehouse import LocalDeltaStore
+from financial_transactions.orchestration import Stage, run_stages
+from financial_transactions.runtime import Platform
+from financial_transactions.runtime.context import RunContext
 
 
 def test_local_paths_mirror_unity_catalog_volumes(platform: Platform, lakehouse_root: Path) -> None:
@@ -81,10 +83,6 @@ def test_run_stops_at_the_first_failure_and_reports_it(platform: Platform) -> No
     from rich.console import Console
 
     calls: list[str] = []
-    import sys
-    import types
-
-    mod = types.ModuleType("fin_test_stages")
 
     def ok(ctx: RunContext) -> dict[str, int]:
         calls.append("ok")
@@ -95,10 +93,7 @@ def test_run_stops_at_the_first_failure_and_reports_it(platform: Platform) -> No
         calls.append("boom")
         raise ValueError("bad landing file landing/x.ndjson")
 
-    mod.ok = ok  # type: ignore[attr-defined]
-    mod.boom = boom  # type: ignore[attr-defined]
-    sys.modules["fin_test_stages"] = mod
-    stages = [Stage("a", "fin_test_stages:ok"), Stage("b", "fin_test_stages:boom"), Stage("c", "fin_test_stages:ok")]
+    stages = [Stage("a", ok), Stage("b", boom), Stage("c", ok)]
     ctx = RunContext(platform=platform, console=Console(record=True))
     results = run_stages(ctx, stages)
     assert [r.status for r in results] == ["ok", "failed", "skipped"]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from financial_transactions.lakehouse import platform as platform_module
 from financial_transactions.lakehouse.tracking import MlflowSettings
+from financial_transactions.runtime import platform as platform_module
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,12 @@ from financial_transactions.config.ml import (
     RandomForestParams,
     XGBoostParams,
 )
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.algorithms import LightGBMModel, RandomForestModel
 from financial_transactions.models.base import BaseAnomalyModel
 from financial_transactions.models.data import TrainingData
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.tournament import log_pyfunc
+from financial_transactions.runtime import Platform
 
 
 def lightgbm(n_estimators: int = 30) -> LightGBMModel:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from financial_transactions.features.feature_engineering import build_gold_features
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 
 
 def crypto_trades(symbol: str, minutes: int, *, seed: int, price0: float) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.config.ml import GateConfig, GuardrailsConfig
-from financial_transactions.lakehouse import LakehouseError, Platform
+from financial_transactions.lakehouse import LakehouseError
 from financial_transactions.lakehouse.store import LocalDeltaStore
 from financial_transactions.models.champion_challenger import (
     ChampionChallenger,
@@ -27,6 +27,7 @@ from financial_transactions.models.champion_challenger import (
 )
 from financial_transactions.models.data import TrainingData
 from financial_transactions.models.registry import ModelRegistry
+from financial_transactions.runtime import Platform
 
 from .helpers import fit, lightgbm, random_forest, register
 from .synthetic import training_data

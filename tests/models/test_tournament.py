@@ -21,11 +21,11 @@ from financial_transactions.config.ml import (
     RandomForestParams,
     XGBoostParams,
 )
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.algorithms import LightGBMModel, build_models
 from financial_transactions.models.base import ModelResult
 from financial_transactions.models.report import leaderboard
 from financial_transactions.models.tournament import ModelTournament, rank_results
+from financial_transactions.runtime import Platform
 
 from .synthetic import FEATURES, training_data
 

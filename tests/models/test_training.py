@@ -14,12 +14,13 @@ from typer.testing import CliRunner
 
 from financial_transactions.cli.main import app
 from financial_transactions.config import ProjectConfig
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.champion_challenger import latest_promotion
 from financial_transactions.models.deployment import deploy_champion
 from financial_transactions.models.registry import ModelRegistry
-from financial_transactions.models.training import run_stage, run_training
-from financial_transactions.orchestration import RunContext
+from financial_transactions.models.stage import run_stage
+from financial_transactions.models.training import run_training
+from financial_transactions.runtime import Platform
+from financial_transactions.runtime.context import RunContext
 
 from .helpers import small
 from .market import write_market

@@ -8,10 +8,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from financial_transactions.config.ml import ValidatorConfig
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.data import TrainingData
 from financial_transactions.models.tournament import log_pyfunc
 from financial_transactions.models.validator import ModelValidator
+from financial_transactions.runtime import Platform
 
 from .helpers import fit, lightgbm
 from .synthetic import FEATURES, training_data

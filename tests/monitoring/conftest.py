@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.registry import ModelRegistry
+from financial_transactions.runtime import Platform
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.lakehouse import Platform
 from financial_transactions.monitoring.retraining_trigger import LaunchResult, RetrainingTrigger, TriggerSignals
+from financial_transactions.runtime import Platform
 
 
 class RecordingLauncher:

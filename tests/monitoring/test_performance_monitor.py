@@ -14,7 +14,6 @@ from sklearn.metrics import average_precision_score
 
 from financial_transactions.config.monitoring import PerformanceConfig, RetrainingConfig
 from financial_transactions.features.labels import label_bars, load_coverage, load_ground_truth
-from financial_transactions.lakehouse import Platform
 from financial_transactions.monitoring.performance_monitor import (
     PerformanceMonitor,
     ensure_model_monitor,
@@ -24,6 +23,7 @@ from financial_transactions.monitoring.performance_monitor import (
     window_metrics,
 )
 from financial_transactions.monitoring.retraining_trigger import TriggerSignals
+from financial_transactions.runtime import Platform
 from tests.support.rest_stub import RestStub
 
 T0 = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)

@@ -11,7 +11,6 @@ from typing import Any
 import pandas as pd
 
 from financial_transactions.config.monitoring import RetrainingConfig
-from financial_transactions.lakehouse import Platform
 from financial_transactions.monitoring.retraining_trigger import (
     History,
     RetrainingTrigger,
@@ -20,6 +19,7 @@ from financial_transactions.monitoring.retraining_trigger import (
     decisions_of,
     history_of,
 )
+from financial_transactions.runtime import Platform
 
 from .race_worker import RecordingLauncher, race
 
@@ -282,7 +282,7 @@ def test_set_task_value_uses_the_runtime_dbutils_only_inside_a_databricks_runtim
     import sys
     import types
 
-    from financial_transactions.lakehouse.task_values import runtime_task_values, set_task_value
+    from financial_transactions.runtime.task_values import runtime_task_values, set_task_value
 
     values = RecordingTaskValues()
     dbutils = types.SimpleNamespace(jobs=types.SimpleNamespace(taskValues=values))

@@ -13,10 +13,10 @@ import pyarrow as pa
 import pytest
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.data import TrainingData
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.monitoring.rollback import ModelRollback, RollbackFailed, RollbackRefused, promotion_of
+from financial_transactions.runtime import Platform
 
 T0 = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
 

@@ -14,7 +14,6 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from financial_transactions.cli.main import app
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.monitoring.stage import (
     ground_truth_path,
@@ -24,7 +23,8 @@ from financial_transactions.monitoring.stage import (
     run_performance,
     run_stage,
 )
-from financial_transactions.orchestration import RunContext
+from financial_transactions.runtime import Platform
+from financial_transactions.runtime.context import RunContext
 
 from .race_worker import RecordingLauncher
 

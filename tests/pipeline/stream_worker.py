@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.lakehouse import Platform
-from financial_transactions.streaming.stream_processor import StreamProcessor
+from financial_transactions.pipeline.stream import StreamProcessor
+from financial_transactions.runtime import Platform
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from financial_transactions.dlt import bronze_ingest
-from financial_transactions.dlt.runner import PipelineRunner
-from financial_transactions.lakehouse import Platform
 from financial_transactions.lakehouse.paths import LakehousePaths
 from financial_transactions.lakehouse.store import LocalDeltaStore
+from financial_transactions.pipeline import bronze_ingest
+from financial_transactions.pipeline.batch import PipelineRunner
+from financial_transactions.runtime import Platform
 from tests.pipeline import landing_sample as sample
 
 
@@ -157,7 +157,7 @@ def test_auto_loader_reader_plan(spark: Any, tmp_path: Path, config: Any) -> Non
 def test_local_listing_warns_about_files_outside_the_layout(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     sample.build(tmp_path)
     _noise(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="financial_transactions.dlt.bronze_ingest"):
+    with caplog.at_level(logging.WARNING, logger="financial_transactions.pipeline.bronze_ingest"):
         files = bronze_ingest.list_landing_files(tmp_path)
     assert len(files) == 8
     assert "2 landing file(s) outside <source>/date=*/symbol=*/ are not bronze input" in caplog.text

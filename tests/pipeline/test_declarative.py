@@ -16,9 +16,9 @@ import yaml
 from typer.testing import CliRunner
 
 from financial_transactions.cli import app
-from financial_transactions.dlt.gold_features import GOLD_KEYS
-from financial_transactions.dlt.runner import PipelineRunner, compare_frames
-from financial_transactions.lakehouse import Platform
+from financial_transactions.pipeline.batch import PipelineRunner, compare_frames
+from financial_transactions.pipeline.gold_features import GOLD_KEYS
+from financial_transactions.runtime import Platform
 from tests.pipeline import landing_sample as sample
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.dlt import bronze_ingest, expectations, silver_transform
+from financial_transactions.pipeline import bronze_ingest, expectations, silver_transform
 from tests.pipeline import landing_sample as sample
 
 STAMP = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)

@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from financial_transactions.dlt import bronze_ingest
-from financial_transactions.dlt.runner import PipelineRunner, reproduce_gold
-from financial_transactions.lakehouse import Platform
+from financial_transactions.pipeline import bronze_ingest
+from financial_transactions.pipeline.batch import PipelineRunner, reproduce_gold
+from financial_transactions.runtime import Platform
 from tests.pipeline import landing_sample as sample
 
 EXPECTED = {

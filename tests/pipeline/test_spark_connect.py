@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.lakehouse import LocalDeltaStore, Platform
+from financial_transactions.lakehouse import LocalDeltaStore
+from financial_transactions.runtime import Platform
 from tests.pipeline import landing_sample as sample
 
 PORT = 15002

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from financial_transactions.dlt.runner import table_counts
-from financial_transactions.lakehouse import Platform
-from financial_transactions.streaming.stream_processor import StreamProcessor
+from financial_transactions.pipeline.batch import table_counts
+from financial_transactions.pipeline.stream import StreamProcessor
+from financial_transactions.runtime import Platform
 from tests.pipeline import landing_sample as sample
 
 WORKER = Path(__file__).with_name("stream_worker.py")

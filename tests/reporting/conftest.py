@@ -25,9 +25,9 @@ import pytest
 import yaml
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.lakehouse import Platform
 from financial_transactions.orchestration import STAGES
 from financial_transactions.reporting.export import export_dashboard
+from financial_transactions.runtime import Platform
 
 from .lakehouse_fixture import XSS_SYMBOL, WrittenTables, write_platform_tables
 

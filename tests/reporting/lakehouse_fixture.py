@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 from tests.decision.lakehouse import gold_frame, synthetic_trades
 
 from .real_schemas import conform

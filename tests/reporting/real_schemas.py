@@ -21,9 +21,9 @@ import pyarrow as pa
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.deploy.uc_tables import code_schemas
-from financial_transactions.dlt import runner
-from financial_transactions.dlt.bronze_ingest import BRONZE_COLUMNS
-from financial_transactions.dlt.silver_transform import QUARANTINE_COLUMNS, SILVER_BAR_COLUMNS, SILVER_COLUMNS
+from financial_transactions.pipeline import batch as runner
+from financial_transactions.pipeline.bronze_ingest import BRONZE_COLUMNS
+from financial_transactions.pipeline.silver_transform import QUARANTINE_COLUMNS, SILVER_BAR_COLUMNS, SILVER_COLUMNS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WRITER_TABLES = ("gold_trade_features", "synthesized_predictions", "backtest_results", "decision_matrix")
@@ -42,7 +42,7 @@ def writer_schemas() -> dict[str, pa.Schema]:
     from financial_transactions.decision.backtester import Backtester
     from financial_transactions.decision.decision_matrix import DecisionMatrix
     from financial_transactions.decision.predictions import synthesize_predictions
-    from financial_transactions.lakehouse import Platform
+    from financial_transactions.runtime import Platform
     from tests.decision.lakehouse import gold_frame, synthetic_trades, train_champion, write_gold
 
     cfg = ProjectConfig.from_yaml(PROJECT_ROOT / "project_config.yml", "dev")

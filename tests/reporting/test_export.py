@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from financial_transactions.lakehouse import Platform
 from financial_transactions.reporting.export import DOCUMENTS, SCHEMA_VERSION, export_dashboard
+from financial_transactions.runtime import Platform
 
 from .lakehouse_fixture import FEATURES, XSS_SYMBOL, WrittenTables, write_platform_tables
 from .real_schemas import conform, real_columns

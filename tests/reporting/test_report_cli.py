@@ -11,9 +11,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from financial_transactions.cli import app
-from financial_transactions.lakehouse import Platform
-from financial_transactions.orchestration import STAGES, RunContext
+from financial_transactions.orchestration import STAGES
+from financial_transactions.reporting import stage as reporting_stage
 from financial_transactions.reporting.report import md, write_report
+from financial_transactions.runtime import Platform
+from financial_transactions.runtime.context import RunContext
 
 from .lakehouse_fixture import XSS_SYMBOL, write_platform_tables
 
@@ -103,12 +105,12 @@ def test_script_entry_point(platform: Platform, project_root: Path, tmp_path: Pa
 
 def test_dashboard_is_the_last_stage_and_prints_the_path(platform: Platform, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     assert STAGES[-1].name == "dashboard"
-    assert STAGES[-1].target == "financial_transactions.reporting.stage:run_stage"
+    assert STAGES[-1].run is reporting_stage.run_stage
     write_platform_tables(platform)
     monkeypatch.chdir(tmp_path)
     console = Console(record=True, width=400)
     ctx = RunContext(platform=platform, console=console)
-    summary = STAGES[-1].load()(ctx)
+    summary = STAGES[-1].run(ctx)
     index = Path(platform.paths.exports) / "index.html"
     assert summary["dashboard"] == str(index)
     assert summary["sections_with_data"] == "22/23"

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from financial_transactions.config import ProjectConfig
 from financial_transactions.decision.decision_matrix import DecisionMatrix
 from financial_transactions.features.feature_engineering import build_gold_features
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.registry import ModelRegistry
+from financial_transactions.runtime import Platform
 from financial_transactions.serving.api import create_app
 from financial_transactions.serving.schemas import MAX_TS_MS, MIN_TS_MS, ScoreResponse
 

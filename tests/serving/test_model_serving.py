@@ -16,8 +16,8 @@ from databricks.sdk import WorkspaceClient
 from typer.testing import CliRunner
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.deployment import DeploymentError, deploy_champion, update_serving_endpoint
+from financial_transactions.runtime import Platform
 from financial_transactions.serving.model_serving import ModelServingManager, ServingError
 from tests.support.rest_stub import RecordedRequest, RestStub
 

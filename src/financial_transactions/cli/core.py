@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 
 
 def register(app: typer.Typer) -> None:
@@ -68,7 +68,8 @@ def run(
     fresh: bool = typer.Option(False, "--fresh", help="delete this env's local lakehouse first (embedded engine only)"),
 ) -> None:
     """Run every stage end to end: replay, ingest, pipeline, train, drift, backtest, decide, dashboard."""
-    from financial_transactions.orchestration import STAGES, RunContext, run_stages, summary_table
+    from financial_transactions.orchestration import STAGES, run_stages, summary_table
+    from financial_transactions.runtime.context import RunContext
 
     platform = platform_from_ctx(ctx)
     if fresh:

@@ -20,7 +20,7 @@ from rich.table import Table
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
 
 if TYPE_CHECKING:
-    from financial_transactions.streaming.collectors import StreamCollector
+    from financial_transactions.ingest.collectors import StreamCollector
 
 ingest_app = typer.Typer(help="Run a market-data collector into the landing zone.", no_args_is_help=True)
 
@@ -57,8 +57,8 @@ def replay(
     duration: float | None = typer.Option(None, "--duration", min=0.1, help="stop after N seconds"),
 ) -> None:
     """Serve the offline market over the Finnhub, Binance and Alpha Vantage protocols on 127.0.0.1."""
-    from financial_transactions.streaming.replay import ReplayHub
-    from financial_transactions.streaming.stage import build_market
+    from financial_transactions.replay.servers import ReplayHub
+    from financial_transactions.replay.stage import build_market
 
     platform = platform_from_ctx(ctx)
     cfg = platform.config
@@ -148,7 +148,7 @@ def _counters_table(title: str, counters: dict[str, Any]) -> Table:
 
 
 def _run_stream(collector: StreamCollector, duration: float) -> None:
-    from financial_transactions.streaming.redaction import CollectorError
+    from financial_transactions.ingest.redaction import CollectorError
 
     box: dict[str, BaseException] = {}
 
@@ -178,8 +178,8 @@ def ingest_finnhub(
     symbols: str | None = typer.Option(None, "--symbols", help="comma-separated (default: symbols.equities)"),
 ) -> None:
     """Stream Finnhub trades into the landing zone (SIGTERM/Ctrl-C flush and exit cleanly)."""
-    from financial_transactions.streaming.jobs import finnhub_collector
-    from financial_transactions.streaming.redaction import CollectorError
+    from financial_transactions.ingest.jobs import finnhub_collector
+    from financial_transactions.ingest.redaction import CollectorError
 
     platform = platform_from_ctx(ctx)
     try:
@@ -198,7 +198,7 @@ def ingest_crypto(
     symbols: str | None = typer.Option(None, "--symbols", help="comma-separated (default: symbols.crypto)"),
 ) -> None:
     """Stream Binance-protocol trades (combined stream) into the landing zone."""
-    from financial_transactions.streaming.jobs import crypto_collector
+    from financial_transactions.ingest.jobs import crypto_collector
 
     platform = platform_from_ctx(ctx)
     collector = crypto_collector(platform, url=url, symbols=_symbols(symbols))
@@ -216,9 +216,9 @@ def ingest_alphavantage(
     """Fetch daily + intraday OHLCV bars; a symbol's error does not stop the others (exit 1 if any failed)."""
     from rich.progress import Progress
 
-    from financial_transactions.streaming.alphavantage import summarize
-    from financial_transactions.streaming.jobs import alphavantage_collector
-    from financial_transactions.streaming.redaction import CollectorError
+    from financial_transactions.ingest.alphavantage import summarize
+    from financial_transactions.ingest.jobs import alphavantage_collector
+    from financial_transactions.ingest.redaction import CollectorError
 
     platform = platform_from_ctx(ctx)
     if outputsize is not None and outputsize not in ("compact", "full"):

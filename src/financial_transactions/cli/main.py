@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from financial_transactions.config import DEFAULT_CONFIG_FILE, ConfigError, ProjectConfig
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 
 console = Console()
 err_console = Console(stderr=True)

@@ -10,8 +10,8 @@ from rich.table import Table
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
 
 if TYPE_CHECKING:
-    from financial_transactions.dlt.runner import PipelineResult
-    from financial_transactions.lakehouse import Platform
+    from financial_transactions.pipeline.batch import PipelineResult
+    from financial_transactions.runtime import Platform
 
 Trigger = Literal["availableNow", "processingTime"]
 
@@ -45,7 +45,7 @@ def pipeline(
     ),
 ) -> None:
     """Run the medallion pipeline and print per-layer counts and quarantine counts by rule."""
-    from financial_transactions.dlt import runner
+    from financial_transactions.pipeline import batch as runner
 
     if as_of_version is not None and (full_refresh or stream or declarative):
         err_console.print("[red]--as-of-version only reads history; it cannot be combined with a run[/]")
@@ -74,8 +74,8 @@ def pipeline(
 def _stream(platform: Platform, trigger: Trigger | None, duration: float | None) -> PipelineResult:
     from datetime import UTC, datetime
 
-    from financial_transactions.dlt import runner
-    from financial_transactions.streaming.stream_processor import StreamProcessor
+    from financial_transactions.pipeline import batch as runner
+    from financial_transactions.pipeline.stream import StreamProcessor
 
     processor = StreamProcessor(platform, trigger=trigger)
     if processor.trigger == "processingTime" and duration is None:
@@ -138,8 +138,8 @@ def _print_result(result: PipelineResult) -> None:
 
 
 def _time_travel(platform: Platform, version: int) -> None:
-    from financial_transactions.dlt.runner import reproduce_gold
     from financial_transactions.lakehouse import TableNotFound
+    from financial_transactions.pipeline.batch import reproduce_gold
 
     try:
         repro = reproduce_gold(platform, version)
@@ -162,7 +162,7 @@ def _time_travel(platform: Platform, version: int) -> None:
 
 
 def _declarative(platform: Platform, full_refresh: bool) -> None:
-    from financial_transactions.dlt.declarative import run_local
+    from financial_transactions.pipeline.declarative import run_local
 
     if platform.is_databricks:
         err_console.print("[red]on Databricks the bundle's Lakeflow pipeline runs dlt_pipeline.py[/]")

@@ -65,8 +65,8 @@ from financial_transactions.config.decision import BacktestConfig, StrategyName
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.decision import performance
 from financial_transactions.decision.predictions import champion_predictions, registry_champion
-from financial_transactions.lakehouse import Platform
 from financial_transactions.lakehouse.errors import TableNotFound
+from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
 

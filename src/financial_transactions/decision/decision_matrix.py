@@ -61,7 +61,7 @@ from financial_transactions.config.decision import DecisionConfig, Recommendatio
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.decision.backtester import current_runs
 from financial_transactions.decision.predictions import champion_predictions, registry_champion
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from financial_transactions.lakehouse import Platform
 from financial_transactions.lakehouse.errors import TableNotFound
+from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
 

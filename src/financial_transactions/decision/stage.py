@@ -9,7 +9,7 @@ from financial_transactions.decision.backtester import Backtester
 from financial_transactions.decision.decision_matrix import DecisionMatrix
 from financial_transactions.decision.predictions import NoChampion, synthesize_predictions
 from financial_transactions.decision.render import backtest_table, decision_table
-from financial_transactions.orchestration import RunContext
+from financial_transactions.runtime.context import RunContext
 
 
 def run_backtest(ctx: RunContext) -> dict[str, Any]:

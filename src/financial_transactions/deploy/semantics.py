@@ -1131,7 +1131,7 @@ def check_pipelines(ctx: Ctx) -> None:
 def _check_thresholds(ctx: Ctx, key: str, conf: dict[str, Any], cpath: str) -> None:
     """Literal expectation thresholds must pass the bounds the pipeline applies when it starts."""
     from financial_transactions.config.pipeline import ExpectationsConfig
-    from financial_transactions.dlt.declarative import EXPECTATION_CONFS, expectation_overrides
+    from financial_transactions.pipeline.declarative import EXPECTATION_CONFS, expectation_overrides
 
     for name in EXPECTATION_CONFS:
         value = conf.get(name)

@@ -144,7 +144,7 @@ def render(catalog: str, schema: str, table_names: Mapping[str, str], written: M
 
 def main(argv: list[str] | None = None) -> int:
     from financial_transactions.config import ProjectConfig
-    from financial_transactions.lakehouse import Platform
+    from financial_transactions.runtime import Platform
 
     parser = argparse.ArgumentParser(description="Print the CREATE TABLE statements of setup_uc_infrastructure.sql")
     parser.add_argument("--config", default="project_config.yml")

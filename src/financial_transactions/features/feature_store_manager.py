@@ -62,8 +62,8 @@ from financial_transactions.features.labels import (
 )
 
 if TYPE_CHECKING:
-    from financial_transactions.lakehouse import Platform
     from financial_transactions.models.data import TrainingData
+    from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ from financial_transactions.lakehouse.errors import (
     SchemaMismatch,
     TableNotFound,
 )
-from financial_transactions.lakehouse.platform import Platform
 from financial_transactions.lakehouse.store import DeltaStore, LocalDeltaStore, MergeResult, SparkDeltaStore
 
 __all__ = [
@@ -17,7 +16,6 @@ __all__ = [
     "LakehouseError",
     "LocalDeltaStore",
     "MergeResult",
-    "Platform",
     "SchemaMismatch",
     "SparkDeltaStore",
     "TableNotFound",

@@ -93,7 +93,7 @@ import pandas as pd
 import pyarrow as pa
 
 from financial_transactions.config.ml import GateConfig
-from financial_transactions.lakehouse import ConcurrentModification, Platform
+from financial_transactions.lakehouse import ConcurrentModification
 from financial_transactions.models.metrics import evaluate_predictions
 from financial_transactions.models.registry import (
     CHALLENGER,
@@ -102,6 +102,7 @@ from financial_transactions.models.registry import (
     ModelRegistry,
     RegistryError,
 )
+from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
 

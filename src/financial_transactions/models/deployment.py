@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from financial_transactions.lakehouse import Platform
-from financial_transactions.lakehouse.task_values import set_task_value
 from financial_transactions.models.champion_challenger import ChampionChallenger, GateDecision
 from financial_transactions.models.registry import CHAMPION, ModelRegistry, RegistryError
+from financial_transactions.runtime import Platform
+from financial_transactions.runtime.task_values import set_task_value
 
 if TYPE_CHECKING:
     from financial_transactions.serving.model_serving import ModelServingManager

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 
 if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel

@@ -55,12 +55,12 @@ import pandas as pd
 import pyarrow as pa
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models import custom_model
 from financial_transactions.models.algorithms import build_models
 from financial_transactions.models.base import BaseAnomalyModel, ModelResult
 from financial_transactions.models.data import TrainingData
 from financial_transactions.models.metrics import METRIC_NAMES, evaluate_scores
+from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,11 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from financial_transactions.lakehouse import Platform
 from financial_transactions.models.champion_challenger import (
     FEATURE_TABLE_KEYS,
     AlertCallback,
@@ -33,9 +32,7 @@ from financial_transactions.models.data import TrainingData
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.tournament import ModelTournament, TournamentResult
 from financial_transactions.models.validator import ModelValidator, ValidationReport
-
-if TYPE_CHECKING:
-    from financial_transactions.orchestration import RunContext
+from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
 
@@ -196,22 +193,6 @@ def run_training(
         feature_schema=prepared.feature_schema,
         alert=alert,
     )
-
-
-def run_stage(ctx: RunContext) -> dict[str, Any]:
-    """The ``train`` stage of ``fin-mlops run``."""
-    from financial_transactions.models.report import outcome_renderables
-
-    cfg = ctx.platform.config
-    outcome = run_training(ctx.platform, git_sha=ctx.state.get("git_sha"))
-    for renderable in outcome_renderables(
-        outcome, model_name=cfg.model_name, precision_at_k=cfg.models.precision_at_k, fixed_fpr=cfg.models.fixed_fpr
-    ):
-        ctx.console.print(renderable)
-    ctx.state["training_outcome"] = outcome
-    if outcome.decision is not None:
-        ctx.state["champion_version"] = (outcome.decision.state_after or {}).get("champion")
-    return outcome.summary()
 
 
 def _feature_store_slices(platform: Platform) -> tuple[TrainingData, pa.Schema]:

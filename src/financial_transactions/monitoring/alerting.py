@@ -38,7 +38,8 @@ import requests
 
 from financial_transactions.config.core import redact
 from financial_transactions.config.monitoring import AlertingConfig
-from financial_transactions.lakehouse import DeltaStore, Platform
+from financial_transactions.lakehouse import DeltaStore
+from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
 

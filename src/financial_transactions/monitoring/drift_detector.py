@@ -71,7 +71,7 @@ import pyarrow.compute as pc
 
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.config.monitoring import DriftConfig
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
 

@@ -78,7 +78,7 @@ from financial_transactions.features.labels import (
     load_coverage,
     load_ground_truth,
 )
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient

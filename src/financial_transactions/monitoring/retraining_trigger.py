@@ -71,8 +71,9 @@ import pandas as pd
 import pyarrow as pa
 
 from financial_transactions.config.monitoring import RetrainingConfig
-from financial_transactions.lakehouse import ConcurrentModification, Platform
-from financial_transactions.lakehouse.task_values import TaskValues, set_task_value
+from financial_transactions.lakehouse import ConcurrentModification
+from financial_transactions.runtime import Platform
+from financial_transactions.runtime.task_values import TaskValues, set_task_value
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 import pyarrow as pa
 
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 
 if TYPE_CHECKING:
     from financial_transactions.models.registry import ModelRegistry

@@ -29,7 +29,6 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from financial_transactions.lakehouse import Platform
 from financial_transactions.monitoring.drift_detector import DriftDetector, DriftReport, DriftWindow, load_window
 from financial_transactions.monitoring.performance_monitor import PerformanceMonitor, PerformanceReport
 from financial_transactions.monitoring.retraining_trigger import (
@@ -38,9 +37,10 @@ from financial_transactions.monitoring.retraining_trigger import (
     TriggerResult,
     TriggerSignals,
 )
+from financial_transactions.runtime import Platform
 
 if TYPE_CHECKING:
-    from financial_transactions.orchestration import RunContext
+    from financial_transactions.runtime.context import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ NEW_YORK = "America/New_York"
 
 def replay_window(platform: Platform, window: int, *, label: str | None = None) -> DriftWindow:
     """Replay window ``window`` of the gold table as a time range (New York midnights, in UTC)."""
-    from financial_transactions.streaming.synthetic import window_days, window_name
+    from financial_transactions.replay.synthetic import window_days, window_name
 
     cfg = platform.config
     days = window_days(cfg.replay, window)
@@ -89,7 +89,7 @@ def recent_windows(platform: Platform) -> tuple[DriftWindow, DriftWindow]:
 
 
 def ground_truth_path(platform: Platform, window: int) -> Path:
-    from financial_transactions.streaming.synthetic import window_name
+    from financial_transactions.replay.synthetic import window_name
 
     return Path(platform.paths.landing) / "_ground_truth" / window_name(window) / "anomalies.ndjson"
 

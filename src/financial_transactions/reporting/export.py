@@ -31,7 +31,6 @@ from typing import Any
 import pandas as pd
 
 from financial_transactions.decision.backtester import current_runs
-from financial_transactions.lakehouse import Platform
 from financial_transactions.reporting.frames import (
     as_list,
     epoch_seconds,
@@ -45,6 +44,7 @@ from financial_transactions.reporting.frames import (
     to_utc,
 )
 from financial_transactions.reporting.sources import RegistryState, Sources, registry_state
+from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
 

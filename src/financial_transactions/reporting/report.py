@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from financial_transactions.lakehouse import Platform
 from financial_transactions.reporting.export import DashboardExporter
+from financial_transactions.runtime import Platform
 
 #: Colour-blind-safe palette (Okabe & Ito) shared with the page.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]

@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from financial_transactions.lakehouse import Platform
 from financial_transactions.reporting.frames import iso
+from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
 

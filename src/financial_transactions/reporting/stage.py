@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from financial_transactions.lakehouse import Platform
-from financial_transactions.orchestration import RunContext
 from financial_transactions.reporting.export import ExportResult, export_dashboard
 from financial_transactions.reporting.report import ReportResult, default_reports_dir, write_report
+from financial_transactions.runtime import Platform
+from financial_transactions.runtime.context import RunContext
 
 
 @dataclass(frozen=True)

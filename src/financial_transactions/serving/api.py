@@ -45,7 +45,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
 
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 from financial_transactions.serving.champion import ChampionHolder, ChampionSource, LoadedModel, RegistryChampionSource
 from financial_transactions.serving.metrics import Metrics, service_metrics
 from financial_transactions.serving.schemas import (

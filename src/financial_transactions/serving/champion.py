@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from financial_transactions.lakehouse import Platform
+from financial_transactions.runtime import Platform
 from financial_transactions.serving.metrics import Metrics
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,250 @@
+"""Silver: typed columns, UTC timestamps, session type, expectations and trade-id dedup.
+
+Deduplication is by the collector's ``trade_id`` only. Identical prints (same
+symbol, millisecond, price and volume) with different ids are different trades
+and all stay; a trade landed twice (a re-ingested or reprocessed file) keeps one
+row. Within a batch that is a window + ``row_number``; across batches it is an
+insert-only MERGE on ``trade_id`` (done by the caller through the store).
+
+Every helper uses ``select`` (no ``withColumn`` / ``dropDuplicates``) so the same
+code is safe inside a declarative pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pandas as pd  # at runtime: pandas_udf resolves the type hints of _sessions
+
+from financial_transactions.pipeline.bronze_ingest import LANDING_COLUMNS
+from financial_transactions.pipeline.expectations import FAILED_RULES
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+NEW_YORK = "America/New_York"
+
+#: Columns of :func:`typed_records` (named statically: no plan analysis needed).
+TYPED_COLUMNS = [
+    "trade_id",
+    "record_type",
+    "source",
+    "asset_class",
+    "symbol",
+    "price",
+    "volume",
+    "ts",
+    "ts_ms",
+    "conditions",
+    "exchange_trade_id",
+    "ingested_at",
+    "interval",
+    "open",
+    "high",
+    "low",
+    "close",
+    "_landing",
+    "_rescued_data",
+    "_source_file",
+    "_ingested_at",
+]
+SILVER_COLUMNS = [
+    "trade_id",
+    "source",
+    "asset_class",
+    "symbol",
+    "price",
+    "volume",
+    "ts",
+    "trade_date",
+    "session_type",
+    "conditions",
+    "exchange_trade_id",
+    "ingested_at",
+    "_source_file",
+]
+SILVER_BAR_COLUMNS = [
+    "bar_id",
+    "source",
+    "asset_class",
+    "symbol",
+    "interval",
+    "bar_start",
+    "trade_date",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "ingested_at",
+    "_source_file",
+]
+QUARANTINE_COLUMNS = [
+    "quarantine_id",
+    "trade_id",
+    "record_type",
+    "source",
+    "symbol",
+    "price",
+    "volume",
+    "ts",
+    FAILED_RULES,
+    "raw",
+    "_rescued_data",
+    "_source_file",
+    "_ingested_at",
+]
+
+
+def typed_records(bronze: DataFrame, crypto_symbols: Sequence[str]) -> DataFrame:
+    """Bronze -> typed rows (UTC timestamps, comma-joined conditions, asset class).
+
+    ``_landing`` keeps the bronze record as received (before any cast) for the
+    quarantine's ``raw`` JSON; column pruning drops it on the silver path, so
+    valid rows never pay for it.
+    """
+    from pyspark.sql import functions as F
+
+    crypto = F.col("source") == "binance"
+    if crypto_symbols:
+        crypto = crypto | F.col("symbol").isin(list(crypto_symbols))
+    return bronze.select(
+        F.col("trade_id"),
+        F.col("record_type"),
+        F.col("source"),
+        F.when(crypto, F.lit("crypto")).otherwise(F.lit("equity")).alias("asset_class"),
+        F.col("symbol"),
+        F.col("price").cast("double").alias("price"),
+        F.col("volume").cast("double").alias("volume"),
+        F.timestamp_millis(F.col("ts")).alias("ts"),
+        F.col("ts").alias("ts_ms"),
+        F.array_join(F.col("conditions"), ",").alias("conditions"),
+        F.col("exchange_trade_id"),
+        F.timestamp_millis(F.col("ingested_at")).alias("ingested_at"),
+        F.col("interval"),
+        F.col("open").cast("double").alias("open"),
+        F.col("high").cast("double").alias("high"),
+        F.col("low").cast("double").alias("low"),
+        F.col("close").cast("double").alias("close"),
+        F.struct(*[F.col(c) for c in LANDING_COLUMNS]).alias("_landing"),
+        F.col("_rescued_data"),
+        F.col("_source_file"),
+        F.col("_ingested_at"),
+    )
+
+
+def _sessions(ts_ms: pd.Series, asset_class: pd.Series) -> pd.Series:
+    """Vectorised session type via the shared market calendar."""
+    from financial_transactions.market.calendar import classify_sessions
+
+    ts = pd.to_datetime(ts_ms.astype("int64"), unit="ms", utc=True, cache=False)
+    return classify_sessions(ts, asset_class.reset_index(drop=True)).reset_index(drop=True)
+
+
+def session_type(ts_ms: Column, asset_class: Column) -> Column:
+    """``session_type`` from epoch millis: a pandas UDF over ``market.calendar.classify_sessions``.
+
+    Epoch millis (not a Spark timestamp) cross into pandas so the result never
+    depends on the engine's session time zone.
+    """
+    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.types import StringType
+
+    # A DataType object, not "string": parsing DDL would be a server round trip under
+    # Spark Connect, which a declarative query function must not make.
+    udf = pandas_udf(_sessions, returnType=StringType())  # type: ignore[call-overload]
+    return udf(ts_ms, asset_class)  # type: ignore[no-any-return]
+
+
+def trade_date(ts: Column) -> Column:
+    """The New York calendar date of a UTC timestamp (``market.calendar.session_date``'s rule).
+
+    Spark's tz database does the conversion in the JVM: no per-row Python date objects.
+    """
+    from pyspark.sql import functions as F
+
+    return F.to_date(F.from_utc_timestamp(ts, NEW_YORK))
+
+
+def dedup_by_key(df: DataFrame, key: str, order: Sequence[Column], columns: Sequence[str]) -> DataFrame:
+    """Keep the first row per ``key`` under ``order`` (window + row_number, no dropDuplicates)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    window = Window.partitionBy(F.col(key)).orderBy(*order)
+    ranked = df.select("*", F.row_number().over(window).alias("_rn"))
+    return ranked.where(F.col("_rn") == 1).select(*[F.col(c) for c in columns])
+
+
+_TRADE_CARRIED = {*SILVER_COLUMNS, "ts_ms", "_ingested_at"}
+_BAR_CARRIED = {"trade_id", "source", "asset_class", "symbol", "interval", "ts", "open", "high", "low", "close",
+                "volume", "ingested_at", "_source_file", "_ingested_at"}  # fmt: skip
+
+
+def silver_trades(valid: DataFrame) -> DataFrame:
+    """Valid trade rows -> silver_trades (one row per trade_id, first ingested wins)."""
+    from pyspark.sql import functions as F
+
+    # Only what silver keeps (+ the ordering columns) crosses the dedup shuffle.
+    carried = [c for c in TYPED_COLUMNS if c in _TRADE_CARRIED]
+    trades = valid.where(F.col("record_type") == "trade")
+    deduped = dedup_by_key(trades, "trade_id", [F.col("_ingested_at"), F.col("_source_file")], carried)
+    derived = {
+        "trade_date": trade_date(F.col("ts")).alias("trade_date"),
+        "session_type": session_type(F.col("ts_ms"), F.col("asset_class")).alias("session_type"),
+    }
+    return deduped.select(*[derived.get(c, F.col(c)) for c in SILVER_COLUMNS])
+
+
+def silver_bars(valid: DataFrame) -> DataFrame:
+    """Valid Alpha Vantage bars -> silver_bars (one row per bar_id, latest fetch wins)."""
+    from pyspark.sql import functions as F
+
+    bars = valid.where(F.col("record_type") == "bar")
+    order = [F.col("ingested_at").desc_nulls_last(), F.col("_ingested_at").desc(), F.col("_source_file")]
+    carried = [c for c in TYPED_COLUMNS if c in _BAR_CARRIED]
+    deduped = dedup_by_key(bars, "trade_id", order, carried)
+    return deduped.select(
+        F.col("trade_id").alias("bar_id"),
+        F.col("source"),
+        F.col("asset_class"),
+        F.col("symbol"),
+        F.col("interval"),
+        F.col("ts").alias("bar_start"),
+        trade_date(F.col("ts")).alias("trade_date"),
+        F.col("open"),
+        F.col("high"),
+        F.col("low"),
+        F.col("close"),
+        F.col("volume"),
+        F.col("ingested_at"),
+        F.col("_source_file"),
+    )
+
+
+def quarantine(invalid: DataFrame) -> DataFrame:
+    """Invalid rows -> silver_trades_quarantine, with every broken rule's name.
+
+    ``quarantine_id`` is the trade id, or for a record without one a hash of its
+    file and raw content, so re-running the same file never adds the row twice.
+    """
+    from pyspark.sql import functions as F
+
+    fallback = F.concat(
+        F.lit("noid:"),
+        F.sha2(
+            F.concat_ws(
+                "|", F.col("_source_file"), F.to_json(F.col("_landing")), F.coalesce(F.col("_rescued_data"), F.lit(""))
+            ),
+            256,
+        ),
+    )
+    has_id = F.col("trade_id").isNotNull() & (F.length(F.trim(F.col("trade_id"))) > 0)
+    keyed = invalid.select(
+        "*",
+        F.to_json(F.col("_landing")).alias("raw"),
+        F.when(has_id, F.col("trade_id")).otherwise(fallback).alias("quarantine_id"),
+    )
+    deduped = dedup_by_key(keyed, "quarantine_id", [F.col("_ingested_at"), F.col("_source_file")], QUARANTINE_COLUMNS)
+    return deduped.select(*[F.col(c) for c in QUARANTINE_COLUMNS])

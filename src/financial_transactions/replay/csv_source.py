@@ -1,0 +1,258 @@
+"""A user's CSV as the replay market: trades, or OHLCV bars turned into trades.
+
+Columns (case-insensitive; aliases in brackets):
+
+* trades: ``symbol`` [ticker, s], ``ts`` [timestamp, time, datetime, t], ``price`` [p],
+  ``volume`` [v, qty, quantity, size]; optional ``asset_class`` (equity|crypto)
+  and ``anomaly_type`` (a ground-truth label);
+* bars: ``symbol``, ``ts`` (bar start), ``open``, ``high``, ``low``, ``close``, ``volume``.
+
+``ts`` is epoch seconds, milliseconds or microseconds (told apart by magnitude)
+or an ISO-8601 string (naive = UTC). A symbol is crypto when ``asset_class`` says
+so or when it is one of the configured crypto pairs; otherwise an equity.
+
+Bars become five prints each, in a path a bar could have taken: open, then the
+extreme nearer the open, the other extreme, and the close twice as a run of
+identical prints (same ms, price and size), at 0, 1/4, 1/2 and 3/4 of the bar.
+Identical prints already in a trades CSV are kept as they are. Bad rows are
+errors naming the row: a replay source is input the user controls.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from financial_transactions.market.calendar import REGULAR, classify_sessions, session_date
+from financial_transactions.replay.market import ANOMALY_TYPES, CRYPTO, EQUITY, MarketData
+
+ALIASES = {
+    "symbol": ("symbol", "ticker", "s"),
+    "ts": ("ts", "timestamp", "time", "datetime", "t"),
+    "price": ("price", "p"),
+    "volume": ("volume", "v", "qty", "quantity", "size"),
+    "open": ("open",),
+    "high": ("high",),
+    "low": ("low",),
+    "close": ("close",),
+    "asset_class": ("asset_class",),
+    "anomaly_type": ("anomaly_type",),
+}
+
+
+class CsvSourceError(ValueError):
+    """The replay CSV cannot be used; the message names the file, row and problem."""
+
+
+def _columns(frame: pd.DataFrame, path: Path) -> dict[str, str]:
+    lower = {c.strip().lower(): c for c in frame.columns}
+    found: dict[str, str] = {}
+    for name, aliases in ALIASES.items():
+        for alias in aliases:
+            if alias in lower:
+                found[name] = lower[alias]
+                break
+    for required in ("symbol", "ts", "volume"):
+        if required not in found:
+            raise CsvSourceError(f"{path}: no {required!r} column (accepted: {', '.join(ALIASES[required])})")
+    return found
+
+
+def _epoch_ms(values: pd.Series, path: Path, offset: int) -> np.ndarray:
+    """Numbers by magnitude (s / ms / us), anything else as an ISO-8601 time; a column may mix both."""
+    numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+    is_num = np.isfinite(numeric)
+    scale = np.where(numeric > 1e14, 1e-3, np.where(numeric > 1e11, 1.0, 1e3))
+    out = np.zeros(len(values), dtype=np.int64)
+    out[is_num] = np.round(numeric[is_num] * scale[is_num]).astype(np.int64)
+    if (~is_num).any():
+        text = values[~is_num].astype(str)
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
+        if parsed.isna().any():
+            row = int(np.flatnonzero(~is_num)[int(np.argmax(parsed.isna().to_numpy()))])
+            raise CsvSourceError(f"{path}: row {row + offset}: unparseable ts {values.iloc[row]!r}")
+        out[~is_num] = (parsed.astype("int64") // 1_000_000).to_numpy()
+    return out
+
+
+def _positive(frame: pd.DataFrame, column: str, path: Path, offset: int, *, allow_zero: bool = False) -> np.ndarray:
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
+    bad = ~np.isfinite(values) | ((values < 0) if allow_zero else (values <= 0))
+    if bad.any():
+        row = int(np.argmax(bad))
+        need = "a number >= 0" if allow_zero else "a number > 0"
+        raise CsvSourceError(f"{path}: row {row + offset}: {column} must be {need}, got {frame[column].iloc[row]!r}")
+    return values
+
+
+def load_csv_market(
+    path: str | Path, *, crypto: list[str] | None = None, kind: str = "auto", window: str = "window1"
+) -> MarketData:
+    """Read a trades or bars CSV into a :class:`MarketData` (sorted by time, stable)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CsvSourceError(f"{path}: replay CSV not found")
+    frame = pd.read_csv(path)
+    if frame.empty:
+        raise CsvSourceError(f"{path}: no rows")
+    cols = _columns(frame, path)
+    offset = 2  # 1-based rows after the header line
+    is_bars = all(c in cols for c in ("open", "high", "low", "close"))
+    if kind == "auto":
+        kind = "bars" if is_bars else "trades"
+    if kind == "bars" and not is_bars:
+        raise CsvSourceError(f"{path}: bars need open, high, low and close columns")
+    if kind == "trades" and "price" not in cols:
+        raise CsvSourceError(f"{path}: trades need a 'price' column (or pass bars with open/high/low/close)")
+    symbols_raw = frame[cols["symbol"]]
+    if symbols_raw.isna().any():
+        raise CsvSourceError(f"{path}: row {int(np.argmax(symbols_raw.isna().to_numpy())) + offset}: missing symbol")
+    symbol = symbols_raw.astype(str).str.strip().to_numpy()
+    ts = _epoch_ms(frame[cols["ts"]], path, offset)
+    volume = _positive(frame, cols["volume"], path, offset, allow_zero=True)
+    crypto_set = set(crypto or [])
+    if "asset_class" in cols:
+        asset = frame[cols["asset_class"]].astype(str).str.strip().str.lower().to_numpy()
+        bad = ~np.isin(asset, [EQUITY, CRYPTO])
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise CsvSourceError(
+                f"{path}: row {row + offset}: asset_class must be equity or crypto, got {asset[row]!r}"
+            )
+    else:
+        asset = np.where(np.isin(symbol, list(crypto_set)), CRYPTO, EQUITY)
+    anomaly = np.zeros(len(frame), dtype=np.int8)
+    if "anomaly_type" in cols:
+        labels = frame[cols["anomaly_type"]].fillna("").astype(str).str.strip().to_numpy()
+        codes = {name: i for i, name in enumerate(ANOMALY_TYPES)}
+        for row, label in enumerate(labels):
+            if label not in codes:
+                raise CsvSourceError(f"{path}: row {row + offset}: unknown anomaly_type {label!r}")
+            anomaly[row] = codes[label]
+
+    if kind == "bars":
+        o, h, lo, c = (_positive(frame, cols[k], path, offset) for k in ("open", "high", "low", "close"))
+        bad = (lo > np.minimum(o, c)) | (h < np.maximum(o, c))
+        if bad.any():
+            raise CsvSourceError(f"{path}: row {int(np.argmax(bad)) + offset}: low/high do not bound open/close")
+        symbol, ts, price, volume, asset, anomaly = _bars_to_trades(symbol, ts, o, h, lo, c, volume, asset, anomaly)
+    else:
+        price = _positive(frame, cols["price"], path, offset)
+
+    names = sorted(set(symbol.tolist()), key=lambda s: (s in crypto_set or False, s))
+    classes = {s: a for s, a in zip(symbol.tolist(), asset.tolist(), strict=True)}
+    code = {s: i for i, s in enumerate(names)}
+    sym = np.array([code[s] for s in symbol.tolist()], dtype=np.int16)
+    order = np.argsort(ts, kind="stable")
+    sym, ts, price, volume, anomaly = sym[order], ts[order], price[order], volume[order], anomaly[order]
+    exchange_id = np.zeros(len(ts), dtype=np.int64)
+    for i in range(len(names)):
+        mask = sym == i
+        exchange_id[mask] = 1 + np.arange(int(mask.sum()))
+    ts_series = pd.Series(pd.to_datetime(ts, unit="ms", utc=True))
+    asset_rows = pd.Series([classes[names[i]] for i in sym.tolist()])
+    sessions = classify_sessions(ts_series, asset_rows).to_numpy()
+    odd = volume < 100
+    cond = np.select(
+        [asset_rows.to_numpy() == CRYPTO, (sessions == REGULAR) & ~odd, (sessions == REGULAR) & odd, ~odd],
+        [0, 1, 3, 2],
+        4,
+    ).astype(np.int8)
+    equity_days = session_date(ts_series[asset_rows.to_numpy() == EQUITY])
+    return MarketData(
+        window=window,
+        symbols=names,
+        asset_classes=[classes[s] for s in names],
+        sym=sym,
+        ts=ts.astype(np.int64),
+        price=price.astype(np.float64),
+        volume=volume.astype(np.float64),
+        cond=cond,
+        anomaly=anomaly,
+        exchange_id=exchange_id,
+        buyer_maker=np.zeros(len(ts), dtype=bool),
+        trading_days=sorted(set(equity_days.tolist())),
+        description=f"csv {path.name} ({kind}, {len(ts):,} trades)",
+        has_ground_truth="anomaly_type" in cols,
+    )
+
+
+def _bars_to_trades(
+    symbol: np.ndarray,
+    ts: np.ndarray,
+    o: np.ndarray,
+    h: np.ndarray,
+    lo: np.ndarray,
+    c: np.ndarray,
+    volume: np.ndarray,
+    asset: np.ndarray,
+    anomaly: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Five prints per bar (see the module docstring); the bar length is each symbol's smallest step."""
+    step = np.full(len(ts), 60_000, dtype=np.int64)
+    frame = pd.DataFrame({"symbol": symbol, "ts": ts})
+    for _, idx in frame.groupby("symbol").groups.items():
+        sts = np.sort(ts[np.asarray(idx)])
+        diffs = np.diff(sts)
+        diffs = diffs[diffs > 0]
+        if len(diffs):
+            step[np.asarray(idx)] = int(diffs.min())
+    up = c >= o
+    first_extreme = np.where(up, lo, h)
+    second_extreme = np.where(up, h, lo)
+    prices = np.stack([o, first_extreme, second_extreme, c, c], axis=1)
+    quarter = step // 4
+    offsets = np.stack([np.zeros_like(step), quarter, 2 * quarter, 3 * quarter, 3 * quarter], axis=1)
+    shares = np.array([0.25, 0.25, 0.25, 0.125, 0.125])
+    vols = volume[:, None] * shares[None, :]
+    n = len(ts) * 5
+    return (
+        np.repeat(symbol, 5),
+        (ts[:, None] + offsets).reshape(n),
+        prices.reshape(n),
+        vols.reshape(n),
+        np.repeat(asset, 5),
+        np.repeat(anomaly, 5),
+    )
+
+
+def shift_regime(
+    market: MarketData, *, volatility_multiplier: float, annual_drift: float, volume_multiplier: float
+) -> MarketData:
+    """A regime-shifted copy of a (CSV) market for replay window 2.
+
+    Each symbol's log-price path is stretched around its first price by
+    ``volatility_multiplier`` and tilted by ``annual_drift``; sizes scale by
+    ``volume_multiplier``; timestamps move forward by whole weeks past the
+    original span, so weekdays and times of day (and thus sessions) stay put.
+    """
+    week = 7 * 86_400_000
+    span = int(market.ts[-1] - market.ts[0]) if len(market) else 0
+    weeks = span // week + 1
+    price = market.price.copy()
+    year_ms = 365.25 * 86_400_000
+    for i in range(len(market.symbols)):
+        mask = market.sym == i
+        if not mask.any():
+            continue
+        logp = np.log(market.price[mask])
+        t = (market.ts[mask] - market.ts[mask][0]) / year_ms
+        price[mask] = np.exp(logp[0] + volatility_multiplier * (logp - logp[0]) + annual_drift * t)
+    return MarketData(
+        window="window2",
+        symbols=market.symbols,
+        asset_classes=market.asset_classes,
+        sym=market.sym,
+        ts=market.ts + weeks * week,
+        price=np.round(price, 8),
+        volume=market.volume * volume_multiplier,
+        cond=market.cond,
+        anomaly=market.anomaly,
+        exchange_id=market.exchange_id + len(market),
+        buyer_maker=market.buyer_maker,
+        trading_days=[d + pd.Timedelta(weeks=weeks).to_pytimedelta() for d in market.trading_days],
+        description=market.description + " (regime shift)",
+        has_ground_truth=market.has_ground_truth,
+    )
