@@ -2,12 +2,60 @@
 
 Locally everything sits under one lakehouse root so a run is self-contained and
 deletable; on Databricks the same names resolve to ``/Volumes/<catalog>/<schema>/<volume>``.
+
+Every path the platform shares between a writer and its readers is spelled here once:
+
+* the landing zone and, inside it, the replay's ground truth:
+  ``<landing>/_ground_truth/<window>/anomalies.ndjson`` with ``coverage.json`` beside it
+  (folders starting with ``_`` are never bronze input);
+* the replay windows' names (``window1``, ``window2``, ...) and their trading days;
+* the volumes for checkpoints, exports and reports, and the engine's private state.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from financial_transactions.market.calendar import trading_days
+
+if TYPE_CHECKING:
+    from financial_transactions.config.collectors import ReplayConfig
+
+#: Folder of the landing zone holding each replay window's ground truth.
+GROUND_TRUTH_DIR = "_ground_truth"
+#: One line per anomalous trade the replay injected.
+GROUND_TRUTH_FILE = "anomalies.ndjson"
+#: Per symbol, the span of trades the window's ground truth judges (beside ``GROUND_TRUTH_FILE``).
+COVERAGE_FILE = "coverage.json"
+
+
+def window_name(window: int | str) -> str:
+    """The folder name of replay window ``window`` (1-based); a name is returned unchanged."""
+    return window if isinstance(window, str) else f"window{window}"
+
+
+def window_days(cfg: ReplayConfig, window: int) -> list[date]:
+    """Trading days of replay window ``window`` (1-based): consecutive blocks of ``trading_days``."""
+    days = trading_days(cfg.start_date, cfg.trading_days * window)
+    return days[cfg.trading_days * (window - 1) :]
+
+
+def ground_truth_dir(landing: Path | str, window: int | str) -> Path:
+    """``<landing>/_ground_truth/<window>``: the window's ground truth, coverage and markers."""
+    return Path(landing) / GROUND_TRUTH_DIR / window_name(window)
+
+
+def ground_truth_file(landing: Path | str, window: int | str) -> Path:
+    """``<landing>/_ground_truth/<window>/anomalies.ndjson``."""
+    return ground_truth_dir(landing, window) / GROUND_TRUTH_FILE
+
+
+def ground_truth_files(landing: Path | str) -> list[Path]:
+    """Every window's ground-truth file that exists under ``landing`` (labels that have arrived), sorted."""
+    return sorted((Path(landing) / GROUND_TRUTH_DIR).glob(f"*/{GROUND_TRUTH_FILE}"))
 
 
 @dataclass(frozen=True)
@@ -41,3 +89,27 @@ class LakehousePaths:
     @property
     def reports(self) -> Path:
         return self.volume("reports")
+
+    def checkpoint(self, name: str) -> Path:
+        """A stream checkpoint or schema location (``pipeline.streaming.checkpoint_name`` and friends)."""
+        return self.checkpoints / name
+
+    @property
+    def ground_truth_root(self) -> Path:
+        """``<landing>/_ground_truth``."""
+        return self.landing / GROUND_TRUTH_DIR
+
+    def ground_truth_dir(self, window: int | str) -> Path:
+        return ground_truth_dir(self.landing, window)
+
+    def ground_truth(self, window: int | str) -> Path:
+        """``<landing>/_ground_truth/<window>/anomalies.ndjson`` of replay window ``window`` (number or name)."""
+        return ground_truth_file(self.landing, window)
+
+    def coverage(self, window: int | str) -> Path:
+        """The ``coverage.json`` beside window ``window``'s ground truth."""
+        return self.ground_truth_dir(window) / COVERAGE_FILE
+
+    def ground_truth_files(self) -> list[Path]:
+        """Every window's ground-truth file that exists (labels that have arrived), sorted by path."""
+        return ground_truth_files(self.landing)
