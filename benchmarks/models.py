@@ -86,7 +86,7 @@ def write_gold(platform: Platform, market: MarketData) -> pd.DataFrame:
 def gold_through_pipeline(platform: Platform) -> pd.DataFrame:
     """Window 1 through the replay servers, the collectors and the pipeline, as ``fin-mlops run`` does."""
     from financial_transactions.pipeline.batch import PipelineRunner
-    from financial_transactions.replay.stage import ingest_window
+    from financial_transactions.replay.window import ingest_window
 
     start = time.perf_counter()
     landed = ingest_window(platform, 1)

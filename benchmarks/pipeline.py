@@ -38,7 +38,8 @@ from financial_transactions.config import ProjectConfig
 from financial_transactions.ingest.landing import LandingWriter
 from financial_transactions.ingest.records import BINANCE, FINNHUB, FrameContext, parse_binance, parse_finnhub
 from financial_transactions.lakehouse.engine import get_spark
-from financial_transactions.pipeline.batch import PipelineResult, PipelineRunner
+from financial_transactions.pipeline.batch import PipelineRunner
+from financial_transactions.pipeline.runs import PipelineResult
 from financial_transactions.runtime import Platform
 
 TARGET = 50_000

@@ -14,10 +14,9 @@ import sys
 import threading
 from pathlib import Path
 
-from financial_transactions.streaming import landing as landing_module
-
 from financial_transactions.config import ProjectConfig
-from financial_transactions.replay.stage import ingest_window
+from financial_transactions.ingest import landing as landing_module
+from financial_transactions.replay.window import ingest_window
 from financial_transactions.runtime import Platform
 from tests.ingest.helpers import small_replay, with_replay
 

@@ -16,8 +16,9 @@ import yaml
 from typer.testing import CliRunner
 
 from financial_transactions.cli import app
-from financial_transactions.pipeline.batch import PipelineRunner, compare_frames
+from financial_transactions.pipeline.batch import PipelineRunner
 from financial_transactions.pipeline.gold_features import GOLD_KEYS
+from financial_transactions.pipeline.reproduce import compare_frames
 from financial_transactions.runtime import Platform
 from tests.pipeline import landing_sample as sample
 

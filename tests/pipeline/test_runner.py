@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from financial_transactions.pipeline import bronze_ingest
-from financial_transactions.pipeline.batch import PipelineRunner, reproduce_gold
+from financial_transactions.pipeline.batch import PipelineRunner
+from financial_transactions.pipeline.reproduce import reproduce_gold
 from financial_transactions.runtime import Platform
 from tests.pipeline import landing_sample as sample
 

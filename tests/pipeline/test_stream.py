@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from financial_transactions.pipeline.batch import table_counts
+from financial_transactions.pipeline.runs import table_counts
 from financial_transactions.pipeline.stream import StreamProcessor
 from financial_transactions.runtime import Platform
 from tests.pipeline import landing_sample as sample

@@ -18,6 +18,7 @@ from financial_transactions.config import ProjectConfig
 from financial_transactions.orchestration import STAGES
 from financial_transactions.pipeline.bronze_ingest import canonical_file, list_landing_files
 from financial_transactions.replay.stage import run_ingest, run_shift_ingest
+from financial_transactions.replay.window import MARKER
 from financial_transactions.runtime import Platform
 from financial_transactions.runtime.context import RunContext
 from tests.ingest.helpers import read_landing, small_replay, temp_files, with_replay
@@ -38,9 +39,11 @@ def test_ingest_stage_lands_everything_and_reuses_it(config: ProjectConfig, lake
     assert summary["finnhub_trades"] == len(finnhub) > 1000 and summary["binance_trades"] == len(binance) > 500
     assert summary["alphavantage_bars"] == len(bars) > 0 and summary["reused"] is False
     assert len({r["trade_id"] for r in finnhub + binance + bars}) == len(finnhub) + len(binance) + len(bars)
-    truth = Path(ctx.state["ground_truth_path"])
+    landed_window = orjson.loads((landing / "_ground_truth" / "window1" / MARKER).read_bytes())
+    truth = Path(landed_window["ground_truth_path"])
     assert truth == landing / "_ground_truth" / "window1" / "anomalies.ndjson"
-    assert ctx.state["replay_window"] == "window1" and ctx.state["ingest"]["finnhub_trades"] == len(finnhub)
+    assert landed_window["summary"]["window"] == "window1"
+    assert landed_window["summary"]["finnhub_trades"] == len(finnhub)
     labels = [orjson.loads(x) for x in truth.read_bytes().splitlines()]
     assert len(labels) == summary["anomalous_trades"] > 0
     landed = {(r["symbol"], r["ts"], r["price"], r["volume"]) for r in finnhub + binance}
@@ -50,8 +53,9 @@ def test_ingest_stage_lands_everything_and_reuses_it(config: ProjectConfig, lake
     assert again["reused"] is True and len(read_landing(landing, "finnhub")) == len(finnhub)
 
     shifted = run_shift_ingest(ctx)
-    assert shifted["reused"] is False and ctx.state["replay_window"] == "window2"
-    assert Path(ctx.state["shift_ground_truth_path"]).parent.name == "window2"
+    shifted_window = orjson.loads((landing / "_ground_truth" / "window2" / MARKER).read_bytes())
+    assert shifted["reused"] is False and shifted_window["summary"]["window"] == "window2"
+    assert Path(shifted_window["ground_truth_path"]).parent.name == "window2"
     assert len(read_landing(landing, "finnhub")) == len(finnhub) + shifted["finnhub_trades"]
 
 
@@ -88,12 +92,12 @@ def test_crashed_ingest_is_set_aside_and_the_window_lands_exactly_once(
     config: ProjectConfig, lakehouse_root: Path
 ) -> None:
     """SIGKILL mid-ingest, then the stage again: nothing of the dead attempt reaches bronze, nothing is deleted."""
-    from financial_transactions.replay.stage import ABANDONED_DIR, ATTEMPT_MARKER, MARKER, build_market
+    from financial_transactions.replay.window import ABANDONED_DIR, ATTEMPT_MARKER, build_market
     from tests.ingest.ingest_worker import platform_for
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("ingest_worker.py")), str(lakehouse_root), "6"],
+        [sys.executable, str(Path(__file__).parents[1] / "ingest" / "ingest_worker.py"), str(lakehouse_root), "6"],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr[-3000:]
@@ -111,7 +115,7 @@ def test_crashed_ingest_is_set_aside_and_the_window_lands_exactly_once(
     console = Console(record=True, width=400)
     ctx = RunContext(platform=platform, console=console)
     shown = run_ingest(ctx)
-    summary = ctx.state["ingest"]
+    summary = orjson.loads((truth_dir / MARKER).read_bytes())["summary"]  # the whole summary of the landed window
     assert (shown["abandoned_files"], shown["abandoned_records"]) == (6, dead_records)  # in the run's summary table
 
     # the abandoned attempt: moved aside whole (same relative paths, same bytes), counted and reported
@@ -145,7 +149,7 @@ def test_abandoned_files_already_in_bronze_stop_the_stage(config: ProjectConfig,
     """A pipeline run ingested part of a dead attempt: re-landing would double those trades, so the stage refuses."""
     import pandas as pd
 
-    from financial_transactions.replay.stage import ABANDONED_DIR, ATTEMPT_MARKER, ingest_window
+    from financial_transactions.replay.window import ABANDONED_DIR, ATTEMPT_MARKER, ingest_window
 
     platform = _platform(config, lakehouse_root)
     landing = platform.paths.landing

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.deploy.uc_tables import code_schemas
-from financial_transactions.pipeline import batch as runner
+from financial_transactions.pipeline import runs as runner
 from financial_transactions.pipeline.bronze_ingest import BRONZE_COLUMNS
 from financial_transactions.pipeline.silver_transform import QUARANTINE_COLUMNS, SILVER_BAR_COLUMNS, SILVER_COLUMNS
 
@@ -30,7 +30,7 @@ WRITER_TABLES = ("gold_trade_features", "synthesized_predictions", "backtest_res
 
 
 def _run_row_keys() -> list[str]:
-    """The keys of the dict ``dlt.runner.run_row`` returns (one ``pipeline_runs`` row)."""
+    """The keys of the dict ``pipeline.runs.run_row`` returns (one ``pipeline_runs`` row)."""
     tree = ast.parse(inspect.getsource(runner.run_row))
     returned = next(n.value for n in ast.walk(tree) if isinstance(n, ast.Return) and isinstance(n.value, ast.Dict))
     return [k.value for k in returned.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]

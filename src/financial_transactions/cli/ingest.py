@@ -58,7 +58,7 @@ def replay(
 ) -> None:
     """Serve the offline market over the Finnhub, Binance and Alpha Vantage protocols on 127.0.0.1."""
     from financial_transactions.replay.servers import ReplayHub
-    from financial_transactions.replay.stage import build_market
+    from financial_transactions.replay.window import build_market
 
     platform = platform_from_ctx(ctx)
     cfg = platform.config

@@ -10,7 +10,7 @@ from rich.table import Table
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
 
 if TYPE_CHECKING:
-    from financial_transactions.pipeline.batch import PipelineResult
+    from financial_transactions.pipeline.runs import PipelineResult
     from financial_transactions.runtime import Platform
 
 Trigger = Literal["availableNow", "processingTime"]
@@ -45,7 +45,7 @@ def pipeline(
     ),
 ) -> None:
     """Run the medallion pipeline and print per-layer counts and quarantine counts by rule."""
-    from financial_transactions.pipeline import batch as runner
+    from financial_transactions.pipeline.batch import PipelineRunner
 
     if as_of_version is not None and (full_refresh or stream or declarative):
         err_console.print("[red]--as-of-version only reads history; it cannot be combined with a run[/]")
@@ -67,40 +67,17 @@ def pipeline(
         if stream:
             result = _stream(platform, cast("Trigger | None", trigger), duration)
         else:
-            result = runner.PipelineRunner(platform, progress=status.update).run(full_refresh=full_refresh)
+            result = PipelineRunner(platform, progress=status.update).run(full_refresh=full_refresh)
     _print_result(result)
 
 
 def _stream(platform: Platform, trigger: Trigger | None, duration: float | None) -> PipelineResult:
-    from datetime import UTC, datetime
-
-    from financial_transactions.pipeline import batch as runner
-    from financial_transactions.pipeline.stream import StreamProcessor
+    from financial_transactions.pipeline.stream import StreamProcessor, stream_to_gold
 
     processor = StreamProcessor(platform, trigger=trigger)
     if processor.trigger == "processingTime" and duration is None:
         console.print(f"[dim]real-time mode every {processor.processing_time}; Ctrl-C to stop[/]")
-    started = datetime.now(UTC)
-    try:
-        totals = processor.run(timeout=duration)
-    except KeyboardInterrupt:
-        totals = processor.totals
-    result = runner.PipelineResult(
-        run_id=f"stream-{started:%Y%m%dT%H%M%S}",
-        mode="stream" if totals.batches else "up_to_date",
-        files_ingested=totals.files,
-        bronze_rows_added=totals.bronze_rows_added,
-        silver=totals.silver,
-    )
-    if totals.silver.silver_inserted:
-        result.gold_rows_written = runner.refresh_gold(platform, totals.silver.symbols)
-        result.gold_symbols = totals.silver.symbols
-        result.versions = runner.table_versions(platform)
-        runner.record_run(platform, runner.run_row(result, platform, started, totals.silver.watermark))
-    result.versions = runner.table_versions(platform)
-    result.counts = runner.table_counts(platform)
-    result.quarantine_totals = runner.quarantine_totals(platform)
-    return result
+    return stream_to_gold(processor, timeout=duration)
 
 
 def _print_result(result: PipelineResult) -> None:
@@ -139,7 +116,7 @@ def _print_result(result: PipelineResult) -> None:
 
 def _time_travel(platform: Platform, version: int) -> None:
     from financial_transactions.lakehouse import TableNotFound
-    from financial_transactions.pipeline.batch import reproduce_gold
+    from financial_transactions.pipeline.reproduce import reproduce_gold
 
     try:
         repro = reproduce_gold(platform, version)

@@ -4,8 +4,8 @@ The stream reads the landing zone (Spark's file source locally, Auto Loader on
 Databricks) with a checkpoint, and each micro-batch goes through ``foreachBatch``:
 
 1. bronze: append the batch's rows for files that bronze does not hold yet;
-2. silver / quarantine / bars: the runner's :func:`process_bronze_batch` (insert-only
-   MERGE on ``trade_id``, MERGE on the quarantine and bar keys);
+2. silver / quarantine / bars: :func:`~financial_transactions.pipeline.layers.process_bronze_batch`
+   (insert-only MERGE on ``trade_id``, MERGE on the quarantine and bar keys);
 3. ``pipeline_runs``: one audit row, MERGEd on ``stream:<query id>:<batch id>``.
 
 Why that is exactly-once: Spark logs a batch's files in the checkpoint *before*
@@ -17,14 +17,20 @@ batch adds nothing and loses nothing.
 
 Triggers: ``availableNow`` (drain what has landed, then stop; the default) or
 ``processingTime`` (the real-time mode, every ``pipeline.streaming.processing_time``).
+
+Two runs end in gold: :func:`run_auto_loader` (the Databricks form of a pipeline
+run, an ``availableNow`` drain) and :func:`stream_to_gold` (``fin-mlops pipeline
+--stream``, either trigger); both rebuild gold for the symbols silver gained.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,11 +38,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from financial_transactions.pipeline import bronze_ingest
-from financial_transactions.pipeline.batch import (
+from financial_transactions.pipeline.layers import process_bronze_batch, refresh_gold
+from financial_transactions.pipeline.runs import (
+    LAYER_TABLES,
     PipelineResult,
     SilverResult,
+    finish_run,
     ingested_files,
-    process_bronze_batch,
     record_run,
     run_row,
     table_versions,
@@ -207,3 +215,65 @@ class StreamProcessor:
         if error is not None:
             raise RuntimeError(f"stream {query.name} failed: {error}")
         return self.totals
+
+
+# -- runs that end in gold -------------------------------------------------------------
+def run_auto_loader(platform: Platform, *, full_refresh: bool = False) -> PipelineResult:
+    """Databricks: Auto Loader ``availableNow`` into bronze + silver, then gold.
+
+    ``full_refresh`` resets the checkpoint and empties the layer tables first (an
+    overwrite commit, so their history is kept), and then gold is rebuilt whole.
+    """
+    started = datetime.now(UTC)
+    processor = StreamProcessor(platform, trigger="availableNow")
+    if full_refresh:
+        shutil.rmtree(processor.checkpoint, ignore_errors=True)
+        for key in LAYER_TABLES:
+            fqn = platform.config.table(key)
+            if platform.store.exists(fqn):
+                empty = platform.store.to_spark(fqn, platform.spark).limit(0)
+                platform.store.write_spark(fqn, empty, mode="overwrite")
+    tick = time.perf_counter()
+    totals = processor.run()
+    result = PipelineResult(
+        run_id=uuid.uuid4().hex,
+        mode="full_refresh" if full_refresh else ("incremental" if totals.batches else "up_to_date"),
+        files_ingested=totals.files,
+        bronze_rows_added=totals.silver.bronze_rows,
+        silver=totals.silver,
+    )
+    result.seconds["bronze+silver"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    if full_refresh or totals.silver.silver_inserted:
+        result.gold_rows_written = refresh_gold(
+            platform, None if full_refresh else totals.silver.symbols, overwrite=full_refresh
+        )
+        result.gold_symbols = ["*"] if full_refresh else totals.silver.symbols
+    result.seconds["gold"] = time.perf_counter() - tick
+    return finish_run(platform, result, started, totals.silver.watermark, record=result.changed)
+
+
+def stream_to_gold(processor: StreamProcessor, *, timeout: float | None = None) -> PipelineResult:
+    """Run ``processor`` (until drained, ``timeout`` or Ctrl-C), then rebuild gold for what silver gained.
+
+    Each micro-batch already recorded its own ``pipeline_runs`` row; the gold
+    refresh is recorded as one more row, and only when silver gained trades.
+    A Ctrl-C stops the stream after its committed batches and still refreshes gold.
+    """
+    platform = processor.platform
+    started = datetime.now(UTC)
+    try:
+        totals = processor.run(timeout=timeout)
+    except KeyboardInterrupt:
+        totals = processor.totals
+    result = PipelineResult(
+        run_id=f"stream-{started:%Y%m%dT%H%M%S}",
+        mode="stream" if totals.batches else "up_to_date",
+        files_ingested=totals.files,
+        bronze_rows_added=totals.bronze_rows_added,
+        silver=totals.silver,
+    )
+    if totals.silver.silver_inserted:
+        result.gold_rows_written = refresh_gold(platform, totals.silver.symbols)
+        result.gold_symbols = totals.silver.symbols
+    return finish_run(platform, result, started, totals.silver.watermark, record=bool(totals.silver.silver_inserted))
