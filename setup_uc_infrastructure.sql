@@ -60,11 +60,12 @@ GRANT USE SCHEMA ON SCHEMA mlops_dev.financial_transactions TO `financial-mlops-
 GRANT READ VOLUME ON VOLUME mlops_dev.financial_transactions.exports TO `financial-mlops-analysts`;
 GRANT READ VOLUME ON VOLUME mlops_dev.financial_transactions.reports TO `financial-mlops-analysts`;
 
+-- BEGIN generated tables (mlops_dev): `python -m financial_transactions.deploy.uc_tables --write` from
+-- the table catalogue (src/financial_transactions/lakehouse/catalog.py); do not edit by hand.
 -- Tables (mlops_dev). Every table in project_config.yml `tables` gets a comment:
 --   * the tables below are created up front with the columns their writers produce and a comment; the
---     jobs append to them with schema merge, so this never blocks a write (tests/deploy/test_uc_sql.py keeps
---     the columns equal to the code's schemas and to what the real writers write; print them again with
---     `python -m financial_transactions.deploy.uc_tables --lakehouse-root .fin_mlops/dev` after `make run`);
+--     jobs append to them with schema merge, so this never blocks a write (tests keep the catalogue equal
+--     to what the real writers write);
 --   * bronze_trades, silver_trades, silver_trades_quarantine, silver_bars, gold_trade_features belong to the
 --     Lakeflow pipeline, which sets their comments (comment= in scripts/financial/dlt_pipeline.py); a table
 --     created here would stop the pipeline from publishing them;
@@ -376,6 +377,7 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.decision_matrix (
   `drift_monitoring_version` BIGINT
 ) USING DELTA
   COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; final score and recommendation.';
+-- END generated tables (mlops_dev)
 
 -- Column-level protection (regulatory auditors): raw anomaly scores are model internals. The mask shows
 -- them to engineers and the jobs' service principals and NULL to everyone else; auditors query a view
@@ -437,11 +439,12 @@ GRANT USE SCHEMA, SELECT ON SCHEMA mlops_acc.financial_transactions TO `financia
 GRANT READ VOLUME ON VOLUME mlops_acc.financial_transactions.exports TO `financial-mlops-analysts`;
 GRANT READ VOLUME ON VOLUME mlops_acc.financial_transactions.reports TO `financial-mlops-analysts`;
 
+-- BEGIN generated tables (mlops_acc): `python -m financial_transactions.deploy.uc_tables --write` from
+-- the table catalogue (src/financial_transactions/lakehouse/catalog.py); do not edit by hand.
 -- Tables (mlops_acc). Every table in project_config.yml `tables` gets a comment:
 --   * the tables below are created up front with the columns their writers produce and a comment; the
---     jobs append to them with schema merge, so this never blocks a write (tests/deploy/test_uc_sql.py keeps
---     the columns equal to the code's schemas and to what the real writers write; print them again with
---     `python -m financial_transactions.deploy.uc_tables --lakehouse-root .fin_mlops/dev` after `make run`);
+--     jobs append to them with schema merge, so this never blocks a write (tests keep the catalogue equal
+--     to what the real writers write);
 --   * bronze_trades, silver_trades, silver_trades_quarantine, silver_bars, gold_trade_features belong to the
 --     Lakeflow pipeline, which sets their comments (comment= in scripts/financial/dlt_pipeline.py); a table
 --     created here would stop the pipeline from publishing them;
@@ -753,6 +756,7 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.decision_matrix (
   `drift_monitoring_version` BIGINT
 ) USING DELTA
   COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; final score and recommendation.';
+-- END generated tables (mlops_acc)
 
 -- Column-level protection (regulatory auditors): raw anomaly scores are model internals. The mask shows
 -- them to engineers and the jobs' service principals and NULL to everyone else; auditors query a view
@@ -814,11 +818,12 @@ GRANT USE SCHEMA, SELECT ON SCHEMA mlops_prd.financial_transactions TO `financia
 GRANT READ VOLUME ON VOLUME mlops_prd.financial_transactions.exports TO `financial-mlops-analysts`;
 GRANT READ VOLUME ON VOLUME mlops_prd.financial_transactions.reports TO `financial-mlops-analysts`;
 
+-- BEGIN generated tables (mlops_prd): `python -m financial_transactions.deploy.uc_tables --write` from
+-- the table catalogue (src/financial_transactions/lakehouse/catalog.py); do not edit by hand.
 -- Tables (mlops_prd). Every table in project_config.yml `tables` gets a comment:
 --   * the tables below are created up front with the columns their writers produce and a comment; the
---     jobs append to them with schema merge, so this never blocks a write (tests/deploy/test_uc_sql.py keeps
---     the columns equal to the code's schemas and to what the real writers write; print them again with
---     `python -m financial_transactions.deploy.uc_tables --lakehouse-root .fin_mlops/dev` after `make run`);
+--     jobs append to them with schema merge, so this never blocks a write (tests keep the catalogue equal
+--     to what the real writers write);
 --   * bronze_trades, silver_trades, silver_trades_quarantine, silver_bars, gold_trade_features belong to the
 --     Lakeflow pipeline, which sets their comments (comment= in scripts/financial/dlt_pipeline.py); a table
 --     created here would stop the pipeline from publishing them;
@@ -1130,6 +1135,7 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.decision_matrix (
   `drift_monitoring_version` BIGINT
 ) USING DELTA
   COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; final score and recommendation.';
+-- END generated tables (mlops_prd)
 
 -- Column-level protection (regulatory auditors): raw anomaly scores are model internals. The mask shows
 -- them to engineers and the jobs' service principals and NULL to everyone else; auditors query a view

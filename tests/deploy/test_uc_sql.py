@@ -15,15 +15,10 @@ from sqlglot import exp
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.config.project import TablesConfig
+from financial_transactions.deploy import uc_tables
 from financial_transactions.deploy.sql_check import check_sql
-from financial_transactions.deploy.uc_tables import (
-    DECLARED,
-    FEATURE_TABLES,
-    LOCAL_ONLY,
-    PIPELINE_OWNED,
-    code_schemas,
-    columns_of,
-)
+from financial_transactions.deploy.uc_tables import columns_of, env_configs, sync_sql
+from financial_transactions.lakehouse.catalog import CATALOG, TableKind, specs_of
 from tests.reporting.real_schemas import writer_schemas
 
 from .bundle_fixture import PROJECT_ROOT, edit, line_of
@@ -48,19 +43,18 @@ def _config(env: str) -> ProjectConfig:
 
 
 def test_every_table_is_commented_one_way() -> None:
-    groups = [set(DECLARED), set(PIPELINE_OWNED), set(FEATURE_TABLES), set(LOCAL_ONLY)]
-    assert sum(len(g) for g in groups) == len(set().union(*groups))  # disjoint
-    assert set().union(*groups) == set(TablesConfig.model_fields)  # a new table must be placed
+    assert set(CATALOG) == set(TablesConfig.model_fields)  # a new table must be placed
+    job = [s.key for s in specs_of(TableKind.JOB)]
     declared = declared_tables()
     for env in ENVS:
         cfg = _config(env)
         mine = {fqn for fqn in declared if fqn.startswith(f"{cfg.catalog}.{cfg.schema_name}.")}
-        assert mine == {cfg.table(key) for key in DECLARED}, env
+        assert mine == {cfg.table(key) for key in job}, env
     text = SQL.read_text(encoding="utf-8")
-    for key, comment in DECLARED.items():
-        escaped = comment.replace("'", "\\'")
+    for key in job:
+        escaped = CATALOG[key].comment.replace("'", "\\'")
         assert text.count(f"  COMMENT '{escaped}'") == len(ENVS), key
-    # the pipeline's datasets carry their comments in the pipeline source
+    # the pipeline's datasets carry their comments in the pipeline source: the catalogue's, word for word
     tree = ast.parse((PROJECT_ROOT / "scripts" / "financial" / "dlt_pipeline.py").read_text(encoding="utf-8"))
     decorated = [
         d
@@ -69,17 +63,54 @@ def test_every_table_is_commented_one_way() -> None:
         for d in node.decorator_list
         if isinstance(d, ast.Call) and getattr(d.func, "attr", "") in ("table", "materialized_view")
     ]
-    commented = {ast.unparse(k.value) for d in decorated for k in d.keywords if k.arg == "name"}
-    assert commented == {"BRONZE", "SILVER", "QUARANTINE", "BARS", "GOLD"}
-    assert all(any(k.arg == "comment" and ast.unparse(k.value).strip("'\"") for k in d.keywords) for d in decorated)
+    comments = {
+        ast.unparse(k.value): ast.literal_eval(c.value)
+        for d in decorated
+        for k in d.keywords
+        if k.arg == "name"
+        for c in d.keywords
+        if c.arg == "comment"
+    }
+    key_of = {  # BRONZE = settings.table_name("bronze_trades"), ...
+        node.targets[0].id: node.value.args[0].value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Call)
+        and getattr(node.value.func, "attr", "") == "table_name"
+        and isinstance(node.value.args[0], ast.Constant)
+    }
+    assert {key_of[name]: comment for name, comment in comments.items()} == {
+        s.key: s.comment for s in specs_of(TableKind.PIPELINE)
+    }
 
 
-def test_declared_columns_are_the_code_schemas() -> None:
+def test_checked_in_sql_is_what_the_catalogue_generates() -> None:
+    text = SQL.read_text(encoding="utf-8")
+    assert sync_sql(text, env_configs(PROJECT_ROOT / "project_config.yml")) == text, (
+        "setup_uc_infrastructure.sql is stale: run `python -m financial_transactions.deploy.uc_tables --write`"
+    )
+    assert uc_tables.main(["--config", str(PROJECT_ROOT / "project_config.yml"), "--sql", str(SQL), "--check"]) == 0
+
+
+def test_a_hand_edited_table_block_is_reported_stale_and_rewritten(sql_copy: Path) -> None:
+    config = str(PROJECT_ROOT / "project_config.yml")
+    edit(sql_copy, "  `alert_id` STRING,\n  `sent_at` TIMESTAMP,", "  `alert_id` STRING,")  # first (mlops_dev) block
+    assert uc_tables.main(["--config", config, "--sql", str(sql_copy), "--check"]) == 1
+    assert uc_tables.main(["--config", config, "--sql", str(sql_copy), "--write"]) == 0
+    assert sql_copy.read_text(encoding="utf-8") == SQL.read_text(encoding="utf-8")
+    edit(sql_copy, "-- END generated tables (mlops_acc)", "-- end of the acc tables")
+    with pytest.raises(ValueError, match=r"expected one '-- BEGIN generated tables \(mlops_acc\)'.*found 0"):
+        sync_sql(sql_copy.read_text(encoding="utf-8"), env_configs(config))
+
+
+def test_declared_columns_are_the_catalogue_schemas() -> None:
     declared = declared_tables()
     for env in ENVS:
         cfg = _config(env)
-        for key, schema in code_schemas().items():
-            assert declared[cfg.table(key)] == columns_of(schema), f"{cfg.table(key)}: update the SQL (see its header)"
+        for table in specs_of(TableKind.JOB):
+            got = declared[cfg.table(table.key)]
+            assert got == columns_of(table.schema_for(cfg)), f"{cfg.table(table.key)}: update the SQL (see its header)"
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.deploy.uc_tables import code_schemas
+from financial_transactions.lakehouse.catalog import TableKind, specs_of
 from financial_transactions.pipeline import runs as runner
 from financial_transactions.pipeline.bronze_ingest import BRONZE_COLUMNS
 from financial_transactions.pipeline.silver_transform import QUARANTINE_COLUMNS, SILVER_BAR_COLUMNS, SILVER_COLUMNS
@@ -61,7 +61,7 @@ def writer_schemas() -> dict[str, pa.Schema]:
 
 def real_schema(key: str) -> pa.Schema | None:
     """The full Arrow schema the real writer produces, where it is known."""
-    known = code_schemas()
+    known = {s.key: s.schema for s in specs_of(TableKind.JOB) if s.key not in WRITER_TABLES}
     if key in known:
         return known[key]
     if key in WRITER_TABLES:

@@ -1,87 +1,42 @@
-"""Which tables ``setup_uc_infrastructure.sql`` declares, and the DDL their code schemas give.
+"""The table DDL of ``setup_uc_infrastructure.sql``, generated from the table catalogue.
 
-Every table of ``project_config.yml``'s ``tables`` gets a Unity Catalog comment, by one of:
+Every table of ``project_config.yml``'s ``tables`` gets a Unity Catalog comment, where its kind
+(:class:`~financial_transactions.lakehouse.catalog.TableKind`) says:
 
-* ``DECLARED`` - created up front (``CREATE TABLE IF NOT EXISTS``) with the columns the code
-  writes and a table comment. The jobs append to these tables (schema merge on), so a
-  declaration can never block a write; tests keep the columns equal to the code's schemas
-  (:data:`CODE_SCHEMAS`) and to what the real writers produce.
-* ``PIPELINE_OWNED`` - datasets of the Lakeflow pipeline: their comments are the
-  ``comment=`` of ``scripts/financial/dlt_pipeline.py``. A table created here first would
-  stop the pipeline from publishing them.
-* ``FEATURE_TABLES`` - created by Databricks Feature Engineering (``FeatureStoreManager``)
-  with primary/timestamp keys and a description; created here first, they would lack the keys.
-* ``LOCAL_ONLY`` - written by the embedded runner only (the Lakeflow event log is its
-  Databricks counterpart).
+* job-owned tables are created up front here (``CREATE TABLE IF NOT EXISTS``) with the
+  catalogue's columns, comment, column comments and table properties. The jobs append to them
+  with schema merge on, so a declaration never blocks a write; tests keep the catalogue equal
+  to what the real writers write;
+* pipeline datasets get their comments from ``comment=`` in ``scripts/financial/dlt_pipeline.py``:
+  a table created here first would stop the pipeline from publishing them;
+* feature tables are created by Databricks Feature Engineering (``FeatureStoreManager``) with
+  their primary and timestamp keys; created here first, they would lack the keys;
+* local-only tables are written by the embedded runner only.
 
-``python -m financial_transactions.deploy.uc_tables --lakehouse-root .fin_mlops/dev`` prints the
-``CREATE TABLE`` statements from the code schemas and, for tables whose columns follow the
-configuration, from the tables a ``fin-mlops run`` wrote there.
+Each catalog's block sits between ``-- BEGIN generated tables (<catalog>)`` and ``-- END
+generated tables (<catalog>)``; everything else in the file (catalogs, volumes, grants, masks,
+views) is written by hand. ``python -m financial_transactions.deploy.uc_tables --write``
+regenerates the blocks; ``--check`` exits 1 when the file is stale (``tests/deploy/test_uc_sql.py``
+fails on the same condition).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+import re
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 
-#: table key -> table comment, for the tables the SQL creates.
-DECLARED: dict[str, str] = {
-    "tournament_results": "One row per model per tournament: metrics on the test slice, rank, winner, MLflow run.",
-    "champion_challenger_audit": "One row per gate decision (PROMOTE / REJECT) with both models' re-scored metrics "
-    "and the promotion snapshot a rollback restores.",
-    "drift_monitoring": "PSI / JS distance per feature per drift run, with the run's overall verdict.",
-    "model_monitoring": "Champion precision / recall / PR-AUC per time window against ground truth.",
-    "retraining_audit": "Every retraining decision (triggered, cooled down, limited, no drift) and its reason.",
-    "alerts_audit": "Every alert sent (or not delivered) with its channel, attempts and error.",
-    "rollback_audit": "Every executed champion rollback: versions, aliases before/after, feature restores.",
-    "synthesized_predictions": "Append-only model predictions; the backtester reads them as of a Delta version "
-    "(time travel).",
-    "backtest_results": "Backtest metrics and equity curve per run, strategy and symbol.",
-    "decision_matrix": "Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; "
-    "final score and recommendation.",
-}
-PIPELINE_OWNED = ("bronze_trades", "silver_trades", "silver_trades_quarantine", "silver_bars", "gold_trade_features")
-FEATURE_TABLES = ("trade_features", "train_set", "test_set")
-LOCAL_ONLY = ("pipeline_runs",)
-#: Column comments kept in the DDL (the masked prediction column says why it is masked).
-COLUMN_COMMENTS: dict[str, dict[str, str]] = {
-    "synthesized_predictions": {
-        "symbol": "Ticker (equity) or pair (crypto).",
-        "bar_start": "Start of the 1-minute bar the prediction is for (UTC).",
-        "model_version": "Registered model version that produced the row.",
-        "score": "Anomaly score in [0, 1] (masked outside engineers/service).",
-        "label": "Anomaly label (1 = anomalous) at the model decision threshold.",
-        "scored_at": "When the scoring run wrote the row (UTC).",
-        "scoring_run_id": "The scoring run (one append per run).",
-        "gold_version": "Delta version of gold_trade_features that was scored.",
-        "train_cutoff": "Last bar the scoring model was trained on (later bars are out of sample).",
-    }
-}
-TABLE_PROPERTIES: dict[str, dict[str, str]] = {"synthesized_predictions": {"delta.enableChangeDataFeed": "true"}}
+from financial_transactions.config import ProjectConfig
+from financial_transactions.lakehouse.catalog import TableKind, TableSpec, specs_of
 
-
-def code_schemas() -> dict[str, pa.Schema]:
-    """The tables whose schema is a constant in the code that writes them."""
-    from financial_transactions.models.champion_challenger import AUDIT_SCHEMA as GATE_AUDIT
-    from financial_transactions.models.tournament import TOURNAMENT_SCHEMA
-    from financial_transactions.monitoring.alerting import ALERTS_SCHEMA
-    from financial_transactions.monitoring.drift_detector import DRIFT_SCHEMA
-    from financial_transactions.monitoring.performance_monitor import MONITORING_SCHEMA
-    from financial_transactions.monitoring.retraining_trigger import AUDIT_SCHEMA as RETRAINING_AUDIT
-    from financial_transactions.monitoring.rollback import AUDIT_SCHEMA as ROLLBACK_AUDIT
-
-    return {
-        "tournament_results": TOURNAMENT_SCHEMA,
-        "champion_challenger_audit": GATE_AUDIT,
-        "drift_monitoring": DRIFT_SCHEMA,
-        "model_monitoring": MONITORING_SCHEMA,
-        "retraining_audit": RETRAINING_AUDIT,
-        "alerts_audit": ALERTS_SCHEMA,
-        "rollback_audit": ROLLBACK_AUDIT,
-    }
+SQL_PATH = Path("setup_uc_infrastructure.sql")
+ENVS = ("dev", "acc", "prd")
+BEGIN = "-- BEGIN generated tables ({catalog})"
+END = "-- END generated tables ({catalog})"
 
 
 def sql_type(arrow_type: pa.DataType) -> str:
@@ -109,6 +64,7 @@ def sql_type(arrow_type: pa.DataType) -> str:
 
 
 def columns_of(schema: pa.Schema) -> list[tuple[str, str]]:
+    """``(name, SQL type)`` of every column, in order."""
     return [(f.name, sql_type(f.type)) for f in schema]
 
 
@@ -116,51 +72,88 @@ def _quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def create_table_sql(fqn: str, key: str, columns: list[tuple[str, str]]) -> str:
-    """One idempotent ``CREATE TABLE`` with the table comment (and column comments where kept)."""
-    notes = COLUMN_COMMENTS.get(key, {})
+def create_table_sql(fqn: str, table: TableSpec, schema: pa.Schema) -> str:
+    """One idempotent ``CREATE TABLE`` with the spec's comment, column comments and properties."""
+    notes = table.column_comments
     lines = []
-    for name, typ in columns:
-        comment = f" COMMENT {_quote(notes[name])}" if name in notes else ""
-        lines.append(f"  `{name}` {typ}{comment}")
+    for f in schema:
+        not_null = "" if f.nullable else " NOT NULL"
+        comment = f" COMMENT {_quote(notes[f.name])}" if f.name in notes else ""
+        lines.append(f"  `{f.name}` {sql_type(f.type)}{not_null}{comment}")
     out = f"CREATE TABLE IF NOT EXISTS {fqn} (\n" + ",\n".join(lines) + "\n) USING DELTA\n"
-    out += f"  COMMENT {_quote(DECLARED[key])}"
-    props = TABLE_PROPERTIES.get(key)
-    if props:
-        out += "\n  TBLPROPERTIES (" + ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in props.items()) + ")"
+    out += f"  COMMENT {_quote(table.comment)}"
+    if table.properties:
+        props = ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in table.properties.items())
+        out += f"\n  TBLPROPERTIES ({props})"
     return out + ";"
 
 
-def render(catalog: str, schema: str, table_names: Mapping[str, str], written: Mapping[str, pa.Schema]) -> str:
-    """The ``CREATE TABLE`` block of one catalog (``written``: schemas of tables a run wrote)."""
-    schemas = {**written, **code_schemas()}
-    blocks = []
-    for key in DECLARED:
-        if key not in schemas:
-            raise KeyError(f"no schema for {key}: run `fin-mlops run` into the lakehouse root first")
-        blocks.append(create_table_sql(f"{catalog}.{schema}.{table_names[key]}", key, columns_of(schemas[key])))
-    return "\n\n".join(blocks) + "\n"
+def _keys(kind: TableKind) -> str:
+    return ", ".join(s.key for s in specs_of(kind))
+
+
+def table_block(cfg: ProjectConfig) -> str:
+    """The generated block of one catalog: what it declares and why, then one ``CREATE TABLE`` per job table."""
+    catalog = cfg.catalog
+    head = f"""{BEGIN.format(catalog=catalog)}: `python -m financial_transactions.deploy.uc_tables --write` from
+-- the table catalogue (src/financial_transactions/lakehouse/catalog.py); do not edit by hand.
+-- Tables ({catalog}). Every table in project_config.yml `tables` gets a comment:
+--   * the tables below are created up front with the columns their writers produce and a comment; the
+--     jobs append to them with schema merge, so this never blocks a write (tests keep the catalogue equal
+--     to what the real writers write);
+--   * {_keys(TableKind.PIPELINE)} belong to the
+--     Lakeflow pipeline, which sets their comments (comment= in scripts/financial/dlt_pipeline.py); a table
+--     created here would stop the pipeline from publishing them;
+--   * {_keys(TableKind.FEATURE)} are created by Databricks Feature Engineering (FeatureStoreManager)
+--     with their primary/timestamp keys and a description; created here, they would lack the keys;
+--   * {_keys(TableKind.LOCAL)} is written by the embedded runner only (on Databricks: the pipeline's event log).
+"""
+    tables = [
+        create_table_sql(f"{catalog}.{cfg.schema_name}.{getattr(cfg.tables, s.key)}", s, s.schema_for(cfg))
+        for s in specs_of(TableKind.JOB)
+    ]
+    return head + "\n\n".join(tables) + "\n" + END.format(catalog=catalog)
+
+
+def sync_sql(text: str, configs: Sequence[ProjectConfig]) -> str:
+    """``text`` with each catalog's generated block replaced by what the catalogue gives now."""
+    for cfg in configs:
+        begin, end = BEGIN.format(catalog=cfg.catalog), END.format(catalog=cfg.catalog)
+        spans = list(re.finditer(re.escape(begin) + r".*?" + re.escape(end), text, re.DOTALL))
+        if len(spans) != 1:
+            raise ValueError(f"{SQL_PATH}: expected one '{begin}' ... '{end}' block, found {len(spans)}")
+        text = text[: spans[0].start()] + table_block(cfg) + text[spans[0].end() :]
+    return text
+
+
+def env_configs(config_path: Path | str = "project_config.yml") -> list[ProjectConfig]:
+    return [ProjectConfig.from_yaml(config_path, env) for env in ENVS]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from financial_transactions.config import ProjectConfig
-    from financial_transactions.runtime import Platform
-
-    parser = argparse.ArgumentParser(description="Print the CREATE TABLE statements of setup_uc_infrastructure.sql")
+    parser = argparse.ArgumentParser(description="Generate the table DDL of setup_uc_infrastructure.sql")
     parser.add_argument("--config", default="project_config.yml")
-    parser.add_argument("--lakehouse-root", required=True, help="a lakehouse `fin-mlops run` wrote")
-    parser.add_argument("--env", action="append", help="env(s) to print (default: dev, acc, prd)")
+    parser.add_argument("--sql", default=str(SQL_PATH))
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="rewrite the generated blocks of the SQL file")
+    mode.add_argument("--check", action="store_true", help="exit 1 when the SQL file's blocks are stale")
     args = parser.parse_args(argv)
-    source = Platform.create(ProjectConfig.from_yaml(args.config, "dev"), lakehouse_root=Path(args.lakehouse_root))
-    written = {
-        key: source.store.read_arrow(source.config.table(key)).schema
-        for key in DECLARED
-        if source.store.exists(source.config.table(key))
-    }
-    for env in args.env or ["dev", "acc", "prd"]:
-        cfg = ProjectConfig.from_yaml(args.config, env)
-        names = cfg.tables.model_dump()
-        print(f"-- {cfg.catalog}\n{render(cfg.catalog, cfg.schema_name, names, written)}")
+    configs = env_configs(args.config)
+    if not (args.write or args.check):
+        for cfg in configs:
+            print(table_block(cfg) + "\n")
+        return 0
+    path = Path(args.sql)
+    current = path.read_text(encoding="utf-8")
+    wanted = sync_sql(current, configs)
+    if args.check:
+        if current != wanted:
+            print(f"{path} is stale: run `python -m financial_transactions.deploy.uc_tables --write`", file=sys.stderr)
+            return 1
+        return 0
+    if current != wanted:
+        path.write_text(wanted, encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

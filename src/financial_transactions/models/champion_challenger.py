@@ -94,6 +94,7 @@ import pyarrow as pa
 
 from financial_transactions.config.ml import GateConfig
 from financial_transactions.lakehouse import ConcurrentModification
+from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.models.metrics import evaluate_predictions
 from financial_transactions.models.registry import (
     CHALLENGER,
@@ -109,43 +110,6 @@ log = logging.getLogger(__name__)
 PROMOTE: Final = "PROMOTE"
 REJECT: Final = "REJECT"
 FEATURE_TABLE_KEYS = ("trade_features", "train_set", "test_set")
-
-AUDIT_SCHEMA = pa.schema(
-    [
-        ("decision_id", pa.string()),
-        ("decided_at", pa.timestamp("us", tz="UTC")),
-        ("model_name", pa.string()),
-        ("env", pa.string()),
-        ("decision", pa.string()),
-        ("first_deploy", pa.bool_()),
-        ("reason", pa.string()),
-        ("primary_metric", pa.string()),
-        ("challenger_version", pa.int64()),
-        ("champion_version", pa.int64()),
-        ("challenger_primary", pa.float64()),
-        ("champion_primary", pa.float64()),
-        ("margin", pa.float64()),
-        ("required_margin", pa.float64()),
-        ("challenger_recall", pa.float64()),
-        ("champion_recall", pa.float64()),
-        ("challenger_latency_ms", pa.float64()),
-        ("champion_latency_ms", pa.float64()),
-        ("challenger_metrics", pa.string()),
-        ("champion_metrics", pa.string()),
-        ("state_before", pa.string()),
-        ("state_after", pa.string()),
-        ("snapshot_aliases", pa.string()),
-        ("snapshot_feature_versions", pa.string()),
-        ("challenger_feature_versions", pa.string()),
-        ("holdout_rows", pa.int64()),
-        ("holdout_anomalies", pa.int64()),
-        ("error", pa.string()),
-        ("alerted", pa.bool_()),
-        ("supersedes", pa.string()),
-        ("git_sha", pa.string()),
-        ("config_hash", pa.string()),
-    ]
-)
 
 
 # -- alerts ----------------------------------------------------------------------
@@ -724,7 +688,7 @@ class ChampionChallenger:
             "git_sha": self.git_sha,
             "config_hash": self.cfg.config_hash,
         }
-        table = pa.Table.from_pylist([row], schema=AUDIT_SCHEMA)
+        table = pa.Table.from_pylist([row], schema=spec("champion_challenger_audit").schema)
         fqn = self.cfg.table("champion_challenger_audit")
         if expected_version is None:
             version = self.platform.store.append(fqn, table)

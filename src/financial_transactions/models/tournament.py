@@ -55,6 +55,7 @@ import pandas as pd
 import pyarrow as pa
 
 from financial_transactions.config import ProjectConfig
+from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.models import custom_model
 from financial_transactions.models.algorithms import build_models
 from financial_transactions.models.base import BaseAnomalyModel, ModelResult
@@ -66,37 +67,6 @@ log = logging.getLogger(__name__)
 
 RESULT_METRICS = (*METRIC_NAMES, "inference_rows_per_s")
 SELECTION_SLICE = "validation"
-
-TOURNAMENT_SCHEMA = pa.schema(
-    [
-        ("tournament_id", pa.string()),
-        ("parent_mlflow_run_id", pa.string()),
-        ("mlflow_run_id", pa.string()),
-        ("model", pa.string()),
-        ("status", pa.string()),
-        ("error", pa.string()),
-        ("rank", pa.int64()),
-        ("is_winner", pa.bool_()),
-        ("primary_metric", pa.string()),
-        ("primary_value", pa.float64()),
-        ("selection_slice", pa.string()),
-        ("selection_value", pa.float64()),
-        *[(m, pa.float64()) for m in RESULT_METRICS],
-        *[(f"validation_{m}", pa.float64()) for m in RESULT_METRICS],
-        ("threshold", pa.float64()),
-        ("train_seconds", pa.float64()),
-        ("n_train", pa.int64()),
-        ("n_validation", pa.int64()),
-        ("n_test", pa.int64()),
-        ("n_test_anomalies", pa.int64()),
-        ("model_uri", pa.string()),
-        ("feature_importance", pa.string()),
-        ("git_sha", pa.string()),
-        ("env", pa.string()),
-        ("config_hash", pa.string()),
-        ("created_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
 
 
 @dataclass
@@ -288,7 +258,7 @@ class ModelTournament:
                     }
                 )
         self.platform.store.append(
-            self.cfg.table("tournament_results"), pa.Table.from_pandas(table, schema=TOURNAMENT_SCHEMA)
+            self.cfg.table("tournament_results"), pa.Table.from_pandas(table, schema=spec("tournament_results").schema)
         )
         return TournamentResult(tournament_id, parent.info.run_id, mcfg.primary_metric, ranked, table)
 
@@ -411,6 +381,6 @@ class ModelTournament:
                 "created_at": pd.Timestamp(created_at),
             }
             rows.append(row)
-        table = pd.DataFrame(rows, columns=TOURNAMENT_SCHEMA.names)
+        table = pd.DataFrame(rows, columns=spec("tournament_results").schema.names)
         table["rank"] = table["rank"].astype("Int64")
         return table

@@ -39,6 +39,7 @@ import requests
 from financial_transactions.config.core import redact
 from financial_transactions.config.monitoring import AlertingConfig
 from financial_transactions.lakehouse import DeltaStore
+from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
@@ -48,26 +49,6 @@ DeliveryStatus = Literal["delivered", "failed", "not_configured"]
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _SLACK_EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
 _TEAMS_COLOUR = {"info": "Default", "warning": "Warning", "critical": "Attention"}
-
-ALERTS_SCHEMA = pa.schema(
-    [
-        ("alert_id", pa.string()),
-        ("sent_at", pa.timestamp("us", tz="UTC")),
-        ("env", pa.string()),
-        ("source", pa.string()),
-        ("severity", pa.string()),
-        ("title", pa.string()),
-        ("message", pa.string()),
-        ("context", pa.string()),
-        ("status", pa.string()),
-        ("attempts", pa.int64()),
-        ("http_status", pa.int64()),
-        ("error", pa.string()),
-        ("destination", pa.string()),
-        ("payload_format", pa.string()),
-        ("latency_ms", pa.float64()),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -343,7 +324,7 @@ class AlertManager:
             "latency_ms": result.latency_ms,
         }
         try:
-            self.store.append(self.audit_table, pa.Table.from_pylist([row], schema=ALERTS_SCHEMA))
+            self.store.append(self.audit_table, pa.Table.from_pylist([row], schema=spec("alerts_audit").schema))
         except Exception as exc:  # the audit is best effort: the alert itself already went out (or not)
             log.error("alert %s: could not write %s: %s", alert.alert_id, self.audit_table, exc)
 

@@ -71,6 +71,7 @@ import pyarrow.compute as pc
 
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.config.monitoring import DriftConfig
+from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
@@ -532,50 +533,8 @@ class DriftReport:
                     "reason": self.reason,
                 }
             )
-        return pa.Table.from_pylist(rows, schema=DRIFT_SCHEMA)
+        return pa.Table.from_pylist(rows, schema=spec("drift_monitoring").schema)
 
-
-DRIFT_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("computed_at", pa.timestamp("us", tz="UTC")),
-        ("env", pa.string()),
-        ("table_name", pa.string()),
-        ("reference_window", pa.string()),
-        ("reference_start", pa.timestamp("us", tz="UTC")),
-        ("reference_end", pa.timestamp("us", tz="UTC")),
-        ("reference_version", pa.int64()),
-        ("current_window", pa.string()),
-        ("current_start", pa.timestamp("us", tz="UTC")),
-        ("current_end", pa.timestamp("us", tz="UTC")),
-        ("current_version", pa.int64()),
-        ("feature", pa.string()),
-        ("kind", pa.string()),
-        ("bins", pa.int64()),
-        ("psi", pa.float64()),
-        ("js", pa.float64()),
-        ("status", pa.string()),
-        ("critical", pa.bool_()),
-        ("reference_rows", pa.int64()),
-        ("current_rows", pa.int64()),
-        ("reference_missing", pa.int64()),
-        ("current_missing", pa.int64()),
-        ("note", pa.string()),
-        ("psi_warn", pa.float64()),
-        ("psi_alert", pa.float64()),
-        ("js_warn", pa.float64()),
-        ("js_alert", pa.float64()),
-        ("drifted_share_alert", pa.float64()),
-        ("min_drifted_features", pa.int64()),
-        ("decision_rule", pa.string()),
-        ("epsilon", pa.float64()),
-        ("nan_policy", pa.string()),
-        ("overall_status", pa.string()),
-        ("drifted_features", pa.int64()),
-        ("drifted_share", pa.float64()),
-        ("reason", pa.string()),
-    ]
-)
 
 FrameLike: TypeAlias = pd.DataFrame | pa.Table | Mapping[str, Any]
 

@@ -78,6 +78,7 @@ from financial_transactions.features.labels import (
     load_coverage,
     load_ground_truth,
 )
+from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.runtime import Platform
 
 if TYPE_CHECKING:
@@ -88,33 +89,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 METRICS = ("precision", "recall", "pr_auc")
-
-MONITORING_SCHEMA = pa.schema(
-    [
-        ("monitored_at", pa.timestamp("us", tz="UTC")),
-        ("env", pa.string()),
-        ("model_name", pa.string()),
-        ("model_version", pa.string()),
-        ("window_start", pa.timestamp("us", tz="UTC")),
-        ("window_end", pa.timestamp("us", tz="UTC")),
-        ("rows", pa.int64()),
-        ("positives", pa.int64()),
-        ("predicted_positives", pa.int64()),
-        ("precision", pa.float64()),
-        ("recall", pa.float64()),
-        ("pr_auc", pa.float64()),
-        ("rolling_rows", pa.int64()),
-        ("rolling_positives", pa.int64()),
-        ("rolling_precision", pa.float64()),
-        ("rolling_recall", pa.float64()),
-        ("rolling_pr_auc", pa.float64()),
-        ("metric", pa.string()),
-        ("reference_prevalence", pa.float64()),
-        ("rolling_adjusted", pa.float64()),
-        ("baseline", pa.float64()),
-        ("baseline_source", pa.string()),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -207,7 +181,7 @@ class PerformanceReport:
                 "env": env,
                 "model_name": self.model_name,
                 "model_version": self.model_version,
-                **{k: getattr(w, k) for k in MONITORING_SCHEMA.names if hasattr(w, k)},
+                **{k: getattr(w, k) for k in spec("model_monitoring").schema.names if hasattr(w, k)},
                 "metric": self.metric,
                 "reference_prevalence": self.baseline_prevalence,
                 "baseline": self.baseline,
@@ -215,7 +189,7 @@ class PerformanceReport:
             }
             for w in self.windows
         ]
-        return pa.Table.from_pylist(rows, schema=MONITORING_SCHEMA)
+        return pa.Table.from_pylist(rows, schema=spec("model_monitoring").schema)
 
 
 # -- pure metrics ----------------------------------------------------------------------------

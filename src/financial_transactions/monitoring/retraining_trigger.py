@@ -72,6 +72,7 @@ import pyarrow as pa
 
 from financial_transactions.config.monitoring import RetrainingConfig
 from financial_transactions.lakehouse import ConcurrentModification
+from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.runtime import Platform
 from financial_transactions.runtime.task_values import TaskValues, set_task_value
 
@@ -86,36 +87,6 @@ log = logging.getLogger(__name__)
 
 Decision = Literal["triggered", "skipped_cooldown", "skipped_limit", "no_drift"]
 DECISIONS: tuple[Decision, ...] = ("triggered", "skipped_cooldown", "skipped_limit", "no_drift")
-
-AUDIT_SCHEMA = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("event_type", pa.string()),  # decision | launch
-        ("parent_event_id", pa.string()),
-        ("decided_at", pa.timestamp("us", tz="UTC")),
-        ("env", pa.string()),
-        ("decision", pa.string()),  # decision: triggered|skipped_*|no_drift; launch: launched|launch_failed
-        ("reason", pa.string()),
-        ("drift_detected", pa.bool_()),
-        ("drift_run_id", pa.string()),
-        ("drifted_share", pa.float64()),
-        ("drifted_features", pa.string()),
-        ("performance_degraded", pa.bool_()),
-        ("performance_metric", pa.string()),
-        ("performance_baseline", pa.float64()),
-        ("performance_current", pa.float64()),
-        ("performance_drop", pa.float64()),
-        ("cooldown_hours", pa.float64()),
-        ("daily_limit", pa.int64()),
-        ("triggered_today", pa.int64()),
-        ("last_triggered_at", pa.timestamp("us", tz="UTC")),
-        ("read_version", pa.int64()),
-        ("commit_attempts", pa.int64()),
-        ("launcher", pa.string()),
-        ("run_id", pa.string()),
-        ("detail", pa.string()),
-    ]
-)
 
 
 #: Launch outcomes that started no retraining: they count toward neither the cooldown nor the limit.
@@ -441,7 +412,7 @@ class RetrainingTrigger:
         if store.exists(self.fqn):
             return
         try:
-            store.append_if_version(self.fqn, AUDIT_SCHEMA.empty_table(), -1, ["event_id"])
+            store.append_if_version(self.fqn, spec("retraining_audit").schema.empty_table(), -1, ["event_id"])
         except ConcurrentModification:
             pass  # another trigger created it
         if not store.exists(self.fqn):
@@ -584,14 +555,14 @@ class RetrainingTrigger:
             "run_id": run_id,
             "detail": detail,
         }
-        return pa.Table.from_pylist([row], schema=AUDIT_SCHEMA)
+        return pa.Table.from_pylist([row], schema=spec("retraining_audit").schema)
 
 
 def decisions_of(platform: Platform, event_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """The decision rows of ``retraining_audit`` (optionally only ``event_ids``), oldest first."""
     fqn = platform.config.table("retraining_audit")
     if not platform.store.exists(fqn):
-        return pd.DataFrame(columns=AUDIT_SCHEMA.names)
+        return pd.DataFrame(columns=spec("retraining_audit").schema.names)
     audit = platform.store.read(fqn)
     rows = audit[audit["event_type"] == "decision"]
     if event_ids is not None:

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 import pyarrow as pa
 
+from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.runtime import Platform
 
 if TYPE_CHECKING:
@@ -58,26 +59,6 @@ log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 PREVIOUS_CHAMPION = "previous-champion"
-
-AUDIT_SCHEMA = pa.schema(
-    [
-        ("rollback_id", pa.string()),
-        ("rolled_back_at", pa.timestamp("us", tz="UTC")),
-        ("env", pa.string()),
-        ("model_name", pa.string()),
-        ("status", pa.string()),  # done | failed
-        ("from_version", pa.int64()),
-        ("to_version", pa.int64()),
-        ("source", pa.string()),
-        ("reason", pa.string()),
-        ("aliases_before", pa.string()),
-        ("aliases_after", pa.string()),
-        ("feature_restores", pa.string()),
-        ("snapshot_decision_id", pa.string()),
-        ("operator", pa.string()),
-        ("error", pa.string()),
-    ]
-)
 
 
 class RollbackRefused(ValueError):
@@ -453,7 +434,8 @@ class ModelRollback:
             "error": result.error,
         }
         self.platform.store.append(
-            self.platform.config.table("rollback_audit"), pa.Table.from_pylist([row], schema=AUDIT_SCHEMA)
+            self.platform.config.table("rollback_audit"),
+            pa.Table.from_pylist([row], schema=spec("rollback_audit").schema),
         )
 
     def _alert(self, result: RollbackResult) -> None:
