@@ -60,10 +60,8 @@ import pandas as pd
 
 from financial_transactions.config.ml import FeaturesConfig, LabelsConfig
 from financial_transactions.features.bars import interval_ns
+from financial_transactions.lakehouse.paths import COVERAGE_FILE, GROUND_TRUTH_DIR, GROUND_TRUTH_FILE
 
-GROUND_TRUTH_DIR = "_ground_truth"
-GROUND_TRUTH_FILE = "anomalies.ndjson"
-COVERAGE_FILE = "coverage.json"
 ANOMALY_TYPES = ("price_spike", "volume_burst", "wash_trade", "stale_price")
 LABEL_COLUMN = "label"
 LABEL_SOURCE_COLUMN = "label_source"

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from financial_transactions.lakehouse.paths import window_name
 from financial_transactions.market.calendar import REGULAR, classify_sessions, session_date
 from financial_transactions.replay.market import ANOMALY_TYPES, CRYPTO, EQUITY, MarketData
 
@@ -88,7 +89,7 @@ def _positive(frame: pd.DataFrame, column: str, path: Path, offset: int, *, allo
 
 
 def load_csv_market(
-    path: str | Path, *, crypto: list[str] | None = None, kind: str = "auto", window: str = "window1"
+    path: str | Path, *, crypto: list[str] | None = None, kind: str = "auto", window: int | str = 1
 ) -> MarketData:
     """Read a trades or bars CSV into a :class:`MarketData` (sorted by time, stable)."""
     path = Path(path)
@@ -162,7 +163,7 @@ def load_csv_market(
     ).astype(np.int8)
     equity_days = session_date(ts_series[asset_rows.to_numpy() == EQUITY])
     return MarketData(
-        window=window,
+        window=window_name(window),
         symbols=names,
         asset_classes=[classes[s] for s in names],
         sym=sym,
@@ -241,7 +242,7 @@ def shift_regime(
         t = (market.ts[mask] - market.ts[mask][0]) / year_ms
         price[mask] = np.exp(logp[0] + volatility_multiplier * (logp - logp[0]) + annual_drift * t)
     return MarketData(
-        window="window2",
+        window=window_name(2),
         symbols=market.symbols,
         asset_classes=market.asset_classes,
         sym=market.sym,

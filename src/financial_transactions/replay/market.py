@@ -20,6 +20,7 @@ import pandas as pd
 
 from financial_transactions.ingest.landing import write_atomic
 from financial_transactions.ingest.records import BINANCE, FINNHUB
+from financial_transactions.lakehouse.paths import COVERAGE_FILE, ground_truth_file
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +152,9 @@ class MarketData:
     def write_ground_truth(self, landing: Path) -> Path:
         """``<landing>/_ground_truth/<window>/anomalies.ndjson`` (atomic), one line per anomalous trade,
         and, when the market's labels are ground truth, ``coverage.json`` beside it (:meth:`coverage`)."""
-        path = Path(landing) / "_ground_truth" / self.window / "anomalies.ndjson"
+        path = ground_truth_file(landing, self.window)
         data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in self.ground_truth_lines())
-        coverage = path.parent / "coverage.json"
+        coverage = path.parent / COVERAGE_FILE
         if self.has_ground_truth:
             write_atomic(coverage, orjson.dumps(self.coverage(), option=orjson.OPT_INDENT_2))
         else:

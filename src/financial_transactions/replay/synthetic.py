@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from financial_transactions.lakehouse.paths import window_days, window_name
 from financial_transactions.market.calendar import (
     AFTER_HOURS,
     CLOSED,
@@ -65,7 +66,6 @@ from financial_transactions.market.calendar import (
     classify_sessions,
     is_trading_day,
     regular_close_minute,
-    trading_days,
 )
 from financial_transactions.replay.market import ANOMALY_TYPES, CRYPTO, EQUITY, MarketData
 
@@ -125,16 +125,6 @@ def symbol_spec(symbol: str, asset_class: str) -> SymbolSpec:
         return SymbolSpec(symbol, EQUITY, price, vol, 0.01, 1.0, activity, 0.0001)
     qty_step = 10.0 ** (np.floor(np.log10(50.0 / price)) - 1)  # ~$0.5-5 of notional per step
     return SymbolSpec(symbol, CRYPTO, price, vol, 0.01, float(qty_step), activity, 0.00005)
-
-
-def window_days(cfg: ReplayConfig, window: int) -> list[date]:
-    """Trading days of replay window ``window`` (1-based): consecutive blocks of ``trading_days``."""
-    days = trading_days(cfg.start_date, cfg.trading_days * window)
-    return days[cfg.trading_days * (window - 1) :]
-
-
-def window_name(window: int) -> str:
-    return f"window{window}"
 
 
 def _ny_midnight_ms(day: date) -> int:

@@ -44,6 +44,7 @@ import orjson
 from financial_transactions.ingest.alphavantage import AlphaVantageCollector
 from financial_transactions.ingest.collectors import CryptoCollector, FinnhubCollector, StreamCollector, new_run_id
 from financial_transactions.ingest.landing import write_atomic
+from financial_transactions.lakehouse.paths import GROUND_TRUTH_DIR, ground_truth_dir, window_name
 from financial_transactions.replay.market import CRYPTO, EQUITY, MarketData
 from financial_transactions.replay.servers import ReplayHub, StreamFeed
 
@@ -63,7 +64,7 @@ ABANDONED_DIR = "_abandoned"
 
 def build_market(cfg: ProjectConfig, window: int) -> MarketData:
     """Window ``window`` of the configured replay source (synthetic by default, else the CSV)."""
-    from financial_transactions.replay.synthetic import build_synthetic_market, window_name
+    from financial_transactions.replay.synthetic import build_synthetic_market
 
     replay = cfg.replay
     if replay.csv_path:
@@ -109,8 +110,8 @@ def ingest_window(platform: Platform, window: int, console: Console | None = Non
     """Replay ``window`` and collect it into the landing zone (see the module docstring)."""
     cfg = platform.config
     landing = Path(platform.paths.landing)
-    name = f"window{window}"
-    marker = landing / "_ground_truth" / name / MARKER
+    name = window_name(window)
+    marker = ground_truth_dir(landing, name) / MARKER
     fp = fingerprint(cfg, window)
     if marker.is_file():
         done = orjson.loads(marker.read_bytes())
@@ -124,7 +125,7 @@ def ingest_window(platform: Platform, window: int, console: Console | None = Non
     truth = market.write_ground_truth(landing)
     token = secrets.token_urlsafe(16)
     attempt = new_run_id()
-    attempt_marker = landing / "_ground_truth" / name / ATTEMPT_MARKER
+    attempt_marker = ground_truth_dir(landing, name) / ATTEMPT_MARKER
     write_atomic(attempt_marker, orjson.dumps({"attempt": attempt, "fingerprint": fp}, option=orjson.OPT_INDENT_2))
     with ReplayHub(market, cfg.replay, ports=(0, 0, 0), token=token, speed=0.0) as hub:
         assert hub.urls is not None
@@ -166,7 +167,7 @@ def _attempt_files(landing: Path, attempt: str) -> list[Path]:
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(landing):
         if Path(dirpath) == landing:
-            dirnames[:] = [d for d in dirnames if d not in (ABANDONED_DIR, "_ground_truth")]
+            dirnames[:] = [d for d in dirnames if d not in (ABANDONED_DIR, GROUND_TRUTH_DIR)]
         found.extend(Path(dirpath) / f for f in filenames if f.lstrip(".").startswith(prefix))
     return sorted(found)
 
@@ -177,7 +178,7 @@ def set_aside_abandoned(landing: Path, window: str, console: Console | None = No
     Idempotent and resumable: the attempt marker is removed only after the last
     move, so a crash here is finished by the next run.
     """
-    marker = landing / "_ground_truth" / window / ATTEMPT_MARKER
+    marker = ground_truth_dir(landing, window) / ATTEMPT_MARKER
     if not marker.is_file():
         return SetAside()
     attempt = str(orjson.loads(marker.read_bytes())["attempt"])
