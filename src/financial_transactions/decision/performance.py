@@ -28,18 +28,10 @@ from typing import Any
 
 import numpy as np
 
-METRICS = (
-    "total_return",
-    "cagr",
-    "annual_volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "win_rate",
-    "n_trades",
-    "exposure",
-)
+from financial_transactions.lakehouse.catalog import BACKTEST_METRICS
+
+#: What :func:`summarize` returns, in ``backtest_results`` column order (the table catalogue spells the list).
+METRICS = BACKTEST_METRICS
 
 
 def _finite(value: float) -> float:

@@ -1,4 +1,5 @@
-"""Collectors built from the project config: what the CLI and the job scripts both run.
+"""Collectors built from the project config, in one place: the CLI, the job scripts and the replay
+(:mod:`financial_transactions.replay.window`) all build them with the ``build_*`` functions here.
 
 On Databricks the keys come from the secret scope (``CredentialRef.resolve``),
 locally from the environment; endpoints from ``collectors.*`` (overridable with
@@ -15,7 +16,95 @@ from financial_transactions.ingest.collectors import CollectorCounters, CryptoCo
 from financial_transactions.ingest.redaction import CollectorError
 
 if TYPE_CHECKING:
+    from financial_transactions.config import ProjectConfig
     from financial_transactions.runtime import Platform
+
+
+def build_finnhub(
+    cfg: ProjectConfig,
+    *,
+    token: str,
+    landing: Path,
+    url: str | None = None,
+    symbols: list[str] | None = None,
+    flush_max_records: int | None = None,
+    run_id: str | None = None,
+) -> FinnhubCollector:
+    """A Finnhub collector with ``collectors.finnhub``'s settings; the arguments override endpoint, symbols, flush."""
+    fcfg = cfg.collectors.finnhub
+    return FinnhubCollector(
+        token=token,
+        url=url or fcfg.ws_url,
+        symbols=symbols or list(cfg.symbols.equities),
+        landing=landing,
+        flush_max_records=fcfg.flush_max_records if flush_max_records is None else flush_max_records,
+        flush_interval_seconds=fcfg.flush_interval_seconds,
+        backoff=fcfg.reconnect,
+        connect_timeout_seconds=fcfg.connect_timeout_seconds,
+        stale_after_seconds=fcfg.stale_after_seconds,
+        fsync=fcfg.fsync,
+        run_id=run_id,
+    )
+
+
+def build_crypto(
+    cfg: ProjectConfig,
+    *,
+    landing: Path,
+    url: str | None = None,
+    symbols: list[str] | None = None,
+    flush_max_records: int | None = None,
+    run_id: str | None = None,
+) -> CryptoCollector:
+    """A Binance trade-stream collector with ``collectors.crypto``'s settings (arguments override as above)."""
+    ccfg = cfg.collectors.crypto
+    return CryptoCollector(
+        url=url or ccfg.ws_url,
+        symbols=symbols or list(cfg.symbols.crypto),
+        landing=landing,
+        flush_max_records=ccfg.flush_max_records if flush_max_records is None else flush_max_records,
+        flush_interval_seconds=ccfg.flush_interval_seconds,
+        backoff=ccfg.reconnect,
+        connect_timeout_seconds=ccfg.connect_timeout_seconds,
+        stale_after_seconds=ccfg.stale_after_seconds,
+        fsync=ccfg.fsync,
+        run_id=run_id,
+    )
+
+
+def build_alphavantage(
+    cfg: ProjectConfig,
+    *,
+    api_key: str,
+    landing: Path,
+    url: str | None = None,
+    symbols: list[str] | None = None,
+    outputsize: str | None = None,
+    calls_per_minute: int | None = None,
+    rate_window_seconds: float = 60.0,
+    run_id: str | None = None,
+) -> AlphaVantageCollector:
+    """An Alpha Vantage collector with ``collectors.alphavantage``'s settings.
+
+    ``calls_per_minute`` calls are allowed per ``rate_window_seconds`` (the vendor's quota
+    window is a minute; the replay shortens it).
+    """
+    acfg = cfg.collectors.alphavantage
+    return AlphaVantageCollector(
+        base_url=url or acfg.base_url,
+        api_key=api_key,
+        symbols=symbols or list(cfg.symbols.equities),
+        landing=landing,
+        functions=list(acfg.functions),
+        interval=acfg.interval,
+        outputsize=outputsize or acfg.outputsize,
+        calls_per_minute=calls_per_minute or acfg.calls_per_minute,
+        rate_window_seconds=rate_window_seconds,
+        timeout_seconds=acfg.timeout_seconds,
+        retry=acfg.retry,
+        fsync=acfg.fsync,
+        run_id=run_id,
+    )
 
 
 def finnhub_collector(
@@ -25,35 +114,13 @@ def finnhub_collector(
     token = fcfg.api_key.resolve()
     if not token:
         raise CollectorError(f"finnhub: no API key found in {fcfg.api_key.describe()}")
-    return FinnhubCollector(
-        token=token,
-        url=url or fcfg.ws_url,
-        symbols=symbols or list(platform.config.symbols.equities),
-        landing=Path(platform.paths.landing),
-        flush_max_records=fcfg.flush_max_records,
-        flush_interval_seconds=fcfg.flush_interval_seconds,
-        backoff=fcfg.reconnect,
-        connect_timeout_seconds=fcfg.connect_timeout_seconds,
-        stale_after_seconds=fcfg.stale_after_seconds,
-        fsync=fcfg.fsync,
-    )
+    return build_finnhub(platform.config, token=token, landing=Path(platform.paths.landing), url=url, symbols=symbols)
 
 
 def crypto_collector(
     platform: Platform, *, url: str | None = None, symbols: list[str] | None = None
 ) -> CryptoCollector:
-    ccfg = platform.config.collectors.crypto
-    return CryptoCollector(
-        url=url or ccfg.ws_url,
-        symbols=symbols or list(platform.config.symbols.crypto),
-        landing=Path(platform.paths.landing),
-        flush_max_records=ccfg.flush_max_records,
-        flush_interval_seconds=ccfg.flush_interval_seconds,
-        backoff=ccfg.reconnect,
-        connect_timeout_seconds=ccfg.connect_timeout_seconds,
-        stale_after_seconds=ccfg.stale_after_seconds,
-        fsync=ccfg.fsync,
-    )
+    return build_crypto(platform.config, landing=Path(platform.paths.landing), url=url, symbols=symbols)
 
 
 def alphavantage_collector(
@@ -68,18 +135,14 @@ def alphavantage_collector(
     key = acfg.api_key.resolve()
     if not key:
         raise CollectorError(f"alphavantage: no API key found in {acfg.api_key.describe()}")
-    return AlphaVantageCollector(
-        base_url=url or acfg.base_url,
+    return build_alphavantage(
+        platform.config,
         api_key=key,
-        symbols=symbols or list(platform.config.symbols.equities),
         landing=Path(platform.paths.landing),
-        functions=list(acfg.functions),
-        interval=acfg.interval,
-        outputsize=outputsize or acfg.outputsize,
-        calls_per_minute=calls_per_minute or acfg.calls_per_minute,
-        timeout_seconds=acfg.timeout_seconds,
-        retry=acfg.retry,
-        fsync=acfg.fsync,
+        url=url,
+        symbols=symbols,
+        outputsize=outputsize,
+        calls_per_minute=calls_per_minute,
     )
 
 

@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from financial_transactions.ingest.alphavantage import AlphaVantageCollector
-from financial_transactions.ingest.collectors import CryptoCollector, FinnhubCollector, StreamCollector, new_run_id
+from financial_transactions.ingest.collectors import StreamCollector, new_run_id
+from financial_transactions.ingest.jobs import build_alphavantage, build_crypto, build_finnhub
 from financial_transactions.ingest.landing import write_atomic
 from financial_transactions.lakehouse.paths import GROUND_TRUTH_DIR, ground_truth_dir, window_name
 from financial_transactions.replay.market import CRYPTO, EQUITY, MarketData
@@ -251,23 +252,20 @@ def _collect(
     run_id: str,
 ) -> dict[str, Any]:
     assert hub.urls is not None
-    fcfg, ccfg, acfg = cfg.collectors.finnhub, cfg.collectors.crypto, cfg.collectors.alphavantage
+    fcfg, ccfg = cfg.collectors.finnhub, cfg.collectors.crypto
+    flush = cfg.replay.collect_flush_max_records
     equities, crypto = market.symbols_of(EQUITY), market.symbols_of(CRYPTO)
     streams: list[tuple[StreamCollector, StreamFeed, float]] = []
     if equities:
         streams.append(
             (
-                FinnhubCollector(
+                build_finnhub(
+                    cfg,
                     token=token,
                     url=hub.urls.finnhub,
                     symbols=equities,
                     landing=landing,
-                    flush_max_records=cfg.replay.collect_flush_max_records,
-                    flush_interval_seconds=fcfg.flush_interval_seconds,
-                    backoff=fcfg.reconnect,
-                    connect_timeout_seconds=fcfg.connect_timeout_seconds,
-                    stale_after_seconds=fcfg.stale_after_seconds,
-                    fsync=fcfg.fsync,
+                    flush_max_records=flush,
                     run_id=run_id,
                 ),
                 hub.finnhub,
@@ -277,36 +275,23 @@ def _collect(
     if crypto:
         streams.append(
             (
-                CryptoCollector(
-                    url=hub.urls.binance,
-                    symbols=crypto,
-                    landing=landing,
-                    flush_max_records=cfg.replay.collect_flush_max_records,
-                    flush_interval_seconds=ccfg.flush_interval_seconds,
-                    backoff=ccfg.reconnect,
-                    connect_timeout_seconds=ccfg.connect_timeout_seconds,
-                    stale_after_seconds=ccfg.stale_after_seconds,
-                    fsync=ccfg.fsync,
-                    run_id=run_id,
+                build_crypto(
+                    cfg, url=hub.urls.binance, symbols=crypto, landing=landing, flush_max_records=flush, run_id=run_id
                 ),
                 hub.binance,
                 ccfg.duration_seconds,
             )
         )
     av = (
-        AlphaVantageCollector(
-            base_url=hub.urls.alphavantage,
+        build_alphavantage(
+            cfg,
             api_key=token,
+            url=hub.urls.alphavantage,
             symbols=equities,
             landing=landing,
-            functions=list(acfg.functions),
-            interval=acfg.interval,
             outputsize="full",  # the replay has no quota to save: take every bar of the window
             calls_per_minute=cfg.replay.alphavantage_calls_per_minute,
             rate_window_seconds=cfg.replay.alphavantage_window_seconds,
-            timeout_seconds=acfg.timeout_seconds,
-            retry=acfg.retry,
-            fsync=acfg.fsync,
             run_id=run_id,
         )
         if equities
