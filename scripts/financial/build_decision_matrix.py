@@ -20,7 +20,7 @@ from financial_transactions.runtime.context import RunContext
 
 def main() -> int:
     args, platform = script_platform("Build and store the ranked decision matrix")
-    ctx = RunContext(platform=platform, console=Console(width=160), state={"git_sha": args.git_sha})
+    ctx = RunContext(platform=platform, console=Console(width=160), git_sha=args.git_sha)
     try:
         summary = run_decide(ctx)
     except (LakehouseError, ValueError, FileNotFoundError) as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from financial_transactions.entrypoints import script_platform
-from financial_transactions.monitoring.stage import (
+from financial_transactions.monitoring.cycle import (
     all_ground_truth,
     ground_truth_path,
     recent_windows,

@@ -22,7 +22,7 @@ from financial_transactions.runtime.context import RunContext
 
 def main() -> int:
     args, platform = script_platform("Score new gold bars with the champion and backtest the strategies")
-    ctx = RunContext(platform=platform, console=Console(width=160), state={"git_sha": args.git_sha})
+    ctx = RunContext(platform=platform, console=Console(width=160), git_sha=args.git_sha)
     try:
         summary = run_backtest(ctx)
     except (LakehouseError, ValueError, FileNotFoundError) as exc:

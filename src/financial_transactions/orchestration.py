@@ -1,7 +1,10 @@
 """``fin-mlops run``: every stage, in order, on one Platform.
 
 A stage is ``def run_stage(ctx: RunContext) -> dict[str, Any]``; the dict holds
-the figures shown in the run's summary table.
+the figures shown in the run's summary table. A later stage takes what it needs
+from the tables and landing zone the earlier ones wrote (the drift stage finds
+window 2's ground truth where the shift stage landed it), never from the context,
+so a stage can run alone with ``--only``.
 """
 
 from __future__ import annotations

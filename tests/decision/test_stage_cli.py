@@ -70,7 +70,9 @@ def test_stages_run_in_order(lake: tuple[Platform, pd.DataFrame, int]) -> None:
     assert backtest.summary["champion"] == str(version)
     assert backtest.summary["results"] == 2 * 3  # 2 symbols x 3 strategies
     assert decide.summary["symbols"] == len(platform.config.symbols.all)
-    assert ctx.state["backtest_run_id"]
+    stored = platform.store.read(platform.config.table("backtest_results"))
+    newest = stored[stored["created_at"] == stored["created_at"].max()]  # the rows of this backtest run
+    assert len(newest) == backtest.summary["results"] and newest["run_id"].nunique() == 1 and newest["run_id"].iloc[0]
     text = ctx.console.export_text()
     assert "decision matrix" in text and "AAPL" in text
 

@@ -86,7 +86,6 @@ def test_run_stops_at_the_first_failure_and_reports_it(platform: Platform) -> No
 
     def ok(ctx: RunContext) -> dict[str, int]:
         calls.append("ok")
-        ctx.state["x"] = 1
         return {"rows": 3}
 
     def boom(ctx: RunContext) -> dict[str, int]:

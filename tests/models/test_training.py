@@ -69,15 +69,19 @@ def test_train_stage_and_cli(config: ProjectConfig, tmp_path: Path, project_root
     root = tmp_path / "lh"
     platform = Platform.create(small(config), lakehouse_root=root)
     write_market(platform, minutes=700)
-    ctx = RunContext(platform=platform, console=Console(record=True, width=200), state={"git_sha": "abc"})
+    ctx = RunContext(platform=platform, console=Console(record=True, width=200), git_sha="abc")
 
     summary = run_stage(ctx)
 
     assert summary["decision"] == "PROMOTE" and summary["version"] == 1 and summary["failed_models"] == 0
-    winner = ctx.state["training_outcome"].tournament.winner
-    assert summary["validation_pr_auc"] == round(winner.selection_metric("pr_auc"), 4)  # what picked it
-    assert summary["test_pr_auc"] == round(winner.metric("pr_auc"), 4)  # the held-out figure
-    assert ctx.state["champion_version"] == 1
+    tournament = platform.store.read(platform.config.table("tournament_results"))
+    winner = tournament[tournament["is_winner"]].iloc[0]
+    assert summary["winner"] == winner["model"]
+    assert summary["validation_pr_auc"] == round(winner["validation_pr_auc"], 4)  # what picked it
+    assert summary["test_pr_auc"] == round(winner["pr_auc"], 4)  # the held-out figure
+    registry = ModelRegistry.from_platform(platform)
+    assert registry.aliases()["champion"] == 1
+    assert registry.version_info(1).tags["git_sha"] == "abc"  # the run context's git_sha reached the model
     printed = ctx.console.export_text()
     assert "tournament" in printed and "PROMOTE" in printed and "validation" in printed
 

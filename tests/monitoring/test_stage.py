@@ -15,14 +15,10 @@ from typer.testing import CliRunner
 
 from financial_transactions.cli.main import app
 from financial_transactions.models.registry import ModelRegistry
-from financial_transactions.monitoring.stage import (
-    ground_truth_path,
-    print_cycle,
-    replay_window,
-    run_cycle,
-    run_performance,
-    run_stage,
-)
+from financial_transactions.monitoring.cycle import ground_truth_path, replay_window, run_cycle, run_performance
+from financial_transactions.monitoring.render import print_cycle
+from financial_transactions.monitoring.retraining_trigger import decisions_of
+from financial_transactions.monitoring.stage import run_stage
 from financial_transactions.runtime import Platform
 from financial_transactions.runtime.context import RunContext
 
@@ -99,7 +95,7 @@ def test_run_stage_prints_the_table_and_runs_the_train_stage(platform: Platform,
     assert "retraining trigger: triggered" in out and "launch: launched via local-train" in out
     assert "performance: skipped - no ground truth at" in out
     assert summary["decision"] == "drift" and summary["retraining"] == "triggered" and summary["drifted"] == 3
-    assert trained == [platform] and ctx.state["retraining_decision"] == "triggered"
+    assert trained == [platform] and decisions_of(platform)["decision"].tolist() == ["triggered"]  # audited
     # the same cycle again within the cooldown: audited as skipped, nothing launched
     assert run_stage(RunContext(platform=platform, console=Console(record=True)))["retraining"] == "skipped_cooldown"
     assert len(trained) == 1

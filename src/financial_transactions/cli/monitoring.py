@@ -46,14 +46,14 @@ def drift(
     launch: bool = typer.Option(True, "--launch/--no-launch", help="run retraining when triggered"),
 ) -> None:
     """PSI/JS per feature, the champion's performance, and the retraining trigger's decision."""
-    from financial_transactions.monitoring.stage import (
+    from financial_transactions.monitoring.cycle import (
         all_ground_truth,
         ground_truth_path,
-        print_cycle,
         recent_windows,
         replay_window,
         run_cycle,
     )
+    from financial_transactions.monitoring.render import print_cycle
 
     platform = platform_from_ctx(ctx)
     try:

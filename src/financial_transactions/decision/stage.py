@@ -18,7 +18,6 @@ def run_backtest(ctx: RunContext) -> dict[str, Any]:
     try:
         scoring = synthesize_predictions(ctx.platform)
         summary.update(predictions_added=scoring.rows_scored, champion=scoring.model_version)
-        ctx.state["predictions_version"] = scoring.table_version
     except NoChampion as exc:
         ctx.console.print(f"[yellow]{exc}; the model strategy is skipped[/]")
         summary["champion"] = "none"
@@ -28,7 +27,6 @@ def run_backtest(ctx: RunContext) -> dict[str, Any]:
     ctx.console.print(backtest_table(report))
     for skip in report.skipped:
         ctx.console.print(f"[dim]skipped {skip['symbol']} {skip['strategy']}: {skip['reason']}[/]")
-    ctx.state["backtest_run_id"] = report.run_id
     chosen = [r for r in report.results if r.strategy == ctx.platform.config.backtest.strategy]
     sharpes = [r.metrics["sharpe"] for r in chosen if math.isfinite(r.metrics["sharpe"])]
     summary.update(

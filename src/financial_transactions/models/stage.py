@@ -11,12 +11,9 @@ from financial_transactions.runtime.context import RunContext
 
 def run_stage(ctx: RunContext) -> dict[str, Any]:
     cfg = ctx.platform.config
-    outcome = run_training(ctx.platform, git_sha=ctx.state.get("git_sha"))
+    outcome = run_training(ctx.platform, git_sha=ctx.git_sha)
     for renderable in outcome_renderables(
         outcome, model_name=cfg.model_name, precision_at_k=cfg.models.precision_at_k, fixed_fpr=cfg.models.fixed_fpr
     ):
         ctx.console.print(renderable)
-    ctx.state["training_outcome"] = outcome
-    if outcome.decision is not None:
-        ctx.state["champion_version"] = (outcome.decision.state_after or {}).get("champion")
     return outcome.summary()

@@ -57,11 +57,9 @@ def run_stage(ctx: RunContext) -> dict[str, Any]:
     statuses = result.section_statuses
     with_data = sum(1 for s in statuses.values() if s == "ok")
     problems = sorted(k for k, s in statuses.items() if s in ("missing", "error"))
-    ctx.state["dashboard_path"] = str(published.where)
     if problems:
         ctx.console.print(f"[yellow]dashboard sections without data:[/] {', '.join(problems)}", highlight=False)
     if report is not None:
-        ctx.state["report_path"] = str(report.markdown)
         ctx.console.print(f"decision report: {report.markdown}", markup=False, highlight=False)
     ctx.console.print(f"dashboard: {published.where}", markup=False, highlight=False, soft_wrap=True)
     return {

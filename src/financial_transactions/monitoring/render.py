@@ -1,0 +1,73 @@
+"""How a monitoring cycle is shown: the drift table and the cycle's decisions, for the CLI and the stage."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from financial_transactions.monitoring.cycle import MonitoringCycle
+from financial_transactions.monitoring.drift_detector import DriftReport
+
+_STATUS_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", "insufficient_data": "dim"}
+
+
+def drift_table(report: DriftReport) -> Table:
+    cfg = report.config
+    title = f"drift run {report.run_id[:12]}"
+    if report.reference is not None and report.current is not None:
+        title += f": {report.reference.label} -> {report.current.label}"
+    table = Table(title=title)
+    table.add_column("feature", style="bold")
+    table.add_column("kind")
+    table.add_column(f"PSI (warn {cfg.psi_warn:g} / alert {cfg.psi_alert:g})", justify="right")
+    table.add_column(f"JS (warn {cfg.js_warn:g} / alert {cfg.js_alert:g})", justify="right")
+    table.add_column("bins", justify="right")
+    table.add_column("missing ref/cur", justify="right")
+    table.add_column("status")
+    for f in sorted(report.features, key=lambda x: -(x.psi if x.psi is not None else -1.0)):
+        style = _STATUS_STYLE[f.status]
+        name = f"{f.feature} *" if f.critical else f.feature
+        table.add_row(
+            name,
+            f.kind,
+            "-" if f.psi is None else f"{f.psi:.4f}",
+            "-" if f.js is None else f"{f.js:.4f}",
+            str(f.bins),
+            f"{f.reference_missing}/{f.current_missing}",
+            f"[{style}]{f.status}[/]",
+        )
+    return table
+
+
+def print_cycle(console: Console, cycle: MonitoringCycle) -> None:
+    report = cycle.drift
+    console.print(drift_table(report))
+    colour = "red" if report.drift_detected else "green"
+    console.print(f"[bold]drift decision:[/] [{colour}]{report.overall}[/] - {report.reason}")
+    if cycle.performance is not None:
+        p = cycle.performance
+        current = "-" if p.current is None else f"{p.current:.4f}"
+        baseline = "-" if p.baseline is None else f"{p.baseline:.4f}"
+        raw = "-" if p.current_raw is None else f"{p.current_raw:.4f}"
+        basis = (
+            f" at the baseline's anomaly rate {p.baseline_prevalence:.2%} (raw {raw})"
+            if p.baseline_prevalence is not None
+            else " (raw: the baseline's anomaly rate is unknown)"
+        )
+        console.print(
+            f"[bold]champion v{p.model_version}:[/] rolling {p.metric} {current}{basis} over {len(p.windows)} "
+            f"window(s); baseline {baseline} ({p.baseline_source})"
+        )
+    elif cycle.performance_error:
+        console.print(f"[bold red]performance: error[/] - {cycle.performance_error}", highlight=False)
+    elif cycle.performance_note:
+        console.print(f"[bold]performance:[/] skipped - {cycle.performance_note}")
+    if cycle.trigger is not None:
+        t = cycle.trigger
+        colour = "bold magenta" if t.triggered else "cyan"
+        console.print(f"[bold]retraining trigger:[/] [{colour}]{t.decision}[/] - {t.reason}")
+        if t.launch is not None:
+            detail = f" - {t.launch.detail}" if t.launch.detail else ""
+            console.print(f"[bold]launch:[/] {t.launch.status} via {t.launch.launcher}{detail}", highlight=False)
+    if cycle.alerts:
+        console.print(f"[bold]alerts:[/] {', '.join(cycle.alerts)}")
