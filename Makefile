@@ -36,9 +36,11 @@ java:
 		echo "  Or run against a cluster: fin-mlops --spark-remote sc://host:15002 ..."; \
 		echo ""; exit 1; }
 
+# lint-imports: the layers and forbidden imports of pyproject.toml [tool.importlinter] (docs/ARCHITECTURE.md).
 lint:
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/ruff format --check src tests scripts benchmarks
+	$(BIN)/lint-imports --no-cache --no-logo
 
 typecheck:
 	$(BIN)/mypy

@@ -10,20 +10,17 @@ import pytest
 import yaml
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.config.pipeline import ExpectationsConfig
-from financial_transactions.deploy.semantics import pipeline_conf_keys
-from financial_transactions.pipeline import expectations
-from financial_transactions.pipeline.declarative import (
-    CONF_CONFIG,
-    CONF_ENV,
+from financial_transactions.config.pipeline import (
     CONF_KNOWN_SOURCES,
-    CONF_LANDING,
     CONF_MAX_FUTURE_SECONDS,
     CONF_MIN_TIMESTAMP,
     EXPECTATION_CONFS,
-    DeclarativeSettings,
+    ExpectationsConfig,
     expectation_overrides,
 )
+from financial_transactions.deploy.rules.pipelines import pipeline_conf_keys
+from financial_transactions.pipeline import expectations
+from financial_transactions.pipeline.declarative import CONF_CONFIG, CONF_ENV, CONF_LANDING, DeclarativeSettings
 
 from .bundle_fixture import PROJECT_ROOT
 

@@ -259,7 +259,7 @@ def test_bar_intervals_that_could_straddle_a_session_are_refused(interval: str) 
 def test_session_aligned_bars_never_straddle_a_session_or_a_day() -> None:
     """Every divisor of 30 minutes puts a bar edge on 04:00, 09:30, 16:00, 20:00 New York and on New York
     midnight, in winter and summer time; a 1-hour bar (now refused) would mix pre-market and regular."""
-    from financial_transactions.features.bars import SESSION_GRID_NS, check_session_aligned
+    from financial_transactions.config.bar_interval import SESSION_GRID_NS, check_session_aligned
     from financial_transactions.market.calendar import classify_sessions, session_date
 
     for day in ("2025-03-07", "2025-03-10"):  # the Friday before and the Monday after the DST change

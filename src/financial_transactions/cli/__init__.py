@@ -1,4 +1,4 @@
-"""``fin-mlops`` CLI entry point."""
+"""The ``fin-mlops`` command line: global options and one module of commands per domain."""
 
 from financial_transactions.cli.main import app, platform_from_ctx
 

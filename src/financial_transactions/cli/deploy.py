@@ -1,16 +1,27 @@
-"""``fin-mlops bundle-check``: the Databricks bundle, UC SQL, workflows and secrets policy, checked offline."""
+"""``fin-mlops bundle-check``: the Databricks bundle, UC SQL, workflows and secrets policy, checked offline.
+
+The checks live in :mod:`financial_transactions.deploy`, whose dependencies (jsonschema, sqlglot)
+come with the ``deploy`` extra, not with the wheel that jobs install: the command imports them
+when it runs, and says which extra to install when they are missing.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console
-from financial_transactions.deploy.bundle_check import check_bundle, find_project_root
-from financial_transactions.deploy.findings import BundleCheckReport
+
+if TYPE_CHECKING:
+    from financial_transactions.deploy.findings import BundleCheckReport
+
+#: The third-party packages of the ``deploy`` extra (pyproject.toml).
+DEPLOY_EXTRA_MODULES = ("jsonschema", "sqlglot")
+MISSING_EXTRA = "bundle-check needs the deploy extra: pip install 'financial-ai-mlops[deploy]'"
 
 _STATUS = {
     "passed": "[green]passed[/]",
@@ -40,6 +51,14 @@ def bundle_check(
     show_warnings: bool = typer.Option(True, "--warnings/--no-warnings", help="list warnings, not only errors"),
 ) -> None:
     """Validate databricks.yml + resources/*.yml against the bundle schema and the platform's rules, offline."""
+    try:
+        # lazy: the deploy extra is optional (a job's environment has the wheel without it)
+        from financial_transactions.deploy.bundle_check import check_bundle, find_project_root
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in DEPLOY_EXTRA_MODULES:
+            raise
+        err_console.print(MISSING_EXTRA, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
     try:
         project = root.resolve() if root else find_project_root()
     except FileNotFoundError as exc:

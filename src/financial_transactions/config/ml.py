@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from financial_transactions.config.bar_interval import check_session_aligned
 from financial_transactions.config.core import StrictModel
 
 
@@ -45,8 +46,6 @@ class FeaturesConfig(StrictModel):
     @field_validator("bar_interval")
     @classmethod
     def _session_aligned(cls, value: str) -> str:
-        from financial_transactions.features.bars import check_session_aligned
-
         check_session_aligned(value)
         return value
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from financial_transactions.config.core import StrictModel
 
 _KNOWN_SOURCES = ("finnhub", "binance", "alphavantage")
+
+# Spark conf keys of the declarative pipeline (its bundle ``configuration``) that override
+# ``pipeline.expectations``. They live beside the bounds they are checked against, so the pipeline
+# applies them and ``fin-mlops bundle-check`` validates them through the same code.
+CONF_MIN_TIMESTAMP = "fin_mlops.expectations.min_timestamp"
+CONF_MAX_FUTURE_SECONDS = "fin_mlops.expectations.max_future_seconds"
+CONF_KNOWN_SOURCES = "fin_mlops.expectations.known_sources"
 
 
 class ExpectationsConfig(StrictModel):
@@ -43,6 +51,42 @@ class ExpectationsConfig(StrictModel):
     @property
     def min_timestamp_ms(self) -> int:
         return int(self.min_timestamp.timestamp() * 1000)
+
+
+#: Threshold conf key -> the ``pipeline.expectations`` field it overrides.
+EXPECTATION_CONFS: dict[str, str] = {
+    CONF_MIN_TIMESTAMP: "min_timestamp",
+    CONF_MAX_FUTURE_SECONDS: "max_future_seconds",
+    CONF_KNOWN_SOURCES: "known_sources",
+}
+
+
+def expectation_overrides(base: ExpectationsConfig, conf: Mapping[str, str | None]) -> ExpectationsConfig:
+    """``base`` with the ``fin_mlops.expectations.*`` values of ``conf`` applied.
+
+    Values are strings (Spark conf): an ISO-8601 instant, whole seconds, and a comma-separated
+    source list. They go through :class:`ExpectationsConfig`, so the bounds of
+    ``project_config.yml`` hold here too; a bad value raises ``ValueError`` naming the key.
+    """
+    updates: dict[str, Any] = {}
+    for key, field in EXPECTATION_CONFS.items():
+        value = conf.get(key)
+        if value is None or str(value).strip() == "":
+            continue
+        text = str(value).strip()
+        updates[field] = [s.strip() for s in text.split(",") if s.strip()] if field == "known_sources" else text
+    if not updates:
+        return base
+    try:
+        return ExpectationsConfig.model_validate({**base.model_dump(), **updates})
+    except ValidationError as exc:
+        keys = {field: key for key, field in EXPECTATION_CONFS.items()}
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            key = keys.get(field, field)
+            problems.append(f"{key} = {conf.get(key)!r}: {err['msg']}")
+        raise ValueError(f"pipeline configuration: invalid expectation threshold(s): {'; '.join(problems)}") from None
 
 
 class StreamingConfig(StrictModel):

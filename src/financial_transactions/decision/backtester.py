@@ -61,11 +61,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from financial_transactions.config.bar_interval import interval_ns
 from financial_transactions.config.decision import BacktestConfig, StrategyName
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.decision import performance
 from financial_transactions.decision.predictions import champion_predictions, registry_champion
 from financial_transactions.lakehouse.errors import TableNotFound
+from financial_transactions.market.calendar import AFTER_CLOSE, PRE_OPEN, REGULAR_CLOSE, REGULAR_OPEN
 from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
@@ -167,8 +169,6 @@ def simulate(close: np.ndarray, signal: np.ndarray, mode: str, cost_rate: float)
 # -- annualisation ------------------------------------------------------------------------
 def session_minutes(asset_class: str, equity_session: str = "extended") -> int:
     """Minutes of one trading day the bars cover: crypto 1440; equities 960 (extended) or 390 (regular)."""
-    from financial_transactions.market.calendar import AFTER_CLOSE, PRE_OPEN, REGULAR_CLOSE, REGULAR_OPEN
-
     if asset_class == "crypto":
         return 24 * 60
     if equity_session == "regular":
@@ -180,8 +180,6 @@ def session_minutes(asset_class: str, equity_session: str = "extended") -> int:
 
 def bars_per_day(bar_interval: str, asset_class: str, equity_session: str = "extended") -> int:
     """``ceil(session / bar interval)``: the bar slots one trading day spans (a partial last slot is a bar)."""
-    from financial_transactions.features.bars import interval_ns
-
     session_ns = session_minutes(asset_class, equity_session) * 60 * 1_000_000_000
     return -(-session_ns // interval_ns(bar_interval))
 

@@ -11,12 +11,12 @@ SQL, the GitHub workflows and the SOPS rules.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
-from financial_transactions.deploy import semantics
+from financial_transactions.deploy.context import Ctx, RuleInputs, rel
 from financial_transactions.deploy.findings import BundleCheckReport, CheckResult, Finding
 from financial_transactions.deploy.loader import BundleLoadError, load_bundle
+from financial_transactions.deploy.rules import RULES
 from financial_transactions.deploy.schema import BundleSchema, SchemaUnavailable, load_schema
 from financial_transactions.deploy.schema_check import check_schema
 from financial_transactions.deploy.secret_scan import scan_repository
@@ -67,7 +67,7 @@ def _bundle_results(root: Path, schema_path: str | os.PathLike[str] | None, requ
     try:
         bundle = load_bundle(root)
     except BundleLoadError as exc:
-        where = semantics.rel(root, exc.file)
+        where = rel(root, exc.file)
         finding = Finding("load", "error", exc.message, where, exc.line or None)
         return [CheckResult("load", "Load databricks.yml + includes", [finding])]
     load = CheckResult("load", "Load databricks.yml + includes", detail=f"{len(bundle.files)} files")
@@ -84,7 +84,7 @@ def _bundle_results(root: Path, schema_path: str | os.PathLike[str] | None, requ
             schema_result.skipped = str(exc)
     results.append(schema_result)
 
-    ctx = semantics.Ctx(bundle)
+    ctx = Ctx(bundle)
     if schema is not None:
         count = check_schema(ctx, schema)
         schema_result.findings.extend(ctx.findings)
@@ -93,30 +93,10 @@ def _bundle_results(root: Path, schema_path: str | os.PathLike[str] | None, requ
         )
         ctx.findings.clear()
 
-    project_config = root / "project_config.yml"
-    steps: list[tuple[str, str, Callable[[], None]]] = [
-        ("variables", "Variables and ${...} references", lambda: semantics.check_variables(ctx)),
-        ("files", "Referenced scripts and files exist", lambda: semantics.check_files(ctx)),
-        ("tasks", "Task graphs (depends_on, conditions, compute)", lambda: semantics.check_tasks(ctx)),
-        ("cron", "Quartz cron + timezones", lambda: semantics.check_schedules(ctx)),
-        ("deprecated", "No deprecated fields", lambda: semantics.check_deprecated(ctx, schema)),
-        (
-            "targets",
-            "Targets: catalog, host, prd rules, paused schedules",
-            lambda: semantics.check_targets(ctx, project_config),
-        ),
-        ("pipelines", "Pipelines publish to catalog + schema", lambda: semantics.check_pipelines(ctx)),
-        (
-            "scripts",
-            "Script tasks: --env, provenance, accepted flags",
-            lambda: semantics.check_scripts(ctx, ENTRYPOINTS),
-        ),
-        ("secrets-policy", "Secrets only through secret scopes", lambda: semantics.check_secrets(ctx)),
-    ]
-    for name, title, run in steps:
-        run()
-        # the variables step also reports unknown resource references; keep them under one row
-        results.append(CheckResult(name, title, list(ctx.findings)))
+    inputs = RuleInputs(schema=schema, project_config=root / "project_config.yml", entrypoints=ENTRYPOINTS)
+    for rule in RULES:  # one report row per rule family, in the order of RULES
+        rule.check(ctx, inputs)
+        results.append(CheckResult(rule.name, rule.title, list(ctx.findings)))
         ctx.findings.clear()
     jobs = sum(1 for _ in bundle.iter_resources("jobs"))
     pipelines = sum(1 for _ in bundle.iter_resources("pipelines"))
@@ -151,7 +131,7 @@ def _workflow_result(root: Path, require_actionlint: bool) -> CheckResult:
         result.findings.append(Finding("workflows", "error", "no workflow files in .github/workflows"))
         return result
     for path in files:
-        relative = semantics.rel(root, path)
+        relative = rel(root, path)
         for line, uses in unpinned_actions(path):
             result.findings.append(
                 Finding("workflows", "error", f"action {uses!r} is not pinned to a commit SHA", relative, line or None)
@@ -171,9 +151,7 @@ def _workflow_result(root: Path, require_actionlint: bool) -> CheckResult:
         return result
     for issue in issues:
         result.findings.append(
-            Finding(
-                "workflows", "error", f"[{issue.kind}] {issue.message}", semantics.rel(root, issue.file), issue.line
-            )
+            Finding("workflows", "error", f"[{issue.kind}] {issue.message}", rel(root, issue.file), issue.line)
         )
     result.detail = f"{len(files)} files; {linter.description}"
     return result

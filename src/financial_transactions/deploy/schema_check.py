@@ -16,9 +16,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from financial_transactions.deploy.context import Ctx
 from financial_transactions.deploy.loader import Location, LocDict, LocList
 from financial_transactions.deploy.schema import BundleSchema
-from financial_transactions.deploy.semantics import Ctx
 
 _TYPE_OF = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
 _validators: dict[int, Draft202012Validator] = {}

@@ -5,13 +5,13 @@ Bars are *trade-driven*: a bar exists for every interval that has at least one t
 and each bar takes the trading date and session of its first trade.
 
 Bars never straddle a session or a trading date because the interval must divide
-:data:`SESSION_GRID_NS` (30 minutes; :func:`check_session_aligned`, enforced by
-``features.bar_interval``): every US equity session boundary (04:00, 09:30, 16:00,
-20:00 New York) and every New York midnight (the crypto VWAP anchor, see
-:mod:`.feature_engineering`) lies on a whole half hour of UTC, because New York's
-UTC offset is a whole number of hours, and epoch flooring by a divisor of 30
-minutes puts a bar edge on every half hour. ``1h`` or ``45min`` would not: a 1-hour
-bar 09:00-10:00 New York holds pre-market and regular trades.
+:data:`~financial_transactions.config.bar_interval.SESSION_GRID_NS` (30 minutes, enforced
+on ``features.bar_interval`` by :mod:`financial_transactions.config.bar_interval`): every
+US equity session boundary (04:00, 09:30, 16:00, 20:00 New York) and every New York
+midnight (the crypto VWAP anchor, see :mod:`.feature_engineering`) lies on a whole half
+hour of UTC, because New York's UTC offset is a whole number of hours, and epoch flooring
+by a divisor of 30 minutes puts a bar edge on every half hour. ``1h`` or ``45min`` would
+not: a 1-hour bar 09:00-10:00 New York holds pre-market and regular trades.
 
 Trades must arrive sorted by ``ts`` with a deterministic tie order (the gold layer
 sorts by ``(ts, trade_id)``): open and close are the first and last trade of the
@@ -22,42 +22,10 @@ ones (no look-ahead).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
-
-_INTERVAL = re.compile(r"^(\d+)(s|min|h)$")
-_UNIT_NS = {"s": 1_000_000_000, "min": 60_000_000_000, "h": 3_600_000_000_000}
-
-
-SESSION_GRID_NS = 30 * 60_000_000_000
-"""Every session boundary and New York midnight is a multiple of this in epoch time (see the module doc)."""
-
-
-def interval_ns(bar_interval: str) -> int:
-    """``"1min"`` -> 60e9. Accepts ``<n>s``, ``<n>min``, ``<n>h`` (n >= 1)."""
-    match = _INTERVAL.match(bar_interval)
-    if not match or int(match.group(1)) < 1:
-        raise ValueError(f"bar interval must look like '30s', '1min' or '1h', got {bar_interval!r}")
-    return int(match.group(1)) * _UNIT_NS[match.group(2)]
-
-
-def check_session_aligned(bar_interval: str) -> int:
-    """``interval_ns(bar_interval)``, refusing an interval whose bars could straddle a session.
-
-    Only divisors of 30 minutes put a bar edge on every session boundary and every
-    New York midnight (see the module doc); the error lists the nearest valid choices.
-    """
-    ns = interval_ns(bar_interval)
-    if SESSION_GRID_NS % ns:
-        raise ValueError(
-            f"bar interval {bar_interval!r} does not divide 30 minutes, so its bars would straddle session "
-            "boundaries (04:00, 09:30, 16:00, 20:00 New York) and trading dates; use a divisor of 30 minutes "
-            "such as 1s, 5s, 10s, 15s, 30s, 1min, 2min, 3min, 5min, 10min, 15min or 30min"
-        )
-    return ns
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from financial_transactions.config.bar_interval import interval_ns
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.features import indicators as ind
 from financial_transactions.features.bars import (
     Bars,
     TradeArrays,
     aggregate_bars,
-    interval_ns,
     price_array,
     ts_to_ns,
     volume_array,

@@ -51,18 +51,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
-from financial_transactions.config.ml import SplitConfig
+from financial_transactions.config.ml import SplitConfig, embargo_bars
 from financial_transactions.features.feature_engineering import GOLD_KEYS, TIMESTAMP_KEY, feature_columns
 from financial_transactions.features.labels import (
     LABEL_COLUMN,
     LabelReport,
+    best_single_feature_f1,
     label_bars,
     load_coverage,
     load_ground_truth,
 )
+from financial_transactions.features.slices import FeatureSlices
 
 if TYPE_CHECKING:
-    from financial_transactions.models.data import TrainingData
     from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
@@ -244,8 +245,6 @@ class FeatureStoreManager:
 
     @property
     def embargo_bars(self) -> int:
-        from financial_transactions.config.ml import embargo_bars
-
         return embargo_bars(self.config.split, self.config.labels, self.config.features)
 
     def build(
@@ -332,8 +331,6 @@ class FeatureStoreManager:
         }
         leak = None
         if leakage_check:
-            from financial_transactions.features.labels import best_single_feature_f1
-
             scores = best_single_feature_f1(sets.train, self.feature_columns)
             leak = max(scores.values()) if scores else None
             if leak is not None and leak > 0.98:
@@ -342,10 +339,11 @@ class FeatureStoreManager:
         return FeatureStoreResult(versions, sizes, sets.boundaries, sets.labels, leak)
 
     # -- read back for the models ------------------------------------------------------
-    def training_data(self, *, versions: dict[str, int] | None = None) -> TrainingData:
-        """train / validation / test from ``train_set`` and ``test_set`` (at ``versions``, else current)."""
-        from financial_transactions.models.data import TrainingData
+    def training_data(self, *, versions: dict[str, int] | None = None) -> FeatureSlices:
+        """train / validation / test from ``train_set`` and ``test_set`` (at ``versions``, else current).
 
+        The models check them (``TrainingData.check``) before training.
+        """
         store = self.platform.store
         train_fqn, test_fqn = self.table("train_set"), self.table("test_set")
         pinned = versions or {}
@@ -355,7 +353,7 @@ class FeatureStoreManager:
         order = [TIMESTAMP_KEY, "symbol"]
         train = train_all[train_all[SPLIT_COLUMN] == "train"].sort_values(order).reset_index(drop=True)
         validation = train_all[train_all[SPLIT_COLUMN] == "validation"].sort_values(order).reset_index(drop=True)
-        data = TrainingData(
+        return FeatureSlices(
             train=train,
             validation=validation,
             test=test.sort_values(order).reset_index(drop=True),
@@ -363,5 +361,3 @@ class FeatureStoreManager:
             label_column=LABEL_COLUMN,
             feature_table_versions=read_versions,
         )
-        data.check()
-        return data

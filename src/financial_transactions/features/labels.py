@@ -58,8 +58,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from financial_transactions.config.bar_interval import interval_ns
 from financial_transactions.config.ml import FeaturesConfig, LabelsConfig
-from financial_transactions.features.bars import interval_ns
 from financial_transactions.lakehouse.paths import COVERAGE_FILE, GROUND_TRUTH_DIR, GROUND_TRUTH_FILE
 
 ANOMALY_TYPES = ("price_spike", "volume_burst", "wash_trade", "stale_price")

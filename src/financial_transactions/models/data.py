@@ -1,29 +1,28 @@
-"""``TrainingData``: the three time-ordered slices every model sees, plus their provenance."""
+"""``TrainingData``: the three time-ordered slices every model sees, plus their provenance.
+
+The feature store reads the slices back (:class:`~financial_transactions.features.slices.FeatureSlices`);
+this adds what the models require of them, checked once before four models fail alike.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
+from financial_transactions.features.slices import FeatureSlices
 from financial_transactions.models.metrics import require_both_classes
 
 
 @dataclass(frozen=True)
-class TrainingData:
-    """train (fit) -> validation (threshold) -> test (ranking, gate), split by time upstream.
+class TrainingData(FeatureSlices):
+    """train (fit) -> validation (threshold) -> test (ranking, gate), split by time upstream."""
 
-    ``feature_table_versions`` maps each feature table's fqn to the Delta version
-    read, so a promotion snapshot can restore exactly what the model was trained on.
-    """
-
-    train: pd.DataFrame
-    validation: pd.DataFrame
-    test: pd.DataFrame
-    feature_columns: list[str]
-    label_column: str = "label"
-    feature_table_versions: dict[str, int] = field(default_factory=dict)
+    @classmethod
+    def from_slices(cls, slices: FeatureSlices) -> TrainingData:
+        """The feature store's slices as the models' input (the same frames, not copied)."""
+        return cls(**{f.name: getattr(slices, f.name) for f in fields(slices)})
 
     def check(self) -> None:
         """Fail early, with the reason, instead of four identical model failures."""
@@ -46,7 +45,3 @@ class TrainingData:
     def labels(self, slice_name: str) -> np.ndarray:
         frame: pd.DataFrame = getattr(self, slice_name)
         return frame[self.label_column].to_numpy(dtype=np.int64)
-
-    @property
-    def sizes(self) -> dict[str, int]:
-        return {"n_train": len(self.train), "n_validation": len(self.validation), "n_test": len(self.test)}

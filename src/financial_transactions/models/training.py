@@ -22,6 +22,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from financial_transactions.features.feature_store_manager import FeatureStoreManager
+from financial_transactions.features.labels import LABEL_COLUMN
 from financial_transactions.models.champion_challenger import (
     FEATURE_TABLE_KEYS,
     AlertCallback,
@@ -197,12 +199,10 @@ def run_training(
 
 def _feature_store_slices(platform: Platform) -> tuple[TrainingData, pa.Schema]:
     """FeatureStoreManager: gold + ground truth -> labelled, embargoed time split -> Delta -> slices."""
-    from financial_transactions.features.feature_store_manager import FeatureStoreManager
-
     manager = FeatureStoreManager(platform)
     result = manager.run()
     log.info("features: %s", result.summary())
-    data = manager.training_data(versions=result.versions)
+    data = TrainingData.from_slices(manager.training_data(versions=result.versions))
     train_fqn = platform.config.table("train_set")
     schema = platform.store.read_arrow(
         train_fqn, version=data.feature_table_versions.get(train_fqn), columns=data.feature_columns
@@ -212,8 +212,6 @@ def _feature_store_slices(platform: Platform) -> tuple[TrainingData, pa.Schema]:
 
 def load_holdout(platform: Platform) -> tuple[pd.DataFrame, str]:
     """The current ``test_set`` rows (features + label), for a gate or deploy outside training."""
-    from financial_transactions.features.labels import LABEL_COLUMN
-
     fqn = platform.config.table("test_set")
     if not platform.store.exists(fqn):
         raise FileNotFoundError(f"{fqn} does not exist: run fin-mlops train first")

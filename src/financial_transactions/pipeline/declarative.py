@@ -12,16 +12,14 @@ Feature windows always come from ``project_config.yml``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import ValidationError
 
 from financial_transactions.config import DEFAULT_CONFIG_FILE, ProjectConfig
-from financial_transactions.config.pipeline import ExpectationsConfig
+from financial_transactions.config.pipeline import EXPECTATION_CONFS, expectation_overrides
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -32,46 +30,6 @@ CONF_LANDING = "fin_mlops.landing"
 CONF_AUTO_LOADER = "fin_mlops.auto_loader"
 CONF_SCHEMA_LOCATION = "fin_mlops.schema_location"
 CONF_MAX_FILES = "fin_mlops.max_files_per_trigger"
-CONF_MIN_TIMESTAMP = "fin_mlops.expectations.min_timestamp"
-CONF_MAX_FUTURE_SECONDS = "fin_mlops.expectations.max_future_seconds"
-CONF_KNOWN_SOURCES = "fin_mlops.expectations.known_sources"
-
-#: Threshold conf key -> the ``pipeline.expectations`` field it overrides.
-EXPECTATION_CONFS: dict[str, str] = {
-    CONF_MIN_TIMESTAMP: "min_timestamp",
-    CONF_MAX_FUTURE_SECONDS: "max_future_seconds",
-    CONF_KNOWN_SOURCES: "known_sources",
-}
-
-
-def expectation_overrides(base: ExpectationsConfig, conf: Mapping[str, str | None]) -> ExpectationsConfig:
-    """``base`` with the ``fin_mlops.expectations.*`` values of ``conf`` applied.
-
-    Values are strings (Spark conf): an ISO-8601 instant, whole seconds, and a comma-separated
-    source list. They go through :class:`ExpectationsConfig`, so the bounds of
-    ``project_config.yml`` hold here too; a bad value raises ``ValueError`` naming the key.
-    """
-    updates: dict[str, Any] = {}
-    for key, field in EXPECTATION_CONFS.items():
-        value = conf.get(key)
-        if value is None or str(value).strip() == "":
-            continue
-        text = str(value).strip()
-        updates[field] = [s.strip() for s in text.split(",") if s.strip()] if field == "known_sources" else text
-    if not updates:
-        return base
-    try:
-        return ExpectationsConfig.model_validate({**base.model_dump(), **updates})
-    except ValidationError as exc:
-        keys = {field: key for key, field in EXPECTATION_CONFS.items()}
-        problems = []
-        for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else ""
-            key = keys.get(field, field)
-            problems.append(f"{key} = {conf.get(key)!r}: {err['msg']}")
-        raise ValueError(f"pipeline configuration: invalid expectation threshold(s): {'; '.join(problems)}") from None
-
-
 def _find_config(start: Path) -> Path | None:
     for folder in [start, *start.parents]:
         candidate = folder / DEFAULT_CONFIG_FILE

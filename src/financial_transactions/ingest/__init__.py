@@ -1,0 +1,1 @@
+"""Market data in: vendor clients (Finnhub, Alpha Vantage, exchanges), parsers, collectors and the landing writer."""
