@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from financial_transactions.replay.window import MARKER
 from financial_transactions.runtime import Platform
 from tests.decision.lakehouse import gold_frame, synthetic_trades
 
@@ -126,6 +127,7 @@ def write_platform_tables(
             "source": ["finnhub", "finnhub", "binance", "finnhub"],
             "symbol": [aapl, third, btc, aapl],
             "price": [0.0, -1.0, 60000.0, 180.0],
+            "volume": [1.0, None, -5.0, 1.0],
             "ts": [T0 + timedelta(minutes=m) for m in (1, 2, 3, 4)],
             "_ingested_at": [T0 + timedelta(minutes=m, seconds=1) for m in (1, 2, 3, 4)],
             "failed_rules": [
@@ -184,7 +186,7 @@ def write_platform_tables(
     put("synthesized_predictions", pd.DataFrame(preds))
 
     # ground truth on landing: AAPL bar 5 (also flagged) and bar 40 (missed)
-    gt_dir = Path(platform.paths.landing) / "_ground_truth" / "window-1"
+    gt_dir = platform.paths.ground_truth_dir("window-1")
     gt_dir.mkdir(parents=True, exist_ok=True)
     for bar_idx, kind in ((5, "price_spike"), (5, "volume_burst"), (40, "wash_trade")):
         ts = T0 + timedelta(minutes=bar_idx, seconds=20)
@@ -198,7 +200,7 @@ def write_platform_tables(
                 "anomaly_type": kind,
             }
         )
-    (gt_dir / "anomalies.ndjson").write_text("\n".join(json.dumps(r) for r in out.ground_truth) + "\n")
+    platform.paths.ground_truth("window-1").write_text("\n".join(json.dumps(r) for r in out.ground_truth) + "\n")
     # the ingest stage's marker with the collectors' counters
     summary = {
         "finnhub_trades": 480,
@@ -214,7 +216,7 @@ def write_platform_tables(
         "seconds": 4.5,
         "reused": False,
     }
-    (gt_dir / "_SUCCESS.json").write_text(json.dumps({"fingerprint": "f", "summary": summary}))
+    (gt_dir / MARKER).write_text(json.dumps({"fingerprint": "f", "summary": summary}))
     q_dir = Path(platform.paths.landing) / "_quarantine" / "finnhub" / "date=2026-03-06"
     q_dir.mkdir(parents=True, exist_ok=True)
     out.collector_quarantine = [

@@ -312,7 +312,9 @@ def test_a_broken_table_is_an_error_section_not_a_crash(platform: Platform) -> N
     docs = export_dashboard(platform, now=NOW).documents
     broken = section(docs, "drift", "psi_js")
     assert broken["status"] == "error"
-    assert "lacks a feature or psi column" in broken["message"]
+    # the message names the table, the writer's columns it lacks and the columns it has
+    assert "drift_monitoring lacks column(s) computed_at, feature, psi" in broken["message"]
+    assert "DriftDetector" in broken["message"] and "the stored table has: run_id, value" in broken["message"]
     assert broken["data"] == {"runs": [], "features": [], "cells": []}
     assert section(docs, "leaderboard", "runs")["status"] == "ok"
     wf = {w["workflow"]: w for w in section(docs, "manifest", "workflows")["data"]}

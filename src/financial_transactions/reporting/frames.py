@@ -1,31 +1,20 @@
-"""Small, dependency-free helpers that turn table rows into JSON-safe values.
+"""Small, dependency-free helpers that turn table cells into JSON-safe values.
 
-The export reads tables written by several stages whose column sets grow over
-time; these helpers pick the first column present from a list of candidates and
-convert pandas/numpy/Arrow values to plain JSON (ISO-8601 UTC strings, finite
-floats or ``null``) so that one odd value never breaks a whole file.
+They convert pandas/numpy/Arrow values to plain JSON (ISO-8601 UTC strings, finite
+floats or ``null``) so that one odd value never breaks a whole file. Which columns
+are read is not their business: the documents name real columns (see ``sources``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-
-def pick(df: pd.DataFrame | None, *candidates: str) -> str | None:
-    """The first of ``candidates`` that is a column of ``df`` (``None`` if none is)."""
-    if df is None:
-        return None
-    for name in candidates:
-        if name in df.columns:
-            return name
-    return None
 
 
 def to_utc(values: pd.Series) -> pd.Series:
@@ -157,12 +146,3 @@ def as_list(value: Any) -> list[str]:
         except ValueError:
             pass
     return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def first_present(row: Mapping[str, Any], names: Iterable[str]) -> Any:
-    """The first non-null value of ``names`` in a record."""
-    for name in names:
-        value = row.get(name)
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            return value
-    return None

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from financial_transactions.reporting.export import DashboardExporter
+from financial_transactions.reporting.export import build_documents, export_context
 from financial_transactions.runtime import Platform
 
 #: Colour-blind-safe palette (Okabe & Ito) shared with the page.
@@ -384,8 +384,7 @@ def render_markdown(docs: dict[str, dict[str, Any]], charts: dict[str, str], rep
     if retrain:
         e = retrain[0]
         out.append(
-            f"\nLatest retraining decision: **{md(e.get('decision') or e.get('outcome'))}** "
-            f"({md(e.get('at'))}): {md(e.get('reason'))}\n"
+            f"\nLatest retraining decision: **{md(e['decision'])}** ({md(e.get('at'))}): {md(e.get('reason'))}\n"
         )
 
     # backtest
@@ -445,7 +444,7 @@ def write_report(
     documents: dict[str, dict[str, Any]] | None = None,
 ) -> ReportResult:
     """Write ``<out_dir>/<date>-decision-report.md`` and its charts (``<date>-decision-report-charts/``)."""
-    docs = documents if documents is not None else DashboardExporter(platform).build()
+    docs = documents if documents is not None else build_documents(export_context(platform))
     when = report_date or datetime.now(tz=UTC).date()
     out_dir = Path(out_dir)
     stem = f"{when.isoformat()}-decision-report"

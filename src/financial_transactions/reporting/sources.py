@@ -3,6 +3,11 @@
 A missing table is a normal state (a stage has not run yet), so reads return
 ``None`` instead of raising; every other failure propagates to the section
 that asked, which reports it as an ``error`` section rather than crashing the export.
+
+Columns are read by their real names: every name a document asks for must be a column of
+the table's spec in :mod:`financial_transactions.lakehouse.catalog` and of the stored table.
+A renamed or missing column is a :class:`ColumnError` naming the table and the columns,
+never a silent fallback to another name.
 """
 
 from __future__ import annotations
@@ -17,10 +22,19 @@ from typing import Any
 
 import pandas as pd
 
+from financial_transactions.lakehouse.catalog import spec
+from financial_transactions.replay.window import MARKER as INGEST_MARKER
 from financial_transactions.reporting.frames import iso
 from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
+
+#: The landing folder of the collectors' unparseable messages.
+COLLECTOR_QUARANTINE_DIR = "_quarantine"
+
+
+class ColumnError(ValueError):
+    """A column the dashboard reads is not in the table's catalogue spec or in the stored table."""
 
 
 @dataclass
@@ -41,10 +55,8 @@ class Sources:
     platform: Platform
     _frames: dict[tuple[str, tuple[str, ...] | None], pd.DataFrame | None] = field(default_factory=dict)
     _info: dict[str, TableInfo] = field(default_factory=dict)
-
-    @property
-    def cfg(self) -> Any:
-        return self.platform.config
+    #: table key -> every column read by name during this export (what the catalogue test checks)
+    columns_read: dict[str, set[str]] = field(default_factory=dict)
 
     def fqn(self, key: str) -> str:
         return str(self.platform.config.table(key))
@@ -52,25 +64,51 @@ class Sources:
     def exists(self, key: str) -> bool:
         return bool(self.platform.store.exists(self.fqn(key)))
 
-    def read(self, key: str, columns: Sequence[str] | None = None) -> pd.DataFrame | None:
+    def catalogue_columns(self, key: str) -> list[str]:
+        """The columns the table's writer writes under this config (its catalogue spec)."""
+        return list(spec(key).schema_for(self.platform.config).names)
+
+    def read(
+        self, key: str, columns: Sequence[str] | None = None, *, require: Sequence[str] = ()
+    ) -> pd.DataFrame | None:
         """The table's latest state, or ``None`` when it does not exist yet.
 
-        ``columns`` are read when present (a projection keeps big tables cheap);
-        names the table lacks are ignored so callers can ask for optional columns.
+        ``columns`` is a projection (a big table stays cheap to read); without it every column
+        is read and ``require`` names the ones the caller uses. Each of those names must be a
+        column of the catalogue spec and of the stored table, else :class:`ColumnError`.
         """
+        named = tuple(columns) if columns is not None else tuple(require)
+        catalogue = set(self.catalogue_columns(key))
+        unknown = [c for c in named if c not in catalogue]
+        if unknown:
+            raise ColumnError(
+                f"the dashboard reads {', '.join(unknown)} from {key}, which its catalogue spec "
+                f"(lakehouse/catalog.py, writer {spec(key).owner}) does not have"
+            )
+        self.columns_read.setdefault(key, set()).update(named)
         cache_key = (key, tuple(columns) if columns is not None else None)
-        if cache_key in self._frames:
-            return self._frames[cache_key]
-        fqn = self.fqn(key)
-        frame: pd.DataFrame | None = None
-        if self.platform.store.exists(fqn):
-            wanted = None
-            if columns is not None:
-                available = set(self.schema_names(key))
-                wanted = [c for c in columns if c in available]
-            frame = self.platform.store.read(fqn, columns=wanted)
-        self._frames[cache_key] = frame
+        if cache_key not in self._frames:
+            fqn = self.fqn(key)
+            frame: pd.DataFrame | None = None
+            if self.platform.store.exists(fqn):
+                if columns is not None:
+                    self._require(key, self.schema_names(key), named)
+                    frame = self.platform.store.read(fqn, columns=list(named))
+                else:
+                    frame = self.platform.store.read(fqn)
+            self._frames[cache_key] = frame
+        frame = self._frames[cache_key]
+        if frame is not None and columns is None:
+            self._require(key, list(frame.columns), named)
         return frame
+
+    def _require(self, key: str, stored: Sequence[str], named: Sequence[str]) -> None:
+        missing = [c for c in named if c not in stored]
+        if missing:
+            raise ColumnError(
+                f"{self.fqn(key)} lacks column(s) {', '.join(missing)} that its writer {spec(key).owner} writes "
+                f"(the stored table has: {', '.join(stored)}); re-run the stage that writes it"
+            )
 
     def schema_names(self, key: str) -> list[str]:
         """Column names without reading data (the Delta log locally, the catalog on Spark)."""
@@ -108,11 +146,27 @@ class Sources:
         return info
 
     # -- files left by the collectors and the replay -------------------------
-    def landing_files(self, pattern: str) -> list[Path]:
-        landing = Path(self.platform.paths.landing)
-        if not landing.is_dir():
-            return []
-        return sorted(p for p in landing.glob(pattern) if p.is_file() and not p.name.startswith((".", "_")))
+    @property
+    def landing(self) -> Path:
+        return Path(self.platform.paths.landing)
+
+    def ground_truth_files(self) -> list[Path]:
+        """Each replay window's ``anomalies.ndjson`` (``LakehousePaths.ground_truth``) that exists."""
+        return self.platform.paths.ground_truth_files()
+
+    def ingest_markers(self) -> list[Path]:
+        """Each replay window's ingest marker (``replay.window.MARKER`` beside its ground truth)."""
+        root = self.platform.paths.ground_truth_root
+        return sorted(root.glob(f"*/{INGEST_MARKER}")) if self.landing.is_dir() else []
+
+    @property
+    def collector_quarantine_root(self) -> Path:
+        """Where the collectors put messages they could not parse (``ingest.landing``'s ``_quarantine/<source>``)."""
+        return self.landing / COLLECTOR_QUARANTINE_DIR
+
+    def collector_quarantine_files(self) -> list[Path]:
+        root = self.collector_quarantine_root
+        return sorted(p for p in root.rglob("*.ndjson") if not p.name.startswith("."))
 
     def ndjson(self, files: Sequence[Path]) -> list[dict[str, Any]]:
         """Every JSON object in ``files``; an unparseable line is skipped and logged."""
