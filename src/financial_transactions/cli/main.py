@@ -2,6 +2,11 @@
 
 Each module in :data:`COMMAND_MODULES` exposes ``register(app)``; a command is
 only registered once it really works.
+
+Command modules import their domain code inside the command function, on purpose:
+``fin-mlops --help`` and each command load only what that command runs (importing
+every stage up front takes seconds: Spark, MLflow, scikit-learn), and a command whose
+optional extra is missing (``bundle-check``) fails alone, with a message.
 """
 
 from __future__ import annotations

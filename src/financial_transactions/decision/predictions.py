@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from financial_transactions.lakehouse.errors import TableNotFound
+from financial_transactions.models.registry import ModelRegistry, RegistryError
 from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,6 @@ def champion_uri(platform: Platform) -> str:
 
 def registry_champion(platform: Platform) -> str | None:
     """The registry champion's version, or None when there is none or the registry cannot say (logged)."""
-    from financial_transactions.models.registry import ModelRegistry, RegistryError
-
     try:
         registry = ModelRegistry.from_platform(platform)
         version = registry.champion_version() if registry.exists() else None
@@ -91,8 +90,6 @@ def training_cutoff(platform: Platform, version: int) -> pd.Timestamp | None:
     registry that cannot be read raises :class:`RegistryError` instead: the cutoff is written
     once per row, so a passing outage must not become a permanent "unknown".
     """
-    from financial_transactions.models.registry import ModelRegistry, RegistryError
-
     registry = ModelRegistry.from_platform(platform)
     info = registry.version_info(version)
     stated = (info.tags or {}).get(TRAIN_CUTOFF_TAG)
@@ -170,8 +167,6 @@ def champion_predictions(predictions: pd.DataFrame, champion: str | None) -> tup
 
 def load_champion(platform: Platform) -> tuple[int, Any]:
     """(version, pyfunc) of the champion; :class:`NoChampion` when the registry lists none."""
-    from financial_transactions.models.registry import ModelRegistry
-
     registry = ModelRegistry.from_platform(platform)
     if not registry.exists() or registry.champion_version() is None:
         raise NoChampion(f"{champion_uri(platform)} does not exist yet: train and promote a model first")

@@ -42,6 +42,7 @@ from financial_transactions.features.bars import (
     ts_to_ns,
     volume_array,
 )
+from financial_transactions.market.calendar import classify_sessions, session_date
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
@@ -270,8 +271,6 @@ def _session_columns(
         trade_date = _as_dates(_column_at(trades, "trade_date", first))
         session = _column_at(trades, "session_type", first)
     else:
-        from financial_transactions.market.calendar import classify_sessions, session_date
-
         ts = pd.Series(pd.to_datetime(ts_ns[first], unit="ns", utc=True))
         trade_date = session_date(ts).to_numpy(dtype=object)
         session = classify_sessions(ts, pd.Series(asset)).to_numpy(dtype=object)

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,7 @@ import pyarrow.compute as pc
 
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.config.monitoring import DriftConfig
+from financial_transactions.features.feature_engineering import feature_columns
 from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.runtime import Platform
 
@@ -632,8 +634,6 @@ class DriftDetector:
         run_id: str | None = None,
     ) -> DriftReport:
         """PSI/JS for every feature plus the overall decision (no I/O)."""
-        import time
-
         started = time.perf_counter()
         names = list(features) if features is not None else self.select_features(reference, current)
         unknown_critical = sorted(set(self.cfg.critical_features) - set(names))
@@ -754,8 +754,4 @@ class DriftDetector:
 
 def default_feature_columns(features_cfg: FeaturesConfig | None = None) -> list[str] | None:
     """The model's input columns under ``features_cfg`` (the features package's ``feature_columns``)."""
-    try:
-        from financial_transactions.features.feature_engineering import feature_columns
-    except ImportError:
-        return None
     return list(feature_columns(features_cfg or FeaturesConfig()))

@@ -79,6 +79,7 @@ from financial_transactions.features.labels import (
     load_ground_truth,
 )
 from financial_transactions.lakehouse.catalog import spec
+from financial_transactions.models.registry import CHAMPION, ModelRegistry
 from financial_transactions.runtime import Platform
 
 if TYPE_CHECKING:
@@ -380,8 +381,6 @@ class PerformanceMonitor:
 
     def score_champion(self, labelled: pd.DataFrame) -> tuple[str, pd.DataFrame]:
         """Champion scores for labelled gold rows (the registry says which version), keeping their ``label``."""
-        from financial_transactions.models.registry import CHAMPION, ModelRegistry
-
         if LABEL_COLUMN not in labelled.columns:
             raise ValueError(f"rows to score lack the {LABEL_COLUMN!r} column; label them with labelled_bars first")
         registry = ModelRegistry.from_platform(self.platform)

@@ -49,10 +49,12 @@ import pandas as pd
 import pyarrow as pa
 
 from financial_transactions.lakehouse.catalog import spec
+from financial_transactions.models.deployment import DeploymentError, update_serving_endpoint
+from financial_transactions.models.registry import ModelRegistry, RegistryError
+from financial_transactions.monitoring.alerting import AlertManager
 from financial_transactions.runtime import Platform
 
 if TYPE_CHECKING:
-    from financial_transactions.models.registry import ModelRegistry
     from financial_transactions.serving.model_serving import ModelServingManager
 
 log = logging.getLogger(__name__)
@@ -211,23 +213,17 @@ class ModelRollback:
     @property
     def registry(self) -> ModelRegistry:
         if self._registry is None:
-            from financial_transactions.models.registry import ModelRegistry
-
             self._registry = ModelRegistry.from_platform(self.platform)
         return self._registry
 
     # -- planning ----------------------------------------------------------------------------
     def _aliases(self) -> dict[str, int]:
-        from financial_transactions.models.registry import RegistryError
-
         try:
             return self.registry.aliases()
         except RegistryError as exc:
             raise RollbackRefused(f"cannot read the registry, nothing changed: {exc}") from exc
 
     def _check_version(self, version: int) -> None:
-        from financial_transactions.models.registry import RegistryError
-
         name = self.registry.name
         if version < 1:
             raise RollbackRefused(f"version {version} is not a valid model version (versions start at 1)")
@@ -369,15 +365,11 @@ class ModelRollback:
         The registry rollback stands either way; an endpoint that cannot follow is reported
         (``serving_failed``) and alerted, so on-call knows the old model is not yet serving.
         """
-        from financial_transactions.models.deployment import DeploymentError, update_serving_endpoint
-
         version = result.plan.to_version
         try:
             result.serving = update_serving_endpoint(self.platform, version, manager=self._serving_manager).detail
         except DeploymentError as exc:
             result.serving, result.serving_failed = str(exc), True
-            from financial_transactions.monitoring.alerting import AlertManager
-
             AlertManager.from_platform(self.platform).send(
                 title=f"Rollback {result.rollback_id}: endpoint still serves the old model",
                 message=f"the champion alias is back on v{version}, but {exc}",
@@ -439,8 +431,6 @@ class ModelRollback:
         )
 
     def _alert(self, result: RollbackResult) -> None:
-        from financial_transactions.monitoring.alerting import AlertManager
-
         plan = result.plan
         AlertManager.from_platform(self.platform).send(
             title=f"Rollback {result.status}: {plan.model_name} v{plan.from_version} -> v{plan.to_version}",

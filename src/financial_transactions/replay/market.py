@@ -21,6 +21,7 @@ import pandas as pd
 from financial_transactions.ingest.landing import write_atomic
 from financial_transactions.ingest.records import BINANCE, FINNHUB
 from financial_transactions.lakehouse.paths import COVERAGE_FILE, ground_truth_file
+from financial_transactions.market.calendar import REGULAR, classify_sessions, session_date
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +190,6 @@ class MarketData:
 
     def daily_bars(self, symbol: str) -> pd.DataFrame:
         """Daily OHLCV (index: New York date) = synthetic history + the window's regular sessions."""
-        from financial_transactions.market.calendar import REGULAR, classify_sessions, session_date
-
         history = self.daily_history.get(symbol, _EMPTY_BARS)
         code = self.symbols.index(symbol) if symbol in self.symbols else -1
         mask = self.sym == code

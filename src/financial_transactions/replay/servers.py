@@ -52,6 +52,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from financial_transactions.replay.av_server import AlphaVantageReplay
 from financial_transactions.replay.market import CONDITION_SETS, CRYPTO, EQUITY, MarketData
 
 if TYPE_CHECKING:
@@ -538,8 +539,6 @@ class ReplayHub:
         token: str | None = None,
         speed: float | None = None,
     ) -> None:
-        from financial_transactions.replay.av_server import AlphaVantageReplay
-
         self.market = market
         self.cfg = cfg
         self.host = cfg.host

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.runtime import Platform
 from financial_transactions.serving.metrics import Metrics
 
@@ -38,8 +39,6 @@ class RegistryChampionSource:
     """``models:/<cfg.model_name>@champion`` through :class:`~financial_transactions.models.registry.ModelRegistry`."""
 
     def __init__(self, platform: Platform) -> None:
-        from financial_transactions.models.registry import ModelRegistry
-
         self.registry = ModelRegistry.from_platform(platform)
         self.name = platform.config.model_name
 
