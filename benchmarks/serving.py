@@ -4,8 +4,11 @@ Set-up: a fresh lakehouse gets gold bars built by the project's own feature code
 seeded random-walk market (2 symbols, 1 trading day), and a LightGBM champion (config
 hyper-parameters; label = the top decile of intrabar moves, this is a latency benchmark)
 registered in the local SQLite registry with the ``champion`` alias. The server is the
-real ``fin-mlops serve`` in its own process (uvicorn, uvloop/httptools when installed);
-the load generator is an asyncio client in this process, on the same machine.
+real ``fin-mlops serve`` in its own process (uvicorn, uvloop/httptools when installed), secured
+as in production: every request carries an API key (``FIN_MLOPS_API_KEY``), checked and
+rate-limited per key (the limit is raised far above the load so it never trips: a load test
+measures capacity, and still pays for the limiter); the load generator is an asyncio client
+in this process, on the same machine.
 
 Printed:
 
@@ -28,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -39,6 +43,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+import yaml
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.features.feature_engineering import build_gold_features, feature_columns
@@ -50,6 +55,8 @@ from financial_transactions.runtime import Platform
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TARGET_P99_MS = 20.0
+#: The benchmark's own key (a fresh one per run would do as well; it never leaves this machine).
+API_KEY = secrets.token_urlsafe(32)
 T0 = pd.Timestamp("2026-03-09 13:30", tz="UTC")
 
 
@@ -109,14 +116,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(root: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FIN_MLOPS_API_KEY": ""}
+def bench_config(tmp: Path) -> Path:
+    """The project config with the per-key rate limit raised out of the way of the load."""
+    raw = yaml.safe_load((PROJECT_ROOT / "project_config.yml").read_text(encoding="utf-8"))
+    raw["serving"].update(rate_limit_per_second=1_000_000, rate_limit_burst=10_000_000)
+    path = tmp / "project_config.yml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def start_server(root: Path, port: int, config: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "FIN_MLOPS_API_KEY": API_KEY, "FIN_MLOPS_API_KEYS": ""}
     cmd = [
         sys.executable,
         "-c",
         "from financial_transactions.cli import app; app(prog_name='fin-mlops')",
         "--config",
-        str(PROJECT_ROOT / "project_config.yml"),
+        str(config),
         "--lakehouse-root",
         str(root),
         "serve",
@@ -158,7 +174,7 @@ async def load(
     latencies: list[float] = []
     errors = 0
     counter = iter(range(n))
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "X-API-Key": API_KEY}
     connector = aiohttp.TCPConnector(limit=concurrency)
     connected = 0
     all_connected = asyncio.Event()
@@ -279,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         platform, gold, trades = set_up(root)
         cols = feature_columns(platform.config.features)
         port = _free_port()
-        server = start_server(root, port)
+        server = start_server(root, port, bench_config(Path(tmp)))
         try:
             ok = asyncio.run(run(args, f"http://127.0.0.1:{port}", gold, trades, cols))
         finally:

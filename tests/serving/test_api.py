@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,52 +22,19 @@ from hypothesis import strategies as st
 from financial_transactions.config import ProjectConfig
 from financial_transactions.decision.decision_matrix import DecisionMatrix
 from financial_transactions.features.feature_engineering import build_gold_features
-from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.runtime import Platform
 from financial_transactions.serving.api import create_app
 from financial_transactions.serving.schemas import MAX_TS_MS, MIN_TS_MS, ScoreResponse
 
-from ..decision.lakehouse import gold_frame, synthetic_trades, train_champion, write_gold
-
-SYMBOLS = {"AAPL": 190.0, "BTCUSDT": 90_000.0}
-
-
-@dataclass
-class Served:
-    platform: Platform
-    gold: pd.DataFrame
-    trades: pd.DataFrame
-    v1: int
-    v2: int
-    registry: ModelRegistry
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -> Iterator[Served]:
-    cfg = ProjectConfig.from_yaml(project_root / "project_config.yml", "dev")
-    platform = Platform.create(cfg, lakehouse_root=tmp_path_factory.mktemp("serving") / "lakehouse")
-    trades = synthetic_trades(SYMBOLS, 150, seed=21)
-    gold = gold_frame(platform, trades)
-    write_gold(platform, gold)
-    v2 = train_champion(platform, gold, n_estimators=40, seed=2)
-    v1 = train_champion(platform, gold, n_estimators=10, seed=1)  # registered last: champion is v1
-    registry = ModelRegistry.from_platform(platform)
-    assert registry.champion_version() == v1
-    yield Served(platform, gold, trades, v1, v2, registry)
+from .support import KEY, OTHER_KEY, Served, uvicorn_on_loopback
+from .support import rows_of as _rows
 
 
 def _client(platform: Platform, **kwargs: Any) -> TestClient:
-    kwargs.setdefault("api_key", None)
+    """A client of the app with the two test keys configured, sending ``KEY`` on every request."""
+    kwargs.setdefault("api_keys", [KEY, OTHER_KEY])
     kwargs.setdefault("watch", False)
-    return TestClient(create_app(platform, **kwargs), raise_server_exceptions=False)
-
-
-def _rows(gold: pd.DataFrame, n: int, start: int = 40) -> list[dict[str, Any]]:
-    part = gold.iloc[start : start + n].copy()
-    part["bar_start"] = part["bar_start"].map(lambda t: t.isoformat())
-    part = part.drop(columns=["trade_date", "bar_end"])
-    records = json.loads(part.to_json(orient="records"))  # NaN -> null, as a client would send
-    return records
+    return TestClient(create_app(platform, **kwargs), raise_server_exceptions=False, headers={"X-API-Key": KEY})
 
 
 def _expected(served: Served, version: int, frame: pd.DataFrame) -> pd.DataFrame:
@@ -144,13 +110,24 @@ BAD_BODIES = [
     ({"trades": [{"symbol": "AAPL", "price": -1, "volume": 1, "ts": 1773066600000}]}, "trades.0.price"),
     ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1}]}, "trades.0.ts"),
     ({"trades": [{"symbol": "aapl!", "price": 1, "volume": 1, "ts": 1773066600000}]}, "trades.0.symbol"),
-    ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1, "ts": "2026-03-09T15:00:00"}]}, "trades.0.ts"),
+    ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1, "ts": "2026-03-09T15:00:00"}]}, "ts needs a time zone"),
     ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1, "ts": 5}]}, "outside 2000-01-01"),
     ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1, "ts": 1773066600000, "px": 2}]}, "trades.0.px"),
     ({"trades": []}, "body.trades"),
     ({}, "exactly one of 'trades'"),
     ({"trades": [], "rows": []}, "body"),
+    ({"trades": None, "rows": [{"rsi": 1.0}]}, "body.trades: Value error, must be a non-empty list"),
+    ({"rows": None}, "body.rows: Value error, must be a non-empty list"),
     ({"rows": [{"symbol": "AAPL", "rsi": True}]}, "rows.0.rsi"),
+    # strict types: no bool for a number, no numeric string for a number or a timestamp
+    ({"trades": [{"symbol": "AAPL", "price": 1, "volume": False, "ts": 1773066600000}]}, "trades.0.volume"),
+    ({"trades": [{"symbol": "AAPL", "price": "187.5", "volume": 1, "ts": 1773066600000}]}, "trades.0.price"),
+    ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1, "ts": "1773066600000"}]}, "ts is not an RFC 3339"),
+    ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1, "ts": True}]}, "ts must be epoch milliseconds"),
+    ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1, "ts": 1.77e12 + 0.25}]}, "ts must be epoch millis"),
+    ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1, "ts": "2026-02-30T15:00:00Z"}]}, "ts is not an RFC"),
+    ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1, "ts": "2026-03-09 15:00:00Z"}]}, "must be written as"),
+    ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1, "ts": 1773066600000, "trade_id": 7}]}, "trade_id"),
     ({"rows": "nope"}, "body.rows"),
     ([1, 2, 3], "body"),
     # every timestamp and number is bounded: nothing accepted can overflow later (this one used to be a 500)
@@ -159,10 +136,11 @@ BAD_BODIES = [
         "rows[0].bar_start 100000000000000000000 is outside 2000-01-01 .. 2100-01-01",
     ),
     ({"rows": [{"bar_start": -1000000000000000}]}, "rows[0].bar_start -1000000000000000 is outside 2000-01-01"),
-    ({"rows": [{"bar_start": 1.7e12}]}, "rows[0].bar_start must be epoch milliseconds or an ISO-8601 instant"),
+    ({"rows": [{"bar_start": 1.7e12 + 0.5}]}, "rows[0].bar_start must be epoch milliseconds (an integer) or an"),
     ({"rows": [{"bar_start": "2026-03-09T15:00:00"}]}, "rows[0].bar_start needs a time zone"),
     ({"rows": [{"bar_start": "9999-01-01T00:00:00Z"}]}, "rows[0].bar_start '9999-01-01T00:00:00Z' is outside"),
-    ({"rows": [{"bar_start": "yesterday"}]}, "rows[0].bar_start is not an ISO-8601 instant: 'yesterday'"),
+    ({"rows": [{"bar_start": "yesterday"}]}, "rows[0].bar_start is not an RFC 3339 instant (like 2026-03-09T15:"),
+    ({"rows": [{"bar_start": True}]}, "rows[0].bar_start must be epoch milliseconds (an integer) or an RFC 3339"),
     ({"rows": [{"symbol": 10**30}]}, "rows[0].symbol must be a ticker like 'AAPL', got 1000000000000000000000"),
     ({"rows": [{"rsi": 10**30}]}, "rows[0].rsi must be a finite number within ±1e+15 or null, got 1000000000"),
     ({"rows": [{"rsi": -2e15}]}, "rows[0].rsi must be a finite number within ±1e+15 or null, got -2000000"),
@@ -171,7 +149,7 @@ BAD_BODIES = [
     ({"trades": [{"symbol": "AAPL", "price": 1, "volume": 1e13, "ts": 1773066600000}]}, "trades.0.volume"),
     (
         {"trades": [{"symbol": "AAPL", "price": 1, "volume": 1, "ts": "9999-12-31T23:59:59Z"}]},
-        "ts 9999-12-31T23:59:59+00:00 is outside 2000-01-01 .. 2100-01-01",
+        "ts '9999-12-31T23:59:59Z' is outside 2000-01-01 .. 2100-01-01",
     ),
 ]
 
@@ -301,16 +279,63 @@ def test_oversize_batches_and_bodies_get_413(served: Served) -> None:
         assert streamed.status_code == 413
 
 
-def test_api_key_protects_v1_only(served: Served) -> None:
-    with _client(served.platform, api_key="s3cret-key") as client:
-        body = {"rows": _rows(served.gold, 1)}
+def test_api_key_protects_v1_only(served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    body = {"rows": _rows(served.gold, 1)}
+    with _client(served.platform) as client, caplog.at_level(logging.WARNING, "financial_transactions.serving"):
+        missing = client.post("/v1/anomaly/score", json=body, headers={"X-API-Key": ""})
+        assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == 'ApiKey header="X-API-Key"'
+        del client.headers["X-API-Key"]
         assert client.post("/v1/anomaly/score", json=body).status_code == 401
-        wrong = client.post("/v1/anomaly/score", json=body, headers={"X-API-Key": "nope"})
-        assert wrong.status_code == 401 and wrong.json()["detail"] == "missing or invalid X-API-Key"
-        assert client.post("/v1/anomaly/score", json=body, headers={"X-API-Key": "s3cret-key"}).status_code == 200
+        near_miss = KEY[:-1] + "X"  # the right key but its last character
+        wrong = client.post("/v1/anomaly/score", json=body, headers={"X-API-Key": near_miss})
+        assert wrong.status_code == 401 and wrong.json() == {"detail": "missing or invalid X-API-Key"}
+        # both keys of a rotation are accepted, each its own identity
+        for key in (KEY, OTHER_KEY):
+            assert client.post("/v1/anomaly/score", json=body, headers={"X-API-Key": key}).status_code == 200
         assert client.get("/v1/decision-matrix").status_code == 401
+        assert client.get("/v1/decision-matrix", params={"limit": 0}).status_code == 401  # auth before validation
         for open_path in ("/health", "/ready", "/metrics", "/openapi.json"):
             assert client.get(open_path).status_code == 200, open_path
+        text = client.get("/metrics").text
+    assert 'fin_mlops_auth_failures_total{reason="invalid"} 2' in text
+    assert 'fin_mlops_auth_failures_total{reason="missing"} 3' in text
+    # failures are logged (condensed per client and second), never with the key or any part of it
+    lines = [r.getMessage() for r in caplog.records if "authentication failed" in r.getMessage()]
+    assert lines and lines[0].startswith("authentication failed: invalid X-API-Key from testclient on POST")
+    logged = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)
+    for secret in (KEY, OTHER_KEY, near_miss, KEY[:4], near_miss[:4]):
+        assert secret not in logged
+
+
+def test_an_app_without_keys_needs_the_explicit_insecure_flag(served: Served) -> None:
+    with pytest.raises(ValueError, match="no API key configured: set an API key of at least 16 characters in env"):
+        create_app(served.platform, api_keys=[])
+    with pytest.raises(ValueError, match="--insecure-no-auth contradicts the 1 configured API key"):
+        create_app(served.platform, api_keys=[KEY], insecure_no_auth=True)
+    with pytest.raises(ValueError, match="has 6 characters; at least 16 are required"):
+        create_app(served.platform, api_keys=["s3cret"])
+    app = create_app(served.platform, api_keys=[], insecure_no_auth=True, watch=False)
+    with TestClient(app) as client:
+        assert client.post("/v1/anomaly/score", json={"rows": _rows(served.gold, 1)}).status_code == 200
+
+
+def test_rate_limit_per_key_is_429_with_retry_after(served: Served) -> None:
+    cfg = served.platform.config
+    slow = cfg.serving.model_copy(update={"rate_limit_per_second": 0.2, "rate_limit_burst": 3})
+    platform = Platform.create(cfg.model_copy(update={"serving": slow}), lakehouse_root=served.platform.lakehouse_root)
+    body = {"rows": _rows(served.gold, 1)}
+    with _client(platform) as client:
+        codes = [client.post("/v1/anomaly/score", json=body).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        limited = client.post("/v1/anomaly/score", json=body)
+        assert limited.status_code == 429 and 1 <= int(limited.headers["Retry-After"]) <= 5
+        assert "over the rate limit of 0.2 requests/s per API key (burst 3)" in limited.json()["detail"]
+        assert client.get("/v1/decision-matrix").status_code == 429  # one bucket per key, across routes
+        # the other key of the rotation has its own bucket
+        assert client.post("/v1/anomaly/score", json=body, headers={"X-API-Key": OTHER_KEY}).status_code == 200
+        assert "fin_mlops_rate_limited_total 3" in client.get("/metrics").text
+        # a wrong key is a 401, not a 429, and does not spend a key's tokens
+        assert client.post("/v1/anomaly/score", json=body, headers={"X-API-Key": "x" * 20}).status_code == 401
 
 
 def test_not_ready_without_a_champion(tmp_path: Path, config: ProjectConfig) -> None:
@@ -363,13 +388,55 @@ def test_metrics_and_openapi(served: Served) -> None:
     assert 'fin_mlops_http_request_duration_seconds_bucket{route="/v1/anomaly/score",le="+Inf"} 4' in text
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert {"/v1/anomaly/score", "/v1/decision-matrix", "/health", "/ready", "/metrics"} <= set(spec["paths"])
-    # the score route parses its body itself; the docs still describe it, with its nested models
-    body = spec["paths"]["/v1/anomaly/score"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert body == {"$ref": "#/components/schemas/ScoreRequest"}
-    request_schema = spec["components"]["schemas"]["ScoreRequest"]
-    assert {"trades", "rows"} <= set(request_schema["properties"]) and "Trade" in spec["components"]["schemas"]
-    assert spec["paths"]["/v1/anomaly/score"]["post"]["security"] == [{"APIKeyHeader": []}]
-    assert "ScoreRequest" in spec["components"]["schemas"] and "ScoreResponse" in spec["components"]["schemas"]
+    # the score route parses its body itself; the document still describes it exactly: one of two kinds
+    post = spec["paths"]["/v1/anomaly/score"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ScoreRequest"}
+    schemas = spec["components"]["schemas"]
+    assert schemas["ScoreRequest"]["oneOf"] == [
+        {"$ref": "#/components/schemas/TradesRequest"},
+        {"$ref": "#/components/schemas/RowsRequest"},
+    ]
+    for kind, item in (("trades", "Trade"), ("rows", "FeatureRow")):
+        request = schemas[f"{kind.title()}Request"]
+        assert request["required"] == [kind] and request["additionalProperties"] is False
+        assert request["properties"][kind]["items"] == {"$ref": f"#/components/schemas/{item}"}
+        assert request["properties"][kind]["maxItems"] == served.platform.config.serving.max_batch_rows
+    # a row requires exactly the served champion's feature columns
+    columns = served.registry.load(served.v1).metadata.get_input_schema().input_names()
+    assert schemas["FeatureRow"]["required"] == list(columns) and len(columns) > 20
+    assert schemas["Trade"]["properties"]["volume"] == {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1e12,
+        "title": "Volume",
+        "examples": [100.0],
+    }
+    assert post["security"] == [{"APIKeyHeader": []}]
+    assert spec["components"]["securitySchemes"]["APIKeyHeader"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "one of the keys in serving.api_key / serving.api_keys",
+    }
+    # every status each route can answer is documented, with its body schema
+    statuses = {
+        ("/v1/anomaly/score", "post"): {"200", "401", "413", "422", "429", "503"},
+        ("/v1/decision-matrix", "get"): {"200", "401", "404", "422", "429"},
+        ("/health", "get"): {"200"},
+        ("/ready", "get"): {"200", "503"},
+        ("/metrics", "get"): {"200"},
+    }
+    for (path, method), codes in statuses.items():
+        responses = spec["paths"][path][method]["responses"]
+        assert set(responses) == codes, (path, sorted(responses))
+        for code, response in responses.items():
+            assert response["content"], (path, code)
+    assert post["responses"]["429"]["headers"]["Retry-After"]["required"] is True
+    error = {"$ref": "#/components/schemas/ErrorBody"}
+    assert post["responses"]["413"]["content"]["application/json"]["schema"] == error
+    assert post["responses"]["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ValidationErrorBody"
+    }
 
 
 def test_champion_reload_drops_no_request(served: Served) -> None:
@@ -427,37 +494,12 @@ def test_watcher_follows_the_alias(served: Served) -> None:
         served.registry.set_alias("champion", served.v1)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_real_uvicorn_on_loopback(served: Served) -> None:
-    import uvicorn
-
-    port = _free_port()
-    app = create_app(served.platform, api_key=None, watch=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "uvicorn did not become ready"
-            time.sleep(0.1)
-        with httpx.Client(base_url=base, timeout=10) as http:
-            resp = http.post("/v1/anomaly/score", json={"rows": _rows(served.gold, 4)})
-            assert resp.status_code == 200 and resp.json()["model_version"] == str(served.v1)
-            assert http.post("/v1/anomaly/score", json={"rows": [{"rsi": "x"}]}).status_code == 422
-            assert "fin_mlops_http_requests_total" in http.get("/metrics").text
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-    assert not thread.is_alive()
+    app = create_app(served.platform, api_keys=[KEY], watch=False)
+    with uvicorn_on_loopback(app) as base, httpx.Client(base_url=base, timeout=10) as http:
+        assert http.post("/v1/anomaly/score", json={"rows": _rows(served.gold, 4)}).status_code == 401
+        http.headers["X-API-Key"] = KEY
+        resp = http.post("/v1/anomaly/score", json={"rows": _rows(served.gold, 4)})
+        assert resp.status_code == 200 and resp.json()["model_version"] == str(served.v1)
+        assert http.post("/v1/anomaly/score", json={"rows": [{"rsi": "x"}]}).status_code == 422
+        assert "fin_mlops_http_requests_total" in http.get("/metrics").text

@@ -25,39 +25,78 @@ def serve(
     host: str | None = typer.Option(None, "--host", help="bind address (default: serving.host)"),
     port: int | None = typer.Option(None, "--port", min=1, max=65535, help="port (default: serving.port)"),
     watch: bool = typer.Option(True, "--watch/--no-watch", help="follow the champion alias while running"),
+    insecure_no_auth: bool = typer.Option(
+        False,
+        "--insecure-no-auth",
+        help="serve /v1/* without an API key: loopback addresses only, with a warning (local experiments)",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level"),
 ) -> None:
-    """Serve the scoring and decision API (OpenAPI docs at /docs) with the registry champion."""
+    """Serve the scoring and decision API (OpenAPI docs at /docs) with the registry champion.
+
+    Secure by default: /v1/* needs header X-API-Key holding one of the configured keys
+    (FIN_MLOPS_API_KEY, or several comma-separated in FIN_MLOPS_API_KEYS). Without a key it
+    starts only on a loopback address and only with --insecure-no-auth; a non-loopback
+    address without a key exits 2.
+    """
     import uvicorn
 
     from financial_transactions.serving.api import create_app
+    from financial_transactions.serving.security import ApiKeys, KeyConfigError, exposure_error
 
     platform = platform_from_ctx(ctx)
     cfg = platform.config.serving
     bind_host, bind_port = host or cfg.host, port or cfg.port
-    app = create_app(platform, watch=watch)
-    key = "required (X-API-Key)" if cfg.api_key.resolve() else f"off (set {cfg.api_key.describe()} to require one)"
-    console.print(f"serving {platform.config.model_name}@champion on http://{bind_host}:{bind_port} · API key {key}")
+    try:
+        keys = ApiKeys.from_config(cfg, platform.secret)
+    except KeyConfigError as exc:
+        err_console.print(f"[red]{escape(str(exc))}[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    problem = exposure_error(bind_host, keys, insecure_no_auth, cfg)
+    if problem is not None:
+        err_console.print(f"[red]{escape(problem)}[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2)
+    app = create_app(platform, watch=watch, api_keys=keys, insecure_no_auth=insecure_no_auth)
+    if keys:
+        auth = f"{len(keys)} API key(s) from {', '.join(keys.sources)} (header X-API-Key)"
+    else:
+        auth = "NO AUTHENTICATION"
+        err_console.print(
+            f"[yellow]WARNING: --insecure-no-auth: /v1/* answers any process that can reach {bind_host}:{bind_port} "
+            "without a key. Set FIN_MLOPS_API_KEY for anything but a local experiment.[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
+    limit = (
+        f"{cfg.rate_limit_per_second:g} req/s per key (burst {cfg.rate_limit_burst})"
+        if cfg.rate_limit_per_second is not None
+        else "no rate limit"
+    )
+    console.print(
+        f"serving {platform.config.model_name}@champion on http://{bind_host}:{bind_port} · {auth} · {limit}",
+        highlight=False,
+        soft_wrap=True,
+    )
     uvicorn.run(
         app,
         host=bind_host,
         port=bind_port,
         log_level=log_level,
         access_log=False,
-        proxy_headers=False,  # no handler reads the client address; one ASGI layer less per request
+        proxy_headers=False,  # the client address logged on a failed authentication is the socket peer
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
     )
 
 
 def _manager(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    from financial_transactions.serving.model_serving import ModelServingManager
+    from financial_transactions.runtime.serving_endpoint import ModelServingManager
 
     return ModelServingManager.from_config(platform_from_ctx(ctx).config)
 
 
 def _print_state(state: object) -> None:
-    from financial_transactions.serving.model_serving import EndpointState
+    from financial_transactions.runtime.serving_endpoint import EndpointState
 
     assert isinstance(state, EndpointState)
     if not state.exists:
@@ -87,7 +126,7 @@ def deploy(
     ),
 ) -> None:
     """Create or update the endpoint: champion plus the configured challenger canary split."""
-    from financial_transactions.serving.model_serving import ServingError
+    from financial_transactions.runtime.serving_endpoint import ServingError
 
     try:
         result = _manager(ctx).deploy(wait_seconds=wait)
@@ -109,7 +148,7 @@ def promote(
     ),
 ) -> None:
     """Route 100% to the challenger; once the endpoint serves it, make it champion (old one: previous-champion)."""
-    from financial_transactions.serving.model_serving import ServingError
+    from financial_transactions.runtime.serving_endpoint import ServingError
 
     try:
         result = _manager(ctx).promote_to_production(wait_seconds=wait)
@@ -122,7 +161,7 @@ def promote(
 @endpoint_app.command("status")
 def status(ctx: typer.Context) -> None:
     """Readiness, pending update, served versions and the traffic split."""
-    from financial_transactions.serving.model_serving import ServingError
+    from financial_transactions.runtime.serving_endpoint import ServingError
 
     try:
         _print_state(_manager(ctx).state())

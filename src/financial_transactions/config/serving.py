@@ -30,7 +30,28 @@ class ServingConfig(StrictModel):
         default=16 * 1024 * 1024, ge=1024, le=1024**3, description="larger request bodies get HTTP 413 unread"
     )
     api_key: CredentialRef = Field(
-        default=CredentialRef(env="FIN_MLOPS_API_KEY"), description="when set, /v1/* needs header X-API-Key"
+        default=CredentialRef(env="FIN_MLOPS_API_KEY"),
+        description="an accepted X-API-Key for /v1/* (or several, comma-separated); `fin-mlops serve` refuses to "
+        "start without any key unless given --insecure-no-auth on a loopback address",
+    )
+    api_keys: CredentialRef | None = Field(
+        default=CredentialRef(env="FIN_MLOPS_API_KEYS"),
+        description="more accepted keys, comma-separated, all valid at once (rotation: add the new key, move the "
+        "clients, remove the old one); e.g. {env: FIN_MLOPS_API_KEYS, secret_scope: financial-mlops, "
+        "secret_key: serving-api-keys}",
+    )
+    api_key_min_chars: int = Field(
+        default=16, ge=8, le=256, description="a shorter key is refused at start-up (a guessable key is no key)"
+    )
+    rate_limit_per_second: float | None = Field(
+        default=500.0,
+        gt=0,
+        le=1_000_000,
+        description="sustained requests per second per API key on /v1/* (token bucket); over it: HTTP 429 with "
+        "Retry-After; null: no limit",
+    )
+    rate_limit_burst: int = Field(
+        default=1000, ge=1, le=10_000_000, description="requests a key may send at once above the sustained rate"
     )
     reload_interval_seconds: float = Field(
         default=30.0, gt=0, le=86_400, description="how often the service checks whether the champion alias moved"

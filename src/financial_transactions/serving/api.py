@@ -11,9 +11,16 @@ text) and the OpenAPI docs at ``/docs``.
   read, and a batch of more than ``serving.max_batch_rows`` rows with 413. Feature rows
   lacking a model column or carrying a non-number are 422. No bad input reaches the model,
   so none becomes a 500 (a hypothesis fuzz of the request models holds the line).
-* **Auth.** When ``serving.api_key`` resolves (env ``FIN_MLOPS_API_KEY`` by default),
-  ``/v1/*`` needs header ``X-API-Key`` (constant-time comparison); health, readiness,
+* **Auth** (:mod:`.security`). ``/v1/*`` needs header ``X-API-Key`` holding one of the
+  configured keys (``serving.api_key`` / ``serving.api_keys``, several at once for rotation,
+  compared in constant time); the app refuses to be built without a key unless
+  ``insecure_no_auth`` says so explicitly. Each key has its own rate limit (429 with
+  ``Retry-After``). Failed authentications are logged without the key. Health, readiness,
   metrics and docs stay open for probes and scrapers.
+* **Contract.** ``/openapi.json`` documents every status each route answers with its body
+  schema, the request body as ``oneOf`` trades / rows, and the served champion's feature
+  columns as required row fields (rebuilt when the champion changes); Schemathesis checks
+  it against a served champion (``tests/serving/test_contract.py``).
 * **Throughput.** Small feature-row requests are *micro-batched*: while a model call runs,
   newly arrived requests queue, and the next call scores them all at once (no added wait
   when idle). Rows go to the champion's scorer as a matrix, never through a DataFrame.
@@ -26,14 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hmac
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import orjson
@@ -50,10 +56,26 @@ from financial_transactions.serving.champion import ChampionHolder, ChampionSour
 from financial_transactions.serving.metrics import Metrics, service_metrics
 from financial_transactions.serving.schemas import (
     DecisionMatrixResponse,
+    ErrorBody,
+    HealthBody,
+    NotReadyBody,
+    ReadyBody,
+    Recommendation,
     ScoreRequest,
     ScoreResponse,
     Trade,
+    ValidationErrorBody,
     epoch_ms,
+    request_body_schemas,
+)
+from financial_transactions.serving.security import (
+    ANONYMOUS,
+    API_KEY_HEADER,
+    ApiKeys,
+    FailureLog,
+    RateLimiter,
+    exposure_error,
+    retry_after_seconds,
 )
 
 log = logging.getLogger(__name__)
@@ -73,6 +95,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 class BadRows(ValueError):
     """Feature rows the champion cannot score (missing or non-numeric columns): HTTP 422."""
 
+    def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
 
 def check_rows(rows: list[dict[str, Any]], columns: list[str]) -> None:
     """Every row has every model column, each a number or null; errors name row and column."""
@@ -80,11 +106,14 @@ def check_rows(rows: list[dict[str, Any]], columns: list[str]) -> None:
     for i, row in enumerate(rows):
         missing = needed.difference(row)
         if missing:
-            raise BadRows(f"rows[{i}] lacks model feature column(s) {sorted(missing)[:10]}")
+            first = sorted(missing)
+            raise BadRows(f"rows[{i}] lacks model feature column(s) {first[:10]}", ("body", "rows", i, first[0]))
         for col in columns:
             value = row[col]
             if value is not None and not isinstance(value, int | float):
-                raise BadRows(f"rows[{i}].{col} must be a number or null, got {type(value).__name__}")
+                raise BadRows(
+                    f"rows[{i}].{col} must be a number or null, got {type(value).__name__}", ("body", "rows", i, col)
+                )
 
 
 # -- micro-batching ---------------------------------------------------------------------------
@@ -236,7 +265,7 @@ class BodyLimit:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):  # bodies are read by POST routes only
             await self.app(scope, receive, send)
             return
         length = dict(scope.get("headers") or []).get(b"content-length")
@@ -296,18 +325,33 @@ def create_app(
     *,
     source: ChampionSource | None = None,
     watch: bool = True,
-    api_key: str | None = _UNSET,
+    api_keys: ApiKeys | Sequence[str] | None = _UNSET,
+    insecure_no_auth: bool = False,
 ) -> FastAPI:
     """The service for ``platform``; ``source`` defaults to the registry champion.
 
     ``watch=False`` skips the background alias watcher (``app.state.holder.refresh()``
-    then reloads on demand); ``api_key`` overrides ``serving.api_key``.
+    then reloads on demand). ``api_keys`` overrides the configured keys (``serving.api_key``
+    and ``serving.api_keys``); without any key the app is built only when
+    ``insecure_no_auth`` is true (``fin-mlops serve`` allows that on loopback only), and a
+    key together with ``insecure_no_auth`` is a contradiction: both raise ``ValueError``.
     """
     cfg = platform.config
     serving = cfg.serving
     metrics = service_metrics()
     metrics.set("model_loaded", 0)
-    key = serving.api_key.resolve() if api_key is _UNSET else api_key
+    if api_keys is _UNSET:
+        keys = ApiKeys.from_config(serving, platform.secret)
+    elif isinstance(api_keys, ApiKeys):
+        keys = api_keys
+    else:
+        keys = ApiKeys.of(list(api_keys or []), serving.api_key_min_chars)
+    problem = exposure_error("127.0.0.1", keys, insecure_no_auth, serving)
+    if problem is not None:
+        raise ValueError(problem)
+    limit = serving.rate_limit_per_second
+    limiter = RateLimiter(limit, serving.rate_limit_burst) if limit is not None else None
+    failures = FailureLog()
     crypto = set(cfg.symbols.crypto)
     holder_box: dict[str, ChampionHolder] = {}
 
@@ -334,19 +378,46 @@ def create_app(
     app = FastAPI(
         title="financial-ai-mlops",
         version=_version(),
-        description="Anomaly scoring with the registry champion, and the ranked decision matrix.",
+        description="Anomaly scoring with the registry champion, and the ranked decision matrix. "
+        f"Every /v1 route needs header {API_KEY_HEADER} and is rate-limited per key.",
         lifespan=lifespan,
     )
     app.state.metrics = metrics
     app.state.platform = platform
+    app.state.api_keys = len(keys)
 
-    header = APIKeyHeader(name="X-API-Key", auto_error=False, description="required when FIN_MLOPS_API_KEY is set")
+    header = APIKeyHeader(
+        name=API_KEY_HEADER, auto_error=False, description="one of the keys in serving.api_key / serving.api_keys"
+    )
+    challenge = {"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'}
 
-    async def require_key(supplied: str | None = Depends(header)) -> None:  # async: no thread-pool hop
-        if key is None:
-            return
-        if supplied is None or not hmac.compare_digest(supplied.encode(), key.encode()):
-            raise HTTPException(401, "missing or invalid X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
+    def authorize(supplied: str | None, request: Request) -> None:
+        """401 without a valid key, 429 over that key's rate limit: nothing else runs before both pass."""
+        if keys:
+            who = keys.match(supplied)
+            if who is None:
+                reason = "missing" if supplied is None else "invalid"
+                metrics.inc("auth_failures_total", reason=reason)
+                route = getattr(request.scope.get("route"), "path", "unmatched")
+                client = request.client.host if request.client is not None else "unknown"
+                failures.record(reason, client, request.method, route)
+                raise HTTPException(401, f"missing or invalid {API_KEY_HEADER}", headers=challenge)
+        else:
+            who = ANONYMOUS
+        if limiter is not None:
+            wait = limiter.wait(who)
+            if wait > 0:
+                seconds = retry_after_seconds(wait)
+                metrics.inc("rate_limited_total")
+                raise HTTPException(
+                    429,
+                    f"over the rate limit of {limiter.rate:g} requests/s per API key (burst {limiter.burst}); "
+                    f"retry after {seconds} s",
+                    headers={"Retry-After": str(seconds)},
+                )
+
+    async def require_key(request: Request, supplied: str | None = Depends(header)) -> None:  # async: no thread hop
+        authorize(supplied, request)
 
     def champion() -> LoadedModel:
         holder = holder_box.get("holder")
@@ -356,26 +427,53 @@ def create_app(
             raise HTTPException(503, f"no champion loaded yet: {reason}")
         return model
 
+    def _invalid_body(issues: list[dict[str, Any]]) -> JSONResponse:
+        summary = "; ".join(f"{e['field']}: {e['msg']}" for e in issues[:5])
+        return JSONResponse({"detail": issues, "message": f"invalid request: {summary}"}, status_code=422)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = []
+        issues = []
         for err in exc.errors()[:50]:
-            loc = ".".join(str(p) for p in err.get("loc", ()))
-            errors.append({"loc": err.get("loc"), "msg": err.get("msg"), "type": err.get("type")})
-            errors[-1]["field"] = loc
-        summary = "; ".join(f"{e['field']}: {e['msg']}" for e in errors[:5])
-        return JSONResponse({"detail": errors, "message": f"invalid request: {summary}"}, status_code=422)
+            loc = [p if isinstance(p, int) else str(p) for p in err.get("loc", ())]
+            issues.append({"loc": loc, "field": ".".join(str(p) for p in loc), "msg": err["msg"], "type": err["type"]})
+        return _invalid_body(issues)
 
     @app.exception_handler(BadRows)
     async def _bad_rows(_request: Request, exc: BadRows) -> JSONResponse:
-        return JSONResponse({"detail": str(exc), "message": f"invalid request: {exc}"}, status_code=422)
+        loc = list(exc.loc)
+        field = ".".join(str(p) for p in loc)
+        return _invalid_body([{"loc": loc, "field": field, "msg": str(exc), "type": "value_error"}])
+
+    unauthorized: dict[int | str, dict[str, Any]] = {
+        401: {
+            "model": ErrorBody,
+            "description": f"missing or invalid {API_KEY_HEADER}",
+            "headers": {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
+        },
+        429: {
+            "model": ErrorBody,
+            "description": "over this API key's rate limit (serving.rate_limit_per_second, serving.rate_limit_burst)",
+            "headers": {
+                "Retry-After": {
+                    "required": True,
+                    "description": "seconds until a request will be accepted",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            },
+        },
+    }
+    invalid: dict[int | str, dict[str, Any]] = {
+        422: {"model": ValidationErrorBody, "description": "invalid request (the message names the field)"}
+    }
 
     @app.post(
         "/v1/anomaly/score",
+        operation_id="score",
         response_model=None,
         # The body is parsed by pydantic-core straight from the bytes (below), not by FastAPI's
         # generic dependency machinery, which cost a third of this hot route's time; its schema
-        # is still documented (``_document_score_body``).
+        # is documented by ``openapi`` (``request_body_schemas``).
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -384,16 +482,19 @@ def create_app(
             "security": [{"APIKeyHeader": []}],
         },
         responses={
-            200: {"model": ScoreResponse},
-            401: {"description": "missing or invalid API key"},
-            413: {"description": "body or batch too large"},
-            422: {"description": "invalid request (the message names the field)"},
-            503: {"description": "no champion loaded yet"},
+            200: {"model": ScoreResponse, "description": "one result per feature row, or per 1-minute bar of trades"},
+            **unauthorized,
+            413: {
+                "model": ErrorBody,
+                "description": "body over serving.max_body_bytes, or more rows/trades than serving.max_batch_rows",
+            },
+            **invalid,
+            503: {"model": ErrorBody, "description": "no champion loaded yet"},
         },
         summary="Score raw trades or feature rows with the champion",
     )
     async def score(request: Request) -> Response:
-        await require_key(request.headers.get("x-api-key"))
+        authorize(request.headers.get("x-api-key"), request)
         try:
             body = ScoreRequest.model_validate_json(await request.body())
         except ValidationError as exc:  # the same 422 as a FastAPI-parsed body, located under "body"
@@ -445,25 +546,47 @@ def create_app(
 
     @app.get(
         "/v1/decision-matrix",
+        operation_id="decision_matrix",
         dependencies=[Depends(require_key)],
         response_model=DecisionMatrixResponse,
-        responses={404: {"description": "no decision matrix yet"}},
+        responses={
+            200: {
+                "description": "the newest decision run, ranked",
+                "links": {
+                    "SameRecommendation": {
+                        "operationId": "decision_matrix",
+                        "parameters": {"recommendation": "$response.body#/rows/0/recommendation"},
+                        "description": "the rows sharing the first row's recommendation",
+                    }
+                },
+            },
+            **unauthorized,
+            404: {"model": ErrorBody, "description": "no decision matrix yet (run `fin-mlops decide`)"},
+            **invalid,
+        },
         summary="The latest ranked decision matrix",
     )
     async def decision_matrix(
-        recommendation: Literal["Strong Buy", "Buy", "Hold", "Sell", "Insufficient data"] | None = Query(None),
+        recommendation: Recommendation = Query(None, description="only rows with this recommendation"),
         limit: int = Query(100, ge=1, le=1000),
     ) -> dict[str, Any]:
         data = await asyncio.get_running_loop().run_in_executor(None, _latest_matrix, platform, matrix_cache)
         rows = [r for r in data["rows"] if recommendation is None or r["recommendation"] == recommendation]
         return {**data, "rows": rows[:limit]}
 
-    @app.get("/health", summary="Liveness: the process answers")
+    @app.get("/health", operation_id="health", response_model=HealthBody, summary="Liveness: the process answers")
     async def health() -> dict[str, Any]:
         return {"status": "ok"}
 
     @app.get(
-        "/ready", summary="Readiness: 503 until a champion is loaded", responses={503: {"description": "not ready"}}
+        "/ready",
+        operation_id="ready",
+        response_model=None,
+        summary="Readiness: 503 until a champion is loaded",
+        responses={
+            200: {"model": ReadyBody, "description": "a champion is loaded and serving"},
+            503: {"model": NotReadyBody, "description": "not ready: no champion loaded yet"},
+        },
     )
     async def ready() -> JSONResponse:
         holder = holder_box.get("holder")
@@ -481,29 +604,41 @@ def create_app(
             }
         )
 
-    @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics (text format 0.0.4)")
+    @app.get(
+        "/metrics",
+        operation_id="metrics",
+        response_class=PlainTextResponse,
+        summary="Prometheus metrics (text format 0.0.4)",
+    )
     async def prometheus() -> PlainTextResponse:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     app.add_middleware(BodyLimit, limit=serving.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
 
-    def _document_score_body() -> dict[str, Any]:
-        """The generated spec plus the score route's request body (its route parses the bytes itself)."""
-        if app.openapi_schema is None:
+    spec_cache: dict[str, Any] = {}
+
+    def openapi() -> dict[str, Any]:
+        """The generated document plus the score request body, for the champion being served.
+
+        Rebuilt when the champion changes: a row's required fields are that champion's columns.
+        """
+        holder = holder_box.get("holder")
+        model = holder.current if holder is not None else None
+        served = (model.name, model.version) if model is not None else None
+        if "spec" not in spec_cache or spec_cache["served"] != served:
             spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            body_schema = ScoreRequest.model_json_schema(ref_template="#/components/schemas/{model}")
             components = spec.setdefault("components", {})
             schemas = components.setdefault("schemas", {})
-            schemas.update(body_schema.pop("$defs", {}))
-            schemas["ScoreRequest"] = body_schema
+            columns = model.input_columns if model is not None else None
+            schemas.update(request_body_schemas(columns, serving.max_batch_rows))
             components.setdefault("securitySchemes", {}).setdefault(
-                "APIKeyHeader", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+                "APIKeyHeader", {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}
             )
-            app.openapi_schema = spec
-        return app.openapi_schema
+            spec_cache.update(spec=spec, served=served)
+        return spec_cache["spec"]  # type: ignore[no-any-return]
 
-    app.openapi = _document_score_body  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -114,4 +114,6 @@ def service_metrics() -> Metrics:
     m.describe("model_loaded", "gauge", "1 when a champion is loaded")
     m.describe("model_reloads_total", "counter", "champion (re)loads after the alias moved")
     m.describe("model_reload_failures_total", "counter", "failed registry checks/loads (the old model keeps serving)")
+    m.describe("auth_failures_total", "counter", "requests refused 401 by reason (missing or invalid X-API-Key)")
+    m.describe("rate_limited_total", "counter", "requests refused 429 (over an API key's rate limit)")
     return m

@@ -4,22 +4,29 @@ Every value a request carries is bounded, so nothing a client sends can overflow
 (a timestamp pandas cannot represent, an integer orjson cannot encode, a float whose
 square is infinite): timestamps lie in [2000-01-01, 2100-01-01), feature values are finite
 numbers within ±``FEATURE_ABS_MAX`` (no gold feature comes near it), strings are short.
+
+Types are strict (no bool for a number, no numeric string for a number or a timestamp), and
+the OpenAPI document says exactly what is accepted: :func:`request_body_schemas` writes the
+request body as ``oneOf`` trades / rows, with the served champion's feature columns required
+in a row, so a body valid by the document is scored and one invalid by it is refused.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictFloat,
     StrictInt,
     StrictStr,
+    ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -32,6 +39,28 @@ MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
 FEATURE_ABS_MAX = 1e15
 #: Longest text value of a feature row (symbol, session_type, ... are a few characters).
 TEXT_MAX_CHARS = 200
+
+# An RFC 3339 instant with a zone, in the years 2000-2099 (of its own offset), and only real dates
+# (Feb 29 in leap years): a string the document calls valid always parses, so none becomes a 422.
+_DATE = (
+    r"20[0-9]{2}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    r"|02-(?:0[1-9]|1[0-9]|2[0-8]))|20(?:0[048]|[2468][048]|[13579][26])-02-29"
+)
+INSTANT_PATTERN = (
+    rf"^(?:{_DATE})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{{1,9}})?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+_INSTANT = re.compile(INSTANT_PATTERN)
+#: What a timestamp may be: epoch milliseconds in range, or an RFC 3339 instant string.
+INSTANT_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "integer", "minimum": MIN_TS_MS, "maximum": MAX_TS_MS - 1},
+        {"type": "string", "pattern": INSTANT_PATTERN},
+    ],
+    "description": "epoch milliseconds (UTC) in [2000-01-01, 2100-01-01), or an RFC 3339 instant with a zone "
+    "(e.g. 2026-03-09T15:00:00.250Z) in the years 2000-2099",
+    "examples": [1741354200123, "2026-03-09T15:00:00.250Z"],
+}
 
 
 def _short(value: Any) -> str:
@@ -62,45 +91,68 @@ def check_ts_ms(ms: int, what: str, shown: Any) -> None:
         raise ValueError(f"{what} {_short(shown)} is outside 2000-01-01 .. 2100-01-01")
 
 
-def _instant(value: Any, what: str) -> str:
-    """A row's ``bar_start`` (epoch ms or an ISO-8601 instant with a zone) as a UTC ISO string."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{what} must be epoch milliseconds or an ISO-8601 instant, got {_short(value)}")
-    if isinstance(value, int):
-        check_ts_ms(value, what, value)
-        return datetime.fromtimestamp(value / 1000, tz=UTC).isoformat()
+def _instant_problem(value: str, what: str) -> str:
+    """Why a string is not an instant :data:`INSTANT_PATTERN` accepts, in the client's terms."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{what} is not an ISO-8601 instant: {_short(value)}") from None
+        return f"{what} is not an RFC 3339 instant (like 2026-03-09T15:00:00.250Z): {_short(value)}"
     if parsed.tzinfo is None:
-        raise ValueError(f"{what} needs a time zone (e.g. Z or +00:00): {_short(value)}")
-    check_ts_ms(epoch_ms(parsed), what, value)
+        return f"{what} needs a time zone (e.g. Z or +00:00): {_short(value)}"
+    if not 2000 <= parsed.year <= 2099:
+        return f"{what} {_short(value)} is outside 2000-01-01 .. 2100-01-01"
+    return f"{what} must be written as an RFC 3339 instant like 2026-03-09T15:00:00.250Z, got {_short(value)}"
+
+
+def parse_instant(value: Any, what: str) -> datetime | int:
+    """Epoch ms (an int, range-checked) or the aware datetime of an RFC 3339 string; ValueError otherwise.
+
+    A number without a fraction (``1.7e12``, ``1741354200123.0``) is an integer, as JSON Schema
+    says and the document promises; a bool or a numeric string is not.
+    """
+    kind = value.__class__
+    if kind is float and value.is_integer():
+        value, kind = int(value), int
+    if kind is int:
+        check_ts_ms(value, what, value)
+        return int(value)
+    if kind is str:
+        if _INSTANT.fullmatch(value) is None:
+            raise ValueError(_instant_problem(value, what))
+        return datetime.fromisoformat(value)
+    raise ValueError(f"{what} must be epoch milliseconds (an integer) or an RFC 3339 instant, got {_short(value)}")
+
+
+def _instant(value: Any, what: str) -> str:
+    """A row's ``bar_start`` (epoch ms or an RFC 3339 instant) as a UTC ISO string."""
+    parsed = parse_instant(value, what)
+    if isinstance(parsed, int):
+        return datetime.fromtimestamp(parsed / 1000, tz=UTC).isoformat()
     return parsed.astimezone(UTC).isoformat()
+
+
+def _ts_ms(value: Any, info: ValidationInfo) -> int:
+    return epoch_ms(parse_instant(value, info.field_name or "ts"))
+
+
+#: A trade's event time, validated by :func:`parse_instant` and kept as epoch milliseconds.
+EpochMs = Annotated[int, PlainValidator(_ts_ms), WithJsonSchema(INSTANT_SCHEMA)]
 
 
 class Trade(BaseModel):
     """One raw trade, as a collector writes it to the landing zone."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
     symbol: str = Field(pattern=SYMBOL_PATTERN, examples=["AAPL"])
     price: float = Field(ge=1e-8, le=1e9, examples=[187.12], description="the smallest exchange tick is 1e-8")
     volume: float = Field(ge=0, le=1e12, examples=[100.0])
-    ts: int | AwareDatetime = Field(
-        description="event time: epoch milliseconds (UTC) or an ISO-8601 instant with a time zone",
-        examples=[1741354200123],
-    )
+    ts: EpochMs = Field(description="event time: " + INSTANT_SCHEMA["description"])
     trade_id: str | None = Field(default=None, max_length=200, description="orders trades with the same ts")
     source: Literal["finnhub", "binance", "alphavantage"] | None = None
     asset_class: Literal["equity", "crypto"] | None = Field(
         default=None, description="default: from the configured symbols (crypto list), else equity"
     )
-
-    @model_validator(mode="after")
-    def _ts_in_range(self) -> Trade:
-        check_ts_ms(epoch_ms(self.ts), "ts", self.ts)
-        return self
 
 
 class ScoreRequest(BaseModel):
@@ -109,6 +161,7 @@ class ScoreRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {"trades": [{"symbol": "AAPL", "price": 187.12, "volume": 100, "ts": 1741354200123}]},
@@ -121,8 +174,16 @@ class ScoreRequest(BaseModel):
         default=None,
         min_length=1,
         description="gold feature rows: every model feature column (a finite number within ±1e15, or null); "
-        "symbol (a ticker) and bar_start (epoch ms or an ISO-8601 instant with a zone) are echoed",
+        "symbol (a ticker) and bar_start (epoch ms or an RFC 3339 instant with a zone) are echoed",
     )
+
+    @field_validator("trades", "rows", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        """An explicit null is not "absent": the document's two request kinds have no null member."""
+        if value is None:
+            raise ValueError("must be a non-empty list (leave the key out instead of sending null)")
+        return value
 
     @field_validator("rows", mode="before")
     @classmethod
@@ -171,6 +232,108 @@ class ScoreRequest(BaseModel):
         return len(self.trades or self.rows or [])
 
 
+def request_body_schemas(columns: list[str] | None, max_rows: int) -> dict[str, Any]:
+    """OpenAPI component schemas of the score request: ``ScoreRequest`` is ``oneOf`` the two kinds.
+
+    ``columns`` are the served champion's feature columns, required in every row (None while no
+    champion is loaded: any row then, and the route answers 503); ``max_rows`` is
+    ``serving.max_batch_rows`` (a longer list is answered 413).
+    """
+    trade = Trade.model_json_schema(ref_template="#/components/schemas/{model}")
+    number = {"type": "number", "minimum": -FEATURE_ABS_MAX, "maximum": FEATURE_ABS_MAX}
+    null = {"type": "null"}
+    properties: dict[str, Any] = {
+        "symbol": {"anyOf": [{"type": "string", "pattern": SYMBOL_PATTERN}, null], "description": "echoed"},
+        "bar_start": {"anyOf": [*INSTANT_SCHEMA["anyOf"], null], "description": "echoed, as a UTC instant"},
+    }
+    for column in columns or []:
+        properties[column] = {"anyOf": [number, null]}
+    row = {
+        "type": "object",
+        "title": "FeatureRow",
+        "description": "one gold feature row: every feature column of the served champion (a finite number "
+        f"within ±{FEATURE_ABS_MAX:.0e}, or null); other keys may be numbers in the same range, text of at most "
+        f"{TEXT_MAX_CHARS} characters, or null",
+        "properties": properties,
+        "required": list(columns or []),
+        "additionalProperties": {"anyOf": [number, {"type": "string", "maxLength": TEXT_MAX_CHARS}, null]},
+    }
+    trades = {
+        "type": "object",
+        "title": "TradesRequest",
+        "description": "raw trades, aggregated into 1-minute bars by the project's feature code, then scored per bar",
+        "properties": {
+            "trades": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/Trade"},
+                "minItems": 1,
+                "maxItems": max_rows,
+            }
+        },
+        "required": ["trades"],
+        "additionalProperties": False,
+    }
+    rows = {
+        "type": "object",
+        "title": "RowsRequest",
+        "description": "ready gold feature rows, scored as given",
+        "properties": {
+            "rows": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/FeatureRow"},
+                "minItems": 1,
+                "maxItems": max_rows,
+            }
+        },
+        "required": ["rows"],
+        "additionalProperties": False,
+    }
+    request = {
+        "title": "ScoreRequest",
+        "description": "exactly one of `trades` or `rows`",
+        "oneOf": [{"$ref": "#/components/schemas/TradesRequest"}, {"$ref": "#/components/schemas/RowsRequest"}],
+        "examples": [{"trades": [{"symbol": "AAPL", "price": 187.12, "volume": 100, "ts": 1741354200123}]}],
+    }
+    return {"Trade": trade, "FeatureRow": row, "TradesRequest": trades, "RowsRequest": rows, "ScoreRequest": request}
+
+
+class ErrorBody(BaseModel):
+    """Every error but a validation error (401, 404, 413, 429, 503)."""
+
+    detail: str
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="where: body / query, then the field path")
+    field: str = Field(description="the location, dotted")
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(BaseModel):
+    """422: the request is malformed; ``message`` names the first fields at fault."""
+
+    detail: list[ValidationIssue]
+    message: str
+
+
+class HealthBody(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyBody(BaseModel):
+    ready: Literal[True]
+    model_name: str
+    model_version: str
+    loaded_at: datetime
+    last_error: str | None
+
+
+class NotReadyBody(BaseModel):
+    ready: Literal[False]
+    reason: str
+
+
 class ScoreResult(BaseModel):
     symbol: str | None
     bar_start: datetime | None
@@ -194,12 +357,16 @@ class CriterionCell(BaseModel):
     label: str | None
 
 
+#: A decision-matrix recommendation (``decision.decision_matrix.RECOMMENDATIONS``; a test keeps them equal).
+Recommendation = Literal["Strong Buy", "Buy", "Hold", "Sell", "Insufficient data"]
+
+
 class DecisionRow(BaseModel):
     symbol: str
     asset_class: str | None
     rank: int | None
     final_score: float | None
-    recommendation: str
+    recommendation: Recommendation
     explanation: str | None
     flags: str | None
     coverage: float | None
