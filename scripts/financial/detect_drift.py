@@ -35,7 +35,8 @@ def _extra(parser: argparse.ArgumentParser) -> None:
 
 def main() -> None:
     args, platform = script_platform("Detect feature drift and decide on retraining", _extra)
-    recent = args.mode == "recent" or (args.mode == "auto" and platform.is_databricks)
+    mode = platform.runtime.default_drift_window if args.mode == "auto" else args.mode
+    recent = mode == "recent"
     if recent:
         reference, current = recent_windows(platform)
         truth = all_ground_truth(platform)

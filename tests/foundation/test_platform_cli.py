@@ -11,7 +11,7 @@ from financial_transactions.cli import app
 from financial_transactions.config import ProjectConfig
 from financial_transactions.lakehouse import LocalDeltaStore
 from financial_transactions.orchestration import Stage, run_stages
-from financial_transactions.runtime import Platform
+from financial_transactions.runtime import DatabricksRuntime, Platform
 from financial_transactions.runtime.context import RunContext
 
 
@@ -25,7 +25,7 @@ def test_local_paths_mirror_unity_catalog_volumes(platform: Platform, lakehouse_
 def test_databricks_paths_use_volumes(config: ProjectConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "16.4")
     p = Platform.create(config)
-    assert p.is_databricks
+    assert isinstance(p.runtime, DatabricksRuntime)
     assert p.paths.landing == Path("/Volumes/mlops_dev/financial_transactions/landing")
     assert p.mlflow.tracking_uri == "databricks"
     assert p.mlflow.registry_uri == "databricks-uc"

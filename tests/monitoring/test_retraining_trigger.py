@@ -370,7 +370,7 @@ def test_cooldown_holds_for_8_racing_threads(platform: Platform) -> None:
 def test_databricks_launcher_finds_the_job_and_runs_it_once(platform: Platform) -> None:
     from databricks.sdk import WorkspaceClient
 
-    from financial_transactions.monitoring.retraining_trigger import DatabricksJobLauncher
+    from financial_transactions.runtime.launchers import DatabricksJobLauncher
     from tests.support.rest_stub import RestStub
 
     with RestStub() as stub:
@@ -400,7 +400,7 @@ def test_databricks_launcher_finds_the_job_and_runs_it_once(platform: Platform) 
 def test_databricks_launcher_reports_a_missing_job(platform: Platform) -> None:
     from databricks.sdk import WorkspaceClient
 
-    from financial_transactions.monitoring.retraining_trigger import DatabricksJobLauncher
+    from financial_transactions.runtime.launchers import DatabricksJobLauncher
     from tests.support.rest_stub import RestStub
 
     with RestStub() as stub:

@@ -16,7 +16,7 @@ from financial_transactions.config import ProjectConfig
 from financial_transactions.models.data import TrainingData
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.monitoring.rollback import ModelRollback, RollbackFailed, RollbackRefused, promotion_of
-from financial_transactions.runtime import Platform
+from financial_transactions.runtime import DatabricksRuntime, Platform
 
 T0 = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
 
@@ -97,7 +97,7 @@ class _Endpoint:
         self.fail, self.deployed = fail, []
 
     def deploy(self, *, champion: int, wait_seconds: float) -> Any:
-        from financial_transactions.serving.model_serving import ServingError
+        from financial_transactions.runtime.serving_endpoint import ServingError
 
         if self.fail:
             raise ServingError("the config update failed (UPDATE_FAILED)")
@@ -112,7 +112,7 @@ def test_rollback_on_databricks_puts_the_target_on_the_serving_endpoint(
     fqn = platform.config.table("trade_features")
     _promotion(platform, 3, {"champion": 2}, _features(platform), {fqn: 1}, T0)
     _promotion(platform, 2, {"champion": 1}, {}, {fqn: 0}, T0 - timedelta(days=1))
-    platform.is_databricks = True  # what the job sees; the registry and tables stay the local ones
+    platform.runtime = DatabricksRuntime()  # what the job sees; the registry and tables stay the local ones
     endpoint = _Endpoint(fail=fail)
     result = ModelRollback(platform, registry, serving_manager=endpoint).run()  # type: ignore[arg-type]
     assert result.status == "done" and registry.aliases()["champion"] == 2  # the registry rollback stands

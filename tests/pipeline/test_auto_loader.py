@@ -20,7 +20,7 @@ from financial_transactions.lakehouse.paths import LakehousePaths
 from financial_transactions.lakehouse.store import LocalDeltaStore
 from financial_transactions.pipeline import bronze_ingest
 from financial_transactions.pipeline.batch import PipelineRunner
-from financial_transactions.runtime import Platform
+from financial_transactions.runtime import DatabricksRuntime, Platform
 from tests.pipeline import landing_sample as sample
 
 
@@ -126,7 +126,7 @@ def test_auto_loader_reader_plan(spark: Any, tmp_path: Path, config: Any) -> Non
     landing = tmp_path / "landing"
     sample.build(landing)
     noise = _noise(landing)
-    platform = Platform(config=config, lakehouse_root=tmp_path, is_databricks=True)
+    platform = Platform(config=config, lakehouse_root=tmp_path, runtime=DatabricksRuntime())
     double = SparkWithRecordingReader(spark)
     schema_location = str(platform.paths.checkpoints / "bronze_trades_schema")
 
@@ -167,7 +167,9 @@ def _databricks_like(platform: Platform, spark: Any) -> tuple[Platform, SparkWit
     """A Platform on the Databricks code path (Auto Loader), with local storage and the recording reader."""
     double = SparkWithRecordingReader(spark)
     session: Any = double
-    db = Platform(config=platform.config, lakehouse_root=platform.lakehouse_root, is_databricks=True, _spark=session)
+    db = Platform(
+        config=platform.config, lakehouse_root=platform.lakehouse_root, runtime=DatabricksRuntime(), _spark=session
+    )
     db.__dict__["store"] = LocalDeltaStore(platform.lakehouse_root)
     db.__dict__["paths"] = LakehousePaths(platform.lakehouse_root, platform.config.catalog, platform.config.schema_name)
     return db, double

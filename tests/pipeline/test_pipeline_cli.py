@@ -40,7 +40,7 @@ def test_time_travel_to_a_missing_table_is_a_clear_error(tmp_path: Path) -> None
 def test_stream_mode_drains_landing_then_builds_gold(
     tmp_path: Path, spark: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("financial_transactions.runtime.platform.get_spark", lambda **_kw: spark)
+    monkeypatch.setattr("financial_transactions.runtime.local.get_spark", lambda **_kw: spark)
     cfg = ProjectConfig.from_yaml(PROJECT_ROOT / "project_config.yml", "dev")
     sample.build(Platform.create(cfg, lakehouse_root=tmp_path).paths.landing)
 

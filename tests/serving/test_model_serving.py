@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.models.deployment import DeploymentError, deploy_champion, update_serving_endpoint
-from financial_transactions.runtime import Platform
-from financial_transactions.serving.model_serving import ModelServingManager, ServingError
+from financial_transactions.runtime import DatabricksRuntime, Platform
+from financial_transactions.runtime.serving_endpoint import ModelServingManager, ServingError
 from tests.support.rest_stub import RecordedRequest, RestStub
 
 ENDPOINT = "financial-anomaly-endpoint"
@@ -461,7 +461,7 @@ def test_deploy_step_on_databricks_serves_the_new_champion(
 ) -> None:
     platform, version = served_platform
     assert platform.store is not None and platform.mlflow is not None  # the local engine stays bound
-    platform.is_databricks = True  # what the job sees; the endpoint goes to the stub workspace
+    platform.runtime = DatabricksRuntime()  # what the job sees; the endpoint goes to the stub workspace
     ws = Workspace(aliases={"champion": version})  # READY at the first poll (the real manager polls every 10 s)
     ws.install(stub)
     _cli_env(stub, tmp_path, monkeypatch)  # databricks-sdk unified auth from the environment

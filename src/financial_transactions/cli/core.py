@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-
 import typer
 from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
-from financial_transactions.runtime import Platform
+from financial_transactions.runtime import NotOnThisRuntime, Platform
 
 
 def register(app: typer.Typer) -> None:
@@ -73,11 +71,11 @@ def run(
 
     platform = platform_from_ctx(ctx)
     if fresh:
-        if platform.is_databricks:
+        try:
+            platform.runtime.reset_lakehouse(platform.lakehouse_root)
+        except NotOnThisRuntime:
             err_console.print("[red]--fresh only applies to the embedded engine[/]")
-            raise typer.Exit(code=2)
-        if platform.lakehouse_root.exists():
-            shutil.rmtree(platform.lakehouse_root)
+            raise typer.Exit(code=2) from None
         console.print(f"[dim]fresh lakehouse at {platform.lakehouse_root}[/]")
     unknown = sorted(set(only) | set(skip) - {s.name for s in STAGES})
     if unknown:

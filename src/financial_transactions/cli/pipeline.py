@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
+from financial_transactions.runtime import NotOnThisRuntime
 
 if TYPE_CHECKING:
     from financial_transactions.pipeline.runs import PipelineResult
@@ -141,9 +142,11 @@ def _time_travel(platform: Platform, version: int) -> None:
 def _declarative(platform: Platform, full_refresh: bool) -> None:
     from financial_transactions.pipeline.declarative import run_local
 
-    if platform.is_databricks:
-        err_console.print("[red]on Databricks the bundle's Lakeflow pipeline runs dlt_pipeline.py[/]")
-        raise typer.Exit(code=2)
+    try:
+        platform.runtime.check_declarative()
+    except NotOnThisRuntime as exc:
+        err_console.print(f"[red]{exc}[/]")
+        raise typer.Exit(code=2) from None
     if platform.spark_remote:
         err_console.print("[red]--declarative runs spark-pipelines on its own local engine; drop --spark-remote[/]")
         raise typer.Exit(code=2)

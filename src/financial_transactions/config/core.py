@@ -7,9 +7,13 @@ Every section model derives from :class:`StrictModel` so that a typo in
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: ``(scope, key) -> value or None``: a platform's secret store (see ``Runtime.read_secret``).
+SecretReader = Callable[[str, str], str | None]
 
 
 class StrictModel(BaseModel):
@@ -26,8 +30,10 @@ class CredentialRef(StrictModel):
     """Where a secret lives, never the secret itself.
 
     Resolution order: the environment variable (laptop, CI, ``spark_env_vars``
-    filled from ``{{secrets/scope/key}}`` on Databricks), then the Databricks
-    secret scope through databricks-sdk. Values are never logged.
+    filled from ``{{secrets/scope/key}}`` on Databricks), then the secret scope
+    through the ``secrets`` reader the runtime provides (``platform.secret(ref)``;
+    the Databricks runtime reads scopes with databricks-sdk, the local runtime has
+    none). Values are never logged.
     """
 
     env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
@@ -42,12 +48,12 @@ class CredentialRef(StrictModel):
             raise ValueError("give an env var name and/or a secret_scope + secret_key")
         return self
 
-    def resolve(self) -> str | None:
-        """Return the secret, or None when neither source has it."""
+    def resolve(self, secrets: SecretReader | None = None) -> str | None:
+        """Return the secret, or None when neither source has it (no ``secrets``: the environment only)."""
         if self.env and os.environ.get(self.env):
             return os.environ[self.env]
-        if self.secret_scope and self.secret_key and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
-            return _databricks_secret(self.secret_scope, self.secret_key)
+        if self.secret_scope and self.secret_key and secrets is not None:
+            return secrets(self.secret_scope, self.secret_key)
         return None
 
     def describe(self) -> str:
@@ -58,18 +64,6 @@ class CredentialRef(StrictModel):
         if self.secret_scope:
             parts.append(f"secret:{self.secret_scope}/{self.secret_key}")
         return " | ".join(parts)
-
-
-def _databricks_secret(scope: str, key: str) -> str | None:
-    """Read a secret through databricks-sdk; base64-decoded as the REST API returns it."""
-    import base64
-
-    from databricks.sdk import WorkspaceClient
-
-    resp = WorkspaceClient().secrets.get_secret(scope=scope, key=key)
-    if resp.value is None:
-        return None
-    return base64.b64decode(resp.value).decode("utf-8")
 
 
 def redact(text: str, secrets: list[str | None] | None = None) -> str:

@@ -220,9 +220,7 @@ class FeatureStoreManager:
     def __init__(self, platform: Platform, *, fe_client: _FeatureClient | None = None) -> None:
         self.platform = platform
         self.config = platform.config
-        self._fe = fe_client if fe_client is not None else (
-            feature_engineering_client() if platform.is_databricks else None
-        )  # fmt: skip
+        self._fe = fe_client if fe_client is not None else platform.runtime.feature_client(feature_engineering_client)
 
     @property
     def feature_columns(self) -> list[str]:

@@ -111,7 +111,7 @@ def finnhub_collector(
     platform: Platform, *, url: str | None = None, symbols: list[str] | None = None
 ) -> FinnhubCollector:
     fcfg = platform.config.collectors.finnhub
-    token = fcfg.api_key.resolve()
+    token = platform.secret(fcfg.api_key)
     if not token:
         raise CollectorError(f"finnhub: no API key found in {fcfg.api_key.describe()}")
     return build_finnhub(platform.config, token=token, landing=Path(platform.paths.landing), url=url, symbols=symbols)
@@ -132,7 +132,7 @@ def alphavantage_collector(
     calls_per_minute: int | None = None,
 ) -> AlphaVantageCollector:
     acfg = platform.config.collectors.alphavantage
-    key = acfg.api_key.resolve()
+    key = platform.secret(acfg.api_key)
     if not key:
         raise CollectorError(f"alphavantage: no API key found in {acfg.api_key.describe()}")
     return build_alphavantage(

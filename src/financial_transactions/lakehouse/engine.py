@@ -1,8 +1,8 @@
-"""Which engine are we on, and a SparkSession for it.
+"""A SparkSession off Databricks: Spark Connect or an embedded ``local[*]`` JVM.
 
-One factory for the three cases so no caller needs to know which one applies:
-an active Databricks runtime session, a Spark Connect session (``--spark-remote``
-or ``SPARK_REMOTE``), or an embedded ``local[*]`` session for laptops and CI.
+The local runtime (``runtime/local.py``) is the caller: a Spark Connect session
+(``--spark-remote`` or ``SPARK_REMOTE``) when one is named, else an embedded session
+for laptops and CI. On Databricks the runtime takes the cluster's own session.
 """
 
 from __future__ import annotations
@@ -15,11 +15,6 @@ from financial_transactions.config.project import DEFAULT_DRIVER_JAVA_OPTIONS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-
-def is_databricks_runtime() -> bool:
-    """True inside a Databricks cluster or serverless task (the runtime sets this variable)."""
-    return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
 
 
 def prepare_local_environment() -> None:
@@ -43,15 +38,12 @@ def get_spark(
     app_name: str = "financial-ai-mlops",
     driver_java_options: str = DEFAULT_DRIVER_JAVA_OPTIONS,
 ) -> SparkSession:
-    """Return the SparkSession for the current engine.
+    """The Spark Connect session for ``remote`` (or ``SPARK_REMOTE``), else the embedded one.
 
-    ``driver_java_options`` only applies to the embedded JVM (a cluster's JVM is its own).
+    ``driver_java_options`` only applies to the embedded JVM.
     """
     from pyspark.sql import SparkSession
 
-    if is_databricks_runtime():
-        active = SparkSession.getActiveSession()
-        return active if active is not None else SparkSession.builder.getOrCreate()
     remote = remote or os.environ.get("SPARK_REMOTE")
     if remote:
         return SparkSession.builder.remote(remote).appName(app_name).getOrCreate()

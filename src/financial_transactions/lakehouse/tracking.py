@@ -2,7 +2,8 @@
 
 Locally: SQLite tracking + registry under the lakehouse state dir with an
 explicit artifact location, so nothing ever lands in a stray ``./mlruns``.
-On Databricks: the workspace tracking server and the Unity Catalog registry.
+Which settings apply is the runtime's choice (``Runtime.mlflow_settings``): the
+Databricks runtime uses the workspace tracking server and the Unity Catalog registry.
 """
 
 from __future__ import annotations
@@ -20,14 +21,8 @@ class MlflowSettings:
     experiment_name: str
 
 
-def mlflow_settings(*, state_dir: Path, experiment: str, project: str, env: str, databricks: bool) -> MlflowSettings:
-    if databricks:
-        return MlflowSettings(
-            tracking_uri="databricks",
-            registry_uri="databricks-uc",
-            artifact_location=None,
-            experiment_name=f"/Shared/{project}/{env}/{experiment}",
-        )
+def local_mlflow_settings(*, state_dir: Path, experiment: str) -> MlflowSettings:
+    """SQLite tracking and registry plus file artifacts, all under ``state_dir/mlflow``."""
     mlflow_dir = state_dir / "mlflow"
     return MlflowSettings(
         tracking_uri=f"sqlite:///{mlflow_dir / 'mlflow.db'}",

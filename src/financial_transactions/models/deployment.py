@@ -9,12 +9,13 @@ job (behind a ``condition_task`` on the ``promoted`` task value) and by hand as
 2. the ``champion`` alias is resolved and its pyfunc loaded exactly as serving
    loads it, then smoke-scored on holdout rows: every score finite, labels 0/1,
    ``model_version`` equal to the champion's version;
-3. **serving** (:func:`update_serving_endpoint`): on Databricks with
-   ``serving.endpoint_enabled``, the Model Serving endpoint is created or updated to
-   serve that champion (plus the configured canary split when a challenger exists), and
-   the step waits, within ``serving.endpoint_wait_seconds``, for it to be READY. Off
-   Databricks nothing is deployed, and the outcome says so: the local API
-   (``fin-mlops serve``) follows the champion alias by itself;
+3. **serving** (:func:`update_serving_endpoint`): with ``serving.endpoint_enabled``,
+   the runtime's serving updater (``Runtime.serve_champion``) runs. On Databricks the
+   Model Serving endpoint is created or updated to serve that champion (plus the
+   configured canary split when a challenger exists), and the step waits, within
+   ``serving.endpoint_wait_seconds``, for it to be READY. Off Databricks nothing is
+   deployed, and the outcome says so: the local API (``fin-mlops serve``) follows the
+   champion alias by itself;
 4. on Databricks, task values ``champion_version`` and ``promoted`` are set for
    the downstream tasks (dashboard export).
 
@@ -35,24 +36,17 @@ import pandas as pd
 from financial_transactions.models.champion_challenger import ChampionChallenger, GateDecision
 from financial_transactions.models.registry import CHAMPION, ModelRegistry, RegistryError
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.serving_endpoint import ServingError, ServingUpdate
 from financial_transactions.runtime.task_values import set_task_value
 
 if TYPE_CHECKING:
-    from financial_transactions.serving.model_serving import ModelServingManager
+    from financial_transactions.runtime.serving_endpoint import ModelServingManager
 
 log = logging.getLogger(__name__)
 
 
 class DeploymentError(RuntimeError):
     """The champion cannot be deployed (none exists, it does not load, or it scores badly)."""
-
-
-@dataclass(frozen=True)
-class ServingUpdate:
-    """What the deploy step did about the Databricks serving endpoint."""
-
-    deployed: bool
-    detail: str  # the endpoint's action, split and readiness, or why nothing was deployed
 
 
 @dataclass
@@ -77,27 +71,17 @@ class DeployOutcome:
 def update_serving_endpoint(
     platform: Platform, champion: int, *, manager: ModelServingManager | None = None
 ) -> ServingUpdate:
-    """Serve ``champion`` on the Databricks endpoint when configured; say why not otherwise.
+    """Serve ``champion`` through the runtime's serving updater when configured; say why not otherwise.
 
     ``manager`` defaults to databricks-sdk unified auth (the job's own identity on Databricks).
     """
     serving = platform.config.serving
     if not serving.endpoint_enabled:
         return ServingUpdate(False, f"endpoint {serving.endpoint_name} not updated: serving.endpoint_enabled is false")
-    if not platform.is_databricks:
-        return ServingUpdate(
-            False,
-            f"endpoint {serving.endpoint_name} not updated: not on Databricks "
-            "(the local API, fin-mlops serve, follows the champion alias by itself)",
-        )
-    from financial_transactions.serving.model_serving import ModelServingManager, ServingError
-
     try:
-        mgr = manager or ModelServingManager.from_config(platform.config)
-        result = mgr.deploy(champion=champion, wait_seconds=serving.endpoint_wait_seconds)
+        return platform.runtime.serve_champion(platform.config, champion, manager=manager)
     except ServingError as exc:
         raise DeploymentError(f"champion version {champion} is not served: {exc}") from exc
-    return ServingUpdate(True, result.describe())
 
 
 def deploy_champion(

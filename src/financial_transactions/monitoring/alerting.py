@@ -36,7 +36,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import requests
 
-from financial_transactions.config.core import redact
+from financial_transactions.config.core import SecretReader, redact
 from financial_transactions.config.monitoring import AlertingConfig
 from financial_transactions.lakehouse import DeltaStore
 from financial_transactions.lakehouse.catalog import spec
@@ -204,7 +204,9 @@ class AlertManager:
         url: str | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        secrets: SecretReader | None = None,
     ) -> None:
+        """``secrets``: the runtime's secret store for ``alerting.webhook`` (``from_platform`` passes it)."""
         self.cfg = config
         self.store = store
         self.audit_table = audit_table
@@ -212,16 +214,18 @@ class AlertManager:
         self._url = url
         self._session = session
         self._sleep = sleep
+        self._secrets = secrets
 
     @classmethod
     def from_platform(cls, platform: Platform, **kwargs: Any) -> AlertManager:
         cfg = platform.config
+        kwargs.setdefault("secrets", platform.runtime.read_secret)
         return cls(cfg.alerting, store=platform.store, audit_table=cfg.table("alerts_audit"), env=cfg.env, **kwargs)
 
     def _resolve_url(self) -> str | None:
         if self._url is not None:
             return self._url
-        return self.cfg.webhook.resolve()
+        return self.cfg.webhook.resolve(self._secrets)
 
     def send(
         self,

@@ -164,7 +164,7 @@ def run_cycle(
     error: str | None = None
     if ground_truth:
         performance, note, error = run_performance(platform, current, ground_truth)
-    if platform.is_databricks and performance is not None:
+    if platform.runtime.lakehouse_monitors and performance is not None:
         from financial_transactions.monitoring.performance_monitor import ensure_model_monitor
 
         try:  # Databricks' own profile/drift tables over model_monitoring; never blocks the decision

@@ -37,9 +37,11 @@ launch``, ``parent_event_id`` = the decision, ``decision`` = ``launched`` |
 
 Launching
 ---------
+The runtime picks the launcher (``Runtime.retraining_launcher``, see :func:`default_launcher`):
+
 * **Locally** :class:`LocalTrainingLauncher` runs the ``train`` stage in-process
   (``financial_transactions.models.training.run_training``).
-* **On Databricks** :class:`DatabricksJobLauncher` starts the retraining job
+* **On Databricks** ``runtime.launchers.DatabricksJobLauncher`` starts the retraining job
   with ``jobs.run_now`` (``idempotency_token`` = the event id, so a retried
   call never starts two runs) when ``retraining.launch = run_now``. With
   ``retraining.launch = task_value`` (the bundle's default) :class:`TaskValueOnly`
@@ -65,7 +67,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -74,10 +76,10 @@ from financial_transactions.config.monitoring import RetrainingConfig
 from financial_transactions.lakehouse import ConcurrentModification
 from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.runtime import Platform
-from financial_transactions.runtime.task_values import TaskValues, set_task_value
+from financial_transactions.runtime.launchers import Launcher, LaunchResult, TaskValueOnly
+from financial_transactions.runtime.task_values import TaskValues
 
 if TYPE_CHECKING:
-    from databricks.sdk import WorkspaceClient
     from rich.console import Console
 
     from financial_transactions.monitoring.drift_detector import DriftReport
@@ -229,20 +231,6 @@ def decide(signals: TriggerSignals, history: History, now: datetime, config: Ret
 
 
 # -- launchers ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LaunchResult:
-    status: Literal["launched", "launch_failed", "not_launched"]
-    launcher: str
-    run_id: str | None = None
-    detail: str | None = None
-
-
-class Launcher(Protocol):
-    name: str
-
-    def launch(self, event_id: str, reason: str) -> LaunchResult: ...
-
-
 class LocalTrainingLauncher:
     """Runs the ``train`` stage in this process (tournament -> validator -> gate), printing its tables."""
 
@@ -280,67 +268,15 @@ class LocalTrainingLauncher:
             self.console.print(renderable)
 
 
-class DatabricksJobLauncher:
-    """``jobs.run_now`` on the retraining job (looked up by name unless ``retraining.job_id`` is set)."""
-
-    name = "databricks-run-now"
-
-    def __init__(self, client: WorkspaceClient, config: RetrainingConfig) -> None:
-        self.client = client
-        self.cfg = config
-
-    def job_id(self) -> int:
-        if self.cfg.job_id is not None:
-            return self.cfg.job_id
-        matches = [j for j in self.client.jobs.list(name=self.cfg.job_name) if j.job_id is not None]
-        if not matches:
-            raise LookupError(f"no Databricks job named {self.cfg.job_name!r} (deploy the bundle, or set job_id)")
-        if len(matches) > 1:
-            ids = ", ".join(str(j.job_id) for j in matches)
-            raise LookupError(f"{len(matches)} jobs are named {self.cfg.job_name!r} ({ids}); set retraining.job_id")
-        return int(matches[0].job_id)  # type: ignore[arg-type]
-
-    def launch(self, event_id: str, reason: str) -> LaunchResult:
-        job_id = self.job_id()
-        waiter = self.client.jobs.run_now(
-            job_id=job_id,
-            idempotency_token=event_id,
-            job_parameters={"trigger_event_id": event_id, "trigger_reason": reason[:1000]},
-        )
-        run_id = waiter.response.run_id if waiter.response is not None else None
-        return LaunchResult("launched", self.name, run_id=str(run_id), detail=f"job_id={job_id}")
-
-
-class TaskValueOnly:
-    """``retraining.launch = task_value``: the launch is the task value; the workflow's condition_task runs the job."""
-
-    name = "task-value"
-
-    def __init__(self, key: str, task_values: TaskValues | None = None) -> None:
-        self.key = key
-        self.task_values = task_values
-
-    def launch(self, event_id: str, reason: str) -> LaunchResult:
-        if set_task_value(self.key, True, self.task_values):
-            return LaunchResult(
-                "launched", self.name, detail=f"task value {self.key}=true: the workflow's condition_task starts it"
-            )
-        return LaunchResult(
-            "launch_failed",
-            self.name,
-            detail=f"task value {self.key} could not be set (not a Databricks job run?): nothing starts retraining",
-        )
-
-
-def default_launcher(platform: Platform, task_values: TaskValues | None = None) -> Launcher:
-    cfg = platform.config.retraining
-    if platform.is_databricks:
-        if cfg.launch == "task_value":
-            return TaskValueOnly(cfg.task_value_key, task_values)
-        from databricks.sdk import WorkspaceClient
-
-        return DatabricksJobLauncher(WorkspaceClient(), cfg)
-    return LocalTrainingLauncher(platform)
+def default_launcher(
+    platform: Platform, task_values: TaskValues | None = None, *, console: Console | None = None
+) -> Launcher:
+    """The runtime's launcher: in-process training locally, the task value or ``jobs.run_now`` on Databricks."""
+    return platform.runtime.retraining_launcher(
+        platform.config.retraining,
+        task_values=task_values,
+        in_process=lambda: LocalTrainingLauncher(platform, console=console),
+    )
 
 
 # -- the trigger ----------------------------------------------------------------------------------------
@@ -464,9 +400,11 @@ class RetrainingTrigger:
         )
         if by_task_value:
             result.task_value_set = True
-        elif self.platform.is_databricks or self.task_values is not None:
+        else:
             # false: nothing for the workflow to start (run_now, if used, already started the job)
-            result.task_value_set = set_task_value(self.cfg.task_value_key, False, self.task_values)
+            result.task_value_set = self.platform.runtime.set_task_value(
+                self.cfg.task_value_key, False, self.task_values
+            )
         return result
 
     def _launch(self, event_id: str, reason: str, signals: TriggerSignals) -> LaunchResult:

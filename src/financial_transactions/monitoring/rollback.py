@@ -55,7 +55,7 @@ from financial_transactions.monitoring.alerting import AlertManager
 from financial_transactions.runtime import Platform
 
 if TYPE_CHECKING:
-    from financial_transactions.serving.model_serving import ModelServingManager
+    from financial_transactions.runtime.serving_endpoint import ModelServingManager
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from financial_transactions.monitoring.cycle import ground_truth_path, replay_window, run_cycle
 from financial_transactions.monitoring.render import print_cycle
-from financial_transactions.monitoring.retraining_trigger import LocalTrainingLauncher, RetrainingTrigger
+from financial_transactions.monitoring.retraining_trigger import RetrainingTrigger, default_launcher
 from financial_transactions.runtime.context import RunContext
 
 
@@ -20,9 +20,8 @@ def run_stage(ctx: RunContext) -> dict[str, Any]:
     platform = ctx.platform
     reference = replay_window(platform, 1)
     current = replay_window(platform, 2)
-    trigger = None
-    if not platform.is_databricks:  # a triggered retrain prints the train stage's tables in this run
-        trigger = RetrainingTrigger(platform, launcher=LocalTrainingLauncher(platform, console=ctx.console))
+    # the runtime's launcher; run in-process, a triggered retrain prints the train stage's tables in this run
+    trigger = RetrainingTrigger(platform, launcher=default_launcher(platform, console=ctx.console))
     cycle = run_cycle(platform, reference, current, ground_truth=[ground_truth_path(platform, 2)], trigger_obj=trigger)
     print_cycle(ctx.console, cycle)
     return cycle.summary()

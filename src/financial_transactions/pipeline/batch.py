@@ -66,7 +66,7 @@ class PipelineRunner:
         self.progress = progress or (lambda _msg: None)
 
     def run(self, *, full_refresh: bool = False) -> PipelineResult:
-        if self.platform.is_databricks:
+        if self.platform.runtime.auto_loader:
             return run_auto_loader(self.platform, full_refresh=full_refresh)
         return self._run_local(full_refresh=full_refresh)
 

@@ -20,6 +20,7 @@ import yaml
 
 from financial_transactions.config import DEFAULT_CONFIG_FILE, ProjectConfig
 from financial_transactions.config.pipeline import EXPECTATION_CONFS, expectation_overrides
+from financial_transactions.runtime.select import detect_runtime
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -56,7 +57,7 @@ class DeclarativeSettings:
             value = spark.conf.get(key, None)
             return value if value not in (None, "") else None
 
-        on_databricks = bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+        runtime = detect_runtime()  # no Platform here: the pipeline process picks its own
         config_path = conf(CONF_CONFIG)
         path = Path(config_path) if config_path else _find_config(near or Path.cwd())
         if path is None:
@@ -68,11 +69,11 @@ class DeclarativeSettings:
         if thresholds != cfg.pipeline.expectations:
             cfg = cfg.model_copy(update={"pipeline": cfg.pipeline.model_copy(update={"expectations": thresholds})})
         volumes = f"/Volumes/{cfg.catalog}/{cfg.schema_name}"
-        landing = conf(CONF_LANDING) or (f"{volumes}/landing" if on_databricks else None)
+        landing = conf(CONF_LANDING) or runtime.fixed_landing(cfg)
         if landing is None:
             raise ValueError(f"set Spark conf {CONF_LANDING} to the landing zone path")
         auto_loader_conf = conf(CONF_AUTO_LOADER)
-        auto_loader = on_databricks if auto_loader_conf is None else auto_loader_conf.lower() == "true"
+        auto_loader = runtime.auto_loader if auto_loader_conf is None else auto_loader_conf.lower() == "true"
         schema_location = conf(CONF_SCHEMA_LOCATION) or (
             f"{volumes}/checkpoints/{cfg.pipeline.autoloader.schema_location_name}"
         )

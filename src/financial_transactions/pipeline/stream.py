@@ -88,10 +88,8 @@ class StreamProcessor:
         self.platform = platform
         self.trigger = trigger or streaming.trigger
         self.processing_time = processing_time or streaming.processing_time
-        self.max_files_per_trigger = max_files_per_trigger or (
-            platform.config.pipeline.autoloader.max_files_per_trigger
-            if platform.is_databricks
-            else streaming.max_files_per_trigger
+        self.max_files_per_trigger = max_files_per_trigger or platform.runtime.max_files_per_trigger(
+            platform.config.pipeline
         )
         self.checkpoint = Path(checkpoint) if checkpoint else platform.paths.checkpoints / streaming.checkpoint_name
         self.observer = observer or (lambda _event, _batch: None)
@@ -103,13 +101,12 @@ class StreamProcessor:
     def source(self) -> DataFrame:
         platform = self.platform
         landing = platform.paths.landing
-        if not platform.is_databricks:
-            landing.mkdir(parents=True, exist_ok=True)
+        platform.runtime.ensure_dir(landing)
         return bronze_ingest.read_landing_stream(
             platform.spark,
             str(landing),
             max_files_per_trigger=self.max_files_per_trigger,
-            auto_loader=platform.is_databricks,
+            auto_loader=platform.runtime.auto_loader,
             schema_location=str(platform.paths.checkpoints / platform.config.pipeline.autoloader.schema_location_name),
             schema_evolution_mode=platform.config.pipeline.autoloader.schema_evolution_mode,
         )
@@ -180,8 +177,7 @@ class StreamProcessor:
 
     # -- running ---------------------------------------------------------------------
     def start(self) -> StreamingQuery:
-        if not self.platform.is_databricks:
-            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        self.platform.runtime.ensure_dir(self.checkpoint.parent)
         writer = (
             self.source()
             .writeStream.queryName(f"fin_mlops_{self.platform.config.pipeline.streaming.checkpoint_name}")

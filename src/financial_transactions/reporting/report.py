@@ -31,9 +31,7 @@ class ReportResult:
 
 def default_reports_dir(platform: Platform) -> Path:
     """``./reports`` (of the working directory) locally; the ``reports`` volume on Databricks."""
-    if platform.is_databricks:
-        return Path(platform.paths.reports)
-    return Path.cwd() / "reports"
+    return platform.reports_dir
 
 
 def md(value: Any) -> str:

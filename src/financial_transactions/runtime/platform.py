@@ -1,4 +1,4 @@
-"""``Platform``: config + engine + store + paths + MLflow, resolved once per process."""
+"""``Platform``: config + lakehouse root + the runtime, with the engine, store, paths and MLflow it resolves once."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from financial_transactions.config import ProjectConfig
-from financial_transactions.lakehouse.engine import get_spark, is_databricks_runtime
+from financial_transactions.config import CredentialRef, ProjectConfig
 from financial_transactions.lakehouse.paths import LakehousePaths
-from financial_transactions.lakehouse.store import DeltaStore, LocalDeltaStore, SparkDeltaStore
-from financial_transactions.lakehouse.tracking import MlflowSettings, configure_mlflow, mlflow_settings
+from financial_transactions.lakehouse.store import DeltaStore
+from financial_transactions.lakehouse.tracking import MlflowSettings, configure_mlflow
+from financial_transactions.runtime.base import Runtime
+from financial_transactions.runtime.local import LocalRuntime
+from financial_transactions.runtime.select import detect_runtime
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -34,10 +36,12 @@ def default_lakehouse_root(cfg: ProjectConfig) -> Path:
 
 @dataclass
 class Platform:
+    """One process's view of the platform; ``runtime`` is everything that differs by platform."""
+
     config: ProjectConfig
     lakehouse_root: Path
     spark_remote: str | None = None
-    is_databricks: bool = False
+    runtime: Runtime = field(default_factory=LocalRuntime)
     _spark: SparkSession | None = field(default=None, repr=False)
 
     @classmethod
@@ -47,56 +51,43 @@ class Platform:
         *,
         lakehouse_root: str | Path | None = None,
         spark_remote: str | None = None,
+        runtime: Runtime | None = None,
     ) -> Platform:
-        databricks = is_databricks_runtime()
+        """``runtime`` defaults to the one this process runs on (:func:`detect_runtime`)."""
         root = Path(lakehouse_root).resolve() if lakehouse_root else default_lakehouse_root(config)
-        return cls(config=config, lakehouse_root=root, spark_remote=spark_remote, is_databricks=databricks)
+        return cls(config=config, lakehouse_root=root, spark_remote=spark_remote, runtime=runtime or detect_runtime())
 
     @property
     def engine(self) -> str:
-        if self.is_databricks:
-            return "databricks"
-        if self.spark_remote or os.environ.get("SPARK_REMOTE"):
-            return f"spark-connect ({self.spark_remote or os.environ.get('SPARK_REMOTE')})"
-        return f"embedded ({self.config.local.spark_master})"
+        return self.runtime.engine(self.config, self.spark_remote)
 
     @property
     def spark(self) -> SparkSession:
         """Created on first use: most stages never need a JVM."""
         if self._spark is None:
-            self._spark = get_spark(
-                remote=self.spark_remote,
-                master=self.config.local.spark_master,
-                driver_memory=self.config.local.driver_memory,
-                shuffle_partitions=self.config.pipeline.shuffle_partitions,
-                driver_java_options=self.config.local.driver_java_options,
-            )
+            self._spark = self.runtime.spark_session(self.config, self.spark_remote)
         return self._spark
 
     @cached_property
     def store(self) -> DeltaStore:
-        if self.is_databricks:
-            return SparkDeltaStore(self.spark)
-        return LocalDeltaStore(self.lakehouse_root)
+        return self.runtime.store(self.lakehouse_root, lambda: self.spark)
 
     @cached_property
     def paths(self) -> LakehousePaths:
-        return LakehousePaths(
-            root=self.lakehouse_root,
-            catalog=self.config.catalog,
-            schema=self.config.schema_name,
-            databricks=self.is_databricks,
-        )
+        return self.runtime.paths(self.lakehouse_root, self.config)
 
     @cached_property
     def mlflow(self) -> MlflowSettings:
-        return mlflow_settings(
-            state_dir=self.paths.state_dir,
-            experiment=self.config.models.experiment_name,
-            project=self.config.project.name,
-            env=self.config.env,
-            databricks=self.is_databricks,
-        )
+        return self.runtime.mlflow_settings(self.paths, self.config)
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where the markdown decision report goes: ``./reports`` locally, the reports volume on Databricks."""
+        return self.runtime.reports_dir(self.paths)
+
+    def secret(self, ref: CredentialRef) -> str | None:
+        """``ref`` resolved: its environment variable, then this platform's secret store."""
+        return ref.resolve(self.runtime.read_secret)
 
     def configure_mlflow(self) -> str:
         """Set tracking/registry URIs and the experiment; returns the experiment id."""

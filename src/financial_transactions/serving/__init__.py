@@ -1,1 +1,1 @@
-"""Serving: the FastAPI scoring/decision service and the Databricks model-serving endpoint."""
+"""Serving: the FastAPI scoring and decision service (the Databricks Model Serving endpoint is runtime code)."""

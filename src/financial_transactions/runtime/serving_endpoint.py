@@ -1,5 +1,8 @@
 """Databricks Model Serving for the Unity Catalog champion, through databricks-sdk.
 
+Platform code, so it lives in the runtime package: :class:`DatabricksRuntime` serves a new
+champion through it, and ``fin-mlops endpoint`` drives it directly.
+
 * :meth:`ModelServingManager.deploy` serves the ``champion`` version and, when a different
   ``challenger`` exists, a canary split from ``serving.canary`` (e.g. 90/10). A missing
   endpoint is *created* on the first deploy (a 404 is never a failed deploy); an existing
@@ -44,6 +47,14 @@ PREVIOUS_CHAMPION = "previous-champion"
 
 class ServingError(RuntimeError):
     """A deploy/promotion that cannot proceed; the message says why and what state things are in."""
+
+
+@dataclass(frozen=True)
+class ServingUpdate:
+    """What the deploy step did about the Databricks serving endpoint (the runtime's serving updater)."""
+
+    deployed: bool
+    detail: str  # the endpoint's action, split and readiness, or why nothing was deployed
 
 
 @dataclass(frozen=True)

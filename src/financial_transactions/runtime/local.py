@@ -1,0 +1,119 @@
+"""``LocalRuntime``: a laptop or CI.
+
+Embedded PySpark (or Spark Connect with ``--spark-remote``), delta-rs tables under
+the lakehouse root, MLflow on SQLite in the state dir, secrets from the environment
+only, no job task values, no serving endpoint (the local API follows the champion
+alias by itself) and retraining in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from financial_transactions.lakehouse.engine import get_spark
+from financial_transactions.lakehouse.paths import LakehousePaths
+from financial_transactions.lakehouse.store import DeltaStore, LocalDeltaStore
+from financial_transactions.lakehouse.tracking import MlflowSettings, local_mlflow_settings
+from financial_transactions.runtime.base import DriftWindowMode, Runtime, T
+from financial_transactions.runtime.serving_endpoint import ServingUpdate
+from financial_transactions.runtime.task_values import set_task_value
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from financial_transactions.config import ProjectConfig
+    from financial_transactions.config.monitoring import RetrainingConfig
+    from financial_transactions.config.pipeline import PipelineConfig
+    from financial_transactions.runtime.launchers import Launcher
+    from financial_transactions.runtime.serving_endpoint import ModelServingManager
+    from financial_transactions.runtime.task_values import TaskValues
+
+log = logging.getLogger(__name__)
+
+
+class LocalRuntime(Runtime):
+    name: ClassVar[str] = "local"
+    auto_loader: ClassVar[bool] = False
+    default_drift_window: ClassVar[DriftWindowMode] = "replay"
+    lakehouse_monitors: ClassVar[bool] = False
+
+    def engine(self, config: ProjectConfig, spark_remote: str | None) -> str:
+        remote = spark_remote or os.environ.get("SPARK_REMOTE")
+        if remote:
+            return f"spark-connect ({remote})"
+        return f"embedded ({config.local.spark_master})"
+
+    def spark_session(self, config: ProjectConfig, spark_remote: str | None) -> SparkSession:
+        return get_spark(
+            remote=spark_remote,
+            master=config.local.spark_master,
+            driver_memory=config.local.driver_memory,
+            shuffle_partitions=config.pipeline.shuffle_partitions,
+            driver_java_options=config.local.driver_java_options,
+        )
+
+    def store(self, lakehouse_root: Path, spark: Callable[[], SparkSession]) -> DeltaStore:
+        return LocalDeltaStore(lakehouse_root)
+
+    def paths(self, lakehouse_root: Path, config: ProjectConfig) -> LakehousePaths:
+        return LakehousePaths(root=lakehouse_root, catalog=config.catalog, schema=config.schema_name, databricks=False)
+
+    def mlflow_settings(self, paths: LakehousePaths, config: ProjectConfig) -> MlflowSettings:
+        return local_mlflow_settings(state_dir=paths.state_dir, experiment=config.models.experiment_name)
+
+    def reports_dir(self, paths: LakehousePaths) -> Path:
+        """``./reports`` of the working directory: next to the project, where analysts look."""
+        return Path.cwd() / "reports"
+
+    def read_secret(self, scope: str, key: str) -> str | None:
+        """No secret scopes off Databricks: the environment variable is the local secret store."""
+        log.debug("secret %s/%s: no secret scope on the local runtime", scope, key)
+        return None
+
+    def set_task_value(self, key: str, value: str | int | bool, task_values: TaskValues | None = None) -> bool:
+        """Only an explicit ``task_values`` target (a test double) receives values: no job runs here."""
+        if task_values is None:
+            return False
+        return set_task_value(key, value, task_values)
+
+    def max_files_per_trigger(self, pipeline: PipelineConfig) -> int:
+        return pipeline.streaming.max_files_per_trigger
+
+    def ensure_dir(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+
+    def fixed_landing(self, config: ProjectConfig) -> str | None:
+        return None  # under a lakehouse root the pipeline's Spark conf names
+
+    def reset_lakehouse(self, lakehouse_root: Path) -> None:
+        if lakehouse_root.exists():
+            shutil.rmtree(lakehouse_root)
+
+    def check_declarative(self) -> None:
+        return None  # spark-pipelines runs on its own local engine
+
+    def retraining_launcher(
+        self,
+        config: RetrainingConfig,
+        *,
+        in_process: Callable[[], Launcher],
+        task_values: TaskValues | None = None,
+    ) -> Launcher:
+        return in_process()
+
+    def serve_champion(
+        self, config: ProjectConfig, champion: int, *, manager: ModelServingManager | None = None
+    ) -> ServingUpdate:
+        return ServingUpdate(
+            False,
+            f"endpoint {config.serving.endpoint_name} not updated: not on Databricks "
+            "(the local API, fin-mlops serve, follows the champion alias by itself)",
+        )
+
+    def feature_client(self, factory: Callable[[], T | None]) -> T | None:
+        return None  # the feature tables are plain Delta tables in the local store
