@@ -152,6 +152,7 @@ _LANDING_FIELDS: list[tuple[str, pa.DataType]] = [
     ("close", _F),
     ("interval", _S),
 ]
+#: ``nullable=False`` marks the columns Spark writes as NOT NULL (it derives them from non-null expressions).
 BRONZE = pa.schema(
     [
         *_LANDING_FIELDS,
@@ -187,7 +188,7 @@ QUARANTINE = pa.schema(
         ("price", _F),
         ("volume", _F),
         ("ts", _TS),
-        ("failed_rules", pa.list_(_S)),
+        pa.field("failed_rules", pa.list_(_S), nullable=False),
         ("raw", _S),
         ("_rescued_data", _S),
         ("_source_file", _S),
@@ -560,6 +561,10 @@ def _matrix(cfg: ProjectConfig) -> pa.Schema:
 
 
 _P = "financial_transactions."
+#: Tables written with conditional appends (``DeltaStore.append_if_version``): under the default
+#: WriteSerializable level a concurrent blind append would not conflict with the guarded insert
+#: (https://docs.databricks.com/aws/en/optimizations/isolation-level); ``fin-mlops bundle-check`` requires it.
+_SERIALIZABLE: Mapping[str, str] = MappingProxyType({"delta.isolationLevel": "Serializable"})
 #: The pipeline package: the embedded runner locally, ``scripts/financial/dlt_pipeline.py`` on Databricks.
 _PIPELINE_OWNER = _P + "pipeline"
 
@@ -571,7 +576,8 @@ _SPECS: tuple[TableSpec, ...] = (
         (),  # append-only: each landing file is ingested once (the runner skips files it has seen)
         _PIPELINE_OWNER,
         "Raw landing records + _source_file, _ingested_at, _rescued_data.",
-        readers=(_P + "pipeline", _P + "reporting"),
+        # ingest.landing: which landing files bronze holds (the replay refuses to land a dead attempt's twice)
+        readers=(_P + "pipeline", _P + "ingest.landing", _P + "replay.window", _P + "reporting"),
     ),
     TableSpec(
         "silver_trades",
@@ -667,6 +673,7 @@ _SPECS: tuple[TableSpec, ...] = (
         "One row per gate decision (PROMOTE / REJECT) with both models' re-scored metrics "
         "and the promotion snapshot a rollback restores.",
         readers=(_P + "monitoring.rollback", _P + "monitoring.performance_monitor", _P + "reporting"),
+        properties=_SERIALIZABLE,
     ),
     TableSpec(
         "drift_monitoring",
@@ -694,6 +701,7 @@ _SPECS: tuple[TableSpec, ...] = (
         _P + "monitoring.retraining_trigger.RetrainingTrigger",
         "Every retraining decision (triggered, cooled down, limited, no drift) and its reason.",
         readers=(_P + "monitoring.retraining_trigger", _P + "reporting"),
+        properties=_SERIALIZABLE,
     ),
     TableSpec(
         "alerts_audit",

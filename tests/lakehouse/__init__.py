@@ -1,0 +1,1 @@
+"""Tests of the lakehouse layer: the table catalogue, its generated doc, the shared paths."""
