@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from financial_transactions.lakehouse.paths import window_days, window_name
 from financial_transactions.monitoring.drift_detector import DriftDetector, DriftReport, DriftWindow, load_window
 from financial_transactions.monitoring.performance_monitor import PerformanceMonitor, PerformanceReport
 from financial_transactions.monitoring.retraining_trigger import (
@@ -41,8 +42,6 @@ NEW_YORK = "America/New_York"
 
 def replay_window(platform: Platform, window: int, *, label: str | None = None) -> DriftWindow:
     """Replay window ``window`` of the gold table as a time range (New York midnights, in UTC)."""
-    from financial_transactions.replay.synthetic import window_days, window_name
-
     cfg = platform.config
     days = window_days(cfg.replay, window)
     start = pd.Timestamp(days[0]).tz_localize(NEW_YORK).tz_convert(UTC).to_pydatetime()
@@ -81,14 +80,13 @@ def recent_windows(platform: Platform) -> tuple[DriftWindow, DriftWindow]:
 
 
 def ground_truth_path(platform: Platform, window: int) -> Path:
-    from financial_transactions.replay.synthetic import window_name
-
-    return Path(platform.paths.landing) / "_ground_truth" / window_name(window) / "anomalies.ndjson"
+    """Replay window ``window``'s ``anomalies.ndjson`` (:meth:`LakehousePaths.ground_truth`)."""
+    return platform.paths.ground_truth(window)
 
 
 def all_ground_truth(platform: Platform) -> list[Path]:
     """Every replay window's ground-truth file that exists (labels that have arrived)."""
-    return sorted((Path(platform.paths.landing) / "_ground_truth").glob("*/anomalies.ndjson"))
+    return platform.paths.ground_truth_files()
 
 
 @dataclass
