@@ -20,13 +20,44 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
 
 import orjson
 
 from financial_transactions.ingest.records import Chunk, LandingLine, Reject
 
+if TYPE_CHECKING:
+    from financial_transactions.runtime import Platform
+
+#: Every landing data file ends so; the readers' glob and the abandoned-attempt walk both match on it.
+LANDING_SUFFIX = ".ndjson"
+
 _MS_PER_DAY = 86_400_000
 _SAFE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-=")
+
+
+def canonical_file(path: str) -> str:
+    """One spelling per file: Spark reports ``file:/a%20b/x``, listings give ``/a b/x``."""
+    if "://" in path or path.startswith(("file:", "dbfs:")):
+        parsed = urlparse(path)
+        return unquote(parsed.path)
+    return os.path.abspath(path)
+
+
+def ingested_files(platform: Platform) -> set[str]:
+    """Canonical names of the landing files already in bronze (its ``_source_file`` column).
+
+    The landing zone's consumption record: the pipeline reads only files not in it, and
+    the replay refuses to land a window again when bronze holds files of its dead attempt.
+    """
+    import pyarrow.compute as pc
+
+    fqn = platform.config.table("bronze_trades")
+    if not platform.store.exists(fqn):
+        return set()
+    column = platform.store.read_arrow(fqn, columns=["_source_file"]).column("_source_file")
+    return {canonical_file(f) for f in pc.unique(column).to_pylist() if f}
 
 
 def partition_value(text: str) -> str:

@@ -34,9 +34,10 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow.compute as pc
 
+from financial_transactions.ingest.landing import ingested_files
 from financial_transactions.pipeline import bronze_ingest
 from financial_transactions.pipeline.layers import process_bronze_batch, refresh_gold
-from financial_transactions.pipeline.runs import PipelineResult, finish_run, ingested_files, last_watermark
+from financial_transactions.pipeline.runs import PipelineResult, finish_run, last_watermark
 from financial_transactions.pipeline.stream import run_auto_loader
 from financial_transactions.runtime import Platform
 

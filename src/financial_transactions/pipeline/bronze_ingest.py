@@ -32,9 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlparse
 
 import orjson
+
+from financial_transactions.ingest.landing import LANDING_SUFFIX, canonical_file
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Landing file suffix; anything else (temp files, markers) is ignored.
-LANDING_SUFFIX = ".ndjson"
 #: The partition folders under the landing root that hold data files (the landing writer's layout).
 LANDING_LAYOUT = ("*", "date=*", "symbol=*")
 
@@ -87,14 +86,6 @@ def landing_schema() -> StructType:
 
 
 # -- file bookkeeping (local engine) -------------------------------------------
-def canonical_file(path: str) -> str:
-    """One spelling per file: Spark reports ``file:/a%20b/x``, listings give ``/a b/x``."""
-    if "://" in path or path.startswith(("file:", "dbfs:")):
-        parsed = urlparse(path)
-        return unquote(parsed.path)
-    return os.path.abspath(path)
-
-
 def landing_glob(landing: str | Path) -> str:
     """The path pattern of the data folders: ``<landing>/*/date=*/symbol=*``.
 

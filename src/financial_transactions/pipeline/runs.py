@@ -15,9 +15,17 @@ from typing import Any
 import pandas as pd
 import pyarrow.compute as pc
 
-from financial_transactions.lakehouse.catalog import LAYER_TABLES  # the pipeline's tables, in layer order
-from financial_transactions.pipeline import bronze_ingest, expectations
+from financial_transactions.pipeline import expectations
 from financial_transactions.runtime import Platform
+
+#: Logical table keys written by the pipeline, in layer order.
+LAYER_TABLES = (
+    "bronze_trades",
+    "silver_trades",
+    "silver_trades_quarantine",
+    "silver_bars",
+    "gold_trade_features",
+)
 
 
 @dataclass
@@ -78,15 +86,6 @@ class PipelineResult:
 
 
 # -- table bookkeeping ---------------------------------------------------------------
-def ingested_files(platform: Platform) -> set[str]:
-    """Canonical names of the landing files already in bronze."""
-    fqn = platform.config.table("bronze_trades")
-    if not platform.store.exists(fqn):
-        return set()
-    column = platform.store.read_arrow(fqn, columns=["_source_file"]).column("_source_file")
-    return {bronze_ingest.canonical_file(f) for f in pc.unique(column).to_pylist() if f}
-
-
 def last_watermark(platform: Platform) -> datetime | None:
     """The newest bronze ``_ingested_at`` a successful run has carried into silver."""
     fqn = platform.config.table("pipeline_runs")

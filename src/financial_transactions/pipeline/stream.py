@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from financial_transactions.ingest.landing import canonical_file, ingested_files
 from financial_transactions.pipeline import bronze_ingest
 from financial_transactions.pipeline.layers import process_bronze_batch, refresh_gold
 from financial_transactions.pipeline.runs import (
@@ -44,7 +45,6 @@ from financial_transactions.pipeline.runs import (
     PipelineResult,
     SilverResult,
     finish_run,
-    ingested_files,
     record_run,
     run_row,
     table_versions,
@@ -91,7 +91,7 @@ class StreamProcessor:
         self.max_files_per_trigger = max_files_per_trigger or platform.runtime.max_files_per_trigger(
             platform.config.pipeline
         )
-        self.checkpoint = Path(checkpoint) if checkpoint else platform.paths.checkpoint(streaming.checkpoint_name)
+        self.checkpoint = Path(checkpoint) if checkpoint else platform.paths.checkpoints / streaming.checkpoint_name
         self.observer = observer or (lambda _event, _batch: None)
         self.totals = StreamTotals()
         self._lock = threading.Lock()
@@ -107,7 +107,7 @@ class StreamProcessor:
             str(landing),
             max_files_per_trigger=self.max_files_per_trigger,
             auto_loader=platform.runtime.auto_loader,
-            schema_location=str(platform.paths.checkpoint(platform.config.pipeline.autoloader.schema_location_name)),
+            schema_location=str(platform.paths.checkpoints / platform.config.pipeline.autoloader.schema_location_name),
             schema_evolution_mode=platform.config.pipeline.autoloader.schema_evolution_mode,
         )
 
@@ -134,7 +134,7 @@ class StreamProcessor:
             if not files:
                 return
             already = ingested_files(platform)
-            fresh = [f for f in files if bronze_ingest.canonical_file(f) not in already]
+            fresh = [f for f in files if canonical_file(f) not in already]
             bronze_rows = 0
             if fresh:
                 new_rows = batch.where(F.col("_source_file").isin(fresh))

@@ -44,7 +44,7 @@ import orjson
 from financial_transactions.ingest.alphavantage import AlphaVantageCollector
 from financial_transactions.ingest.collectors import StreamCollector, new_run_id
 from financial_transactions.ingest.jobs import build_alphavantage, build_crypto, build_finnhub
-from financial_transactions.ingest.landing import write_atomic
+from financial_transactions.ingest.landing import LANDING_SUFFIX, canonical_file, ingested_files, write_atomic
 from financial_transactions.lakehouse.paths import GROUND_TRUTH_DIR, ground_truth_dir, window_name
 from financial_transactions.replay.market import CRYPTO, EQUITY, MarketData
 from financial_transactions.replay.servers import ReplayHub, StreamFeed
@@ -215,9 +215,6 @@ def refuse_if_abandoned_in_bronze(platform: Platform, window: str) -> None:
     Their trades would reach silver a second time, under the new attempt's trade
     ids, once the window is landed again.
     """
-    from financial_transactions.pipeline.bronze_ingest import LANDING_SUFFIX, canonical_file
-    from financial_transactions.pipeline.runs import ingested_files
-
     landing = Path(platform.paths.landing)
     root = landing / ABANDONED_DIR / window
     if not root.is_dir():
