@@ -15,17 +15,9 @@ from typing import Any
 import pandas as pd
 import pyarrow.compute as pc
 
+from financial_transactions.lakehouse.catalog import LAYER_TABLES  # the pipeline's tables, in layer order
 from financial_transactions.pipeline import expectations
 from financial_transactions.runtime import Platform
-
-#: Logical table keys written by the pipeline, in layer order.
-LAYER_TABLES = (
-    "bronze_trades",
-    "silver_trades",
-    "silver_trades_quarantine",
-    "silver_bars",
-    "gold_trade_features",
-)
 
 
 @dataclass

@@ -91,7 +91,7 @@ class StreamProcessor:
         self.max_files_per_trigger = max_files_per_trigger or platform.runtime.max_files_per_trigger(
             platform.config.pipeline
         )
-        self.checkpoint = Path(checkpoint) if checkpoint else platform.paths.checkpoints / streaming.checkpoint_name
+        self.checkpoint = Path(checkpoint) if checkpoint else platform.paths.checkpoint(streaming.checkpoint_name)
         self.observer = observer or (lambda _event, _batch: None)
         self.totals = StreamTotals()
         self._lock = threading.Lock()
@@ -107,7 +107,7 @@ class StreamProcessor:
             str(landing),
             max_files_per_trigger=self.max_files_per_trigger,
             auto_loader=platform.runtime.auto_loader,
-            schema_location=str(platform.paths.checkpoints / platform.config.pipeline.autoloader.schema_location_name),
+            schema_location=str(platform.paths.checkpoint(platform.config.pipeline.autoloader.schema_location_name)),
             schema_evolution_mode=platform.config.pipeline.autoloader.schema_evolution_mode,
         )
 
