@@ -634,7 +634,7 @@ _SPECS: tuple[TableSpec, ...] = (
             _P + "features.feature_store_manager.FeatureStoreManager",
             f"{what}: labelled gold bars (label, anomaly types, label source, split), keyed by symbol and bar_end.",
             readers=readers,
-            config_rule="the gold columns (see gold_trade_features), then anomaly_types, label, label_source, split",
+            config_rule="then, before `anomaly_types`, the moving-average columns of gold_trade_features",
             build_schema=_features,
         )
         for key, what, readers in (
