@@ -62,6 +62,7 @@ from financial_transactions.features.labels import (
     load_ground_truth,
 )
 from financial_transactions.features.slices import FeatureSlices
+from financial_transactions.lakehouse.catalog import TableKind, specs_of
 
 if TYPE_CHECKING:
     from financial_transactions.runtime import Platform
@@ -70,7 +71,7 @@ log = logging.getLogger(__name__)
 
 SPLIT_COLUMN = "split"
 SPLITS = ("train", "validation", "test", "embargo")
-FEATURE_TABLES = ("trade_features", "train_set", "test_set")
+FEATURE_TABLES = tuple(s.key for s in specs_of(TableKind.FEATURE))
 FEATURE_KEYS = ["symbol", TIMESTAMP_KEY]
 """Primary key of the feature tables (the timestamp key is part of it, as Unity Catalog requires)."""
 KEY_CONSTRAINT = ("keys_not_null", "symbol IS NOT NULL AND bar_start IS NOT NULL AND bar_end IS NOT NULL")

@@ -94,7 +94,7 @@ import pyarrow as pa
 
 from financial_transactions.config.ml import GateConfig
 from financial_transactions.lakehouse import ConcurrentModification
-from financial_transactions.lakehouse.catalog import spec
+from financial_transactions.lakehouse.catalog import TableKind, spec, specs_of
 from financial_transactions.models.metrics import evaluate_predictions
 from financial_transactions.models.registry import (
     CHALLENGER,
@@ -109,7 +109,7 @@ log = logging.getLogger(__name__)
 
 PROMOTE: Final = "PROMOTE"
 REJECT: Final = "REJECT"
-FEATURE_TABLE_KEYS = ("trade_features", "train_set", "test_set")
+FEATURE_TABLE_KEYS = tuple(s.key for s in specs_of(TableKind.FEATURE))
 
 
 # -- alerts ----------------------------------------------------------------------

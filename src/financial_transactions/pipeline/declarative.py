@@ -20,6 +20,7 @@ import yaml
 
 from financial_transactions.config import DEFAULT_CONFIG_FILE, ProjectConfig
 from financial_transactions.config.pipeline import EXPECTATION_CONFS, expectation_overrides
+from financial_transactions.lakehouse.catalog import LAYER_TABLES
 from financial_transactions.runtime.select import detect_runtime
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def write_spec(path: Path, spec: dict[str, Any]) -> Path:
 
 # -- running the declarative pipeline locally ------------------------------------------------
 PIPELINE_FILE = Path("scripts") / "financial" / "dlt_pipeline.py"
-DATASET_KEYS = ("bronze_trades", "silver_trades", "silver_trades_quarantine", "silver_bars", "gold_trade_features")
+DATASET_KEYS = LAYER_TABLES
 
 
 @dataclass(frozen=True)
