@@ -69,7 +69,7 @@ def test_bad_entries_are_quarantined_one_by_one_and_the_rest_land() -> None:
         {"p": 187.1, "v": 100, "t": TS},
         {"s": "AAPL", "p": "187.1", "v": 100, "t": TS},
         {"s": "AAPL", "p": 187.1, "v": -5, "t": TS},
-        {"s": "AAPL", "p": 187.1, "v": 100, "t": 12},
+        {"s": "AAPL", "p": 187.1, "v": 100, "t": CTX.received_at + 2 * 86_400_000},
         {"s": "AAPL", "p": 187.1, "v": 100, "t": TS, "c": [{"x": 1}]},
         "not an object",
         {"s": "MSFT", "p": 410, "v": 3.5, "t": TS, "c": [1]},
@@ -84,7 +84,7 @@ def test_bad_entries_are_quarantined_one_by_one_and_the_rest_land() -> None:
         "missing or invalid symbol 's'",
         "missing or non-numeric price 'p'",
         "negative volume",
-        "missing or out-of-range timestamp 't'",
+        "missing or out-of-range timestamp 't' (more than a day after the receive time, or before 1970)",
         "ill-typed conditions 'c'",
         "trade entry is not an object",
     ]
@@ -122,7 +122,7 @@ def test_binance_raw_and_combined_events() -> None:
         ({**event, "p": "nan"}, "missing or non-decimal price 'p'"),
         ({**event, "p": 85000.1}, "missing or non-decimal price 'p'"),
         ({**event, "e": "aggTrade"}, "unknown event type 'aggTrade'"),
-        ({k: v for k, v in event.items() if k != "T"}, "missing or out-of-range trade time 'T'"),
+        ({k: v for k, v in event.items() if k != "T"}, "missing or out-of-range trade time 'T' (more than a day after the receive time, or before 1970)"),
         ({**event, "m": "yes"}, "ill-typed buyer-maker flag 'm'"),
     ]:
         parsed = parse_binance(orjson.dumps(bad), BCTX)
@@ -139,7 +139,7 @@ def test_alphavantage_bars_rate_limits_and_errors() -> None:
         _av_body({"2026-03-06 09:30:00": bar, "2026-03-06 09:31:00": {**bar, "3. low": "10.9"}}),
         symbol="AAPL",
         interval="1min",
-        received_at=1,
+        received_at=1_773_100_000_000,  # the receive time: bars up to a day after it
         collector_run="r",
     )
     assert parsed.kind == "bars"
@@ -151,7 +151,7 @@ def test_alphavantage_bars_rate_limits_and_errors() -> None:
     )  # fmt: skip
     assert parsed.rejects[0].reason == "inconsistent OHLC (low/high do not bound open/close)"
     daily = parse_alphavantage(
-        _av_body({"2026-03-09": bar}, "Time Series (Daily)"), symbol="AAPL", interval="daily", received_at=1,
+        _av_body({"2026-03-09": bar}, "Time Series (Daily)"), symbol="AAPL", interval="daily", received_at=1_773_100_000_000,
         collector_run="r",
     )  # fmt: skip
     assert daily.records[0]["ts"] == 1_773_063_000_000  # 09:30 EDT on the first day after the DST change

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
 from rich.table import Table
 
@@ -59,17 +62,59 @@ def _tables_table(platform: Platform) -> Table:
     return table
 
 
+def user_file_updates(
+    csv: Path | None, parquet: Path | None, kind: str | None, symbol: str | None, asset_class: str | None
+) -> dict[str, Any]:
+    """``replay`` settings for ``--csv/--parquet PATH [--kind] [--symbol] [--asset-class]``; errors exit 2."""
+    if csv is not None and parquet is not None:
+        err_console.print("[red]give --csv or --parquet, not both[/]")
+        raise typer.Exit(code=2)
+    path = csv or parquet
+    if path is None:
+        if kind or symbol or asset_class:
+            err_console.print("[red]--kind, --symbol and --asset-class describe a --csv/--parquet file[/]")
+            raise typer.Exit(code=2)
+        return {}
+    if not path.is_file():
+        err_console.print(f"[red]{path}: no such file[/]")
+        raise typer.Exit(code=2)
+    updates: dict[str, Any] = {"csv_path": str(path.resolve())}
+    for key, value in (("csv_kind", kind), ("csv_symbol", symbol), ("csv_asset_class", asset_class)):
+        if value is not None:
+            updates[key] = value
+    return updates
+
+
+def with_replay_updates(platform: Platform, updates: dict[str, Any]) -> Platform:
+    """The platform with its config's ``replay`` section updated (validated: bad values exit 2)."""
+    if not updates:
+        return platform
+    cfg = platform.config
+    try:
+        replay = type(cfg.replay).model_validate({**cfg.replay.model_dump(), **updates})
+    except ValueError as exc:
+        err_console.print(f"[red]replay settings: {exc}[/]", highlight=False)
+        raise typer.Exit(code=2) from None
+    platform.config = cfg.model_copy(update={"replay": replay})
+    return platform
+
+
 def run(
     ctx: typer.Context,
     only: list[str] = typer.Option([], "--only", help="run just these stages (repeatable)"),
     skip: list[str] = typer.Option([], "--skip", help="skip these stages (repeatable)"),
     fresh: bool = typer.Option(False, "--fresh", help="delete this env's local lakehouse first (embedded engine only)"),
+    csv: Path | None = typer.Option(None, "--csv", help="run on this CSV of trades or OHLCV bars instead"),
+    parquet: Path | None = typer.Option(None, "--parquet", help="run on this Parquet file of trades or bars"),
+    kind: str | None = typer.Option(None, "--kind", help="trades, bars or auto (default: by the columns)"),
+    symbol: str | None = typer.Option(None, "--symbol", help="the instrument of a file without a symbol column"),
+    asset_class: str | None = typer.Option(None, "--asset-class", help="equity, crypto or future for every symbol"),
 ) -> None:
     """Run every stage end to end: replay, ingest, pipeline, train, drift, backtest, decide, dashboard."""
-    from financial_transactions.orchestration import STAGES, run_stages, summary_table
+    from financial_transactions.orchestration import STAGES, failed_stages, run_stages, summary_table
     from financial_transactions.runtime.context import RunContext
 
-    platform = platform_from_ctx(ctx)
+    platform = with_replay_updates(platform_from_ctx(ctx), user_file_updates(csv, parquet, kind, symbol, asset_class))
     if fresh:
         try:
             platform.runtime.reset_lakehouse(platform.lakehouse_root)
@@ -86,5 +131,7 @@ def run(
     run_ctx = RunContext(platform=platform, console=console)
     results = run_stages(run_ctx, only=only or None, skip=skip)
     console.print(summary_table(results))
-    if any(r.status == "failed" for r in results):
+    failed = failed_stages(results)
+    if failed:
+        err_console.print(f"[red]failed: {', '.join(failed)}[/]")
         raise typer.Exit(code=1)

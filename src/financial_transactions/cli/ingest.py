@@ -46,6 +46,10 @@ def replay(
     binance_port: int | None = typer.Option(None, "--binance-port", min=0, max=65535),
     token: str | None = typer.Option(None, "--token", help="accept only this token/apikey (default: any non-empty)"),
     csv: Path | None = typer.Option(None, "--csv", help="replay this CSV of trades or OHLCV bars instead"),
+    parquet: Path | None = typer.Option(None, "--parquet", help="replay this Parquet file of trades or bars"),
+    kind: str | None = typer.Option(None, "--kind", help="trades, bars or auto (default: by the columns)"),
+    symbol: str | None = typer.Option(None, "--symbol", help="the instrument of a file without a symbol column"),
+    asset_class: str | None = typer.Option(None, "--asset-class", help="equity, crypto or future for every symbol"),
     drop_every: int | None = typer.Option(None, "--drop-every", min=0, help="fault: close after every N messages"),
     malformed_every: int | None = typer.Option(None, "--malformed-every", min=0, help="fault: bad frame every N"),
     delay_ms: float | None = typer.Option(None, "--delay-ms", min=0, help="fault: delay every frame"),
@@ -57,10 +61,12 @@ def replay(
     duration: float | None = typer.Option(None, "--duration", min=0.1, help="stop after N seconds"),
 ) -> None:
     """Serve the offline market over the Finnhub, Binance and Alpha Vantage protocols on 127.0.0.1."""
+    from financial_transactions.cli.core import user_file_updates
     from financial_transactions.replay.servers import ReplayHub
     from financial_transactions.replay.window import build_market
 
     platform = platform_from_ctx(ctx)
+    file_updates = user_file_updates(csv, parquet, kind, symbol, asset_class)
     cfg = platform.config
     fault_updates = {
         k: v
@@ -77,9 +83,12 @@ def replay(
         if v is not None
     }
     updates: dict[str, Any] = {"faults": cfg.replay.faults.model_copy(update=fault_updates)}
-    if csv is not None:
-        updates["csv_path"] = str(csv)
-    replay_cfg = type(cfg.replay).model_validate({**cfg.replay.model_dump(), **updates})
+    updates.update(file_updates)
+    try:
+        replay_cfg = type(cfg.replay).model_validate({**cfg.replay.model_dump(), **updates})
+    except ValueError as exc:
+        err_console.print(f"[red]replay settings: {exc}[/]", highlight=False)
+        raise typer.Exit(code=2) from None
     cfg = cfg.model_copy(update={"replay": replay_cfg})
     try:
         market = build_market(cfg, window)

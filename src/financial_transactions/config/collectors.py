@@ -133,8 +133,27 @@ class ReplayConfig(StrictModel):
         "run lengths are geometric with an occasional long tail",
     )
     speed: float = Field(default=0.0, ge=0.0, le=1_000_000.0)  # 0 = as fast as possible
-    csv_path: str | None = None
+    csv_path: str | None = Field(
+        default=None, description="a user's file to replay instead of the synthetic market: CSV or Parquet"
+    )
     csv_kind: Literal["auto", "trades", "bars"] = "auto"
+    csv_symbol: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.:_\-]{1,20}$",
+        description="the instrument of a single-instrument file without a symbol column (DateTime,Price,Volume)",
+    )
+    csv_asset_class: Literal["equity", "crypto", "future"] | None = Field(
+        default=None, description="asset class of every symbol of the file (default: its asset_class column)"
+    )
+    csv_window2: Literal["split", "regime_shift"] = Field(
+        default="split",
+        description="window 2 (the shift stage) of a user's file: its later part (split in time) or a "
+        "regime-shifted copy of the whole file; a second file (csv_path_window2) wins over both",
+    )
+    csv_split_fraction: float = Field(
+        default=0.7, gt=0.1, lt=0.95, description="share of the file's time span replayed as window 1 when split"
+    )
+    csv_path_window2: str | None = Field(default=None, description="a second user file replayed as window 2")
     regime_shift: RegimeShiftConfig = RegimeShiftConfig()
     #: daily bars before the window that the Alpha Vantage replay serves (compact = last 100)
     history_days: int = Field(default=120, ge=0, le=10_000)

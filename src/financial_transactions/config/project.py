@@ -136,6 +136,8 @@ class ProjectConfig(StrictModel):
     env: str = Field(pattern=_IDENT)
     project: ProjectMeta = ProjectMeta()
     environment: EnvironmentConfig
+    training_runs: str = Field(default="training_runs", pattern=_IDENT)
+    analyst_feedback: str = Field(default="analyst_feedback", pattern=_IDENT)
     local: LocalConfig = LocalConfig()
     symbols: SymbolsConfig = SymbolsConfig()
     tables: TablesConfig = TablesConfig()

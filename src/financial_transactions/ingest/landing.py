@@ -8,8 +8,12 @@ Layout (the team contract)::
 A file is written under ``.<name>.tmp`` in its final folder, flushed (and
 fsynced when asked) and renamed: readers ignore names starting with ``.`` or
 ``_``, so they only ever see complete files. ``date`` is the UTC date of the
-event time. Writers are thread-safe (one lock) because a collector's receive
-loop and its interval flusher run on different threads.
+event time; a replay of a long history lands with ``partition="month"``
+(``date=YYYY-MM``: one file per symbol and month of a flush, not per day, so 20
+years of daily bars are a few hundred files, not ten thousand). Bronze reads
+both spellings (it matches ``date=*`` and takes no partition columns). Writers
+are thread-safe (one lock) because a collector's receive loop and its interval
+flusher run on different threads.
 """
 
 from __future__ import annotations
@@ -45,11 +49,28 @@ def canonical_file(path: str) -> str:
     return os.path.abspath(path)
 
 
+#: Folder levels of a data file under the landing root: ``<source>/date=<d>/symbol=<s>/<name>.ndjson``.
+LANDING_KEY_PARTS = 4
+
+
+def landing_key(path: str) -> str:
+    """A landing file's name relative to the landing root: ``<source>/date=<d>/symbol=<s>/<name>``.
+
+    Bronze stores this in ``_source_file``, so a lakehouse moved or restored under another
+    root still knows its files. Any spelling maps to it (absolute, ``file:`` URI, ``dbfs:``,
+    or an already relative key), because every data file sits at exactly this depth.
+    """
+    parts = [p for p in canonical_file(path).replace("\\", "/").split("/") if p]
+    return "/".join(parts[-LANDING_KEY_PARTS:])
+
+
 def ingested_files(platform: Platform) -> set[str]:
-    """Canonical names of the landing files already in bronze (its ``_source_file`` column).
+    """Landing keys (:func:`landing_key`) of the files already in bronze (its ``_source_file`` column).
 
     The landing zone's consumption record: the pipeline reads only files not in it, and
     the replay refuses to land a window again when bronze holds files of its dead attempt.
+    Rows written before bronze stored relative names hold absolute paths; they map to the
+    same keys, so an old lakehouse needs no migration.
     """
     import pyarrow.compute as pc
 
@@ -57,7 +78,7 @@ def ingested_files(platform: Platform) -> set[str]:
     if not platform.store.exists(fqn):
         return set()
     column = platform.store.read_arrow(fqn, columns=["_source_file"]).column("_source_file")
-    return {canonical_file(f) for f in pc.unique(column).to_pylist() if f}
+    return {landing_key(f) for f in pc.unique(column).to_pylist() if f}
 
 
 def partition_value(text: str) -> str:
@@ -91,11 +112,16 @@ class FlushStats:
     bytes: int = 0
 
 
+#: Partition granularities of the landing folders: a live feed's day, a replayed history's month.
+PARTITIONS = ("day", "month")
+
+
 class LandingWriter:
     """Buffers landing records per (date, symbol) and writes one file per partition per flush.
 
     ``add_many`` flushes when the buffer holds ``max_records``; the owner calls
     :meth:`flush_if_due` regularly for the age bound and :meth:`close` at the end.
+    ``partition`` (``day`` or ``month``, see the module docstring) may be changed before the first flush.
     """
 
     def __init__(
@@ -114,6 +140,7 @@ class LandingWriter:
         self.max_records = max_records
         self.max_age = max_age_seconds
         self.fsync = fsync
+        self.partition = "day"
         self.stats = FlushStats()
         self._lock = threading.Lock()
         self._by_day: dict[int, dict[str, list[bytes]]] = {}
@@ -131,7 +158,10 @@ class LandingWriter:
         day = ts_ms // _MS_PER_DAY
         text = self._dates.get(day)
         if text is None:
-            text = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+            if self.partition not in PARTITIONS:
+                raise ValueError(f"landing partition must be one of {PARTITIONS}, not {self.partition!r}")
+            fmt = "%Y-%m" if self.partition == "month" else "%Y-%m-%d"
+            text = datetime.fromtimestamp(day * 86_400, UTC).strftime(fmt)
             self._dates[day] = text
         return text
 
@@ -200,15 +230,19 @@ class LandingWriter:
 
     def _flush_locked(self) -> int:
         written = 0
-        for day, symbols in self._by_day.items():
+        files: dict[tuple[str, str], list[bytes]] = {}
+        for day, symbols in sorted(self._by_day.items()):
+            label = self._date(day * _MS_PER_DAY)
             for symbol, lines in symbols.items():
-                self._seq += 1
-                folder = self.root / f"date={self._date(day * _MS_PER_DAY)}" / f"symbol={partition_value(symbol)}"
-                data = b"".join(lines)
-                write_atomic(folder / f"{self.run}-{self._seq:06d}.ndjson", data, fsync=self.fsync)
-                self.stats.files += 1
-                self.stats.bytes += len(data)
-                written += data.count(b"\n")  # lines and pre-joined chunks alike
+                files.setdefault((label, symbol), []).extend(lines)
+        for (label, symbol), lines in files.items():
+            self._seq += 1
+            folder = self.root / f"date={label}" / f"symbol={partition_value(symbol)}"
+            data = b"".join(lines)
+            write_atomic(folder / f"{self.run}-{self._seq:06d}.ndjson", data, fsync=self.fsync)
+            self.stats.files += 1
+            self.stats.bytes += len(data)
+            written += data.count(b"\n")  # lines and pre-joined chunks alike
         self.stats.records += written
         self._by_day = {}
         self._buffered = 0

@@ -27,9 +27,12 @@ import orjson
 
 #: Quarantined raw payloads are capped so one pathological frame cannot fill a disk.
 MAX_RAW_CHARS = 65_536
-#: Epoch-millisecond sanity window: 2000-01-01 .. 2100-01-01.
-MIN_TS_MS = 946_684_800_000
+#: Absolute epoch-millisecond bounds of an event time: 1970-01-01 .. 2100-01-01. History of any age
+#: is accepted; what guards against clock errors is the bound relative to the frame's receive time.
+MIN_TS_MS = 0
 MAX_TS_MS = 4_102_444_800_000
+#: An event time may lead the receive time (the feed's clock as this collector saw it) by at most a day.
+MAX_FUTURE_MS = 86_400_000
 MAX_SYMBOL_LEN = 64
 _MS_PER_DAY = 86_400_000
 
@@ -102,6 +105,14 @@ class FrameContext:
     connection: int
     msg_seq: int
     received_at: int  # epoch ms
+    #: a live feed's bound into the past of ``received_at`` (None: any age, e.g. a replayed history)
+    max_age_ms: int | None = None
+
+    @property
+    def ts_bounds(self) -> tuple[int, int]:
+        """Accepted event times: at most ``MAX_FUTURE_MS`` after the receive time, ``max_age_ms`` before it."""
+        low = MIN_TS_MS if self.max_age_ms is None else max(MIN_TS_MS, self.received_at - self.max_age_ms)
+        return low, min(MAX_TS_MS, self.received_at + MAX_FUTURE_MS)
 
     @property
     def id_prefix(self) -> str:
@@ -164,8 +175,8 @@ def _decimal_string(value: Any) -> float | None:
     return f
 
 
-def _epoch_ms(value: Any) -> int | None:
-    if type(value) is not int or not (MIN_TS_MS <= value <= MAX_TS_MS):
+def _epoch_ms(value: Any, bounds: tuple[int, int] = (MIN_TS_MS, MAX_TS_MS)) -> int | None:
+    if type(value) is not int or not (bounds[0] <= value <= bounds[1]):
         return None
     return value
 
@@ -211,9 +222,9 @@ def _finnhub_trade(entry: Any, ctx: FrameContext, position: int) -> dict[str, An
         return "missing or non-numeric volume 'v'"
     if volume < 0:
         return "negative volume"
-    ts = _epoch_ms(entry.get("t"))
+    ts = _epoch_ms(entry.get("t"), ctx.ts_bounds)
     if ts is None:
-        return "missing or out-of-range timestamp 't'"
+        return "missing or out-of-range timestamp 't' (more than a day after the receive time, or before 1970)"
     conditions = _conditions(entry.get("c"))
     if conditions is None:
         return "ill-typed conditions 'c'"
@@ -271,7 +282,9 @@ def _frame_formats(ctx: FrameContext) -> tuple[bytes, bytes]:
     return head + b"%d.0" + tail, head + b"%r" + tail
 
 
-def _finnhub_columns(data: list[Any], fmts: tuple[bytes, bytes]) -> list[LandingLine] | list[Chunk] | None:
+def _finnhub_columns(
+    data: list[Any], fmts: tuple[bytes, bytes], bounds: tuple[int, int]
+) -> list[LandingLine] | list[Chunk] | None:
     """The whole frame at once when every entry has the common valid shape; None = use the per-entry path.
 
     Column extraction, type sets and min/max/sum run as C loops over the frame;
@@ -290,7 +303,7 @@ def _finnhub_columns(data: list[Any], fmts: tuple[bytes, bytes]) -> list[Landing
     if not (total == total and total < _INF and min(ps) > 0.0):
         return None
     ts = [e.get("t") for e in data]
-    if set(map(type, ts)) != {int} or min(ts) < MIN_TS_MS or max(ts) > MAX_TS_MS:
+    if set(map(type, ts)) != {int} or min(ts) < bounds[0] or max(ts) > bounds[1]:
         return None
     vs = [e.get("v") for e in data]
     vtypes = set(map(type, vs))
@@ -345,8 +358,9 @@ def _finnhub_batch(data: list[Any], ctx: FrameContext) -> Parsed:
     rejection reason.
     """
     fmts = _frame_formats(ctx)
+    low, high = bounds = ctx.ts_bounds
     try:
-        whole = _finnhub_columns(data, fmts)
+        whole = _finnhub_columns(data, fmts, bounds)
     except TypeError:  # unhashable symbols/conditions, unorderable values: the per-entry path explains
         whole = None
     if whole is not None:
@@ -366,13 +380,7 @@ def _finnhub_batch(data: list[Any], ctx: FrameContext) -> Parsed:
                 t: Any = e.get("t")
                 c: Any = e.get("c")
                 sj = symbols.get(s) if type(s) is str else None
-                if (
-                    sj is not None
-                    and type(p) is float
-                    and 0.0 < p < _INF
-                    and type(t) is int
-                    and MIN_TS_MS <= t <= MAX_TS_MS
-                ):
+                if sj is not None and type(p) is float and 0.0 < p < _INF and type(t) is int and low <= t <= high:
                     tv = type(v)
                     fmt = fmts[0] if tv is int and 0 <= v <= _MAX_EXACT_INT else None
                     if fmt is None and tv is float and 0.0 <= v < _INF:
@@ -447,9 +455,9 @@ def _binance_trade(event: Any, ctx: FrameContext) -> dict[str, Any] | str:
         return "missing or non-decimal quantity 'q'"
     if qty < 0:
         return "negative quantity"
-    ts = _epoch_ms(event.get("T"))
+    ts = _epoch_ms(event.get("T"), ctx.ts_bounds)
     if ts is None:
-        return "missing or out-of-range trade time 'T'"
+        return "missing or out-of-range trade time 'T' (more than a day after the receive time, or before 1970)"
     exchange_id = event.get("t")
     if type(exchange_id) is not int:
         return "missing or non-integer trade id 't'"
@@ -576,6 +584,8 @@ def _av_bar(
     ts = to_epoch_ms(label)
     if ts is None:
         return f"unparseable bar time {raw_text(label)[:40]!r}"
+    if ts > received_at + MAX_FUTURE_MS:
+        return f"bar time {raw_text(label)[:40]!r} is more than a day after the receive time"
     return {
         "trade_id": bar_id(symbol, interval, ts),
         "record_type": "bar",

@@ -600,6 +600,35 @@ _SPECS: tuple[TableSpec, ...] = (
     TableSpec(
         "silver_bars",
         TableKind.PIPELINE,
+#: One row per training attempt: trained or not, and why not (the dashboard's "why training did not run").
+TRAINING_RUNS = pa.schema(
+    [
+        ("run_id", _S),
+        ("started_at", _TS),
+        ("status", _S),  # promoted | rejected | validation_failed | not_trained
+        ("reason", _S),  # not_trained: the one-line reason; else null
+        ("remedy", _S),  # not_trained: what to do about it
+        ("winner", _S),
+        ("test_pr_auc", _F),
+        ("label_sources", _S),  # JSON {label_source: rows} over the labelled rows
+        ("positives", _S),  # JSON {slice: labelled positives}
+        ("sizes", _S),  # JSON {slice: rows}
+    ]
+)
+#: Analyst review of flagged bars: the label that outranks ground truth, injection and the rule.
+ANALYST_FEEDBACK = pa.schema(
+    [
+        ("feedback_id", _S),
+        ("symbol", _S),
+        ("bar_start", _TS),
+        ("verdict", _S),  # confirmed | dismissed
+        ("analyst", _S),
+        ("decided_at", _TS),
+        ("note", _S),
+        ("channel", _S),  # cli | api
+    ]
+)
+
         SILVER_BARS,
         ("bar_id",),
         _PIPELINE_OWNER,
@@ -797,3 +826,23 @@ def spec(key: str) -> TableSpec:
 def specs_of(kind: TableKind) -> tuple[TableSpec, ...]:
     """Every spec of one kind, in catalogue order."""
     return tuple(s for s in _SPECS if s.kind is kind)
+    TableSpec(
+        "training_runs",
+        TableKind.JOB,
+        TRAINING_RUNS,
+        ("run_id",),
+        _P + "models.training",
+        "One row per training attempt: its outcome, or why it did not train and what to do about it.",
+        readers=(_P + "reporting",),
+        column_comments={"label_sources": "rows per label_source (feedback, ground_truth, injected, rule)"},
+    ),
+    TableSpec(
+        "analyst_feedback",
+        TableKind.JOB,
+        ANALYST_FEEDBACK,
+        ("feedback_id",),
+        _P + "features.feedback",
+        "Analysts' verdicts on flagged bars (confirmed / dismissed, who and when): the first label source.",
+        readers=(_P + "features", _P + "monitoring", _P + "reporting"),
+        column_comments={"verdict": "confirmed (an anomaly) or dismissed (normal); the latest verdict per bar wins"},
+    ),

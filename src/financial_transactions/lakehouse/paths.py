@@ -30,6 +30,8 @@ GROUND_TRUTH_DIR = "_ground_truth"
 GROUND_TRUTH_FILE = "anomalies.ndjson"
 #: Per symbol, the span of trades the window's ground truth judges (beside ``GROUND_TRUTH_FILE``).
 COVERAGE_FILE = "coverage.json"
+#: ``{"start_ms","end_ms"}`` of the market a replay window played (a user's file has its own dates)
+WINDOW_SPAN_FILE = "span.json"
 
 
 def window_name(window: int | str) -> str:

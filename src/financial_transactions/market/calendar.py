@@ -8,6 +8,15 @@ so there is no list to go stale. On an early-close day the regular session ends
 at 13:00 and after-hours runs 13:00-17:00. Crypto trades 24/7 and is always
 ``continuous``.
 
+Futures (asset class ``future``, e.g. E-mini S&P 500) trade on CME Globex nearly
+around the clock: Sunday 17:00 to Friday 16:00 America/Chicago, with a daily
+60-minute maintenance break 16:00-17:00 Chicago. An open minute is
+``continuous`` (never an NYSE pre/regular/after-hours session), the break and the
+weekend are ``closed``; Chicago wall-clock time makes it DST-correct. A future's
+trading date is the Chicago date of the session's close: trades from 17:00
+Chicago belong to the next day (:func:`future_trading_date`). Exchange holidays of
+CME (abbreviated or closed sessions) are not modelled beyond the weekend.
+
 The replay (to schedule trades), the silver layer (``session_type``,
 ``trade_date``) and the features (session-anchored VWAP) all call this module.
 """
@@ -22,6 +31,9 @@ import numpy as np
 import pandas as pd
 
 NEW_YORK = "America/New_York"
+CHICAGO = "America/Chicago"
+#: CME Globex, Chicago minutes after midnight: the daily maintenance break 16:00-17:00.
+GLOBEX_BREAK_START, GLOBEX_BREAK_END = 16 * 60, 17 * 60
 PRE_MARKET, REGULAR, AFTER_HOURS, CLOSED, CONTINUOUS = (
     "pre_market",
     "regular",
@@ -153,13 +165,14 @@ _NS_PER_DAY = 24 * 60 * _NS_PER_MINUTE
 _EPOCH = date(1970, 1, 1)
 
 
-def _local_day_and_minute(ts_utc: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """New York wall-clock day number (days since 1970-01-01), minute of day, and a NaT mask.
+def _local_day_and_minute(ts_utc: pd.Series, zone: str = NEW_YORK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Wall-clock day number (days since 1970-01-01) in ``zone``, minute of day, and a NaT mask.
 
     Integer arithmetic on the wall-clock nanoseconds: no per-row Python objects,
     so a million trades classify in milliseconds.
     """
-    wall = _to_new_york(ts_utc).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    local = pd.to_datetime(ts_utc, utc=True, cache=False).dt.tz_convert(zone)
+    wall = local.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
     missing = np.isnat(wall)
     ns = wall.view("int64")
     day = np.floor_divide(ns, _NS_PER_DAY)
@@ -212,12 +225,39 @@ def classify_sessions(ts_utc: pd.Series, asset_class: pd.Series | str) -> pd.Ser
     non_trading = (weekday >= 5) | np.isin(day, _day_numbers(valid_days, nyse_holidays))
     session[non_trading] = CLOSED
     if isinstance(asset_class, str):
-        crypto = np.full(len(session), asset_class == "crypto")
+        classes = np.full(len(session), asset_class, dtype=object)
     else:
-        crypto = asset_class.to_numpy() == "crypto"
-    session[crypto] = CONTINUOUS
+        classes = asset_class.to_numpy()
+    session[classes == "crypto"] = CONTINUOUS
+    future = classes == "future"
+    if future.any():
+        session[future] = globex_sessions(ts_utc[future]).to_numpy()
     session[missing] = None
     return pd.Series(session, index=ts_utc.index, dtype=object)
+
+
+def globex_open(ts_utc: pd.Series) -> np.ndarray:
+    """Is CME Globex open at each time: Sunday 17:00 to Friday 16:00 Chicago, less the 16:00-17:00 break."""
+    day, minute, missing = _local_day_and_minute(ts_utc, CHICAGO)
+    weekday = (day + 3) % 7  # Monday = 0
+    in_break = (minute >= GLOBEX_BREAK_START) & (minute < GLOBEX_BREAK_END)
+    weekend = (weekday == 5) | ((weekday == 4) & (minute >= GLOBEX_BREAK_START))
+    weekend |= (weekday == 6) & (minute < GLOBEX_BREAK_END)
+    return ~(in_break | weekend | missing)
+
+
+def globex_sessions(ts_utc: pd.Series) -> pd.Series:
+    """``continuous`` while Globex is open, else ``closed`` (None for a missing time)."""
+    _, _, missing = _local_day_and_minute(ts_utc, CHICAGO)
+    out = np.where(globex_open(ts_utc), CONTINUOUS, CLOSED).astype(object)
+    out[missing] = None
+    return pd.Series(out, index=ts_utc.index, dtype=object)
+
+
+def future_trading_date(ts_utc: pd.Series) -> pd.Series:
+    """A future's trading date: the Chicago date of its session's close (17:00 onwards is the next day)."""
+    local = pd.to_datetime(ts_utc, utc=True, cache=False).dt.tz_convert(CHICAGO)
+    return (local + pd.Timedelta(hours=24 - GLOBEX_BREAK_END // 60)).dt.date
 
 
 def session_bounds_utc(day: date) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:

@@ -12,10 +12,13 @@ validation, and a gate that cannot reach the registry rejects (see
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,8 @@ import pandas as pd
 import pyarrow as pa
 
 from financial_transactions.features.feature_store_manager import FeatureStoreManager
-from financial_transactions.features.labels import LABEL_COLUMN
+from financial_transactions.features.labels import LABEL_COLUMN, LABEL_SOURCE_COLUMN
+from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.models.champion_challenger import (
     FEATURE_TABLE_KEYS,
     AlertCallback,
@@ -35,12 +39,27 @@ from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.tournament import ModelTournament, TournamentResult
 from financial_transactions.models.validator import ModelValidator, ValidationReport
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.task_values import set_task_value
 
 log = logging.getLogger(__name__)
 
 
 class TrainingFailed(RuntimeError):
-    """Nothing to train on, or every model of the tournament failed: nothing to validate or register."""
+    """Nothing to train on, or every model of the tournament failed: nothing to validate or register.
+
+    An expected condition of real data (a quiet regime, no labels yet): ``remedy`` says what to do.
+    """
+
+    def __init__(self, message: str, remedy: str = "") -> None:
+        super().__init__(message)
+        self.remedy = remedy
+
+
+#: What to do when the labelled positives are too few to train or to measure a model.
+FEW_LABELS_REMEDY = (
+    "add labels: turn on labels.injection (labelled anomalies injected into a copy of the trades), record "
+    "analyst feedback (`fin-mlops feedback confirm`), or replay a longer history"
+)
 
 
 @dataclass
@@ -116,7 +135,10 @@ def train_and_gate(
     winner = result.winner
     if winner is None or winner.model_uri is None:
         errors = "; ".join(f"{r.name}: {r.error}" for r in result.failed)
-        raise TrainingFailed(f"all {len(result.results)} models failed: {errors}")
+        raise TrainingFailed(
+            f"all {len(result.results)} models failed: {errors}",
+            "see the tournament's MLflow runs for each model's error; the current champion stays",
+        )
 
     schema = feature_schema or pa.Schema.from_pandas(data.train[data.feature_columns], preserve_index=False)
     validator = ModelValidator(
@@ -173,10 +195,17 @@ def prepare_training_data(platform: Platform) -> PreparedData:
     """
     gold = platform.config.table("gold_trade_features")
     if not platform.store.exists(gold):
-        raise TrainingFailed(f"{gold} does not exist: run `fin-mlops pipeline` (or `fin-mlops run`) first")
+        raise TrainingFailed(
+            f"{gold} does not exist yet", "run `fin-mlops pipeline` (or `fin-mlops run`) to build it first"
+        )
     before = feature_table_versions(platform)
-    data, schema = _feature_store_slices(platform)
-    data.check()
+    try:
+        data, schema = _feature_store_slices(platform)
+        data.check()
+    except TrainingFailed:
+        raise
+    except ValueError as exc:  # too few labelled rows or positives in a slice (UndefinedMetric is one)
+        raise TrainingFailed(f"cannot train: {exc}", FEW_LABELS_REMEDY) from exc
     return PreparedData(data, before, schema)
 
 
@@ -216,3 +245,91 @@ def load_holdout(platform: Platform) -> tuple[pd.DataFrame, str]:
     if not platform.store.exists(fqn):
         raise FileNotFoundError(f"{fqn} does not exist: run fin-mlops train first")
     return platform.store.read(fqn), LABEL_COLUMN
+
+
+# -- one attempt, recorded -------------------------------------------------------------------
+@dataclass
+class TrainingAttempt:
+    """One training attempt: the outcome, or why it did not train (the champion stays)."""
+
+    run_id: str
+    outcome: TrainingOutcome | None
+    reason: str | None = None
+    remedy: str | None = None
+    label_sources: dict[str, int] | None = None
+
+    @property
+    def status(self) -> str:
+        return self.outcome.status if self.outcome is not None else "not_trained"
+
+
+def label_source_counts(data: TrainingData) -> dict[str, int]:
+    """Labelled rows per ``label_source`` over the three slices (empty when the slices carry none)."""
+    counts: dict[str, int] = {}
+    for frame in (data.train, data.validation, data.test):
+        if LABEL_SOURCE_COLUMN in frame.columns:
+            for source, n in frame[LABEL_SOURCE_COLUMN].value_counts().items():
+                counts[str(source)] = counts.get(str(source), 0) + int(n)
+    return dict(sorted(counts.items()))
+
+
+def attempt_training(
+    platform: Platform, *, git_sha: str | None = None, alert: AlertCallback | None = None
+) -> TrainingAttempt:
+    """:func:`run_training`, but an expected reason not to train is a result, not an error.
+
+    The attempt is appended to ``training_runs`` (what the dashboard says about training) and,
+    in a Databricks job, set as the task value ``training_status`` so the job's later tasks
+    (scoring, decision, export) run on the current champion whatever happened here.
+    """
+    run_id = uuid.uuid4().hex
+    started = datetime.now(tz=UTC)
+    sources: dict[str, int] | None = None
+    try:
+        sha = git_sha or git_sha_of(Path(platform.config.source_path or ".").resolve().parent)
+        prepared = prepare_training_data(platform)
+        sources = label_source_counts(prepared.data)
+        outcome = train_and_gate(
+            platform,
+            prepared.data,
+            git_sha=sha,
+            feature_versions_before=prepared.feature_versions_before,
+            feature_schema=prepared.feature_schema,
+            alert=alert,
+        )
+        attempt = TrainingAttempt(run_id, outcome, label_sources=sources)
+        positives = {k: int(frame[LABEL_COLUMN].sum()) for k, frame in _slices(prepared.data)}
+    except TrainingFailed as exc:
+        log.warning("training did not run: %s", exc)
+        attempt = TrainingAttempt(run_id, None, str(exc), exc.remedy or None, sources)
+        positives = {}
+    _record_attempt(platform, attempt, started, positives)
+    set_task_value("training_status", attempt.status)
+    return attempt
+
+
+def _slices(data: TrainingData) -> list[tuple[str, pd.DataFrame]]:
+    return [("train", data.train), ("validation", data.validation), ("test", data.test)]
+
+
+def _record_attempt(platform: Platform, attempt: TrainingAttempt, started: datetime, positives: dict[str, int]) -> None:
+    """Append the attempt to ``training_runs``; a table that cannot be written is logged, never fatal."""
+    outcome = attempt.outcome
+    winner = outcome.tournament.winner if outcome is not None else None
+    row = {
+        "run_id": attempt.run_id,
+        "started_at": started,
+        "status": attempt.status,
+        "reason": attempt.reason,
+        "remedy": attempt.remedy,
+        "winner": winner.name if winner is not None else None,
+        "test_pr_auc": float(winner.metric("pr_auc")) if winner is not None else None,
+        "label_sources": json.dumps(attempt.label_sources or {}, sort_keys=True),
+        "positives": json.dumps(positives, sort_keys=True),
+        "sizes": json.dumps(outcome.data_sizes if outcome is not None else {}, sort_keys=True),
+    }
+    table = pa.Table.from_pylist([row], schema=spec("training_runs").schema)
+    try:
+        platform.store.append(platform.config.table("training_runs"), table)
+    except Exception as exc:  # the attempt's record is a report, not the training itself
+        log.warning("training_runs: could not record attempt %s: %s", attempt.run_id, exc)

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
@@ -25,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from financial_transactions.lakehouse.paths import window_days, window_name
+from financial_transactions.lakehouse.paths import WINDOW_SPAN_FILE, ground_truth_dir, window_days, window_name
 from financial_transactions.monitoring.drift_detector import DriftDetector, DriftReport, DriftWindow, load_window
 from financial_transactions.monitoring.performance_monitor import PerformanceMonitor, PerformanceReport
 from financial_transactions.monitoring.retraining_trigger import (
@@ -46,6 +47,11 @@ def replay_window(platform: Platform, window: int, *, label: str | None = None) 
     days = window_days(cfg.replay, window)
     start = pd.Timestamp(days[0]).tz_localize(NEW_YORK).tz_convert(UTC).to_pydatetime()
     end = pd.Timestamp(days[-1] + timedelta(days=1)).tz_localize(NEW_YORK).tz_convert(UTC).to_pydatetime()
+    span_file = ground_truth_dir(platform.paths.landing, window) / WINDOW_SPAN_FILE
+    if span_file.is_file():  # what the replay really played (a user's file has its own dates)
+        span = json.loads(span_file.read_text())
+        start = pd.Timestamp(span["start_ms"], unit="ms", tz=UTC).floor("D").to_pydatetime()
+        end = (pd.Timestamp(span["end_ms"], unit="ms", tz=UTC).floor("D") + pd.Timedelta(days=1)).to_pydatetime()
     return DriftWindow(
         label or window_name(window),
         table=cfg.drift.table,

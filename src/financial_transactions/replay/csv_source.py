@@ -1,8 +1,8 @@
-"""A user's CSV as the replay market: trades, or OHLCV bars turned into trades.
+"""A user's CSV or Parquet file as the replay market: trades, or OHLCV bars turned into trades.
 
 Columns (case-insensitive; aliases in brackets):
 
-* trades: ``symbol`` [ticker, s], ``ts`` [timestamp, time, datetime, t], ``price`` [p],
+* trades: ``symbol`` [ticker, s], ``ts`` [timestamp, time, datetime, date, t], ``price`` [p],
   ``volume`` [v, qty, quantity, size]; optional ``asset_class`` (equity|crypto)
   and ``anomaly_type`` (a ground-truth label);
 * bars: ``symbol``, ``ts`` (bar start), ``open``, ``high``, ``low``, ``close``, ``volume``.
@@ -10,6 +10,13 @@ Columns (case-insensitive; aliases in brackets):
 ``ts`` is epoch seconds, milliseconds or microseconds (told apart by magnitude)
 or an ISO-8601 string (naive = UTC). A symbol is crypto when ``asset_class`` says
 so or when it is one of the configured crypto pairs; otherwise an equity.
+A single-instrument file (``DateTime,Price,Volume``) has no symbol column: its
+``instrument`` argument (``--symbol``) names the instrument. ``asset_class`` (``--asset-class``)
+sets the class of every symbol. A file of any age is accepted.
+
+Daily bars (one bar per date, stamped at midnight) are trading days, not UTC
+days: an equity's bar is played over its regular session (09:30-16:00 New York),
+so its prints carry that date's session and trading date; crypto keeps UTC days.
 
 Bars become five prints each, in a path a bar could have taken: open, then the
 extreme nearer the open, the other extreme, and the close twice as a run of
@@ -27,11 +34,11 @@ import pandas as pd
 
 from financial_transactions.lakehouse.paths import window_name
 from financial_transactions.market.calendar import REGULAR, classify_sessions, session_date
-from financial_transactions.replay.market import ANOMALY_TYPES, CRYPTO, EQUITY, MarketData
+from financial_transactions.replay.market import ANOMALY_TYPES, ASSET_CLASSES, CRYPTO, EQUITY, FUTURE, MarketData
 
 ALIASES = {
     "symbol": ("symbol", "ticker", "s"),
-    "ts": ("ts", "timestamp", "time", "datetime", "t"),
+    "ts": ("ts", "timestamp", "time", "datetime", "date", "t"),
     "price": ("price", "p"),
     "volume": ("volume", "v", "qty", "quantity", "size"),
     "open": ("open",),
@@ -88,16 +95,39 @@ def _positive(frame: pd.DataFrame, column: str, path: Path, offset: int, *, allo
     return values
 
 
-def load_csv_market(
-    path: str | Path, *, crypto: list[str] | None = None, kind: str = "auto", window: int | str = 1
-) -> MarketData:
-    """Read a trades or bars CSV into a :class:`MarketData` (sorted by time, stable)."""
-    path = Path(path)
+def read_user_file(path: Path) -> pd.DataFrame:
+    """A CSV, or a Parquet file by its suffix (``.parquet``/``.pq``)."""
     if not path.is_file():
-        raise CsvSourceError(f"{path}: replay CSV not found")
-    frame = pd.read_csv(path)
+        raise CsvSourceError(f"{path}: replay file not found")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (ValueError, OSError) as exc:
+        raise CsvSourceError(f"{path}: not a readable CSV or Parquet file: {exc}") from exc
+
+
+def load_csv_market(
+    path: str | Path,
+    *,
+    crypto: list[str] | None = None,
+    kind: str = "auto",
+    window: int | str = 1,
+    instrument: str | None = None,
+    asset_class: str | None = None,
+) -> MarketData:
+    """Read a trades or bars file (CSV or Parquet) into a :class:`MarketData` (sorted by time, stable)."""
+    path = Path(path)
+    frame = read_user_file(path)
     if frame.empty:
         raise CsvSourceError(f"{path}: no rows")
+    if isinstance(frame.index, pd.DatetimeIndex):  # a Parquet written from a time-indexed frame
+        frame = frame.reset_index()
+    lower = {str(c).strip().lower() for c in frame.columns}
+    if instrument is not None:
+        if lower & set(ALIASES["symbol"]):
+            raise CsvSourceError(f"{path}: has a symbol column; --symbol is for single-instrument files without one")
+        frame = frame.assign(symbol=instrument)
     cols = _columns(frame, path)
     offset = 2  # 1-based rows after the header line
     is_bars = all(c in cols for c in ("open", "high", "low", "close"))
@@ -114,13 +144,17 @@ def load_csv_market(
     ts = _epoch_ms(frame[cols["ts"]], path, offset)
     volume = _positive(frame, cols["volume"], path, offset, allow_zero=True)
     crypto_set = set(crypto or [])
-    if "asset_class" in cols:
+    if asset_class is not None:
+        if asset_class not in ASSET_CLASSES:
+            raise CsvSourceError(f"{path}: asset class must be one of {', '.join(ASSET_CLASSES)}, not {asset_class!r}")
+        asset = np.full(len(frame), asset_class, dtype=object)
+    elif "asset_class" in cols:
         asset = frame[cols["asset_class"]].astype(str).str.strip().str.lower().to_numpy()
-        bad = ~np.isin(asset, [EQUITY, CRYPTO])
+        bad = ~np.isin(asset, list(ASSET_CLASSES))
         if bad.any():
             row = int(np.argmax(bad))
             raise CsvSourceError(
-                f"{path}: row {row + offset}: asset_class must be equity or crypto, got {asset[row]!r}"
+                f"{path}: row {row + offset}: asset_class must be one of {', '.join(ASSET_CLASSES)}, got {asset[row]!r}"
             )
     else:
         asset = np.where(np.isin(symbol, list(crypto_set)), CRYPTO, EQUITY)
@@ -204,6 +238,12 @@ def _bars_to_trades(
     first_extreme = np.where(up, lo, h)
     second_extreme = np.where(up, h, lo)
     prices = np.stack([o, first_extreme, second_extreme, c, c], axis=1)
+    daily = (step >= _MS_PER_DAY) & (ts % _MS_PER_DAY == 0) & (asset != CRYPTO)
+    if daily.any():  # a trading day's bar, played over its session (see the module docstring)
+        ts = ts.copy()
+        step = step.copy()
+        ts[daily] = _session_open_ms(ts[daily], asset[daily])
+        step[daily] = np.where(asset[daily] == FUTURE, _FUTURE_DAY_MS, _EQUITY_DAY_MS)
     quarter = step // 4
     offsets = np.stack([np.zeros_like(step), quarter, 2 * quarter, 3 * quarter, 3 * quarter], axis=1)
     shares = np.array([0.25, 0.25, 0.25, 0.125, 0.125])
@@ -216,6 +256,52 @@ def _bars_to_trades(
         vols.reshape(n),
         np.repeat(asset, 5),
         np.repeat(anomaly, 5),
+    )
+
+
+_MS_PER_DAY = 86_400_000
+_EQUITY_DAY_MS = 390 * 60_000  # the regular session, 09:30-16:00 New York
+_FUTURE_DAY_MS = 390 * 60_000  # the day session, 08:30-15:00 Chicago
+
+
+def _session_open_ms(midnights: np.ndarray, asset: np.ndarray) -> np.ndarray:
+    """Epoch ms of the regular open on each date: 09:30 New York (equity), 08:30 Chicago (future); DST-exact."""
+    dates = pd.to_datetime(midnights, unit="ms").normalize()
+    out = np.empty(len(midnights), dtype=np.int64)
+    for zone, hours, minutes, mask in (
+        ("America/New_York", 9, 30, asset != FUTURE),
+        ("America/Chicago", 8, 30, asset == FUTURE),
+    ):
+        if mask.any():
+            local = (dates[mask] + pd.Timedelta(hours=hours, minutes=minutes)).tz_localize(zone)
+            out[mask] = local.tz_convert("UTC").asi8 // 1_000_000
+    return out
+
+
+def split_in_time(market: MarketData, fraction: float, window: int) -> MarketData:
+    """Window 1 = the first ``fraction`` of the file's time span, window 2 = the rest (real data, no transform)."""
+    if len(market) < 2:
+        raise CsvSourceError(f"{market.description}: too few trades to split into two windows")
+    cut = int(market.ts[0] + fraction * (market.ts[-1] - market.ts[0]))
+    keep = market.ts < cut if window == 1 else market.ts >= cut
+    if not keep.any():
+        raise CsvSourceError(f"{market.description}: window {window} of a {fraction:.0%} split holds no trades")
+    days = {d for d in market.trading_days if (pd.Timestamp(d).value // 1_000_000 < cut) == (window == 1)}
+    return MarketData(
+        window=window_name(window),
+        symbols=market.symbols,
+        asset_classes=market.asset_classes,
+        sym=market.sym[keep],
+        ts=market.ts[keep],
+        price=market.price[keep],
+        volume=market.volume[keep],
+        cond=market.cond[keep],
+        anomaly=market.anomaly[keep],
+        exchange_id=market.exchange_id[keep],
+        buyer_maker=market.buyer_maker[keep],
+        trading_days=sorted(days),
+        description=f"{market.description} (window {window} of a {fraction:.0%} time split)",
+        has_ground_truth=market.has_ground_truth,
     )
 
 

@@ -25,7 +25,9 @@ from financial_transactions.market.calendar import REGULAR, classify_sessions, s
 
 log = logging.getLogger(__name__)
 
-EQUITY, CRYPTO = "equity", "crypto"
+EQUITY, CRYPTO, FUTURE = "equity", "crypto", "future"
+#: The asset classes a user's file may declare (futures trade on the exchange feed, CME Globex sessions).
+ASSET_CLASSES = (EQUITY, CRYPTO, FUTURE)
 #: anomaly code -> label (0 = a normal trade)
 ANOMALY_TYPES = ("", "price_spike", "volume_burst", "wash_trade", "stale_price")
 #: condition-set code -> the ``c`` list the Finnhub replay sends

@@ -44,8 +44,8 @@ import orjson
 from financial_transactions.ingest.alphavantage import AlphaVantageCollector
 from financial_transactions.ingest.collectors import StreamCollector, new_run_id
 from financial_transactions.ingest.jobs import build_alphavantage, build_crypto, build_finnhub
-from financial_transactions.ingest.landing import LANDING_SUFFIX, canonical_file, ingested_files, write_atomic
-from financial_transactions.lakehouse.paths import GROUND_TRUTH_DIR, ground_truth_dir, window_name
+from financial_transactions.ingest.landing import LANDING_SUFFIX, ingested_files, landing_key, write_atomic
+from financial_transactions.lakehouse.paths import GROUND_TRUTH_DIR, WINDOW_SPAN_FILE, ground_truth_dir, window_name
 from financial_transactions.replay.market import CRYPTO, EQUITY, MarketData
 from financial_transactions.replay.servers import ReplayHub, StreamFeed
 
@@ -69,9 +69,23 @@ def build_market(cfg: ProjectConfig, window: int) -> MarketData:
 
     replay = cfg.replay
     if replay.csv_path:
-        from financial_transactions.replay.csv_source import load_csv_market, shift_regime
+        from financial_transactions.replay.csv_source import load_csv_market, shift_regime, split_in_time
 
-        market = load_csv_market(replay.csv_path, crypto=list(cfg.symbols.crypto), kind=replay.csv_kind)
+        def load(path: str, name: int) -> MarketData:
+            return load_csv_market(
+                path,
+                crypto=list(cfg.symbols.crypto),
+                kind=replay.csv_kind,
+                window=name,
+                instrument=replay.csv_symbol,
+                asset_class=replay.csv_asset_class,
+            )
+
+        if window == 2 and replay.csv_path_window2:
+            return load(replay.csv_path_window2, 2)
+        market = load(replay.csv_path, 1)
+        if replay.csv_window2 == "split" and not replay.csv_path_window2:
+            return split_in_time(market, replay.csv_split_fraction, window)
         if window == 1:
             return market
         shift = replay.regime_shift
@@ -124,6 +138,9 @@ def ingest_window(platform: Platform, window: int, console: Console | None = Non
     started = time.perf_counter()
     market = build_market(cfg, window)
     truth = market.write_ground_truth(landing)
+    if len(market):  # the drift stage's window is the time the market played, whatever its dates
+        span = {"start_ms": int(market.ts[0]), "end_ms": int(market.ts[-1])}
+        write_atomic(ground_truth_dir(landing, name) / WINDOW_SPAN_FILE, orjson.dumps(span))
     token = secrets.token_urlsafe(16)
     attempt = new_run_id()
     attempt_marker = ground_truth_dir(landing, name) / ATTEMPT_MARKER
@@ -220,7 +237,7 @@ def refuse_if_abandoned_in_bronze(platform: Platform, window: str) -> None:
     if not root.is_dir():
         return
     originals = {
-        canonical_file(str(landing / path.relative_to(attempt_dir))): path
+        landing_key(str(landing / path.relative_to(attempt_dir))): path
         for attempt_dir in root.iterdir()
         if attempt_dir.is_dir()
         for path in attempt_dir.rglob(f"*{LANDING_SUFFIX}")
@@ -251,6 +268,8 @@ def _collect(
     assert hub.urls is not None
     fcfg, ccfg = cfg.collectors.finnhub, cfg.collectors.crypto
     flush = cfg.replay.collect_flush_max_records
+    # a replayed history longer than a month lands one file per symbol and month, not per day
+    partition = "month" if len(market) and market.ts[-1] - market.ts[0] > 31 * 86_400_000 else "day"
     equities, crypto = market.symbols_of(EQUITY), market.symbols_of(CRYPTO)
     streams: list[tuple[StreamCollector, StreamFeed, float]] = []
     if equities:
@@ -294,6 +313,8 @@ def _collect(
         if equities
         else None
     )
+    for writer in [c.writer for c, _, _ in streams] + ([av.writer] if av is not None else []):
+        writer.partition = partition
     errors: list[BaseException] = []
 
     def guarded(fn: Any, *args: Any, **kwargs: Any) -> None:
