@@ -99,7 +99,7 @@ def _section(table: TableSpec, cfg: ProjectConfig) -> str:
 def generate(config_path: Path | str = "project_config.yml", env: str = "dev") -> str:
     """The whole document for ``config_path``'s ``env`` (the names and config-following columns shown)."""
     cfg = ProjectConfig.from_yaml(config_path, env)
-    header = HEADER.format(example=cfg.table("silver_trades"), env=env)
+    header = HEADER.format(example=f"{cfg.catalog}.{cfg.schema_name}.<table>", env=env)
     parts = [header, "## Who writes, who reads", "", _who_table(), "", "## Columns"]
     for table in CATALOG.values():
         parts += ["", _section(table, cfg)]
