@@ -560,6 +560,35 @@ def _matrix(cfg: ProjectConfig) -> pa.Schema:
     return pa.schema([*_MATRIX_HEAD, *per, *_MATRIX_TAIL])
 
 
+#: One row per training attempt: trained or not, and why not (the dashboard's "why training did not run").
+TRAINING_RUNS = pa.schema(
+    [
+        ("run_id", _S),
+        ("started_at", _TS),
+        ("status", _S),  # promoted | rejected | validation_failed | not_trained
+        ("reason", _S),  # not_trained: the one-line reason; else null
+        ("remedy", _S),  # not_trained: what to do about it
+        ("winner", _S),
+        ("test_pr_auc", _F),
+        ("label_sources", _S),  # JSON {label_source: rows} over the labelled rows
+        ("positives", _S),  # JSON {slice: labelled positives}
+        ("sizes", _S),  # JSON {slice: rows}
+    ]
+)
+#: Analyst review of flagged bars: the label that outranks ground truth, injection and the rule.
+ANALYST_FEEDBACK = pa.schema(
+    [
+        ("feedback_id", _S),
+        ("symbol", _S),
+        ("bar_start", _TS),
+        ("verdict", _S),  # confirmed | dismissed
+        ("analyst", _S),
+        ("decided_at", _TS),
+        ("note", _S),
+        ("channel", _S),  # cli | api
+    ]
+)
+
 _P = "financial_transactions."
 #: Tables written with conditional appends (``DeltaStore.append_if_version``): under the default
 #: WriteSerializable level a concurrent blind append would not conflict with the guarded insert
@@ -600,35 +629,6 @@ _SPECS: tuple[TableSpec, ...] = (
     TableSpec(
         "silver_bars",
         TableKind.PIPELINE,
-#: One row per training attempt: trained or not, and why not (the dashboard's "why training did not run").
-TRAINING_RUNS = pa.schema(
-    [
-        ("run_id", _S),
-        ("started_at", _TS),
-        ("status", _S),  # promoted | rejected | validation_failed | not_trained
-        ("reason", _S),  # not_trained: the one-line reason; else null
-        ("remedy", _S),  # not_trained: what to do about it
-        ("winner", _S),
-        ("test_pr_auc", _F),
-        ("label_sources", _S),  # JSON {label_source: rows} over the labelled rows
-        ("positives", _S),  # JSON {slice: labelled positives}
-        ("sizes", _S),  # JSON {slice: rows}
-    ]
-)
-#: Analyst review of flagged bars: the label that outranks ground truth, injection and the rule.
-ANALYST_FEEDBACK = pa.schema(
-    [
-        ("feedback_id", _S),
-        ("symbol", _S),
-        ("bar_start", _TS),
-        ("verdict", _S),  # confirmed | dismissed
-        ("analyst", _S),
-        ("decided_at", _TS),
-        ("note", _S),
-        ("channel", _S),  # cli | api
-    ]
-)
-
         SILVER_BARS,
         ("bar_id",),
         _PIPELINE_OWNER,
@@ -806,26 +806,6 @@ ANALYST_FEEDBACK = pa.schema(
         "One row per embedded pipeline run: files, rows and seconds per layer, table versions.",
         readers=(_P + "pipeline", _P + "reporting"),
     ),
-)
-
-#: table key -> spec, in ``project_config.yml`` ``tables`` order.
-CATALOG: Mapping[str, TableSpec] = MappingProxyType({s.key: s for s in _SPECS})
-
-#: The pipeline's datasets, in layer order (bronze -> silver -> gold).
-LAYER_TABLES: tuple[str, ...] = tuple(s.key for s in _SPECS if s.kind is TableKind.PIPELINE)
-
-
-def spec(key: str) -> TableSpec:
-    """The spec of table ``key``; a ``KeyError`` names the key and every known one."""
-    try:
-        return CATALOG[key]
-    except KeyError:
-        raise KeyError(f"no table spec for {key!r}; known tables: {', '.join(CATALOG)}") from None
-
-
-def specs_of(kind: TableKind) -> tuple[TableSpec, ...]:
-    """Every spec of one kind, in catalogue order."""
-    return tuple(s for s in _SPECS if s.kind is kind)
     TableSpec(
         "training_runs",
         TableKind.JOB,
@@ -846,3 +826,23 @@ def specs_of(kind: TableKind) -> tuple[TableSpec, ...]:
         readers=(_P + "features", _P + "monitoring", _P + "reporting"),
         column_comments={"verdict": "confirmed (an anomaly) or dismissed (normal); the latest verdict per bar wins"},
     ),
+)
+
+#: table key -> spec, in ``project_config.yml`` ``tables`` order.
+CATALOG: Mapping[str, TableSpec] = MappingProxyType({s.key: s for s in _SPECS})
+
+#: The pipeline's datasets, in layer order (bronze -> silver -> gold).
+LAYER_TABLES: tuple[str, ...] = tuple(s.key for s in _SPECS if s.kind is TableKind.PIPELINE)
+
+
+def spec(key: str) -> TableSpec:
+    """The spec of table ``key``; a ``KeyError`` names the key and every known one."""
+    try:
+        return CATALOG[key]
+    except KeyError:
+        raise KeyError(f"no table spec for {key!r}; known tables: {', '.join(CATALOG)}") from None
+
+
+def specs_of(kind: TableKind) -> tuple[TableSpec, ...]:
+    """Every spec of one kind, in catalogue order."""
+    return tuple(s for s in _SPECS if s.kind is kind)
