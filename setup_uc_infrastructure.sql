@@ -150,7 +150,8 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.champion_challenger_
   `git_sha` STRING,
   `config_hash` STRING
 ) USING DELTA
-  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics and the promotion snapshot a rollback restores.';
+  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics and the promotion snapshot a rollback restores.'
+  TBLPROPERTIES ('delta.isolationLevel' = 'Serializable');
 
 CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.drift_monitoring (
   `run_id` STRING,
@@ -246,7 +247,8 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.retraining_audit (
   `run_id` STRING,
   `detail` STRING
 ) USING DELTA
-  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason.';
+  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason.'
+  TBLPROPERTIES ('delta.isolationLevel' = 'Serializable');
 
 CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.alerts_audit (
   `alert_id` STRING,
@@ -377,6 +379,32 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.decision_matrix (
   `drift_monitoring_version` BIGINT
 ) USING DELTA
   COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; final score and recommendation.';
+
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.training_runs (
+  `run_id` STRING,
+  `started_at` TIMESTAMP,
+  `status` STRING,
+  `reason` STRING,
+  `remedy` STRING,
+  `winner` STRING,
+  `test_pr_auc` DOUBLE,
+  `label_sources` STRING COMMENT 'rows per label_source (feedback, ground_truth, injected, rule)',
+  `positives` STRING,
+  `sizes` STRING
+) USING DELTA
+  COMMENT 'One row per training attempt: its outcome, or why it did not train and what to do about it.';
+
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.analyst_feedback (
+  `feedback_id` STRING,
+  `symbol` STRING,
+  `bar_start` TIMESTAMP,
+  `verdict` STRING COMMENT 'confirmed (an anomaly) or dismissed (normal); the latest verdict per bar wins',
+  `analyst` STRING,
+  `decided_at` TIMESTAMP,
+  `note` STRING,
+  `channel` STRING
+) USING DELTA
+  COMMENT 'Analysts\' verdicts on flagged bars (confirmed / dismissed, who and when): the first label source.';
 -- END generated tables (mlops_dev)
 
 -- Column-level protection (regulatory auditors): raw anomaly scores are model internals. The mask shows
@@ -529,7 +557,8 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.champion_challenger_
   `git_sha` STRING,
   `config_hash` STRING
 ) USING DELTA
-  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics and the promotion snapshot a rollback restores.';
+  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics and the promotion snapshot a rollback restores.'
+  TBLPROPERTIES ('delta.isolationLevel' = 'Serializable');
 
 CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.drift_monitoring (
   `run_id` STRING,
@@ -625,7 +654,8 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.retraining_audit (
   `run_id` STRING,
   `detail` STRING
 ) USING DELTA
-  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason.';
+  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason.'
+  TBLPROPERTIES ('delta.isolationLevel' = 'Serializable');
 
 CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.alerts_audit (
   `alert_id` STRING,
@@ -756,6 +786,32 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.decision_matrix (
   `drift_monitoring_version` BIGINT
 ) USING DELTA
   COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; final score and recommendation.';
+
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.training_runs (
+  `run_id` STRING,
+  `started_at` TIMESTAMP,
+  `status` STRING,
+  `reason` STRING,
+  `remedy` STRING,
+  `winner` STRING,
+  `test_pr_auc` DOUBLE,
+  `label_sources` STRING COMMENT 'rows per label_source (feedback, ground_truth, injected, rule)',
+  `positives` STRING,
+  `sizes` STRING
+) USING DELTA
+  COMMENT 'One row per training attempt: its outcome, or why it did not train and what to do about it.';
+
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.analyst_feedback (
+  `feedback_id` STRING,
+  `symbol` STRING,
+  `bar_start` TIMESTAMP,
+  `verdict` STRING COMMENT 'confirmed (an anomaly) or dismissed (normal); the latest verdict per bar wins',
+  `analyst` STRING,
+  `decided_at` TIMESTAMP,
+  `note` STRING,
+  `channel` STRING
+) USING DELTA
+  COMMENT 'Analysts\' verdicts on flagged bars (confirmed / dismissed, who and when): the first label source.';
 -- END generated tables (mlops_acc)
 
 -- Column-level protection (regulatory auditors): raw anomaly scores are model internals. The mask shows
@@ -908,7 +964,8 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.champion_challenger_
   `git_sha` STRING,
   `config_hash` STRING
 ) USING DELTA
-  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics and the promotion snapshot a rollback restores.';
+  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics and the promotion snapshot a rollback restores.'
+  TBLPROPERTIES ('delta.isolationLevel' = 'Serializable');
 
 CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.drift_monitoring (
   `run_id` STRING,
@@ -1004,7 +1061,8 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.retraining_audit (
   `run_id` STRING,
   `detail` STRING
 ) USING DELTA
-  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason.';
+  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason.'
+  TBLPROPERTIES ('delta.isolationLevel' = 'Serializable');
 
 CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.alerts_audit (
   `alert_id` STRING,
@@ -1135,6 +1193,32 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.decision_matrix (
   `drift_monitoring_version` BIGINT
 ) USING DELTA
   COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; final score and recommendation.';
+
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.training_runs (
+  `run_id` STRING,
+  `started_at` TIMESTAMP,
+  `status` STRING,
+  `reason` STRING,
+  `remedy` STRING,
+  `winner` STRING,
+  `test_pr_auc` DOUBLE,
+  `label_sources` STRING COMMENT 'rows per label_source (feedback, ground_truth, injected, rule)',
+  `positives` STRING,
+  `sizes` STRING
+) USING DELTA
+  COMMENT 'One row per training attempt: its outcome, or why it did not train and what to do about it.';
+
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.analyst_feedback (
+  `feedback_id` STRING,
+  `symbol` STRING,
+  `bar_start` TIMESTAMP,
+  `verdict` STRING COMMENT 'confirmed (an anomaly) or dismissed (normal); the latest verdict per bar wins',
+  `analyst` STRING,
+  `decided_at` TIMESTAMP,
+  `note` STRING,
+  `channel` STRING
+) USING DELTA
+  COMMENT 'Analysts\' verdicts on flagged bars (confirmed / dismissed, who and when): the first label source.';
 -- END generated tables (mlops_prd)
 
 -- Column-level protection (regulatory auditors): raw anomaly scores are model internals. The mask shows
