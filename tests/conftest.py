@@ -1,4 +1,8 @@
-"""Shared fixtures: one local SparkSession per test run, tmp lakehouses, config."""
+"""Shared fixtures: one local SparkSession per test run; the lakehouse and MLflow registry fixtures.
+
+The lakehouse (``config``, ``lakehouse_root``, ``platform``, ``platform_factory``) and MLflow registry
+(``mlflow_registry``) fixtures live in ``tests/support`` and are registered here as plugins.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,9 @@ os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 os.environ.pop("SPARK_REMOTE", None)  # tests own their engine; a user's Connect URL must not leak in
 os.environ.pop("DATABRICKS_RUNTIME_VERSION", None)
 
-from financial_transactions.config import ProjectConfig
-from financial_transactions.runtime import Platform
-
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+pytest_plugins = ("tests.support.lakehouse", "tests.support.mlflow_registry")
 
 
 @pytest.fixture(scope="session")
@@ -34,24 +37,3 @@ def spark() -> Iterator[object]:
     session = get_spark(master="local[2]", driver_memory="2g", shuffle_partitions=2, app_name="fin-mlops-tests")
     yield session
     session.stop()
-
-
-@pytest.fixture
-def config() -> ProjectConfig:
-    return ProjectConfig.from_yaml(PROJECT_ROOT / "project_config.yml", "dev")
-
-
-@pytest.fixture
-def lakehouse_root(tmp_path: Path) -> Path:
-    root = tmp_path / "lakehouse"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def platform(config: ProjectConfig, lakehouse_root: Path, request: pytest.FixtureRequest) -> Platform:
-    """A Platform on a fresh tmp lakehouse; shares the session Spark when a test asks for it."""
-    p = Platform.create(config, lakehouse_root=lakehouse_root)
-    if "spark" in request.fixturenames:
-        p._spark = request.getfixturevalue("spark")
-    return p

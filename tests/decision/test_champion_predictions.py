@@ -24,8 +24,7 @@ from financial_transactions.decision.predictions import (
 )
 from financial_transactions.models.registry import ModelRegistry, RegistryError
 from financial_transactions.runtime import Platform
-
-from .lakehouse import T0, gold_frame, now, prediction_rows, synthetic_trades, train_champion, write_gold
+from tests.support.gold import T0, gold_frame, now, prediction_rows, synthetic_trades, train_champion, write_gold
 
 SYMBOLS = {"AAPL": 190.0, "BTCUSDT": 90_000.0}
 
@@ -33,7 +32,7 @@ SYMBOLS = {"AAPL": 190.0, "BTCUSDT": 90_000.0}
 def test_training_cutoff_follows_the_tournament_lineage(config: ProjectConfig, tmp_path: Path) -> None:
     """A real tournament: version -> run -> parent run's train_set version -> newest bar of train_set."""
     from financial_transactions.models.training import run_training
-    from tests.models.market import write_market
+    from tests.support.labelled_market import write_market
 
     small = config.model_copy(
         update={"models": ModelsConfig(enabled=["lightgbm"], lightgbm=LightGBMParams(n_estimators=30, num_leaves=15))}

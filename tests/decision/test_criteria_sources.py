@@ -14,8 +14,7 @@ from financial_transactions.config.decision import DecisionConfig
 from financial_transactions.decision.backtester import Backtester
 from financial_transactions.decision.decision_matrix import DecisionMatrix
 from financial_transactions.runtime import Platform
-
-from .lakehouse import gold_frame, now, prediction_rows, synthetic_trades, write_gold
+from tests.support.gold import gold_frame, now, prediction_rows, synthetic_trades, write_gold
 
 SENTIMENT = {
     "weight": 1,

@@ -18,8 +18,7 @@ from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.orchestration import STAGES, run_stages
 from financial_transactions.runtime import Platform
 from financial_transactions.runtime.context import RunContext
-
-from .lakehouse import gold_frame, synthetic_trades, train_champion, train_cutoff_of, write_gold
+from tests.support.gold import gold_frame, synthetic_trades, train_champion, train_cutoff_of, write_gold
 
 SYMBOLS = {"AAPL": 190.0, "ETHUSDT": 3_000.0}
 

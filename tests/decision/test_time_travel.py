@@ -15,8 +15,7 @@ from financial_transactions.config import ProjectConfig
 from financial_transactions.decision.backtester import Backtester, BacktestReport
 from financial_transactions.lakehouse.errors import TableNotFound
 from financial_transactions.runtime import Platform
-
-from .lakehouse import T0, gold_frame, now, prediction_rows, synthetic_trades, write_gold
+from tests.support.gold import T0, gold_frame, now, prediction_rows, synthetic_trades, write_gold
 
 SYMBOLS = {"AAPL": 190.0, "MSFT": 410.0, "BTCUSDT": 90_000.0}
 

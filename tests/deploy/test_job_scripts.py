@@ -21,8 +21,8 @@ from financial_transactions.config import ProjectConfig
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.training import run_training
 from financial_transactions.runtime import Platform
-from tests.models.helpers import small
-from tests.models.market import write_market
+from tests.support.labelled_market import write_market
+from tests.support.models import small
 
 from .bundle_fixture import PROJECT_ROOT
 

@@ -19,7 +19,7 @@ from financial_transactions.deploy import uc_tables
 from financial_transactions.deploy.sql_check import check_sql
 from financial_transactions.deploy.uc_tables import columns_of, env_configs, sync_sql
 from financial_transactions.lakehouse.catalog import CATALOG, TableKind, specs_of
-from tests.reporting.real_schemas import writer_schemas
+from tests.support.writer_schemas import writer_schemas
 
 from .bundle_fixture import PROJECT_ROOT, edit, line_of
 

@@ -18,7 +18,7 @@ from financial_transactions.config import ProjectConfig
 from financial_transactions.ingest import landing as landing_module
 from financial_transactions.replay.window import ingest_window
 from financial_transactions.runtime import Platform
-from tests.ingest.helpers import small_replay, with_replay
+from tests.support.ingest import small_replay, with_replay
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: The replay settings of the crashed run and of the re-run (the same window fingerprint).

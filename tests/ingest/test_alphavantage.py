@@ -15,7 +15,7 @@ from financial_transactions.config.collectors import BackoffConfig
 from financial_transactions.ingest.alphavantage import AlphaVantageCollector, RateLimiter
 from financial_transactions.replay.market import MarketData
 from financial_transactions.replay.servers import ReplayHub
-from tests.ingest.helpers import TOKEN, read_landing, read_quarantine, small_replay
+from tests.support.ingest import TOKEN, read_landing, read_quarantine, small_replay
 
 RETRY = BackoffConfig(initial_seconds=0.01, max_seconds=0.05, max_attempts=6)
 

@@ -21,7 +21,7 @@ from financial_transactions.config import ProjectConfig
 from financial_transactions.replay.market import MarketData
 from financial_transactions.replay.servers import ReplayHub
 from financial_transactions.replay.synthetic import build_synthetic_market
-from tests.ingest.helpers import TOKEN, read_landing, read_quarantine, small_replay, temp_files
+from tests.support.ingest import TOKEN, read_landing, read_quarantine, small_replay, temp_files
 
 LANDING = Path("Volumes/mlops_dev/financial_transactions/landing")
 

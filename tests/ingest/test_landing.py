@@ -11,7 +11,7 @@ import pytest
 
 from financial_transactions.ingest.landing import LandingWriter, QuarantineWriter, partition_value, write_atomic
 from financial_transactions.ingest.records import Reject, landing_line
-from tests.ingest.helpers import read_landing, read_quarantine, temp_files
+from tests.support.ingest import read_landing, read_quarantine, temp_files
 
 DAY1 = 1_772_807_400_000  # 2026-03-06T14:30Z
 DAY2 = DAY1 + 86_400_000

@@ -16,7 +16,7 @@ import yaml
 
 from financial_transactions.replay.market import MarketData
 from financial_transactions.replay.servers import ReplayHub
-from tests.ingest.helpers import TOKEN, small_replay, temp_files
+from tests.support.ingest import TOKEN, small_replay, temp_files
 
 
 def _config_with_fast_flush(project_root: Path, tmp_path: Path) -> Path:

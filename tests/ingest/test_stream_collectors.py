@@ -17,7 +17,7 @@ from financial_transactions.ingest.collectors import CryptoCollector, FinnhubCol
 from financial_transactions.ingest.redaction import CollectorError
 from financial_transactions.replay.market import MarketData
 from financial_transactions.replay.servers import ReplayHub, StreamFeed
-from tests.ingest.helpers import (
+from tests.support.ingest import (
     CRYPTO,
     EQUITIES,
     FAST_BACKOFF,

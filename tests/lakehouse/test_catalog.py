@@ -34,9 +34,9 @@ from financial_transactions.lakehouse.catalog import (
 from financial_transactions.models.tournament import RESULT_METRICS
 from financial_transactions.pipeline.batch import PipelineRunner
 from financial_transactions.runtime import Platform
-from tests.decision.lakehouse import gold_frame, synthetic_trades
-from tests.pipeline import landing_sample
-from tests.reporting.real_schemas import WRITER_TABLES, writer_schemas
+from tests.support import landing_sample
+from tests.support.gold import gold_frame, synthetic_trades
+from tests.support.writer_schemas import WRITER_TABLES, writer_schemas
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SRC = Path(financial_transactions.__file__).resolve().parent

@@ -28,9 +28,8 @@ from financial_transactions.models.champion_challenger import (
 from financial_transactions.models.data import TrainingData
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.runtime import Platform
-
-from .helpers import fit, lightgbm, random_forest, register
-from .synthetic import training_data
+from tests.support.models import fit, lightgbm, random_forest, register
+from tests.support.training_data import training_data
 
 
 @pytest.fixture(scope="module")

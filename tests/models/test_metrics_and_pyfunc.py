@@ -10,9 +10,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from financial_transactions.models.base import positive_weight
 from financial_transactions.models.custom_model import Scorer, column_fill_values, prepare_features
 from financial_transactions.models.metrics import UndefinedMetric, choose_threshold, evaluate_scores
-
-from .helpers import fit, lightgbm
-from .synthetic import training_data
+from tests.support.models import fit, lightgbm
+from tests.support.training_data import training_data
 
 
 def test_metrics_match_hand_computed_values() -> None:

@@ -26,8 +26,7 @@ from financial_transactions.models.base import ModelResult
 from financial_transactions.models.report import leaderboard
 from financial_transactions.models.tournament import ModelTournament, rank_results
 from financial_transactions.runtime import Platform
-
-from .synthetic import FEATURES, training_data
+from tests.support.training_data import FEATURES, training_data
 
 
 def small_models() -> ModelsConfig:

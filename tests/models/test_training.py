@@ -21,9 +21,8 @@ from financial_transactions.models.stage import run_stage
 from financial_transactions.models.training import run_training
 from financial_transactions.runtime import Platform
 from financial_transactions.runtime.context import RunContext
-
-from .helpers import small
-from .market import write_market
+from tests.support.labelled_market import write_market
+from tests.support.models import small
 
 
 def test_run_training_first_deploy_then_rejects_an_identical_retrain(config: ProjectConfig, tmp_path: Path) -> None:

@@ -12,9 +12,8 @@ from financial_transactions.models.data import TrainingData
 from financial_transactions.models.tournament import log_pyfunc
 from financial_transactions.models.validator import ModelValidator
 from financial_transactions.runtime import Platform
-
-from .helpers import fit, lightgbm
-from .synthetic import FEATURES, training_data
+from tests.support.models import fit, lightgbm
+from tests.support.training_data import FEATURES, training_data
 
 
 @pytest.fixture(scope="module")

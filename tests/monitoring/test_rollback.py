@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -218,17 +217,11 @@ def test_failure_mid_way_is_reversed_and_audited(platform: Platform, registry: M
 
 # -- the real gate writes the snapshot; the rollback uses it ------------------------------------------
 @pytest.fixture
-def gate_platform(config: ProjectConfig, lakehouse_root: Path, registry_template: Path) -> Platform:
+def gate_platform(config: ProjectConfig, lakehouse_root: Path, mlflow_registry: None) -> Platform:
     """A platform whose gate needs a clear margin (0.05) and whose real registry starts empty."""
     from financial_transactions.config.ml import GateConfig
 
-    platform = Platform.create(
-        config.model_copy(update={"gate": GateConfig(margin=0.05)}), lakehouse_root=lakehouse_root
-    )
-    target = platform.paths.state_dir / "mlflow" / "mlflow.db"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(registry_template, target)
-    return platform
+    return Platform.create(config.model_copy(update={"gate": GateConfig(margin=0.05)}), lakehouse_root=lakehouse_root)
 
 
 def _training_run(platform: Platform, data: TrainingData) -> tuple[dict[str, int], dict[str, int]]:
@@ -248,8 +241,8 @@ def test_restore_features_after_a_rejected_retrain_goes_back_to_the_targets_trai
 ) -> None:
     """promote v1, a rejected v2 retrain rewrites the features, promote v3, roll back: v1's features."""
     from financial_transactions.models.champion_challenger import ChampionChallenger
-    from tests.models.helpers import fit, lightgbm, register
-    from tests.models.synthetic import training_data
+    from tests.support.models import fit, lightgbm, register
+    from tests.support.training_data import training_data
 
     platform = gate_platform
     registry = ModelRegistry.from_platform(platform)

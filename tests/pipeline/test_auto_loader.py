@@ -21,7 +21,7 @@ from financial_transactions.lakehouse.store import LocalDeltaStore
 from financial_transactions.pipeline import bronze_ingest
 from financial_transactions.pipeline.batch import PipelineRunner
 from financial_transactions.runtime import DatabricksRuntime, Platform
-from tests.pipeline import landing_sample as sample
+from tests.support import landing_sample as sample
 
 
 class RecordingStreamReader:

@@ -20,7 +20,7 @@ from financial_transactions.pipeline.batch import PipelineRunner
 from financial_transactions.pipeline.gold_features import GOLD_KEYS
 from financial_transactions.pipeline.reproduce import compare_frames
 from financial_transactions.runtime import Platform
-from tests.pipeline import landing_sample as sample
+from tests.support import landing_sample as sample
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TABLES = ["bronze_trades", "silver_trades", "silver_trades_quarantine", "silver_bars", "gold_trade_features"]

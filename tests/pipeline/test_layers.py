@@ -12,7 +12,7 @@ import pytest
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.pipeline import bronze_ingest, expectations, silver_transform
-from tests.pipeline import landing_sample as sample
+from tests.support import landing_sample as sample
 
 STAMP = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from financial_transactions.cli import app
 from financial_transactions.config import ProjectConfig
 from financial_transactions.lakehouse import LocalDeltaStore
 from financial_transactions.runtime import Platform
-from tests.pipeline import landing_sample as sample
+from tests.support import landing_sample as sample
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ from financial_transactions.pipeline import bronze_ingest
 from financial_transactions.pipeline.batch import PipelineRunner
 from financial_transactions.pipeline.reproduce import reproduce_gold
 from financial_transactions.runtime import Platform
-from tests.pipeline import landing_sample as sample
+from tests.support import landing_sample as sample
 
 EXPECTED = {
     "bronze_trades": sample.BRONZE_ROWS,

@@ -21,7 +21,7 @@ import pytest
 from financial_transactions.config import ProjectConfig
 from financial_transactions.lakehouse import LocalDeltaStore
 from financial_transactions.runtime import Platform
-from tests.pipeline import landing_sample as sample
+from tests.support import landing_sample as sample
 
 PORT = 15002
 BIN = Path(sys.executable).parent

@@ -14,7 +14,7 @@ import pytest
 from financial_transactions.pipeline.runs import table_counts
 from financial_transactions.pipeline.stream import StreamProcessor
 from financial_transactions.runtime import Platform
-from tests.pipeline import landing_sample as sample
+from tests.support import landing_sample as sample
 
 WORKER = Path(__file__).with_name("stream_worker.py")
 EXPECTED = {

@@ -11,7 +11,7 @@ import pytest
 
 from financial_transactions.replay.csv_source import CsvSourceError, load_csv_market, shift_regime
 from financial_transactions.replay.servers import ReplayHub
-from tests.ingest.helpers import TOKEN, small_replay
+from tests.support.ingest import TOKEN, small_replay
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -21,7 +21,7 @@ from financial_transactions.replay.stage import run_ingest, run_shift_ingest
 from financial_transactions.replay.window import MARKER
 from financial_transactions.runtime import Platform
 from financial_transactions.runtime.context import RunContext
-from tests.ingest.helpers import read_landing, small_replay, temp_files, with_replay
+from tests.support.ingest import read_landing, small_replay, temp_files, with_replay
 
 
 def _platform(config: ProjectConfig, root: Path, **replay: object) -> Platform:

@@ -23,7 +23,7 @@ from financial_transactions.replay.synthetic import (
     symbol_spec,
     window_days,
 )
-from tests.ingest.helpers import CRYPTO, EQUITIES, small_replay
+from tests.support.ingest import CRYPTO, EQUITIES, small_replay
 
 DEFAULT = ReplayConfig()  # the shipped defaults: what `fin-mlops run` replays
 DEFAULT_EQUITIES = ["AAPL", "MSFT", "NVDA", "AMZN", "JPM"]

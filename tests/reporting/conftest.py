@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,15 +114,12 @@ def run_export(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def empty_export(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -> Path:
-    cfg = ProjectConfig.from_yaml(project_root / "project_config.yml", "dev")
-    platform = Platform.create(cfg, lakehouse_root=tmp_path_factory.mktemp("empty"))
-    return export_dashboard(platform).out_dir
+def empty_export(platform_factory: Callable[..., Platform]) -> Path:
+    return export_dashboard(platform_factory("empty")).out_dir
 
 
 @pytest.fixture(scope="module")
-def hostile_export(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -> tuple[Path, WrittenTables]:
-    cfg = ProjectConfig.from_yaml(project_root / "project_config.yml", "dev")
-    platform = Platform.create(cfg, lakehouse_root=tmp_path_factory.mktemp("hostile"))
+def hostile_export(platform_factory: Callable[..., Platform]) -> tuple[Path, WrittenTables]:
+    platform = platform_factory("hostile")
     written = write_platform_tables(platform, hostile=True)
     return export_dashboard(platform).out_dir, written

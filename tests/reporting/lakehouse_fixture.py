@@ -5,7 +5,7 @@ through the real DeltaStore, and the tests compare the export against these same
 
 * gold bars come from the real feature code (``build_gold_features`` over seeded trades);
 * every other frame is checked against the real writer's columns and written with the
-  real Arrow schema where one is known (:mod:`.real_schemas`), so a renamed column in a
+  real Arrow schema where one is known (:mod:`tests.support.writer_schemas`), so a renamed column in a
   writer breaks these tests instead of leaving them green on a hand-made schema.
 
 The symbol list includes a hostile name to prove the page renders data as text;
@@ -26,9 +26,8 @@ import pandas as pd
 
 from financial_transactions.replay.window import MARKER
 from financial_transactions.runtime import Platform
-from tests.decision.lakehouse import gold_frame, synthetic_trades
-
-from .real_schemas import conform
+from tests.support.gold import gold_frame, synthetic_trades
+from tests.support.writer_schemas import conform
 
 XSS_SYMBOL = "<img src=x onerror=alert(1)>"
 #: Markup that would run script if a page inserted it as HTML (each gets a kind suffix to stay unique).

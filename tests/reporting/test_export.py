@@ -14,9 +14,9 @@ import pytest
 
 from financial_transactions.reporting.export import DOCUMENTS, SCHEMA_VERSION, export_dashboard
 from financial_transactions.runtime import Platform
+from tests.support.writer_schemas import conform, real_columns
 
 from .lakehouse_fixture import FEATURES, XSS_SYMBOL, WrittenTables, write_platform_tables
-from .real_schemas import conform, real_columns
 
 NOW = datetime(2026, 3, 6, 18, 0, tzinfo=UTC)
 

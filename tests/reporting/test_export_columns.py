@@ -14,9 +14,9 @@ from financial_transactions.lakehouse.catalog import LAYER_TABLES, spec
 from financial_transactions.reporting.export import build_documents, export_context
 from financial_transactions.reporting.sources import ColumnError, Sources
 from financial_transactions.runtime import Platform
+from tests.support.writer_schemas import real_columns
 
 from .lakehouse_fixture import write_platform_tables
-from .real_schemas import real_columns
 
 NOW = datetime(2026, 3, 6, 18, 0, tzinfo=UTC)
 

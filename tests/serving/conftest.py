@@ -10,8 +10,8 @@ import pytest
 from financial_transactions.config import ProjectConfig
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.runtime import Platform
+from tests.support.gold import gold_frame, synthetic_trades, train_champion, write_gold
 
-from ..decision.lakehouse import gold_frame, synthetic_trades, train_champion, write_gold
 from .support import SYMBOLS, Served
 
 

@@ -417,7 +417,7 @@ def test_endpoint_cli(stub: RestStub, project_root: Path, tmp_path: Path, monkey
 @pytest.fixture
 def served_platform(tmp_path: Path, config: ProjectConfig) -> tuple[Platform, int]:
     """A local lakehouse with a registered champion and a test_set to smoke-score."""
-    from ..decision.lakehouse import gold_frame, synthetic_trades, train_champion, write_gold
+    from tests.support.gold import gold_frame, synthetic_trades, train_champion, write_gold
 
     platform = Platform.create(config, lakehouse_root=tmp_path / "lh")
     gold = gold_frame(platform, synthetic_trades({"AAPL": 190.0}, 120, seed=3))

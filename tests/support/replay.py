@@ -11,7 +11,7 @@ from financial_transactions.config.collectors import ReplayConfig
 from financial_transactions.replay.market import MarketData
 from financial_transactions.replay.servers import ReplayHub
 from financial_transactions.replay.synthetic import build_synthetic_market
-from tests.ingest.helpers import CRYPTO, EQUITIES, TOKEN, small_replay
+from tests.support.ingest import CRYPTO, EQUITIES, TOKEN, small_replay
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,7 @@ def writer_schemas() -> dict[str, pa.Schema]:
     from financial_transactions.decision.decision_matrix import DecisionMatrix
     from financial_transactions.decision.predictions import synthesize_predictions
     from financial_transactions.runtime import Platform
-    from tests.decision.lakehouse import gold_frame, synthetic_trades, train_champion, write_gold
+    from tests.support.gold import gold_frame, synthetic_trades, train_champion, write_gold
 
     cfg = ProjectConfig.from_yaml(PROJECT_ROOT / "project_config.yml", "dev")
     with tempfile.TemporaryDirectory(prefix="fin-mlops-schemas-") as tmp:
