@@ -128,6 +128,8 @@ class TablesConfig(StrictModel):
     backtest_results: str = Field(default="backtest_results", pattern=_IDENT)
     decision_matrix: str = Field(default="decision_matrix", pattern=_IDENT)
     pipeline_runs: str = Field(default="pipeline_runs", pattern=_IDENT)
+    training_runs: str = Field(default="training_runs", pattern=_IDENT)
+    analyst_feedback: str = Field(default="analyst_feedback", pattern=_IDENT)
 
 
 class ProjectConfig(StrictModel):
@@ -136,8 +138,6 @@ class ProjectConfig(StrictModel):
     env: str = Field(pattern=_IDENT)
     project: ProjectMeta = ProjectMeta()
     environment: EnvironmentConfig
-    training_runs: str = Field(default="training_runs", pattern=_IDENT)
-    analyst_feedback: str = Field(default="analyst_feedback", pattern=_IDENT)
     local: LocalConfig = LocalConfig()
     symbols: SymbolsConfig = SymbolsConfig()
     tables: TablesConfig = TablesConfig()
