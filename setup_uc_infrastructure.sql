@@ -129,12 +129,26 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.champion_challenger_
   `champion_version` BIGINT,
   `challenger_primary` DOUBLE,
   `champion_primary` DOUBLE,
-  `margin` DOUBLE,
+  `margin` DOUBLE COMMENT 'challenger - champion on the primary metric, on the holdout itself',
   `required_margin` DOUBLE,
-  `challenger_recall` DOUBLE,
+  `margin_lower` DOUBLE COMMENT 'one-sided lower confidence bound of the gain; PROMOTE needs it >= required_margin',
+  `margin_upper` DOUBLE COMMENT 'one-sided upper confidence bound of the gain',
+  `confidence` DOUBLE COMMENT 'level of the bounds (gate.confidence)',
+  `test` STRING COMMENT 'how the bounds were computed (paired class-stratified bootstrap, resamples, seed)',
+  `challenger_primary_se` DOUBLE COMMENT 'bootstrap standard error of the challenger\'s primary metric (the trigger\'s baseline uncertainty)',
+  `champion_primary_se` DOUBLE,
+  `challenger_recall` DOUBLE COMMENT 'recall at the model\'s own stored threshold (information, not judged)',
   `champion_recall` DOUBLE,
-  `challenger_latency_ms` DOUBLE,
+  `operating_point` STRING COMMENT 'fpr | alert_rate: how both models\' cuts were matched (gate.operating_point)',
+  `operating_value` DOUBLE COMMENT 'the FPR or alert rate both models were cut at',
+  `challenger_matched_recall` DOUBLE COMMENT 'recall at the matched operating point (the recall guardrail)',
+  `champion_matched_recall` DOUBLE,
+  `challenger_matched_threshold` DOUBLE COMMENT 'the challenger\'s score cut at the matched operating point',
+  `champion_matched_threshold` DOUBLE,
+  `challenger_latency_ms` DOUBLE COMMENT 'median of gate.latency_repeats timings of one latency_batch_rows batch',
   `champion_latency_ms` DOUBLE,
+  `latency_objective_ms` DOUBLE COMMENT 'the service objective the challenger\'s median latency is judged against',
+  `latency_batch_rows` BIGINT,
   `challenger_metrics` STRING,
   `champion_metrics` STRING,
   `state_before` STRING,
@@ -150,7 +164,7 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.champion_challenger_
   `git_sha` STRING,
   `config_hash` STRING
 ) USING DELTA
-  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics and the promotion snapshot a rollback restores.'
+  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics, the paired test of the gain, the matched operating point, and the promotion snapshot a rollback restores.'
   TBLPROPERTIES ('delta.isolationLevel' = 'Serializable');
 
 CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.drift_monitoring (
@@ -202,23 +216,26 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.model_monitoring (
   `window_start` TIMESTAMP,
   `window_end` TIMESTAMP,
   `rows` BIGINT,
-  `positives` BIGINT,
+  `positives` BIGINT COMMENT 'labelled anomalies in the window',
   `predicted_positives` BIGINT,
   `precision` DOUBLE,
   `recall` DOUBLE,
   `pr_auc` DOUBLE,
   `rolling_rows` BIGINT,
-  `rolling_positives` BIGINT,
+  `rolling_positives` BIGINT COMMENT 'labelled anomalies in the rolling windows pooled',
   `rolling_precision` DOUBLE,
   `rolling_recall` DOUBLE,
   `rolling_pr_auc` DOUBLE,
   `metric` STRING,
   `reference_prevalence` DOUBLE,
-  `rolling_adjusted` DOUBLE,
+  `rolling_adjusted` DOUBLE COMMENT 'the monitored metric over the rolling windows at the reference base rate',
+  `rolling_lower` DOUBLE COMMENT 'two-sided bootstrap interval (confidence) of the monitored value: rolling_adjusted when reference_prevalence is known, else rolling_<metric>',
+  `rolling_upper` DOUBLE COMMENT 'upper end of that interval',
+  `confidence` DOUBLE,
   `baseline` DOUBLE,
   `baseline_source` STRING
 ) USING DELTA
-  COMMENT 'Champion precision / recall / PR-AUC per time window against ground truth.';
+  COMMENT 'Champion precision / recall / PR-AUC per time window against ground truth, with the monitored metric\'s bootstrap interval.';
 
 CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.retraining_audit (
   `event_id` STRING,
@@ -235,8 +252,13 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.retraining_audit (
   `performance_degraded` BOOLEAN,
   `performance_metric` STRING,
   `performance_baseline` DOUBLE,
-  `performance_current` DOUBLE,
+  `performance_current` DOUBLE COMMENT 'the champion\'s metric over the whole current window (at the baseline\'s base rate)',
   `performance_drop` DOUBLE,
+  `performance_positives` BIGINT COMMENT 'labelled anomalies in the whole current window',
+  `performance_min_positives` BIGINT COMMENT 'positives a drop needs before it counts',
+  `performance_lower` DOUBLE COMMENT 'two-sided bootstrap interval of performance_current',
+  `performance_upper` DOUBLE COMMENT 'upper end of that interval',
+  `performance_drop_lower` DOUBLE COMMENT 'lower confidence bound of the drop (baseline and current uncertainty); a drop counts only when it is > 0',
   `cooldown_hours` DOUBLE,
   `daily_limit` BIGINT,
   `triggered_today` BIGINT,
@@ -247,7 +269,7 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.retraining_audit (
   `run_id` STRING,
   `detail` STRING
 ) USING DELTA
-  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason.'
+  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason; launch rows (launching before a launcher runs, then its outcome).'
   TBLPROPERTIES ('delta.isolationLevel' = 'Serializable');
 
 CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.alerts_audit (
@@ -536,12 +558,26 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.champion_challenger_
   `champion_version` BIGINT,
   `challenger_primary` DOUBLE,
   `champion_primary` DOUBLE,
-  `margin` DOUBLE,
+  `margin` DOUBLE COMMENT 'challenger - champion on the primary metric, on the holdout itself',
   `required_margin` DOUBLE,
-  `challenger_recall` DOUBLE,
+  `margin_lower` DOUBLE COMMENT 'one-sided lower confidence bound of the gain; PROMOTE needs it >= required_margin',
+  `margin_upper` DOUBLE COMMENT 'one-sided upper confidence bound of the gain',
+  `confidence` DOUBLE COMMENT 'level of the bounds (gate.confidence)',
+  `test` STRING COMMENT 'how the bounds were computed (paired class-stratified bootstrap, resamples, seed)',
+  `challenger_primary_se` DOUBLE COMMENT 'bootstrap standard error of the challenger\'s primary metric (the trigger\'s baseline uncertainty)',
+  `champion_primary_se` DOUBLE,
+  `challenger_recall` DOUBLE COMMENT 'recall at the model\'s own stored threshold (information, not judged)',
   `champion_recall` DOUBLE,
-  `challenger_latency_ms` DOUBLE,
+  `operating_point` STRING COMMENT 'fpr | alert_rate: how both models\' cuts were matched (gate.operating_point)',
+  `operating_value` DOUBLE COMMENT 'the FPR or alert rate both models were cut at',
+  `challenger_matched_recall` DOUBLE COMMENT 'recall at the matched operating point (the recall guardrail)',
+  `champion_matched_recall` DOUBLE,
+  `challenger_matched_threshold` DOUBLE COMMENT 'the challenger\'s score cut at the matched operating point',
+  `champion_matched_threshold` DOUBLE,
+  `challenger_latency_ms` DOUBLE COMMENT 'median of gate.latency_repeats timings of one latency_batch_rows batch',
   `champion_latency_ms` DOUBLE,
+  `latency_objective_ms` DOUBLE COMMENT 'the service objective the challenger\'s median latency is judged against',
+  `latency_batch_rows` BIGINT,
   `challenger_metrics` STRING,
   `champion_metrics` STRING,
   `state_before` STRING,
@@ -557,7 +593,7 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.champion_challenger_
   `git_sha` STRING,
   `config_hash` STRING
 ) USING DELTA
-  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics and the promotion snapshot a rollback restores.'
+  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics, the paired test of the gain, the matched operating point, and the promotion snapshot a rollback restores.'
   TBLPROPERTIES ('delta.isolationLevel' = 'Serializable');
 
 CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.drift_monitoring (
@@ -609,23 +645,26 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.model_monitoring (
   `window_start` TIMESTAMP,
   `window_end` TIMESTAMP,
   `rows` BIGINT,
-  `positives` BIGINT,
+  `positives` BIGINT COMMENT 'labelled anomalies in the window',
   `predicted_positives` BIGINT,
   `precision` DOUBLE,
   `recall` DOUBLE,
   `pr_auc` DOUBLE,
   `rolling_rows` BIGINT,
-  `rolling_positives` BIGINT,
+  `rolling_positives` BIGINT COMMENT 'labelled anomalies in the rolling windows pooled',
   `rolling_precision` DOUBLE,
   `rolling_recall` DOUBLE,
   `rolling_pr_auc` DOUBLE,
   `metric` STRING,
   `reference_prevalence` DOUBLE,
-  `rolling_adjusted` DOUBLE,
+  `rolling_adjusted` DOUBLE COMMENT 'the monitored metric over the rolling windows at the reference base rate',
+  `rolling_lower` DOUBLE COMMENT 'two-sided bootstrap interval (confidence) of the monitored value: rolling_adjusted when reference_prevalence is known, else rolling_<metric>',
+  `rolling_upper` DOUBLE COMMENT 'upper end of that interval',
+  `confidence` DOUBLE,
   `baseline` DOUBLE,
   `baseline_source` STRING
 ) USING DELTA
-  COMMENT 'Champion precision / recall / PR-AUC per time window against ground truth.';
+  COMMENT 'Champion precision / recall / PR-AUC per time window against ground truth, with the monitored metric\'s bootstrap interval.';
 
 CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.retraining_audit (
   `event_id` STRING,
@@ -642,8 +681,13 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.retraining_audit (
   `performance_degraded` BOOLEAN,
   `performance_metric` STRING,
   `performance_baseline` DOUBLE,
-  `performance_current` DOUBLE,
+  `performance_current` DOUBLE COMMENT 'the champion\'s metric over the whole current window (at the baseline\'s base rate)',
   `performance_drop` DOUBLE,
+  `performance_positives` BIGINT COMMENT 'labelled anomalies in the whole current window',
+  `performance_min_positives` BIGINT COMMENT 'positives a drop needs before it counts',
+  `performance_lower` DOUBLE COMMENT 'two-sided bootstrap interval of performance_current',
+  `performance_upper` DOUBLE COMMENT 'upper end of that interval',
+  `performance_drop_lower` DOUBLE COMMENT 'lower confidence bound of the drop (baseline and current uncertainty); a drop counts only when it is > 0',
   `cooldown_hours` DOUBLE,
   `daily_limit` BIGINT,
   `triggered_today` BIGINT,
@@ -654,7 +698,7 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.retraining_audit (
   `run_id` STRING,
   `detail` STRING
 ) USING DELTA
-  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason.'
+  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason; launch rows (launching before a launcher runs, then its outcome).'
   TBLPROPERTIES ('delta.isolationLevel' = 'Serializable');
 
 CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.alerts_audit (
@@ -943,12 +987,26 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.champion_challenger_
   `champion_version` BIGINT,
   `challenger_primary` DOUBLE,
   `champion_primary` DOUBLE,
-  `margin` DOUBLE,
+  `margin` DOUBLE COMMENT 'challenger - champion on the primary metric, on the holdout itself',
   `required_margin` DOUBLE,
-  `challenger_recall` DOUBLE,
+  `margin_lower` DOUBLE COMMENT 'one-sided lower confidence bound of the gain; PROMOTE needs it >= required_margin',
+  `margin_upper` DOUBLE COMMENT 'one-sided upper confidence bound of the gain',
+  `confidence` DOUBLE COMMENT 'level of the bounds (gate.confidence)',
+  `test` STRING COMMENT 'how the bounds were computed (paired class-stratified bootstrap, resamples, seed)',
+  `challenger_primary_se` DOUBLE COMMENT 'bootstrap standard error of the challenger\'s primary metric (the trigger\'s baseline uncertainty)',
+  `champion_primary_se` DOUBLE,
+  `challenger_recall` DOUBLE COMMENT 'recall at the model\'s own stored threshold (information, not judged)',
   `champion_recall` DOUBLE,
-  `challenger_latency_ms` DOUBLE,
+  `operating_point` STRING COMMENT 'fpr | alert_rate: how both models\' cuts were matched (gate.operating_point)',
+  `operating_value` DOUBLE COMMENT 'the FPR or alert rate both models were cut at',
+  `challenger_matched_recall` DOUBLE COMMENT 'recall at the matched operating point (the recall guardrail)',
+  `champion_matched_recall` DOUBLE,
+  `challenger_matched_threshold` DOUBLE COMMENT 'the challenger\'s score cut at the matched operating point',
+  `champion_matched_threshold` DOUBLE,
+  `challenger_latency_ms` DOUBLE COMMENT 'median of gate.latency_repeats timings of one latency_batch_rows batch',
   `champion_latency_ms` DOUBLE,
+  `latency_objective_ms` DOUBLE COMMENT 'the service objective the challenger\'s median latency is judged against',
+  `latency_batch_rows` BIGINT,
   `challenger_metrics` STRING,
   `champion_metrics` STRING,
   `state_before` STRING,
@@ -964,7 +1022,7 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.champion_challenger_
   `git_sha` STRING,
   `config_hash` STRING
 ) USING DELTA
-  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics and the promotion snapshot a rollback restores.'
+  COMMENT 'One row per gate decision (PROMOTE / REJECT) with both models\' re-scored metrics, the paired test of the gain, the matched operating point, and the promotion snapshot a rollback restores.'
   TBLPROPERTIES ('delta.isolationLevel' = 'Serializable');
 
 CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.drift_monitoring (
@@ -1016,23 +1074,26 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.model_monitoring (
   `window_start` TIMESTAMP,
   `window_end` TIMESTAMP,
   `rows` BIGINT,
-  `positives` BIGINT,
+  `positives` BIGINT COMMENT 'labelled anomalies in the window',
   `predicted_positives` BIGINT,
   `precision` DOUBLE,
   `recall` DOUBLE,
   `pr_auc` DOUBLE,
   `rolling_rows` BIGINT,
-  `rolling_positives` BIGINT,
+  `rolling_positives` BIGINT COMMENT 'labelled anomalies in the rolling windows pooled',
   `rolling_precision` DOUBLE,
   `rolling_recall` DOUBLE,
   `rolling_pr_auc` DOUBLE,
   `metric` STRING,
   `reference_prevalence` DOUBLE,
-  `rolling_adjusted` DOUBLE,
+  `rolling_adjusted` DOUBLE COMMENT 'the monitored metric over the rolling windows at the reference base rate',
+  `rolling_lower` DOUBLE COMMENT 'two-sided bootstrap interval (confidence) of the monitored value: rolling_adjusted when reference_prevalence is known, else rolling_<metric>',
+  `rolling_upper` DOUBLE COMMENT 'upper end of that interval',
+  `confidence` DOUBLE,
   `baseline` DOUBLE,
   `baseline_source` STRING
 ) USING DELTA
-  COMMENT 'Champion precision / recall / PR-AUC per time window against ground truth.';
+  COMMENT 'Champion precision / recall / PR-AUC per time window against ground truth, with the monitored metric\'s bootstrap interval.';
 
 CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.retraining_audit (
   `event_id` STRING,
@@ -1049,8 +1110,13 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.retraining_audit (
   `performance_degraded` BOOLEAN,
   `performance_metric` STRING,
   `performance_baseline` DOUBLE,
-  `performance_current` DOUBLE,
+  `performance_current` DOUBLE COMMENT 'the champion\'s metric over the whole current window (at the baseline\'s base rate)',
   `performance_drop` DOUBLE,
+  `performance_positives` BIGINT COMMENT 'labelled anomalies in the whole current window',
+  `performance_min_positives` BIGINT COMMENT 'positives a drop needs before it counts',
+  `performance_lower` DOUBLE COMMENT 'two-sided bootstrap interval of performance_current',
+  `performance_upper` DOUBLE COMMENT 'upper end of that interval',
+  `performance_drop_lower` DOUBLE COMMENT 'lower confidence bound of the drop (baseline and current uncertainty); a drop counts only when it is > 0',
   `cooldown_hours` DOUBLE,
   `daily_limit` BIGINT,
   `triggered_today` BIGINT,
@@ -1061,7 +1127,7 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.retraining_audit (
   `run_id` STRING,
   `detail` STRING
 ) USING DELTA
-  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason.'
+  COMMENT 'Every retraining decision (triggered, cooled down, limited, no drift) and its reason; launch rows (launching before a launcher runs, then its outcome).'
   TBLPROPERTIES ('delta.isolationLevel' = 'Serializable');
 
 CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.alerts_audit (

@@ -165,11 +165,15 @@
   }
 
   function lineChart(series, opts) {
-    // series: [{name, color, points: [{x: Date|number, y}]}]
+    // series: [{name, color, points: [{x: Date|number, y}], band?: [{x, lo, hi}] (a shaded interval)}]
     opts = opts || {};
     var W = Math.max(420, opts.width || 900), H = opts.height || 300, m = { l: 56, r: 16, t: 12, b: 28 };
     var xs = [], ys = [];
-    series.forEach(function (se) { se.points.forEach(function (p) { xs.push(+p.x); ys.push(p.y); }); });
+    series.forEach(function (se) {
+      se.points.forEach(function (p) { xs.push(+p.x); ys.push(p.y); });
+      (se.band || []).forEach(function (b) { xs.push(+b.x); ys.push(b.lo, b.hi); });
+    });
+    if (isNum(opts.baseline)) ys.push(opts.baseline);
     var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
     var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
     if (x0 === x1) { x1 = x0 + 1; }
@@ -195,6 +199,20 @@
         stroke: "#6b7785", "stroke-dasharray": "4 4" }));
     }
     svg.appendChild(grid); svg.appendChild(axis);
+    series.forEach(function (se) {
+      // one polygon per run of consecutive windows that have an interval (a gap where a window has none)
+      var runs = [], run = [];
+      (se.band || []).forEach(function (b) {
+        if (isNum(b.lo) && isNum(b.hi)) run.push(b); else if (run.length) { runs.push(run); run = []; }
+      });
+      if (run.length) runs.push(run);
+      runs.forEach(function (r) {
+        var pts = r.map(function (b) { return X(b.x).toFixed(1) + "," + Y(b.hi).toFixed(1); })
+          .concat(r.slice().reverse().map(function (b) { return X(b.x).toFixed(1) + "," + Y(b.lo).toFixed(1); }));
+        svg.appendChild(s("polygon", { points: pts.join(" "), fill: se.color, "fill-opacity": 0.18, stroke: "none",
+          class: "band" }, s("title", { text: se.bandName || se.name + " interval" })));
+      });
+    });
     series.forEach(function (se) {
       var d = se.points.map(function (p, k) { return (k ? "L" : "M") + X(p.x).toFixed(1) + "," + Y(p.y).toFixed(1); }).join("");
       svg.appendChild(s("path", { d: d, fill: "none", stroke: se.color, "stroke-width": 1.8,
@@ -534,6 +552,22 @@
             d.decision + (d.superseded ? " (cancelled)" : "") + (d.first_deploy ? " · first deploy" : "")); } },
         { label: "champion → challenger", num: true, value: function (d) {
           return isNum(d.challenger_score) ? fmt(d.champion_score, 3) + " → " + fmt(d.challenger_score, 3) : "–"; } },
+        { label: "gain [bound]", num: true, value: function (d) {
+          // the paired bootstrap's one-sided lower bound is what the gate judges against the margin
+          if (!isNum(d.margin)) return "–";
+          var gain = (d.margin >= 0 ? "+" : "") + fmt(d.margin, 3);
+          if (!isNum(d.margin_lower)) return gain;
+          return h("span", { class: "gain", title: text(d.test) },
+            gain + " [" + (d.margin_lower >= 0 ? "≥ +" : "≥ ") + fmt(d.margin_lower, 3) + ", " +
+            fmtPct(d.confidence, 0) + "; margin " + fmt(d.required_margin, 3) + "]"); } },
+        { label: "recall at matched cut", num: true, value: function (d) {
+          if (!isNum(d.challenger_matched_recall)) return "–";
+          var where = (d.operating_point === "alert_rate" ? "alert rate " : "FPR ") + fmt(d.operating_value, 3);
+          return (isNum(d.champion_matched_recall) ? fmt(d.champion_matched_recall, 3) + " → " : "") +
+            fmt(d.challenger_matched_recall, 3) + " @ " + where; } },
+        { label: "latency", num: true, value: function (d) {
+          return isNum(d.challenger_latency_ms) ? fmt(d.challenger_latency_ms, 1) + " ms" +
+            (isNum(d.latency_objective_ms) ? " / " + fmt(d.latency_objective_ms, 0) : "") : "–"; } },
         { label: "versions", value: function (d) { return (d.champion_version ? "v" + d.champion_version : "none") + " ← v" + text(d.challenger_version); } },
         { label: "reason", wrap: true, value: function (d) { return d.reason; } }
       ], dec.data.slice().reverse(), { scrollY: true }));
@@ -620,9 +654,42 @@
     body.appendChild(h("h3", { class: "sub" }, "Model performance per labelled window"));
     if (ok(perf) && perf.data.length) {
       any = true;
-      body.appendChild(genericTable(perf.data, ["window_start", "window_end", "window", "model_version", "precision", "recall", "pr_auc", "n", "rows"], 9));
+      var pc = (doc && doc.performance_config) || {};
+      var band = performanceBand(perf.data, pc);
+      if (band) body.appendChild(band);
+      body.appendChild(genericTable(perf.data, ["window_start", "window_end", "window", "model_version", "positives",
+        "rolling_positives", "rolling_adjusted", "rolling_lower", "rolling_upper", "baseline", "precision", "recall",
+        "pr_auc", "n", "rows"], 15));
     } else body.appendChild(emptyState(perf));
     return any;
+  }
+  // The champion's monitored value per window (at the baseline's anomaly rate) inside its bootstrap interval, with
+  // the baseline it is compared to: a point outside the band of the baseline is evidence, one inside it is noise.
+  function performanceBand(rows, pc) {
+    var latest = rows[rows.length - 1], version = latest.model_version;
+    var mine = rows.filter(function (r) { return r.model_version === version && r.window_start; })
+      .sort(function (a, b) { return String(a.window_start).localeCompare(String(b.window_start)); });
+    var metric = latest.metric || pc.metric || "pr_auc";
+    function value(r) { return isNum(r.rolling_adjusted) ? r.rolling_adjusted : r["rolling_" + metric]; }
+    var pts = mine.filter(function (r) { return isNum(value(r)); })
+      .map(function (r) { return { x: new Date(r.window_start), y: value(r) }; });
+    if (!pts.length) return null;
+    var bandPts = mine.filter(function (r) { return isNum(value(r)); })
+      .map(function (r) { return { x: new Date(r.window_start), lo: r.rolling_lower, hi: r.rolling_upper }; });
+    var level = isNum(latest.confidence) ? fmtPct(latest.confidence, 0) : "95%";
+    var baseline = isNum(latest.baseline) ? latest.baseline : null;
+    var adjusted = isNum(latest.reference_prevalence);
+    return h("div", { class: "perf-band", "data-model-version": text(version) },
+      h("p", { class: "legend" },
+        "champion v" + text(version) + " · rolling " + metric + (adjusted ? " at the baseline's anomaly rate " +
+          fmtPct(latest.reference_prevalence, 2) : "") + " · shaded: " + level + " bootstrap interval",
+        baseline !== null ? " · dashed: baseline " + fmt(baseline, 3) + " (" + text(latest.baseline_source) + ")" : "",
+        isNum(pc.min_positives) ? " · a drop counts only over the whole current window, with ≥ " + pc.min_positives +
+          " labelled anomalies, ≥ " + fmt(pc.performance_drop, 2) + " below the baseline and a lower confidence bound" +
+          " above zero" : ""),
+      lineChart([{ name: "rolling " + metric, color: PALETTE[0], points: pts, band: bandPts,
+        bandName: level + " interval" }], { aria: "champion performance with its interval", timeAxis: true,
+        baseline: baseline, height: 240 }));
   }
   function windowText(w) {
     if (!w) return "–";

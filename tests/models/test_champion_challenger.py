@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
@@ -26,6 +27,7 @@ from financial_transactions.models.champion_challenger import (
     latest_promotion,
 )
 from financial_transactions.models.data import TrainingData
+from financial_transactions.models.metrics import OperatingPoint, PairedDifference
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.runtime import Platform
 from tests.support.models import fit, lightgbm, random_forest, register
@@ -121,51 +123,72 @@ def test_small_margin_is_rejected(config: ProjectConfig, tmp_path: Path, strong:
 
     decision = ChampionChallenger(platform, registry=registry, alert=Alerts()).evaluate(v2, strong.test)
 
-    assert decision.decision == "REJECT"
-    assert decision.margin is not None and decision.margin < 0.05
-    assert "margin" in decision.reason and "below the required 0.0500" in decision.reason
+    assert decision.decision == "REJECT" and decision.test is not None
+    assert decision.margin is not None and decision.test.lower < 0.05
+    assert "below the required margin 0.0500" in decision.reason and "lower bound" in decision.reason
     assert registry.aliases() == {"champion": v1, "challenger": v2, "latest-model": v2}
     last = audit_rows(platform)[-1]
     assert last["decision"] == "REJECT" and last["snapshot_aliases"] is None
     assert last["margin"] == pytest.approx(decision.margin) and last["required_margin"] == 0.05
+    assert last["margin_lower"] == pytest.approx(decision.test.lower)
+    assert last["margin_lower"] <= last["margin"] <= last["margin_upper"]
+    assert last["confidence"] == 0.95 and "paired class-stratified bootstrap" in last["test"]
+    assert last["operating_point"] == "fpr" and last["operating_value"] == 0.01
+    assert 0 <= last["challenger_matched_recall"] <= 1 and last["champion_matched_threshold"] is not None
+    assert last["latency_objective_ms"] == 2000.0 and last["latency_batch_rows"] == 10_000
     assert json.loads(last["state_before"]) == json.loads(last["state_after"])
 
 
-def test_recall_regression_is_rejected(platform: Platform, strong: TrainingData, moderate: TrainingData) -> None:
+def test_own_thresholds_are_never_compared_only_the_matched_operating_point(
+    platform: Platform, strong: TrainingData, moderate: TrainingData
+) -> None:
+    """The old guardrail took each model's recall at its own stored threshold: a better ranker whose threshold
+    flags nothing (recall 0) was rejected. The gate now cuts both at the same FPR, where it is the better one."""
     registry = ModelRegistry.from_platform(platform)
     v1 = register(platform, registry, fit(lightgbm(), moderate), moderate)
     ChampionChallenger(platform, registry=registry, alert=Alerts()).evaluate(v1, strong.test)
     better_ranking = fit(lightgbm(), strong)
-    better_ranking.threshold = 1.01  # ranks perfectly, flags nothing: recall 0
+    better_ranking.threshold = 1.01  # ranks well, flags nothing at its own threshold: recall 0 there
     v2 = register(platform, registry, better_ranking, strong)
 
     decision = ChampionChallenger(platform, registry=registry, alert=Alerts()).evaluate(v2, strong.test)
 
-    assert decision.champion is not None and decision.challenger is not None
-    assert decision.margin is not None and decision.margin >= platform.config.gate.margin  # margin alone would pass
-    assert decision.challenger.recall == 0.0 and decision.champion.recall > 0.3
-    assert decision.decision == "REJECT" and "recall guardrail" in decision.reason
-    assert "margin" not in decision.reason
-    assert registry.aliases()["champion"] == v1
+    ch, cp = decision.challenger, decision.champion
+    assert ch is not None and cp is not None and decision.test is not None
+    assert ch.recall == 0.0 and cp.recall > 0.3  # own thresholds: what the old rule compared
+    assert ch.matched is not None and cp.matched is not None
+    assert ch.matched.fpr <= 0.01 and cp.matched.fpr <= 0.01  # the same operating point for both
+    assert ch.matched_recall is not None and cp.matched_recall is not None and ch.matched_recall > cp.matched_recall
+    assert decision.test.lower >= platform.config.gate.margin
+    assert decision.decision == "PROMOTE" and "recall at FPR 0.01" in decision.reason
+    last = audit_rows(platform)[-1]
+    assert last["challenger_recall"] == 0.0 and last["challenger_matched_recall"] == pytest.approx(ch.matched_recall)
 
 
-def test_latency_regression_is_rejected(
+def test_latency_is_judged_against_the_objective_not_the_champion(
     config: ProjectConfig, tmp_path: Path, strong: TrainingData, moderate: TrainingData
 ) -> None:
-    platform = gate_platform(
-        config, tmp_path / "lh", guardrails=GuardrailsConfig(latency_tolerance=0.5, latency_slack_ms=0.0)
-    )
+    platform = gate_platform(config, tmp_path / "lh", guardrails=GuardrailsConfig(latency_objective_ms=0.01))
     registry = ModelRegistry.from_platform(platform)
     v1 = register(platform, registry, fit(lightgbm(n_estimators=3), moderate), moderate)
-    ChampionChallenger(platform, registry=registry, alert=Alerts()).evaluate(v1, strong.test)
-    v2 = register(platform, registry, fit(random_forest(n_estimators=400), strong), strong)
+    first = ChampionChallenger(platform, registry=registry, alert=Alerts()).evaluate(v1, strong.test)
+    assert first.decision == "REJECT" and "first deploy refused: latency guardrail" in first.reason
+    registry.apply_aliases({"champion": v1})
+    v2 = register(platform, registry, fit(random_forest(n_estimators=60), strong), strong)  # clearly better
 
     decision = ChampionChallenger(platform, registry=registry, alert=Alerts()).evaluate(v2, strong.test)
 
-    assert decision.champion is not None and decision.challenger is not None
-    assert decision.challenger.latency_ms > 1.5 * decision.champion.latency_ms
+    ch = decision.challenger
+    assert ch is not None and len(ch.latency_samples_ms) == platform.config.gate.latency_repeats
+    assert ch.latency_ms == pytest.approx(float(np.median(ch.latency_samples_ms)))
     assert decision.decision == "REJECT" and "latency guardrail" in decision.reason
+    assert "above the 0.01 ms objective" in decision.reason and "margin" not in decision.reason
     assert registry.aliases()["champion"] == v1
+
+    # the same challenger within a generous objective: the champion's own speed plays no part
+    relaxed = gate_platform(config, tmp_path / "lh", guardrails=GuardrailsConfig(latency_objective_ms=60_000))
+    again = ChampionChallenger(relaxed, registry=registry, alert=Alerts()).evaluate(v2, strong.test)
+    assert again.decision == "PROMOTE" and "within the 60000 ms objective" in again.reason
 
 
 class UnavailableRegistryClient(MlflowClient):
@@ -228,21 +251,32 @@ def test_unloadable_champion_rejects(platform: Platform, strong: TrainingData, n
 
 def test_decide_rules() -> None:
     cfg = GateConfig(
-        margin=0.01, guardrails=GuardrailsConfig(recall_tolerance=0.05, latency_tolerance=0.5, latency_slack_ms=1.0)
+        margin=0.01,
+        guardrails=GuardrailsConfig(recall_tolerance=0.05, latency_objective_ms=100.0, latency_batch_rows=10),
     )
 
-    def s(version: int, pr: float, recall: float, ms: float) -> GateScore:
-        return GateScore(version, {"pr_auc": pr, "recall": recall}, ms, 100)
+    def s(version: int, pr: float, matched_recall: float, ms: float) -> GateScore:
+        op = OperatingPoint("fpr", 0.01, 0.5, matched_recall, 0.01, 0.02, 0.5)
+        return GateScore(version, {"pr_auc": pr, "recall": 0.1}, ms, 100, op)
 
+    def test(lower: float, estimate: float = 0.05) -> PairedDifference:
+        return PairedDifference("pr_auc", estimate, lower, estimate + 0.05, 0.95, 1000, 0, 0.02, 0.02)
+
+    champion = s(1, 0.80, 0.7, 10)
     assert decide(s(2, 0.80, 0.7, 10), None, cfg, "pr_auc")[0] == "PROMOTE"
-    assert decide(s(2, 0.81, 0.7, 10), s(1, 0.80, 0.7, 10), cfg, "pr_auc")[0] == "PROMOTE"  # margin exactly met
-    assert decide(s(2, 0.809, 0.7, 10), s(1, 0.80, 0.7, 10), cfg, "pr_auc")[0] == "REJECT"
-    assert decide(s(2, 0.90, 0.64, 10), s(1, 0.80, 0.7, 10), cfg, "pr_auc")[0] == "REJECT"  # recall -0.06
-    assert decide(s(2, 0.90, 0.66, 10), s(1, 0.80, 0.7, 10), cfg, "pr_auc")[0] == "PROMOTE"  # recall -0.04
-    assert decide(s(2, 0.90, 0.7, 16.0), s(1, 0.80, 0.7, 10), cfg, "pr_auc")[0] == "PROMOTE"  # 15 + 1 slack
-    verdict, reason = decide(s(2, 0.805, 0.5, 17), s(1, 0.80, 0.7, 10), cfg, "pr_auc")
+    assert decide(s(2, 0.80, 0.7, 101), None, cfg, "pr_auc")[0] == "REJECT"  # first deploy still meets the SLO
+    assert decide(s(2, 0.85, 0.7, 10), champion, cfg, "pr_auc", test(0.01))[0] == "PROMOTE"  # bound exactly met
+    verdict, reason = decide(s(2, 0.85, 0.7, 10), champion, cfg, "pr_auc", test(0.009))
+    assert verdict == "REJECT" and "below the required margin 0.0100" in reason  # a +0.05 point gain is not enough
+    assert decide(s(2, 0.90, 0.64, 10), champion, cfg, "pr_auc", test(0.05))[0] == "REJECT"  # matched recall -0.06
+    assert decide(s(2, 0.90, 0.66, 10), champion, cfg, "pr_auc", test(0.05))[0] == "PROMOTE"  # matched recall -0.04
+    # latency: the objective alone decides; a challenger 9x slower than the champion but within it passes
+    assert decide(s(2, 0.90, 0.7, 90.0), champion, cfg, "pr_auc", test(0.05))[0] == "PROMOTE"
+    verdict, reason = decide(s(2, 0.805, 0.5, 101), champion, cfg, "pr_auc", test(-0.02, 0.005))
     assert verdict == "REJECT" and all(w in reason for w in ("margin", "recall guardrail", "latency guardrail"))
-    assert decide(s(1, 0.9, 0.7, 10), s(1, 0.8, 0.7, 10), cfg, "pr_auc")[0] == "REJECT"  # same version
+    assert decide(s(1, 0.9, 0.7, 10), champion, cfg, "pr_auc", test(0.05))[0] == "REJECT"  # same version
+    with pytest.raises(ValueError, match="paired test"):
+        decide(s(2, 0.9, 0.7, 10), champion, cfg, "pr_auc")  # never decided on point values alone
 
 
 class RacingRegistry(ModelRegistry):

@@ -16,6 +16,7 @@ from financial_transactions.config.monitoring import PerformanceConfig, Retraini
 from financial_transactions.features.labels import label_bars, load_coverage, load_ground_truth
 from financial_transactions.monitoring.performance_monitor import (
     PerformanceMonitor,
+    PerformanceReport,
     ensure_model_monitor,
     labelled_bars,
     metric_at_prevalence,
@@ -240,8 +241,13 @@ def test_evaluate_records_windows_with_the_gate_baseline(platform: Platform) -> 
     monitor = PerformanceMonitor(platform, PerformanceConfig(rolling_windows=1, min_labelled_rows=10))
     report = monitor.evaluate(frame, model_version="4")
     assert report.baseline == pytest.approx(0.91) and report.baseline_source == "gate holdout (decision d1)"
-    assert report.current == pytest.approx(report.windows[-1].pr_auc)
-    assert report.drop is not None and report.drop > 0.3
+    # the trigger judges the whole current window (every row pooled), never the latest rolling window alone
+    assert report.current == pytest.approx(average_precision_score(frame["label"], frame["score"]))
+    assert report.current != pytest.approx(report.windows[-1].pr_auc)
+    assert report.overall is not None and report.overall.positives == int(frame["label"].sum())
+    assert report.overall.lower is not None and report.overall.upper is not None
+    assert report.overall.lower < report.current < report.overall.upper
+    assert report.drop is not None and report.drop > 0.2
     table = platform.store.read(platform.config.table("model_monitoring"))
     assert len(table) == 3 and set(table["model_version"]) == {"4"}
     # re-scoring the same windows replaces their rows (key: model_version + window_start)
@@ -379,3 +385,63 @@ def test_without_a_gate_row_the_first_window_sets_the_base_rate(platform: Platfo
     assert first.rolling_adjusted == pytest.approx(first.rolling_pr_auc)  # its own base rate: unchanged
     assert report.current_raw is not None and report.current is not None and report.baseline is not None
     assert report.baseline - report.current_raw > 0.1 and abs(report.baseline - report.current) < 0.06
+
+
+# -- sampling error: the band per window, the whole current window, the trigger's evidence -------------------------
+def test_every_window_records_its_anomalies_and_a_band_around_the_monitored_value(platform: Platform) -> None:
+    rng = np.random.default_rng(31)
+    holdout = _model_output(rng, 20_000, 0.05, 4.0)
+    _promote(platform, 8, float(average_precision_score(holdout["label"], holdout["score"])), 20_000, 1000)
+    frame = _windows(
+        pd.concat([_model_output(rng, n, 0.03, 4.0) for n in (2000, 2000, 60)], ignore_index=True), 2000
+    ).head(4060)
+    report = PerformanceMonitor(platform, PerformanceConfig(rolling_windows=1, min_labelled_rows=20)).evaluate(
+        frame, model_version="8"
+    )
+    for w in report.windows[:2]:
+        assert w.rolling_lower is not None and w.rolling_upper is not None and w.rolling_adjusted is not None
+        assert w.rolling_lower < w.rolling_adjusted < w.rolling_upper
+    last = report.windows[-1]  # 60 bars, about 2 anomalies: a wide band or none, never a confident value
+    assert last.rolling_lower is None or (last.rolling_upper or 0) - last.rolling_lower > 0.2
+    table = platform.store.read(platform.config.table("model_monitoring")).sort_values("window_start")
+    assert table["rolling_lower"].tolist()[:2] == pytest.approx([w.rolling_lower for w in report.windows[:2]])
+    assert table["positives"].tolist() == [w.positives for w in report.windows]
+    assert set(table["confidence"]) == {0.95}
+    # seeded: the same rows give the same band
+    again = PerformanceMonitor(platform, PerformanceConfig(rolling_windows=1, min_labelled_rows=20)).evaluate(
+        frame, model_version="8", record=False
+    )
+    assert [w.rolling_lower for w in again.windows] == [w.rolling_lower for w in report.windows]
+    assert report.overall is not None and report.overall.positives == int(frame["label"].sum())
+
+
+def test_a_drop_on_too_few_anomalies_or_within_noise_does_not_count(platform: Platform) -> None:
+    rng = np.random.default_rng(12)
+    holdout = _model_output(rng, 20_000, 0.02, 4.0)
+    gate = float(average_precision_score(holdout["label"], holdout["score"]))
+    _promote(platform, 5, gate, 20_000, int(holdout["label"].sum()))
+    monitor = PerformanceMonitor(platform, PerformanceConfig(rolling_windows=3, min_labelled_rows=20))
+    cfg = RetrainingConfig(performance_drop=0.1)
+
+    # a clearly worse model, but the whole window holds only ~12 anomalies: not judged
+    few = monitor.evaluate(_windows(_model_output(rng, 600, 0.02, 1.6), 200), model_version="5", record=False)
+    signals = TriggerSignals.from_reports(None, few, cfg)
+    assert few.drop is not None and few.drop > 0.1 and not signals.performance_degraded
+    assert signals.performance_note is not None and "too few anomalies" in signals.performance_note
+    assert signals.performance_positives == few.overall.positives < 30  # type: ignore[union-attr]
+
+    # the same worse model on a whole day (~180 anomalies): the drop's lower bound is far above zero
+    day = monitor.evaluate(_windows(_model_output(rng, 9000, 0.02, 1.6), 3000), model_version="5", record=False)
+    signals = TriggerSignals.from_reports(None, day, cfg)
+    assert signals.performance_degraded and signals.performance_drop_lower is not None
+    assert 0 < signals.performance_drop_lower < signals.performance_drop  # type: ignore[operator]
+    assert signals.performance_lower < signals.performance_current < signals.performance_upper  # type: ignore[operator]
+    assert "on 1" in signals.describe() and "lower bound" in signals.describe()
+
+    # a drop of >= 0.1 whose interval still reaches the baseline is noise: with a huge baseline uncertainty
+    noisy = TriggerSignals.from_reports(
+        None,
+        PerformanceReport(**{**day.__dict__, "baseline_se": 1.0}),
+        cfg,  # type: ignore[arg-type]
+    )
+    assert not noisy.performance_degraded and "within noise" in (noisy.performance_note or "")

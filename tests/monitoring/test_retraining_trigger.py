@@ -20,6 +20,7 @@ from financial_transactions.monitoring.retraining_trigger import (
     history_of,
 )
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.launchers import LaunchResult
 
 from .race_worker import RecordingLauncher, race
 
@@ -153,7 +154,8 @@ def test_cooldown_read_from_the_audit_table(platform: Platform) -> None:
     ]
     launches = audit[audit["event_type"] == "launch"]
     assert set(launches["parent_event_id"]) == {first.event_id, decisions.iloc[3]["event_id"]}
-    assert set(launches["decision"]) == {"launched"}
+    # each launch: "launching" before the launcher ran, then its outcome
+    assert sorted(launches["decision"]) == ["launched", "launched", "launching", "launching"]
     assert decisions.iloc[0]["drifted_features"] == "rsi,volume" and decisions.iloc[0]["cooldown_hours"] == 6
 
 
@@ -169,7 +171,7 @@ def test_failed_launch_is_audited_and_does_not_raise(platform: Platform) -> None
     assert result.decision == "triggered" and result.launch is not None
     assert result.launch.status == "launch_failed" and "cluster quota exceeded" in (result.launch.detail or "")
     audit = p.store.read(p.config.table("retraining_audit"))
-    assert audit[audit["event_type"] == "launch"].iloc[0]["decision"] == "launch_failed"
+    assert sorted(audit[audit["event_type"] == "launch"]["decision"]) == ["launch_failed", "launching"]
 
 
 class _Broken:
@@ -199,7 +201,8 @@ def test_a_failed_launch_uses_up_neither_the_cooldown_nor_the_daily_limit(platfo
     assert skipped.decision == "skipped_limit" and "1 retrain(s) today, daily limit is 1" in skipped.reason
     assert launcher.launched == [retried.event_id]
     audit = p.store.read(p.config.table("retraining_audit")).sort_values("decided_at", kind="stable")
-    launches = audit[audit["event_type"] == "launch"].set_index("parent_event_id")["decision"].to_dict()
+    outcomes = audit[(audit["event_type"] == "launch") & (audit["decision"] != "launching")]
+    launches = outcomes.set_index("parent_event_id")["decision"].to_dict()
     assert launches == {failed.event_id: "launch_failed", retried.event_id: "launched"}
     decisions = audit[audit["event_type"] == "decision"]
     assert decisions["decision"].tolist() == ["triggered", "triggered", "skipped_cooldown", "skipped_limit"]
@@ -216,6 +219,67 @@ def test_no_launch_is_audited_and_does_not_block_the_next_cycle(platform: Platfo
     real = trigger.evaluate(DRIFT)
     assert real.decision == "triggered" and launcher.launched == [real.event_id]
     assert trigger.evaluate(DRIFT).decision == "skipped_cooldown"
+
+
+class SlowLauncher:
+    """An in-process launcher that trains for a long time: it blocks until released, and meanwhile lets
+    another trigger (another drift job run) decide, with a clock far past the launch timeout."""
+
+    name = "slow-local-train"
+
+    def __init__(self, during: Any) -> None:
+        self.during = during
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.seen: list[Any] = []
+
+    def launch(self, event_id: str, reason: str) -> LaunchResult:
+        self.started.set()
+        self.seen.append(self.during())
+        assert self.release.wait(timeout=60)
+        return LaunchResult("launched", self.name, run_id=event_id, detail="trained")
+
+
+def test_a_retrain_running_past_the_launch_timeout_keeps_its_slot(platform: Platform) -> None:
+    """The launch row is written before the launcher runs: a concurrent trigger 45 minutes later (launch timeout
+    30) sees a retrain under way, not a dead trigger, and neither starts a second one nor frees the daily slot."""
+    p = _platform(platform, cooldown_hours=0.25, daily_limit=1, launch_timeout_minutes=30)
+    later = NOW + timedelta(minutes=45)
+    second: list[Any] = []
+    rival = RecordingLauncher()
+
+    def concurrent() -> Any:
+        result: dict[str, Any] = {}
+        thread = threading.Thread(
+            target=lambda: result.update(r=RetrainingTrigger(p, launcher=rival, clock=lambda: later).evaluate(DRIFT))
+        )
+        thread.start()
+        thread.join(timeout=60)
+        second.append(result["r"])
+        return result["r"]
+
+    slow = SlowLauncher(concurrent)
+    first: dict[str, Any] = {}
+    runner = threading.Thread(
+        target=lambda: first.update(r=RetrainingTrigger(p, launcher=slow, clock=lambda: NOW).evaluate(DRIFT))
+    )
+    runner.start()
+    assert slow.started.wait(timeout=60)
+    slow.release.set()
+    runner.join(timeout=60)
+
+    (other,) = second
+    assert other.decision == "skipped_limit" and rival.launched == []  # the cooldown (15 min) is over; the slot holds
+    assert other.history.triggered_today == 1 and "1 retrain(s) today, daily limit is 1" in other.reason
+    assert first["r"].decision == "triggered" and first["r"].launch.status == "launched"
+    audit = p.store.read(p.config.table("retraining_audit"))
+    launches = audit[audit["event_type"] == "launch"]
+    assert sorted(launches["decision"]) == ["launched", "launching"]
+    assert set(launches["parent_event_id"]) == {first["r"].event_id}
+    # without the launching row the same history would have freed the slot (the decision looked abandoned)
+    without = audit[audit["decision"] != "launching"]
+    without = without[~((without["event_type"] == "launch") & (without["parent_event_id"] == first["r"].event_id))]
+    assert history_of(without, later, timedelta(minutes=30)).triggered_today == 0
 
 
 # -- the task value a Databricks condition_task reads ------------------------------------------------
@@ -248,7 +312,7 @@ def test_task_value_launch_sets_retrain_true_once_and_false_otherwise(platform: 
     quiet = trigger.evaluate(QUIET)
     assert quiet.decision == "no_drift" and values.values == [("retrain", True), ("retrain", False), ("retrain", False)]
     audit = p.store.read(p.config.table("retraining_audit"))
-    launch = audit[audit["event_type"] == "launch"].iloc[0]
+    launch = audit[(audit["event_type"] == "launch") & (audit["decision"] != "launching")].iloc[0]
     assert (launch["parent_event_id"], launch["decision"], launch["launcher"]) == (
         first.event_id,
         "launched",
@@ -393,7 +457,7 @@ def test_databricks_launcher_finds_the_job_and_runs_it_once(platform: Platform) 
     assert body["job_id"] == 123 and body["idempotency_token"] == result.event_id  # a retried call never runs twice
     assert body["job_parameters"]["trigger_event_id"] == result.event_id
     audit = p.store.read(p.config.table("retraining_audit"))
-    launch = audit[audit["event_type"] == "launch"].iloc[0]
+    launch = audit[(audit["event_type"] == "launch") & (audit["decision"] == "launched")].iloc[0]
     assert (launch["launcher"], launch["run_id"], launch["detail"]) == ("databricks-run-now", "456", "job_id=123")
 
 

@@ -277,18 +277,53 @@ class ModelsConfig(StrictModel):
 
 
 class GuardrailsConfig(StrictModel):
-    """What a challenger may not regress, relative to the champion on the same holdout."""
+    """What a challenger may not regress: recall at the matched operating point, and the latency objective."""
 
-    recall_tolerance: float = Field(default=0.05, ge=0, le=1)  # absolute recall drop allowed
-    latency_tolerance: float = Field(default=0.5, ge=0, le=100)  # relative slow-down allowed
-    # a slow-down smaller than this many ms per batch never trips the guardrail (timer noise on tiny batches)
-    latency_slack_ms: float = Field(default=5.0, ge=0, le=600_000)
+    recall_tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="recall the challenger may lose against the champion at the matched operating point (absolute)",
+    )
+    latency_objective_ms: float = Field(
+        default=2000.0,
+        gt=0,
+        le=600_000,
+        description="service objective: the median time to score one batch of latency_batch_rows rows",
+    )
+    latency_batch_rows: int = Field(
+        default=10_000, ge=1, le=10_000_000, description="rows per timed batch (holdout rows repeated to this size)"
+    )
 
 
 class GateConfig(StrictModel):
-    margin: float = Field(default=0.01, ge=0, le=1)
+    """The promotion gate (``models.champion_challenger``): a paired test on the same holdout, matched cuts."""
+
+    margin: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="the lower confidence bound of the primary-metric gain (challenger - champion) must reach this",
+    )
+    confidence: float = Field(
+        default=0.95, ge=0.5, lt=1, description="one-sided level of the bounds on the primary-metric gain"
+    )
+    bootstrap_resamples: int = Field(
+        default=1000, ge=100, le=100_000, description="class-stratified paired bootstrap resamples of the holdout"
+    )
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="seed of the bootstrap (same holdout, same bounds)")
+    operating_point: Literal["fpr", "alert_rate"] = Field(
+        default="fpr",
+        description="how the two models' cuts are matched for the recall guardrail: the same false-positive rate, "
+        "or the same share of rows flagged (alert budget); never each model's own threshold",
+    )
+    operating_value: float = Field(
+        default=0.01, gt=0, lt=1, description="the FPR, or the alert rate, both models are cut at"
+    )
     guardrails: GuardrailsConfig = GuardrailsConfig()
-    latency_repeats: int = Field(default=3, ge=1, le=100)  # best-of-N timing of each model's batch scoring
+    latency_repeats: int = Field(
+        default=5, ge=1, le=100, description="timed batches per model; the median is judged (one warm call first)"
+    )
     pending_promotion_timeout_seconds: float = Field(
         default=900.0,
         ge=0,
@@ -303,4 +338,7 @@ class ValidatorConfig(StrictModel):
     min_roc_auc: float = Field(default=0.7, ge=0, le=1)
     latency_budget_ms: float = Field(default=2000.0, gt=0, le=600_000)
     latency_batch_rows: int = Field(default=10_000, ge=1, le=10_000_000)
+    latency_repeats: int = Field(
+        default=5, ge=1, le=100, description="timed batches; the median is judged against latency_budget_ms"
+    )
     sample_rows: int = Field(default=1000, ge=1, le=10_000_000)

@@ -87,8 +87,24 @@ class PerformanceConfig(StrictModel):
 
     window_minutes: int = Field(default=60, ge=1, le=10_080, description="length of one evaluation window")
     rolling_windows: int = Field(default=3, ge=1, le=1000, description="windows pooled into the rolling metrics")
-    min_labelled_rows: int = Field(default=20, ge=1, le=10_000_000)
+    min_labelled_rows: int = Field(
+        default=20, ge=1, le=10_000_000, description="fewer rows in a window: its metrics are null"
+    )
     metric: Literal["pr_auc", "precision", "recall"] = "pr_auc"
+    min_positives: int = Field(
+        default=30,
+        ge=1,
+        le=10_000_000,
+        description="labelled anomalies the whole current window needs before a drop can count (PR-AUC from a "
+        "handful of anomalies swings by +/-0.3 on a model of constant quality)",
+    )
+    confidence: float = Field(
+        default=0.95, ge=0.5, lt=1, description="two-sided level of the bootstrap intervals (per window, current)"
+    )
+    bootstrap_resamples: int = Field(
+        default=1000, ge=100, le=100_000, description="class-stratified bootstrap resamples per interval"
+    )
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="seed of the bootstrap intervals")
     monitor_granularity: str = Field(default="1 day", pattern=r"^\d+ (minute|minutes|hour|hours|day|days|week|weeks)$")
     monitor_assets_dir: str = Field(default="/Workspace/Shared/financial-ai-mlops/lakehouse_monitoring", min_length=1)
 
@@ -96,7 +112,13 @@ class PerformanceConfig(StrictModel):
 class RetrainingConfig(StrictModel):
     cooldown_hours: float = Field(default=6.0, ge=0, le=24 * 30)
     daily_limit: int = Field(default=3, ge=0, le=1000, description="triggered retrains per UTC day")
-    performance_drop: float = Field(default=0.1, ge=0, le=1)
+    performance_drop: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="the smallest drop of the champion's metric (whole current window vs baseline) that counts, "
+        "and only with performance.min_positives anomalies and a confidence bound above zero",
+    )
     job_name: str = "financial-retraining-workflow"
     job_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="skips the lookup by job_name")
     launch: Literal["run_now", "task_value"] = Field(

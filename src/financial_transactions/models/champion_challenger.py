@@ -4,11 +4,25 @@ Rules
 -----
 * **Same data.** Champion and challenger are loaded from the registry as pyfuncs
   and re-scored on the *same* current holdout; neither's stored metrics are trusted.
-* **Promotion.** PROMOTE only if ``challenger[primary] - champion[primary] >=
-  gate.margin`` and no guardrail regresses beyond tolerance:
-  recall (``challenger.recall >= champion.recall - recall_tolerance``) and batch
-  latency (``challenger_ms <= champion_ms * (1 + latency_tolerance) + latency_slack_ms``;
-  best of ``gate.latency_repeats`` timings of the whole holdout).
+* **A gain beyond noise.** The primary-metric gain (challenger − champion) is
+  estimated with a *paired*, class-stratified bootstrap of that holdout
+  (``gate.bootstrap_resamples`` resamples, ``gate.seed``; both models scored on
+  the same resamples, see :func:`models.metrics.paired_difference`). PROMOTE needs
+  its one-sided lower confidence bound (``gate.confidence``) to reach ``gate.margin``:
+  on a holdout with a few dozen anomalies the point gain of an equally good model
+  clears a fixed margin a third of the time; its lower bound does in under 5 %.
+* **Matched operating points.** The recall guardrail compares both models cut at
+  the *same* operating point, the same FPR (``gate.operating_point = fpr``) or the
+  same share of rows flagged (``alert_rate``, an analyst's alert budget), at
+  ``gate.operating_value``: ``challenger - champion >= -guardrails.recall_tolerance``.
+  Each model's own stored threshold is never compared: a model that flags 9 % of
+  bars "wins" recall against one that flags 1 %. Both own-threshold recalls are
+  still recorded, for information.
+* **Latency against an objective.** The challenger's median time over
+  ``gate.latency_repeats`` timings (after one warm call) of one batch of
+  ``guardrails.latency_batch_rows`` holdout rows must be within
+  ``guardrails.latency_objective_ms``. The champion is timed the same way, for the
+  record only: a ratio of two timings on a shared machine measures the machine.
 * **First deploy.** Auto-promote only when the registry *positively* lists the
   model's aliases without ``champion``.
 * **Fail closed.** Any other registry error, or a model that cannot be loaded or
@@ -25,8 +39,14 @@ Audit table ``champion_challenger_audit`` (one row per decision, key ``decision_
 ``decision`` ("PROMOTE" | "REJECT"), ``first_deploy`` (bool), ``reason`` (str),
 ``primary_metric``, ``challenger_version`` (long), ``champion_version`` (long, null
 when none), ``challenger_primary`` / ``champion_primary`` (double), ``margin``
-(challenger − champion, double), ``required_margin``, ``challenger_recall`` /
-``champion_recall``, ``challenger_latency_ms`` / ``champion_latency_ms``,
+(challenger − champion, double), ``required_margin``, the test (``margin_lower`` /
+``margin_upper`` one-sided bounds, ``confidence``, ``test`` in words,
+``challenger_primary_se`` / ``champion_primary_se``), ``challenger_recall`` /
+``champion_recall`` (at each model's own threshold, information only), the matched
+operating point (``operating_point``, ``operating_value``,
+``challenger_matched_recall`` / ``champion_matched_recall`` and the cuts
+``*_matched_threshold``), ``challenger_latency_ms`` / ``champion_latency_ms``
+(medians), ``latency_objective_ms``, ``latency_batch_rows``,
 ``challenger_metrics`` / ``champion_metrics`` (JSON object of every metric),
 ``state_before`` / ``state_after`` (JSON object alias → version; ``state_after`` of
 a PROMOTE is the alias map read back from the registry after the change),
@@ -95,7 +115,13 @@ import pyarrow as pa
 from financial_transactions.config.ml import GateConfig
 from financial_transactions.lakehouse import ConcurrentModification
 from financial_transactions.lakehouse.catalog import TableKind, spec, specs_of
-from financial_transactions.models.metrics import evaluate_predictions
+from financial_transactions.models.metrics import (
+    OperatingPoint,
+    PairedDifference,
+    evaluate_predictions,
+    operating_point,
+    paired_difference,
+)
 from financial_transactions.models.registry import (
     CHALLENGER,
     CHAMPION,
@@ -163,75 +189,160 @@ def default_alert_callback(platform: Platform) -> AlertCallback:
 # -- scoring and the pure decision ---------------------------------------------------
 @dataclass
 class GateScore:
-    """One model re-scored on the gate's holdout."""
+    """One model re-scored on the gate's holdout: its metrics, its cut at the matched operating point, its latency."""
 
     version: int
     metrics: dict[str, float]
-    latency_ms: float
+    latency_ms: float  # median of the timed batches
     rows: int
+    matched: OperatingPoint | None = None
+    latency_samples_ms: list[float] = field(default_factory=list)
+    scores: np.ndarray | None = field(default=None, repr=False, compare=False)
+    flags: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def recall(self) -> float:
+        """Recall at the model's own stored threshold (recorded; the gate judges :attr:`matched_recall`)."""
         return self.metrics["recall"]
+
+    @property
+    def matched_recall(self) -> float | None:
+        return self.matched.recall if self.matched is not None else None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "metrics": self.metrics,
+            "latency_ms": self.latency_ms,
+            "rows": self.rows,
+            "matched": asdict(self.matched) if self.matched is not None else None,
+        }
+
+
+def latency_batch(holdout: pd.DataFrame, rows: int) -> pd.DataFrame:
+    """The holdout's rows repeated (or cut) to exactly ``rows`` rows: one batch of the service objective's size."""
+    return holdout.iloc[np.resize(np.arange(len(holdout)), rows)].reset_index(drop=True)
+
+
+def time_batches(model: Any, batch: pd.DataFrame, repeats: int) -> list[float]:
+    """``repeats`` timings (ms) of scoring ``batch``, after one untimed warm call (lazy loading is not latency)."""
+    if repeats < 1:
+        raise ValueError("latency repeats must be at least 1")
+    model.predict(batch)
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(batch)
+        samples.append((time.perf_counter() - start) * 1000.0)
+    return samples
 
 
 def score_model(
-    model: Any, version: int, holdout: pd.DataFrame, y: np.ndarray, *, repeats: int, k: int, fixed_fpr: float
+    model: Any,
+    version: int,
+    holdout: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    cfg: GateConfig,
+    k: int,
+    fixed_fpr: float,
 ) -> GateScore:
-    """Best-of-``repeats`` batch latency plus every metric, from the pyfunc's own output."""
-    best = float("inf")
-    out: pd.DataFrame | None = None
+    """Every metric from the pyfunc's own output, the cut at the matched operating point, the median latency."""
     schema = model.metadata.get_input_schema()
-    batch = holdout[schema.input_names()] if schema is not None else holdout  # the columns it was built for
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = model.predict(batch)
-        best = min(best, (time.perf_counter() - start) * 1000.0)
-    if out is None:
-        raise ValueError("latency repeats must be at least 1")
+    rows = holdout[schema.input_names()] if schema is not None else holdout  # the columns it was built for
+    out = model.predict(rows)
     if "score" not in out or "label" not in out:
         raise ValueError(f"version {version} returned columns {list(out.columns)}; expected score and label")
-    metrics = evaluate_predictions(
-        y, out["score"].to_numpy(dtype=np.float64), out["label"].to_numpy() == 1, k=k, fixed_fpr=fixed_fpr
+    scores = out["score"].to_numpy(dtype=np.float64)
+    flags = out["label"].to_numpy() == 1
+    metrics = evaluate_predictions(y, scores, flags, k=k, fixed_fpr=fixed_fpr)
+    matched = operating_point(y, scores, cfg.operating_point, cfg.operating_value)
+    g = cfg.guardrails
+    samples = time_batches(model, latency_batch(rows, g.latency_batch_rows), cfg.latency_repeats)
+    median = float(np.median(samples))
+    metrics["inference_rows_per_s"] = g.latency_batch_rows / max(median / 1000.0, 1e-9)
+    return GateScore(version, metrics, median, len(holdout), matched, samples, scores, flags)
+
+
+def _metric_fn(name: str, k: int, fixed_fpr: float) -> Any:
+    """``metric(y, scores, flags)`` for the bootstrap of a primary metric other than PR-AUC."""
+
+    def fn(y: np.ndarray, scores: np.ndarray, flags: np.ndarray) -> float:
+        return evaluate_predictions(y, scores, flags, k=k, fixed_fpr=fixed_fpr)[name]
+
+    return fn
+
+
+def compare(
+    challenger: GateScore,
+    champion: GateScore,
+    y: np.ndarray,
+    cfg: GateConfig,
+    primary: str,
+    *,
+    k: int,
+    fixed_fpr: float,
+) -> PairedDifference:
+    """The paired bootstrap of the primary-metric gain (challenger − champion) on the shared holdout."""
+    if challenger.scores is None or champion.scores is None or challenger.flags is None or champion.flags is None:
+        raise ValueError("both models need their holdout scores for the paired test")
+    return paired_difference(
+        y,
+        (challenger.scores, challenger.flags),
+        (champion.scores, champion.flags),
+        metric=primary,
+        metric_fn=_metric_fn(primary, k, fixed_fpr),
+        confidence=cfg.confidence,
+        resamples=cfg.bootstrap_resamples,
+        seed=cfg.seed,
     )
-    metrics["inference_rows_per_s"] = len(holdout) / max(best / 1000.0, 1e-9)
-    return GateScore(version=version, metrics=metrics, latency_ms=best, rows=len(holdout))
+
+
+def _where(cfg: GateConfig) -> str:
+    what = "FPR" if cfg.operating_point == "fpr" else "alert rate"
+    return f"{what} {cfg.operating_value:g}"
 
 
 def decide(
-    challenger: GateScore, champion: GateScore | None, cfg: GateConfig, primary: str
+    challenger: GateScore,
+    champion: GateScore | None,
+    cfg: GateConfig,
+    primary: str,
+    test: PairedDifference | None = None,
 ) -> tuple[Literal["PROMOTE", "REJECT"], str]:
-    """The promotion rule (pure): margin on the primary metric, then recall and latency guardrails."""
+    """The promotion rule (pure): the gain's lower bound, recall at the matched cut, latency vs the objective."""
+    g = cfg.guardrails
+    problems = []
+    slow = challenger.latency_ms > g.latency_objective_ms
+    latency = (
+        f"median latency {challenger.latency_ms:.1f} ms for {g.latency_batch_rows:,} rows "
+        f"({'above' if slow else 'within'} the {g.latency_objective_ms:g} ms objective)"
+    )
     if champion is None:
-        return PROMOTE, "first deploy: the registry lists no champion"
+        if slow:
+            return REJECT, f"first deploy refused: latency guardrail: {latency}"
+        return PROMOTE, f"first deploy: the registry lists no champion; {latency}"
     if challenger.version == champion.version:
         return REJECT, f"version {challenger.version} is already the champion"
-    margin = challenger.metrics[primary] - champion.metrics[primary]
-    problems = []
-    if margin < cfg.margin - 1e-12:
-        problems.append(
-            f"{primary} margin {margin:+.4f} below the required {cfg.margin:.4f} "
-            f"({challenger.metrics[primary]:.4f} vs champion {champion.metrics[primary]:.4f})"
-        )
-    g = cfg.guardrails
-    if challenger.recall < champion.recall - g.recall_tolerance - 1e-12:
-        problems.append(
-            f"recall guardrail: {challenger.recall:.4f} vs champion {champion.recall:.4f} "
-            f"(tolerance {g.recall_tolerance:.4f})"
-        )
-    allowed_ms = champion.latency_ms * (1 + g.latency_tolerance) + g.latency_slack_ms
-    if challenger.latency_ms > allowed_ms:
-        problems.append(
-            f"latency guardrail: {challenger.latency_ms:.1f} ms vs champion {champion.latency_ms:.1f} ms "
-            f"(allowed {allowed_ms:.1f} ms)"
-        )
+    if test is None:
+        raise ValueError("a challenger against a champion needs the paired test")
+    gain = (
+        f"{primary} gain {test.estimate:+.4f} ({challenger.metrics[primary]:.4f} vs champion "
+        f"{champion.metrics[primary]:.4f}), {test.confidence:.0%} lower bound {test.lower:+.4f}"
+    )
+    if test.lower < cfg.margin - 1e-12:
+        problems.append(f"{gain} below the required margin {cfg.margin:.4f} (not shown beyond noise)")
+    ch, cp = challenger.matched_recall, champion.matched_recall
+    if ch is None or cp is None:
+        raise ValueError("both models need their matched operating point")
+    recall = f"recall at {_where(cfg)} {ch:.4f} vs champion {cp:.4f}"
+    if ch < cp - g.recall_tolerance - 1e-12:
+        problems.append(f"recall guardrail: {recall} (tolerance {g.recall_tolerance:.4f})")
+    if slow:
+        problems.append(f"latency guardrail: {latency}")
     if problems:
         return REJECT, "; ".join(problems)
-    return PROMOTE, (
-        f"{primary} {challenger.metrics[primary]:.4f} beats champion {champion.metrics[primary]:.4f} by "
-        f"{margin:+.4f} (>= {cfg.margin:.4f}); recall {challenger.recall:.4f} vs {champion.recall:.4f}; "
-        f"latency {challenger.latency_ms:.1f} vs {champion.latency_ms:.1f} ms"
-    )
+    return PROMOTE, f"{gain} >= margin {cfg.margin:.4f}; {recall}; {latency}"
 
 
 # -- the gate -------------------------------------------------------------------------
@@ -251,10 +362,26 @@ class GateDecision:
     error: str | None = None
     alerted: bool = False
     supersedes: str | None = None
+    test: PairedDifference | None = None
 
     @property
     def promoted(self) -> bool:
         return self.decision == PROMOTE
+
+    def figures(self) -> dict[str, Any]:
+        """The gate's numbers in one flat dict (run summaries): the gain with its bound, matched recalls, latency."""
+        out: dict[str, Any] = {}
+        if self.test is not None:
+            out["gain"] = round(self.test.estimate, 4)
+            out["gain_lower"] = round(self.test.lower, 4)
+        ch, cp = self.challenger, self.champion
+        if ch is not None and ch.matched is not None:
+            out["matched_recall"] = round(ch.matched.recall, 4)
+            if cp is not None and cp.matched is not None:
+                out["champion_matched_recall"] = round(cp.matched.recall, 4)
+        if ch is not None:
+            out["latency_ms"] = round(ch.latency_ms, 1)
+        return out
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -263,8 +390,9 @@ class GateDecision:
             "challenger_version": self.challenger_version,
             "champion_version": self.champion_version,
             "margin": self.margin,
-            "challenger": asdict(self.challenger) if self.challenger else None,
-            "champion": asdict(self.champion) if self.champion else None,
+            "test": asdict(self.test) if self.test else None,
+            "challenger": self.challenger.summary() if self.challenger else None,
+            "champion": self.champion.summary() if self.champion else None,
         }
 
 
@@ -325,7 +453,7 @@ class ChampionChallenger:
                 challenger_version,
                 holdout,
                 y,
-                repeats=self.cfg.gate.latency_repeats,
+                cfg=self.cfg.gate,
                 k=mcfg.precision_at_k,
                 fixed_fpr=mcfg.fixed_fpr,
             )
@@ -342,14 +470,26 @@ class ChampionChallenger:
                     champion_version,
                     holdout,
                     y,
-                    repeats=self.cfg.gate.latency_repeats,
+                    cfg=self.cfg.gate,
                     k=mcfg.precision_at_k,
                     fixed_fpr=mcfg.fixed_fpr,
                 )
             except Exception as exc:
                 return self._fail(ctx, state_before, challenger, f"champion version {champion_version} unusable: {exc}")
 
-        decision, reason = decide(challenger, champion, self.cfg.gate, mcfg.primary_metric)
+        # 4. the paired test of the gain, on the same holdout (a test that cannot be computed rejects)
+        test: PairedDifference | None = None
+        if champion is not None and champion.version != challenger.version:
+            try:
+                test = compare(
+                    challenger, champion, y, self.cfg.gate, mcfg.primary_metric,
+                    k=mcfg.precision_at_k, fixed_fpr=mcfg.fixed_fpr,
+                )  # fmt: skip
+            except Exception as exc:
+                return self._fail(
+                    ctx, state_before, challenger, f"the paired test could not be computed: {exc}", champion=champion
+                )
+        decision, reason = decide(challenger, champion, self.cfg.gate, mcfg.primary_metric, test)
         margin = (
             challenger.metrics[mcfg.primary_metric] - champion.metrics[mcfg.primary_metric]
             if champion is not None
@@ -367,6 +507,7 @@ class ChampionChallenger:
             margin=margin,
             state_before=state_before,
             state_after=dict(state_before),
+            test=test,
         )
         if decision == REJECT:
             try:
@@ -653,7 +794,10 @@ class ChampionChallenger:
     ) -> int:
         """Append ``result``'s row (conditionally on ``expected_version`` when given); the new table version."""
         primary = self.cfg.models.primary_metric
-        ch, cp = result.challenger, result.champion
+        gate = self.cfg.gate
+        ch, cp, test = result.challenger, result.champion, result.test
+        ch_op = ch.matched if ch else None
+        cp_op = cp.matched if cp else None
         row = {
             "decision_id": result.decision_id,
             "decided_at": datetime.now(UTC),
@@ -668,11 +812,25 @@ class ChampionChallenger:
             "challenger_primary": ch.metrics.get(primary) if ch else None,
             "champion_primary": cp.metrics.get(primary) if cp else None,
             "margin": result.margin,
-            "required_margin": self.cfg.gate.margin,
+            "required_margin": gate.margin,
+            "margin_lower": test.lower if test else None,
+            "margin_upper": test.upper if test else None,
+            "confidence": test.confidence if test else None,
+            "test": test.test if test else None,
+            "challenger_primary_se": test.a_se if test else None,
+            "champion_primary_se": test.b_se if test else None,
             "challenger_recall": ch.recall if ch else None,
             "champion_recall": cp.recall if cp else None,
+            "operating_point": gate.operating_point,
+            "operating_value": gate.operating_value,
+            "challenger_matched_recall": ch_op.recall if ch_op else None,
+            "champion_matched_recall": cp_op.recall if cp_op else None,
+            "challenger_matched_threshold": ch_op.threshold if ch_op else None,
+            "champion_matched_threshold": cp_op.threshold if cp_op else None,
             "challenger_latency_ms": ch.latency_ms if ch else None,
             "champion_latency_ms": cp.latency_ms if cp else None,
+            "latency_objective_ms": gate.guardrails.latency_objective_ms,
+            "latency_batch_rows": gate.guardrails.latency_batch_rows,
             "challenger_metrics": _json(ch.metrics) if ch else None,
             "champion_metrics": _json(cp.metrics) if cp else None,
             "state_before": _json(result.state_before),

@@ -77,17 +77,34 @@ def decision_panel(decision: GateDecision, model_name: str) -> Panel:
         f"champion before: {decision.champion_version if decision.champion_version is not None else 'none'}",
         f"reason: {decision.reason}",
     ]
-    if decision.challenger is not None and decision.champion is not None:
-        lines.append(
-            "same holdout: "
-            + ", ".join(
-                f"{k} {decision.challenger.metrics[k]:.4f} vs {decision.champion.metrics[k]:.4f}"
-                for k in ("pr_auc", "recall")
-            )
-            + f", latency {decision.challenger.latency_ms:.1f} vs {decision.champion.latency_ms:.1f} ms"
-        )
+    lines += gate_figures(decision)
     lines.append(f"aliases now: {decision.state_after}")
     return Panel("\n".join(lines), title="champion / challenger gate", border_style=colour)
+
+
+def gate_figures(decision: GateDecision) -> list[str]:
+    """The gate's figures in words: the gain with its bound and test, recall at the matched cut, latency."""
+    ch, cp, test = decision.challenger, decision.champion, decision.test
+    lines = []
+    if test is not None and ch is not None and cp is not None:
+        lines.append(
+            f"same holdout ({ch.rows:,} rows): {test.metric} {ch.metrics[test.metric]:.4f} vs champion "
+            f"{cp.metrics[test.metric]:.4f}, gain {test.estimate:+.4f}, {test.confidence:.0%} bounds "
+            f"[{test.lower:+.4f}, {test.upper:+.4f}]"
+        )
+        lines.append(f"test: {test.test}")
+    if ch is not None and ch.matched is not None:
+        op = ch.matched
+        where = f"FPR {op.target:g}" if op.kind == "fpr" else f"alert rate {op.target:g}"
+        versus = f" vs champion {cp.matched.recall:.4f}" if cp is not None and cp.matched is not None else ""
+        lines.append(
+            f"matched operating point ({where}): recall {op.recall:.4f}{versus} "
+            f"(challenger flags {op.alert_rate:.2%} of rows, FPR {op.fpr:.4f})"
+        )
+    if ch is not None:
+        versus = f" (champion {cp.latency_ms:.1f} ms, information only)" if cp is not None else ""
+        lines.append(f"latency: median {ch.latency_ms:.1f} ms per batch{versus}")
+    return lines
 
 
 def outcome_renderables(

@@ -92,6 +92,8 @@ class TrainingOutcome:
             "version": self.registered_version,
             "decision": self.decision.decision if self.decision else "NOT_REGISTERED",
         }
+        if self.decision is not None:
+            out.update(self.decision.figures())  # the gain with its lower bound, recall at the matched cut
         return out
 
 

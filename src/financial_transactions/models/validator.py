@@ -8,8 +8,9 @@ Checks, in order (a failed load stops the rest, which would all fail for the sam
 3. ``no_nan_predictions`` – on ``sample_rows`` holdout rows it returns ``score``,
    ``label`` and ``model_version``, one row per input, finite scores, labels in {0, 1};
 4. ``min_pr_auc`` / ``min_roc_auc`` – holdout metrics at or above the floors;
-5. ``latency`` – one batch of ``latency_batch_rows`` rows (holdout rows repeated
-   to that size) scores within ``latency_budget_ms``.
+5. ``latency`` – the median of ``latency_repeats`` timings (after one warm call) of
+   one batch of ``latency_batch_rows`` rows (holdout rows repeated to that size) is
+   within ``latency_budget_ms``: one timing on a shared machine measures the machine.
 
 The report is logged (INFO/ERROR lines) and, when a run id is given, attached to
 that MLflow run as ``validation/report.json`` plus a ``validation_passed`` metric.
@@ -201,19 +202,22 @@ class ModelValidator:
             )
 
     def _check_latency(self, model: Any, holdout: pd.DataFrame, report: ValidationReport) -> None:
-        rows = self.cfg.latency_batch_rows
+        rows, repeats = self.cfg.latency_batch_rows, self.cfg.latency_repeats
         batch = holdout.iloc[np.resize(np.arange(len(holdout)), rows)].reset_index(drop=True)
         try:
-            start = time.perf_counter()
-            model.predict(batch)
-            ms = (time.perf_counter() - start) * 1000.0
+            model.predict(batch)  # warm: lazy loading is not latency
+            samples = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                model.predict(batch)
+                samples.append((time.perf_counter() - start) * 1000.0)
         except Exception as exc:
             report.checks.append(ValidationCheck("latency", False, f"batch predict raised {exc}"))
             return
+        ms = float(np.median(samples))
         budget = self.cfg.latency_budget_ms
-        report.checks.append(
-            ValidationCheck("latency", ms <= budget, f"{rows} rows in {ms:.1f} ms (budget {budget:.0f} ms)", ms, budget)
-        )
+        detail = f"{rows} rows in {ms:.1f} ms, median of {repeats} (budget {budget:.0f} ms)"
+        report.checks.append(ValidationCheck("latency", ms <= budget, detail, ms, budget))
 
     # -- reporting ---------------------------------------------------------------
     def _log(self, report: ValidationReport, run_id: str | None) -> None:

@@ -16,6 +16,19 @@ their ground-truth label and cut into fixed windows of
 A metric that is undefined (no predicted positives, no actual positives, or
 fewer than ``min_labelled_rows`` rows) is stored as null, never as 0.0.
 
+Sampling error
+--------------
+A PR-AUC from a handful of anomalies is mostly noise: on a model of constant
+quality it swings by ±0.3 between windows of 5 anomalies. So every monitored value
+comes with a two-sided ``performance.confidence`` interval from a class-stratified
+bootstrap of its rows (``performance.bootstrap_resamples``, seeded by
+``performance.seed``; :func:`financial_transactions.models.metrics.bootstrap_average_precision`
+for PR-AUC): ``rolling_lower`` / ``rolling_upper`` per window (null with fewer than two
+anomalies, where a resample cannot vary the anomalies) and
+:attr:`PerformanceReport.overall` over the *whole current window*, every scored row
+pooled. ``overall`` is what the retraining trigger judges, never the latest
+rolling window (which, at night, may be a single crypto hour with 5 anomalies).
+
 Comparable degradation (what the trigger uses)
 -----------------------------------------------
 Precision and PR-AUC depend on the base rate: the same model, equally good at
@@ -28,8 +41,9 @@ share of the gate holdout): negatives are weighted by
 gives the window the prevalence π₀ without changing either class's score
 distribution. PR-AUC is then the weighted average precision, precision is
 ``TP / (TP + c·FP)``, and recall (base-rate free) is unchanged. This is
-``rolling_adjusted``; :attr:`PerformanceReport.current` is it whenever π₀ is
-known, and the raw rolling value (flagged as such) only when it is not.
+``rolling_adjusted``; the intervals and :attr:`PerformanceReport.current` are
+measured at π₀ whenever it is known, and at the window's own base rate (flagged as
+such) only when it is not.
 
 The label is the training label, from the same code
 (:func:`financial_transactions.features.labels.label_bars` with ``labels`` and
@@ -43,8 +57,10 @@ Bars no rule can label are left out of the windows (counted in the report).
 
 Baseline for the trigger: the champion's metric on the gate's holdout, read
 from its PROMOTE row in ``champion_challenger_audit`` (π₀ = ``holdout_anomalies
-/ holdout_rows``); without one, the champion's first monitored window (π₀ = that
-window's rolling anomaly share).
+/ holdout_rows``; its bootstrap standard error ``challenger_primary_se`` when the
+row's primary metric is the monitored one); without one, the champion's first
+monitored window (π₀ = that window's rolling anomaly share, its standard error
+from that window's interval).
 
 Results are merged into ``model_monitoring`` (key: model_version + window_start),
 so re-scoring a window replaces its row.
@@ -63,6 +79,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -79,6 +96,7 @@ from financial_transactions.features.labels import (
     load_ground_truth,
 )
 from financial_transactions.lakehouse.catalog import spec
+from financial_transactions.models.metrics import bootstrap_average_precision
 from financial_transactions.models.registry import CHAMPION, ModelRegistry
 from financial_transactions.runtime import Platform
 
@@ -108,6 +126,8 @@ class WindowPerformance:
     rolling_pr_auc: float | None
     rolling_positives: int = 0
     rolling_adjusted: float | None = None  # the monitored metric at the reference base rate (module docstring)
+    rolling_lower: float | None = None  # interval of the monitored value (adjusted when the base rate is known)
+    rolling_upper: float | None = None
 
     def rolling(self, metric: str) -> float | None:
         return getattr(self, f"rolling_{metric}")  # type: ignore[no-any-return]
@@ -118,12 +138,26 @@ class WindowPerformance:
 
 
 @dataclass(frozen=True)
+class Estimate:
+    """The monitored metric over a set of labelled rows, with its two-sided bootstrap interval."""
+
+    value: float | None
+    lower: float | None
+    upper: float | None
+    se: float | None
+    positives: int
+    rows: int
+    confidence: float
+
+
+@dataclass(frozen=True)
 class Baseline:
     """The champion's reference value of the metric, the base rate it was measured at, and where it came from."""
 
     value: float | None
     prevalence: float | None
     source: str
+    se: float | None = None  # its standard error, when known (the gate's bootstrap, or the window's interval)
 
 
 @dataclass
@@ -136,6 +170,8 @@ class PerformanceReport:
     baseline_source: str
     baseline_prevalence: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    overall: Estimate | None = None  # the whole current window, every scored row pooled (what the trigger judges)
+    baseline_se: float | None = None
 
     @property
     def comparable(self) -> bool:
@@ -144,7 +180,10 @@ class PerformanceReport:
 
     @property
     def current(self) -> float | None:
-        """The latest defined rolling value, at the baseline's base rate when that is known."""
+        """The whole current window's value (:attr:`overall`) when measured, else the latest defined rolling value;
+        at the baseline's base rate when that is known."""
+        if self.overall is not None:
+            return self.overall.value
         for w in reversed(self.windows):
             value = w.rolling_adjusted if self.comparable else w.rolling(self.metric)
             if value is not None:
@@ -167,12 +206,16 @@ class PerformanceReport:
         return self.baseline - self.current
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "model_version": self.model_version,
             "windows": len(self.windows),
             self.metric: round(self.current, 4) if self.current is not None else None,
             "baseline": round(self.baseline, 4) if self.baseline is not None else None,
         }
+        if self.overall is not None:
+            out["positives"] = self.overall.positives
+            out["interval"] = _interval_text(self.overall.lower, self.overall.upper)
+        return out
 
     def to_table(self, env: str) -> pa.Table:
         now = datetime.now(UTC)
@@ -184,6 +227,7 @@ class PerformanceReport:
                 "model_version": self.model_version,
                 **{k: getattr(w, k) for k in spec("model_monitoring").schema.names if hasattr(w, k)},
                 "metric": self.metric,
+                "confidence": self.overall.confidence if self.overall is not None else None,
                 "reference_prevalence": self.baseline_prevalence,
                 "baseline": self.baseline,
                 "baseline_source": self.baseline_source,
@@ -245,11 +289,88 @@ def metric_at_prevalence(
     raise ValueError(f"unknown metric {metric!r}")
 
 
+def bootstrap_values(
+    metric: str,
+    y: np.ndarray,
+    score: np.ndarray,
+    pred: np.ndarray,
+    reference_prevalence: float | None,
+    resamples: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """``metric`` on ``resamples`` class-stratified bootstrap resamples (at ``reference_prevalence`` when given).
+
+    NaN where a resample leaves the metric undefined (precision with nothing flagged).
+    """
+    labels = np.asarray(y, dtype=np.int64)
+    pos = labels == 1
+    positives, negatives = int(pos.sum()), int((~pos).sum())
+    if positives == 0 or negatives == 0:
+        return np.full(resamples, np.nan)
+    c = 1.0
+    if reference_prevalence is not None and metric != "recall":
+        weights = prevalence_weights(labels, reference_prevalence)
+        if weights is None:
+            return np.full(resamples, np.nan)
+        c = float(weights[~pos][0])
+    if metric == "pr_auc":
+        return bootstrap_average_precision(labels, [score], resamples=resamples, rng=rng, negative_weight=c)[:, 0]
+    flagged = np.asarray(pred) == 1
+    copies = rng.multinomial(positives, np.full(positives, 1.0 / positives), size=resamples)
+    tp = copies @ flagged[pos].astype(np.float64)
+    if metric == "recall":
+        return np.asarray(tp / positives)
+    if metric == "precision":
+        fp = rng.binomial(negatives, float(flagged[~pos].mean()), size=resamples).astype(np.float64)
+        denom = tp + c * fp
+        return np.divide(tp, denom, out=np.full(resamples, np.nan), where=denom > 0)
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def estimate(
+    metric: str,
+    y: np.ndarray,
+    score: np.ndarray,
+    pred: np.ndarray,
+    config: PerformanceConfig,
+    *,
+    reference_prevalence: float | None,
+    rng: np.random.Generator,
+) -> Estimate:
+    """The monitored value of these rows (at ``reference_prevalence`` when given) and its bootstrap interval.
+
+    The interval needs two anomalies at least: from one, every resample holds the same anomaly.
+    """
+    labels = np.asarray(y, dtype=np.int64)
+    positives, rows = int(labels.sum()), int(labels.size)
+    if reference_prevalence is not None:
+        value = metric_at_prevalence(metric, labels, score, pred, reference_prevalence, config.min_labelled_rows)
+    else:
+        value = _metrics(labels, score, pred, config.min_labelled_rows)[metric]
+    if value is None or positives < 2:
+        return Estimate(value, None, None, None, positives, rows, config.confidence)
+    boot = bootstrap_values(metric, labels, score, pred, reference_prevalence, config.bootstrap_resamples, rng)
+    boot = boot[np.isfinite(boot)]
+    if boot.size < 2:
+        return Estimate(value, None, None, None, positives, rows, config.confidence)
+    tail = (1.0 - config.confidence) / 2.0
+    lower, upper = np.quantile(boot, [tail, 1.0 - tail])
+    return Estimate(value, float(lower), float(upper), float(boot.std(ddof=1)), positives, rows, config.confidence)
+
+
+def se_of_interval(lower: float | None, upper: float | None, confidence: float) -> float | None:
+    """The standard error a two-sided normal interval of this width has (a stored interval's spread)."""
+    if lower is None or upper is None or pd.isna(lower) or pd.isna(upper):
+        return None
+    return (float(upper) - float(lower)) / (2.0 * NormalDist().inv_cdf(0.5 + confidence / 2.0))
+
+
 def window_metrics(
     frame: pd.DataFrame,
     config: PerformanceConfig,
     *,
     reference_prevalence: float | None = None,
+    intervals: bool = True,
     time_col: str = "bar_start",
     label_col: str = "label",
     score_col: str = "score",
@@ -258,7 +379,8 @@ def window_metrics(
     """Per-window and rolling metrics over labelled, scored rows (oldest window first).
 
     With ``reference_prevalence`` each window also gets ``rolling_adjusted``: the
-    monitored metric (``config.metric``) at that base rate.
+    monitored metric (``config.metric``) at that base rate. With ``intervals`` each
+    window gets the bootstrap interval of its monitored value (seeded per window).
     """
     missing = [c for c in (time_col, label_col, score_col, prediction_col) if c not in frame.columns]
     if missing:
@@ -295,6 +417,14 @@ def window_metrics(
             if reference_prevalence is not None
             else None
         )
+        band = (
+            estimate(
+                config.metric, py, ps, pp, config,
+                reference_prevalence=reference_prevalence, rng=np.random.default_rng((config.seed, i)),
+            )
+            if intervals
+            else None
+        )  # fmt: skip
         out.append(
             WindowPerformance(
                 window_start=pd.Timestamp(w).to_pydatetime(),
@@ -311,6 +441,8 @@ def window_metrics(
                 rolling_pr_auc=rolling["pr_auc"],
                 rolling_positives=int(py.sum()),
                 rolling_adjusted=adjusted,
+                rolling_lower=band.lower if band is not None else None,
+                rolling_upper=band.upper if band is not None else None,
             )
         )
     return out
@@ -366,12 +498,36 @@ class PerformanceMonitor:
         ``rolling_adjusted`` is measured at that base rate.
         """
         cfg = self.platform.config
-        windows = window_metrics(scored, self.cfg, time_col=time_col)
-        base = self.baseline(model_version, windows)
-        if base.prevalence is not None:
-            windows = window_metrics(scored, self.cfg, reference_prevalence=base.prevalence, time_col=time_col)
+        base = self.baseline(model_version, window_metrics(scored, self.cfg, intervals=False, time_col=time_col))
+        windows = window_metrics(scored, self.cfg, reference_prevalence=base.prevalence, time_col=time_col)
+        baseline_se = base.se
+        if base.source == "first monitored window" and baseline_se is None:
+            first = next((w for w in windows if w.rolling(self.cfg.metric) is not None), None)
+            if first is not None:
+                baseline_se = se_of_interval(first.rolling_lower, first.rolling_upper, self.cfg.confidence)
+        overall = (
+            estimate(
+                self.cfg.metric,
+                scored["label"].to_numpy(dtype=np.int64),
+                scored["score"].to_numpy(dtype=np.float64),
+                scored["prediction"].to_numpy(dtype=np.int64),
+                self.cfg,
+                reference_prevalence=base.prevalence,
+                rng=np.random.default_rng(self.cfg.seed),
+            )
+            if len(scored)
+            else None
+        )
         report = PerformanceReport(
-            cfg.model_name, str(model_version), self.cfg.metric, windows, base.value, base.source, base.prevalence
+            cfg.model_name,
+            str(model_version),
+            self.cfg.metric,
+            windows,
+            base.value,
+            base.source,
+            base.prevalence,
+            overall=overall,
+            baseline_se=baseline_se,
         )
         if record and windows:
             self.platform.store.merge(
@@ -430,8 +586,12 @@ class PerformanceMonitor:
                 if value is None and row.get("primary_metric") == metric:
                     value = row.get("challenger_primary")
                 if value is not None and not pd.isna(value):
+                    se = row.get("challenger_primary_se") if row.get("primary_metric") == metric else None
                     return Baseline(
-                        float(value), _holdout_prevalence(row), f"gate holdout (decision {row['decision_id']})"
+                        float(value),
+                        _holdout_prevalence(row),
+                        f"gate holdout (decision {row['decision_id']})",
+                        None if se is None or pd.isna(se) else float(se),
                     )
         history = self._history(model_version)
         if history is not None:
@@ -455,7 +615,14 @@ class PerformanceMonitor:
         prevalence = None
         if "rolling_positives" in hist.columns and not pd.isna(first["rolling_positives"]) and first["rolling_rows"]:
             prevalence = float(first["rolling_positives"]) / float(first["rolling_rows"])
-        return Baseline(float(first[column]), prevalence, "first monitored window")
+        se = None
+        if "rolling_lower" in hist.columns and "rolling_upper" in hist.columns:
+            se = se_of_interval(first["rolling_lower"], first["rolling_upper"], self.cfg.confidence)
+        return Baseline(float(first[column]), prevalence, "first monitored window", se)
+
+
+def _interval_text(lower: float | None, upper: float | None) -> str | None:
+    return None if lower is None or upper is None else f"[{lower:.3f}, {upper:.3f}]"
 
 
 def _holdout_prevalence(row: pd.Series) -> float | None:

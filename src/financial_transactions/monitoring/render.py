@@ -54,9 +54,14 @@ def print_cycle(console: Console, cycle: MonitoringCycle) -> None:
             if p.baseline_prevalence is not None
             else " (raw: the baseline's anomaly rate is unknown)"
         )
+        o = p.overall
+        band = f" [{o.lower:.3f}, {o.upper:.3f}] ({o.confidence:.0%})" if o and o.lower is not None else ""
+        count = f" on {o.positives} labelled anomalies in {o.rows:,} bars" if o is not None else ""
+        spread = f" ± {p.baseline_se:.3f} (se)" if p.baseline_se is not None else ""
         console.print(
-            f"[bold]champion v{p.model_version}:[/] rolling {p.metric} {current}{basis} over {len(p.windows)} "
-            f"window(s); baseline {baseline} ({p.baseline_source})"
+            f"[bold]champion v{p.model_version}:[/] {p.metric} {current}{band} over the whole current window"
+            f"{count}{basis}, {len(p.windows)} window(s); baseline {baseline}{spread} ({p.baseline_source})",
+            highlight=False,
         )
     elif cycle.performance_error:
         console.print(f"[bold red]performance: error[/] - {cycle.performance_error}", highlight=False)

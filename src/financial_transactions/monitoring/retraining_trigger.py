@@ -2,20 +2,36 @@
 
 The decision (pure, :func:`decide`)
 -----------------------------------
-1. Neither drift (``DriftReport.drift_detected``) nor a performance drop of at
-   least ``retraining.performance_drop`` → ``no_drift``.
+1. Neither drift (``DriftReport.drift_detected``) nor a performance drop
+   (:func:`assess_drop`) → ``no_drift``.
 2. The last retraining that started is less than ``retraining.cooldown_hours``
    old → ``skipped_cooldown``.
 3. ``retraining.daily_limit`` retrainings already started this UTC day
    → ``skipped_limit``.
 4. Otherwise → ``triggered``.
 
+A performance drop counts only when it is real (:func:`assess_drop`): the
+champion's metric over the **whole current window** (every labelled row pooled,
+at the baseline's base rate, see ``monitoring.performance_monitor``) is at least
+``retraining.performance_drop`` below the baseline, the window holds at least
+``retraining.performance.min_positives`` labelled anomalies, and the drop's lower
+confidence bound is above zero: ``drop - z·sqrt(se_baseline² + se_current²) > 0``
+with the two-sided ``performance.confidence`` z, the current value's bootstrap
+standard error and the baseline's (the gate's bootstrap of its holdout), i.e. the
+interval of the current value, widened by the baseline's own uncertainty, excludes
+the baseline. A constant-quality model then triggers in well under 5 % of
+evaluations; the old rule (latest rolling value, from 20 rows) did in 3–19 %.
+
 "Started" means a ``triggered`` decision whose launch did not fail: its launch
-row says ``launched``, or it has no launch row yet (the launch is under way, so
-a racing trigger must count it). A ``triggered`` decision whose launch row says
+rows say ``launching`` (written *before* the launcher runs, so a local retrain
+that takes longer than ``launch_timeout_minutes`` keeps its slot while it runs)
+or ``launched``, or it has no launch row yet (the launch is under way, so a racing
+trigger must count it). A ``triggered`` decision with a launch row saying
 ``launch_failed`` (no such job, quota, task value not settable) or
 ``not_launched`` (``--no-launch``) started nothing: it is audited as such, uses
-up neither the cooldown nor the daily limit, and the next cycle tries again.
+up neither the cooldown nor the daily limit, and the next cycle tries again. A
+trigger that dies after writing ``launching`` keeps the slot (fail toward fewer
+retrains); one that dies before it frees the slot after ``launch_timeout_minutes``.
 
 Concurrency
 -----------
@@ -31,9 +47,11 @@ processes or separate job runs on different clusters — never exceed the daily
 limit or break the cooldown. No in-process lock is involved.
 
 Only a trigger whose ``triggered`` row committed launches retraining, after the
-commit. The launch outcome is appended as a second row (``event_type =
-launch``, ``parent_event_id`` = the decision, ``decision`` = ``launched`` |
-``launch_failed`` | ``not_launched``); the limit counts decisions, not these rows.
+commit. It first appends a ``launching`` row, runs the launcher, then appends the
+outcome (both ``event_type = launch``, ``parent_event_id`` = the decision,
+``decision`` = ``launching``, then ``launched`` | ``launch_failed``;
+``--no-launch`` writes ``not_launched`` alone); the limit counts decisions, not
+these rows.
 
 Launching
 ---------
@@ -61,12 +79,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
@@ -83,7 +103,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from financial_transactions.monitoring.drift_detector import DriftReport
-    from financial_transactions.monitoring.performance_monitor import PerformanceReport
+    from financial_transactions.monitoring.performance_monitor import Estimate, PerformanceReport
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +113,8 @@ DECISIONS: tuple[Decision, ...] = ("triggered", "skipped_cooldown", "skipped_lim
 
 #: Launch outcomes that started no retraining: they count toward neither the cooldown nor the limit.
 NOT_STARTED = ("launch_failed", "not_launched")
+#: The launch row written before the launcher runs: the slot is held while it runs.
+LAUNCHING = "launching"
 
 
 class TriggerConflict(RuntimeError):
@@ -100,6 +122,39 @@ class TriggerConflict(RuntimeError):
 
 
 # -- signals ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DropAssessment:
+    """Whether the champion's performance really dropped, with the figures that say so."""
+
+    degraded: bool
+    drop: float | None
+    drop_lower: float | None  # lower confidence bound of the drop
+    note: str  # why it counts, or why it does not
+
+
+def assess_drop(
+    baseline: float | None, baseline_se: float | None, current: Estimate | None, config: RetrainingConfig
+) -> DropAssessment:
+    """A drop counts with enough anomalies, a material size and a lower confidence bound above zero (pure)."""
+    perf = config.performance
+    if baseline is None or current is None or current.value is None:
+        return DropAssessment(False, None, None, "no baseline or no current value")
+    drop = baseline - current.value
+    if current.positives < perf.min_positives:
+        return DropAssessment(
+            False, drop, None, f"too few anomalies to judge ({current.positives} < {perf.min_positives})"
+        )
+    if current.se is None:
+        return DropAssessment(False, drop, None, "no interval for the current value")
+    z = NormalDist().inv_cdf(0.5 + perf.confidence / 2.0)
+    lower = drop - z * math.hypot(current.se, baseline_se or 0.0)
+    if drop < config.performance_drop:
+        return DropAssessment(False, drop, lower, f"drop below {config.performance_drop:g}")
+    if lower <= 0:
+        return DropAssessment(False, drop, lower, f"within noise: the drop's lower bound is {lower:+.3f}")
+    return DropAssessment(True, drop, lower, f"degraded: the drop's lower bound is {lower:+.3f}")
+
+
 @dataclass(frozen=True)
 class TriggerSignals:
     """What the trigger decides from: the drift run and the champion's performance."""
@@ -112,6 +167,12 @@ class TriggerSignals:
     performance_metric: str | None = None
     performance_baseline: float | None = None
     performance_current: float | None = None
+    performance_positives: int | None = None
+    performance_min_positives: int | None = None
+    performance_lower: float | None = None
+    performance_upper: float | None = None
+    performance_drop_lower: float | None = None
+    performance_note: str | None = None
 
     @property
     def performance_drop(self) -> float | None:
@@ -126,23 +187,28 @@ class TriggerSignals:
         performance: PerformanceReport | None,
         config: RetrainingConfig,
     ) -> TriggerSignals:
-        baseline = current = None
-        metric = None
-        degraded = False
+        perf: dict[str, Any] = {}
         if performance is not None:
-            metric = performance.metric
-            baseline, current = performance.baseline, performance.current
-            if baseline is not None and current is not None:
-                degraded = baseline - current >= config.performance_drop
+            overall = performance.overall
+            verdict = assess_drop(performance.baseline, performance.baseline_se, overall, config)
+            perf = {
+                "performance_degraded": verdict.degraded,
+                "performance_metric": performance.metric,
+                "performance_baseline": performance.baseline,
+                "performance_current": performance.current,
+                "performance_positives": overall.positives if overall is not None else None,
+                "performance_min_positives": config.performance.min_positives,
+                "performance_lower": overall.lower if overall is not None else None,
+                "performance_upper": overall.upper if overall is not None else None,
+                "performance_drop_lower": verdict.drop_lower,
+                "performance_note": verdict.note,
+            }
         return cls(
             drift_detected=bool(drift and drift.drift_detected),
             drift_run_id=drift.run_id if drift else None,
             drifted_share=drift.drifted_share if drift else None,
             drifted_features=tuple(drift.drifted_features) if drift else (),
-            performance_degraded=degraded,
-            performance_metric=metric,
-            performance_baseline=baseline,
-            performance_current=current,
+            **perf,
         )
 
     def describe(self) -> str:
@@ -154,10 +220,17 @@ class TriggerSignals:
                 f"(run {self.drift_run_id}, drifted share {share})"
             )
         if self.performance_drop is not None:
+            band = (
+                f" [{self.performance_lower:.3f}, {self.performance_upper:.3f}]"
+                if self.performance_lower is not None and self.performance_upper is not None
+                else ""
+            )
+            on = f" on {self.performance_positives} anomalies" if self.performance_positives is not None else ""
+            note = self.performance_note or ("degraded" if self.performance_degraded else "")
             parts.append(
-                f"{self.performance_metric} {self.performance_current:.3f} vs baseline "
+                f"{self.performance_metric} {self.performance_current:.3f}{band}{on} vs baseline "
                 f"{self.performance_baseline:.3f} (drop {round(self.performance_drop, 3) + 0.0:.3f}"
-                f"{', degraded' if self.performance_degraded else ''})"
+                f"{', ' + note if note else ''})"
             )
         return "; ".join(parts) or "no signal"
 
@@ -291,16 +364,38 @@ class TriggerResult:
     launch: LaunchResult | None = None
     task_value_set: bool = False  # a job task value was set (by the task-value launch or, false, by the trigger)
     extra: dict[str, Any] = field(default_factory=dict)
+    signals: TriggerSignals | None = None
 
     @property
     def triggered(self) -> bool:
         return self.decision == "triggered"
 
     def summary(self) -> dict[str, Any]:
+        """The decision, the performance figures it judged, and the launch (with a local retrain's gate figures)."""
         out: dict[str, Any] = {"retraining": self.decision}
+        s = self.signals
+        if s is not None and s.performance_current is not None:
+            out["anomalies"] = s.performance_positives
+            if s.performance_lower is not None and s.performance_upper is not None:
+                out["band"] = f"[{s.performance_lower:.3f}, {s.performance_upper:.3f}]"
+            if s.performance_drop_lower is not None:
+                out["drop_lower"] = round(s.performance_drop_lower, 4)
         if self.launch is not None:
             out["launch"] = self.launch.status
+            out.update(_retrain_figures(self.launch.detail))
         return out
+
+
+def _retrain_figures(detail: str | None) -> dict[str, Any]:
+    """An in-process launch's detail is the training outcome's summary (JSON): its gate decision and figures."""
+    try:
+        summary = json.loads(detail) if detail else None
+    except ValueError:
+        return {}
+    if not isinstance(summary, dict) or "decision" not in summary:
+        return {}
+    keys = ("decision", "gain", "gain_lower", "matched_recall", "champion_matched_recall")
+    return {f"retrain_{k}": summary[k] for k in keys if k in summary}
 
 
 def _utcnow() -> datetime:
@@ -383,7 +478,7 @@ class RetrainingTrigger:
                 delay = rng.uniform(0.005, 0.02) * min(attempts, 10)
                 log.debug("retraining trigger %s: concurrent commit, retrying in %.3fs", event_id, delay)
                 self.sleep(delay)
-        result = TriggerResult(event_id, decision, reason, now, attempts, history)
+        result = TriggerResult(event_id, decision, reason, now, attempts, history, signals=signals)
         log.info("retraining decision %s: %s (%s)", event_id, decision, reason)
         if decision == "triggered":
             if launch:
@@ -408,7 +503,11 @@ class RetrainingTrigger:
         return result
 
     def _launch(self, event_id: str, reason: str, signals: TriggerSignals) -> LaunchResult:
+        """Record ``launching`` first (the slot is held while a slow launcher runs), then launch, then the outcome."""
         launcher = self.launcher
+        self._append_launch_row(
+            event_id, reason, signals, LAUNCHING, launcher.name, None, "launch under way: the slot is held"
+        )
         try:
             outcome = launcher.launch(event_id, reason)
         except Exception as exc:  # recorded and returned: the drift job itself must still finish
@@ -420,20 +519,36 @@ class RetrainingTrigger:
         self, event_id: str, reason: str, signals: TriggerSignals, outcome: LaunchResult
     ) -> LaunchResult:
         """Append the launch row; ``launch_failed``/``not_launched`` free the cooldown and the limit again."""
+        self._append_launch_row(
+            event_id, reason, signals, outcome.status, outcome.launcher, outcome.run_id, outcome.detail
+        )
+        return outcome
+
+    def _append_launch_row(
+        self,
+        event_id: str,
+        reason: str,
+        signals: TriggerSignals,
+        status: str,
+        launcher: str,
+        run_id: str | None,
+        detail: str | None,
+    ) -> None:
+        """One ``launch`` row for decision ``event_id`` (plain append: the decision already holds the slot)."""
         row = self._row(
             uuid.uuid4().hex,
             "launch",
             event_id,
             self.clock(),
-            outcome.status,
+            status,
             reason,
             signals,
             None,
             None,
             None,
-            launcher=outcome.launcher,
-            run_id=outcome.run_id,
-            detail=outcome.detail,
+            launcher=launcher,
+            run_id=run_id,
+            detail=detail,
         )
         for attempt in range(1, self.cfg.max_commit_attempts + 1):
             try:
@@ -447,7 +562,6 @@ class RetrainingTrigger:
             except Exception as exc:
                 log.error("retraining launch outcome for %s not audited: %s", event_id, exc)
                 break
-        return outcome
 
     def _row(
         self,
@@ -483,6 +597,11 @@ class RetrainingTrigger:
             "performance_baseline": signals.performance_baseline,
             "performance_current": signals.performance_current,
             "performance_drop": signals.performance_drop,
+            "performance_positives": signals.performance_positives,
+            "performance_min_positives": signals.performance_min_positives,
+            "performance_lower": signals.performance_lower,
+            "performance_upper": signals.performance_upper,
+            "performance_drop_lower": signals.performance_drop_lower,
             "cooldown_hours": self.cfg.cooldown_hours,
             "daily_limit": self.cfg.daily_limit,
             "triggered_today": history.triggered_today if history else None,

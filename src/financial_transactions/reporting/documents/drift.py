@@ -39,6 +39,7 @@ EMPTY_DRIFT: dict[str, Any] = {"runs": [], "features": [], "cells": []}
 
 def build(ctx: ExportContext) -> dict[str, Any]:
     d = ctx.cfg.drift
+    r = ctx.cfg.retraining
     return ctx.document(
         "drift",
         {
@@ -52,6 +53,13 @@ def build(ctx: ExportContext) -> dict[str, Any]:
             "js_alert": d.js_alert,
             "drifted_share_alert": d.drifted_share_alert,
             "critical_features": list(d.critical_features),
+        },
+        # what makes a performance drop count (monitoring.retraining_trigger.assess_drop), for the band's legend
+        performance_config={
+            "metric": r.performance.metric,
+            "min_positives": r.performance.min_positives,
+            "confidence": r.performance.confidence,
+            "performance_drop": r.performance_drop,
         },
     )
 
