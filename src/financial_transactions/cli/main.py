@@ -95,6 +95,7 @@ COMMAND_MODULES: list[str] = [
     "financial_transactions.cli.deploy",
     "financial_transactions.cli.decision",
     "financial_transactions.cli.serving",
+    "financial_transactions.cli.feedback",
 ]
 
 for _module in COMMAND_MODULES:
