@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup lint typecheck pytest bench build bundle-check clean java browser
+.PHONY: run test setup lint typecheck pytest bench build bundle-check databricks-cli clean java browser
 
 run: setup java
 	$(BIN)/fin-mlops --env dev run --fresh
@@ -51,12 +51,19 @@ pytest:
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# One wheel per build: empties dist/ first and stamps a per-build version (the bundle artifact's build command).
 build: setup
-	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
-	@ls dist/*.whl
+	$(BIN)/python src/financial_transactions/deploy/wheel_build.py
 
 bundle-check: setup
 	$(BIN)/fin-mlops bundle-check
+
+# The Databricks CLI version pinned in .databricks-cli-version (databricks.yml, CI and CD use the same).
+DATABRICKS_CLI_VERSION := $(shell cat .databricks-cli-version)
+databricks-cli:
+	@command -v databricks >/dev/null 2>&1 || { echo "Install Databricks CLI $(DATABRICKS_CLI_VERSION): docs/DEPLOYMENT.md, section 1"; exit 1; }
+	@databricks --version | grep -qx 'Databricks CLI v$(DATABRICKS_CLI_VERSION)' || \
+		{ echo "$$(databricks --version) found; the bundle pins $(DATABRICKS_CLI_VERSION) (.databricks-cli-version)"; exit 1; }
 
 clean:
 	rm -rf .fin_mlops build dist reports .pytest_cache .mypy_cache .ruff_cache

@@ -18,8 +18,9 @@
 --
 -- Per catalog: the catalog, schema and volumes; grants; the tables the jobs append to, created with their
 -- columns and comments (the other tables get their comments where they are created, see "Tables" below);
--- the column mask and the auditors' view. `fin-mlops bundle-check` parses this file and checks each GRANT
--- (privilege, securable, principal among the groups above), volume and mask against what the file creates.
+-- the masked view and the auditors' view (no table carries a mask: the jobs read the tables' history).
+-- `fin-mlops bundle-check` parses this file and checks each GRANT (privilege, securable, principal among the
+-- groups above) and volume against what the file creates, and that no catalogue table gets a mask or row filter.
 
 
 -- ====================================================================================================
@@ -52,7 +53,7 @@ GRANT USE CATALOG ON CATALOG mlops_dev TO `financial-mlops-analysts`;
 GRANT USE CATALOG ON CATALOG mlops_dev TO `financial-mlops-oncall`;
 GRANT USE CATALOG ON CATALOG mlops_dev TO `financial-mlops-auditors`;
 GRANT USE SCHEMA ON SCHEMA mlops_dev.financial_transactions TO `financial-mlops-auditors`;
-GRANT USE SCHEMA, SELECT, EXECUTE ON SCHEMA mlops_dev.financial_transactions TO `financial-mlops-oncall`;
+GRANT USE SCHEMA, EXECUTE ON SCHEMA mlops_dev.financial_transactions TO `financial-mlops-oncall`;
 GRANT ALL PRIVILEGES ON SCHEMA mlops_dev.financial_transactions TO `financial-mlops-engineers`;
 GRANT USE SCHEMA, SELECT, MODIFY, EXECUTE, READ VOLUME, WRITE VOLUME, CREATE TABLE, CREATE MATERIALIZED VIEW,
   CREATE FUNCTION, CREATE MODEL ON SCHEMA mlops_dev.financial_transactions TO `financial-mlops-service`;
@@ -429,26 +430,58 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.analyst_feedback (
   COMMENT 'Analysts\' verdicts on flagged bars (confirmed / dismissed, who and when): the first label source.';
 -- END generated tables (mlops_dev)
 
--- Column-level protection (regulatory auditors): raw anomaly scores are model internals. The mask shows
--- them to engineers and the jobs' service principals and NULL to everyone else; auditors query a view
--- that carries the decision-relevant columns (symbol, time, model version, anomaly label) and nothing else.
+-- Column-level protection without a mask on the table: a table with a row filter or column mask refuses
+-- DESCRIBE HISTORY and time travel (ROW_LEVEL_SECURITY_COLUMN_MASK_FEATURE_NOT_SUPPORTED.*, FGAC_* on dedicated
+-- compute; https://docs.databricks.com/aws/en/tables/row-and-column-filters#limitations), and the jobs read
+-- synthesized_predictions' history on every append and as of a version in the backtester. So the base table
+-- carries no mask and only engineers and the jobs' service principals read it; everyone else reads the
+-- masked view synthesized_predictions_v, and auditors the restricted view. Since a schema-wide SELECT would
+-- reach the base table, analysts and on-call get SELECT per job table (below) instead of on the schema.
 CREATE OR REPLACE FUNCTION mlops_dev.financial_transactions.mask_anomaly_score(score DOUBLE)
   RETURNS DOUBLE
-  COMMENT 'Column mask for synthesized_predictions.score: visible to financial-mlops-engineers and financial-mlops-service only.'
+  COMMENT 'Masks synthesized_predictions.score in synthesized_predictions_v: visible to financial-mlops-engineers and financial-mlops-service only.'
   RETURN CASE
     WHEN is_account_group_member('financial-mlops-engineers') OR is_account_group_member('financial-mlops-service')
       THEN score
     ELSE NULL
   END;
 
-ALTER TABLE mlops_dev.financial_transactions.synthesized_predictions ALTER COLUMN score SET MASK mlops_dev.financial_transactions.mask_anomaly_score;
+CREATE OR REPLACE VIEW mlops_dev.financial_transactions.synthesized_predictions_v
+  COMMENT 'synthesized_predictions with the raw anomaly score masked outside engineers and the service principals.'
+  AS SELECT symbol, bar_start, model_version, mlops_dev.financial_transactions.mask_anomaly_score(score) AS score, label, scored_at,
+    scoring_run_id, gold_version, train_cutoff
+  FROM mlops_dev.financial_transactions.synthesized_predictions;
 
 CREATE OR REPLACE VIEW mlops_dev.financial_transactions.synthesized_predictions_auditor_v
   COMMENT 'Restricted view for regulatory auditors: which bars each model version flagged, without raw scores.'
   AS SELECT symbol, bar_start, model_version, label, scored_at FROM mlops_dev.financial_transactions.synthesized_predictions;
 
 GRANT SELECT ON VIEW mlops_dev.financial_transactions.synthesized_predictions_auditor_v TO `financial-mlops-auditors`;
+GRANT SELECT ON VIEW mlops_dev.financial_transactions.synthesized_predictions_v TO `financial-mlops-analysts`;
+GRANT SELECT ON VIEW mlops_dev.financial_transactions.synthesized_predictions_v TO `financial-mlops-oncall`;
 GRANT SELECT ON TABLE mlops_dev.financial_transactions.synthesized_predictions TO `financial-mlops-engineers`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.tournament_results TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.tournament_results TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.champion_challenger_audit TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.champion_challenger_audit TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.drift_monitoring TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.drift_monitoring TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.model_monitoring TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.model_monitoring TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.retraining_audit TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.retraining_audit TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.alerts_audit TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.alerts_audit TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.rollback_audit TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.rollback_audit TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.backtest_results TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.backtest_results TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.decision_matrix TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.decision_matrix TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.training_runs TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.training_runs TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.analyst_feedback TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.analyst_feedback TO `financial-mlops-oncall`;
 
 
 -- ====================================================================================================
@@ -481,11 +514,11 @@ GRANT USE CATALOG ON CATALOG mlops_acc TO `financial-mlops-analysts`;
 GRANT USE CATALOG ON CATALOG mlops_acc TO `financial-mlops-oncall`;
 GRANT USE CATALOG ON CATALOG mlops_acc TO `financial-mlops-auditors`;
 GRANT USE SCHEMA ON SCHEMA mlops_acc.financial_transactions TO `financial-mlops-auditors`;
-GRANT USE SCHEMA, SELECT, EXECUTE ON SCHEMA mlops_acc.financial_transactions TO `financial-mlops-oncall`;
+GRANT USE SCHEMA, EXECUTE ON SCHEMA mlops_acc.financial_transactions TO `financial-mlops-oncall`;
 GRANT USE SCHEMA, SELECT, EXECUTE, READ VOLUME ON SCHEMA mlops_acc.financial_transactions TO `financial-mlops-engineers`;
 GRANT USE SCHEMA, SELECT, MODIFY, EXECUTE, READ VOLUME, WRITE VOLUME, CREATE TABLE, CREATE MATERIALIZED VIEW,
   CREATE FUNCTION, CREATE MODEL ON SCHEMA mlops_acc.financial_transactions TO `financial-mlops-service`;
-GRANT USE SCHEMA, SELECT ON SCHEMA mlops_acc.financial_transactions TO `financial-mlops-analysts`;
+GRANT USE SCHEMA ON SCHEMA mlops_acc.financial_transactions TO `financial-mlops-analysts`;
 GRANT READ VOLUME ON VOLUME mlops_acc.financial_transactions.exports TO `financial-mlops-analysts`;
 GRANT READ VOLUME ON VOLUME mlops_acc.financial_transactions.reports TO `financial-mlops-analysts`;
 
@@ -858,26 +891,58 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.analyst_feedback (
   COMMENT 'Analysts\' verdicts on flagged bars (confirmed / dismissed, who and when): the first label source.';
 -- END generated tables (mlops_acc)
 
--- Column-level protection (regulatory auditors): raw anomaly scores are model internals. The mask shows
--- them to engineers and the jobs' service principals and NULL to everyone else; auditors query a view
--- that carries the decision-relevant columns (symbol, time, model version, anomaly label) and nothing else.
+-- Column-level protection without a mask on the table: a table with a row filter or column mask refuses
+-- DESCRIBE HISTORY and time travel (ROW_LEVEL_SECURITY_COLUMN_MASK_FEATURE_NOT_SUPPORTED.*, FGAC_* on dedicated
+-- compute; https://docs.databricks.com/aws/en/tables/row-and-column-filters#limitations), and the jobs read
+-- synthesized_predictions' history on every append and as of a version in the backtester. So the base table
+-- carries no mask and only engineers and the jobs' service principals read it; everyone else reads the
+-- masked view synthesized_predictions_v, and auditors the restricted view. Since a schema-wide SELECT would
+-- reach the base table, analysts and on-call get SELECT per job table (below) instead of on the schema.
 CREATE OR REPLACE FUNCTION mlops_acc.financial_transactions.mask_anomaly_score(score DOUBLE)
   RETURNS DOUBLE
-  COMMENT 'Column mask for synthesized_predictions.score: visible to financial-mlops-engineers and financial-mlops-service only.'
+  COMMENT 'Masks synthesized_predictions.score in synthesized_predictions_v: visible to financial-mlops-engineers and financial-mlops-service only.'
   RETURN CASE
     WHEN is_account_group_member('financial-mlops-engineers') OR is_account_group_member('financial-mlops-service')
       THEN score
     ELSE NULL
   END;
 
-ALTER TABLE mlops_acc.financial_transactions.synthesized_predictions ALTER COLUMN score SET MASK mlops_acc.financial_transactions.mask_anomaly_score;
+CREATE OR REPLACE VIEW mlops_acc.financial_transactions.synthesized_predictions_v
+  COMMENT 'synthesized_predictions with the raw anomaly score masked outside engineers and the service principals.'
+  AS SELECT symbol, bar_start, model_version, mlops_acc.financial_transactions.mask_anomaly_score(score) AS score, label, scored_at,
+    scoring_run_id, gold_version, train_cutoff
+  FROM mlops_acc.financial_transactions.synthesized_predictions;
 
 CREATE OR REPLACE VIEW mlops_acc.financial_transactions.synthesized_predictions_auditor_v
   COMMENT 'Restricted view for regulatory auditors: which bars each model version flagged, without raw scores.'
   AS SELECT symbol, bar_start, model_version, label, scored_at FROM mlops_acc.financial_transactions.synthesized_predictions;
 
 GRANT SELECT ON VIEW mlops_acc.financial_transactions.synthesized_predictions_auditor_v TO `financial-mlops-auditors`;
+GRANT SELECT ON VIEW mlops_acc.financial_transactions.synthesized_predictions_v TO `financial-mlops-analysts`;
+GRANT SELECT ON VIEW mlops_acc.financial_transactions.synthesized_predictions_v TO `financial-mlops-oncall`;
 GRANT SELECT ON TABLE mlops_acc.financial_transactions.synthesized_predictions TO `financial-mlops-engineers`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.tournament_results TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.tournament_results TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.champion_challenger_audit TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.champion_challenger_audit TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.drift_monitoring TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.drift_monitoring TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.model_monitoring TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.model_monitoring TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.retraining_audit TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.retraining_audit TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.alerts_audit TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.alerts_audit TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.rollback_audit TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.rollback_audit TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.backtest_results TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.backtest_results TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.decision_matrix TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.decision_matrix TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.training_runs TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.training_runs TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.analyst_feedback TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.analyst_feedback TO `financial-mlops-oncall`;
 
 
 -- ====================================================================================================
@@ -910,11 +975,11 @@ GRANT USE CATALOG ON CATALOG mlops_prd TO `financial-mlops-analysts`;
 GRANT USE CATALOG ON CATALOG mlops_prd TO `financial-mlops-oncall`;
 GRANT USE CATALOG ON CATALOG mlops_prd TO `financial-mlops-auditors`;
 GRANT USE SCHEMA ON SCHEMA mlops_prd.financial_transactions TO `financial-mlops-auditors`;
-GRANT USE SCHEMA, SELECT, EXECUTE ON SCHEMA mlops_prd.financial_transactions TO `financial-mlops-oncall`;
+GRANT USE SCHEMA, EXECUTE ON SCHEMA mlops_prd.financial_transactions TO `financial-mlops-oncall`;
 GRANT USE SCHEMA, SELECT, EXECUTE, READ VOLUME ON SCHEMA mlops_prd.financial_transactions TO `financial-mlops-engineers`;
 GRANT USE SCHEMA, SELECT, MODIFY, EXECUTE, READ VOLUME, WRITE VOLUME, CREATE TABLE, CREATE MATERIALIZED VIEW,
   CREATE FUNCTION, CREATE MODEL ON SCHEMA mlops_prd.financial_transactions TO `financial-mlops-service`;
-GRANT USE SCHEMA, SELECT ON SCHEMA mlops_prd.financial_transactions TO `financial-mlops-analysts`;
+GRANT USE SCHEMA ON SCHEMA mlops_prd.financial_transactions TO `financial-mlops-analysts`;
 GRANT READ VOLUME ON VOLUME mlops_prd.financial_transactions.exports TO `financial-mlops-analysts`;
 GRANT READ VOLUME ON VOLUME mlops_prd.financial_transactions.reports TO `financial-mlops-analysts`;
 
@@ -1287,23 +1352,55 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.analyst_feedback (
   COMMENT 'Analysts\' verdicts on flagged bars (confirmed / dismissed, who and when): the first label source.';
 -- END generated tables (mlops_prd)
 
--- Column-level protection (regulatory auditors): raw anomaly scores are model internals. The mask shows
--- them to engineers and the jobs' service principals and NULL to everyone else; auditors query a view
--- that carries the decision-relevant columns (symbol, time, model version, anomaly label) and nothing else.
+-- Column-level protection without a mask on the table: a table with a row filter or column mask refuses
+-- DESCRIBE HISTORY and time travel (ROW_LEVEL_SECURITY_COLUMN_MASK_FEATURE_NOT_SUPPORTED.*, FGAC_* on dedicated
+-- compute; https://docs.databricks.com/aws/en/tables/row-and-column-filters#limitations), and the jobs read
+-- synthesized_predictions' history on every append and as of a version in the backtester. So the base table
+-- carries no mask and only engineers and the jobs' service principals read it; everyone else reads the
+-- masked view synthesized_predictions_v, and auditors the restricted view. Since a schema-wide SELECT would
+-- reach the base table, analysts and on-call get SELECT per job table (below) instead of on the schema.
 CREATE OR REPLACE FUNCTION mlops_prd.financial_transactions.mask_anomaly_score(score DOUBLE)
   RETURNS DOUBLE
-  COMMENT 'Column mask for synthesized_predictions.score: visible to financial-mlops-engineers and financial-mlops-service only.'
+  COMMENT 'Masks synthesized_predictions.score in synthesized_predictions_v: visible to financial-mlops-engineers and financial-mlops-service only.'
   RETURN CASE
     WHEN is_account_group_member('financial-mlops-engineers') OR is_account_group_member('financial-mlops-service')
       THEN score
     ELSE NULL
   END;
 
-ALTER TABLE mlops_prd.financial_transactions.synthesized_predictions ALTER COLUMN score SET MASK mlops_prd.financial_transactions.mask_anomaly_score;
+CREATE OR REPLACE VIEW mlops_prd.financial_transactions.synthesized_predictions_v
+  COMMENT 'synthesized_predictions with the raw anomaly score masked outside engineers and the service principals.'
+  AS SELECT symbol, bar_start, model_version, mlops_prd.financial_transactions.mask_anomaly_score(score) AS score, label, scored_at,
+    scoring_run_id, gold_version, train_cutoff
+  FROM mlops_prd.financial_transactions.synthesized_predictions;
 
 CREATE OR REPLACE VIEW mlops_prd.financial_transactions.synthesized_predictions_auditor_v
   COMMENT 'Restricted view for regulatory auditors: which bars each model version flagged, without raw scores.'
   AS SELECT symbol, bar_start, model_version, label, scored_at FROM mlops_prd.financial_transactions.synthesized_predictions;
 
 GRANT SELECT ON VIEW mlops_prd.financial_transactions.synthesized_predictions_auditor_v TO `financial-mlops-auditors`;
+GRANT SELECT ON VIEW mlops_prd.financial_transactions.synthesized_predictions_v TO `financial-mlops-analysts`;
+GRANT SELECT ON VIEW mlops_prd.financial_transactions.synthesized_predictions_v TO `financial-mlops-oncall`;
 GRANT SELECT ON TABLE mlops_prd.financial_transactions.synthesized_predictions TO `financial-mlops-engineers`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.tournament_results TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.tournament_results TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.champion_challenger_audit TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.champion_challenger_audit TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.drift_monitoring TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.drift_monitoring TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.model_monitoring TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.model_monitoring TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.retraining_audit TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.retraining_audit TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.alerts_audit TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.alerts_audit TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.rollback_audit TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.rollback_audit TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.backtest_results TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.backtest_results TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.decision_matrix TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.decision_matrix TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.training_runs TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.training_runs TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.analyst_feedback TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.analyst_feedback TO `financial-mlops-oncall`;

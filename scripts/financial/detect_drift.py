@@ -1,8 +1,9 @@
 """Job entry point: PSI/JS drift, champion performance and the guarded retraining decision.
 
 Databricks runs it as the ``detect_drift`` task of ``financial-drift-monitoring``
-(latest ``drift.current_hours`` of gold vs the ``drift.reference_hours`` before,
-task value ``retraining.task_value_key`` set for the workflow's condition_task).
+(latest ``drift.current_hours`` of gold vs the ``drift.reference_hours`` before); a
+triggered decision starts the retraining job itself with ``jobs.run_now`` on the id the
+bundle passes (``--retraining-job-id``), without waiting for it.
 Locally: ``python scripts/financial/detect_drift.py --env dev`` compares replay
 window 1 with the regime-shifted window 2, like the ``drift`` stage.
 """

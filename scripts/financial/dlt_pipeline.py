@@ -8,7 +8,10 @@ On Databricks: the Lakeflow pipeline in the bundle runs this file; its
 
 Datasets: ``bronze_trades`` (streaming table: every landing file exactly once),
 ``silver_trades``, ``silver_trades_quarantine``, ``silver_bars`` and
-``gold_trade_features`` (materialized views). All logic lives in
+``gold_trade_features_mv`` (materialized views). Jobs pin versions of gold, and a
+materialized view has no time travel, so gold is published under
+``settings.published_name`` and the ingestion job's ``snapshot_gold`` task merges it
+into the job-owned Delta table ``gold_trade_features``. All logic lives in
 ``financial_transactions.pipeline`` and is shared with the embedded runner; this file
 only wires it. Expectations: Lakeflow's ``expect_all_or_drop`` where the API has
 it, the same rule set as an explicit filter where it does not (OSS SDP).
@@ -34,7 +37,7 @@ BRONZE = settings.table_name("bronze_trades")
 SILVER = settings.table_name("silver_trades")
 QUARANTINE = settings.table_name("silver_trades_quarantine")
 BARS = settings.table_name("silver_bars")
-GOLD = settings.table_name("gold_trade_features")
+GOLD = settings.published_name("gold_trade_features")  # jobs read the job-owned snapshot of it
 _expect_all_or_drop = getattr(dp, "expect_all_or_drop", None)
 
 

@@ -17,7 +17,16 @@ import yaml
 from financial_transactions.deploy.schema import SCHEMA_ENV, SchemaUnavailable, load_schema
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-BUNDLE_PARTS = ("databricks.yml", "resources", "scripts", "project_config.yml")
+BUNDLE_PARTS = (
+    "databricks.yml",
+    "resources",
+    "scripts",
+    "project_config.yml",
+    # what the platform rules read beside the bundle: the CLI pin, the wheel's dependencies, the UC setup
+    ".databricks-cli-version",
+    "pyproject.toml",
+    "setup_uc_infrastructure.sql",
+)
 _STUB = '''"""Stand-in entry point (test copy only)."""
 
 from financial_transactions.entrypoints import script_platform

@@ -27,7 +27,9 @@ def test_real_bundle_passes_every_check(bundle_schema: Path) -> None:
     report = check_bundle(PROJECT_ROOT, schema_path=bundle_schema, require_schema=True)
     assert report.ok, "\n".join(f.render() for f in report.errors)
     names = {r.name: r.status for r in report.results}
-    for check in ("load", "schema", "variables", "files", "tasks", "cron", "deprecated", "targets", "scripts", "sql"):
+    platform_rules = ("tables", "isolation", "mlflow", "runs", "artifacts", "dashboards")
+    for check in ("load", "schema", "variables", "files", "tasks", "cron", "deprecated", "targets", "scripts", "sql",
+                  *platform_rules):  # fmt: skip
         assert names[check] == "passed", f"{check}: {names[check]}"
     workflows = report.result("workflows")
     if find_actionlint(PROJECT_ROOT) is not None:
@@ -108,7 +110,11 @@ def test_deprecated_pipeline_target(bundle_copy: Path, bundle_schema: Path) -> N
 
 
 def test_deprecated_target_without_schema_uses_builtin_list(bundle_copy: Path) -> None:
-    edit(bundle_copy / "resources" / "streaming_pipeline.yml", "      schema: ${var.schema}\n", "      target: x\n")
+    edit(
+        bundle_copy / "resources" / "streaming_pipeline.yml",
+        "      schema: ${var.schema}\n",
+        "      target: ${var.schema}\n",
+    )
     report = check_bundle(bundle_copy, schema_path=bundle_copy / "absent.json", sql=False, workflows=False, sops=False)
     assert report.result("schema").status == "skipped"
     assert "databricks bundle schema" in (report.result("schema").skipped or "")
@@ -148,17 +154,17 @@ def test_missing_schema_fails_only_when_required(bundle_copy: Path) -> None:
             None,  # three jobs run unpaused in acc: checked separately below
         ),
         (
-            "resources/drift_monitoring.yml",
-            '            left: "{{tasks.detect_drift.values.retrain}}"',
-            '            left: "{{tasks.rollback_model.values.retrain}}"',
+            "resources/retraining_workflow.yml",
+            '            left: "{{tasks.validate_challenger.values.deploy}}"',
+            '            left: "{{tasks.deploy_model.values.deploy}}"',
             "tasks",
-            "task 'retrain_required' reads {{tasks.rollback_model.values.retrain}} but does not depend on "
-            "'rollback_model' (add it to depends_on)",
+            "task 'gate_promoted' reads {{tasks.deploy_model.values.deploy}} but does not depend on "
+            "'deploy_model' (add it to depends_on)",
         ),
         (
             "resources/drift_monitoring.yml",
-            "            job_id: ${resources.jobs.financial_retraining_workflow.id}",
-            "            job_id: ${resources.jobs.financial_retrain_workflow.id}",
+            "              - ${resources.jobs.financial_retraining_workflow.id}",
+            "              - ${resources.jobs.financial_retrain_workflow.id}",
             "references",
             None,
         ),
@@ -256,16 +262,15 @@ DATABRICKS_TOKEN = "dapi" + "0123456789abcdef" * 2
         ),
         (
             "resources/retraining_workflow.yml",
-            "      max_concurrent_runs: 1\n",
-            "      max_concurrent_runs: 1\n      parameters:\n        - name: webhook_token\n"
-            "          default: abc123\n",
+            "      parameters:\n",
+            "      parameters:\n        - name: webhook_token\n          default: abc123\n",
             "resources.jobs.financial_retraining_workflow.parameters[0].default",
             "job parameter 'webhook_token' has a literal default; secrets belong in a secret scope",
         ),
         (
             "resources/retraining_workflow.yml",
-            "      max_concurrent_runs: 1\n",
-            "      max_concurrent_runs: 1\n      parameters:\n        - name: webhook\n"
+            "      parameters:\n",
+            "      parameters:\n        - name: webhook\n"
             '          default: "{{secrets/financial-mlops/alert-webhook-url}}"\n',
             "resources.jobs.financial_retraining_workflow.parameters[0].default",
             "job parameter 'webhook' defaults to a secret reference, which is not resolved there and is visible "
@@ -276,7 +281,7 @@ DATABRICKS_TOKEN = "dapi" + "0123456789abcdef" * 2
             '              - "{{tasks.train_tournament.values.model_version}}"\n',
             '              - "{{tasks.train_tournament.values.model_version}}"\n              - --reason\n'
             f"              - {DATABRICKS_TOKEN}\n",
-            "resources.jobs.financial_retraining_workflow.tasks[1].spark_python_task.parameters[11]",
+            "resources.jobs.financial_retraining_workflow.tasks[1].spark_python_task.parameters[19]",
             "value looks like a credential (databricks-token, dapi…(36 chars)); keep it in a secret scope and "
             "reference it as {{secrets/<scope>/<key>}}",
         ),

@@ -81,7 +81,7 @@ def test_ci_gives_the_tests_a_bundle_schema_without_committing_it() -> None:
     setup = next(i for i, u in enumerate(uses) if u.startswith("databricks/setup-cli@"))
     schema = next(i for i, r in enumerate(runs) if "databricks bundle schema >" in r)
     assert setup < schema < make_test
-    assert steps[setup]["with"]["version"] == "${{ env.DATABRICKS_CLI_VERSION }}"
+    assert steps[setup]["with"]["version"] == "${{ steps.cli.outputs.version }}"  # .databricks-cli-version
     assert '"$RUNNER_TEMP/bundle_schema.json"' in runs[schema]
     assert f'echo "{SCHEMA_ENV}=$RUNNER_TEMP/bundle_schema.json" >> "$GITHUB_ENV"' in runs[schema]
     if shutil.which("git") is not None and (PROJECT_ROOT / ".git").exists():

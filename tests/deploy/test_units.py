@@ -96,15 +96,20 @@ def test_uc_setup_sql_parses_and_is_idempotent() -> None:
     assert report.kinds["CREATE CATALOG"] == 3
     assert report.kinds["CREATE SCHEMA"] == 3
     assert report.kinds["CREATE VOLUME"] == 18  # landing, checkpoints, wheels, exports, reports, state x 3 envs
-    assert report.kinds["CREATE FUNCTION"] == 3  # the column mask, per env
-    assert report.kinds["CREATE VIEW"] == 3  # the auditors' restricted view, per env
+    assert report.kinds["CREATE FUNCTION"] == 3  # the masking function of the masked view, per env
+    assert report.kinds["CREATE VIEW"] == 6  # the masked view and the auditors' restricted view, per env
     text = (PROJECT_ROOT / "setup_uc_infrastructure.sql").read_text(encoding="utf-8")
+    assert "SET MASK" not in text and "ROW FILTER" not in text  # masks live in views: the jobs read the history
     for env in ("dev", "acc", "prd"):
-        assert (
-            f"ALTER TABLE mlops_{env}.financial_transactions.synthesized_predictions ALTER COLUMN score SET MASK"
-            in text
-        )
+        prefix = f"mlops_{env}.financial_transactions"
+        assert f"{prefix}.mask_anomaly_score(score) AS score" in text  # the masked view
+        assert f"GRANT SELECT ON VIEW {prefix}.synthesized_predictions_v TO `financial-mlops-analysts`;" in text
         assert "TO `financial-mlops-auditors`;" in text
+        for group in ("financial-mlops-analysts", "financial-mlops-oncall", "financial-mlops-auditors"):
+            assert f"SELECT ON TABLE {prefix}.synthesized_predictions TO `{group}`" not in text
+            assert not [
+                line for line in text.splitlines() if "SELECT" in line and f"SCHEMA {prefix} TO `{group}`" in line
+            ]
 
 
 def test_sql_check_flags_non_idempotent_and_unparsable_statements(tmp_path: Path) -> None:

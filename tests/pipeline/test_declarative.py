@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from financial_transactions.cli import app
 from financial_transactions.pipeline.batch import PipelineRunner
+from financial_transactions.pipeline.declarative import published_name
 from financial_transactions.pipeline.gold_features import GOLD_KEYS
 from financial_transactions.pipeline.reproduce import compare_frames
 from financial_transactions.runtime import Platform
@@ -36,7 +37,7 @@ def test_sdp_file_runs_under_spark_pipelines_and_matches_the_runner(platform: Pl
     assert spec["configuration"]["fin_mlops.landing"] == str(platform.paths.landing.resolve())
     assert (work / "dlt_pipeline.py").resolve() == PROJECT_ROOT / "scripts" / "financial" / "dlt_pipeline.py"
 
-    declarative = {t: pq.read_table(work / "warehouse" / t) for t in TABLES}
+    declarative = {t: pq.read_table(work / "warehouse" / published_name(platform.config, t)) for t in TABLES}
     runner = PipelineRunner(platform).run()
     expected = {
         "bronze_trades": sample.BRONZE_ROWS,

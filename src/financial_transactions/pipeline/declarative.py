@@ -32,6 +32,23 @@ CONF_LANDING = "fin_mlops.landing"
 CONF_AUTO_LOADER = "fin_mlops.auto_loader"
 CONF_SCHEMA_LOCATION = "fin_mlops.schema_location"
 CONF_MAX_FILES = "fin_mlops.max_files_per_trigger"
+
+#: Tables the jobs read at pinned Delta versions (drift, scoring, backtests, the decision matrix). Delta time
+#: travel works on streaming tables, not on the materialized views a pipeline publishes
+#: (https://docs.databricks.com/aws/en/ldp/limitations), so the pipeline publishes each of these as
+#: ``<name>`` + :data:`MV_SUFFIX` and the ingestion job's ``snapshot_gold`` task merges it into the job-owned
+#: Delta table ``<name>`` (:mod:`financial_transactions.pipeline.snapshot`). The embedded runner writes
+#: ``<name>`` directly, so every engine's jobs read the same table.
+SNAPSHOT_KEYS: tuple[str, ...] = ("gold_trade_features",)
+MV_SUFFIX = "_mv"
+
+
+def published_name(cfg: ProjectConfig, key: str) -> str:
+    """The dataset name the pipeline publishes table ``key`` under (catalog and schema qualify it)."""
+    physical = cfg.table(key).split(".")[-1]
+    return physical + MV_SUFFIX if key in SNAPSHOT_KEYS else physical
+
+
 def _find_config(start: Path) -> Path | None:
     for folder in [start, *start.parents]:
         candidate = folder / DEFAULT_CONFIG_FILE
@@ -51,6 +68,10 @@ class DeclarativeSettings:
     def table_name(self, key: str) -> str:
         """The dataset name: the physical table name (the pipeline's catalog/schema qualify it)."""
         return self.config.table(key).split(".")[-1]
+
+    def published_name(self, key: str) -> str:
+        """The dataset name the pipeline publishes ``key`` under (:func:`published_name`)."""
+        return published_name(self.config, key)
 
     @classmethod
     def from_spark_conf(cls, spark: SparkSession, *, near: Path | None = None) -> DeclarativeSettings:
@@ -228,7 +249,7 @@ def run_local(
         raise RuntimeError(f"spark-pipelines run failed (exit {proc.returncode}):\n{output[-4000:]}")
     counts = {}
     for key in DATASET_KEYS:
-        folder = warehouse / cfg.table(key).split(".")[-1]
+        folder = warehouse / published_name(cfg, key)
         if not folder.is_dir():  # a completed run that wrote elsewhere is a failure, not zero rows
             raise RuntimeError(f"spark-pipelines reported COMPLETED but wrote no {folder}:\n{output[-2000:]}")
         counts[key] = ds.dataset(str(folder), format="parquet").count_rows()

@@ -71,12 +71,14 @@ class DatabricksRuntime(Runtime):
         return LakehousePaths(root=lakehouse_root, catalog=config.catalog, schema=config.schema_name, databricks=True)
 
     def mlflow_settings(self, paths: LakehousePaths, config: ProjectConfig) -> MlflowSettings:
-        """The workspace tracking server; the experiment under ``/Shared/<project>/<env>/``."""
+        """The workspace tracking server; the experiment the bundle deployed (an absolute ``--experiment``
+        path: its parent folder exists), else ``/Shared/<project>/<env>/<name>``."""
+        name = config.models.experiment_name
         return MlflowSettings(
             tracking_uri="databricks",
             registry_uri=UC_REGISTRY,
             artifact_location=None,
-            experiment_name=f"/Shared/{config.project.name}/{config.env}/{config.models.experiment_name}",
+            experiment_name=name if name.startswith("/") else f"/Shared/{config.project.name}/{config.env}/{name}",
         )
 
     def reports_dir(self, paths: LakehousePaths) -> Path:

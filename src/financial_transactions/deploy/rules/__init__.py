@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from financial_transactions.deploy.context import Rule
 from financial_transactions.deploy.rules import (
+    artifacts,
+    dashboards,
     deprecated,
     files,
+    isolation,
+    mlflow,
     pipelines,
+    runs,
     schedules,
     scripts,
     secrets,
+    tables,
     targets,
     tasks,
     variables,
@@ -29,4 +35,12 @@ RULES: tuple[Rule, ...] = (
     pipelines.RULE,
     scripts.RULE,
     secrets.RULE,
+    # The Databricks platform's own rules (docs/DEPLOYMENT.md, "What bundle-check enforces"), each module
+    # citing the documentation page of the constraint it checks.
+    tables.RULE,
+    isolation.RULE,
+    mlflow.RULE,
+    runs.RULE,
+    artifacts.RULE,
+    dashboards.RULE,
 )

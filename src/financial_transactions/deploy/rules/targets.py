@@ -10,10 +10,12 @@ import yaml
 from financial_transactions.deploy.context import Ctx, Rule, RuleInputs, loc_of
 from financial_transactions.deploy.resolve import TargetView, declared_variables, resolve, target_views, unresolved
 
+SHARED_ROOTS = ("/Workspace/Shared", "/Shared")
+
 
 def check_targets(ctx: Ctx, inputs: RuleInputs) -> None:
     """Each target sets its catalog (as project_config.yml has it) and an https host; prd runs as a service
-    principal under a fixed root path; schedules run unpaused only in production."""
+    principal under a fixed root path outside /Workspace/Shared; schedules run unpaused only in production."""
     project_config = inputs.project_config
     cfg = ctx.bundle.config
     targets = cfg.get("targets")
@@ -68,6 +70,18 @@ def check_targets(ctx: Ctx, inputs: RuleInputs) -> None:
                 ctx.error(
                     "targets", f"production target '{view.name}' must set a fixed workspace.root_path", tloc, tpath
                 )
+        # /Workspace/Shared is writable by every workspace user: anyone could edit the scripts and config a
+        # shared deployment runs. Production targets deploy into the service principal's home.
+        # https://docs.databricks.com/aws/en/dev-tools/bundles/deployment-modes#production-mode
+        root_path = workspace.get("root_path") if isinstance(workspace, dict) else None
+        if view.mode != "development" and isinstance(root_path, str) and root_path.startswith(SHARED_ROOTS):
+            ctx.error(
+                "targets",
+                f"target '{view.name}' deploys under {root_path!r}, which every workspace user can write; use "
+                "/Workspace/Users/${workspace.current_user.userName}/.bundle/${bundle.name}/${bundle.target}",
+                loc_of(workspace, "root_path") or tloc,
+                f"{tpath}.workspace.root_path",
+            )
         _check_pause_status(ctx, view, bundle_name)
 
 
