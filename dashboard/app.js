@@ -530,9 +530,37 @@
     return true;
   }
 
+  // training_runs: the latest attempt's outcome, or why it did not train and what to do about it (no dead ends)
+  function renderTraining(body, tr, fb) {
+    body.appendChild(h("h3", { class: "sub" }, "Training"));
+    if (!ok(tr) || !tr.data.length) { body.appendChild(emptyState(tr, "No training attempt yet")); return false; }
+    var last = tr.data[0], trained = last.status !== "not_trained";
+    var sources = function (d) {
+      var ls = d.label_sources || {};
+      return Object.keys(ls).sort().map(function (k) { return k + " " + fmtInt(ls[k]); }).join(" · ") || "–";
+    };
+    body.appendChild(h("p", { class: "training-latest", "data-status": text(last.status) },
+      badge(trained ? "ok" : "warn", trained ? "trained" : "not trained"), " ", fmtTime(last.at), " · ",
+      trained ? ["winner ", h("strong", null, text(last.winner)), " · held-out PR-AUC ", fmt(last.test_pr_auc, 3),
+        " · ", text(last.status)] : h("span", { class: "reason" }, text(last.reason))));
+    if (!trained && last.remedy) body.appendChild(h("p", { class: "legend remedy" }, "What to do: ", text(last.remedy)));
+    body.appendChild(h("p", { class: "legend" }, "Label sources: ", sources(last)));
+    if (fb && fb.data) body.appendChild(h("p", { class: "legend feedback" }, "Analyst feedback: ",
+      fmtInt(fb.data.confirmed), " confirmed · ", fmtInt(fb.data.dismissed), " dismissed"));
+    body.appendChild(table([
+      { label: "when", value: function (d) { return fmtTime(d.at); } },
+      { label: "status", value: function (d) { return d.status; } },
+      { label: "winner", value: function (d) { return d.winner || "–"; } },
+      { label: "PR-AUC", num: true, value: function (d) { return isNum(d.test_pr_auc) ? fmt(d.test_pr_auc, 3) : "–"; } },
+      { label: "labels", wrap: true, value: sources },
+      { label: "reason", wrap: true, value: function (d) { return d.reason || ""; } }
+    ], tr.data, { scrollY: true }));
+    return true;
+  }
+
   function renderChampion(body, D) {
     var reg = sec(D.champion, "registry"), dec = sec(D.champion, "decisions"), rb = sec(D.champion, "rollbacks");
-    var any = false;
+    var any = renderTraining(body, sec(D.champion, "training"), sec(D.champion, "feedback"));
     body.appendChild(h("h3", { class: "sub" }, "Registry aliases"));
     if (ok(reg) && Object.keys(reg.data.aliases).length) {
       any = true;
