@@ -78,12 +78,20 @@ dp.temporary_view(name="valid_trades")(_valid_trades)
 dp.temporary_view(name="valid_bars")(_valid_bars)
 
 
-@dp.materialized_view(name=SILVER, comment="Typed trades, one row per trade_id, with session type.")
+@dp.materialized_view(
+    name=SILVER,
+    comment="Typed trades, one row per trade identity (trade_id: <source>:<symbol>:<venue trade id> where the venue "
+    "gives one, else the collector's id), with session type; _source_file is relative to the landing root.",
+)
 def silver_trades() -> DataFrame:
     return silver_transform.silver_trades(spark.read.table("valid_trades"))
 
 
-@dp.materialized_view(name=QUARANTINE, comment="Rows that broke an expectation, with every broken rule's name.")
+@dp.materialized_view(
+    name=QUARANTINE,
+    comment="Rows that broke an expectation, with every broken rule's name; damaged landing lines and files "
+    "(landing_line_intact) carry the damage under _damaged in _rescued_data.",
+)
 def silver_trades_quarantine() -> DataFrame:
     flagged = expectations.flag(_typed(), TRADE_RULES, BAR_RULES)
     _valid_rows, invalid = expectations.split_by_rules(flagged, silver_transform.TYPED_COLUMNS)

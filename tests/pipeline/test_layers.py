@@ -92,7 +92,7 @@ def test_bronze_keeps_every_line_with_file_time_and_rescued_data(layers: Layers)
     rescued = {r["trade_id"]: json.loads(r["_rescued_data"]) for r in bronze_rows if r["_rescued_data"]}
     assert rescued["bad-string-price"] == {"price": "abc"}
     assert rescued["fh-N1"] == {"venue": "XNAS"}
-    assert rescued[None] == {"_corrupt_record": sample.NOT_JSON}
+    assert rescued[None] == {"_corrupt_record": sample.NOT_JSON, "_damaged": "not JSON", "_line": 11}
     assert len(rescued) == 3
     nvda = next(r for r in bronze_rows if r["trade_id"] == "fh-N1")
     assert (nvda["price"], nvda["volume"], nvda["symbol"]) == (900.0, 3.0, "NVDA")
@@ -119,8 +119,13 @@ def test_rule_set_is_plain_sql_shared_by_both_engines(config: ProjectConfig) -> 
     assert expectations.all_valid_sql(trades).count(" AND coalesce(") == len(trades) - 1
 
 
+#: Silver's identity of the sample's Binance trades: (source, symbol, venue trade id), not the collector's id.
+VENUE_IDS = {"bn-C1": "binance:BTCUSDT:111", "bn-C2": "binance:BTCUSDT:112"}
+
+
 def test_silver_dedups_by_trade_id_only_and_sets_sessions(layers: Layers) -> None:
-    silver = layers.silver
+    silver = {next((k for k, v in VENUE_IDS.items() if v == tid), tid): row for tid, row in layers.silver.items()}
+    assert set(VENUE_IDS.values()) <= set(layers.silver)
     assert len(silver) == sample.SILVER_ROWS
     # three identical prints (same symbol, ms, price, volume), three trade ids: all stay
     prints = [silver[t] for t in ("fh-A2a", "fh-A2b", "fh-A2c")]

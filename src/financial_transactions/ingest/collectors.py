@@ -15,15 +15,23 @@ jitter (reset once a connection has delivered data) and a re-subscription.
 SIGTERM/SIGINT (when the collector owns the main thread) only set a flag: the
 loop notices within one socket timeout, closes the connection and flushes, so a
 stopped collector leaves only complete files.
+
+A feed without a venue trade id (Finnhub) is collected under a :class:`FeedLease`:
+two collectors on it would land every live trade twice under different ids, and
+identical prints make those copies indistinguishable. A second collector refuses
+to start with a one-line message. Feeds with a venue id (Binance ``t``) need no
+lease: silver keeps one row per venue trade, however often it was collected.
 """
 
 from __future__ import annotations
 
 import abc
 import logging
+import os
 import random
 import secrets
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +45,7 @@ import orjson
 import websocket
 
 from financial_transactions.config.collectors import BackoffConfig
-from financial_transactions.ingest.landing import LandingWriter, QuarantineWriter
+from financial_transactions.ingest.landing import LandingWriter, QuarantineWriter, write_atomic
 from financial_transactions.ingest.records import (
     BINANCE,
     FINNHUB,
@@ -63,6 +71,153 @@ def backoff_delay(cfg: BackoffConfig, attempt: int, rng: random.Random) -> float
     """Full-jitter exponential backoff: uniform(0, min(max, initial * multiplier**attempt))."""
     cap = min(cfg.max_seconds, cfg.initial_seconds * cfg.multiplier ** min(attempt, 60))
     return rng.uniform(0.0, cap)
+
+
+#: Where feed leases live: ``<landing>/_leases/<feed>.json`` (``_``: never bronze input).
+LEASE_DIR = "_leases"
+#: A lease not renewed for this long is expired: another collector may take the feed over.
+LEASE_TTL_SECONDS = 30.0
+
+
+class FeedLeaseHeld(CollectorError):
+    """Another live collector holds the feed's lease."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+class FeedLease:
+    """An exclusive, expiring claim on one feed: a JSON file with owner, heartbeat and expiry.
+
+    Acquired with ``O_CREAT | O_EXCL`` (one winner), renewed by rewriting it atomically,
+    released by deleting it. An expired lease, or one whose process is gone on this host
+    (a collector killed with SIGKILL), is broken by an atomic rename, so exactly one
+    contender takes it over.
+    """
+
+    def __init__(self, landing: Path, feed: str, run_id: str, *, ttl_seconds: float = LEASE_TTL_SECONDS) -> None:
+        self.path = Path(landing) / LEASE_DIR / f"{feed}.json"
+        self.feed = feed
+        self.ttl = ttl_seconds
+        self.owner = {"run_id": run_id, "host": socket.gethostname(), "pid": os.getpid(), "token": secrets.token_hex(8)}
+        self._beat: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def _doc(self) -> bytes:
+        now = time.time()
+        return orjson.dumps({**self.owner, "heartbeat": now, "expires_at": now + self.ttl})
+
+    def holder(self) -> dict[str, Any] | None:
+        """The current lease document (None: no lease; ``{}``: unreadable, e.g. being written)."""
+        try:
+            doc = orjson.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, orjson.JSONDecodeError):
+            return {}
+        return doc if isinstance(doc, dict) else {}
+
+    def _breakable(self, doc: dict[str, Any]) -> bool:
+        if not doc:  # unreadable: judge by the file's age
+            try:
+                return time.time() - self.path.stat().st_mtime > self.ttl
+            except FileNotFoundError:
+                return True
+        if float(doc.get("expires_at", 0)) < time.time():
+            return True
+        pid = doc.get("pid")
+        return doc.get("host") == self.owner["host"] and isinstance(pid, int) and not _pid_alive(pid)
+
+    def acquire(self) -> None:
+        """Take the lease, or raise :class:`FeedLeaseHeld` naming the live holder."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(5):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                doc = self.holder()
+                if doc is None:
+                    continue  # released meanwhile
+                if not self._breakable(doc):
+                    raise FeedLeaseHeld(self._held_message(doc)) from None
+                self._break(doc)
+                continue
+            try:
+                os.write(fd, self._doc())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return
+        raise FeedLeaseHeld(f"{self.feed}: could not take the feed lease {self.path} (contended); try again")
+
+    def _break(self, seen: dict[str, Any]) -> None:
+        """Set a dead holder's lease aside; put it back if a live one replaced it meanwhile."""
+        aside = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.stale")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return
+        try:
+            taken = orjson.loads(aside.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            taken = {}
+        if seen and taken.get("token") != seen.get("token"):
+            try:
+                os.link(aside, self.path)  # a fresh holder's lease: restore it (fails if one exists again)
+            except FileExistsError:
+                pass
+        aside.unlink(missing_ok=True)
+        log.warning("%s: took over the expired feed lease of %s", self.feed, _describe(seen))
+
+    def _held_message(self, doc: dict[str, Any]) -> str:
+        return (
+            f"{self.feed}: another collector is already receiving this feed ({_describe(doc)}); a second one would "
+            f"land every trade twice ({self.feed} has no trade id). Stop it, or wait until its lease {self.path} "
+            f"expires ({self.ttl:g}s after its last heartbeat)"
+        )
+
+    def renew(self) -> bool:
+        """Rewrite the lease with a new heartbeat; False when it is no longer ours."""
+        doc = self.holder()
+        if doc is None or doc.get("token") != self.owner["token"]:
+            return False
+        write_atomic(self.path, self._doc(), fsync=False)
+        return True
+
+    def start_heartbeat(self, on_lost: Callable[[], None]) -> None:
+        """Renew every third of the TTL on a daemon thread; call ``on_lost`` if the lease was taken."""
+
+        def beat() -> None:
+            while not self._stop.wait(self.ttl / 3):
+                if not self.renew():
+                    on_lost()
+                    return
+
+        self._beat = threading.Thread(target=beat, name=f"{self.feed}-lease", daemon=True)
+        self._beat.start()
+
+    def release(self) -> None:
+        """Stop the heartbeat and delete the lease if it is still ours."""
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join(timeout=5)
+        doc = self.holder()
+        if doc is not None and doc.get("token") == self.owner["token"]:
+            self.path.unlink(missing_ok=True)
+
+
+def _describe(doc: dict[str, Any]) -> str:
+    if not doc:
+        return "an unreadable lease"
+    age = time.time() - float(doc.get("heartbeat", 0))
+    return f"run {doc.get('run_id')}, pid {doc.get('pid')} on {doc.get('host')}, heartbeat {age:.0f}s ago"
 
 
 class BufferedWebSocket(websocket.WebSocket):
@@ -109,6 +264,8 @@ class StreamCollector(abc.ABC):
 
     source = ""
     collector = ""
+    #: True for a feed without a venue trade id: one collector at a time (:class:`FeedLease`).
+    leased = False
 
     def __init__(
         self,
@@ -135,6 +292,7 @@ class StreamCollector(abc.ABC):
         self.connect_timeout = connect_timeout_seconds
         self.stale_after = stale_after_seconds
         self.flush_interval = flush_interval_seconds
+        self.landing = Path(landing)
         self.writer = LandingWriter(
             landing, self.source, self.run_id, max_records=flush_max_records,
             max_age_seconds=flush_interval_seconds, fsync=fsync,
@@ -182,13 +340,24 @@ class StreamCollector(abc.ABC):
             for sig in (signal.SIGTERM, signal.SIGINT):
                 previous[sig] = signal.signal(sig, lambda *_: self._stop.set())
         deadline = None if duration is None else time.monotonic() + duration
+        lease = FeedLease(self.landing, self.source, self.run_id) if self.leased else None
         try:
+            if lease is not None:
+                lease.acquire()
+                lease.start_heartbeat(self._lease_lost)
             self._loop(deadline, stop_when)
         finally:
             self._finish()
+            if lease is not None:
+                lease.release()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return self.counters
+
+    def _lease_lost(self) -> None:
+        self.last_error = "the feed lease was taken over by another collector"
+        log.error("%s run %s: %s; stopping", self.collector, self.run_id, self.last_error)
+        self._stop.set()
 
     def _done(self, deadline: float | None, stop_when: Callable[[], bool] | None) -> bool:
         if self._stop.is_set():
@@ -355,6 +524,7 @@ class FinnhubCollector(StreamCollector):
 
     source = FINNHUB
     collector = "finnhub"
+    leased = True  # no trade id: two collectors would land each trade twice, indistinguishably
 
     def __init__(self, *, token: str, **kw: Any) -> None:
         if not token:

@@ -636,7 +636,8 @@ _SPECS: tuple[TableSpec, ...] = (
         SILVER,
         ("trade_id",),
         _PIPELINE_OWNER,
-        "Typed trades, one row per trade_id, with session type.",
+        "Typed trades, one row per trade identity (trade_id: <source>:<symbol>:<venue trade id> where the venue "
+        "gives one, else the collector's id), with session type; _source_file is relative to the landing root.",
         readers=(_P + "pipeline", _P + "reporting"),
     ),
     TableSpec(
@@ -645,7 +646,8 @@ _SPECS: tuple[TableSpec, ...] = (
         QUARANTINE,
         ("quarantine_id",),
         _PIPELINE_OWNER,
-        "Rows that broke an expectation, with every broken rule's name.",
+        "Rows that broke an expectation, with every broken rule's name; damaged landing lines and files "
+        "(landing_line_intact) carry the damage under _damaged in _rescued_data.",
         readers=(_P + "pipeline", _P + "reporting"),
     ),
     TableSpec(

@@ -36,6 +36,7 @@ TRADE_RULE_NAMES = (
     "price_positive",
     "volume_non_negative",
     "ts_in_bounds",
+    "landing_line_intact",
 )
 BAR_RULE_NAMES = (*TRADE_RULE_NAMES, "ohlc_consistent")
 
@@ -67,6 +68,12 @@ def trade_rules(expectations: ExpectationsConfig, symbol_pattern: str, *, record
         "ts_in_bounds": (
             f"ts IS NOT NULL AND unix_millis(ts) >= {expectations.min_timestamp_ms} "
             f"AND unix_millis(ts) <= unix_millis(coalesce(ingested_at, current_timestamp())) + {future_ms}"
+        ),
+        # a line that is no JSON object (`_corrupt_record`, either engine), or one the local bronze
+        # scan found damaged (`_damaged` names why: truncated, invalid UTF-8, over-long, empty file...)
+        "landing_line_intact": (
+            "_rescued_data IS NULL OR (get_json_object(_rescued_data, '$._damaged') IS NULL "
+            "AND get_json_object(_rescued_data, '$._corrupt_record') IS NULL)"
         ),
     }
 

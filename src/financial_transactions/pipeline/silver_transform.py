@@ -1,10 +1,14 @@
-"""Silver: typed columns, UTC timestamps, session type, expectations and trade-id dedup.
+"""Silver: typed columns, UTC timestamps, session type, expectations and trade-identity dedup.
 
-Deduplication is by the collector's ``trade_id`` only. Identical prints (same
-symbol, millisecond, price and volume) with different ids are different trades
-and all stay; a trade landed twice (a re-ingested or reprocessed file) keeps one
-row. Within a batch that is a window + ``row_number``; across batches it is an
-insert-only MERGE on ``trade_id`` (done by the caller through the store).
+One identity per trade (:func:`trade_identity`, silver's ``trade_id``): where the
+venue gives a trade id (Binance ``t``) it is ``<source>:<symbol>:<venue id>``, so a
+trade collected twice (a re-collected window, two overlapping collectors) lands
+once; where it gives none (Finnhub) it is the collector's id, so identical prints
+(same symbol, millisecond, price and volume) stay distinct trades, and the
+collectors' feed lease keeps two collectors from receiving one live trade twice.
+Nothing is ever deduplicated by content. Within a batch that is a window +
+``row_number``; across batches an insert-only MERGE on ``trade_id`` (done by the
+caller through the store).
 
 Every helper uses ``select`` (no ``withColumn`` / ``dropDuplicates``) so the same
 code is safe inside a declarative pipeline.
@@ -98,7 +102,10 @@ QUARANTINE_COLUMNS = [
 
 
 def typed_records(bronze: DataFrame, crypto_symbols: Sequence[str]) -> DataFrame:
-    """Bronze -> typed rows (UTC timestamps, comma-joined conditions, asset class).
+    """Bronze -> typed rows (UTC timestamps, comma-joined conditions, asset class, trade identity).
+
+    A trade's ``trade_id`` becomes its identity (:func:`trade_identity`), for silver and
+    the quarantine alike.
 
     ``_landing`` keeps the bronze record as received (before any cast) for the
     quarantine's ``raw`` JSON; column pruning drops it on the silver path, so
@@ -110,7 +117,7 @@ def typed_records(bronze: DataFrame, crypto_symbols: Sequence[str]) -> DataFrame
     if crypto_symbols:
         crypto = crypto | F.col("symbol").isin(list(crypto_symbols))
     return bronze.select(
-        F.col("trade_id"),
+        F.when(F.col("record_type") == "trade", trade_identity()).otherwise(F.col("trade_id")).alias("trade_id"),
         F.col("record_type"),
         F.col("source"),
         F.when(crypto, F.lit("crypto")).otherwise(F.lit("equity")).alias("asset_class"),
@@ -167,6 +174,19 @@ def trade_date(ts: Column) -> Column:
     return F.to_date(F.from_utc_timestamp(ts, NEW_YORK))
 
 
+def trade_identity() -> Column:
+    """Silver's trade identity: ``<source>:<symbol>:<exchange_trade_id>`` when the venue gave one, else ``trade_id``.
+
+    Computed from the landing record's fields, so files landed before this identity existed
+    (Binance records carrying run-scoped collector ids) get the same identity on a rebuild.
+    """
+    from pyspark.sql import functions as F
+
+    venue = F.col("exchange_trade_id")
+    has_venue_id = venue.isNotNull() & (F.length(F.trim(venue)) > 0)
+    return F.when(has_venue_id, F.concat_ws(":", F.col("source"), F.col("symbol"), venue)).otherwise(F.col("trade_id"))
+
+
 def dedup_by_key(df: DataFrame, key: str, order: Sequence[Column], columns: Sequence[str]) -> DataFrame:
     """Keep the first row per ``key`` under ``order`` (window + row_number, no dropDuplicates)."""
     from pyspark.sql import Window
@@ -183,7 +203,7 @@ _BAR_CARRIED = {"trade_id", "source", "asset_class", "symbol", "interval", "ts",
 
 
 def silver_trades(valid: DataFrame) -> DataFrame:
-    """Valid trade rows -> silver_trades (one row per trade_id, first ingested wins)."""
+    """Valid trade rows -> silver_trades (one row per trade identity, first ingested wins)."""
     from pyspark.sql import functions as F
 
     # Only what silver keeps (+ the ordering columns) crosses the dedup shuffle.

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from financial_transactions.ingest.landing import canonical_file, ingested_files
+from financial_transactions.ingest.landing import ingested_files, landing_key
 from financial_transactions.pipeline import bronze_ingest
 from financial_transactions.pipeline.layers import process_bronze_batch, refresh_gold
 from financial_transactions.pipeline.runs import (
@@ -134,7 +134,7 @@ class StreamProcessor:
             if not files:
                 return
             already = ingested_files(platform)
-            fresh = [f for f in files if canonical_file(f) not in already]
+            fresh = [f for f in files if landing_key(f) not in already]
             bronze_rows = 0
             if fresh:
                 new_rows = batch.where(F.col("_source_file").isin(fresh))
