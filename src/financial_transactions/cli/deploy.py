@@ -64,6 +64,15 @@ def bundle_check(
     except FileNotFoundError as exc:
         err_console.print(f"[bold red]bundle-check:[/] {escape(str(exc))}")
         raise typer.Exit(code=2) from None
+    if schema is not None and not schema.is_file():  # a named schema that is not there is an error, never a skip
+        err_console.print(
+            f"[bold red]bundle-check:[/] schema {escape(str(schema))} (--schema / FIN_MLOPS_BUNDLE_SCHEMA) "
+            "is not a file; "
+            "generate it with `databricks bundle schema > bundle_schema.json`",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=2)
     with console.status("checking the bundle…"):
         report = check_bundle(
             project,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
@@ -93,7 +94,7 @@ def replay(
     try:
         market = build_market(cfg, window)
     except ValueError as exc:
-        err_console.print(f"[red]replay source error:[/] {exc}", highlight=False)
+        err_console.print(f"[red]replay source error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
     truth = market.write_ground_truth(Path(platform.paths.landing))
     ports = (
@@ -105,7 +106,11 @@ def replay(
     try:
         urls = hub.start()
     except RuntimeError as exc:
-        err_console.print(f"[red]{exc}[/] (choose other ports with --finnhub-port/--binance-port/--alphavantage-port)")
+        err_console.print(
+            f"[red]{escape(str(exc))}[/] (choose other ports with --finnhub-port/--binance-port/--alphavantage-port)",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(code=2) from None
     info = Table(title=f"replay: {market.description}", show_header=False)
     info.add_row("Finnhub WebSocket", f"{urls.finnhub}/?token=<any>  (FIN_MLOPS_FINNHUB_WS_URL)")
@@ -174,8 +179,17 @@ def _run_stream(collector: StreamCollector, duration: float) -> None:
                 box["error"] = exc
     finally:
         console.print(render())
+    if collector.counters.connections == 0:  # nothing was collected: an unreachable feed is a failure, not "0 trades"
+        why = box.get("error") or collector.last_error or "no connection was made"
+        err_console.print(
+            f"[red]{collector.collector}: never connected in {duration:g}s: {escape(str(why))}[/] "
+            "(check --url, the network and the key)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=2)
     if "error" in box:
-        err_console.print(f"[red]{box['error']}[/]", highlight=False)
+        err_console.print(f"[red]{escape(str(box['error']))}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1)
 
 
@@ -225,7 +239,7 @@ def ingest_alphavantage(
     """Fetch daily + intraday OHLCV bars; a symbol's error does not stop the others (exit 1 if any failed)."""
     from rich.progress import Progress
 
-    from financial_transactions.ingest.alphavantage import summarize
+    from financial_transactions.ingest.alphavantage import InvalidApiKey, summarize
     from financial_transactions.ingest.jobs import alphavantage_collector
     from financial_transactions.ingest.redaction import CollectorError
 
@@ -252,6 +266,9 @@ def ingest_alphavantage(
 
             results = collector.run(progress=step)
             progress.update(task, completed=total, description="alphavantage")
+    except InvalidApiKey as exc:  # one line, at the first refusal: every other call would be refused too
+        err_console.print(f"[red]{escape(str(exc))}[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

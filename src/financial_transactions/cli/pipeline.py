@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, cast
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
@@ -64,12 +65,30 @@ def pipeline(
     if declarative:
         _declarative(platform, full_refresh)
         return
-    with console.status("pipeline", spinner="dots") as status:
-        if stream:
-            result = _stream(platform, cast("Trigger | None", trigger), duration)
-        else:
-            result = PipelineRunner(platform, progress=status.update).run(full_refresh=full_refresh)
+    try:
+        with console.status("pipeline", spinner="dots") as status:
+            if stream:
+                result = _stream(platform, cast("Trigger | None", trigger), duration)
+            else:
+                result = PipelineRunner(platform, progress=status.update).run(full_refresh=full_refresh)
+    except FileNotFoundError as exc:  # e.g. --full-refresh with an empty landing zone: what to do, not a traceback
+        err_console.print(
+            f"[red]{escape(str(exc))}[/] (land data first: `fin-mlops replay` + `fin-mlops ingest …`)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=2) from None
+    except RuntimeError as exc:
+        if not _is_missing_java(exc):
+            raise
+        err_console.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
     _print_result(result)
+
+
+def _is_missing_java(exc: BaseException) -> bool:
+    """The embedded engine's "install Java" error, which is an operator's setup step, not a bug to trace."""
+    return "Java" in str(exc) and "not found" in str(exc)
 
 
 def _stream(platform: Platform, trigger: Trigger | None, duration: float | None) -> PipelineResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import socket
 
 import typer
 from rich.markup import escape
@@ -56,6 +57,16 @@ def serve(
     if problem is not None:
         err_console.print(f"[red]{escape(problem)}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2)
+    try:
+        sock = _bind(bind_host, bind_port)
+    except OSError as exc:
+        err_console.print(
+            f"[red]cannot serve on {escape(bind_host)}:{bind_port}: {escape(exc.strerror or str(exc))}[/] "
+            "(choose another port with --port, or stop the process holding it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=2) from None
     app = create_app(platform, watch=watch, api_keys=keys, insecure_no_auth=insecure_no_auth)
     if keys:
         auth = f"{len(keys)} API key(s) from {', '.join(keys.sources)} (header X-API-Key)"
@@ -77,7 +88,7 @@ def serve(
         highlight=False,
         soft_wrap=True,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=bind_host,
         port=bind_port,
@@ -87,6 +98,21 @@ def serve(
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
     )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind before building the app, so a busy port is one line and exit 2 (as for ``replay``), not uvicorn's exit 3."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 def _manager(ctx: typer.Context):  # type: ignore[no-untyped-def]

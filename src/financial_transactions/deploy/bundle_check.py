@@ -88,9 +88,7 @@ def _bundle_results(root: Path, schema_path: str | os.PathLike[str] | None, requ
     if schema is not None:
         count = check_schema(ctx, schema)
         schema_result.findings.extend(ctx.findings)
-        schema_result.detail = (
-            f"{schema.path.name}: {count} error(s), {schema.rewritten_patterns} \\p{{..}} patterns rewritten"
-        )
+        schema_result.detail = f"{schema.path.name}: {count} error(s)"
         ctx.findings.clear()
 
     inputs = RuleInputs(schema=schema, project_config=root / "project_config.yml", entrypoints=ENTRYPOINTS)

@@ -105,6 +105,19 @@ class RateLimiter:
                 slot[0] = self._clock()
 
 
+class InvalidApiKey(CollectorError):
+    """The vendor refused the key: every further call would be refused too, so the run stops at the first."""
+
+
+#: How Alpha Vantage words a refused key (in ``Error Message``, or ``Information`` for the demo key).
+INVALID_KEY_MARKERS = ("apikey is invalid", "demo api key is for demo purposes only")
+
+
+def _is_invalid_key(message: str | None) -> bool:
+    text = (message or "").lower().replace("*", "")
+    return any(marker in text for marker in INVALID_KEY_MARKERS)
+
+
 @dataclass
 class AlphaVantageCounters:
     calls: int = 0
@@ -191,6 +204,10 @@ class AlphaVantageCollector:
                         progress(symbol, function)
                     try:
                         result.bars[function] = self._fetch(symbol, function)
+                    except InvalidApiKey as exc:
+                        result.errors[function] = str(exc)
+                        self.counters.symbols_failed += 1
+                        raise
                     except CollectorError as exc:
                         result.errors[function] = str(exc)
                         log.warning("alphavantage %s %s: %s", symbol, function, exc)
@@ -246,6 +263,11 @@ class AlphaVantageCollector:
             parsed = parse_alphavantage(
                 resp.content, symbol=symbol, interval=interval, received_at=received, collector_run=self.run_id
             )
+            if parsed.kind in ("rate_limited", "error") and _is_invalid_key(parsed.message):
+                raise InvalidApiKey(
+                    "alphavantage refused the API key (the parameter apikey is invalid); "
+                    "set a valid ALPHAVANTAGE_API_KEY (or the Databricks secret)"
+                )
             if parsed.kind == "rate_limited":
                 self.counters.rate_limited += 1
                 last = f"rate limited: {redact_text(parsed.message or '')[:160]}"

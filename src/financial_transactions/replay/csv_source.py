@@ -27,6 +27,7 @@ errors naming the row: a replay source is input the user controls.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,14 @@ def read_user_file(path: Path) -> pd.DataFrame:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
         return pd.read_csv(path)
+    except pd.errors.ParserError as exc:  # a ragged row: say which file and line, not pandas' tokeniser wording
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found is None:
+            raise CsvSourceError(f"{path}: not a readable CSV file: {exc}") from exc
+        expected, line, saw = found.groups()
+        raise CsvSourceError(
+            f"{path}, line {line}: {saw} fields where the header has {expected}; fix or remove that row"
+        ) from exc
     except (ValueError, OSError) as exc:
         raise CsvSourceError(f"{path}: not a readable CSV or Parquet file: {exc}") from exc
 

@@ -562,7 +562,14 @@ class ReplayHub:
         if self._error is not None:
             self.stop()
             raise RuntimeError(f"replay servers failed to start on {self.host}: {self._error}") from self._error
-        av_port = self.alphavantage.start(self.host, self.ports[1])
+        try:
+            av_port = self.alphavantage.start(self.host, self.ports[1])
+        except OSError as exc:  # a busy Alpha Vantage port is the same expected error as a busy WebSocket port
+            self.stop()
+            raise RuntimeError(
+                f"replay servers failed to start on {self.host}: "
+                f"Alpha Vantage port {self.ports[1]}: {exc.strerror or exc}"
+            ) from exc
         fh = self._servers[0].sockets[0].getsockname()[1]
         bn = self._servers[1].sockets[0].getsockname()[1]
         self.urls = ReplayUrls(f"ws://{self.host}:{fh}", f"ws://{self.host}:{bn}", f"http://{self.host}:{av_port}")
