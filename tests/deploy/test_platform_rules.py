@@ -124,7 +124,10 @@ def test_a_shared_dev_schema_or_endpoint_is_refused(bundle_copy: Path) -> None:
         "",
     )
     errors = _errors(_check(bundle_copy), "isolation")
-    assert sorted(str(e.path) for e in errors) == ["targets.dev.variables.schema", "targets.dev.variables.serving_endpoint"]
+    assert sorted(str(e.path) for e in errors) == [
+        "targets.dev.variables.schema",
+        "targets.dev.variables.serving_endpoint",
+    ]
     assert "'financial_transactions'" in errors[0].message or "'financial_transactions'" in errors[1].message
 
 
@@ -285,3 +288,30 @@ def test_fields_newer_than_the_allowed_cli_are_refused(bundle_copy: Path) -> Non
     assert any(".databricks-cli-version pins '1.13.0'" in m for m in messages)
     assert any("pipeline `environment`, which needs Databricks CLI 0.258.0" in m for m in messages)
     assert any("`environment_version`, which needs Databricks CLI 0.294.0" in m for m in messages)
+
+
+def test_the_pipeline_gets_the_deployment_schema(bundle_copy: Path) -> None:
+    edit(bundle_copy / "resources" / "streaming_pipeline.yml", "        fin_mlops.schema: ${var.schema}\n", "")
+    (error,) = _errors(_check(bundle_copy), "isolation")
+    assert error.message.startswith("pipeline 'financial_streaming_dlt' does not set fin_mlops.schema")
+
+
+def test_the_pipeline_code_follows_the_deployment_schema() -> None:
+    from financial_transactions.pipeline.declarative import (
+        CONF_CONFIG,
+        CONF_ENV,
+        CONF_LANDING,
+        CONF_SCHEMA,
+        DeclarativeSettings,
+    )
+
+    values = {
+        CONF_CONFIG: str(PROJECT_ROOT / "project_config.yml"),
+        CONF_ENV: "dev",
+        CONF_LANDING: "/Volumes/mlops_dev/financial_transactions_jane/landing",
+        CONF_SCHEMA: "financial_transactions_jane",
+    }
+    spark = type("S", (), {"conf": type("C", (), {"get": staticmethod(lambda k, d=None: values.get(k, d))})()})()
+    settings = DeclarativeSettings.from_spark_conf(spark)  # type: ignore[arg-type]
+    assert settings.schema_location.startswith("/Volumes/mlops_dev/financial_transactions_jane/checkpoints/")
+    assert settings.config.table("silver_trades") == "mlops_dev.financial_transactions_jane.silver_trades"

@@ -32,6 +32,9 @@ CONF_LANDING = "fin_mlops.landing"
 CONF_AUTO_LOADER = "fin_mlops.auto_loader"
 CONF_SCHEMA_LOCATION = "fin_mlops.schema_location"
 CONF_MAX_FILES = "fin_mlops.max_files_per_trigger"
+#: The schema the pipeline publishes to (the bundle's ``${var.schema}``: per user in dev); overrides
+#: ``project.schema`` so the default Auto Loader schema location is in that schema's checkpoints volume.
+CONF_SCHEMA = "fin_mlops.schema"
 
 #: Tables the jobs read at pinned Delta versions (drift, scoring, backtests, the decision matrix). Delta time
 #: travel works on streaming tables, not on the materialized views a pipeline publishes
@@ -87,6 +90,10 @@ class DeclarativeSettings:
                 f"set Spark conf {CONF_CONFIG} to the project_config.yml path (none found near {near or Path.cwd()})"
             )
         cfg = ProjectConfig.from_yaml(path, conf(CONF_ENV) or "dev")
+        schema = conf(CONF_SCHEMA)
+        if schema is not None and schema != cfg.schema_name:
+            project = type(cfg.project).model_validate({**cfg.project.model_dump(by_alias=True), "schema": schema})
+            cfg = cfg.model_copy(update={"project": project})
         thresholds = expectation_overrides(cfg.pipeline.expectations, {key: conf(key) for key in EXPECTATION_CONFS})
         if thresholds != cfg.pipeline.expectations:
             cfg = cfg.model_copy(update={"pipeline": cfg.pipeline.model_copy(update={"expectations": thresholds})})

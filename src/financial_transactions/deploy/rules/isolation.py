@@ -22,6 +22,8 @@ USER_REFS = ("${workspace.current_user.short_name}", "${workspace.current_user.u
 #: Per-deployment names: variable -> the script flag that carries it.
 NAMES = {"schema": "--schema", "serving_endpoint": "--serving-endpoint"}
 #: Scripts that touch the serving endpoint (deploy, and the rollbacks that re-point it).
+#: The pipeline's Spark conf key for its schema (pipeline/declarative.py CONF_SCHEMA).
+PIPELINE_SCHEMA_CONF = "fin_mlops.schema"
 SERVING_USERS = ("financial_transactions.models.deployment", "financial_transactions.monitoring.rollback")
 
 
@@ -63,6 +65,16 @@ def check_isolation(ctx: Ctx, inputs: RuleInputs) -> None:
                 f"pipeline '{key}' publishes to {schema!r}, not ${{var.schema}}",
                 loc_of(pipeline, "schema") or loc_of(pipeline),
                 f"resources.pipelines.{key}.schema",
+            )
+        conf = pipeline.get("configuration")
+        reads_conf = isinstance(conf, dict) and any(str(k).startswith("fin_mlops.") for k in conf)
+        if reads_conf and isinstance(conf, dict) and conf.get(PIPELINE_SCHEMA_CONF) != "${var.schema}":
+            ctx.error(
+                "isolation",
+                f"pipeline '{key}' does not set {PIPELINE_SCHEMA_CONF}: ${{var.schema}}, so its code places the "
+                "Auto Loader schema location in project_config.yml's schema, not the deployment's",
+                loc_of(conf, PIPELINE_SCHEMA_CONF) or loc_of(pipeline, "configuration"),
+                f"resources.pipelines.{key}.configuration",
             )
     for key, job in ctx.bundle.iter_resources("jobs"):
         base = ctx.bundle.resource_files.get(("jobs", key), ctx.root / "databricks.yml").parent
