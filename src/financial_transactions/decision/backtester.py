@@ -66,6 +66,7 @@ from financial_transactions.config.decision import BacktestConfig, StrategyName
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.decision import performance
 from financial_transactions.decision.predictions import champion_predictions, registry_champion
+from financial_transactions.decision.symbols import traded_symbols
 from financial_transactions.lakehouse.errors import TableNotFound
 from financial_transactions.market.calendar import AFTER_CLOSE, PRE_OPEN, REGULAR_CLOSE, REGULAR_OPEN
 from financial_transactions.runtime import Platform
@@ -427,7 +428,8 @@ class Backtester:
                 raise TableNotFound(f"{gold_fqn} has no version as of {when.isoformat()}")
         else:
             gold_version = self.store.version(gold_fqn)
-        gold = self.store.read(gold_fqn, version=gold_version, columns=["symbol", "bar_start", "close"])
+        gold_columns = ["symbol", "asset_class", "bar_start", "close"]
+        gold = self.store.read(gold_fqn, version=gold_version, columns=gold_columns)
         champion = None
         if preds is not None:
             # now: the registry's champion; a replay: the model of the snapshot's newest scoring run
@@ -467,9 +469,9 @@ class Backtester:
             gold = gold[~bad]
         preds = inputs.predictions
         embargo = pd.Timedelta(minutes=self.cfg.split.embargo_minutes)
-        for symbol in self.cfg.symbols.all:
+        for symbol, asset_class in traded_symbols(gold, self.cfg).items():
             bars = gold[gold["symbol"] == symbol].sort_values("bar_start", kind="stable").reset_index(drop=True)
-            asset_class = self.cfg.symbols.asset_class(symbol)
+            bars = bars.drop(columns="asset_class", errors="ignore")
             if len(bars) < bt.min_bars:
                 report.skipped.append(
                     {"symbol": symbol, "strategy": "*", "reason": f"{len(bars)} bars < min_bars {bt.min_bars}"}

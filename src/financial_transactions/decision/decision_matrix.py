@@ -61,6 +61,7 @@ from financial_transactions.config.decision import DecisionConfig, Recommendatio
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.decision.backtester import current_runs
 from financial_transactions.decision.predictions import champion_predictions, registry_champion
+from financial_transactions.decision.symbols import traded_symbols
 from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
@@ -267,8 +268,6 @@ class DecisionMatrix:
     def gather(self) -> tuple[pd.DataFrame, dict[str, int | None]]:
         """Raw criterion values per symbol (NaN = missing) and the table versions read."""
         d = self.cfg.decision
-        symbols = self.cfg.symbols.all
-        values: dict[str, dict[str, float]] = {s: dict.fromkeys(d.criteria, math.nan) for s in symbols}
         sources: dict[str, int | None] = {}
 
         def put(symbol: Any, name: str, value: Any) -> None:
@@ -276,8 +275,11 @@ class DecisionMatrix:
                 values[str(symbol)][name] = float(value)
 
         gold, sources["gold_trade_features"] = self._read(
-            "gold_trade_features", ["symbol", "bar_start", *market_columns(self.cfg.features)]
+            "gold_trade_features", ["symbol", "asset_class", "bar_start", *market_columns(self.cfg.features)]
         )
+        classes = traded_symbols(gold, self.cfg)  # a user's file brings its own symbols
+        symbols = list(classes)
+        values: dict[str, dict[str, float]] = {s: dict.fromkeys(d.criteria, math.nan) for s in symbols}
         if gold is not None:
             gold = gold.sort_values(["symbol", "bar_start"], kind="stable")
             for symbol, bars in gold.groupby("symbol", sort=False):
@@ -331,9 +333,7 @@ class DecisionMatrix:
                 last = sent.groupby("symbol")[score_col].last()
                 for sym_sent, value in last.items():
                     put(sym_sent, "sentiment", value)
-        raw = pd.DataFrame(
-            [{"symbol": s, "asset_class": self.cfg.symbols.asset_class(s), **values[s]} for s in symbols]
-        )
+        raw = pd.DataFrame([{"symbol": s, "asset_class": classes[s], **values[s]} for s in symbols])
         return raw, sources
 
     def build(self) -> DecisionResult:
