@@ -740,9 +740,13 @@
     });
     (ok(rb) ? rb.data : []).forEach(function (r) { entries.push({ kind: "rollback", at: r.at, outcome: outcome(r), detail: detail(r) }); });
     entries.sort(function (a, b) { return String(b.at || "").localeCompare(String(a.at || "")); });
+    // an alert nobody received (no webhook, or delivery failed) is a warning, never a green chip
+    var undelivered = (ok(al) ? al.data : []).filter(function (r) { var s = r.status || r.delivery_status; return s && s !== "delivered"; }).length;
     body.appendChild(h("p", { class: "legend" },
       "retraining: ", badge(rt.status, rt.status === "ok" ? rt.data.length + " event(s)" : rt.status), "  alerts: ",
-      badge(al.status, al.status === "ok" ? al.data.length + " alert(s)" : al.status), "  rollbacks: ",
+      badge(al.status === "ok" && undelivered ? "warn" : al.status,
+        al.status === "ok" ? al.data.length + " alert(s)" + (undelivered ? ", " + undelivered + " not delivered" : "") : al.status),
+      "  rollbacks: ",
       badge(rb.status, rb.status === "ok" ? rb.data.length + " rollback(s)" : rb.status)));
     if (!entries.length) { body.appendChild(emptyState(rt.status === "missing" ? rt : al, "No retraining, alert or rollback recorded")); return false; }
     body.appendChild(table([
@@ -750,7 +754,7 @@
       { label: "kind", value: function (e) { return badge("info", e.kind); } },
       { label: "outcome", value: function (e) {
         var o = String(e.outcome || "");
-        var lvl = /fail|error|undeliver/i.test(o) ? "alert" : /not_configured|dry_run/i.test(o) ? "info" :
+        var lvl = /fail|error|undeliver/i.test(o) ? "alert" : /not_configured/i.test(o) ? "warn" : /dry_run/i.test(o) ? "info" :
           /trigger|sent|deliver|^ok$|success|rolled|done|launched/i.test(o) ? "ok" : /skip|cooldown|limit/i.test(o) ? "warn" : "info";
         return badge(lvl, o || "–"); } },
       { label: "detail", wrap: true, value: function (e) { return e.detail; } }

@@ -44,6 +44,11 @@ def drift(
     current_version: int | None = typer.Option(None, "--current-version", min=0, help="Delta version (time travel)"),
     trigger: bool = typer.Option(True, "--trigger/--no-trigger", help="let the retraining trigger decide"),
     launch: bool = typer.Option(True, "--launch/--no-launch", help="run retraining when triggered"),
+    record: bool | None = typer.Option(
+        None,
+        "--record/--no-record",
+        help="write monitoring rows and send alerts (default: only with --trigger; --no-trigger is a diagnostic run)",
+    ),
 ) -> None:
     """PSI/JS per feature, the champion's performance, and the retraining trigger's decision."""
     from financial_transactions.monitoring.cycle import (
@@ -76,11 +81,14 @@ def drift(
             end=_when(current_end, "--current-end") or current.end,
             version=current_version,
         )
-        cycle = run_cycle(platform, reference, current, ground_truth=truth, trigger=trigger, launch=launch)
+        keep = trigger if record is None else record
+        cycle = run_cycle(platform, reference, current, ground_truth=truth, trigger=trigger, launch=launch, record=keep)
     except (ValueError, LookupError) as exc:
         err_console.print(f"[bold red]drift:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
     print_cycle(console, cycle)
+    if not keep:
+        console.print("[dim]diagnostic run: nothing recorded, no alert sent (--record to keep it)[/]")
 
 
 def rollback(

@@ -117,7 +117,7 @@ class MonitoringCycle:
 
 
 def run_performance(
-    platform: Platform, window: DriftWindow, ground_truth: list[Path]
+    platform: Platform, window: DriftWindow, ground_truth: list[Path], *, record: bool = True
 ) -> tuple[PerformanceReport | None, str | None, str | None]:
     """Champion metrics on ``window``: ``(report, note, error)``.
 
@@ -144,7 +144,7 @@ def run_performance(
     if gold.empty:
         return None, f"no gold rows in {window.describe()}", None
     try:
-        return PerformanceMonitor(platform).monitor(gold, ground_truth), None, None
+        return PerformanceMonitor(platform).monitor(gold, ground_truth, record=record), None, None
     except RegistryError as exc:
         return None, None, f"champion v{champion} could not be loaded or scored: {exc}"
 
@@ -158,17 +158,22 @@ def run_cycle(
     trigger: bool = True,
     launch: bool = True,
     trigger_obj: RetrainingTrigger | None = None,
+    record: bool = True,
 ) -> MonitoringCycle:
-    """Drift -> performance -> trigger -> alerts; every step is recorded in its Delta table."""
+    """Drift -> performance -> trigger -> alerts; every step is recorded in its Delta table.
+
+    ``record=False`` is a diagnostic run: nothing is written to the monitoring tables and
+    no alert is sent, so investigating drift never pages anyone again.
+    """
     from financial_transactions.monitoring.alerting import AlertManager
 
-    report = DriftDetector(platform.config.drift).run(platform, reference, current)
+    report = DriftDetector(platform.config.drift).run(platform, reference, current, record=record)
     performance: PerformanceReport | None = None
     note: str | None = "no ground truth given"
     error: str | None = None
     if ground_truth:
-        performance, note, error = run_performance(platform, current, ground_truth)
-    if platform.runtime.lakehouse_monitors and performance is not None:
+        performance, note, error = run_performance(platform, current, ground_truth, record=record)
+    if record and platform.runtime.lakehouse_monitors and performance is not None:
         from financial_transactions.monitoring.performance_monitor import ensure_model_monitor
 
         try:  # Databricks' own profile/drift tables over model_monitoring; never blocks the decision
@@ -176,10 +181,12 @@ def run_cycle(
         except Exception as exc:
             log.warning("lakehouse monitor on model_monitoring not updated: %s", exc)
     decision = None
-    if trigger:
+    if trigger and record:  # the trigger writes retraining_audit: never from a diagnostic run
         signals = TriggerSignals.from_reports(report, performance, platform.config.retraining)
         decision = (trigger_obj or RetrainingTrigger(platform)).evaluate(signals, launch=launch)
     cycle = MonitoringCycle(report, performance, note, decision, performance_error=error)
+    if not record:
+        return cycle
     alerts = AlertManager.from_platform(platform)
     if error is not None:
         result = alerts.send(

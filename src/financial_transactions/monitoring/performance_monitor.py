@@ -556,12 +556,12 @@ class PerformanceMonitor:
         )
         return str(version), scored
 
-    def monitor(self, gold: pd.DataFrame, ground_truth: Sequence[Path]) -> PerformanceReport:
+    def monitor(self, gold: pd.DataFrame, ground_truth: Sequence[Path], *, record: bool = True) -> PerformanceReport:
         """Label ``gold`` as training does (ground truth where covered, the rule elsewhere), score the
-        champion on the labelled rows and record the windows."""
+        champion on the labelled rows and record the windows (not for a diagnostic run: ``record=False``)."""
         labelled, labels = labelled_bars(gold, ground_truth, self.platform.config)
         version, scored = self.score_champion(labelled)
-        report = self.evaluate(scored, model_version=version)
+        report = self.evaluate(scored, model_version=version, record=record)
         report.extra["labels"] = labels.summary() | {"unlabelled_bars": labels.unlabelled}
         return report
 

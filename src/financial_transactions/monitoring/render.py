@@ -75,4 +75,11 @@ def print_cycle(console: Console, cycle: MonitoringCycle) -> None:
             detail = f" - {t.launch.detail}" if t.launch.detail else ""
             console.print(f"[bold]launch:[/] {t.launch.status} via {t.launch.launcher}{detail}", highlight=False)
     if cycle.alerts:
-        console.print(f"[bold]alerts:[/] {', '.join(cycle.alerts)}")
+        undelivered = [s for s in cycle.alerts if s != "delivered"]
+        colour = "yellow" if undelivered else "green"
+        note = (
+            f" - WARNING: {len(undelivered)} of {len(cycle.alerts)} not delivered (set the alert webhook)"
+            if undelivered
+            else ""
+        )
+        console.print(f"[bold]alerts:[/] [{colour}]{', '.join(cycle.alerts)}{note}[/]", highlight=False)

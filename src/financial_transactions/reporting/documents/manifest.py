@@ -167,17 +167,7 @@ def workflows(ctx: ExportContext, docs: dict[str, dict[str, Any]]) -> Section:
         out.append(_wf("retraining", "missing", None, "no retraining decision yet"))
     alerts = data("audit", "alerts")
     if alerts:
-        undelivered = [
-            a for a in alerts if a["status"] == "failed"
-        ]  # AlertManager: delivered | failed | not_configured
-        out.append(
-            _wf(
-                "alerting",
-                "warn" if undelivered else "ok",
-                last("alerts_audit"),
-                f"{len(alerts)} alert(s), {len(undelivered)} undelivered",
-            )
-        )
+        out.append(alerting_workflow(alerts, last("alerts_audit")))
     else:
         out.append(_wf("alerting", "missing", None, "no alert raised"))
     # backtest + decision
@@ -201,6 +191,19 @@ def workflows(ctx: ExportContext, docs: dict[str, dict[str, Any]]) -> Section:
         out.append(_wf("decision matrix", "missing", None, "no decision run yet"))
     status = "ok" if any(w["status"] != "missing" for w in out) else "missing"
     return Section(status, out, [src.fqn(k) for k in ("bronze_trades", "silver_trades", "tournament_results")])
+
+
+def alerting_workflow(alerts: list[dict[str, Any]], last_run: str | None) -> dict[str, Any]:
+    """The alerting row: only a ``delivered`` alert reached anyone, so ``not_configured`` and ``failed`` warn."""
+    undelivered = [a for a in alerts if a.get("status") != "delivered"]
+    unconfigured = sum(1 for a in alerts if a.get("status") == "not_configured")
+    why = f" ({unconfigured} with no webhook configured)" if unconfigured else ""
+    return _wf(
+        "alerting",
+        "warn" if undelivered else "ok",
+        last_run,
+        f"{len(alerts)} alert(s), {len(undelivered)} undelivered{why}",
+    )
 
 
 def dataflow(src: Sources) -> Section:
