@@ -131,7 +131,7 @@ def test_schemathesis_all_checks_all_phases_no_failure(served: Served, tmp_path:
         "fuzzing": "success",
         "stateful": "success",
     }
-    assert result["operations"]["tested"] == 5
+    assert result["operations"]["tested"] == 6  # score, decision matrix, feedback, health, ready, metrics
     cases = result["test_cases"]
     assert cases["with_failures"] == 0 and cases["errored"] == 0 and cases["generated"] > 1000, cases
     received = {k: n - before.get(k, 0) for k, n in after.items() if n - before.get(k, 0) > 0}

@@ -57,6 +57,8 @@ from financial_transactions.serving.metrics import Metrics, service_metrics
 from financial_transactions.serving.schemas import (
     DecisionMatrixResponse,
     ErrorBody,
+    FeedbackRecorded,
+    FeedbackRequest,
     HealthBody,
     NotReadyBody,
     ReadyBody,
@@ -573,6 +575,37 @@ def create_app(
         data = await asyncio.get_running_loop().run_in_executor(None, _latest_matrix, platform, matrix_cache)
         rows = [r for r in data["rows"] if recommendation is None or r["recommendation"] == recommendation]
         return {**data, "rows": rows[:limit]}
+
+    @app.post(
+        "/v1/feedback",
+        operation_id="record_feedback",
+        status_code=201,
+        dependencies=[Depends(require_key)],
+        response_model=FeedbackRecorded,
+        responses={
+            201: {"description": "the verdict, appended to analyst_feedback"},
+            400: {"model": ErrorBody, "description": "the body is not JSON"},
+            **unauthorized,
+            **invalid,
+        },
+        summary="Confirm or dismiss a flagged bar (analyst feedback, the first label source)",
+    )
+    async def record_feedback_route(body: FeedbackRequest) -> dict[str, Any]:
+        from financial_transactions.features.feedback import record_feedback
+
+        row = await asyncio.get_running_loop().run_in_executor(
+            None,
+            lambda: record_feedback(
+                platform,
+                symbol=body.symbol,
+                bar_start=pd.Timestamp(body.bar_start, unit="ms", tz="UTC").to_pydatetime(),
+                verdict=body.verdict,
+                analyst=body.analyst,
+                note=body.note,
+                channel="api",
+            ),
+        )
+        return row
 
     @app.get("/health", operation_id="health", response_model=HealthBody, summary="Liveness: the process answers")
     async def health() -> dict[str, Any]:

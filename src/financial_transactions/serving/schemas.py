@@ -297,6 +297,34 @@ def request_body_schemas(columns: list[str] | None, max_rows: int) -> dict[str, 
     return {"Trade": trade, "FeatureRow": row, "TradesRequest": trades, "RowsRequest": rows, "ScoreRequest": request}
 
 
+#: Who reviewed a bar: a name with no leading or trailing whitespace (``record_feedback`` refuses a blank one).
+ANALYST_PATTERN = r"^\S(.{0,198}\S)?$"
+
+
+class FeedbackRequest(BaseModel):
+    """An analyst's verdict on a bar: ``confirmed`` (an anomaly) or ``dismissed`` (normal), the first label source."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    symbol: str = Field(pattern=SYMBOL_PATTERN, examples=["SPX"])
+    bar_start: EpochMs = Field(description="the bar's start: " + INSTANT_SCHEMA["description"])
+    verdict: Literal["confirmed", "dismissed"]
+    analyst: str = Field(pattern=ANALYST_PATTERN, examples=["ana"], description="who reviewed the bar")
+    note: str | None = Field(default=None, max_length=1000, description="why (optional)")
+
+
+class FeedbackRecorded(BaseModel):
+    """The verdict as written to ``analyst_feedback`` (the latest verdict per bar wins)."""
+
+    feedback_id: str
+    symbol: str
+    bar_start: datetime
+    verdict: Literal["confirmed", "dismissed"]
+    analyst: str
+    decided_at: datetime
+    note: str | None
+
+
 class ErrorBody(BaseModel):
     """Every error but a validation error (401, 404, 413, 429, 503)."""
 
