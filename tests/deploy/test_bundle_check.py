@@ -310,7 +310,7 @@ def test_secrets_policy_covers_pipelines_and_parameters(
             "fin_mlops.expectations.max_future_seconds = '-5': Input should be greater than or equal to 0",
         ),
         (
-            'fin_mlops.expectations.min_timestamp: "2000-01-01T00:00:00Z"',
+            'fin_mlops.expectations.min_timestamp: "1970-01-01T00:00:00Z"',
             'fin_mlops.expectations.min_timestamp: "2000-13-01"',
             "fin_mlops.expectations.min_timestamp = '2000-13-01': Input should be a valid datetime or date, "
             "month value is outside expected range of 1-12",
