@@ -365,11 +365,11 @@ def _damaged_rows(spark: SparkSession, damaged: Sequence[FileScan], ingested_at:
     parts: list[DataFrame] = []
     intact = [(line, landing_key(scan.path)) for scan in damaged for line in scan.intact]
     if intact:
-        lines = spark.createDataFrame(intact, "value string, _source_file string")
+        lines = spark.createDataFrame(intact, "value string, _source_file string NOT NULL")
         parts.append(parse_landing_lines(lines, ingested_at))
     rows = [(d.rescued(), landing_key(scan.path)) for scan in damaged for d in scan.damage]
     stamp = F.lit(ingested_at).cast("timestamp") if ingested_at is not None else F.current_timestamp()
-    broken = spark.createDataFrame(rows, "_rescued_data string, _source_file string")
+    broken = spark.createDataFrame(rows, "_rescued_data string, _source_file string NOT NULL")
     parts.append(
         broken.select(
             *[F.lit(None).cast(typ).alias(name) for name, typ in LANDING_FIELDS],
