@@ -4,12 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup lint typecheck pytest bench build bundle-check databricks-cli clean java browser
+.PHONY: run test setup lint typecheck pytest bench build bundle-check databricks-cli clean java browser delta-jars
 
-run: setup java
+run: setup java delta-jars
 	$(BIN)/fin-mlops --env dev run --fresh
 
-test: setup java browser
+test: setup java browser delta-jars
 	$(MAKE) --no-print-directory lint typecheck pytest
 
 setup: $(STAMP)
@@ -35,6 +35,37 @@ java:
 		echo "  macOS:         brew install openjdk@17"; \
 		echo "  Or run against a cluster: fin-mlops --spark-remote sc://host:15002 ..."; \
 		echo ""; exit 1; }
+
+# The Delta Lake jars of the embedded engine's native Delta (lakehouse/engine.py pins the
+# version), fetched once from Maven Central into a cache; Spark then starts offline.
+# Only jars pyspark does not ship are kept (Spark's own jackson/parquet/hadoop win anyway).
+ENGINE_PY     := src/financial_transactions/lakehouse/engine.py
+DELTA_VERSION := $(shell sed -n 's/^DELTA_VERSION = "\(.*\)"/\1/p' $(ENGINE_PY))
+DELTA_SPARK   := $(shell sed -n 's/^DELTA_SPARK_LINE = "\(.*\)"/\1/p' $(ENGINE_PY))
+JAR_CACHE     ?= $(or $(FIN_MLOPS_JAR_CACHE),$(HOME)/.cache/financial-ai-mlops/jars)
+DELTA_JARS    := $(JAR_CACHE)/delta-$(DELTA_VERSION)-spark$(DELTA_SPARK)
+
+ifdef FIN_MLOPS_DELTA_JARS
+delta-jars:
+	@ls '$(FIN_MLOPS_DELTA_JARS)'/delta-spark_$(DELTA_SPARK)_2.13-*.jar >/dev/null 2>&1 || { echo "FIN_MLOPS_DELTA_JARS=$(FIN_MLOPS_DELTA_JARS) holds no delta-spark_$(DELTA_SPARK)_2.13 jar: unset it to fetch into the cache."; exit 1; }
+else
+delta-jars: $(DELTA_JARS)/.complete
+endif
+
+$(DELTA_JARS)/.complete:
+	@command -v mvn >/dev/null 2>&1 || { echo "Maven ('mvn') is required to fetch the Delta Lake jars (Debian/Ubuntu: sudo apt-get install -y maven; macOS: brew install maven), or set FIN_MLOPS_DELTA_JARS to a folder holding them."; exit 1; }
+	@rm -rf '$(DELTA_JARS).tmp' && mkdir -p '$(DELTA_JARS).tmp'
+	@printf '%s\n' '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>' \
+		'<groupId>local</groupId><artifactId>fin-mlops-delta-jars</artifactId><version>1</version>' \
+		'<dependencies><dependency><groupId>io.delta</groupId><artifactId>delta-spark_$(DELTA_SPARK)_2.13</artifactId>' \
+		'<version>$(DELTA_VERSION)</version></dependency></dependencies></project>' > '$(DELTA_JARS).tmp/pom.xml'
+	@echo "fetching io.delta:delta-spark_$(DELTA_SPARK)_2.13:$(DELTA_VERSION) from Maven Central into $(DELTA_JARS)"
+	@mvn -B -f '$(DELTA_JARS).tmp/pom.xml' dependency:copy-dependencies -DoutputDirectory='$(DELTA_JARS).tmp' \
+		-DincludeGroupIds=io.delta,io.unitycatalog,com.fasterxml.jackson.datatype -DincludeScope=runtime \
+		> '$(DELTA_JARS).tmp/mvn.log' 2>&1 || { cat '$(DELTA_JARS).tmp/mvn.log'; echo "mvn could not fetch the Delta jars (log above)"; exit 1; }
+	@rm -f '$(DELTA_JARS).tmp/mvn.log'
+	@rm -f '$(DELTA_JARS).tmp/pom.xml' && rm -rf '$(DELTA_JARS)' && mv '$(DELTA_JARS).tmp' '$(DELTA_JARS)'
+	@touch '$@'
 
 # lint-imports: the layers and forbidden imports of pyproject.toml [tool.importlinter] (docs/ARCHITECTURE.md).
 lint:

@@ -30,10 +30,21 @@ def project_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[object]:
-    """The one local SparkSession of the test run (local[2], UI off, 2 shuffle partitions)."""
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The one local SparkSession of the test run (local[2], UI off, 2 shuffle partitions).
+
+    It carries Delta's SQL extension and catalog with the jars ``make delta-jars`` cached, as a
+    Databricks runtime does, so native Delta SQL runs here; managed tables stay in a tmp warehouse.
+    """
     from financial_transactions.lakehouse.engine import get_spark
 
-    session = get_spark(master="local[2]", driver_memory="2g", shuffle_partitions=2, app_name="fin-mlops-tests")
+    session = get_spark(
+        master="local[2]",
+        driver_memory="2g",
+        shuffle_partitions=2,
+        app_name="fin-mlops-tests",
+        delta=True,
+        warehouse_dir=tmp_path_factory.mktemp("spark-warehouse"),
+    )
     yield session
     session.stop()

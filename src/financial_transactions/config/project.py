@@ -14,7 +14,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
@@ -72,6 +72,14 @@ class LocalConfig(StrictModel):
     driver_memory: str = Field(default="4g", pattern=r"^\d+[mg]$")
     #: JVM options of the embedded driver; the throughput collector suits its batch work
     driver_java_options: str = Field(default=DEFAULT_DRIVER_JAVA_OPTIONS, max_length=1000, pattern=r"^[^\n]*$")
+    table_store: Literal["delta-rs", "spark-delta"] = Field(
+        default="delta-rs",
+        description=(
+            "delta-rs: the deltalake library, no JVM needed for table I/O (measured faster, benchmarks/lakehouse.py); "
+            "spark-delta: every table through Spark SQL with the Delta jars (`make delta-jars`), "
+            "as on Databricks, `<catalog>.<schema>.<table>` mapped to `<catalog>__<schema>.<table>`"
+        ),
+    )
 
 
 class SymbolsConfig(StrictModel):

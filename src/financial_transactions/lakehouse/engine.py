@@ -9,12 +9,65 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from financial_transactions.config.project import DEFAULT_DRIVER_JAVA_OPTIONS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+#: Delta Lake release whose jars the embedded engine loads (``make delta-jars`` reads both pins).
+#: ``configure_spark_with_delta_pip`` would ask for the pip package's version (4.4.1), whose jars
+#: Maven Central does not carry; 4.4.0 is the newest ``delta-spark`` built for Spark 4.2.
+DELTA_VERSION = "4.4.0"
+#: The Spark line the Delta artifact is built for (``delta-spark_<line>_2.13``): pyspark's major.minor.
+DELTA_SPARK_LINE = "4.2"
+#: A folder holding the Delta jars; overrides the cache (``make delta-jars`` fills the cache).
+DELTA_JARS_ENV = "FIN_MLOPS_DELTA_JARS"
+#: The root of the jar cache (default ``~/.cache/financial-ai-mlops/jars``).
+JAR_CACHE_ENV = "FIN_MLOPS_JAR_CACHE"
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
+
+def delta_artifact() -> str:
+    """The Maven coordinates of the pinned Delta Lake Spark artifact."""
+    return f"io.delta:delta-spark_{DELTA_SPARK_LINE}_2.13:{DELTA_VERSION}"
+
+
+def delta_jars_dir() -> Path:
+    """Where the Delta jars are: ``$FIN_MLOPS_DELTA_JARS``, else the versioned cache folder."""
+    explicit = os.environ.get(DELTA_JARS_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    cache = os.environ.get(JAR_CACHE_ENV) or str(Path.home() / ".cache" / "financial-ai-mlops" / "jars")
+    return Path(cache).expanduser() / f"delta-{DELTA_VERSION}-spark{DELTA_SPARK_LINE}"
+
+
+def delta_jars() -> list[Path]:
+    """The cached Delta jars; a clear error (what to run) when they are missing or for another Spark.
+
+    Spark never resolves them over the network at start-up: ``make delta-jars`` fetched
+    them once from Maven Central, so sessions start offline.
+    """
+    import pyspark
+
+    line = ".".join(pyspark.__version__.split(".")[:2])
+    if line != DELTA_SPARK_LINE:
+        raise RuntimeError(
+            f"the pinned Delta jars (delta-spark_{DELTA_SPARK_LINE}_2.13:{DELTA_VERSION}) are built for Spark "
+            f"{DELTA_SPARK_LINE}, but pyspark {pyspark.__version__} is installed: update DELTA_SPARK_LINE and "
+            "DELTA_VERSION in lakehouse/engine.py, then run `make delta-jars`"
+        )
+    folder = delta_jars_dir()
+    jars = sorted(folder.glob("*.jar"))
+    if not any(j.name.startswith(f"delta-spark_{DELTA_SPARK_LINE}_2.13-") for j in jars):
+        raise RuntimeError(
+            f"the Delta Lake jars ({delta_artifact()}) are not in {folder}: run `make delta-jars` "
+            f"(fetches them from Maven Central once), or set {DELTA_JARS_ENV} to a folder that holds them"
+        )
+    return jars
 
 
 def prepare_local_environment() -> None:
@@ -37,10 +90,16 @@ def get_spark(
     shuffle_partitions: int = 4,
     app_name: str = "financial-ai-mlops",
     driver_java_options: str = DEFAULT_DRIVER_JAVA_OPTIONS,
+    delta: bool = False,
+    warehouse_dir: str | Path | None = None,
 ) -> SparkSession:
     """The Spark Connect session for ``remote`` (or ``SPARK_REMOTE``), else the embedded one.
 
-    ``driver_java_options`` only applies to the embedded JVM.
+    ``driver_java_options`` only applies to the embedded JVM. ``delta`` loads the cached
+    Delta jars with Delta's SQL extension and catalog (``MERGE``, ``DESCRIBE HISTORY``,
+    ``VERSION AS OF``, ``RESTORE`` in Spark SQL), as a Databricks runtime has them;
+    ``warehouse_dir`` keeps managed tables out of the working directory. Both are static
+    JVM settings: asking an already running session for Delta it lacks is an error.
     """
     from pyspark.sql import SparkSession
 
@@ -55,8 +114,20 @@ def get_spark(
             "Install it (Debian/Ubuntu: `sudo apt-get install openjdk-17-jre-headless`; "
             "macOS: `brew install openjdk@17`) or point --spark-remote at a Spark Connect server."
         )
+    builder = SparkSession.builder
+    if delta:
+        builder = (
+            builder.config("spark.jars", ",".join(str(j) for j in delta_jars()))
+            .config("spark.sql.extensions", DELTA_EXTENSION)
+            .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
+            # Delta rebuilds a snapshot's state (the log replay) in 50 tasks by default: on an
+            # embedded JVM that is most of a small table's read, MERGE or RESTORE time
+            .config("spark.databricks.delta.snapshotPartitions", "1")
+        )
+    if warehouse_dir is not None:
+        builder = builder.config("spark.sql.warehouse.dir", str(Path(warehouse_dir).resolve()))
     spark = (
-        SparkSession.builder.master(master)
+        builder.master(master)
         .appName(app_name)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
@@ -72,7 +143,17 @@ def get_spark(
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
+    if delta and not has_delta(spark):
+        raise RuntimeError(
+            "a Spark session without Delta is already running in this process; Delta's extension and jars "
+            "are fixed when the JVM starts: stop that session first (or create it with delta=True)"
+        )
     return spark
+
+
+def has_delta(spark: SparkSession) -> bool:
+    """True when ``spark`` runs Delta's SQL extension (Delta SQL statements parse and run)."""
+    return DELTA_EXTENSION in (spark.conf.get("spark.sql.extensions", "") or "")
 
 
 def _which(cmd: str) -> str | None:

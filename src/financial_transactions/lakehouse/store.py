@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import abc
 import re
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -74,7 +75,7 @@ def normalize_arrow(table: pa.Table) -> pa.Table:
         if pa.types.is_timestamp(typ) and (typ.unit != "us" or typ.tz not in ("UTC", "+00:00")):
             typ = pa.timestamp("us", tz="UTC")
             changed = True
-        elif pa.types.is_large_string(typ) or pa.types.is_null(typ):
+        elif pa.types.is_large_string(typ) or pa.types.is_string_view(typ) or pa.types.is_null(typ):
             typ = pa.string()
             changed = True
         fields.append(pa.field(field.name, typ, nullable=True))
@@ -151,6 +152,31 @@ class DeltaStore(abc.ABC):
 
     @abc.abstractmethod
     def list_tables(self, catalog: str, schema: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    def create_table(self, fqn: str, schema: pa.Schema, *, properties: Mapping[str, str] | None = None) -> int:
+        """Create ``fqn`` empty with ``schema`` and table ``properties`` unless it exists; its version.
+
+        How job-owned tables come to exist with their properties (change data feed,
+        isolation level) before the first write, like ``setup_uc_infrastructure.sql``.
+        """
+
+    @abc.abstractmethod
+    def properties(self, fqn: str) -> dict[str, str]:
+        """The table properties (``delta.*`` configuration) of the latest version."""
+
+    @abc.abstractmethod
+    def set_properties(self, fqn: str, properties: Mapping[str, str]) -> int:
+        """``ALTER TABLE ... SET TBLPROPERTIES``; the new version."""
+
+    @abc.abstractmethod
+    def changes(self, fqn: str, start_version: int, end_version: int | None = None) -> pa.Table:
+        """The change data feed between two versions (inclusive), oldest first.
+
+        The table's columns plus ``_change_type`` (``insert``, ``update_preimage``,
+        ``update_postimage``, ``delete``), ``_commit_version`` and ``_commit_timestamp``;
+        the table needs ``delta.enableChangeDataFeed = true`` from ``start_version`` on.
+        """
 
     @abc.abstractmethod
     def to_spark(
@@ -277,7 +303,10 @@ class LocalDeltaStore(DeltaStore):
                 builder = builder.when_matched_update_all()
             metrics = builder.when_not_matched_insert_all().execute()
         except Exception as exc:
-            raise _classify(fqn, exc) from exc
+            error = _classify(fqn, exc)
+            if isinstance(error, ConstraintViolation):
+                error = ConstraintViolation(self._explain_violation(fqn, source))
+            raise error from exc
         return MergeResult(
             version=self.version(fqn),
             inserted=int(metrics.get("num_target_rows_inserted", 0)),
@@ -380,6 +409,43 @@ class LocalDeltaStore(DeltaStore):
             return []
         return sorted(f"{catalog}.{schema}.{p.name}" for p in base.iterdir() if (p / "_delta_log").is_dir())
 
+    def create_table(self, fqn: str, schema: pa.Schema, *, properties: Mapping[str, str] | None = None) -> int:
+        from deltalake import DeltaTable
+
+        path = self.path(fqn)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            DeltaTable.create(
+                str(path), normalize_arrow(schema.empty_table()).schema, mode="ignore", configuration=properties
+            )
+        except Exception as exc:
+            if not self.exists(fqn):  # a racing creator winning is fine
+                raise _classify(fqn, exc) from exc
+        return self.version(fqn)
+
+    def properties(self, fqn: str) -> dict[str, str]:
+        conf = self._table(fqn).metadata().configuration
+        return {k: v for k, v in conf.items() if v is not None}
+
+    def set_properties(self, fqn: str, properties: Mapping[str, str]) -> int:
+        try:
+            self._table(fqn).alter.set_table_properties(dict(properties))
+        except LakehouseError:
+            raise
+        except Exception as exc:
+            raise _classify(fqn, exc) from exc
+        return self.version(fqn)
+
+    def changes(self, fqn: str, start_version: int, end_version: int | None = None) -> pa.Table:
+        try:
+            reader = self._table(fqn).load_cdf(starting_version=start_version, ending_version=end_version)
+            table = pa.RecordBatchReader.from_stream(reader).read_all()
+        except LakehouseError:
+            raise
+        except Exception as exc:
+            raise _classify(fqn, exc) from exc
+        return _order_changes(normalize_arrow(table))
+
     # -- Spark -----------------------------------------------------------------
     def to_spark(
         self, fqn: str, spark: SparkSession, *, version: int | None = None, timestamp: datetime | str | None = None
@@ -464,6 +530,16 @@ class LocalDeltaStore(DeltaStore):
         return self.merge(fqn, sdf.toArrow(), keys, update=update)
 
 
+def _order_changes(table: pa.Table) -> pa.Table:
+    """Change rows by commit version, pre-images before post-images: one order for both engines."""
+    rank = {"delete": 0, "update_preimage": 1, "update_postimage": 2, "insert": 3}
+    ranks = pa.array([rank.get(c, 4) for c in table.column("_change_type").to_pylist()], pa.int8())
+    keyed = table.append_column("_rank", ranks)
+    ordered = keyed.sort_by([("_commit_version", "ascending"), ("_rank", "ascending")]).drop_columns(["_rank"])
+    index = ordered.schema.get_field_index("_commit_version")
+    return ordered.set_column(index, "_commit_version", ordered.column(index).cast(pa.int64()))
+
+
 def _spark_arrow_schema(sdf: SparkDataFrame) -> pa.Schema:
     from pyspark.sql.pandas.types import to_arrow_schema
 
@@ -506,30 +582,110 @@ def _classify(fqn: str, exc: Exception) -> LakehouseError:
         return ConstraintViolation(f"{fqn}: write rejected by a CHECK constraint, nothing committed: {text}")
     if "concurrent" in low or name == "CommitFailedError":
         return ConcurrentModification(f"{fqn}: concurrent commit, nothing committed: {text}")
-    if "schema" in low or "cast" in low or "mismatch" in low:
+    if "schema" in low or "cast" in low or "mismatch" in low or "failed_to_merge_fields" in low:
         return SchemaMismatch(f"{fqn}: schema mismatch, nothing committed: {text}")
     return LakehouseError(f"{fqn}: {name}: {text}")
 
 
 class SparkDeltaStore(DeltaStore):
-    """Native Delta in Unity Catalog through Spark SQL (Databricks runtime or Connect)."""
+    """Native Delta through Spark SQL: Unity Catalog on Databricks, the session catalog locally.
 
-    def __init__(self, spark: SparkSession) -> None:
+    Every operation is the Spark SQL a Databricks job runs (``MERGE WITH SCHEMA EVOLUTION``,
+    ``DESCRIBE HISTORY``, ``VERSION AS OF``, ``RESTORE``, ``ADD CONSTRAINT``,
+    ``table_changes``); only the table *name* differs by engine:
+
+    * ``root`` None (Databricks, Spark Connect to a UC workspace): the three-part
+      Unity Catalog name as it is.
+    * ``root`` given (an embedded Spark with the Delta jars, :func:`get_spark` ``delta=True``):
+      no Unity Catalog server runs locally (the open-source server and its Spark connector
+      are not on Maven Central), so ``catalog.schema.table`` maps to database
+      ``<catalog>__<schema>``, table ``<table>`` of Spark's session catalog, an *external*
+      Delta table at ``<root>/<catalog>/<schema>/<table>``: the folder
+      :class:`LocalDeltaStore` uses, so either engine reads what the other wrote. The
+      session catalog lives in memory; the Delta log is the source of truth, and a store
+      registers each table it finds there on first use, so every process (and a store on
+      another root in the same session, one at a time) sees the tables on its disk.
+    """
+
+    def __init__(self, spark: SparkSession, root: str | Path | None = None) -> None:
         self.spark = spark
+        self.root = Path(root).resolve() if root is not None else None
+        self._registered: set[str] = set()
+        self._databases: set[str] = set()
+        self._lock = threading.RLock()
+
+    # -- names -------------------------------------------------------------------
+    def path(self, fqn: str) -> Path:
+        """The table's folder on a local Spark (``<root>/<catalog>/<schema>/<table>``)."""
+        if self.root is None:
+            raise LakehouseError(f"{fqn}: a Unity Catalog table has no local path")
+        catalog, schema, table = split_fqn(fqn)
+        return self.root / catalog / schema / table
+
+    @staticmethod
+    def local_name(fqn: str) -> str:
+        """``catalog.schema.table`` -> ``catalog__schema.table``, its name in the local session catalog."""
+        catalog, schema, table = split_fqn(fqn)
+        return f"{catalog}__{schema}.{table}"
+
+    def name(self, fqn: str) -> str:
+        """The quoted SQL identifier of ``fqn`` on this engine (registered locally when it exists)."""
+        if self.root is None:
+            return ".".join(f"`{p}`" for p in split_fqn(fqn))
+        ident = ".".join(f"`{p}`" for p in self.local_name(fqn).split("."))
+        on_disk = self.exists(fqn)
+        if on_disk and fqn in self._registered:
+            return ident
+        with self._lock:
+            self._register(fqn, ident, on_disk)
+        return ident
+
+    def _register(self, fqn: str, ident: str, on_disk: bool) -> None:
+        """Point the session catalog's entry for ``fqn`` at this root's folder, or drop a stale one."""
+        location = self.path(fqn)
+        database = self.local_name(fqn).split(".")[0]
+        if database not in self._databases:
+            self._sql(f"CREATE DATABASE IF NOT EXISTS `{database}` LOCATION {_literal(location.parent)}")
+            self._databases.add(database)
+        current = self._catalog_location(ident) if self.spark.catalog.tableExists(self.local_name(fqn)) else None
+        if current is not None and (current != location or not on_disk):
+            # another root's (or a deleted) table under this name: drop the entry; an
+            # external table's files stay where they are
+            self._sql(f"DROP TABLE IF EXISTS {ident}")
+            current = None
+        if on_disk:
+            if current is None:
+                self._sql(f"CREATE TABLE IF NOT EXISTS {ident} USING DELTA LOCATION {_literal(location)}")
+            self._registered.add(fqn)
+        else:
+            self._registered.discard(fqn)
+
+    def _catalog_location(self, ident: str) -> Path | None:
+        rows = self._sql(f"DESCRIBE TABLE EXTENDED {ident}").collect()
+        for r in rows:
+            if r["col_name"] == "Location" and r["data_type"]:
+                return Path(re.sub(r"^file:(//)?", "", str(r["data_type"]))).resolve()
+        return None
 
     def _sql(self, statement: str) -> SparkDataFrame:
         return self.spark.sql(statement)
 
-    @staticmethod
-    def _quote(fqn: str) -> str:
-        return ".".join(f"`{p}`" for p in split_fqn(fqn))
-
+    # -- state -------------------------------------------------------------------
     def exists(self, fqn: str) -> bool:
-        return bool(self.spark.catalog.tableExists(fqn))
+        if self.root is None:
+            return bool(self.spark.catalog.tableExists(fqn))
+        return (self.path(fqn) / "_delta_log").is_dir()
+
+    def _require(self, fqn: str) -> str:
+        if not self.exists(fqn):
+            where = f" (looked in {self.path(fqn)})" if self.root is not None else ""
+            raise TableNotFound(f"table {fqn} does not exist{where}")
+        return self.name(fqn)
 
     def version(self, fqn: str) -> int:
-        return int(self.history(fqn)[0]["version"])
+        return int(self._history(fqn, limit=1)[0]["version"])
 
+    # -- writes ------------------------------------------------------------------
     def _df(self, data: TableData) -> SparkDataFrame:
         return self.spark.createDataFrame(to_arrow(data))
 
@@ -539,14 +695,38 @@ class SparkDeltaStore(DeltaStore):
     def overwrite(self, fqn: str, data: TableData) -> int:
         return self._save(fqn, self._df(data), "overwrite", merge_schema=False)
 
+    def write_spark(self, fqn: str, sdf: SparkDataFrame, mode: Literal["append", "overwrite"] = "append") -> int:
+        return self._save(fqn, sdf, mode, merge_schema=mode == "append")
+
     def _save(self, fqn: str, sdf: SparkDataFrame, mode: str, *, merge_schema: bool) -> int:
+        ident = self.name(fqn)
         writer = sdf.write.format("delta").mode(mode)
-        writer = writer.option("mergeSchema", "true") if merge_schema else writer.option("overwriteSchema", "true")
+        if mode == "overwrite":
+            writer = writer.option("overwriteSchema", "true")
+        elif merge_schema:
+            writer = writer.option("mergeSchema", "true")
+        if self.root is not None and not self.exists(fqn):
+            writer = writer.option("path", str(self.path(fqn)))  # external, in the shared layout
         try:
-            writer.saveAsTable(fqn)
+            writer.saveAsTable(ident)
         except Exception as exc:
-            raise _classify(fqn, exc) from exc
+            raise self._rejected(fqn, exc, sdf) from exc
+        if self.root is not None:
+            self._registered.add(fqn)
         return self.version(fqn)
+
+    def _rejected(self, fqn: str, exc: Exception, sdf: SparkDataFrame) -> LakehouseError:
+        """Classify a failed write; a CHECK violation names every broken rule with its row count."""
+        error = _classify(fqn, exc)
+        if not isinstance(error, ConstraintViolation):
+            return error
+        broken = []
+        for name, expr in self.constraints(fqn).items():
+            n = sdf.filter(f"NOT ({expr})").count()
+            if n:
+                broken.append(f"{name} ({expr}): {n} row(s)")
+        detail = "; ".join(broken) or "a CHECK constraint"
+        return ConstraintViolation(f"{fqn}: write rejected, nothing committed; violated constraint {detail}")
 
     def merge(self, fqn: str, data: TableData, keys: Sequence[str], *, update: bool = True) -> MergeResult:
         return self.merge_spark(fqn, self._df(data), keys, update=update)
@@ -555,17 +735,21 @@ class SparkDeltaStore(DeltaStore):
         if not self.exists(fqn):
             version = self._save(fqn, sdf, "append", merge_schema=True)
             return MergeResult(version, self.count(fqn), 0)
-        view = f"_merge_src_{abs(hash((fqn, tuple(keys)))) % 10**8}"
+        predicate = _merge_predicate(keys)
+        ident = self.name(fqn)
+        view = f"_merge_src_{uuid.uuid4().hex[:16]}"
         sdf.createOrReplaceTempView(view)
         clause = "WHEN MATCHED THEN UPDATE SET * " if update else ""
         try:
             self._sql(
-                f"MERGE WITH SCHEMA EVOLUTION INTO {self._quote(fqn)} t USING {view} s "
-                f"ON {_merge_predicate(keys)} {clause}WHEN NOT MATCHED THEN INSERT *"
+                f"MERGE WITH SCHEMA EVOLUTION INTO {ident} t USING {view} s "
+                f"ON {predicate} {clause}WHEN NOT MATCHED THEN INSERT *"
             )
         except Exception as exc:
-            raise _classify(fqn, exc) from exc
-        last = self.history(fqn)[0]
+            raise self._rejected(fqn, exc, sdf) from exc
+        finally:
+            self.spark.catalog.dropTempView(view)
+        last = self._history(fqn, limit=1)[0]
         metrics = last.get("metrics") or {}
         return MergeResult(
             version=int(last["version"]),
@@ -581,7 +765,7 @@ class SparkDeltaStore(DeltaStore):
         ``INSERT INTO t (...) SELECT ... FROM src WHERE (SELECT count(*) FROM t) = <rows at
         expected_version> AND NOT EXISTS (<same key in t>)``. What this relies on
         (docs.databricks.com, "Isolation levels and write conflicts on Databricks";
-        delta-io ``ConflictChecker``):
+        delta-io ``ConflictChecker``; the contract suite races real writers on it):
 
         * An INSERT whose subquery reads its own target table is *not* a blind
           append: it "supports the same concurrency as MERGE". Its read of the
@@ -608,7 +792,7 @@ class SparkDeltaStore(DeltaStore):
                 raise ConcurrentModification(f"{fqn}: expected version {expected_version} but the table does not exist")
             # Like the local store: create it empty (racing creators cannot both
             # insert), then insert conditionally on the empty state.
-            self._create_empty(fqn, source)
+            self.create_table(fqn, source.schema, properties=SERIALIZABLE)
             current = self.version(fqn)
             if self._rows_at(fqn, current):
                 raise ConcurrentModification(f"{fqn}: expected no table, another writer created and filled it first")
@@ -619,16 +803,18 @@ class SparkDeltaStore(DeltaStore):
         if source.num_rows == 0:
             return current
         expected_rows = self._rows_at(fqn, expected_version)
+        ident = self.name(fqn)
         view = f"_cond_src_{uuid.uuid4().hex[:16]}"
-        self._df(source).createOrReplaceTempView(view)
+        sdf = self._df(source)
+        sdf.createOrReplaceTempView(view)
         try:
             try:
-                self._sql(_conditional_insert(self._quote(fqn), view, source.column_names, keys, expected_rows))
+                self._sql(_conditional_insert(ident, view, source.column_names, keys, expected_rows))
             except Exception as exc:
-                raise _classify(fqn, exc) from exc
+                raise self._rejected(fqn, exc, sdf) from exc
             landed = self._sql(
                 f"SELECT count(*) AS n FROM {view} s WHERE EXISTS "
-                f"(SELECT 1 FROM {self._quote(fqn)} t WHERE {_merge_predicate(keys)})"
+                f"(SELECT 1 FROM {ident} t WHERE {_merge_predicate(keys)})"
             ).collect()[0]["n"]
         finally:
             self.spark.catalog.dropTempView(view)
@@ -640,24 +826,40 @@ class SparkDeltaStore(DeltaStore):
         return self.version(fqn)
 
     def _rows_at(self, fqn: str, version: int) -> int:
-        rows = self._sql(f"SELECT count(*) AS n FROM {self._quote(fqn)} VERSION AS OF {int(version)}").collect()
+        rows = self._sql(f"SELECT count(*) AS n FROM {self.name(fqn)} VERSION AS OF {int(version)}").collect()
         return int(rows[0]["n"])
 
-    def _create_empty(self, fqn: str, source: pa.Table) -> None:
-        """``CREATE TABLE IF NOT EXISTS`` with ``source``'s schema, Serializable (see ``append_if_version``)."""
-        view = f"_cond_schema_{uuid.uuid4().hex[:16]}"
-        self._df(source.schema.empty_table()).createOrReplaceTempView(view)
-        try:
-            self._sql(
-                f"CREATE TABLE IF NOT EXISTS {self._quote(fqn)} USING DELTA "
-                f"TBLPROPERTIES ('delta.isolationLevel' = 'Serializable') AS SELECT * FROM {view}"
-            )
-        except Exception as exc:
-            if not self.exists(fqn):  # a racing creator winning is fine; anything else is not
-                raise _classify(fqn, exc) from exc
-        finally:
-            self.spark.catalog.dropTempView(view)
+    def create_table(self, fqn: str, schema: pa.Schema, *, properties: Mapping[str, str] | None = None) -> int:
+        """``CREATE TABLE IF NOT EXISTS`` with ``schema``'s columns (a racing creator winning is fine)."""
+        from pyspark.sql.pandas.types import from_arrow_schema
 
+        ident = self.name(fqn)
+        struct = from_arrow_schema(normalize_arrow(schema.empty_table()).schema, prefer_timestamp_ntz=False)
+        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in struct.fields)
+        location = f" LOCATION {_literal(self.path(fqn))}" if self.root is not None else ""
+        props = _tblproperties(properties or {})
+        try:
+            self._sql(f"CREATE TABLE IF NOT EXISTS {ident} ({columns}) USING DELTA{location}{props}")
+        except Exception as exc:
+            if not self.exists(fqn):
+                raise _classify(fqn, exc) from exc
+        if self.root is not None:
+            self.name(fqn)  # registers what a racing creator made, too
+        return self.version(fqn)
+
+    def properties(self, fqn: str) -> dict[str, str]:
+        rows = self._sql(f"SHOW TBLPROPERTIES {self._require(fqn)}").collect()
+        return {str(r["key"]): str(r["value"]) for r in rows}
+
+    def set_properties(self, fqn: str, properties: Mapping[str, str]) -> int:
+        ident = self._require(fqn)
+        try:
+            self._sql(f"ALTER TABLE {ident} SET{_tblproperties(properties)}")
+        except Exception as exc:
+            raise _classify(fqn, exc) from exc
+        return self.version(fqn)
+
+    # -- reads -------------------------------------------------------------------
     def read_arrow(
         self,
         fqn: str,
@@ -668,20 +870,46 @@ class SparkDeltaStore(DeltaStore):
     ) -> pa.Table:
         sdf = self.to_spark(fqn, self.spark, version=version, timestamp=timestamp)
         if columns is not None:
-            sdf = sdf.select(*columns)
-        return sdf.toArrow()
+            sdf = sdf.select(*[f"`{c}`" for c in columns])
+        return normalize_arrow(sdf.toArrow())
 
     def count(self, fqn: str, version: int | None = None) -> int:
         return int(self.to_spark(fqn, self.spark, version=version).count())
 
+    def to_spark(
+        self, fqn: str, spark: SparkSession, *, version: int | None = None, timestamp: datetime | str | None = None
+    ) -> SparkDataFrame:
+        ident = self._require(fqn)
+        travel = ""
+        if version is not None:
+            travel = f" VERSION AS OF {int(version)}"
+        elif timestamp is not None:
+            travel = f" TIMESTAMP AS OF {_literal(_parse_ts(timestamp).astimezone(UTC).isoformat())}"
+        try:
+            return spark.sql(f"SELECT * FROM {ident}{travel}")
+        except Exception as exc:
+            raise _time_travel_error(fqn, exc, version, timestamp) from exc
+
     def history(self, fqn: str) -> list[dict[str, Any]]:
-        if not self.exists(fqn):
-            raise TableNotFound(f"table {fqn} does not exist")
-        rows = self._sql(f"DESCRIBE HISTORY {self._quote(fqn)}").collect()
+        """Newest first: version, timestamp (UTC datetime), operation, parameters, metrics."""
+        return self._history(fqn)
+
+    def _history(self, fqn: str, limit: int | None = None) -> list[dict[str, Any]]:
+        ident = self._require(fqn)
+        statement = f"DESCRIBE HISTORY {ident}" + (f" LIMIT {int(limit)}" if limit else "")
+        # epoch microseconds, not the timestamp column: collect() would turn that into the
+        # driver's *local* wall time
+        rows = (
+            self._sql(statement)
+            .selectExpr(
+                "version", "unix_micros(timestamp) AS ts", "operation", "operationParameters", "operationMetrics"
+            )
+            .collect()
+        )
         out = [
             {
                 "version": int(r["version"]),
-                "timestamp": r["timestamp"].replace(tzinfo=UTC) if r["timestamp"] else None,
+                "timestamp": _EPOCH + timedelta(microseconds=int(r["ts"])) if r["ts"] is not None else None,
                 "operation": r["operation"],
                 "parameters": dict(r["operationParameters"] or {}),
                 "metrics": dict(r["operationMetrics"] or {}),
@@ -690,41 +918,77 @@ class SparkDeltaStore(DeltaStore):
         ]
         return sorted(out, key=lambda e: e["version"], reverse=True)
 
+    def changes(self, fqn: str, start_version: int, end_version: int | None = None) -> pa.Table:
+        ident = self._require(fqn)
+        name = ident.replace("`", "")
+        end = f", {int(end_version)}" if end_version is not None else ""
+        try:
+            table = self._sql(f"SELECT * FROM table_changes({_literal(name)}, {int(start_version)}{end})").toArrow()
+        except Exception as exc:
+            raise _classify(fqn, exc) from exc
+        return _order_changes(normalize_arrow(table))
+
     def restore(self, fqn: str, version: int) -> int:
         latest = self.version(fqn)
         if version < 0 or version > latest:
             raise TableNotFound(f"{fqn}: cannot restore to version {version} (latest is {latest})")
-        self._sql(f"RESTORE TABLE {self._quote(fqn)} TO VERSION AS OF {int(version)}")
+        try:
+            self._sql(f"RESTORE TABLE {self.name(fqn)} TO VERSION AS OF {int(version)}")
+        except Exception as exc:
+            raise _classify(fqn, exc) from exc
         return self.version(fqn)
 
     def add_constraint(self, fqn: str, name: str, expression: str) -> None:
         if self.constraints(fqn).get(name) == expression:
             return
         try:
-            self._sql(f"ALTER TABLE {self._quote(fqn)} ADD CONSTRAINT `{name}` CHECK ({expression})")
+            self._sql(f"ALTER TABLE {self.name(fqn)} ADD CONSTRAINT `{name}` CHECK ({expression})")
         except Exception as exc:
             raise ConstraintViolation(f"{fqn}: cannot add constraint {name!r} ({expression}): {exc}") from exc
 
     def constraints(self, fqn: str) -> dict[str, str]:
-        rows = self._sql(f"SHOW TBLPROPERTIES {self._quote(fqn)}").collect()
         prefix = "delta.constraints."
-        return {r["key"][len(prefix) :]: r["value"] for r in rows if r["key"].startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in self.properties(fqn).items() if k.startswith(prefix)}
 
     def list_tables(self, catalog: str, schema: str) -> list[str]:
+        if self.root is not None:  # the Delta logs on disk, whichever process wrote them
+            base = self.root / catalog / schema
+            if not base.is_dir():
+                return []
+            return sorted(f"{catalog}.{schema}.{p.name}" for p in base.iterdir() if (p / "_delta_log").is_dir())
         rows = self._sql(f"SHOW TABLES IN `{catalog}`.`{schema}`").collect()
         return sorted(f"{catalog}.{schema}.{r['tableName']}" for r in rows)
 
-    def to_spark(
-        self, fqn: str, spark: SparkSession, *, version: int | None = None, timestamp: datetime | str | None = None
-    ) -> SparkDataFrame:
-        if not self.exists(fqn):
-            raise TableNotFound(f"table {fqn} does not exist")
-        reader = spark.read
-        if version is not None:
-            reader = reader.option("versionAsOf", int(version))
-        elif timestamp is not None:
-            reader = reader.option("timestampAsOf", _parse_ts(timestamp).isoformat())
-        return reader.table(fqn)
 
-    def write_spark(self, fqn: str, sdf: SparkDataFrame, mode: Literal["append", "overwrite"] = "append") -> int:
-        return self._save(fqn, sdf, mode, merge_schema=mode == "append")
+#: The isolation level of tables written with ``append_if_version``: a concurrent blind
+#: append must conflict with the guarded insert (see :meth:`SparkDeltaStore.append_if_version`).
+SERIALIZABLE: Mapping[str, str] = {"delta.isolationLevel": "Serializable"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _literal(value: object) -> str:
+    """A Spark SQL string literal."""
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def _tblproperties(properties: Mapping[str, str]) -> str:
+    if not properties:
+        return ""
+    pairs = ", ".join(f"{_literal(k)} = {_literal(v)}" for k, v in properties.items())
+    return f" TBLPROPERTIES ({pairs})"
+
+
+def _time_travel_error(
+    fqn: str, exc: Exception, version: int | None, timestamp: datetime | str | None
+) -> LakehouseError:
+    """Delta's refusal of a version or timestamp that does not exist, as :class:`TableNotFound`."""
+    text = str(exc)
+    low = text.lower()
+    first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if version is not None and ("version_not_found" in low or "cannot time travel" in low):
+        return TableNotFound(f"{fqn}: version {version} does not exist ({first_line})")
+    if timestamp is not None and "timestamp" in low and ("earlier" in low or "before" in low or "after" in low):
+        when = _parse_ts(timestamp).isoformat()
+        return TableNotFound(f"{fqn}: no version exists as of {when} ({first_line})")
+    return _classify(fqn, exc)

@@ -67,7 +67,7 @@ class Runtime(ABC):
         """The SparkSession this platform computes with (built on first use by the Platform)."""
 
     @abstractmethod
-    def store(self, lakehouse_root: Path, spark: Callable[[], SparkSession]) -> DeltaStore:
+    def store(self, lakehouse_root: Path, spark: Callable[[], SparkSession], config: ProjectConfig) -> DeltaStore:
         """The Delta table store; ``spark`` is called only by a store that needs a session."""
 
     @abstractmethod

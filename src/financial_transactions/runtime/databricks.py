@@ -63,7 +63,7 @@ class DatabricksRuntime(Runtime):
         active = SparkSession.getActiveSession()
         return active if active is not None else SparkSession.builder.getOrCreate()
 
-    def store(self, lakehouse_root: Path, spark: Callable[[], SparkSession]) -> DeltaStore:
+    def store(self, lakehouse_root: Path, spark: Callable[[], SparkSession], config: ProjectConfig) -> DeltaStore:
         return SparkDeltaStore(spark())
 
     def paths(self, lakehouse_root: Path, config: ProjectConfig) -> LakehousePaths:

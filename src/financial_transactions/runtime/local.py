@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from financial_transactions.lakehouse.engine import get_spark
 from financial_transactions.lakehouse.paths import LakehousePaths
-from financial_transactions.lakehouse.store import DeltaStore, LocalDeltaStore
+from financial_transactions.lakehouse.store import DeltaStore, LocalDeltaStore, SparkDeltaStore
 from financial_transactions.lakehouse.tracking import MlflowSettings, local_mlflow_settings
 from financial_transactions.runtime.base import DriftWindowMode, Runtime, T
 from financial_transactions.runtime.serving_endpoint import ServingUpdate
@@ -55,9 +55,13 @@ class LocalRuntime(Runtime):
             driver_memory=config.local.driver_memory,
             shuffle_partitions=config.pipeline.shuffle_partitions,
             driver_java_options=config.local.driver_java_options,
+            delta=config.local.table_store == "spark-delta",
         )
 
-    def store(self, lakehouse_root: Path, spark: Callable[[], SparkSession]) -> DeltaStore:
+    def store(self, lakehouse_root: Path, spark: Callable[[], SparkSession], config: ProjectConfig) -> DeltaStore:
+        """``local.table_store``: delta-rs, or Spark SQL on native Delta as on Databricks (same folders)."""
+        if config.local.table_store == "spark-delta":
+            return SparkDeltaStore(spark(), root=lakehouse_root)
         return LocalDeltaStore(lakehouse_root)
 
     def paths(self, lakehouse_root: Path, config: ProjectConfig) -> LakehousePaths:

@@ -70,7 +70,7 @@ class Platform:
 
     @cached_property
     def store(self) -> DeltaStore:
-        return self.runtime.store(self.lakehouse_root, lambda: self.spark)
+        return self.runtime.store(self.lakehouse_root, lambda: self.spark, self.config)
 
     @cached_property
     def paths(self) -> LakehousePaths:
