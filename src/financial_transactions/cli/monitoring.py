@@ -99,6 +99,7 @@ def rollback(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the plan, change nothing"),
     reason: str | None = typer.Option(None, "--reason", help="why (kept in rollback_audit)"),
+    force: bool = typer.Option(False, "--force", help="roll back to a version the gate rejected, after the warning"),
 ) -> None:
     """Re-point champion to the previous champion (or --to-version N), optionally restoring feature tables."""
     from financial_transactions.monitoring.rollback import ModelRollback, RollbackFailed, RollbackRefused
@@ -106,7 +107,7 @@ def rollback(
     platform = platform_from_ctx(ctx)
     try:
         result = ModelRollback(platform).run(
-            to_version, restore_features=restore_features, dry_run=dry_run, reason=reason
+            to_version, restore_features=restore_features, dry_run=dry_run, reason=reason, force=force
         )
     except RollbackRefused as exc:
         err_console.print(f"[bold red]rollback refused:[/] {exc}", highlight=False, soft_wrap=True)
@@ -117,7 +118,7 @@ def rollback(
     table = Table(title=f"rollback plan · env {platform.config.env}" + (" · DRY RUN" if dry_run else ""))
     table.add_column("step")
     for line in result.plan.describe():
-        table.add_row(line)
+        table.add_row(line, style="yellow" if line.startswith("WARNING") else None)
     console.print(table)
     if dry_run:
         console.print("dry run: nothing changed", highlight=False, soft_wrap=True)

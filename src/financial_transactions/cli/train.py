@@ -10,6 +10,58 @@ from financial_transactions.cli.main import console, err_console, platform_from_
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("deploy-model")(deploy)
+    app.command("models")(models)
+
+
+def models(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="print JSON (for scripts and pipes)"),
+) -> None:
+    """Every registered version: aliases, the gate's decision, metrics and dates (what --to-version can target)."""
+    import json
+    from datetime import UTC, datetime
+
+    from rich.table import Table
+
+    from financial_transactions.models.registry import ModelRegistry, RegistryError
+    from financial_transactions.monitoring.rollback import gate_decision_of
+
+    platform = platform_from_ctx(ctx)
+    try:
+        registry = ModelRegistry.from_platform(platform)
+        rows = registry.versions() if registry.exists() else []
+    except RegistryError as exc:
+        err_console.print(f"[red]{exc}[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    for row in rows:
+        decided = gate_decision_of(platform, row["version"]) or {}
+        row["gate_decision"] = None if decided.get("decision") is None else str(decided["decision"])
+        row["gate_reason"] = None if decided.get("reason") is None else str(decided["reason"])
+        for key in ("created", "updated"):
+            ms = row.pop(f"{key}_ms")
+            row[key] = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds") if ms else None
+    if as_json:
+        print(json.dumps({"model": registry.name, "versions": rows}, indent=2, default=str))
+        return
+    if not rows:
+        console.print(f"{registry.name}: no registered version yet (`fin-mlops train` registers one)")
+        return
+    table = Table(title=f"{registry.name} · registered versions")
+    for col in ("version", "aliases", "gate", "metrics", "created"):
+        table.add_column(col, justify="right" if col == "version" else "left", overflow="fold")  # never truncate
+    for row in rows:
+        metrics = ", ".join(f"{k} {v:.3g}" for k, v in sorted(row["metrics"].items())[:4])
+        gate = row["gate_decision"] or "-"
+        if row["gate_reason"]:
+            gate += f" ({row['gate_reason']})"
+        table.add_row(
+            f"v{row['version']}",
+            ", ".join(row["aliases"]) or "-",
+            gate,
+            metrics or "-",
+            (row["created"] or "-")[:16].replace("T", " "),
+        )
+    console.print(table)
 
 
 def train(

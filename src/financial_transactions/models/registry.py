@@ -88,6 +88,36 @@ class ModelRegistry:
             raise RegistryError(f"registry: cannot read {self.name}: {type(exc).__name__}: {exc}") from exc
         return True
 
+    def versions(self) -> list[dict[str, Any]]:
+        """Every registered version, newest first, with its aliases, status, dates and its run's metrics."""
+        try:
+            found = list(self.client.search_model_versions(f"name='{self.name}'"))
+        except Exception as exc:
+            raise RegistryError(f"registry: cannot list {self.name}: {type(exc).__name__}: {exc}") from exc
+        aliases: dict[int, list[str]] = {}
+        for alias, version in self.aliases().items():
+            aliases.setdefault(version, []).append(alias)
+        out = []
+        for mv in sorted(found, key=lambda v: int(v.version), reverse=True):
+            metrics: dict[str, float] = {}
+            if mv.run_id:
+                try:  # a deleted run leaves the version listed, without metrics
+                    metrics = dict(self.client.get_run(mv.run_id).data.metrics)
+                except Exception as exc:
+                    log.debug("run %s of %s v%s unreadable: %s", mv.run_id, self.name, mv.version, exc)
+            out.append(
+                {
+                    "version": int(mv.version),
+                    "aliases": sorted(aliases.get(int(mv.version), [])),
+                    "status": str(mv.status),
+                    "created_ms": int(mv.creation_timestamp or 0),
+                    "updated_ms": int(mv.last_updated_timestamp or 0),
+                    "run_id": mv.run_id,
+                    "metrics": metrics,
+                }
+            )
+        return out
+
     def version_info(self, version: int) -> Any:
         try:
             return self.client.get_model_version(self.name, str(version))

@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 PREVIOUS_CHAMPION = "previous-champion"
+CHALLENGER = "challenger"
 
 
 class RollbackRefused(ValueError):
@@ -94,9 +95,11 @@ class RollbackPlan:
     snapshot_decision_id: str | None = None
     restore_features: bool = False
     feature_source: str | None = None  # where the restore versions come from (the gate decision)
+    warnings: list[str] = field(default_factory=list)  # why the target may be a bad champion (needs --force)
 
     def describe(self) -> list[str]:
         lines = [f"{self.model_name}: champion v{self.from_version} -> v{self.to_version} ({self.source})"]
+        lines += [f"WARNING: {w}" for w in self.warnings]
         for alias in sorted(set(self.aliases_before) | set(self.aliases_after)):
             before, after = self.aliases_before.get(alias), self.aliases_after.get(alias)
             if before != after:
@@ -181,6 +184,18 @@ def trained_feature_versions(platform: Platform, version: int) -> tuple[dict[str
         if versions:
             return {str(t): int(v) for t, v in versions.items()}, str(row["decision_id"])
     return None
+
+
+def gate_decision_of(platform: Platform, version: int) -> dict[str, Any] | None:
+    """The latest gate row that judged ``version`` as the challenger (``decision``, ``reason``, ``decided_at``)."""
+    audit = _gate_audit(platform)
+    if audit.empty or "challenger_version" not in audit.columns:
+        return None
+    rows = audit[audit["challenger_version"].astype("Int64") == version]
+    if rows.empty:
+        return None
+    row = rows.sort_values("decided_at").iloc[-1]
+    return {k: row.get(k) for k in ("decision_id", "decision", "reason", "decided_at")}
 
 
 def promotion_of(platform: Platform, version: int) -> dict[str, Any] | None:
@@ -275,6 +290,8 @@ class ModelRollback:
             else:
                 after[PREVIOUS_CHAMPION] = current
         after[CHAMPION] = target
+        if after.get(CHALLENGER) == target:  # one version never holds both roles: it is now the champion
+            after.pop(CHALLENGER)
         plan = RollbackPlan(
             model_name=name,
             from_version=current,
@@ -287,7 +304,16 @@ class ModelRollback:
         )
         if restore_features:
             plan.feature_restores, plan.feature_source = self._feature_plan(target)
+        plan.warnings = self._target_warnings(target)
         return plan
+
+    def _target_warnings(self, target: int) -> list[str]:
+        """Why ``target`` may be a bad champion: the gate did not promote it (rejected or failed validation)."""
+        gate = gate_decision_of(self.platform, target)
+        if gate is None or str(gate.get("decision")) == "PROMOTE":
+            return []
+        reason = f": {gate['reason']}" if gate.get("reason") else ""
+        return [f"the gate decided {gate['decision']} for v{target} (decision {gate.get('decision_id')}){reason}"]
 
     def _feature_plan(self, target: int) -> tuple[list[FeatureRestore], str]:
         """RESTORE steps back to what ``target`` was trained on (see the module docstring for why not the snapshot)."""
@@ -322,10 +348,15 @@ class ModelRollback:
         restore_features: bool = False,
         dry_run: bool = False,
         reason: str | None = None,
+        force: bool = False,
     ) -> RollbackResult:
         plan = self.plan(to_version, restore_features=restore_features)
         if dry_run:
             return RollbackResult(None, plan, "dry_run")
+        if plan.warnings and not force:
+            raise RollbackRefused(
+                f"{'; '.join(plan.warnings)}; pass --force to make it champion anyway; nothing changed"
+            )
         return self.execute(plan, reason=reason)
 
     def execute(self, plan: RollbackPlan, *, reason: str | None = None) -> RollbackResult:
