@@ -136,3 +136,11 @@ def test_missing_java_is_the_helpful_message_alone(tmp_path: Path, project_root:
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().startswith("Java 17 is required") and len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_version_prints_the_installed_version_without_a_config() -> None:
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"fin-mlops {version('financial-ai-mlops')}"

@@ -64,6 +64,20 @@ def platform_from_ctx(ctx: typer.Context) -> Platform:
     return state.platform()
 
 
+def _print_version(value: bool) -> None:
+    """Eager: answers before the config is read, so it works anywhere the wheel is installed."""
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        print(f"fin-mlops {installed('financial-ai-mlops')}")
+    except PackageNotFoundError:
+        print("fin-mlops (not installed as a package: version unknown)")
+    raise typer.Exit()
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -78,6 +92,9 @@ def main(
         None, "--spark-remote", envvar="SPARK_REMOTE", help="Spark Connect URL, e.g. sc://localhost:15002"
     ),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v info, -vv debug logging"),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="print the installed version and exit"
+    ),
 ) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
