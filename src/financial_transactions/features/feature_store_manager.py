@@ -53,6 +53,7 @@ import pandas as pd
 
 from financial_transactions.config.ml import SplitConfig, embargo_bars
 from financial_transactions.features.feature_engineering import GOLD_KEYS, TIMESTAMP_KEY, feature_columns
+from financial_transactions.features.feedback import load_feedback
 from financial_transactions.features.labels import (
     LABEL_COLUMN,
     LabelReport,
@@ -247,9 +248,14 @@ class FeatureStoreManager:
         return embargo_bars(self.config.split, self.config.labels, self.config.features)
 
     def build(
-        self, gold: pd.DataFrame, truth: pd.DataFrame | None, coverage: pd.DataFrame | None = None
+        self,
+        gold: pd.DataFrame,
+        truth: pd.DataFrame | None,
+        coverage: pd.DataFrame | None = None,
+        feedback: pd.DataFrame | None = None,
     ) -> FeatureSets:
-        """Label ``gold`` (ground truth where ``coverage`` covers it, else the rule) and split it by time.
+        """Label ``gold`` (analyst feedback, then ground truth where ``coverage`` covers it, else the rule)
+        and split it by time.
 
         Pure: nothing is written.
         """
@@ -259,7 +265,7 @@ class FeatureStoreManager:
             dup = gold.duplicated(keys)
             if dup.any():
                 raise ValueError(f"gold has {int(dup.sum())} duplicate ({', '.join(keys)}) key(s)")
-        labelled, report = label_bars(gold, self.config.labels, self.config.features, truth, coverage)
+        labelled, report = label_bars(gold, self.config.labels, self.config.features, truth, coverage, feedback)
         labelled = labelled.sort_values([TIMESTAMP_KEY, "symbol"], kind="stable").reset_index(drop=True)
         split, bounds = time_split(labelled, self.config.split, embargo_bars=self.embargo_bars)
         labelled[SPLIT_COLUMN] = split.to_numpy()
@@ -319,7 +325,7 @@ class FeatureStoreManager:
         gold_frame = self.read_gold() if gold is None else gold
         truth_frame = truth if truth is not None else self.ground_truth(ground_truth_location)
         coverage_frame = coverage if coverage is not None else self.coverage(ground_truth_location)
-        sets = self.build(gold_frame, truth_frame, coverage_frame)
+        sets = self.build(gold_frame, truth_frame, coverage_frame, load_feedback(self.platform))
         versions = self.write(sets)
         sizes = {
             "n_features_rows": len(sets.trade_features),

@@ -3,7 +3,7 @@
 Real feeds carry no anomaly labels; surveillance teams label through review of alerts.
 A verdict is one row of ``analyst_feedback`` keyed by ``(symbol, bar_start)``; the latest
 verdict per bar wins. :func:`financial_transactions.features.labels.apply_feedback`
-makes it the first label source (feedback > ground truth > injection > rule) in training
+makes it the first label source (feedback > ground truth > rule) in training
 and in performance monitoring.
 """
 

@@ -66,7 +66,7 @@ ANOMALY_TYPES = ("price_spike", "volume_burst", "wash_trade", "stale_price")
 LABEL_COLUMN = "label"
 LABEL_SOURCE_COLUMN = "label_source"
 LABEL_COLUMNS = [LABEL_COLUMN, "anomaly_types", LABEL_SOURCE_COLUMN]
-GROUND_TRUTH, RULE = "ground_truth", "rule"
+GROUND_TRUTH, RULE, FEEDBACK = "ground_truth", "rule", "feedback"
 _TRUTH_COLUMNS = ["window", "source", "symbol", "ts", "price", "volume", "anomaly_type"]
 _COVERAGE_COLUMNS = ["window", "symbol", "start", "end"]
 _IQR_TO_STD = 1.349  # interquartile range of a standard normal
@@ -95,6 +95,7 @@ class LabelReport:
             "labelled_bars": self.labelled,
             "ground_truth_bars": self.by_source.get(GROUND_TRUTH, 0),
             "rule_bars": self.by_source.get(RULE, 0),
+            "feedback_bars": self.by_source.get(FEEDBACK, 0),
             "positive_bars": self.positives,
             "positive_rate": round(rate, 4),
             "truth_unmatched": self.truth_unmatched,
@@ -323,12 +324,17 @@ def label_bars(
     features_cfg: FeaturesConfig | None,
     truth: pd.DataFrame | None,
     coverage: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, LabelReport]:
     """Label every gold row by the rule ``labels_cfg.source`` picks *for that row* (see the module doc).
 
     Returns the labelled rows sorted by (symbol, bar_start), with ``label``,
     ``anomaly_types`` and ``label_source``; rows no rule could label are dropped and
     counted in ``unlabelled``. ``source="ground_truth"`` with nothing covered raises.
+    ``feedback`` (latest analyst verdict per ``(symbol, bar_start)``, see
+    :mod:`financial_transactions.features.feedback`) outranks every other source: a
+    confirmed bar is 1, a dismissed bar 0, ``label_source`` is ``feedback``, and the
+    bar is kept even where no other rule could judge it.
     """
     source = labels_cfg.source
     bar_interval = (features_cfg or FeaturesConfig()).bar_interval
@@ -355,11 +361,16 @@ def label_bars(
     if source != GROUND_TRUTH and not truth_rows.all():
         flags = _rule_flags_by_symbol(labelled, labels_cfg)
         label[~truth_rows] = flags[~truth_rows]
+    sources = np.where(truth_rows, GROUND_TRUTH, RULE).astype(object)
+    reviewed, verdict = _feedback_rows(labelled, feedback)
+    label[reviewed] = verdict[reviewed]
+    sources[reviewed] = FEEDBACK
     keep = ~np.isnan(label)
     labelled[LABEL_COLUMN] = np.nan_to_num(label, nan=0.0).astype(np.int64)
-    labelled[LABEL_SOURCE_COLUMN] = np.where(truth_rows, GROUND_TRUTH, RULE)
-    rule_positive = ~truth_rows & (labelled[LABEL_COLUMN].to_numpy() == 1)
-    labelled["anomaly_types"] = np.where(rule_positive, RULE, labelled["anomaly_types"].to_numpy())
+    labelled[LABEL_SOURCE_COLUMN] = sources
+    rule_positive = (sources == RULE) & (labelled[LABEL_COLUMN].to_numpy() == 1)
+    types = np.where(rule_positive, RULE, labelled["anomaly_types"].to_numpy())
+    labelled["anomaly_types"] = np.where(reviewed, np.where(verdict == 1, FEEDBACK, ""), types)
     out = labelled.loc[keep].reset_index(drop=True)
     report.unlabelled = int((~keep).sum())
     report.labelled = len(out)
@@ -375,6 +386,22 @@ def label_bars(
     if report.by_source.get(RULE):
         report.by_type[RULE] = int(rule_positive[keep].sum())
     return out, report
+
+
+def _feedback_rows(bars: pd.DataFrame, feedback: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``bars`` an analyst reviewed, and the verdict as a label (1 confirmed, 0 dismissed)."""
+    reviewed = np.zeros(len(bars), dtype=bool)
+    verdict = np.zeros(len(bars), dtype=float)
+    if feedback is None or feedback.empty or bars.empty:
+        return reviewed, verdict
+    latest = feedback.sort_values("decided_at", kind="stable").drop_duplicates(["symbol", "bar_start"], keep="last")
+    keys = pd.DataFrame({"symbol": latest["symbol"].astype(str), "bar_ns": _epoch_ns(latest["bar_start"])})
+    keys["verdict"] = (latest["verdict"].to_numpy() == "confirmed").astype(float)
+    probe = pd.DataFrame({"symbol": bars["symbol"].astype(str).to_numpy(), "bar_ns": _epoch_ns(bars["bar_start"])})
+    matched = probe.merge(keys, on=["symbol", "bar_ns"], how="left")["verdict"].to_numpy()
+    reviewed = ~np.isnan(matched)
+    verdict[reviewed] = matched[reviewed]
+    return reviewed, verdict
 
 
 def best_single_feature_f1(frame: pd.DataFrame, columns: Iterable[str], label: str = LABEL_COLUMN) -> dict[str, float]:

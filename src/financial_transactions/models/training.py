@@ -57,8 +57,9 @@ class TrainingFailed(RuntimeError):
 
 #: What to do when the labelled positives are too few to train or to measure a model.
 FEW_LABELS_REMEDY = (
-    "add labels: turn on labels.injection (labelled anomalies injected into a copy of the trades), record "
-    "analyst feedback (`fin-mlops feedback confirm`), or replay a longer history"
+    "add labels: record analyst verdicts on flagged bars (`fin-mlops feedback confirm|dismiss`, which outrank "
+    "every other label source), supply ground truth (an anomaly_type column in a --csv file), or replay a "
+    "longer history"
 )
 
 

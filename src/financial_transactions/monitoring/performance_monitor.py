@@ -87,6 +87,7 @@ import pandas as pd
 import pyarrow as pa
 
 from financial_transactions.config.monitoring import PerformanceConfig
+from financial_transactions.features.feedback import load_feedback
 from financial_transactions.features.labels import (
     LABEL_COLUMN,
     LABEL_COLUMNS,
@@ -450,9 +451,9 @@ def window_metrics(
 
 # -- labels --------------------------------------------------------------------------------------
 def labelled_bars(
-    gold: pd.DataFrame, ground_truth: Sequence[Path], config: ProjectConfig
+    gold: pd.DataFrame, ground_truth: Sequence[Path], config: ProjectConfig, feedback: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, LabelReport]:
-    """``gold`` labelled exactly as training labels it, from the ground-truth files ``ground_truth``.
+    """``gold`` labelled exactly as training labels it: ``feedback`` first, then the files ``ground_truth``.
 
     Each path is an ``anomalies.ndjson`` (its ``coverage.json`` beside it) or a folder
     holding them; a path that does not exist raises (the labels have not arrived). Rows
@@ -465,7 +466,7 @@ def labelled_bars(
         raise FileNotFoundError(f"ground truth file {missing[0]} does not exist (run the replay ingest first)")
     truth = _stack([load_ground_truth(p) for p in paths])
     coverage = _stack([load_coverage(p) for p in paths])
-    return label_bars(gold, config.labels, config.features, truth, coverage)
+    return label_bars(gold, config.labels, config.features, truth, coverage, feedback)
 
 
 def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
@@ -559,7 +560,7 @@ class PerformanceMonitor:
     def monitor(self, gold: pd.DataFrame, ground_truth: Sequence[Path], *, record: bool = True) -> PerformanceReport:
         """Label ``gold`` as training does (ground truth where covered, the rule elsewhere), score the
         champion on the labelled rows and record the windows (not for a diagnostic run: ``record=False``)."""
-        labelled, labels = labelled_bars(gold, ground_truth, self.platform.config)
+        labelled, labels = labelled_bars(gold, ground_truth, self.platform.config, load_feedback(self.platform))
         version, scored = self.score_champion(labelled)
         report = self.evaluate(scored, model_version=version, record=record)
         report.extra["labels"] = labels.summary() | {"unlabelled_bars": labels.unlabelled}
