@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import ast
-import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from financial_transactions.deploy.generated import write_or_check
 
 ROOT_PACKAGE = "financial_transactions"
 BEGIN = (
@@ -137,19 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         print(section)
         return 0
     path = args.root / DOC
-    current = path.read_text(encoding="utf-8")
-    wanted = sync(current, section)
-    if args.check:
-        if current != wanted:
-            print(
-                f"{path} is stale: run `python -m financial_transactions.deploy.architecture --write`", file=sys.stderr
-            )
-            return 1
-        return 0
-    if current != wanted:
-        path.write_text(wanted, encoding="utf-8")
-        print(f"wrote {path}")
-    return 0
+    wanted = sync(path.read_text(encoding="utf-8"), section)
+    return write_or_check(path, wanted, check=args.check, module="financial_transactions.deploy.architecture")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from financial_transactions.config import ProjectConfig
+from financial_transactions.deploy.generated import write_or_check
 from financial_transactions.deploy.uc_tables import sql_type
 from financial_transactions.lakehouse.catalog import CATALOG, KIND_TEXT, TableSpec
 
@@ -116,15 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     text = generate(args.config)
     path = Path(args.out)
-    if args.check:
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            print(f"{path} is stale: run `python -m financial_transactions.deploy.tables_doc --write`", file=sys.stderr)
-            return 1
-        return 0
-    if args.write:
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path}")
-        return 0
+    if args.check or args.write:
+        return write_or_check(path, text, check=args.check, module="financial_transactions.deploy.tables_doc")
     sys.stdout.write(text)
     return 0
 

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 
 from financial_transactions.config import ProjectConfig
+from financial_transactions.deploy.generated import write_or_check
 from financial_transactions.lakehouse.catalog import TableKind, TableSpec, specs_of
 
 SQL_PATH = Path("setup_uc_infrastructure.sql")
@@ -144,17 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             print(table_block(cfg) + "\n")
         return 0
     path = Path(args.sql)
-    current = path.read_text(encoding="utf-8")
-    wanted = sync_sql(current, configs)
-    if args.check:
-        if current != wanted:
-            print(f"{path} is stale: run `python -m financial_transactions.deploy.uc_tables --write`", file=sys.stderr)
-            return 1
-        return 0
-    if current != wanted:
-        path.write_text(wanted, encoding="utf-8")
-        print(f"wrote {path}")
-    return 0
+    wanted = sync_sql(path.read_text(encoding="utf-8"), configs)
+    return write_or_check(path, wanted, check=args.check, module="financial_transactions.deploy.uc_tables")
 
 
 if __name__ == "__main__":
