@@ -182,6 +182,7 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.drift_monitoring (
   `current_end` TIMESTAMP,
   `current_version` BIGINT,
   `feature` STRING,
+  `signal` STRING,
   `kind` STRING,
   `bins` BIGINT,
   `psi` DOUBLE,
@@ -204,10 +205,12 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.drift_monitoring (
   `nan_policy` STRING,
   `overall_status` STRING,
   `drifted_features` BIGINT,
+  `signals` BIGINT,
+  `drifted_signals` BIGINT,
   `drifted_share` DOUBLE,
   `reason` STRING
 ) USING DELTA
-  COMMENT 'PSI / JS distance per feature per drift run, with the run\'s overall verdict.';
+  COMMENT 'PSI / JS distance per feature (and the signal it belongs to) per drift run, with the run\'s overall verdict counted per signal.';
 
 CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.model_monitoring (
   `monitored_at` TIMESTAMP,
@@ -353,10 +356,17 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.backtest_results (
   `win_rate` DOUBLE,
   `n_trades` BIGINT,
   `exposure` DOUBLE,
+  `sharpe_se` DOUBLE,
+  `sharpe_tstat` DOUBLE,
+  `psr` DOUBLE,
+  `expected_max_sharpe` DOUBLE,
+  `dsr` DOUBLE,
+  `deflated_edge` DOUBLE,
+  `n_trials` BIGINT,
   `equity_curve` STRING,
   `equity_ts` STRING
 ) USING DELTA
-  COMMENT 'Backtest metrics and equity curve per run, strategy and symbol.';
+  COMMENT 'Backtest metrics (with the Sharpe\'s standard error, probabilistic and deflated Sharpe ratios) and equity curve per run, strategy and symbol.';
 
 CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.decision_matrix (
   `run_id` STRING,
@@ -389,6 +399,8 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.decision_matrix (
   `drift_weight` DOUBLE,
   `coverage` DOUBLE,
   `criteria_scored` BIGINT,
+  `direction_score` DOUBLE,
+  `risk_penalty` DOUBLE,
   `final_score` DOUBLE,
   `recommendation` STRING,
   `explanation` STRING,
@@ -401,7 +413,7 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.decision_matrix (
   `synthesized_predictions_version` BIGINT,
   `drift_monitoring_version` BIGINT
 ) USING DELTA
-  COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; final score and recommendation.';
+  COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; direction score, risk penalty, final score, recommendation and a one-sentence explanation.';
 
 CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.training_runs (
   `run_id` STRING,
@@ -643,6 +655,7 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.drift_monitoring (
   `current_end` TIMESTAMP,
   `current_version` BIGINT,
   `feature` STRING,
+  `signal` STRING,
   `kind` STRING,
   `bins` BIGINT,
   `psi` DOUBLE,
@@ -665,10 +678,12 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.drift_monitoring (
   `nan_policy` STRING,
   `overall_status` STRING,
   `drifted_features` BIGINT,
+  `signals` BIGINT,
+  `drifted_signals` BIGINT,
   `drifted_share` DOUBLE,
   `reason` STRING
 ) USING DELTA
-  COMMENT 'PSI / JS distance per feature per drift run, with the run\'s overall verdict.';
+  COMMENT 'PSI / JS distance per feature (and the signal it belongs to) per drift run, with the run\'s overall verdict counted per signal.';
 
 CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.model_monitoring (
   `monitored_at` TIMESTAMP,
@@ -814,10 +829,17 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.backtest_results (
   `win_rate` DOUBLE,
   `n_trades` BIGINT,
   `exposure` DOUBLE,
+  `sharpe_se` DOUBLE,
+  `sharpe_tstat` DOUBLE,
+  `psr` DOUBLE,
+  `expected_max_sharpe` DOUBLE,
+  `dsr` DOUBLE,
+  `deflated_edge` DOUBLE,
+  `n_trials` BIGINT,
   `equity_curve` STRING,
   `equity_ts` STRING
 ) USING DELTA
-  COMMENT 'Backtest metrics and equity curve per run, strategy and symbol.';
+  COMMENT 'Backtest metrics (with the Sharpe\'s standard error, probabilistic and deflated Sharpe ratios) and equity curve per run, strategy and symbol.';
 
 CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.decision_matrix (
   `run_id` STRING,
@@ -850,6 +872,8 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.decision_matrix (
   `drift_weight` DOUBLE,
   `coverage` DOUBLE,
   `criteria_scored` BIGINT,
+  `direction_score` DOUBLE,
+  `risk_penalty` DOUBLE,
   `final_score` DOUBLE,
   `recommendation` STRING,
   `explanation` STRING,
@@ -862,7 +886,7 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.decision_matrix (
   `synthesized_predictions_version` BIGINT,
   `drift_monitoring_version` BIGINT
 ) USING DELTA
-  COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; final score and recommendation.';
+  COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; direction score, risk penalty, final score, recommendation and a one-sentence explanation.';
 
 CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.training_runs (
   `run_id` STRING,
@@ -1104,6 +1128,7 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.drift_monitoring (
   `current_end` TIMESTAMP,
   `current_version` BIGINT,
   `feature` STRING,
+  `signal` STRING,
   `kind` STRING,
   `bins` BIGINT,
   `psi` DOUBLE,
@@ -1126,10 +1151,12 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.drift_monitoring (
   `nan_policy` STRING,
   `overall_status` STRING,
   `drifted_features` BIGINT,
+  `signals` BIGINT,
+  `drifted_signals` BIGINT,
   `drifted_share` DOUBLE,
   `reason` STRING
 ) USING DELTA
-  COMMENT 'PSI / JS distance per feature per drift run, with the run\'s overall verdict.';
+  COMMENT 'PSI / JS distance per feature (and the signal it belongs to) per drift run, with the run\'s overall verdict counted per signal.';
 
 CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.model_monitoring (
   `monitored_at` TIMESTAMP,
@@ -1275,10 +1302,17 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.backtest_results (
   `win_rate` DOUBLE,
   `n_trades` BIGINT,
   `exposure` DOUBLE,
+  `sharpe_se` DOUBLE,
+  `sharpe_tstat` DOUBLE,
+  `psr` DOUBLE,
+  `expected_max_sharpe` DOUBLE,
+  `dsr` DOUBLE,
+  `deflated_edge` DOUBLE,
+  `n_trials` BIGINT,
   `equity_curve` STRING,
   `equity_ts` STRING
 ) USING DELTA
-  COMMENT 'Backtest metrics and equity curve per run, strategy and symbol.';
+  COMMENT 'Backtest metrics (with the Sharpe\'s standard error, probabilistic and deflated Sharpe ratios) and equity curve per run, strategy and symbol.';
 
 CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.decision_matrix (
   `run_id` STRING,
@@ -1311,6 +1345,8 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.decision_matrix (
   `drift_weight` DOUBLE,
   `coverage` DOUBLE,
   `criteria_scored` BIGINT,
+  `direction_score` DOUBLE,
+  `risk_penalty` DOUBLE,
   `final_score` DOUBLE,
   `recommendation` STRING,
   `explanation` STRING,
@@ -1323,7 +1359,7 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.decision_matrix (
   `synthesized_predictions_version` BIGINT,
   `drift_monitoring_version` BIGINT
 ) USING DELTA
-  COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; final score and recommendation.';
+  COMMENT 'Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; direction score, risk penalty, final score, recommendation and a one-sentence explanation.';
 
 CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.training_runs (
   `run_id` STRING,

@@ -656,7 +656,8 @@
         h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, psiPos(th.psi_alert)) } }), "alert ≥ " + th.psi_alert + " (✖)"),
         h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, 1) } }), "≥ " + fmt(maxPsi, 2)),
         h("span", null, "JS warn ≥ " + th.js_warn + ", alert ≥ " + th.js_alert),
-        h("span", null, "run drifts when ≥ " + fmtPct(th.drifted_share_alert, 0) + " of features alert")));
+        h("span", null, "run drifts when ≥ " + fmtPct(th.drifted_share_alert, 0) + " of signals alert" +
+          " (near-duplicate features, e.g. returns and log_return, are one signal)")));
       var colLabels = runs.map(function (r) { return (r.at ? fmtTime(r.at).slice(5, 16) : text(r.run_id)); });
       body.appendChild(h("div", { class: "scroll" }, heatmap(feats, colLabels, function (i, j) {
         var c = byKey[runs[j].run_id + "\u0000" + feats[i]];
@@ -673,6 +674,8 @@
         { label: "run", value: function (r) { return h("code", null, text(r.run_id)); } },
         { label: "at", value: function (r) { return fmtTime(r.at); } },
         { label: "drifted features", num: true, value: function (r) { return r.drifted_features + " / " + r.features; } },
+        { label: "drifted signals", num: true, value: function (r) {
+          return isNum(r.signals) ? r.drifted_signals + " / " + r.signals : "–"; } },
         { label: "share", num: true, value: function (r) { return fmtPct(r.drifted_share, 0); } },
         { label: "decision", value: function (r) { return r.overall ? badge(/^drift|alert/i.test(r.overall) ? "alert" : /no_drift|ok/i.test(r.overall) ? "ok" : "info", r.overall) : "–"; } },
         { label: "windows", wrap: true, value: function (r) { return windowText(r.reference) + " → " + windowText(r.current); } },
@@ -769,12 +772,16 @@
     (doc.criteria || []).forEach(function (c) { weights[c.name] = c.weight; });
     var t = doc.thresholds;
     body.appendChild(h("p", { class: "legend" }, "Run ", h("code", null, text(m.data.run_id)), " · ", fmtTime(m.data.at),
-      " · Strong Buy > " + t.strong_buy + " · Buy ≥ " + t.buy + " · Hold ≥ " + t.hold + " · Sell below"));
+      " · Strong Buy > " + t.strong_buy + " · Buy ≥ " + t.buy + " · Hold ≥ " + t.hold + " · Sell below",
+      " · score = direction (trend, momentum, backtest) − risk (volatility, model, drift); a Bearish trend or" +
+      " Losing backtest caps it at Hold"));
     var cols = [
       { label: "#", num: true, value: function (r) { return fmtInt(r.rank); } },
       { label: "symbol", value: function (r) { return h("span", { class: "symbol-name" }, r.symbol); } },
       { label: "recommendation", value: function (r) { return recBadge(r.recommendation); } },
-      { label: "score", num: true, value: function (r) { return fmt(r.final_score, 2); } }
+      { label: "score", num: true, value: function (r) { return fmt(r.final_score, 2); } },
+      { label: "direction", num: true, value: function (r) { return fmt(r.direction_score, 2); } },
+      { label: "risk −", num: true, value: function (r) { return fmt(r.risk_penalty, 2); } }
     ];
     var table_ = table(cols.concat(crits.map(function (c) {
       return { label: c + (isNum(weights[c]) ? " (w " + fmt(weights[c], 2) + ")" : ""), value: function () { return ""; } };
@@ -845,9 +852,15 @@
     draw();
     var mcols = [
       ["total_return", "total return", "pct"], ["cagr", "CAGR", "pct"], ["annual_volatility", "ann. vol", "pct"],
-      ["sharpe", "Sharpe", 2], ["sortino", "Sortino", 2], ["max_drawdown", "max DD", "pct"], ["calmar", "Calmar", 2],
+      ["sharpe", "Sharpe", 2], ["sharpe_se", "± SE", 2], ["sharpe_tstat", "t", 2], ["psr", "PSR", 2],
+      ["dsr", "DSR", 2], ["deflated_edge", "edge", 2],
+      ["sortino", "Sortino", 2], ["max_drawdown", "max DD", "pct"], ["calmar", "Calmar", 2],
       ["win_rate", "win rate", "pct"], ["n_trades", "trades", 0], ["exposure", "exposure", "pct"]
     ];
+    var trials = rows.length && rows[0].metrics ? rows[0].metrics.n_trials : null;
+    body.appendChild(h("p", { class: "legend" }, "PSR: P(Sharpe > 0). DSR: the same, deflated for " +
+      (isNum(trials) ? fmtInt(trials) : "all") + " strategy × symbol trials (Bailey & López de Prado); " +
+      "edge = DSR of the profits − DSR of the losses, what the decision matrix scores (±0.95: Profitable / Losing)."));
     body.appendChild(table([
       { label: "symbol", value: function (x) { return h("span", { class: "symbol-name" }, x.symbol); } },
       { label: "strategy", value: function (x) { return x.strategy; } }

@@ -168,34 +168,35 @@ def test_model_signal_stands_aside_after_flags() -> None:
     assert positions_from_signal(ls, "long_flat").tolist() == [0, 0, 1, 1, 0, 0, 1, 1, 1, 1]
 
 
-def test_annualisation_is_a_function_of_config_only() -> None:
+def test_annualisation_from_the_bars_that_exist() -> None:
     features = ProjectConfig.model_fields["features"].default
     cfg = BacktestConfig(fast_window=2, slow_window=5, min_bars=3)
-    # 1-minute bars: equities 252 days x 960 extended-session minutes, crypto 365 x 1440
+    # the nominal slots of a trading day: the cap, and what applies without bars
     assert periods_per_year(cfg, "equity", "1min") == (960, 241_920)
     assert periods_per_year(cfg, "crypto", "1min") == (1440, 525_600)
     regular = BacktestConfig(fast_window=2, slow_window=5, min_bars=3, equity_session="regular")
     assert periods_per_year(regular, "equity", "1min") == (390, 98_280)
     assert periods_per_year(regular, "crypto", "1min") == (1440, 525_600)  # crypto has no session choice
-    assert periods_per_year(cfg, "equity", "5min") == (192, 252 * 192)
-    assert periods_per_year(cfg, "crypto", "30s") == (2880, 365 * 2880)
     assert periods_per_year(cfg, "crypto", "7min") == (206, 365 * 206)  # ceil(1440 / 7): a partial slot is a bar
     assert periods_per_year(regular, "equity", "1h") == (7, 252 * 7)  # ceil(6.5)
     assert periods_per_year(cfg, "equity", "24h") == (1, 252)  # at most one bar a day: plain daily convention
     assert bars_per_day("1min", "equity", "extended") == 960
 
-    def run(n_bars: int, start: str, asset_class: str) -> int:
-        rng = np.random.default_rng(9)
-        close = 100 * np.exp(np.cumsum(rng.normal(0.0002, 0.002, n_bars)))
-        bars = pd.DataFrame({"bar_start": pd.date_range(start, periods=n_bars, freq="1min", tz="UTC"), "close": close})
-        res = backtest_bars(bars, "sma_cross", cfg, features, symbol="X", asset_class=asset_class, mode="long_short")
-        return res.periods_per_year
+    def stamps(day: str, minutes: int, keep: float, seed: int) -> pd.Series:
+        """An extended session (08:00 UTC = 04:00 New York in March) with a share ``keep`` of its bars traded."""
+        slots = pd.date_range(f"{day} 08:00", periods=minutes, freq="1min", tz="UTC")
+        return pd.Series(slots[np.random.default_rng(seed).random(minutes) < keep])
 
-    # a partial-day replay (60 bars) and two full extended sessions annualise with the same N
-    assert run(60, "2026-03-09 14:30", "equity") == run(1920, "2026-03-09 08:00", "equity") == 241_920
-    assert run(60, "2026-03-09 00:00", "crypto") == 525_600
-    # and the metrics use exactly that N: Sharpe = sqrt(N) * mean / std(ddof=1) of the net returns
-    bars = _bars(300)
+    # two sessions where only ~5/6 of the minutes traded: N follows the bars, not the 960 slots
+    two = pd.concat([stamps("2026-03-09", 960, 5 / 6, 1), stamps("2026-03-10", 960, 5 / 6, 2)], ignore_index=True)
+    per_day, n = periods_per_year(cfg, "equity", "1min", two)
+    assert per_day == round(len(two) / 2) and n == 252 * per_day and 760 < per_day < 840
+    # daily bars: one a day
+    daily = pd.Series(pd.date_range("2020-01-01", periods=500, freq="B", tz="UTC"))
+    assert periods_per_year(cfg, "equity", "24h", daily) == (1, 252)
+    # the metrics use exactly that N: Sharpe = sqrt(N) * mean / std(ddof=1) of the net returns
+    rng = np.random.default_rng(9)
+    bars = pd.DataFrame({"bar_start": two, "close": 100 * np.exp(np.cumsum(rng.normal(0.0002, 0.002, len(two))))})
     res = backtest_bars(bars, "sma_cross", cfg, features, symbol="X", asset_class="equity", mode="long_short")
     sim = simulate(
         bars["close"].to_numpy(),
@@ -204,9 +205,9 @@ def test_annualisation_is_a_function_of_config_only() -> None:
         (cfg.commission_bps + cfg.slippage_bps) / 1e4,
     )
     r = sim.net[1:].tolist()
-    assert res.metrics["sharpe"] == pytest.approx(math.sqrt(241_920) * statistics.mean(r) / statistics.stdev(r))
-    assert res.metrics["annual_volatility"] == pytest.approx(statistics.stdev(r) * math.sqrt(241_920))
-    assert res.bars_per_day == 960
+    assert res.periods_per_year == n and res.bars_per_day == per_day
+    assert res.metrics["sharpe"] == pytest.approx(math.sqrt(n) * statistics.mean(r) / statistics.stdev(r))
+    assert res.metrics["annual_volatility"] == pytest.approx(statistics.stdev(r) * math.sqrt(n))
 
 
 def test_thin_keeps_ends() -> None:

@@ -218,7 +218,7 @@ def test_decision_matrix_ignores_as_of_replays(config: ProjectConfig, tmp_path: 
     for res in current.results:
         replayed = next(r for r in replay.results if r.symbol == res.symbol and r.strategy == "sma_cross")
         assert replayed.metrics["sharpe"] != res.metrics["sharpe"]  # the replay would have told another story
-        assert raw.loc[res.symbol, "backtest"] == pytest.approx(res.metrics["sharpe"])
+        assert raw.loc[res.symbol, "backtest"] == pytest.approx(res.metrics["deflated_edge"])
 
     # rows written before run_kind existed: a replay is recognised by its as-of instant
     legacy = results.drop(columns="run_kind")

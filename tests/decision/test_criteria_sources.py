@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from financial_transactions.config import ProjectConfig
-from financial_transactions.config.decision import DecisionConfig
+from financial_transactions.config.decision import DIRECTION_CRITERIA, RISK_CRITERIA, DecisionConfig
 from financial_transactions.decision.backtester import Backtester
 from financial_transactions.decision.decision_matrix import DecisionMatrix
+from financial_transactions.monitoring.drift_detector import DriftDetector, default_feature_columns
 from financial_transactions.runtime import Platform
 from tests.support.gold import gold_frame, now, prediction_rows, synthetic_trades, write_gold
 
@@ -35,6 +36,11 @@ def test_raw_criteria_come_from_platform_tables(tmp_path: Path, config: ProjectC
     platform = Platform.create(cfg, lakehouse_root=tmp_path / "lake")
     store = platform.store
     gold = gold_frame(platform, synthetic_trades({"AAPL": 190.0, "SOLUSDT": 150.0}, 200, seed=3))
+    # the drift windows: the first 100 minutes against the last 100; only AAPL's microstructure shifts
+    split = gold["bar_start"].min() + pd.Timedelta(minutes=100)
+    shifted = (gold["symbol"] == "AAPL") & (gold["bar_start"] >= split)
+    for col in ("trades_per_second", "price_std_rel", "max_trade_volume_share", "unique_price_ratio"):
+        gold.loc[shifted, col] = gold.loc[shifted, col] * 3.0 + 1.0
     write_gold(platform, gold)
     rng = np.random.default_rng(1)
     labels = rng.random(len(gold)) < 0.04
@@ -51,6 +57,10 @@ def test_raw_criteria_come_from_platform_tables(tmp_path: Path, config: ProjectC
                 "computed_at": [t - timedelta(hours=1)] * 3 + [t] * 3,
                 "feature": ["rsi", "natr", "returns"] * 2,
                 "psi": [0.9, 0.9, 0.9, 0.05, 0.30, 0.12],
+                "reference_start": [None] * 3 + [gold["bar_start"].min()] * 3,
+                "reference_end": [None] * 3 + [split] * 3,
+                "current_start": [None] * 3 + [split] * 3,
+                "current_end": [None] * 3 + [gold["bar_start"].max() + pd.Timedelta(minutes=1)] * 3,
             }
         ),
     )
@@ -75,13 +85,22 @@ def test_raw_criteria_come_from_platform_tables(tmp_path: Path, config: ProjectC
         assert raw.loc[symbol, "momentum"] == pytest.approx(last["rsi"])
         natr = bars["natr"].dropna().tail(cfg.decision.lookback_bars)
         assert raw.loc[symbol, "volatility"] == pytest.approx((natr <= last["natr"]).mean())
-        sharpe = next(r.metrics["sharpe"] for r in report.results if r.symbol == symbol and r.strategy == "sma_cross")
-        assert raw.loc[symbol, "backtest"] == pytest.approx(sharpe)
+        # the backtest criterion is the deflated edge, never the raw Sharpe
+        chosen = next(r for r in report.results if r.symbol == symbol and r.strategy == "sma_cross")
+        assert raw.loc[symbol, "backtest"] == pytest.approx(chosen.metrics["deflated_edge"])
+        assert chosen.metrics["n_trials"] == len(report.results)
+        # drift from this symbol's own rows, over the latest drift run's windows, counted per signal
+        features = default_feature_columns(cfg.features)
+        reference = bars[bars["bar_start"] < split][features]
+        current = bars[bars["bar_start"] >= split][features]
+        expected = DriftDetector(cfg.drift).compare(reference, current, features)
+        assert raw.loc[symbol, "drift"] == pytest.approx(expected.drifted_share)
         sym_labels = labels[(gold["symbol"] == symbol).to_numpy()]
         order = np.argsort(gold.loc[gold["symbol"] == symbol, "bar_start"].to_numpy(), kind="stable")
         recent = sym_labels[order][-cfg.decision.model_window_bars :]
         assert raw.loc[symbol, "model_confidence"] == pytest.approx(recent.mean())
-    assert (raw["drift"].dropna() == 0.12).all() and raw["drift"].notna().sum() == len(cfg.symbols.all)
+    assert raw.loc["AAPL", "drift"] > raw.loc["SOLUSDT", "drift"]  # per symbol, not one figure for all
+    assert np.isnan(raw.loc["MSFT", "drift"])  # no rows, no drift
     assert raw.loc["AAPL", "sentiment"] == 0.35 and raw.loc["SOLUSDT", "sentiment"] == -0.1
     assert np.isnan(raw.loc["MSFT", "trend"]) and np.isnan(raw.loc["MSFT", "sentiment"])
     assert sources["gold_trade_features"] == 0 and sources[f"{cfg.catalog}.signals.sentiment"] == 0
@@ -91,10 +110,18 @@ def test_raw_criteria_come_from_platform_tables(tmp_path: Path, config: ProjectC
     version = dm.write(result)
     stored = store.read(cfg.table("decision_matrix"), version=version).set_index("symbol")
     assert stored.loc["AAPL", "sentiment_label"] == "Positive" and stored.loc["AAPL", "sentiment_score"] == 5
-    assert stored.loc["MSFT", "recommendation"] == "Insufficient data"  # drift alone is < min_criteria
+    assert stored.loc["MSFT", "recommendation"] == "Insufficient data"  # no gold rows: nothing scored
     assert stored.loc["AAPL", "coverage"] == 1.0 and stored.loc["AAPL", "flags"] == ""
     weights = [stored.loc["AAPL", f"{n}_weight"] for n in cfg.decision.normalized_weights()]
     assert sum(weights) == pytest.approx(1.0)
-    assert stored.loc["AAPL", "final_score"] == pytest.approx(
-        sum(stored.loc["AAPL", f"{n}_weight"] * stored.loc["AAPL", f"{n}_score"] for n in cfg.decision.criteria)
+    row = stored.loc["AAPL"]
+    direction = [n for n in cfg.decision.criteria if n in DIRECTION_CRITERIA]
+    expected_direction = sum(row[f"{n}_weight"] * row[f"{n}_score"] for n in direction) / sum(
+        row[f"{n}_weight"] for n in direction
     )
+    penalty = sum(row[f"{n}_weight"] * (5 - row[f"{n}_score"]) for n in cfg.decision.criteria if n in RISK_CRITERIA)
+    assert row["direction_score"] == pytest.approx(expected_direction)
+    assert row["risk_penalty"] == pytest.approx(penalty)
+    capped = any(row[f"{n}_score"] == 1 for n in direction)
+    assert row["final_score"] == pytest.approx(min(max(1.0, expected_direction - penalty), 2.5 if capped else 5.0))
+    assert row["explanation"].startswith(f"{row['recommendation']} at {row['final_score']:.2f}: direction ")

@@ -1,16 +1,23 @@
-"""Decision matrix: a hand-computed three-symbol matrix, boundary rules, the missing-criterion policies."""
+"""Decision matrix: a hand-computed matrix, the rule that risk and quality only lower a recommendation
+(and a bearish or losing symbol is never Buy), boundary rules, the missing-criterion policies."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from pydantic import ValidationError
 
 from financial_transactions.config import ConfigError, ProjectConfig
-from financial_transactions.config.decision import DecisionConfig, RecommendationThresholds
+from financial_transactions.config.decision import (
+    DIRECTION_CRITERIA,
+    RISK_CRITERIA,
+    DecisionConfig,
+    RecommendationThresholds,
+)
 from financial_transactions.decision.decision_matrix import (
     BUY,
     HOLD,
@@ -40,86 +47,145 @@ MOMENTUM = {
 BACKTEST = {
     "weight": 1,
     "bands": [
-        {"upper": 0, "score": 1, "label": "Losing"},
-        {"lower": 0, "upper": 1, "score": 3, "label": "Modest"},
-        {"lower": 1, "score": 5, "label": "Strong"},
+        {"upper": -0.95, "score": 1, "label": "Losing"},
+        {"lower": -0.95, "upper": 0.95, "score": 3, "label": "Inconclusive"},
+        {"lower": 0.95, "score": 5, "label": "Profitable"},
+    ],
+}
+VOLATILITY = {
+    "weight": 1,
+    "bands": [
+        {"upper": 0.33, "score": 5, "label": "Calm"},
+        {"lower": 0.33, "upper": 0.66, "score": 3, "label": "Normal"},
+        {"lower": 0.66, "score": 1, "label": "Turbulent"},
     ],
 }
 
 
 def decision_config(**extra: Any) -> DecisionConfig:
-    return DecisionConfig.model_validate(
-        {"min_criteria": 2, "criteria": {"trend": TREND, "momentum": MOMENTUM, "backtest": BACKTEST}, **extra}
-    )
+    criteria = {"trend": TREND, "momentum": MOMENTUM, "backtest": BACKTEST, "volatility": VOLATILITY}
+    return DecisionConfig.model_validate({"min_criteria": 2, "criteria": criteria, **extra})
 
 
-def three_symbols() -> pd.DataFrame:
-    # AAA sits on band boundaries: trend 0.5 -> Bullish, RSI 70 -> Overbought, Sharpe 1.0 -> Strong.
+def four_symbols() -> pd.DataFrame:
+    # AAA sits on band boundaries: trend 0.5 -> Bullish, RSI 70 -> Overbought, volatility 0.33 -> Normal.
+    # DDD is the issue's JPM: Bearish trend, every risk criterion benign; the old weighted mean said Buy (3.2).
     return pd.DataFrame(
         {
-            "symbol": ["BBB", "AAA", "CCC"],
-            "asset_class": ["equity", "equity", "crypto"],
-            "trend": [0.0, 0.5, math.nan],
-            "momentum": [50.0, 70.0, 30.0],
-            "backtest": [-0.2, 1.0, 0.99],
+            "symbol": ["BBB", "AAA", "CCC", "DDD"],
+            "asset_class": ["equity", "equity", "crypto", "equity"],
+            "trend": [-0.5, 0.5, math.nan, -0.5],
+            "momentum": [50.0, 70.0, 30.0, 50.0],
+            "backtest": [-0.99, 0.97, 0.95, 0.99],
+            "volatility": [0.1, 0.33, 0.9, 0.1],
         }
     )
 
 
-def test_hand_computed_matrix_on_three_symbols() -> None:
-    m = score_matrix(three_symbols(), decision_config()).set_index("symbol")
-    # normalised weights: trend 2/4, momentum 1/4, backtest 1/4
-    # AAA: 0.5*5 + 0.25*2 + 0.25*5 = 4.25
-    # BBB: 0.5*3 + 0.25*4 + 0.25*1 = 2.75
-    # CCC: trend missing -> re-normalised over momentum and backtest (0.5 each): 0.5*4 + 0.5*3 = 3.5
-    assert m.loc["AAA", "final_score"] == 4.25
-    assert m.loc["BBB", "final_score"] == 2.75
-    assert m.loc["CCC", "final_score"] == 3.5
-    assert m.loc["AAA", "recommendation"] == STRONG_BUY
-    assert m.loc["CCC", "recommendation"] == BUY
-    assert m.loc["BBB", "recommendation"] == HOLD
-    assert m["rank"].to_dict() == {"AAA": 1, "CCC": 2, "BBB": 3}
+def test_hand_computed_matrix() -> None:
+    m = score_matrix(four_symbols(), decision_config()).set_index("symbol")
+    # normalised weights: trend 2/5, momentum, backtest and volatility 1/5 each
+    # AAA: direction (0.4*5 + 0.2*2 + 0.2*5) / 0.8 = 4.25; volatility Normal takes 0.2*(5-3) = 0.4 -> 3.85
+    # BBB: direction (0.4*1 + 0.2*4 + 0.2*1) / 0.8 = 1.75; Calm takes nothing -> 1.75
+    # CCC: trend missing -> weights 1/3 each; direction (4 + 5) / 2 = 4.5; Turbulent takes (1/3)*4 -> 3.1666...
+    # DDD: direction (0.4*1 + 0.2*4 + 0.2*5) / 0.8 = 2.75, but a Bearish trend caps it at (2 + 3) / 2 = 2.5
+    assert m.loc["AAA", ["direction_score", "risk_penalty", "final_score"]].tolist() == [4.25, 0.4, 3.85]
+    assert m.loc["BBB", ["direction_score", "risk_penalty", "final_score"]].tolist() == [1.75, 0.0, 1.75]
+    assert m.loc["CCC", "direction_score"] == 4.5 and m.loc["CCC", "risk_penalty"] == round(4 / 3, 9)
+    assert m.loc["CCC", "final_score"] == round(4.5 - 4 / 3, 9)
+    assert m.loc["DDD", ["direction_score", "risk_penalty", "final_score"]].tolist() == [2.75, 0.0, 2.5]
+    assert m["recommendation"].to_dict() == {"AAA": BUY, "CCC": BUY, "DDD": HOLD, "BBB": SELL}
+    assert m["rank"].to_dict() == {"AAA": 1, "CCC": 2, "DDD": 3, "BBB": 4}
 
     # per-criterion raw value, score, label and the weight actually used
-    assert m.loc["AAA", ["trend_score", "momentum_score", "backtest_score"]].tolist() == [5, 2, 5]
-    assert m.loc["AAA", ["trend_label", "momentum_label", "backtest_label"]].tolist() == [
-        "Bullish",
-        "Overbought",
-        "Strong",
-    ]
-    assert m.loc["BBB", ["trend_score", "momentum_score", "backtest_score"]].tolist() == [3, 4, 1]
-    assert m.loc["AAA", ["trend_weight", "momentum_weight", "backtest_weight"]].tolist() == [0.5, 0.25, 0.25]
+    names = ["trend", "momentum", "backtest", "volatility"]
+    aaa = m.loc["AAA"]
+    assert [aaa[f"{n}_score"] for n in names] == [5, 2, 5, 3]
+    assert [aaa[f"{n}_label"] for n in names] == ["Bullish", "Overbought", "Profitable", "Normal"]
+    assert [aaa[f"{n}_weight"] for n in names] == [0.4, 0.2, 0.2, 0.2]
     assert m.loc["AAA", "momentum_raw"] == 70.0
 
     # the missing criterion is flagged and carries no score and no weight (never a silent 0)
     assert m.loc["CCC", "trend_label"] == "missing"
     assert pd.isna(m.loc["CCC", "trend_score"]) and pd.isna(m.loc["CCC", "trend_weight"])
     assert pd.isna(m.loc["CCC", "trend_raw"])
-    assert m.loc["CCC", ["momentum_weight", "backtest_weight"]].tolist() == [0.5, 0.5]
-    assert m.loc["CCC", "coverage"] == 0.5 and m.loc["AAA", "coverage"] == 1.0
+    assert m.loc["CCC", "coverage"] == 0.6 and m.loc["AAA", "coverage"] == 1.0
     assert m.loc["CCC", "flags"] == "missing:trend;renormalized"
-    assert m.loc["AAA", "flags"] == ""
-    # explanation: the two biggest contributions, the weakest one, what is missing
-    assert m.loc["AAA", "explanation"] == (
-        "Strong Buy 4.25: led by trend Bullish (5×0.50), backtest Strong (5×0.25); weakest momentum Overbought (2)"
-    )
-    assert m.loc["CCC", "explanation"] == (
-        "Buy 3.50: led by momentum Healthy (4×0.50), backtest Modest (3×0.50); missing trend (weights re-normalised)"
-    )
+    assert m.loc["DDD", "flags"] == "capped:trend" and m.loc["AAA", "flags"] == ""
+    # one sentence per row: where the direction came from, what lowered it, what capped it, what is missing
+    assert m["explanation"].to_dict() == {
+        "AAA": "Buy at 3.85: direction 4.25 from trend Bullish, backtest Profitable, momentum Overbought, "
+        "lowered 0.40 by volatility Normal.",
+        "BBB": "Sell at 1.75: direction 1.75 from trend Bearish, backtest Losing, momentum Healthy, no risk concern.",
+        "CCC": "Buy at 3.17: direction 4.50 from backtest Profitable, momentum Healthy, lowered 1.33 by volatility "
+        "Turbulent; trend missing (weights re-normalised).",
+        "DDD": "Hold at 2.50: direction 2.75 from trend Bearish, backtest Profitable, momentum Healthy, "
+        "no risk concern, capped at Hold by trend Bearish.",
+    }
+    assert all(e.endswith(".") and ". " not in e for e in m["explanation"])  # one sentence each
     # rows come out in rank order
-    assert list(m.index) == ["AAA", "CCC", "BBB"]
+    assert list(m.index) == ["AAA", "CCC", "DDD", "BBB"]
+
+
+def _random_raw(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    """Raw values across every band of the shipped criteria (about 5% missing)."""
+    raw = pd.DataFrame(
+        {
+            "symbol": [f"S{i:04d}" for i in range(n)],
+            "trend": rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], n),
+            "momentum": rng.uniform(0, 100, n),
+            "backtest": rng.choice([-0.99, -0.5, 0.0, 0.5, 0.99], n),  # deflated edge: Losing .. Profitable
+            "volatility": rng.uniform(0, 1, n),
+            "model_confidence": rng.uniform(0, 0.1, n),
+            "drift": rng.uniform(0, 0.6, n),
+        }
+    )
+    for col in raw.columns[1:]:
+        raw.loc[rng.random(n) < 0.05, col] = math.nan
+    return raw
+
+
+def test_risk_and_quality_only_lower_and_never_make_a_bearish_or_losing_symbol_buy() -> None:
+    """The rule, on 3,000 seeded random rows of the shipped configuration."""
+    cfg = DecisionConfig()
+    rng = np.random.default_rng(2026)
+    raw = _random_raw(rng, 3000)
+    m = score_matrix(raw, cfg).set_index("symbol")
+    scored = m[m["recommendation"] != INSUFFICIENT]
+    assert len(scored) > 2500
+    # 1. risk never raises: the final score is at most the direction score
+    assert (scored["final_score"] <= scored["direction_score"] + 1e-9).all()
+    # 2. a direction criterion in its lowest band (Bearish trend, Losing backtest) is never Buy or Strong Buy
+    bottom = np.zeros(len(scored), dtype=bool)
+    for name in DIRECTION_CRITERIA:
+        if name in cfg.criteria:
+            bottom |= (scored[f"{name}_score"] == 1).fillna(False).to_numpy()
+    assert bottom.sum() > 500
+    assert not scored.loc[bottom, "recommendation"].isin([BUY, STRONG_BUY]).any()
+    # 3. the direction comes from direction criteria alone: the best risk values change no direction score,
+    #    and never lower a final score
+    calm = raw.assign(volatility=0.0, model_confidence=0.0, drift=0.0)
+    best = score_matrix(calm, cfg).set_index("symbol").loc[scored.index]
+    np.testing.assert_array_equal(best["direction_score"], scored["direction_score"])
+    assert (best["final_score"] >= scored["final_score"] - 1e-9).all()
+    assert (best["final_score"] > scored["final_score"]).any()
+    # 4. risk criteria alone give no direction
+    only_risk = pd.DataFrame({"symbol": ["R"], "volatility": [0.1], "model_confidence": [0.0], "drift": [0.0]})
+    r = score_matrix(only_risk, cfg).iloc[0]
+    assert r["recommendation"] == INSUFFICIENT and "direction criterion" in r["explanation"]
+    assert set(DIRECTION_CRITERIA).isdisjoint(RISK_CRITERIA)
 
 
 def test_insufficient_policy_marks_any_missing_row() -> None:
-    m = score_matrix(three_symbols(), decision_config(missing_policy="insufficient")).set_index("symbol")
+    m = score_matrix(four_symbols(), decision_config(missing_policy="insufficient")).set_index("symbol")
     assert m.loc["CCC", "recommendation"] == INSUFFICIENT
     assert pd.isna(m.loc["CCC", "final_score"])
     assert pd.isna(m.loc["CCC", "rank"])
     assert m.loc["CCC", "flags"] == "missing:trend;insufficient"
-    assert m.loc["CCC", "explanation"].startswith("Insufficient data: 2 of 3 criteria scored (needs all criteria)")
+    assert m.loc["CCC", "explanation"].startswith("Insufficient data: 3 of 4 criteria scored (needs all criteria)")
     # the complete rows are unaffected and ranked among themselves
-    assert m.loc["AAA", "final_score"] == 4.25 and m.loc["AAA", "rank"] == 1
-    assert m.loc["BBB", "rank"] == 2
+    assert m.loc["AAA", "final_score"] == 3.85 and m.loc["AAA", "rank"] == 1
+    assert m.loc["BBB", "rank"] == 3
     assert list(m.index)[-1] == "CCC"
 
 
@@ -128,7 +194,7 @@ def test_too_few_criteria_is_insufficient_under_renormalize() -> None:
     m = score_matrix(raw, decision_config()).set_index("symbol")
     assert m.loc["X", "recommendation"] == INSUFFICIENT
     assert m.loc["X", "criteria_scored"] == 1
-    assert "missing trend, backtest" in m.loc["X", "explanation"]
+    assert "missing trend, backtest, volatility" in m.loc["X", "explanation"]
     # non-finite raw values count as missing too
     raw = pd.DataFrame({"symbol": ["Y"], "trend": [math.inf], "momentum": [50.0], "backtest": [0.5]})
     m = score_matrix(raw, decision_config()).set_index("symbol")

@@ -78,6 +78,8 @@ def test_hand_computed_bars_and_microstructure() -> None:
     assert b0.dup_print_ratio == pytest.approx(2 / 5)
     assert b0.max_identical_prints == 2
     assert b0.repeat_print_ratio == pytest.approx(2 / 5)
+    # (10.0, 100) prints at 15:00:00.100 and twice at 15:00:10.000: one pair at two timestamps, 3 prints
+    assert b0.cross_ts_repeat_ratio == pytest.approx(3 / 5) and b0.max_cross_ts_prints == 3
     assert b0.unique_price_ratio == pytest.approx(3 / 5)
     assert b0.max_abs_trade_return == pytest.approx(np.log(11 / 10))
     assert b0.max_abs_median_dev == pytest.approx(0.1)  # median of 10,10,10,11,10.5 is 10
@@ -93,6 +95,7 @@ def test_hand_computed_bars_and_microstructure() -> None:
     assert b1.flat_run_trades == 2  # 10.5 @ 15:00:59.999 and 10.5 @ 15:01:00.000
     assert b1.flat_run_seconds == pytest.approx(0.001)
     assert b1.repeat_print_ratio == 0.0 and b1.dup_print_ratio == 0.0
+    assert b1.cross_ts_repeat_ratio == 0.0 and b1.max_cross_ts_prints == 0  # 10.5 @ 300 here, 10.5 @ 100 before
     # session VWAP: cumulative over both bars of the same session
     assert b1.session_vwap == pytest.approx((3 * 1000 + 2200 + 1050 + 3150 + 945) / 1000)
     assert b1.vwap_deviation == pytest.approx(9.45 / b1.session_vwap - 1)
@@ -103,6 +106,57 @@ def test_hand_computed_bars_and_microstructure() -> None:
         "finnhub",
     )
     assert b0.is_regular_session == 1.0 and b0.is_extended_session == 0.0 and b0.is_crypto == 0.0
+
+
+def _cross_ts_reference(rows: list[tuple[Any, float, float]]) -> tuple[float, int]:
+    """The definition, print by print: prints whose (price, volume) also prints at another ts of the bar."""
+    seen: dict[tuple[float, float], set[Any]] = {}
+    counts: dict[tuple[float, float], int] = {}
+    for ts, price, volume in rows:
+        seen.setdefault((price, volume), set()).add(ts)
+        counts[(price, volume)] = counts.get((price, volume), 0) + 1
+    spread = [pair for pair, at in seen.items() if len(at) > 1]
+    return sum(counts[p] for p in spread) / len(rows), max((counts[p] for p in spread), default=0)
+
+
+def test_cross_timestamp_repeats_see_wash_trades_not_identical_runs() -> None:
+    """Golden values on three hand-made minutes, then the vectorised code against the print-by-print definition."""
+    minute = [
+        # a normal identical-print run: 4 copies of one print in one millisecond -> not a cross-ts repeat
+        [("2025-03-07 15:00:01.000", 10.00, 100.0)] * 4 + [("2025-03-07 15:00:30.000", 10.01, 37.0)],
+        # a wash trade: one (price, size) in three clusters of 2, plus two normal prints
+        [("2025-03-07 15:01:05.000", 10.02, 250.0)] * 2
+        + [("2025-03-07 15:01:20.500", 10.02, 250.0)] * 2
+        + [("2025-03-07 15:01:40.000", 10.02, 250.0)] * 2
+        + [("2025-03-07 15:01:41.000", 10.03, 100.0), ("2025-03-07 15:01:50.000", 10.01, 12.0)],
+        # a chance match: two round lots at the same tick, 20 s apart, and the same price at another size
+        [
+            ("2025-03-07 15:02:00.000", 10.00, 100.0),
+            ("2025-03-07 15:02:20.000", 10.00, 100.0),
+            ("2025-03-07 15:02:40.000", 10.00, 200.0),
+        ],
+    ]
+    gold = build_gold_features(_trades([r for rows in minute for r in rows]), FeaturesConfig())
+    assert gold["cross_ts_repeat_ratio"].tolist() == pytest.approx([0.0, 6 / 8, 2 / 3])
+    assert gold["max_cross_ts_prints"].tolist() == [0, 6, 2]
+    assert gold["max_identical_prints"].tolist() == [4, 2, 1]  # what the same-ms feature saw of each
+
+    rng = np.random.default_rng(4)
+    n = 4000
+    ts = np.sort(rng.integers(0, 10 * 60_000, n))
+    ts[rng.random(n) < 0.2] = 0  # many prints on a shared millisecond
+    ts = np.sort(ts)
+    prices = rng.choice([10.0, 10.01, 10.02], n)
+    sizes = rng.choice([100.0, 200.0, 7.0, 50.0], n)
+    base = pd.Timestamp("2025-03-07 15:00", tz="UTC")
+    stamps = [(base + pd.Timedelta(milliseconds=int(t))).strftime("%Y-%m-%d %H:%M:%S.%f") for t in ts]
+    gold = build_gold_features(_trades(list(zip(stamps, prices, sizes, strict=True))), FeaturesConfig())
+    minutes = ts // 60_000
+    assert len(gold) == len(np.unique(minutes))
+    for (_, bar), m in zip(gold.iterrows(), np.unique(minutes), strict=True):
+        inside = minutes == m
+        ratio, biggest = _cross_ts_reference(list(zip(ts[inside], prices[inside], sizes[inside], strict=True)))
+        assert bar["cross_ts_repeat_ratio"] == pytest.approx(ratio) and bar["max_cross_ts_prints"] == biggest
 
 
 def test_vwap_restarts_at_each_session() -> None:

@@ -255,6 +255,65 @@ def test_one_noisy_feature_does_not_trigger_but_a_share_does() -> None:
     assert many.drifted_share == pytest.approx(0.3) and many.drift_detected
 
 
+def _gold_like(n: int, shift: float, rng: np.random.Generator) -> pd.DataFrame:
+    """Model-feature columns with the near-duplicates of gold: one return, two MA horizons, three other signals."""
+    close = 100 * np.exp(np.cumsum(rng.normal(0.0, 0.001 * (1 + shift), n)))
+    log_ret = np.diff(np.log(close), prepend=np.log(close[0]))
+    frame = pd.DataFrame({"returns": np.expm1(log_ret), "log_return": log_ret})
+    for w in (10, 30):
+        sma = pd.Series(close).rolling(w, min_periods=1).mean().to_numpy()
+        ema = pd.Series(close).ewm(span=w + 2, adjust=False).mean().to_numpy()
+        frame[f"sma_{w}_dev"] = close / sma - 1.0
+        frame[f"ema_{w + 2}_dev"] = close / ema - 1.0
+    for name in ("rsi", "natr", "trade_rate_ratio"):
+        frame[name] = rng.normal(size=n)
+    return frame
+
+
+def test_near_duplicate_features_count_as_one_signal() -> None:
+    """Only the volatility of returns changes: returns/log_return and the four MA deviations all drift,
+    six columns of 9 (a 0.67 "share") but two signals of five."""
+    rng = np.random.default_rng(11)
+    ref, cur = _gold_like(6000, 0.0, rng), _gold_like(6000, 2.0, rng)
+    grouped = DriftDetector(cfg()).compare(ref, cur)
+    assert grouped.feature("returns").psi == pytest.approx(grouped.feature("log_return").psi, abs=1e-12)
+    assert set(grouped.drifted_features) == {"returns", "log_return", *[c for c in ref if c.endswith("_dev")]}
+    assert grouped.signals == ["return", "ma_deviation", "rsi", "natr", "trade_rate_ratio"]
+    assert grouped.drifted_signals == ["return", "ma_deviation"]
+    assert grouped.drifted_share == pytest.approx(2 / 5)
+    assert grouped.feature("ema_32_dev").signal_name == "ma_deviation" and grouped.feature("rsi").signal_name == "rsi"
+    assert "2/5 signals drifted" in grouped.reason and "6/9 features" in grouped.reason
+    # counted per column (no groups), the same shift claims two thirds of the model's inputs
+    flat = DriftDetector(cfg(signal_groups={})).compare(ref, cur)
+    assert flat.drifted_share == pytest.approx(6 / 9)
+
+    # min_drifted_features counts signals: the two faces of one return shift are one signal, not two
+    rng = np.random.default_rng(12)
+    ref, cur = _gold_like(6000, 0.0, rng), _gold_like(6000, 0.0, rng)
+    cur["log_return"] = cur["log_return"] + 0.01
+    cur["returns"] = np.expm1(cur["log_return"])
+    returns_only = ref[["returns", "log_return", "rsi"]], cur[["returns", "log_return", "rsi"]]
+    one = DriftDetector(cfg(drifted_share_alert=0.3)).compare(*returns_only)
+    assert one.drifted_features == ["returns", "log_return"] and one.drifted_signals == ["return"]
+    assert one.drifted_share == pytest.approx(0.5) and not one.drift_detected  # 1 signal < min_drifted_features 2
+    assert DriftDetector(cfg(drifted_share_alert=0.3, signal_groups={})).compare(*returns_only).drift_detected
+
+
+def test_signal_groups_config() -> None:
+    groups = {"a": ["x_*"], "b": ["x_1", "y"]}
+    det = DriftDetector(cfg(signal_groups=groups))
+    ref = pd.DataFrame({c: RNG.normal(size=500) for c in ("x_1", "x_2", "y", "z")})
+    report = det.compare(ref, ref)
+    assert [f.signal_name for f in report.features] == ["a", "a", "b", "z"]  # the first matching group wins
+    assert report.signals == ["a", "b", "z"] and report.drifted_share == 0.0
+    with pytest.raises(ValueError, match="signal group"):
+        cfg(signal_groups={"a": []})
+    with pytest.raises(ValueError, match="signal group"):
+        cfg(signal_groups={"not a name": ["x"]})
+    rows = report.to_frame().to_pandas()
+    assert rows["signal"].tolist() == ["a", "a", "b", "z"] and set(rows["signals"]) == {3}
+
+
 def test_critical_feature_rules() -> None:
     ref, cur = _frames(10, [3])
     assert DriftDetector(cfg(critical_features=["f3"])).compare(ref, cur).drift_detected
@@ -314,6 +373,7 @@ def test_run_reads_time_windows_and_versions_and_records_the_run(platform) -> No
     assert row["reference_window"] == "window-1" and row["current_window"] == "window-2"
     assert (row["psi_warn"], row["psi_alert"], row["js_warn"], row["js_alert"]) == (0.1, 0.25, 0.134, 0.212)
     assert row["reference_start"] == pd.Timestamp(w1)
+    assert row["signal"] == "return" and (row["signals"], row["drifted_signals"]) == (3, 3)
 
 
 def test_empty_window_is_a_clear_error(platform) -> None:  # type: ignore[no-untyped-def]

@@ -77,7 +77,7 @@ def backtest(
     except (LakehouseError, ValueError) as exc:
         err_console.print(f"[red]{exc}[/]")
         raise typer.Exit(code=1) from None
-    console.print(backtest_table(report))
+    console.print(backtest_table(report, platform.config.decision.criteria.get("backtest")))
     for skip in report.skipped:
         console.print(f"[dim]skipped {skip['symbol']} {skip['strategy']}: {skip['reason']}[/]")
     if write:

@@ -19,6 +19,10 @@ from financial_transactions.config.core import StrictModel
 
 #: The criteria the decision matrix knows how to derive from platform data.
 CRITERIA = ("trend", "volatility", "momentum", "backtest", "model_confidence", "drift", "sentiment")
+#: Criteria that say which way to go: the recommendation's direction comes from these alone.
+DIRECTION_CRITERIA = ("trend", "momentum", "backtest", "sentiment")
+#: Risk and quality criteria: each can only *lower* the direction's score (5 = no concern), never raise it.
+RISK_CRITERIA = ("volatility", "model_confidence", "drift")
 CriterionName = Literal["trend", "volatility", "momentum", "backtest", "model_confidence", "drift", "sentiment"]
 StrategyName = Literal["sma_cross", "macd", "model"]
 _TABLE = r"^([A-Za-z_][A-Za-z0-9_]*\.){1,2}[A-Za-z_][A-Za-z0-9_]*$"
@@ -103,14 +107,15 @@ def default_criteria() -> dict[CriterionName, CriterionConfig]:
                 (None, 30, 2, "Oversold"), (30, 45, 3, "Weak"), (45, 70, 4, "Healthy"), (70, None, 2, "Overbought")
             ),
         ),
-        "backtest": CriterionConfig(
-            weight=0.2, bands=_bands((None, 0.0, 1, "Losing"), (0.0, 1.0, 3, "Modest"), (1.0, None, 5, "Strong"))
+        "backtest": CriterionConfig(  # deflated_edge in [-1, 1]: dsr of the profits minus dsr of the losses
+            weight=0.2,
+            bands=_bands((None, -0.95, 1, "Losing"), (-0.95, 0.95, 3, "Inconclusive"), (0.95, None, 5, "Profitable")),
         ),
         "model_confidence": CriterionConfig(
             weight=0.1, bands=_bands((None, 0.02, 5, "Clean"), (0.02, 0.05, 3, "Watch"), (0.05, None, 1, "Anomalous"))
         ),
-        "drift": CriterionConfig(
-            weight=0.1, bands=_bands((None, 0.1, 5, "Stable"), (0.1, 0.25, 3, "Warning"), (0.25, None, 1, "Drifted"))
+        "drift": CriterionConfig(  # the symbol's own drifted share of signals (drift.drifted_share_alert: 0.3)
+            weight=0.1, bands=_bands((None, 0.1, 5, "Stable"), (0.1, 0.3, 3, "Warning"), (0.3, None, 1, "Drifted"))
         ),
     }
 
@@ -164,7 +169,9 @@ def _all_strategies() -> list[StrategyName]:
 
 
 class BacktestConfig(StrictModel):
-    strategy: StrategyName = Field(default="sma_cross", description="strategy whose Sharpe the decision matrix uses")
+    strategy: StrategyName = Field(
+        default="sma_cross", description="strategy whose deflated edge (not its raw Sharpe) the decision matrix scores"
+    )
     strategies: list[StrategyName] = Field(
         default_factory=_all_strategies, min_length=1, description="strategies each run evaluates"
     )
@@ -179,8 +186,8 @@ class BacktestConfig(StrictModel):
     min_bars: int = Field(default=40, ge=3, le=1_000_000, description="fewer bars -> the symbol is not backtested")
     equity_session: Literal["extended", "regular"] = Field(
         default="extended",
-        description="session equity bars cover, for annualisation: extended 04:00-20:00 New York (960 min; "
-        "gold keeps pre-market and after-hours bars) or regular 09:30-16:00 (390 min)",
+        description="session equity bars cover: extended 04:00-20:00 New York (960 min; gold keeps pre-market "
+        "and after-hours bars) or regular 09:30-16:00 (390 min); caps the observed bars per day of the annualisation",
     )
     risk_free_rate: float = Field(default=0.0, ge=-1, le=1, description="annual; de-annualised per period")
     periods_per_year_equity: int = Field(

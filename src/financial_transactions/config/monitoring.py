@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -22,6 +23,23 @@ def js_equivalent(psi: float) -> float:
     return math.sqrt(psi / PSI_PER_JS_SQUARED)
 
 
+def default_signal_groups() -> dict[str, list[str]]:
+    """Near-duplicate model features, one signal each (see :mod:`~financial_transactions.monitoring.drift_detector`).
+
+    ``returns``/``log_return`` are monotone transforms of each other (identical bins, identical
+    PSI); the SMA/EMA deviations all measure the close against a recent average (rank
+    correlations 0.87-0.98 on the replay); the identical-print share, its largest group and the
+    consecutive-repeat share move together (rank correlations >= 0.98: identical prints arrive
+    as consecutive runs), and so do the cross-timestamp repeat share and its largest pair.
+    """
+    return {
+        "return": ["returns", "log_return"],
+        "ma_deviation": ["sma_*_dev", "ema_*_dev"],
+        "identical_prints": ["dup_print_ratio", "max_identical_prints", "repeat_print_ratio"],
+        "cross_ts_repeats": ["cross_ts_repeat_ratio", "max_cross_ts_prints"],
+    }
+
+
 class DriftConfig(StrictModel):
     """PSI and JS thresholds on one scale.
 
@@ -31,6 +49,9 @@ class DriftConfig(StrictModel):
     JS pair), while JS 0.1 would already be PSI 0.055. Each measure gets its own
     warn/alert pair, and a feature's status is the worse of the two, so either
     measure can raise a warning and neither decides alone by a lower bar.
+
+    The share rule counts *signals*, not columns: ``signal_groups`` names features that
+    carry one signal (fnmatch patterns; a feature in no group is a signal of its own).
     """
 
     bins: int = Field(default=10, ge=2, le=1000, description="reference-quantile bins per numeric feature")
@@ -51,6 +72,11 @@ class DriftConfig(StrictModel):
         default="share_or_critical", description="how per-feature alerts become the overall drift decision"
     )
     critical_features: list[str] = Field(default_factory=list)
+    signal_groups: dict[str, list[str]] = Field(
+        default_factory=default_signal_groups,
+        description="features (fnmatch patterns) that carry one signal; drifted_share_alert and "
+        "min_drifted_features count signals, a signal drifting when any member does",
+    )
     features: list[str] = Field(default_factory=list)  # empty = all model features
     categorical_features: list[str] = Field(
         default_factory=list, description="numeric columns binned by value instead of quantiles"
@@ -79,6 +105,9 @@ class DriftConfig(StrictModel):
             unknown = sorted(set(self.critical_features) - set(self.features))
             if unknown:
                 raise ValueError(f"critical_features {unknown} are not in drift.features")
+        for name, patterns in self.signal_groups.items():
+            if not re.fullmatch(_COLUMN, name) or not patterns or not all(patterns):
+                raise ValueError(f"signal group {name!r} needs a column-like name and at least one pattern")
         return self
 
 

@@ -12,17 +12,25 @@ Mechanics (one numpy pass per symbol and strategy, no per-bar Python loop):
 * **modes**: ``long_flat`` holds +1/0, ``long_short`` holds +1/−1 (0 during warm-up).
 * **equity** ``E[t] = Π_{i≤t}(1 + net[i])`` starts at 1.0 on the first bar; metrics use the
   ``n−1`` periodic returns after it (see :mod:`.performance` for the conventions).
-* **annualisation** depends on config only, never on how many bars a replay happens to hold
-  (a partial day must not change a Sharpe ratio): ``N = days · ceil(session / interval)``
-  periods per year, where ``days`` is ``backtest.periods_per_year_equity`` (252) or
-  ``backtest.periods_per_year_crypto`` (365), ``interval`` is ``features.bar_interval`` (the
-  gold bar length) and ``session`` is the nominal trading day the bars cover: 1440 min for
-  24/7 crypto; for equities ``backtest.equity_session``, ``extended`` 04:00–20:00 New York =
-  960 min (the default: gold keeps pre-market and after-hours bars) or ``regular``
-  09:30–16:00 = 390 min. So 1-minute bars give N = 252·960 = 241,920 for equities and
-  365·1440 = 525,600 for crypto; daily-or-longer bars give 1 bar a day (N = 252 / 365).
-  Early-close days and bars missing for lack of trades do not change N (it is a convention,
-  like empyrical's 252).
+* **annualisation** from the bars that actually exist. Returns stay per bar (aggregating
+  to the day would leave a two-day replay with two returns and no statistics), and
+  ``N = days · bars_per_day`` with ``days`` = ``backtest.periods_per_year_equity`` (252) or
+  ``backtest.periods_per_year_crypto`` (365) and ``bars_per_day`` = the symbol's bars over the
+  trading dates they fall on (New York calendar dates, :func:`trading_dates`),
+  rounded, at most the nominal ``ceil(session / interval)`` (``session``: 1440 min for crypto;
+  for equities ``backtest.equity_session``, ``extended`` 04:00–20:00 New York = 960 min or
+  ``regular`` 390 min). Bars exist only where trades happened (about 802 a day, not 960,
+  on the default replay), so a nominal N would overstate every annualised figure by about
+  √(960/802) ≈ 1.09. A day the data covers only in part counts as a whole day, which
+  understates N; the decision statistics (``psr``, ``dsr``, ``deflated_edge``) are per bar
+  and do not depend on N at all. Daily bars give 1 bar a day (N = 252 / 365).
+* **statistics** (:mod:`.performance`): the Sharpe's standard error and t-statistic, the
+  probabilistic Sharpe ratio and the deflated Sharpe ratio with ``N_trials`` = the number of
+  (strategy, symbol) backtests of the run (every one is a chance to look lucky), and the
+  ``deflated_edge`` the decision matrix scores. A strategy is *profitable* when its
+  ``deflated_edge`` reaches the decision's "Profitable" band (0.95 by default): a no-edge
+  strategy gets there in well under 5% of runs (``tests/decision/test_backtest_statistics.py``),
+  where a raw annualised Sharpe of 1-minute bars is noise with a standard deviation near 8.
 
 Strategies: ``sma_cross`` (+1 when SMA(fast) > SMA(slow), −1 when below), ``macd``
 (+1 when the MACD line is above its signal line, −1 below; 12/26/9 from the features
@@ -67,8 +75,15 @@ from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.decision import performance
 from financial_transactions.decision.predictions import champion_predictions, registry_champion
 from financial_transactions.decision.symbols import traded_symbols
+from financial_transactions.lakehouse.catalog import BACKTEST_COUNTS
 from financial_transactions.lakehouse.errors import TableNotFound
-from financial_transactions.market.calendar import AFTER_CLOSE, PRE_OPEN, REGULAR_CLOSE, REGULAR_OPEN
+from financial_transactions.market.calendar import (
+    AFTER_CLOSE,
+    NEW_YORK,
+    PRE_OPEN,
+    REGULAR_CLOSE,
+    REGULAR_OPEN,
+)
 from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
@@ -185,11 +200,27 @@ def bars_per_day(bar_interval: str, asset_class: str, equity_session: str = "ext
     return -(-session_ns // interval_ns(bar_interval))
 
 
-def periods_per_year(cfg: BacktestConfig, asset_class: str, bar_interval: str) -> tuple[int, int]:
-    """(bars per trading day, periods per year) from config alone, never from the data replayed."""
-    per_day = bars_per_day(bar_interval, asset_class, cfg.equity_session)
-    days = cfg.periods_per_year_crypto if asset_class == "crypto" else cfg.periods_per_year_equity
-    return per_day, days * per_day
+def trading_dates(bar_start: pd.Series) -> int:
+    """Distinct New York calendar dates of the bars (the trading dates they belong to; crypto's "day" too)."""
+    idx = pd.DatetimeIndex(bar_start)
+    idx = idx.tz_localize("UTC") if idx.tz is None else idx
+    local = idx.tz_convert(NEW_YORK).tz_localize(None).to_numpy(dtype="datetime64[D]")
+    return int(np.unique(local).size)
+
+
+def periods_per_year(
+    cfg: BacktestConfig, asset_class: str, bar_interval: str, bar_start: pd.Series | None = None
+) -> tuple[int, int]:
+    """(bars per trading day, periods per year) from the bars that exist (see the module doc).
+
+    Without ``bar_start`` (or with no bars) the nominal session count is used, an upper bound.
+    """
+    nominal = bars_per_day(bar_interval, asset_class, cfg.equity_session)
+    per_day = nominal
+    if bar_start is not None and len(bar_start):
+        per_day = max(1, min(nominal, round(len(bar_start) / trading_dates(bar_start))))
+    days_per_year = cfg.periods_per_year_crypto if asset_class == "crypto" else cfg.periods_per_year_equity
+    return per_day, days_per_year * per_day
 
 
 # -- one symbol -------------------------------------------------------------------------------
@@ -207,6 +238,7 @@ class StrategyResult:
     times: pd.Series
     positions: np.ndarray
     model_versions: str | None = None
+    inference: performance.SharpeInference | None = None
 
 
 def strategy_signal(
@@ -240,8 +272,9 @@ def backtest_bars(
     signal = strategy_signal(strategy, bars, cfg, features, mode)
     cost = (cfg.commission_bps + cfg.slippage_bps) / 1e4
     sim = simulate(bars["close"].to_numpy(dtype=np.float64), signal, mode, cost)
-    per_day, periods = periods_per_year(cfg, asset_class, features.bar_interval)
-    metrics = performance.summarize(sim.net[1:], sim.positions[1:], periods, cfg.risk_free_rate)
+    per_day, periods = periods_per_year(cfg, asset_class, features.bar_interval, bars["bar_start"])
+    inference = performance.sharpe_inference(sim.net[1:], periods, cfg.risk_free_rate)
+    metrics = performance.summarize(sim.net[1:], sim.positions[1:], periods, cfg.risk_free_rate, inference=inference)
     return StrategyResult(
         strategy=strategy,
         symbol=symbol,
@@ -252,10 +285,18 @@ def backtest_bars(
         periods_per_year=periods,
         metrics=metrics,
         equity=sim.equity,
-        times=pd.to_datetime(bars["bar_start"], utc=True),
+        times=pd.to_datetime(bars["bar_start"], utc=True, cache=False),
         positions=sim.positions,
         model_versions=_model_versions(bars) if strategy == "model" else None,
+        inference=inference,
     )
+
+
+def deflate(results: list[StrategyResult]) -> None:
+    """Deflate every result's Sharpe for the family: ``N_trials`` = the number of results (in place)."""
+    for res in results:
+        if res.inference is not None:
+            res.metrics.update(performance.deflated(res.inference, len(results), res.periods_per_year))
 
 
 def _model_versions(bars: pd.DataFrame) -> str | None:
@@ -371,7 +412,8 @@ class BacktestReport:
             )
         frame = pd.DataFrame(rows)
         if not frame.empty:
-            frame["n_trades"] = frame["n_trades"].astype("int64")
+            for col in BACKTEST_COUNTS:
+                frame[col] = frame[col].astype("int64")
             for col in ("as_of_version", "gold_version"):
                 frame[col] = frame[col].astype("Int64")
         return frame
@@ -503,6 +545,7 @@ class Backtester:
                         frame, strategy, bt, self.cfg.features, symbol=symbol, asset_class=asset_class, mode=mode
                     )
                 )
+        deflate(report.results)
         return report
 
     def write(self, report: BacktestReport) -> int | None:

@@ -1,28 +1,48 @@
 """The weighted decision matrix: one row per symbol, criteria scored 1-5, a ranked recommendation.
 
 **Criteria** (raw value -> 1-5 score through the bands in ``decision.criteria``), each derived
-from data the platform already has:
+from data the platform already has, per symbol and from that symbol's rows only. The
+indicators are read from gold_trade_features, never recomputed here.
+
+*Direction* (which way to go; :data:`~financial_transactions.config.decision.DIRECTION_CRITERIA`):
 
 * ``trend`` – ``(sign(SMA_fast − SMA_slow) + sign(MACD histogram)) / 2`` on the symbol's latest
   gold bar, in {−1, −0.5, 0, 0.5, 1} (SMA windows = min/max of ``features.sma_windows``);
-* ``volatility`` – percentile (0-1) of the latest ATR% (gold ``natr``, Wilder ATR / close) within
-  the symbol's own last ``lookback_bars``: a regime, not a cross-asset comparison;
 * ``momentum`` – the latest RSI (gold ``rsi``, Wilder), 0-100;
+* ``backtest`` – the ``deflated_edge`` of ``backtest.strategy`` for the symbol in the latest
+  *current* backtest run (``run_kind = current``: a ``--as-of-*`` replay of the past never counts
+  as the latest): the deflated Sharpe ratio of its profits minus that of its losses, in [−1, 1]
+  (:mod:`.performance`), so a raw Sharpe that luck among strategies × symbols explains scores
+  "Inconclusive", never "Profitable" or "Losing";
+* ``sentiment`` – optional, the latest score in [−1, 1] per symbol from ``decision.sentiment_table``.
 
-The indicators are read from gold_trade_features, never recomputed here.
-* ``backtest`` – Sharpe of ``backtest.strategy`` for the symbol in the latest *current* backtest run
-  (``run_kind = current``: a ``--as-of-*`` replay of the past never counts as the latest);
+*Risk and quality* (:data:`~financial_transactions.config.decision.RISK_CRITERIA`; 5 = no concern):
+
+* ``volatility`` – percentile (0-1) of the latest ATR% (gold ``natr``, Wilder ATR / close) within
+  the symbol's own last ``lookback_bars``: its own regime, not an absolute band or a
+  cross-asset comparison;
 * ``model_confidence`` – the current champion's anomaly rate: share of the symbol's latest
   ``model_window_bars`` predictions *of the registry champion* that are flagged (after a
   rollback, the rolled-back-to version's own rows; without a registry champion, the model
   of the newest scoring run). It describes the market now, so in-sample bars count too;
-* ``drift`` – median PSI over the features of the latest drift run (per symbol when the table
-  has a ``symbol`` column): a median, so one noisy feature does not condemn every symbol;
-* ``sentiment`` – optional, the latest score in [−1, 1] per symbol from ``decision.sentiment_table``.
+* ``drift`` – the symbol's own drifted share of signals: :class:`DriftDetector` on that
+  symbol's gold rows, with the windows of the latest drift run (``drift_monitoring``'s
+  reference and current ranges; without a run, the latest ``drift.current_hours`` against the
+  ``drift.reference_hours`` before them), counted per signal (near-duplicate features are one
+  signal, see :mod:`~financial_transactions.monitoring.drift_detector`).
 
-**Final score** ``Σ wᵢ·sᵢ / Σ wᵢ`` over the scored criteria, with ``wᵢ`` the configured weights
-normalised over the enabled criteria. It is rounded to 9 decimals before the thresholds are
-applied, so 3.0 computed as 2.9999999999999996 is still 3.0.
+**Final score.** Weights ``wᵢ`` are the configured weights normalised over the criteria
+present. The *direction score* is the weighted mean of the direction criteria's scores
+(weights renormalised among them); each risk criterion then subtracts ``wᵢ·(5 − sᵢ)``:
+
+    final = max(1, direction − Σ_risk wᵢ·(5 − sᵢ))
+
+so risk and quality can lower a recommendation, never raise it: a calm, clean, stable
+symbol keeps its direction score. **Veto:** a direction criterion in its lowest band (score 1:
+a Bearish trend, a Losing backtest) caps the final score at the middle of the Hold band,
+``(hold + buy) / 2``: such a symbol is never Buy, whatever else scores well. Scores are
+rounded to 9 decimals before the thresholds apply, so 3.0 computed as 2.9999999999999996
+is still 3.0.
 
 **Recommendation** (``decision.thresholds``, defaults 4/3/2):
 ``score > strong_buy`` -> Strong Buy; ``buy <= score <= strong_buy`` -> Buy;
@@ -35,13 +55,17 @@ exactly 3.0 is Buy and exactly 2.0 is Hold.
   re-normalised to sum to 1 over them), the row is flagged ``missing:<names>`` and its
   ``coverage`` (share of configured weight present) is below 1;
 * ``missing_policy: insufficient`` – any missing criterion makes the row "Insufficient data";
-* in both, fewer than ``min_criteria`` scored criteria is "Insufficient data" (no score, no rank).
+* in both, fewer than ``min_criteria`` scored criteria, or no direction criterion at all,
+  is "Insufficient data" (no score, no rank): risk alone says nothing about direction.
 
 **Rank** 1 = best final score; equal scores share a rank (competition ranking 1, 2, 2, 4) and
 are listed by symbol; "Insufficient data" rows are unranked and listed last.
 
 The ``decision_matrix`` table holds, per criterion, ``<name>_raw``, ``<name>_score``,
-``<name>_weight`` (the weight actually used, null when missing) and ``<name>_label``.
+``<name>_weight`` (the normalised weight actually used, null when missing) and
+``<name>_label``; per row ``direction_score``, ``risk_penalty``, ``final_score`` and an
+``explanation``: one sentence saying where the direction came from, what lowered it and
+what capped it.
 """
 
 from __future__ import annotations
@@ -57,11 +81,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from financial_transactions.config.decision import DecisionConfig, RecommendationThresholds
+from financial_transactions.config.decision import (
+    DIRECTION_CRITERIA,
+    RISK_CRITERIA,
+    DecisionConfig,
+    RecommendationThresholds,
+)
 from financial_transactions.config.ml import FeaturesConfig
+from financial_transactions.config.monitoring import DriftConfig
 from financial_transactions.decision.backtester import current_runs
 from financial_transactions.decision.predictions import champion_predictions, registry_champion
 from financial_transactions.decision.symbols import traded_symbols
+from financial_transactions.monitoring.drift_detector import DriftDetector, default_feature_columns
 from financial_transactions.runtime import Platform
 
 log = logging.getLogger(__name__)
@@ -126,11 +157,15 @@ def score_matrix(raw: pd.DataFrame, cfg: DecisionConfig) -> pd.DataFrame:
             row[f"{name}_weight"] = None
         missing = [n for n in names if n not in present]
         weight_present = sum(weights[n] for n in present)
+        direction_names = [n for n in present if n in DIRECTION_CRITERIA]
         row["coverage"] = round(weight_present, SCORE_DECIMALS)
         row["criteria_scored"] = len(present)
+        row["direction_score"] = None
+        row["risk_penalty"] = None
         insufficient = (
             len(present) < cfg.min_criteria
             or weight_present <= 0
+            or not direction_names
             or (cfg.missing_policy == "insufficient" and bool(missing))
         )
         flags = [f"missing:{','.join(missing)}"] if missing else []
@@ -138,19 +173,25 @@ def score_matrix(raw: pd.DataFrame, cfg: DecisionConfig) -> pd.DataFrame:
             row["final_score"] = None
             row["recommendation"] = INSUFFICIENT
             need = "all criteria" if cfg.missing_policy == "insufficient" else f"{cfg.min_criteria}"
+            if present and not direction_names:
+                need += " and a direction criterion"
             row["explanation"] = (
                 f"{INSUFFICIENT}: {len(present)} of {len(names)} criteria scored (needs {need}); "
-                f"missing {', '.join(missing)}"
+                f"missing {', '.join(missing)}."
             )
             flags.append("insufficient")
         else:
             used = {n: weights[n] / weight_present for n in present}
-            final = round(sum(used[n] * present[n][0] for n in present), SCORE_DECIMALS)
             for n, w in used.items():
                 row[f"{n}_weight"] = round(w, SCORE_DECIMALS)
-            row["final_score"] = final
-            row["recommendation"] = recommend(final, cfg.thresholds)
-            row["explanation"] = _explain(row["recommendation"], final, present, used, missing)
+            outcome = combine({n: sc for n, (sc, _) in present.items()}, used, cfg.thresholds)
+            row["direction_score"] = outcome.direction
+            row["risk_penalty"] = outcome.penalty
+            row["final_score"] = outcome.final
+            row["recommendation"] = recommend(outcome.final, cfg.thresholds)
+            row["explanation"] = _explain(row["recommendation"], outcome, present, used, missing)
+            if outcome.vetoed_by:
+                flags.append(f"capped:{','.join(outcome.vetoed_by)}")
             if missing:
                 flags.append("renormalized")
         row["flags"] = ";".join(flags)
@@ -162,30 +203,83 @@ def score_matrix(raw: pd.DataFrame, cfg: DecisionConfig) -> pd.DataFrame:
         out[f"{name}_score"] = pd.array(out[f"{name}_score"].tolist(), dtype="Int64")
         for suffix in ("_raw", "_weight"):
             out[f"{name}{suffix}"] = pd.to_numeric(out[f"{name}{suffix}"], errors="coerce").astype("float64")
-    out["final_score"] = pd.to_numeric(out["final_score"], errors="coerce").astype("float64")
+    for col in ("direction_score", "risk_penalty", "final_score"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
     scores = out["final_score"]
     out["rank"] = scores.rank(method="min", ascending=False).astype("Int64")
     out = out.assign(_s=scores.fillna(-np.inf)).sort_values(["_s", "symbol"], ascending=[False, True], kind="stable")
     return out.drop(columns="_s").reset_index(drop=True)
 
 
+#: The score of a risk criterion with no concern: it subtracts nothing.
+NO_CONCERN = 5
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one row's final score came about (see the module docstring)."""
+
+    direction: float
+    penalty: float
+    final: float
+    vetoed_by: tuple[str, ...] = ()  # direction criteria in their lowest band that capped the score
+
+
+def combine(scores: Mapping[str, int], used: Mapping[str, float], thresholds: RecommendationThresholds) -> Outcome:
+    """Direction score, risk penalty and the final score of one row's criterion scores.
+
+    ``used`` are the normalised weights of the criteria present. The final score never
+    exceeds the direction score, and a direction criterion scored 1 caps it at the
+    middle of the Hold band.
+    """
+    direction_names = [n for n in scores if n in DIRECTION_CRITERIA]
+    if not direction_names:
+        raise ValueError("a recommendation needs at least one direction criterion")
+    dir_weight = sum(used[n] for n in direction_names)
+    direction = sum(used[n] * scores[n] for n in direction_names) / dir_weight
+    penalty = sum(used[n] * (NO_CONCERN - scores[n]) for n in scores if n in RISK_CRITERIA)
+    final = max(1.0, direction - penalty)
+    vetoed_by = tuple(n for n in direction_names if scores[n] <= 1)
+    cap = (thresholds.hold + thresholds.buy) / 2.0
+    if vetoed_by and final > cap:
+        final = cap
+    else:
+        vetoed_by = ()
+    return Outcome(
+        round(direction, SCORE_DECIMALS), round(penalty, SCORE_DECIMALS), round(final, SCORE_DECIMALS), vetoed_by
+    )
+
+
 def _explain(
     recommendation: str,
-    final: float,
+    outcome: Outcome,
     present: Mapping[str, tuple[int, str]],
     used: Mapping[str, float],
     missing: list[str],
 ) -> str:
-    """One line: the two biggest contributions, the weakest criterion, and what was missing."""
-    contrib = sorted(present, key=lambda n: (-used[n] * present[n][0], n))
-    lead = ", ".join(f"{n} {present[n][1] or present[n][0]} ({present[n][0]}×{used[n]:.2f})" for n in contrib[:2])
-    text = f"{recommendation} {final:.2f}: led by {lead}"
-    weakest = min(present, key=lambda n: (present[n][0], -used[n], n))
-    if weakest not in contrib[:2]:
-        text += f"; weakest {weakest} {present[weakest][1] or present[weakest][0]} ({present[weakest][0]})"
+    """One sentence: where the direction came from, what risk took off, what capped it, what was missing."""
+
+    def named(n: str) -> str:
+        return f"{n} {present[n][1] or present[n][0]}"
+
+    directions = sorted((n for n in present if n in DIRECTION_CRITERIA), key=lambda n: (-used[n], n))
+    text = (
+        f"{recommendation} at {outcome.final:.2f}: direction {outcome.direction:.2f} from "
+        f"{', '.join(named(n) for n in directions)}"
+    )
+    risks = sorted(
+        (n for n in present if n in RISK_CRITERIA and present[n][0] < NO_CONCERN),
+        key=lambda n: (-used[n] * (NO_CONCERN - present[n][0]), n),
+    )
+    if risks:
+        text += f", lowered {outcome.penalty:.2f} by {', '.join(named(n) for n in risks)}"
+    elif any(n in RISK_CRITERIA for n in present):
+        text += ", no risk concern"
+    if outcome.vetoed_by:
+        text += f", capped at Hold by {', '.join(named(n) for n in outcome.vetoed_by)}"
     if missing:
-        text += f"; missing {', '.join(missing)} (weights re-normalised)"
-    return text
+        text += f"; {', '.join(missing)} missing (weights re-normalised)"
+    return text + "."
 
 
 # -- raw criteria from platform data ---------------------------------------------------------------
@@ -241,6 +335,60 @@ def _latest_run(df: pd.DataFrame) -> pd.DataFrame:
     return df[df[run_col] == df[run_col].iloc[-1]]
 
 
+#: The ``backtest_results`` column the backtest criterion scores (see :mod:`.performance`).
+BACKTEST_STATISTIC = "deflated_edge"
+
+Window = tuple[pd.Timestamp, pd.Timestamp]
+
+
+def drift_windows(runs: pd.DataFrame | None, bar_start: pd.Series, cfg: DriftConfig) -> tuple[Window, Window]:
+    """(reference, current) time ranges ``[start, end)``: the latest drift run's, else the recent default.
+
+    The recent default is anchored on the newest bar: the latest ``drift.current_hours``
+    against the ``drift.reference_hours`` before them (as ``fin-mlops drift --recent``).
+    """
+    cols = ("reference_start", "reference_end", "current_start", "current_end")
+    if runs is not None and not runs.empty and all(c in runs.columns for c in cols):
+        last = _latest_run(runs).iloc[0]
+        bounds = [pd.Timestamp(last[c]) if not pd.isna(last[c]) else None for c in cols]
+        if all(b is not None for b in bounds):
+            rs, re_, cs, ce = (_utc(b) for b in bounds if b is not None)
+            return (rs, re_), (cs, ce)
+    end = _utc(pd.Timestamp(pd.to_datetime(bar_start, utc=True).max())) + pd.Timedelta(microseconds=1)
+    split = end - pd.Timedelta(hours=cfg.current_hours)
+    return (split - pd.Timedelta(hours=cfg.reference_hours), split), (split, end)
+
+
+def _utc(ts: pd.Timestamp) -> pd.Timestamp:
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def symbol_drift(
+    gold: pd.DataFrame, features: list[str], windows: tuple[Window, Window], cfg: DriftConfig
+) -> dict[str, float]:
+    """Each symbol's drifted share of signals between the two windows of its own gold rows.
+
+    A symbol whose windows are too thin for every signal (``drift.min_rows``) gets no value.
+    """
+    (rs, re_), (cs, ce) = windows
+    detector = DriftDetector(cfg.model_copy(update={"threads": 1}))
+    present = [f for f in features if f in gold.columns]
+    times = pd.to_datetime(gold["bar_start"], utc=True)
+    out: dict[str, float] = {}
+    if not present:
+        return out
+    for symbol, rows in gold.groupby("symbol", sort=True):
+        t = times.loc[rows.index]
+        reference = rows.loc[(t >= rs) & (t < re_), present]
+        current = rows.loc[(t >= cs) & (t < ce), present]
+        if reference.empty or current.empty:
+            continue
+        report = detector.compare(reference, current, present)
+        if report.overall != "insufficient_data":
+            out[str(symbol)] = report.drifted_share
+    return out
+
+
 @dataclass
 class DecisionResult:
     run_id: str
@@ -274,9 +422,10 @@ class DecisionMatrix:
             if str(symbol) in values and name in d.criteria and _present(value):
                 values[str(symbol)][name] = float(value)
 
-        gold, sources["gold_trade_features"] = self._read(
-            "gold_trade_features", ["symbol", "asset_class", "bar_start", *market_columns(self.cfg.features)]
-        )
+        drift_features = self._drift_features() if "drift" in d.criteria else []
+        head = ["symbol", "asset_class", "bar_start"]
+        wanted = list(dict.fromkeys([*head, *market_columns(self.cfg.features), *drift_features]))
+        gold, sources["gold_trade_features"] = self._read("gold_trade_features", wanted)
         classes = traded_symbols(gold, self.cfg)  # a user's file brings its own symbols
         symbols = list(classes)
         values: dict[str, dict[str, float]] = {s: dict.fromkeys(d.criteria, math.nan) for s in symbols}
@@ -290,11 +439,11 @@ class DecisionMatrix:
 
         if "backtest" in d.criteria:
             bt, sources["backtest_results"] = self._read("backtest_results")
-            if bt is not None and not bt.empty and "sharpe" in bt.columns:
+            if bt is not None and not bt.empty and BACKTEST_STATISTIC in bt.columns:
                 latest = _latest_run(current_runs(bt))  # an --as-of-* replay is history, never the latest view
                 chosen = latest[latest["strategy"] == self.cfg.backtest.strategy]
                 for rec in chosen.to_dict("records"):
-                    put(rec["symbol"], "backtest", rec["sharpe"])
+                    put(rec["symbol"], "backtest", rec[BACKTEST_STATISTIC])
 
         if "model_confidence" in d.criteria:
             preds, sources["synthesized_predictions"] = self._read(
@@ -307,18 +456,11 @@ class DecisionMatrix:
                 for sym_rate, value in rate.items():
                     put(sym_rate, "model_confidence", value)
 
-        if "drift" in d.criteria:
-            drift, sources["drift_monitoring"] = self._read("drift_monitoring")
-            if drift is not None and not drift.empty and "psi" in drift.columns:
-                latest = _latest_run(drift)
-                psi = pd.to_numeric(latest["psi"], errors="coerce")
-                if "symbol" in latest.columns:
-                    per_symbol = psi.groupby(latest["symbol"]).median()
-                    for sym_drift, value in per_symbol.items():
-                        put(sym_drift, "drift", value)
-                elif psi.notna().any():
-                    for sym in symbols:
-                        put(sym, "drift", psi.median())
+        if "drift" in d.criteria and gold is not None and not gold.empty:
+            runs, sources["drift_monitoring"] = self._read("drift_monitoring")
+            windows = drift_windows(runs, gold["bar_start"], self.cfg.drift)
+            for sym_drift, value in symbol_drift(gold, drift_features, windows, self.cfg.drift).items():
+                put(sym_drift, "drift", value)
 
         if "sentiment" in d.criteria and d.sentiment_table:
             fqn = d.sentiment_table if d.sentiment_table.count(".") == 2 else f"{self.cfg.catalog}.{d.sentiment_table}"
@@ -335,6 +477,10 @@ class DecisionMatrix:
                     put(sym_sent, "sentiment", value)
         raw = pd.DataFrame([{"symbol": s, "asset_class": classes[s], **values[s]} for s in symbols])
         return raw, sources
+
+    def _drift_features(self) -> list[str]:
+        """The features the drift criterion compares: ``drift.features``, else the model's inputs."""
+        return list(self.cfg.drift.features) or default_feature_columns(self.cfg.features) or []
 
     def build(self) -> DecisionResult:
         raw, sources = self.gather()

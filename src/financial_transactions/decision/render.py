@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
+from financial_transactions.config.decision import CriterionConfig
 from financial_transactions.decision.backtester import BacktestReport
 from financial_transactions.decision.decision_matrix import BUY, HOLD, INSUFFICIENT, SELL, STRONG_BUY
 
@@ -24,14 +25,16 @@ def _num(value: Any, fmt: str = "{:.2f}") -> str:
     return "–" if not math.isfinite(f) else fmt.format(f)
 
 
-def backtest_table(report: BacktestReport) -> Table:
+def backtest_table(report: BacktestReport, criterion: CriterionConfig | None = None) -> Table:
+    """One row per (symbol, strategy); ``criterion`` (the decision's backtest bands) labels the deflated edge."""
     inputs = report.inputs
     title = (
         f"backtest {report.run_id} · predictions v{inputs.predictions_version} · gold v{inputs.gold_version}"
         + (f" · model v{inputs.champion}" if inputs.champion is not None else "")
         + (f" · as of {inputs.as_of_timestamp.isoformat()}" if inputs.as_of_timestamp else "")
     )
-    table = Table(title=title)
+    n_trials = next((int(r.metrics["n_trials"]) for r in report.results), 0)
+    table = Table(title=title, caption=f"DSR and edge deflated for {n_trials} strategy x symbol trials")
     for col, justify in (
         ("symbol", "left"),
         ("strategy", "left"),
@@ -41,6 +44,11 @@ def backtest_table(report: BacktestReport) -> Table:
         ("CAGR", "right"),
         ("vol", "right"),
         ("Sharpe", "right"),
+        ("± SE", "right"),
+        ("t", "right"),
+        ("PSR", "right"),
+        ("DSR", "right"),
+        ("edge", "right"),
         ("Sortino", "right"),
         ("max DD", "right"),
         ("Calmar", "right"),
@@ -51,8 +59,12 @@ def backtest_table(report: BacktestReport) -> Table:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for res in sorted(report.results, key=lambda r: (r.symbol, r.strategy)):
         m = res.metrics
-        sharpe = m["sharpe"]
-        colour = "green" if isinstance(sharpe, float) and sharpe > 0 else "red" if isinstance(sharpe, float) else ""
+        edge = m["deflated_edge"]
+        label = ""
+        if criterion is not None and isinstance(edge, float) and math.isfinite(edge):
+            band = criterion.band_for(edge)
+            colour = "green" if band.score >= 4 else "red" if band.score <= 2 else ""
+            label = f"[{colour}]{_num(edge)} {band.label}[/]" if colour else f"{_num(edge)} {band.label}"
         table.add_row(
             res.symbol,
             res.strategy,
@@ -61,7 +73,12 @@ def backtest_table(report: BacktestReport) -> Table:
             _num(m["total_return"], "{:+.2%}"),
             _num(m["cagr"], "{:+.1%}"),
             _num(m["annual_volatility"], "{:.1%}"),
-            f"[{colour}]{_num(sharpe)}[/]" if colour else _num(sharpe),
+            _num(m["sharpe"]),
+            _num(m["sharpe_se"]),
+            _num(m["sharpe_tstat"]),
+            _num(m["psr"]),
+            _num(m["dsr"]),
+            label or _num(edge),
             _num(m["sortino"]),
             _num(m["max_drawdown"], "{:.2%}"),
             _num(m["calmar"]),
@@ -73,7 +90,8 @@ def backtest_table(report: BacktestReport) -> Table:
 
 
 def decision_table(matrix: pd.DataFrame, criteria: list[str]) -> Table:
-    table = Table(title="decision matrix")
+    """Ranked rows: recommendation, score, each criterion's score and label, and the one-sentence reason."""
+    table = Table(title="decision matrix", caption="risk criteria (volatility, model, drift) only lower a score")
     table.add_column("rank", justify="right")
     table.add_column("symbol", style="bold")
     table.add_column("recommendation")

@@ -24,16 +24,21 @@ def run_backtest(ctx: RunContext) -> dict[str, Any]:
     backtester = Backtester(ctx.platform)
     report = backtester.run()
     version = backtester.write(report)
-    ctx.console.print(backtest_table(report))
+    ctx.console.print(backtest_table(report, ctx.platform.config.decision.criteria.get("backtest")))
     for skip in report.skipped:
         ctx.console.print(f"[dim]skipped {skip['symbol']} {skip['strategy']}: {skip['reason']}[/]")
     chosen = [r for r in report.results if r.strategy == ctx.platform.config.backtest.strategy]
     sharpes = [r.metrics["sharpe"] for r in chosen if math.isfinite(r.metrics["sharpe"])]
+    band = ctx.platform.config.decision.criteria.get("backtest")
+    edges = [r.metrics["deflated_edge"] for r in report.results if math.isfinite(r.metrics["deflated_edge"])]
+    labels = [band.band_for(e).label for e in edges] if band is not None else []
     summary.update(
         results=len(report.results),
         predictions_version=report.inputs.predictions_version,
         table_version=version,
         median_sharpe=float(sorted(sharpes)[len(sharpes) // 2]) if sharpes else "n/a",
+        trials=len(report.results),
+        **{f"deflated_{label.lower()}": labels.count(label) for label in dict.fromkeys(labels)},
     )
     return summary
 

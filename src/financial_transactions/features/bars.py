@@ -56,6 +56,8 @@ class Bars:
     dup_print_ratio: np.ndarray
     max_identical_prints: np.ndarray
     repeat_print_ratio: np.ndarray
+    cross_ts_repeat_ratio: np.ndarray
+    max_cross_ts_prints: np.ndarray
     unique_price_ratio: np.ndarray
     max_abs_trade_return: np.ndarray
     max_trade_volume: np.ndarray
@@ -67,7 +69,15 @@ class Bars:
 
 
 _INT_FIELDS: dict[str, type] = {
-    name: np.int64 for name in ("bar_start_ns", "first_trade", "trade_count", "max_identical_prints", "flat_run_trades")
+    name: np.int64
+    for name in (
+        "bar_start_ns",
+        "first_trade",
+        "trade_count",
+        "max_identical_prints",
+        "max_cross_ts_prints",
+        "flat_run_trades",
+    )
 }
 
 
@@ -84,6 +94,11 @@ def aggregate_bars(trades: TradeArrays, bar_ns: int) -> Bars:
       group size are what separate wash-like bursts from ordinary ones.
     * ``repeat_print_ratio``: share of prints with the same price *and* volume as the
       symbol's previous print (any time gap; the first print of the series counts as no repeat).
+    * ``cross_ts_repeat_ratio``: share of the bar's prints whose (price, volume) pair also
+      prints at a *different* timestamp in the same bar; ``max_cross_ts_prints`` the prints of
+      the largest such pair (0 when none). A normal identical-print run shares one timestamp
+      and a chance match of a round lot at the same tick is a pair or two; a wash trade
+      re-prints one (price, size) in several clusters, so both figures jump.
     * ``max_abs_trade_return``: max ``|ln(p_i / p_{i-1})|`` against the symbol's
       previous trade (so a spike on a bar's first print counts); 0 for the first trade.
     * ``flat_run_trades`` / ``flat_run_seconds``: the longest run of consecutive
@@ -117,13 +132,26 @@ def aggregate_bars(trades: TradeArrays, bar_ns: int) -> Bars:
     dev = p - mean_price[seg]
     price_std = np.sqrt(np.add.reduceat(dev * dev, starts) / nf)
 
-    # median and distinct prices: sort prices within each bar (bars stay contiguous)
-    by_price = np.lexsort((p, seg))
-    sp = p[by_price]
+    # one stable sort by (bar, price, volume): bars stay contiguous (seg is the primary key and
+    # already sorted) and the ts order survives inside each (price, volume) pair
+    by_pair = np.lexsort((v, p, seg))
+    sp, sv, st = p[by_pair], v[by_pair], ts[by_pair]
     median = (sp[starts + (counts - 1) // 2] + sp[starts + counts // 2]) / 2.0
     distinct = new_bar.copy()
     distinct[1:] |= sp[1:] != sp[:-1]
     unique_price_ratio = np.add.reduceat(distinct.astype(np.float64), starts) / nf
+
+    # (price, volume) pairs printed at two or more timestamps of the bar
+    pair_start = distinct.copy()
+    pair_start[1:] |= sv[1:] != sv[:-1]
+    new_ts = np.zeros(n, dtype=np.int64)
+    new_ts[1:] = ~pair_start[1:] & (st[1:] != st[:-1])
+    pstarts = np.flatnonzero(pair_start)
+    pair_prints = np.diff(np.append(pstarts, n))
+    spread = np.add.reduceat(new_ts, pstarts) > 0  # the pair has a second timestamp
+    cross_prints = np.repeat(np.where(spread, pair_prints, 0), pair_prints)
+    cross_ts_repeat_ratio = np.add.reduceat((cross_prints > 0).astype(np.float64), starts) / nf
+    max_cross_ts_prints = np.maximum.reduceat(cross_prints, starts)
 
     # identical prints: group equal (ts, price, volume). Only prints sharing a timestamp
     # can be identical, so only those (a small share of a tape) are sorted.
@@ -177,6 +205,8 @@ def aggregate_bars(trades: TradeArrays, bar_ns: int) -> Bars:
         dup_print_ratio=dup_print_ratio,
         max_identical_prints=max_identical_prints.astype(np.int64),
         repeat_print_ratio=repeat_print_ratio,
+        cross_ts_repeat_ratio=cross_ts_repeat_ratio,
+        max_cross_ts_prints=max_cross_ts_prints.astype(np.int64),
         unique_price_ratio=unique_price_ratio,
         max_abs_trade_return=max_abs_trade_return,
         max_trade_volume=np.maximum.reduceat(v, starts),

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from financial_transactions.config.project import ProjectConfig
 
 __all__ = [
+    "BACKTEST_COUNTS",
     "BACKTEST_METRICS",
     "CATALOG",
     "LAYER_TABLES",
@@ -114,7 +115,16 @@ BACKTEST_METRICS: tuple[str, ...] = (
     "win_rate",
     "n_trades",
     "exposure",
+    "sharpe_se",
+    "sharpe_tstat",
+    "psr",
+    "expected_max_sharpe",
+    "dsr",
+    "deflated_edge",
+    "n_trials",
 )
+#: The integer-valued entries of :data:`BACKTEST_METRICS` (counts); the rest are DOUBLE.
+BACKTEST_COUNTS: tuple[str, ...] = ("n_trades", "n_trials")
 #: The model metrics of a tournament row, once for the test slice and once prefixed ``validation_``.
 _TOURNAMENT_METRICS = (
     "pr_auc",
@@ -229,7 +239,10 @@ GOLD_FIXED = pa.schema(
         ("log_return", _F),
         ("dup_print_ratio", _F),
         ("max_identical_prints", _I),
-        *[(c, _F) for c in ("repeat_print_ratio", "unique_price_ratio", "max_abs_trade_return", "max_abs_median_dev")],
+        ("repeat_print_ratio", _F),
+        ("cross_ts_repeat_ratio", _F),
+        ("max_cross_ts_prints", _I),
+        *[(c, _F) for c in ("unique_price_ratio", "max_abs_trade_return", "max_abs_median_dev")],
         *[(c, _F) for c in ("price_std", "price_std_rel", "range_atr", "max_trade_volume_share", "max_volume_ratio")],
         ("volume_zscore", _F),
         ("flat_run_trades", _I),
@@ -386,6 +399,7 @@ DRIFT = pa.schema(
         ("current_end", _TS),
         ("current_version", _I),
         ("feature", _S),
+        ("signal", _S),
         ("kind", _S),
         ("bins", _I),
         ("psi", _F),
@@ -408,6 +422,8 @@ DRIFT = pa.schema(
         ("nan_policy", _S),
         ("overall_status", _S),
         ("drifted_features", _I),
+        ("signals", _I),
+        ("drifted_signals", _I),
         ("drifted_share", _F),
         ("reason", _S),
     ]
@@ -545,7 +561,7 @@ BACKTEST = pa.schema(
         ("commission_bps", _F),
         ("slippage_bps", _F),
         ("risk_free_rate", _F),
-        *[(m, _I if m == "n_trades" else _F) for m in BACKTEST_METRICS],
+        *[(m, _I if m in BACKTEST_COUNTS else _F) for m in BACKTEST_METRICS],
         ("equity_curve", _S),
         ("equity_ts", _S),
     ]
@@ -555,6 +571,8 @@ _MATRIX_HEAD: list[tuple[str, pa.DataType]] = [("run_id", _S), ("created_at", _T
 _MATRIX_TAIL: list[tuple[str, pa.DataType]] = [
     ("coverage", _F),
     ("criteria_scored", _I),
+    ("direction_score", _F),
+    ("risk_penalty", _F),
     ("final_score", _F),
     ("recommendation", _S),
     ("explanation", _S),
@@ -750,7 +768,8 @@ _SPECS: tuple[TableSpec, ...] = (
         DRIFT,
         ("run_id", "feature"),
         _P + "monitoring.drift_detector.DriftDetector",
-        "PSI / JS distance per feature per drift run, with the run's overall verdict.",
+        "PSI / JS distance per feature (and the signal it belongs to) per drift run, with the run's overall "
+        "verdict counted per signal.",
         readers=(_P + "decision.decision_matrix", _P + "reporting"),
     ),
     TableSpec(
@@ -841,7 +860,8 @@ _SPECS: tuple[TableSpec, ...] = (
         BACKTEST,
         ("run_id", "strategy", "symbol"),
         _P + "decision.backtester.Backtester",
-        "Backtest metrics and equity curve per run, strategy and symbol.",
+        "Backtest metrics (with the Sharpe's standard error, probabilistic and deflated Sharpe ratios) and "
+        "equity curve per run, strategy and symbol.",
         readers=(_P + "decision.decision_matrix", _P + "reporting"),
     ),
     TableSpec(
@@ -850,8 +870,8 @@ _SPECS: tuple[TableSpec, ...] = (
         pa.schema([*_MATRIX_HEAD, *_MATRIX_TAIL]),
         ("run_id", "symbol"),
         _P + "decision.decision_matrix.DecisionMatrix",
-        "Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; "
-        "final score and recommendation.",
+        "Weighted decision matrix per run and symbol: per-criterion raw value, score, weight; direction score, "
+        "risk penalty, final score, recommendation and a one-sentence explanation.",
         readers=(_P + "serving.api", _P + "reporting"),
         config_rule=_MATRIX_RULE,
         build_schema=_matrix,

@@ -39,10 +39,24 @@ Status per feature: each measure has its own pair of thresholds on one scale
 has fewer than ``drift.min_rows`` non-missing values, or the current window
 fewer rows.
 
-Overall decision (``drift.decision_rule``), over the features with a status:
+Signals
+-------
+Some model features carry one signal twice: ``returns`` and ``log_return`` are monotone
+transforms of each other (the same bins, the same PSI), and the SMA/EMA deviations are
+near-duplicates. Counted as columns they would inflate the drifted share and let one
+shift satisfy ``min_drifted_features: 2`` alone. So features are **grouped**, not dropped
+(each stays a model input and keeps its own row, PSI and status): ``drift.signal_groups``
+maps a signal name to fnmatch patterns of its members (defaults:
+:func:`~financial_transactions.config.monitoring.default_signal_groups`: ``return``,
+``ma_deviation``, ``identical_prints``, ``cross_ts_repeats``); the first group a feature
+matches is its signal, and a feature in no group is a signal of its own. A signal's status
+is the worst of its members' (it has drifted when any member has), and it has a status when
+any member has one.
 
-* ``share`` – drifted share ≥ ``drifted_share_alert`` **and** at least
-  ``min_drifted_features`` features drifted (one noisy feature is not enough);
+Overall decision (``drift.decision_rule``), over the *signals* with a status:
+
+* ``share`` – drifted share of signals ≥ ``drifted_share_alert`` **and** at least
+  ``min_drifted_features`` signals drifted (one noisy signal is not enough);
 * ``critical`` – any feature listed in ``critical_features`` drifted;
 * ``share_or_critical`` (default) / ``share_and_critical`` – the combinations.
 
@@ -55,6 +69,7 @@ pool (numpy releases the GIL in its comparison kernels).
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import math
 import time
@@ -271,10 +286,23 @@ class FeatureDrift:
     current_missing: int
     critical: bool = False
     note: str | None = None
+    signal: str = ""  # the signal the feature belongs to (see "Signals"); "" = the feature itself
 
     @property
     def drifted(self) -> bool:
         return self.status == "alert"
+
+    @property
+    def signal_name(self) -> str:
+        return self.signal or self.feature
+
+
+def signal_of(feature: str, groups: Mapping[str, Sequence[str]]) -> str:
+    """The signal ``feature`` belongs to: the first group with a matching pattern, else the feature itself."""
+    for name, patterns in groups.items():
+        if any(fnmatch.fnmatchcase(feature, pattern) for pattern in patterns):
+            return name
+    return feature
 
 
 _SEVERITY: dict[Status, int] = {"ok": 0, "warn": 1, "alert": 2}
@@ -455,11 +483,13 @@ class DriftReport:
     features: list[FeatureDrift]
     overall: Overall
     drift_detected: bool
-    drifted_features: list[str]
-    drifted_share: float
+    drifted_features: list[str]  # feature columns in alert
+    drifted_share: float  # drifted signals / signals with a status
     critical_drifted: list[str]
     reason: str
     config: DriftConfig
+    signals: list[str] = field(default_factory=list)  # signals with a status
+    drifted_signals: list[str] = field(default_factory=list)
     reference: DriftWindow | None = None
     current: DriftWindow | None = None
     reference_version: int | None = None
@@ -483,6 +513,8 @@ class DriftReport:
             "run_id": self.run_id,
             "features": len(self.features),
             "drifted": len(self.drifted_features),
+            "signals": len(self.signals),
+            "drifted_signals": len(self.drifted_signals),
             "drifted_share": round(self.drifted_share, 4),
             "max_psi": round(self.max_psi, 4) if self.max_psi is not None else None,
             "decision": self.overall,
@@ -509,6 +541,7 @@ class DriftReport:
                     "current_end": _utc(cur.end) if cur else None,
                     "current_version": self.current_version,
                     "feature": f.feature,
+                    "signal": f.signal_name,
                     "kind": f.kind,
                     "bins": f.bins,
                     "psi": f.psi,
@@ -531,6 +564,8 @@ class DriftReport:
                     "nan_policy": cfg.nan_policy,
                     "overall_status": self.overall,
                     "drifted_features": len(self.drifted_features),
+                    "signals": len(self.signals),
+                    "drifted_signals": len(self.drifted_signals),
                     "drifted_share": self.drifted_share,
                     "reason": self.reason,
                 }
@@ -658,17 +693,23 @@ class DriftDetector:
                 results = list(pool.map(one, names))
         else:
             results = [one(n) for n in names]
+        results = [replace(r, signal=signal_of(r.feature, self.cfg.signal_groups)) for r in results]
         report = self.decide(results, run_id=run_id)
         report.seconds = time.perf_counter() - started
         return report
 
     def decide(self, results: list[FeatureDrift], *, run_id: str | None = None) -> DriftReport:
+        """The overall decision over the signals (see the module docstring)."""
         cfg = self.cfg
         evaluated = [r for r in results if r.status != "insufficient_data"]
         drifted = [r.feature for r in evaluated if r.drifted]
         critical = [r.feature for r in evaluated if r.drifted and r.critical]
-        share = len(drifted) / len(evaluated) if evaluated else 0.0
-        share_hit = bool(evaluated) and share >= cfg.drifted_share_alert and len(drifted) >= cfg.min_drifted_features
+        signals = list(dict.fromkeys(r.signal_name for r in evaluated))
+        drifted_signals = list(dict.fromkeys(r.signal_name for r in evaluated if r.drifted))
+        share = len(drifted_signals) / len(signals) if signals else 0.0
+        share_hit = (
+            bool(signals) and share >= cfg.drifted_share_alert and len(drifted_signals) >= cfg.min_drifted_features
+        )
         critical_hit = bool(critical)
         rule = cfg.decision_rule
         if rule == "share":
@@ -685,8 +726,9 @@ class DriftDetector:
         else:
             overall = "drift" if detected else "no_drift"
             reason = (
-                f"{len(drifted)}/{len(evaluated)} features drifted (share {share:.2f}, "
-                f"needs >= {cfg.drifted_share_alert} and >= {cfg.min_drifted_features} features)"
+                f"{len(drifted_signals)}/{len(signals)} signals drifted (share {share:.2f}, "
+                f"needs >= {cfg.drifted_share_alert} and >= {cfg.min_drifted_features} signals; "
+                f"{len(drifted)}/{len(evaluated)} features)"
             )
             if cfg.critical_features:
                 reason += f"; critical drifted: {', '.join(critical) or 'none'}"
@@ -702,6 +744,8 @@ class DriftDetector:
             critical_drifted=critical,
             reason=reason,
             config=cfg,
+            signals=signals,
+            drifted_signals=drifted_signals,
         )
 
     # -- Delta ------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 It is rendered from the same documents the dashboard export builds (so the
 report and the page never disagree) and contains an executive summary, the
-decision matrix, the top anomalies, model and drift status, and the backtest
-table. Every string that comes from data is escaped for markdown tables and
-HTML, so a hostile symbol name stays text in any markdown viewer.
+decision matrix, the top anomalies, model and drift status, the backtest
+table (with the Sharpe's standard error and the deflated Sharpe ratio), and the matrix
+and its backtest on real daily index bars against buy-and-hold. Every string that
+comes from data is escaped for markdown tables and HTML, so a hostile symbol name stays
+text in any markdown viewer.
 """
 
 from __future__ import annotations
@@ -220,7 +222,62 @@ def _chart_equity(backtest: dict[str, Any], path: Path) -> bool:
 # -- markdown -------------------------------------------------------------------------------
 
 
-def render_markdown(docs: dict[str, dict[str, Any]], charts: dict[str, str], report_date: date) -> str:
+def real_markets_section(platform: Platform) -> str:
+    """The decision matrix and its backtest on real daily index bars against buy-and-hold (markdown).
+
+    See :mod:`financial_transactions.decision.real_market`; the bars are the S&P 500 and NASDAQ
+    daily closes the ``arch`` package ships (a test extra), so without it the section says so.
+    """
+    from financial_transactions.decision import real_market as rm
+
+    out = ["## Real markets: the matrix and its backtest vs buy-and-hold\n"]
+    try:
+        series = rm.load_arch_indices()
+    except ImportError:
+        out.append("_The `arch` package (test extra) is not installed: no real daily bars to compare on._\n")
+        return "\n".join(out)
+    result = rm.compare(series, platform.config)
+    out.append(
+        f"Daily closes of {', '.join(md(s) for s in series)} (price indices, dividends excluded), "
+        f"{result.start.date().isoformat()} to {result.end.date().isoformat()}, net of "
+        f"{fmt(platform.config.backtest.commission_bps + platform.config.backtest.slippage_bps, 1)} bps per unit "
+        f"traded. *matrix* = hold the index while the decision matrix, scored at each month end from the bars "
+        f"up to it, says Buy or Strong Buy ({result.rebalances} rebalances). DSR and edge are deflated for "
+        f"the {len(result.rows)} rows compared.\n"
+    )
+    headers = ["symbol", "strategy", "total return", "CAGR", "vol", "Sharpe ± SE", "DSR", "edge", "max DD"]
+    headers += ["trades", "exposure"]
+    rows = [
+        [
+            md(r["symbol"]),
+            md(r["strategy"]),
+            fmt(r["total_return"], 4, pct=True),
+            fmt(r["cagr"], 4, pct=True),
+            fmt(r["annual_volatility"], 4, pct=True),
+            f"{fmt(r['sharpe'], 2)} ± {fmt(r['sharpe_se'], 2)}",
+            fmt(r["dsr"], 2),
+            fmt(r["deflated_edge"], 2),
+            fmt(r["max_drawdown"], 4, pct=True),
+            fmt(r["n_trades"], 0),
+            fmt(r["exposure"], 4, pct=True),
+        ]
+        for r in result.table().to_dict("records")
+    ]
+    out.append(_table(headers, rows))
+    out.append("\n" + "\n".join(f"- {md(line)}" for line in rm.summary_lines(result)) + "\n")
+    latest = result.latest
+    out.append(
+        f"\nThe matrix on {result.end.date().isoformat()}: "
+        + "; ".join(f"{md(r['symbol'])}: {md(r['explanation'])}" for r in latest.to_dict("records"))
+        + "\n"
+    )
+    return "\n".join(out)
+
+
+def render_markdown(
+    docs: dict[str, dict[str, Any]], charts: dict[str, str], report_date: date, *, real_markets: str | None = None
+) -> str:
+    """The report's markdown; ``real_markets`` is :func:`real_markets_section`'s output, placed after the backtest."""
     manifest = docs["manifest"]
     out: list[str] = []
     out.append(f"# Decision report · {report_date.isoformat()}\n")
@@ -397,7 +454,9 @@ def render_markdown(docs: dict[str, dict[str, Any]], charts: dict[str, str], rep
                     "symbol",
                     "total return",
                     "CAGR",
-                    "Sharpe",
+                    "Sharpe ± SE",
+                    "DSR",
+                    "edge",
                     "Sortino",
                     "max DD",
                     "Calmar",
@@ -411,7 +470,9 @@ def render_markdown(docs: dict[str, dict[str, Any]], charts: dict[str, str], rep
                         md(r["symbol"]),
                         fmt(r["metrics"]["total_return"], 4, pct=True),
                         fmt(r["metrics"]["cagr"], 4, pct=True),
-                        fmt(r["metrics"]["sharpe"], 2),
+                        f"{fmt(r['metrics']['sharpe'], 2)} ± {fmt(r['metrics'].get('sharpe_se'), 2)}",
+                        fmt(r["metrics"].get("dsr"), 2),
+                        fmt(r["metrics"].get("deflated_edge"), 2),
                         fmt(r["metrics"]["sortino"], 2),
                         fmt(r["metrics"]["max_drawdown"], 4, pct=True),
                         fmt(r["metrics"]["calmar"], 2),
@@ -427,6 +488,8 @@ def render_markdown(docs: dict[str, dict[str, Any]], charts: dict[str, str], rep
             out.append(f"\n![equity curves]({charts['equity']})\n")
     else:
         out.append(_empty_note(bt))
+    if real_markets:
+        out.append(real_markets)
     out.append(
         "\n---\nGenerated by `fin-mlops report` from the lakehouse tables "
         f"({md(manifest['catalog'])}.{md(manifest['schema'])}).\n"
@@ -440,8 +503,12 @@ def write_report(
     *,
     report_date: date | None = None,
     documents: dict[str, dict[str, Any]] | None = None,
+    real_markets: bool = True,
 ) -> ReportResult:
-    """Write ``<out_dir>/<date>-decision-report.md`` and its charts (``<date>-decision-report-charts/``)."""
+    """Write ``<out_dir>/<date>-decision-report.md`` and its charts (``<date>-decision-report-charts/``).
+
+    ``real_markets`` adds the matrix-vs-buy-and-hold section on real daily index bars (a few seconds).
+    """
     docs = documents if documents is not None else build_documents(export_context(platform))
     when = report_date or datetime.now(tz=UTC).date()
     out_dir = Path(out_dir)
@@ -464,5 +531,6 @@ def write_report(
         elif path.exists():
             path.unlink()
     markdown = out_dir / f"{stem}.md"
-    markdown.write_text(render_markdown(docs, charts, when), encoding="utf-8")
+    real = real_markets_section(platform) if real_markets else None
+    markdown.write_text(render_markdown(docs, charts, when, real_markets=real), encoding="utf-8")
     return ReportResult(markdown, written)

@@ -30,6 +30,8 @@ COLUMNS = (
     "status",
     "overall_status",
     "drifted_features",
+    "signals",
+    "drifted_signals",
     "drifted_share",
     "reason",
     *(f"{prefix}_{part}" for prefix in ("reference", "current") for part in WINDOW_FIELDS),
@@ -91,6 +93,8 @@ def drift_runs(src: Sources) -> Section:
                 "current": window(first, "current"),
                 "features": int(n_features),
                 "drifted_features": drifted,
+                "signals": num(first["signals"]),  # the share counts signals (near-duplicates grouped)
+                "drifted_signals": num(first["drifted_signals"]),
                 "drifted_share": num(share, 4),
                 "overall": jsonable(first["overall_status"]),
                 "reason": jsonable(first["reason"]),
