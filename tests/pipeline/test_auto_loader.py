@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from financial_transactions.ingest.landing import landing_key
 from financial_transactions.lakehouse.paths import LakehousePaths
 from financial_transactions.lakehouse.store import LocalDeltaStore
 from financial_transactions.pipeline import bronze_ingest
@@ -189,9 +190,7 @@ def test_runner_auto_loader_mode_incremental_idempotent_and_full_refresh(platfor
     assert first.counts["silver_trades"] == sample.SILVER_ROWS  # every valid trade once, identical prints kept
     assert first.gold_symbols == ["AAPL", "BTCUSDT", "MSFT", "NVDA"] and first.counts["gold_trade_features"] > 0
     bronze_files = db.store.read(db.config.table("bronze_trades"), columns=["_source_file"])["_source_file"]
-    assert {bronze_ingest.canonical_file(f) for f in bronze_files} == set(
-        bronze_ingest.list_landing_files(db.paths.landing)
-    )
+    assert set(bronze_files) == {landing_key(f) for f in bronze_ingest.list_landing_files(db.paths.landing)}
     checkpoint = db.paths.checkpoints / db.config.pipeline.streaming.checkpoint_name
     assert (checkpoint / "offsets").is_dir()
 

@@ -62,7 +62,9 @@ def test_sdp_file_runs_under_spark_pipelines_and_matches_the_runner(platform: Pl
 
     again = _declarative(platform)  # incremental: the landing files were all read already
     assert again.exit_code == 0, again.output
-    assert {t: pq.read_table(work / "warehouse" / t).num_rows for t in TABLES} == expected
+    assert {
+        t: pq.read_table(work / "warehouse" / published_name(platform.config, t)).num_rows for t in TABLES
+    } == expected
 
 
 def test_declarative_refuses_a_remote_engine(platform: Platform) -> None:

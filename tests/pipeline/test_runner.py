@@ -44,6 +44,7 @@ def test_runner_end_to_end_idempotent_incremental_and_time_travel(platform: Plat
     gold_rows = first.counts["gold_trade_features"]
     assert first.gold_symbols == ["AAPL", "BTCUSDT", "MSFT", "NVDA"]
     assert first.quarantine_totals == {
+        "landing_line_intact": 1,  # the sample's not-JSON line
         "ohlc_consistent": 1,
         "price_positive": 4,
         "record_type_known": 2,

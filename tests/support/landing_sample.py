@@ -110,7 +110,7 @@ BAD = [
     trade("bad-price", "AAPL", _T, 0.0, 1.0),
     trade("bad-volume", "AAPL", _T, 100.0, -1.0),
     trade("bad-symbol", "aapl!", _T, 100.0, 1.0),
-    trade("bad-old-ts", "AAPL", "1990-01-01T00:00:00", 100.0, 1.0),
+    trade("bad-old-ts", "AAPL", "1969-12-31T23:59:00", 100.0, 1.0),  # before the 1970 floor
     trade("bad-source", "AAPL", _T, 100.0, 1.0, source="nyse"),
     trade(None, "AAPL", _T, 100.0, 1.0),
     trade("bad-record-type", "AAPL", _T, 100.0, 1.0, record_type="quote"),
