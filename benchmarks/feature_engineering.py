@@ -145,6 +145,8 @@ def _plain_columns(b: BarInputs, atr: np.ndarray) -> dict[str, np.ndarray]:
             "dup_print_ratio": bars.dup_print_ratio,
             "max_identical_prints": bars.max_identical_prints,
             "repeat_print_ratio": bars.repeat_print_ratio,
+            "cross_ts_repeat_ratio": bars.cross_ts_repeat_ratio,
+            "max_cross_ts_prints": bars.max_cross_ts_prints,
             "unique_price_ratio": bars.unique_price_ratio,
             "max_abs_trade_return": bars.max_abs_trade_return,
             "max_abs_median_dev": np.maximum(np.abs(h / bars.median_price - 1), np.abs(lo / bars.median_price - 1)),
