@@ -1,1 +1,1 @@
-"""Decisions: the weighted decision matrix, the vectorised backtester and their stages."""
+"""Decisions: the decision matrix, the backtester with the deflated Sharpe ratio, and their stages."""
