@@ -94,4 +94,4 @@ def test_the_report_shows_the_comparison(tmp_path: Path) -> None:
     assert text.startswith("## Real markets: the matrix and its backtest vs buy-and-hold")
     assert text.count("| S&amp;P 500 |") == 4 and text.count("| NASDAQ |") == 4  # markdown-escaped names
     assert "| buy_and_hold |" in text and "| matrix |" in text and "Sharpe ± SE" in text
-    assert "The matrix on 2018-12-31: S&amp;P 500: " in text
+    assert "The matrix on 2018-12-31:\n\n- S&amp;P 500: " in text

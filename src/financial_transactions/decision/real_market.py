@@ -194,7 +194,7 @@ def summary_lines(result: RealMarketComparison) -> list[str]:
         m, b = by.loc[FOLLOW_MATRIX].to_dict(), by.loc[BUY_AND_HOLD].to_dict()
         lines.append(
             f"{symbol}: matrix {_pct(m['total_return'])} (Sharpe {m['sharpe']:.2f} ± {m['sharpe_se']:.2f}, "
-            f"max DD {_pct(m['max_drawdown'])}, in the market {_pct(m['exposure'])}) vs buy-and-hold "
+            f"max DD {_pct(m['max_drawdown'])}, in the market {float(m['exposure']):.0%} of days) vs buy-and-hold "
             f"{_pct(b['total_return'])} (Sharpe {b['sharpe']:.2f} ± {b['sharpe_se']:.2f}, "
             f"max DD {_pct(b['max_drawdown'])})"
         )

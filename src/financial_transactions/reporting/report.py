@@ -266,11 +266,8 @@ def real_markets_section(platform: Platform) -> str:
     out.append(_table(headers, rows))
     out.append("\n" + "\n".join(f"- {md(line)}" for line in rm.summary_lines(result)) + "\n")
     latest = result.latest
-    out.append(
-        f"\nThe matrix on {result.end.date().isoformat()}: "
-        + "; ".join(f"{md(r['symbol'])}: {md(r['explanation'])}" for r in latest.to_dict("records"))
-        + "\n"
-    )
+    out.append(f"\nThe matrix on {result.end.date().isoformat()}:\n")
+    out.append("\n".join(f"- {md(r['symbol'])}: {md(r['explanation'])}" for r in latest.to_dict("records")) + "\n")
     return "\n".join(out)
 
 
