@@ -122,7 +122,10 @@ def test_binance_raw_and_combined_events() -> None:
         ({**event, "p": "nan"}, "missing or non-decimal price 'p'"),
         ({**event, "p": 85000.1}, "missing or non-decimal price 'p'"),
         ({**event, "e": "aggTrade"}, "unknown event type 'aggTrade'"),
-        ({k: v for k, v in event.items() if k != "T"}, "missing or out-of-range trade time 'T' (more than a day after the receive time, or before 1970)"),
+        (
+            {k: v for k, v in event.items() if k != "T"},
+            "missing or out-of-range trade time 'T' (more than a day after the receive time, or before 1970)",
+        ),
         ({**event, "m": "yes"}, "ill-typed buyer-maker flag 'm'"),
     ]:
         parsed = parse_binance(orjson.dumps(bad), BCTX)
@@ -151,8 +154,8 @@ def test_alphavantage_bars_rate_limits_and_errors() -> None:
     )  # fmt: skip
     assert parsed.rejects[0].reason == "inconsistent OHLC (low/high do not bound open/close)"
     daily = parse_alphavantage(
-        _av_body({"2026-03-09": bar}, "Time Series (Daily)"), symbol="AAPL", interval="daily", received_at=1_773_100_000_000,
-        collector_run="r",
+        _av_body({"2026-03-09": bar}, "Time Series (Daily)"),
+        symbol="AAPL", interval="daily", received_at=1_773_100_000_000, collector_run="r",
     )  # fmt: skip
     assert daily.records[0]["ts"] == 1_773_063_000_000  # 09:30 EDT on the first day after the DST change
     for body, kind in [
