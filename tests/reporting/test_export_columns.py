@@ -37,6 +37,8 @@ READ_BY_NAME = {
     "rollback_audit",
     "decision_matrix",
     "backtest_results",
+    "training_runs",
+    "analyst_feedback",
 }
 
 
