@@ -103,9 +103,9 @@ def test_settings_apply_the_thresholds_to_the_rule_set(pipeline_conf: object) ->
         ("ok", "finnhub", datetime(2026, 3, 6, 14, 59, tzinfo=UTC)),
     ]
     frame = spark.createDataFrame(  # type: ignore[attr-defined]
-        [(t, "trade", s, "AAPL", 1.0, 1.0, ts, ingested) for t, s, ts in rows],
+        [(t, "trade", s, "AAPL", 1.0, 1.0, ts, ingested, None) for t, s, ts in rows],
         "trade_id string, record_type string, source string, symbol string, price double, volume double, "
-        "ts timestamp, ingested_at timestamp",
+        "ts timestamp, ingested_at timestamp, _rescued_data string",  # bronze's columns the rules read
     )
 
     def verdicts(rules: dict[str, str]) -> dict[str, list[str]]:
