@@ -607,12 +607,15 @@ class SparkDeltaStore(DeltaStore):
       another root in the same session, one at a time) sees the tables on its disk.
     """
 
+    #: The session catalog is one per process, shared by every store on it: registrations
+    #: (drop a stale entry, create the new one) of racing stores must not interleave.
+    _catalog_lock = threading.RLock()
+
     def __init__(self, spark: SparkSession, root: str | Path | None = None) -> None:
         self.spark = spark
         self.root = Path(root).resolve() if root is not None else None
         self._registered: set[str] = set()
         self._databases: set[str] = set()
-        self._lock = threading.RLock()
 
     # -- names -------------------------------------------------------------------
     def path(self, fqn: str) -> Path:
@@ -636,7 +639,7 @@ class SparkDeltaStore(DeltaStore):
         on_disk = self.exists(fqn)
         if on_disk and fqn in self._registered:
             return ident
-        with self._lock:
+        with SparkDeltaStore._catalog_lock:
             self._register(fqn, ident, on_disk)
         return ident
 
