@@ -701,7 +701,12 @@ def _latest_matrix(platform: Platform, cache: dict[str, Any]) -> dict[str, Any]:
     latest = df[df["run_id"] == run_id].copy()
     latest["_rank"] = pd.to_numeric(latest["rank"], errors="coerce")
     latest = latest.sort_values(["_rank", "symbol"], na_position="last", kind="stable")
-    names = [c[: -len("_score")] for c in latest.columns if c.endswith("_score") and c != "final_score"]
+    # a criterion has raw, score and weight columns (direction_score and final_score are totals)
+    names = [
+        c[: -len("_score")]
+        for c in latest.columns
+        if c.endswith("_score") and f"{c[: -len('_score')]}_weight" in latest.columns
+    ]
     rows = []
     for rec in latest.to_dict("records"):
         rows.append(
