@@ -28,8 +28,8 @@ def test_real_bundle_passes_every_check(bundle_schema: Path) -> None:
     assert report.ok, "\n".join(f.render() for f in report.errors)
     names = {r.name: r.status for r in report.results}
     platform_rules = ("tables", "isolation", "mlflow", "runs", "artifacts", "dashboards")
-    for check in ("load", "schema", "variables", "files", "tasks", "cron", "deprecated", "targets", "scripts", "sql",
-                  *platform_rules):  # fmt: skip
+    for check in ("load", "schema", "variables", "files", "tasks", "cron", "deprecated", "targets", "config",
+                  "scripts", "sql", *platform_rules):  # fmt: skip
         assert names[check] == "passed", f"{check}: {names[check]}"
     workflows = report.result("workflows")
     if find_actionlint(PROJECT_ROOT) is not None:
@@ -332,3 +332,27 @@ def test_pipeline_thresholds_are_validated_with_the_config_bounds(
     assert error.check == "pipelines"
     assert error.message == f"pipeline 'financial_streaming_dlt': {message}"
     assert (error.file, error.line) == ("resources/streaming_pipeline.yml", line_of(path, new))
+
+
+def test_every_env_of_project_config_is_validated(bundle_copy: Path, bundle_schema: Path) -> None:
+    """A typo in a non-dev env's overrides passes every dev command: bundle-check loads each env."""
+    path = bundle_copy / "project_config.yml"
+    edit(path, "        daily_limit: 2\n", "        daily_limt: 2\n")
+    error = _only_error(_check(bundle_copy, bundle_schema))
+    assert error.check == "config"
+    assert error.file == "project_config.yml"
+    assert error.line == line_of(path, "daily_limt: 2")
+    assert error.path == "environments.prd.overrides.retraining.daily_limt"
+    assert error.message == (
+        "env 'prd': field environments.prd.overrides.retraining.daily_limt: unknown key (value: 2)"
+    )
+
+
+def test_an_out_of_bounds_shared_setting_is_reported_once_per_env(bundle_copy: Path, bundle_schema: Path) -> None:
+    path = bundle_copy / "project_config.yml"
+    edit(path, "  cooldown_hours: 6\n", "  cooldown_hours: -1\n")
+    report = _check(bundle_copy, bundle_schema)
+    assert {e.check for e in report.errors} == {"config"}
+    assert sorted(e.message.split("'")[1] for e in report.errors) == ["acc", "dev", "prd"]
+    assert {e.line for e in report.errors} == {line_of(path, "cooldown_hours: -1")}
+    assert {e.path for e in report.errors} == {"retraining.cooldown_hours"}

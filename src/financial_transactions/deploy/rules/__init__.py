@@ -9,6 +9,7 @@ from __future__ import annotations
 from financial_transactions.deploy.context import Rule
 from financial_transactions.deploy.rules import (
     artifacts,
+    config_envs,
     dashboards,
     deprecated,
     files,
@@ -32,6 +33,7 @@ RULES: tuple[Rule, ...] = (
     schedules.RULE,
     deprecated.RULE,
     targets.RULE,
+    config_envs.RULE,
     pipelines.RULE,
     scripts.RULE,
     secrets.RULE,
