@@ -58,6 +58,9 @@ class Bars:
     repeat_print_ratio: np.ndarray
     cross_ts_repeat_ratio: np.ndarray
     max_cross_ts_prints: np.ndarray
+    max_cross_ts_reprints: np.ndarray
+    cross_ts_repeat_share: np.ndarray
+    max_cross_ts_volume_share: np.ndarray
     unique_price_ratio: np.ndarray
     max_abs_trade_return: np.ndarray
     max_trade_volume: np.ndarray
@@ -76,6 +79,7 @@ _INT_FIELDS: dict[str, type] = {
         "trade_count",
         "max_identical_prints",
         "max_cross_ts_prints",
+        "max_cross_ts_reprints",
         "flat_run_trades",
     )
 }
@@ -99,6 +103,16 @@ def aggregate_bars(trades: TradeArrays, bar_ns: int) -> Bars:
       the largest such pair (0 when none). A normal identical-print run shares one timestamp
       and a chance match of a round lot at the same tick is a pair or two; a wash trade
       re-prints one (price, size) in several clusters, so both figures jump.
+    * ``max_cross_ts_reprints``: the most *new* timestamps any one (price, volume) pair of the
+      bar prints at after its first (distinct timestamps - 1; 0 when no pair spreads). Three
+      same-ms copies count 0, three prints at three timestamps count 2: it counts the back and
+      forth of a wash trade, not the fills of one order.
+    * ``cross_ts_repeat_share``: of the bar's repeated prints (a print whose (price, volume)
+      pair already printed earlier in the bar), the share at a new timestamp of that pair
+      (0 when nothing repeats). Identical-print runs (one order filling several resting
+      orders in one ms) give 0, a wash trade's legs give a high share.
+    * ``max_cross_ts_volume_share``: the volume of the largest (by volume) pair printed at two
+      or more timestamps, as a share of the bar's volume (0 when none, or no volume).
     * ``max_abs_trade_return``: max ``|ln(p_i / p_{i-1})|`` against the symbol's
       previous trade (so a spike on a bar's first print counts); 0 for the first trade.
     * ``flat_run_trades`` / ``flat_run_seconds``: the longest run of consecutive
@@ -148,10 +162,19 @@ def aggregate_bars(trades: TradeArrays, bar_ns: int) -> Bars:
     new_ts[1:] = ~pair_start[1:] & (st[1:] != st[:-1])
     pstarts = np.flatnonzero(pair_start)
     pair_prints = np.diff(np.append(pstarts, n))
-    spread = np.add.reduceat(new_ts, pstarts) > 0  # the pair has a second timestamp
+    pair_reprints = np.add.reduceat(new_ts, pstarts)  # distinct timestamps of the pair - 1
+    spread = pair_reprints > 0  # the pair has a second timestamp
     cross_prints = np.repeat(np.where(spread, pair_prints, 0), pair_prints)
     cross_ts_repeat_ratio = np.add.reduceat((cross_prints > 0).astype(np.float64), starts) / nf
     max_cross_ts_prints = np.maximum.reduceat(cross_prints, starts)
+    max_cross_ts_reprints = np.maximum.reduceat(np.repeat(pair_reprints, pair_prints), starts)
+    reprints = np.add.reduceat(new_ts, starts).astype(np.float64)
+    repeats = counts - np.add.reduceat(pair_start.astype(np.int64), starts)  # prints - pairs
+    cross_ts_repeat_share = np.where(repeats > 0, reprints / np.maximum(repeats, 1), 0.0)
+    cross_volume = np.repeat(np.where(spread, np.add.reduceat(sv, pstarts), 0.0), pair_prints)
+    max_cross_volume = np.maximum.reduceat(cross_volume, starts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        max_cross_ts_volume_share = np.where(volume > 0, max_cross_volume / np.where(volume > 0, volume, 1.0), 0.0)
 
     # identical prints: group equal (ts, price, volume). Only prints sharing a timestamp
     # can be identical, so only those (a small share of a tape) are sorted.
@@ -207,6 +230,9 @@ def aggregate_bars(trades: TradeArrays, bar_ns: int) -> Bars:
         repeat_print_ratio=repeat_print_ratio,
         cross_ts_repeat_ratio=cross_ts_repeat_ratio,
         max_cross_ts_prints=max_cross_ts_prints.astype(np.int64),
+        max_cross_ts_reprints=max_cross_ts_reprints.astype(np.int64),
+        cross_ts_repeat_share=cross_ts_repeat_share,
+        max_cross_ts_volume_share=max_cross_ts_volume_share,
         unique_price_ratio=unique_price_ratio,
         max_abs_trade_return=max_abs_trade_return,
         max_trade_volume=np.maximum.reduceat(v, starts),
