@@ -1,10 +1,14 @@
-"""Job entry point: stream Finnhub trades into the landing volume for ``--duration`` seconds.
+"""Job entry point: stream Finnhub trades into the landing volume.
 
-Databricks runs it on a schedule (5 minutes by default, ``collectors.finnhub.duration_seconds``);
-the API key comes from the secret scope. Locally, point it at the replay::
+On Databricks the collectors' continuous job runs it with ``--continuous``: it runs until the
+job is cancelled (SIGTERM: the landing writer flushes, the lease is released, exit 0),
+reconnects with backoff however often the feed drops, and holds the feed's lease so exactly one
+collector is connected; the platform restarts a run that fails. ``--duration`` (default
+``collectors.finnhub.duration_seconds``) collects for a fixed time instead. The API key comes
+from the secret scope. Locally, point it at the replay::
 
     FINNHUB_API_KEY=any FIN_MLOPS_FINNHUB_WS_URL=ws://127.0.0.1:18765 \
-        python scripts/financial/collect_finnhub_stream.py --env dev
+        python scripts/financial/collect_finnhub_stream.py --env dev --continuous
 """
 
 from __future__ import annotations
@@ -13,19 +17,23 @@ import argparse
 import sys
 
 from financial_transactions.entrypoints import script_platform
-from financial_transactions.ingest.jobs import run_finnhub
+from financial_transactions.ingest.jobs import run_stream
 from financial_transactions.ingest.redaction import CollectorError
 
 
 def _extra(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, help="seconds (default: config)")
+    parser.add_argument("--continuous", action="store_true", help="run until SIGTERM (the always-on job)")
     parser.add_argument("--url", default=None, help="WebSocket URL (default: collectors.finnhub.ws_url)")
 
 
 def main() -> None:
     args, platform = script_platform("Stream Finnhub trades into the landing zone", _extra)
+    if args.continuous and args.duration is not None:
+        print("--continuous runs until stopped: drop --duration", file=sys.stderr)
+        sys.exit(2)
     try:
-        counters = run_finnhub(platform, args.duration, url=args.url)
+        counters = run_stream(platform, "finnhub", args.duration, continuous=args.continuous, url=args.url)
     except CollectorError as exc:
         print(f"finnhub collector failed: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -3,6 +3,9 @@
 ``replay`` serves the offline market on 127.0.0.1 until Ctrl-C/SIGTERM (or
 ``--duration``); ``ingest`` runs one collector against the configured endpoint
 (the vendor, or a replay: ``--url`` / ``FIN_MLOPS_*_URL``) with live counters.
+``ingest finnhub|crypto --continuous`` is the always-on collector the Databricks
+continuous job runs (until SIGTERM, under the feed's lease); ``ingest gaps``
+writes ``collector_gaps`` from the collectors' connection events.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from financial_transactions.cli.main import console, err_console, platform_from_
 if TYPE_CHECKING:
     from financial_transactions.ingest.collectors import StreamCollector
 
-ingest_app = typer.Typer(help="Run a market-data collector into the landing zone.", no_args_is_help=True)
+_CONTINUOUS_HELP = "run until SIGTERM/Ctrl-C, reconnecting however often the feed drops (the always-on job)"
+ingest_app = typer.Typer(
+    help="Run a market-data collector into the landing zone.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -161,28 +167,35 @@ def _counters_table(title: str, counters: dict[str, Any]) -> Table:
     return table
 
 
-def _run_stream(collector: StreamCollector, duration: float) -> None:
+def _run_stream(collector: StreamCollector, duration: float | None) -> None:
+    """Run ``collector`` with live counters: for ``duration`` seconds, or (None) until SIGTERM/Ctrl-C."""
+    from financial_transactions.ingest.collectors import FeedLeaseHeld
     from financial_transactions.ingest.redaction import CollectorError
 
     box: dict[str, BaseException] = {}
+    span = "continuous, until stopped" if duration is None else f"{duration:g}s max"
 
     def render() -> Table:
         c = collector.counters.as_dict()
         c["buffered"] = collector.writer.buffered
-        return _counters_table(f"{collector.collector} run {collector.run_id} ({duration:g}s max)", c)
+        return _counters_table(f"{collector.collector} run {collector.run_id} ({span})", c)
 
     try:
         with Live(get_renderable=render, console=console, refresh_per_second=4, transient=True):
             try:
-                collector.run(duration=duration, handle_signals=True)
+                collector.run(duration=duration, handle_signals=True, persistent=duration is None)
+            except FeedLeaseHeld as exc:  # expected while another collector holds the feed: one line, no counters
+                err_console.print(f"[red]{escape(str(exc))}[/]", highlight=False, soft_wrap=True)
+                raise typer.Exit(code=2) from None
             except CollectorError as exc:
                 box["error"] = exc
     finally:
         console.print(render())
     if collector.counters.connections == 0:  # nothing was collected: an unreachable feed is a failure, not "0 trades"
         why = box.get("error") or collector.last_error or "no connection was made"
+        within = "" if duration is None else f" in {duration:g}s"
         err_console.print(
-            f"[red]{collector.collector}: never connected in {duration:g}s: {escape(str(why))}[/] "
+            f"[red]{collector.collector}: never connected{within}: {escape(str(why))}[/] "
             "(check --url, the network and the key)",
             highlight=False,
             soft_wrap=True,
@@ -199,6 +212,7 @@ def ingest_finnhub(
     duration: float | None = typer.Option(None, "--duration", min=0.1, help="seconds (default: config)"),
     url: str | None = typer.Option(None, "--url", help="WebSocket URL (default: collectors.finnhub.ws_url)"),
     symbols: str | None = typer.Option(None, "--symbols", help="comma-separated (default: symbols.equities)"),
+    continuous: bool = typer.Option(False, "--continuous", help=_CONTINUOUS_HELP),
 ) -> None:
     """Stream Finnhub trades into the landing zone (SIGTERM/Ctrl-C flush and exit cleanly)."""
     from financial_transactions.ingest.jobs import finnhub_collector
@@ -210,7 +224,7 @@ def ingest_finnhub(
     except CollectorError as exc:
         err_console.print(f"[red]{exc}[/]", highlight=False)
         raise typer.Exit(code=2) from None
-    _run_stream(collector, duration or platform.config.collectors.finnhub.duration_seconds)
+    _run_stream(collector, _span(continuous, duration, platform.config.collectors.finnhub.duration_seconds))
 
 
 @ingest_app.command("crypto")
@@ -219,13 +233,46 @@ def ingest_crypto(
     duration: float | None = typer.Option(None, "--duration", min=0.1, help="seconds (default: config)"),
     url: str | None = typer.Option(None, "--url", help="stream base URL (default: collectors.crypto.ws_url)"),
     symbols: str | None = typer.Option(None, "--symbols", help="comma-separated (default: symbols.crypto)"),
+    continuous: bool = typer.Option(False, "--continuous", help=_CONTINUOUS_HELP),
 ) -> None:
     """Stream Binance-protocol trades (combined stream) into the landing zone."""
     from financial_transactions.ingest.jobs import crypto_collector
 
     platform = platform_from_ctx(ctx)
     collector = crypto_collector(platform, url=url, symbols=_symbols(symbols))
-    _run_stream(collector, duration or platform.config.collectors.crypto.duration_seconds)
+    _run_stream(collector, _span(continuous, duration, platform.config.collectors.crypto.duration_seconds))
+
+
+def _span(continuous: bool, duration: float | None, default: float) -> float | None:
+    """The run's duration: None (until stopped) with --continuous, else --duration or the config's."""
+    if continuous and duration is not None:
+        err_console.print("[red]--continuous runs until stopped; drop --duration (or drop --continuous)[/]")
+        raise typer.Exit(code=2)
+    return None if continuous else duration or default
+
+
+@ingest_app.command("gaps")
+def ingest_gaps(ctx: typer.Context) -> None:
+    """Measure connection-down seconds per stream feed and day into collector_gaps (idempotent: merge by feed, day)."""
+    from financial_transactions.ingest.jobs import record_gaps
+
+    platform = platform_from_ctx(ctx)
+    rows = record_gaps(platform)
+    if not rows:
+        console.print(
+            "no collector events yet: run `fin-mlops ingest finnhub --continuous` (or crypto) first", highlight=False
+        )
+        return
+    table = Table(title=f"collector gaps -> {platform.config.table('collector_gaps')}")
+    for col in ("feed", "day", "down s", "disconnects", "longest gap s", "connected s", "runs", "trades landed"):
+        table.add_column(col, justify="left" if col in ("feed", "day") else "right")
+    for r in rows:
+        table.add_row(
+            r["feed"], str(r["day"]), f"{r['downtime_seconds']:,.1f}", str(r["disconnects"]),
+            f"{r['longest_gap_seconds']:,.1f}", f"{r['connected_seconds']:,.1f}", str(r["runs"]),
+            f"{r['trades_landed']:,}",
+        )  # fmt: skip
+    console.print(table)
 
 
 @ingest_app.command("alphavantage")

@@ -37,6 +37,20 @@ class FinnhubConfig(StrictModel):
     #: no frame at all (not even a ping) for this long -> the connection is dead: reconnect
     stale_after_seconds: float = Field(default=60.0, gt=0, le=3600)
     fsync: bool = True
+    lease_ttl_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="the feed lease expires this long after its holder's last renewal (renewed every third of it); "
+        "then another collector may take the feed over",
+    )
+    heartbeat_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="a connected collector records a heartbeat event this often: a killed collector's gap in "
+        "collector_gaps starts at its last one",
+    )
 
 
 class AlphaVantageConfig(StrictModel):
@@ -64,6 +78,8 @@ class CryptoConfig(StrictModel):
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     stale_after_seconds: float = Field(default=60.0, gt=0, le=3600)
     fsync: bool = True
+    lease_ttl_seconds: float = Field(default=30.0, ge=1, le=3600, description="as collectors.finnhub")
+    heartbeat_seconds: float = Field(default=10.0, gt=0, le=600, description="as collectors.finnhub")
 
 
 class CollectorsConfig(StrictModel):

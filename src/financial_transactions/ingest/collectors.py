@@ -16,11 +16,20 @@ SIGTERM/SIGINT (when the collector owns the main thread) only set a flag: the
 loop notices within one socket timeout, closes the connection and flushes, so a
 stopped collector leaves only complete files.
 
-A feed without a venue trade id (Finnhub) is collected under a :class:`FeedLease`:
-two collectors on it would land every live trade twice under different ids, and
-identical prints make those copies indistinguishable. A second collector refuses
-to start with a one-line message. Feeds with a venue id (Binance ``t``) need no
-lease: silver keeps one row per venue trade, however often it was collected.
+Always-on collection: ``run(duration=None, persistent=True)`` runs until stopped and
+never gives up on the network (the backoff stays capped at ``backoff.max_seconds``);
+only a refused credential or a lost lease ends it. Every run records its connection
+events (:class:`~financial_transactions.ingest.health.CollectionLog`), from which
+``collector_gaps`` measures the seconds each feed was down.
+
+Every stream feed is collected under a :class:`FeedLease`, so exactly one collector
+per feed is connected. For a feed without a venue trade id (Finnhub) two collectors
+would land every live trade twice under different ids, and identical prints make
+those copies indistinguishable; for Binance silver would keep one row per venue
+trade ``t``, but every trade would still be received, landed and ingested twice and
+two runs would measure one feed's gaps twice. A second collector refuses to start
+with a one-line message; it takes over once the holder's lease expires (or at once
+when the holder's process is gone from this host).
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ import orjson
 import websocket
 
 from financial_transactions.config.collectors import BackoffConfig
+from financial_transactions.ingest.health import CollectionLog
 from financial_transactions.ingest.landing import LandingWriter, QuarantineWriter, write_atomic
 from financial_transactions.ingest.records import (
     BINANCE,
@@ -77,6 +87,7 @@ def backoff_delay(cfg: BackoffConfig, attempt: int, rng: random.Random) -> float
 LEASE_DIR = "_leases"
 #: A lease not renewed for this long is expired: another collector may take the feed over.
 LEASE_TTL_SECONDS = 30.0
+LEASE_LOST = "the feed lease was taken over by another collector"
 
 
 class FeedLeaseHeld(CollectorError):
@@ -102,10 +113,19 @@ class FeedLease:
     contender takes it over.
     """
 
-    def __init__(self, landing: Path, feed: str, run_id: str, *, ttl_seconds: float = LEASE_TTL_SECONDS) -> None:
+    def __init__(
+        self,
+        landing: Path,
+        feed: str,
+        run_id: str,
+        *,
+        ttl_seconds: float = LEASE_TTL_SECONDS,
+        why: str = "it has no trade id",
+    ) -> None:
         self.path = Path(landing) / LEASE_DIR / f"{feed}.json"
         self.feed = feed
         self.ttl = ttl_seconds
+        self.why = why
         self.owner = {"run_id": run_id, "host": socket.gethostname(), "pid": os.getpid(), "token": secrets.token_hex(8)}
         self._beat: threading.Thread | None = None
         self._stop = threading.Event()
@@ -179,7 +199,7 @@ class FeedLease:
     def _held_message(self, doc: dict[str, Any]) -> str:
         return (
             f"{self.feed}: another collector is already receiving this feed ({_describe(doc)}); a second one would "
-            f"land every trade twice ({self.feed} has no trade id). Stop it, or wait until its lease {self.path} "
+            f"land every trade twice ({self.why}). Stop it, or wait until its lease {self.path} "
             f"expires ({self.ttl:g}s after its last heartbeat)"
         )
 
@@ -264,8 +284,9 @@ class StreamCollector(abc.ABC):
 
     source = ""
     collector = ""
-    #: True for a feed without a venue trade id: one collector at a time (:class:`FeedLease`).
-    leased = False
+    #: One collector at a time per feed (:class:`FeedLease`); the reason goes into the refusal.
+    leased = True
+    lease_reason = ""
 
     def __init__(
         self,
@@ -282,6 +303,8 @@ class StreamCollector(abc.ABC):
         fsync: bool = True,
         secret_values: tuple[str | None, ...] = (),
         seed: int | None = None,
+        lease_ttl_seconds: float = LEASE_TTL_SECONDS,
+        heartbeat_seconds: float = 10.0,
     ) -> None:
         if not symbols:
             raise ValueError(f"{self.collector}: no symbols to collect")
@@ -299,6 +322,10 @@ class StreamCollector(abc.ABC):
         )  # fmt: skip
         self.quarantine = QuarantineWriter(landing, self.source, self.run_id, fsync=fsync)
         self.counters = CollectorCounters()
+        self.lease_ttl = lease_ttl_seconds
+        self._persistent = False
+        self.heartbeat_seconds = heartbeat_seconds
+        self.events = CollectionLog(landing, self.source, self.run_id, fsync=fsync)
         self.secret_values = secret_values
         self._stop = threading.Event()
         self._rng = random.Random(seed)
@@ -333,21 +360,42 @@ class StreamCollector(abc.ABC):
         *,
         stop_when: Callable[[], bool] | None = None,
         handle_signals: bool = False,
+        persistent: bool = False,
     ) -> CollectorCounters:
-        """Collect until ``duration`` seconds pass, ``stop_when()`` is true, :meth:`stop` or a signal."""
+        """Collect until ``duration`` seconds pass, ``stop_when()`` is true, :meth:`stop` or a signal.
+
+        ``persistent`` (the always-on mode, with ``duration=None``): network failures never end the
+        run, however many in a row; the reconnect delay stays within ``backoff.max_seconds``.
+        """
         previous: dict[signal.Signals, Any] = {}
         if handle_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 previous[sig] = signal.signal(sig, lambda *_: self._stop.set())
         deadline = None if duration is None else time.monotonic() + duration
-        lease = FeedLease(self.landing, self.source, self.run_id) if self.leased else None
+        self._persistent = persistent
+        lease = (
+            FeedLease(self.landing, self.source, self.run_id, ttl_seconds=self.lease_ttl, why=self.lease_reason)
+            if self.leased
+            else None
+        )
+        acquired = False
+        clean = False
         try:
             if lease is not None:
                 lease.acquire()
                 lease.start_heartbeat(self._lease_lost)
+            acquired = True
+            self.events.event(
+                "start", persistent=persistent, symbols=len(self.symbols), heartbeat_seconds=self.heartbeat_seconds
+            )
             self._loop(deadline, stop_when)
+            clean = self.last_error != LEASE_LOST
         finally:
             self._finish()
+            if acquired:
+                self.events.event(
+                    "stop", clean=clean, landed=self.counters.landed, reason=None if clean else self.last_error
+                )
             if lease is not None:
                 lease.release()
             for sig, handler in previous.items():
@@ -355,7 +403,7 @@ class StreamCollector(abc.ABC):
         return self.counters
 
     def _lease_lost(self) -> None:
-        self.last_error = "the feed lease was taken over by another collector"
+        self.last_error = LEASE_LOST
         log.error("%s run %s: %s; stopping", self.collector, self.run_id, self.last_error)
         self._stop.set()
 
@@ -379,7 +427,7 @@ class StreamCollector(abc.ABC):
                 log.warning(
                     "%s %s (attempt %d/%d)", self.collector, self.last_error, failures, self.backoff.max_attempts
                 )
-                if failures >= self.backoff.max_attempts:
+                if failures >= self.backoff.max_attempts and not self._persistent:
                     raise CollectorError(
                         f"{self.collector}: giving up after {failures} attempts; {self.last_error}"
                     ) from None
@@ -388,6 +436,7 @@ class StreamCollector(abc.ABC):
             self.counters.connections += 1
             if self.counters.connections > 1:
                 self.counters.reconnects += 1
+            self.events.event("connect", connection=self.counters.connections)
             frames_before = self.counters.frames
             peer_closed = True
             try:
@@ -395,10 +444,17 @@ class StreamCollector(abc.ABC):
                 peer_closed = self._receive(ws, self.counters.connections, deadline, stop_when)
             finally:
                 self._close(ws, peer_closed=peer_closed)
+            if peer_closed:
+                self.events.event(
+                    "disconnect",
+                    connection=self.counters.connections,
+                    reason=self.last_error,
+                    landed=self.writer.stats.records,
+                )
             if self._done(deadline, stop_when):
                 break
             failures = 0 if self.counters.frames > frames_before else failures + 1
-            if failures >= self.backoff.max_attempts:
+            if failures >= self.backoff.max_attempts and not self._persistent:
                 raise CollectorError(
                     f"{self.collector}: {failures} connections in a row delivered nothing; {self.last_error}"
                 )
@@ -452,12 +508,15 @@ class StreamCollector(abc.ABC):
         parse, source, collector, run = self.parse, self.source, self.collector, self.run_id
         opcode_close = websocket.ABNF.OPCODE_CLOSE
         msg_seq = 0
-        last_frame = last_flush = time.monotonic()
+        last_frame = last_flush = last_beat = time.monotonic()
         while True:
             now = time.monotonic()
             if now - last_flush >= self.flush_interval:
                 self._flush_due()
                 last_flush = now
+            if now - last_beat >= self.heartbeat_seconds:
+                self.events.event("heartbeat", connection=connection, landed=writer.stats.records)
+                last_beat = now
             if self._done(deadline, stop_when):
                 return False
             try:
@@ -524,7 +583,7 @@ class FinnhubCollector(StreamCollector):
 
     source = FINNHUB
     collector = "finnhub"
-    leased = True  # no trade id: two collectors would land each trade twice, indistinguishably
+    lease_reason = "finnhub has no trade id"  # two collectors would land each trade twice, indistinguishably
 
     def __init__(self, *, token: str, **kw: Any) -> None:
         if not token:
@@ -549,6 +608,7 @@ class CryptoCollector(StreamCollector):
 
     source = BINANCE
     collector = "binance"
+    lease_reason = "silver keeps one row per venue trade id, but landing, bronze and the gap figures would not"
 
     def connect_url(self) -> str:
         streams = "/".join(f"{s.lower()}@trade" for s in self.symbols)

@@ -4,16 +4,31 @@
 On Databricks the keys come from the secret scope (``CredentialRef.resolve``),
 locally from the environment; endpoints from ``collectors.*`` (overridable with
 ``FIN_MLOPS_*_URL``), so a job can be pointed at the replay as easily as at the vendor.
+
+Always-on collection: :func:`run_stream` with ``continuous=True`` runs a stream collector
+until SIGTERM (the collectors' continuous job on Databricks, ``fin-mlops ingest finnhub
+--continuous`` locally), under the feed's lease; :func:`record_gaps` turns every run's
+connection events into the ``collector_gaps`` rows.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
 
 from financial_transactions.ingest.alphavantage import AlphaVantageCollector, SymbolResult
-from financial_transactions.ingest.collectors import CollectorCounters, CryptoCollector, FinnhubCollector
+from financial_transactions.ingest.collectors import (
+    CollectorCounters,
+    CryptoCollector,
+    FinnhubCollector,
+    StreamCollector,
+)
+from financial_transactions.ingest.health import TABLE_KEY, collection_health
 from financial_transactions.ingest.redaction import CollectorError
+from financial_transactions.lakehouse.catalog import spec
 
 if TYPE_CHECKING:
     from financial_transactions.config import ProjectConfig
@@ -44,6 +59,8 @@ def build_finnhub(
         stale_after_seconds=fcfg.stale_after_seconds,
         fsync=fcfg.fsync,
         run_id=run_id,
+        lease_ttl_seconds=fcfg.lease_ttl_seconds,
+        heartbeat_seconds=fcfg.heartbeat_seconds,
     )
 
 
@@ -69,6 +86,8 @@ def build_crypto(
         stale_after_seconds=ccfg.stale_after_seconds,
         fsync=ccfg.fsync,
         run_id=run_id,
+        lease_ttl_seconds=ccfg.lease_ttl_seconds,
+        heartbeat_seconds=ccfg.heartbeat_seconds,
     )
 
 
@@ -146,10 +165,69 @@ def alphavantage_collector(
     )
 
 
-def run_finnhub(platform: Platform, duration: float | None = None, **kw: object) -> CollectorCounters:
+#: The stream feeds, by the name ``fin-mlops ingest`` and the job scripts use.
+StreamFeed = Literal["finnhub", "crypto"]
+#: Every stream feed's landing source (the ``collector_gaps`` feed names).
+STREAM_SOURCES = ("finnhub", "binance")
+
+
+def stream_collector(
+    platform: Platform, feed: StreamFeed, *, url: str | None = None, symbols: list[str] | None = None
+) -> StreamCollector:
+    """The configured collector of ``feed`` (finnhub or crypto)."""
+    if feed == "finnhub":
+        return finnhub_collector(platform, url=url, symbols=symbols)
+    if feed == "crypto":
+        return crypto_collector(platform, url=url, symbols=symbols)
+    raise ValueError(f"unknown stream feed {feed!r}; expected finnhub or crypto")
+
+
+def run_stream(
+    platform: Platform,
+    feed: StreamFeed,
+    duration: float | None = None,
+    *,
+    continuous: bool = False,
+    url: str | None = None,
+    symbols: list[str] | None = None,
+) -> CollectorCounters:
+    """Collect ``feed``: for ``duration`` seconds (default ``collectors.<feed>.duration_seconds``), or with
+    ``continuous`` until SIGTERM, reconnecting however often the network fails. SIGTERM flushes."""
+    if continuous and duration is not None:
+        raise ValueError("a continuous collector runs until stopped: give no duration")
+    collector = stream_collector(platform, feed, url=url, symbols=symbols)
+    if continuous:
+        return collector.run(None, handle_signals=True, persistent=True)
+    default = getattr(platform.config.collectors, feed).duration_seconds
+    return collector.run(duration or default, handle_signals=True)
+
+
+def run_finnhub(platform: Platform, duration: float | None = None, **kw: Any) -> CollectorCounters:
     """Stream for ``duration`` seconds (default ``collectors.finnhub.duration_seconds``); SIGTERM flushes."""
-    collector = finnhub_collector(platform, **kw)  # type: ignore[arg-type]
-    return collector.run(duration or platform.config.collectors.finnhub.duration_seconds, handle_signals=True)
+    return run_stream(platform, "finnhub", duration, **kw)
+
+
+def gap_stale_seconds(platform: Platform) -> float:
+    """A run with no event for this long and no ``stop`` is taken as killed: three heartbeats, at least a lease."""
+    c = platform.config.collectors
+    return max(3 * max(c.finnhub.heartbeat_seconds, c.crypto.heartbeat_seconds), c.finnhub.lease_ttl_seconds)
+
+
+def record_gaps(platform: Platform, *, now: float | None = None) -> list[dict[str, Any]]:
+    """Recompute ``collector_gaps`` from the landing zone's collector events and merge it by (feed, day).
+
+    Idempotent: the same events give the same rows, a re-run updates a day's row in place.
+    """
+    rows = collection_health(
+        Path(platform.paths.landing),
+        STREAM_SOURCES,
+        now=time.time() if now is None else now,
+        stale_after=gap_stale_seconds(platform),
+    )
+    if rows:
+        table = pa.Table.from_pylist(rows, schema=spec(TABLE_KEY).schema)
+        platform.store.merge(platform.config.table("collector_gaps"), table, spec(TABLE_KEY).merge_keys)
+    return rows
 
 
 def run_alphavantage(platform: Platform, **kw: object) -> dict[str, SymbolResult]:
