@@ -94,10 +94,11 @@ def test_script_entry_point(platform: Platform, project_root: Path, tmp_path: Pa
         text=True,
         timeout=120,
         check=False,
-        cwd=tmp_path,  # the report goes to ./reports by default
+        cwd=tmp_path,  # the report goes to the lakehouse's reports volume, not to ./reports
     )
     assert proc.returncode == 0, proc.stderr
-    report = next((tmp_path / "reports").glob("*-decision-report.md"))
+    assert not (tmp_path / "reports").exists()
+    report = next(platform.paths.reports.glob("*-decision-report.md"))
     assert proc.stdout.splitlines() == [f"decision report: {report}", f"dashboard: {out / 'index.html'}"]
     assert (out / "market.json").is_file()
     assert "## Decision matrix" in report.read_text(encoding="utf-8")
@@ -115,5 +116,5 @@ def test_dashboard_is_the_last_stage_and_prints_the_path(platform: Platform, tmp
     assert summary["dashboard"] == str(index)
     assert summary["sections_with_data"] == "22/25"  # the fixture writes no training_runs or analyst_feedback
     assert f"dashboard: {index}" in console.export_text()
-    report = tmp_path / "reports" / summary["report"]
-    assert report.is_file()  # written under ./reports (the working directory), named in the summary
+    report = platform.paths.reports / summary["report"]
+    assert report.is_file()  # written under the lakehouse's reports volume, named in the summary

@@ -144,7 +144,8 @@ def test_experiment_location(config: ProjectConfig, tmp_path: Path) -> None:
 def test_reports_dir(config: ProjectConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     local, databricks = _pair(config, tmp_path / "lakehouse")
-    assert local.reports_dir == tmp_path / "reports"  # next to the project, not inside the lakehouse
+    # the report follows the lakehouse root (--lakehouse-root), never the working directory
+    assert local.reports_dir == tmp_path / "lakehouse" / "Volumes" / "mlops_dev" / "financial_transactions" / "reports"
     assert databricks.reports_dir == Path("/Volumes/mlops_dev/financial_transactions/reports")
 
 

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
+from financial_transactions.cli.tables import JSON, Column, DataTable, show
 from financial_transactions.runtime import NotOnThisRuntime, Platform
 
 
@@ -17,13 +18,14 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run)
 
 
-def info(ctx: typer.Context) -> None:
+def info(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Show the resolved config, engine, lakehouse root, registry and tables."""
     platform = platform_from_ctx(ctx)
+    show([_settings_table(platform), _tables_table(platform)], as_json)
+
+
+def _settings_table(platform: Platform) -> DataTable:
     cfg = platform.config
-    overview = Table(title=f"financial-ai-mlops · env {cfg.env}", show_header=False)
-    overview.add_column("setting", style="bold")
-    overview.add_column("value")
     rows = [
         ("config file", str(cfg.source_path)),
         ("config hash", cfg.config_hash),
@@ -32,6 +34,7 @@ def info(ctx: typer.Context) -> None:
         ("lakehouse root", str(platform.lakehouse_root)),
         ("landing", str(platform.paths.landing)),
         ("checkpoints", str(platform.paths.checkpoints)),
+        ("reports", str(platform.reports_dir)),
         ("MLflow tracking", platform.mlflow.tracking_uri),
         ("MLflow registry", platform.mlflow.registry_uri),
         ("registered model", cfg.model_name),
@@ -40,26 +43,47 @@ def info(ctx: typer.Context) -> None:
         ("Alpha Vantage", cfg.collectors.alphavantage.base_url),
         ("crypto stream", cfg.collectors.crypto.ws_url),
     ]
-    for key, value in rows:
-        overview.add_row(key, value)
-    console.print(overview)
-    console.print(_tables_table(platform))
+    return DataTable(
+        "settings",
+        [Column("setting", "setting", ident=True, style="bold"), Column("value", "value", wrap=True)],
+        [{"setting": k, "value": v} for k, v in rows],
+        title=f"financial-ai-mlops · env {cfg.env}",
+        show_header=False,
+    )
 
 
-def _tables_table(platform: Platform) -> Table:
+def _tables_table(platform: Platform) -> DataTable:
     cfg = platform.config
-    table = Table(title="tables")
-    table.add_column("key")
-    table.add_column("table")
-    table.add_column("rows", justify="right")
-    table.add_column("version", justify="right")
+    rows = []
     for key in type(cfg.tables).model_fields:
         fqn = cfg.table(key)
-        if platform.store.exists(fqn):
-            table.add_row(key, fqn.split(".")[-1], f"{platform.store.count(fqn):,}", str(platform.store.version(fqn)))
-        else:
-            table.add_row(key, fqn.split(".")[-1], "[dim]-[/]", "[dim]not created[/]")
-    return table
+        exists = platform.store.exists(fqn)
+        rows.append(
+            {
+                "key": key,
+                "table": fqn,
+                "rows": platform.store.count(fqn) if exists else None,
+                "version": platform.store.version(fqn) if exists else None,
+            }
+        )
+    columns = [
+        Column("key", "key", ident=True),
+        Column("table", "table", fmt=lambda r: escape(r["table"].split(".")[-1])),
+        Column("rows", "rows", justify="right", fmt=lambda r: "[dim]-[/]" if r["rows"] is None else f"{r['rows']:,}"),
+        Column(
+            "version",
+            "version",
+            justify="right",
+            fmt=lambda r: "[dim]-[/]" if r["version"] is None else str(r["version"]),
+        ),
+    ]
+    return DataTable(
+        "tables",
+        columns,
+        rows,
+        title=f"tables in {cfg.catalog}.{cfg.schema_name}",
+        caption="- = not created yet" if any(r["version"] is None for r in rows) else None,
+    )
 
 
 def user_file_updates(
@@ -113,6 +137,14 @@ def run(
     """Run every stage end to end: replay, ingest, pipeline, train, drift, backtest, decide, dashboard."""
     from financial_transactions.orchestration import STAGES, failed_stages, run_stages, summary_table
     from financial_transactions.runtime.context import RunContext
+    from financial_transactions.runtime.crashpoints import check_target
+    from financial_transactions.runtime.journal import RunJournal, fingerprint
+
+    try:
+        check_target()
+    except ValueError as exc:
+        err_console.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(code=2) from None
 
     platform = with_replay_updates(platform_from_ctx(ctx), user_file_updates(csv, parquet, kind, symbol, asset_class))
     if fresh:
@@ -129,7 +161,18 @@ def run(
         )
         raise typer.Exit(code=2)
     run_ctx = RunContext(platform=platform, console=console)
-    results = run_stages(run_ctx, only=only or None, skip=skip)
+    journal = RunJournal.open(
+        platform.paths.run_journal,
+        fingerprint(platform.config.config_hash, platform.config.replay.model_dump(mode="json"), only, skip),
+    )
+    if journal.resumed:
+        done = [name for name in journal.stages if journal.done(name)]
+        console.print(
+            f"[yellow]resuming the interrupted run {journal.run_id}: done {', '.join(done) or 'nothing yet'}; "
+            f"interrupted in {', '.join(journal.interrupted()) or 'no stage'}[/]",
+            highlight=False,
+        )
+    results = run_stages(run_ctx, only=only or None, skip=skip, journal=journal)
     console.print(summary_table(results))
     failed = failed_stages(results)
     if failed:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
-from financial_transactions.cli.main import console, err_console, platform_from_ctx
+from financial_transactions.cli.main import err_console, platform_from_ctx
+from financial_transactions.cli.tables import JSON, out, show
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +30,7 @@ def backtest(
         True, "--score/--no-score", help="append the champion's predictions for new gold rows first (latest runs only)"
     ),
     write: bool = typer.Option(True, "--write/--no-write", help="append the results to backtest_results"),
+    as_json: bool = JSON,
 ) -> None:
     """Backtest the configured strategies per symbol; --as-of-* replays the predictions that existed then."""
     from financial_transactions.decision.backtester import Backtester
@@ -54,6 +56,7 @@ def backtest(
             err_console.print(f"[red]--as-of-timestamp is not an ISO-8601 instant: {as_of_timestamp!r}[/]")
             raise typer.Exit(code=2) from None
     platform = platform_from_ctx(ctx)
+    console = out(as_json)
     if score and as_of_version is None and as_of_timestamp is None:
         try:
             run = synthesize_predictions(platform)
@@ -77,7 +80,7 @@ def backtest(
     except (LakehouseError, ValueError) as exc:
         err_console.print(f"[red]{exc}[/]")
         raise typer.Exit(code=1) from None
-    console.print(backtest_table(report, platform.config.decision.criteria.get("backtest")))
+    show([backtest_table(report, platform.config.decision.criteria.get("backtest"))], as_json)
     for skip in report.skipped:
         console.print(f"[dim]skipped {skip['symbol']} {skip['strategy']}: {skip['reason']}[/]")
     if write:
@@ -90,15 +93,17 @@ def backtest(
 def decide(
     ctx: typer.Context,
     write: bool = typer.Option(True, "--write/--no-write", help="append the matrix to the decision_matrix table"),
+    as_json: bool = JSON,
 ) -> None:
     """Score every symbol on the configured criteria and print the coloured, ranked decision matrix."""
     from financial_transactions.decision.decision_matrix import DecisionMatrix
     from financial_transactions.decision.render import decision_table
 
     platform = platform_from_ctx(ctx)
+    console = out(as_json)
     dm = DecisionMatrix(platform)
     result = dm.build()
-    console.print(decision_table(result.matrix, list(platform.config.decision.normalized_weights())))
+    show([decision_table(result.matrix, list(platform.config.decision.normalized_weights()))], as_json)
     read = ", ".join(f"{k} v{v}" for k, v in result.sources.items() if v is not None) or "no tables yet"
     console.print(f"[dim]read: {read}; missing policy: {platform.config.decision.missing_policy}[/]")
     if write:

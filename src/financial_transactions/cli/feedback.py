@@ -8,7 +8,9 @@ import typer
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
 
-feedback_app = typer.Typer(help="confirm or dismiss a flagged bar (analyst feedback, the first label source)")
+feedback_app = typer.Typer(
+    help="confirm or dismiss a flagged bar (analyst feedback, the first label source)", rich_markup_mode=None
+)
 
 
 def register(app: typer.Typer) -> None:

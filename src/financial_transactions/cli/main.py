@@ -32,6 +32,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    # click's plain help: at 80 columns (or piped) rich's option panel cut option names
+    # (`--reference-versi…`) and labelled flags `<bool>`; click wraps the text and keeps every name
+    rich_markup_mode=None,
 )
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
+from financial_transactions.cli.tables import JSON, out, show
 
 
 def register(app: typer.Typer) -> None:
@@ -49,6 +50,7 @@ def drift(
         "--record/--no-record",
         help="write monitoring rows and send alerts (default: only with --trigger; --no-trigger is a diagnostic run)",
     ),
+    as_json: bool = JSON,
 ) -> None:
     """PSI/JS per feature, the champion's performance, and the retraining trigger's decision."""
     from financial_transactions.monitoring.cycle import (
@@ -58,7 +60,7 @@ def drift(
         replay_window,
         run_cycle,
     )
-    from financial_transactions.monitoring.render import print_cycle
+    from financial_transactions.monitoring.render import drift_table, print_decisions
 
     platform = platform_from_ctx(ctx)
     try:
@@ -86,9 +88,10 @@ def drift(
     except (ValueError, LookupError) as exc:
         err_console.print(f"[bold red]drift:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
-    print_cycle(console, cycle)
+    show([drift_table(cycle.drift)], as_json)
+    print_decisions(out(as_json), cycle)
     if not keep:
-        console.print("[dim]diagnostic run: nothing recorded, no alert sent (--record to keep it)[/]")
+        out(as_json).print("[dim]diagnostic run: nothing recorded, no alert sent (--record to keep it)[/]")
 
 
 def rollback(

@@ -55,11 +55,13 @@ def dashboard(
 def report(
     ctx: typer.Context,
     out_dir: Path | None = typer.Option(
-        None, "--out-dir", help="default: ./reports (the reports volume on Databricks)"
+        None,
+        "--out-dir",
+        help="default: the lakehouse's reports volume (<lakehouse root>/Volumes/<catalog>/<schema>/reports)",
     ),
     report_date: str | None = typer.Option(None, "--date", help="date in the file name, YYYY-MM-DD (default: today)"),
 ) -> None:
-    """Write reports/<date>-decision-report.md with PNG charts, from the tables."""
+    """Write <date>-decision-report.md with PNG charts, from the tables, into the lakehouse's reports volume."""
     from financial_transactions.reporting.report import default_reports_dir, write_report
 
     platform = platform_from_ctx(ctx)

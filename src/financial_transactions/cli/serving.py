@@ -12,7 +12,9 @@ from rich.table import Table
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
 
 endpoint_app = typer.Typer(
-    help="Databricks Model Serving endpoint of the UC champion (databricks-sdk unified auth).", no_args_is_help=True
+    help="Databricks Model Serving endpoint of the UC champion (databricks-sdk unified auth).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from rich.markup import escape
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
+from financial_transactions.cli.tables import JSON, Column, DataTable, show
 
 
 def register(app: typer.Typer) -> None:
@@ -15,13 +19,11 @@ def register(app: typer.Typer) -> None:
 
 def models(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="print JSON (for scripts and pipes)"),
+    as_json: bool = JSON,
 ) -> None:
     """Every registered version: aliases, the gate's decision, metrics and dates (what --to-version can target)."""
     import json
     from datetime import UTC, datetime
-
-    from rich.table import Table
 
     from financial_transactions.models.registry import ModelRegistry, RegistryError
     from financial_transactions.monitoring.rollback import gate_decision_of
@@ -40,28 +42,34 @@ def models(
         for key in ("created", "updated"):
             ms = row.pop(f"{key}_ms")
             row[key] = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds") if ms else None
-    if as_json:
-        print(json.dumps({"model": registry.name, "versions": rows}, indent=2, default=str))
+    table = DataTable(
+        "versions",
+        [
+            Column("version", "version", ident=True, justify="right", fmt=lambda r: f"v{r['version']}"),
+            Column("aliases", "aliases", fmt=lambda r: escape(", ".join(r["aliases"]) or "-")),
+            Column("gate_decision", "gate", wrap=True, fmt=_gate_cell),
+            Column("metrics", "metrics", wrap=True, fmt=_metrics_cell),
+            Column("created", "created", fmt=lambda r: (r["created"] or "-")[:16].replace("T", " ")),
+        ],
+        rows,
+        title=f"{registry.name} · registered versions",
+    )
+    if as_json:  # the model's name beside its versions: a script needs both
+        print(json.dumps({"model": registry.name, "versions": table.records()}, indent=2, default=str))
         return
     if not rows:
         console.print(f"{registry.name}: no registered version yet (`fin-mlops train` registers one)")
         return
-    table = Table(title=f"{registry.name} · registered versions")
-    for col in ("version", "aliases", "gate", "metrics", "created"):
-        table.add_column(col, justify="right" if col == "version" else "left", overflow="fold")  # never truncate
-    for row in rows:
-        metrics = ", ".join(f"{k} {v:.3g}" for k, v in sorted(row["metrics"].items())[:4])
-        gate = row["gate_decision"] or "-"
-        if row["gate_reason"]:
-            gate += f" ({row['gate_reason']})"
-        table.add_row(
-            f"v{row['version']}",
-            ", ".join(row["aliases"]) or "-",
-            gate,
-            metrics or "-",
-            (row["created"] or "-")[:16].replace("T", " "),
-        )
-    console.print(table)
+    show([table], as_json)
+
+
+def _gate_cell(row: dict[str, Any]) -> str:
+    gate = row["gate_decision"] or "-"
+    return escape(f"{gate} ({row['gate_reason']})" if row["gate_reason"] else gate)
+
+
+def _metrics_cell(row: dict[str, Any]) -> str:
+    return escape(", ".join(f"{k} {v:.3g}" for k, v in sorted(row["metrics"].items())[:4]) or "-")
 
 
 def train(

@@ -1,16 +1,18 @@
-"""Rich tables of a backtest report and of a decision matrix (shared by the CLI and the run stages)."""
+"""The backtest report and the decision matrix as width-adaptive tables (shared by the CLI and the run stages)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-from rich.table import Table
+from rich.markup import escape
 
 from financial_transactions.config.decision import CriterionConfig
 from financial_transactions.decision.backtester import BacktestReport
 from financial_transactions.decision.decision_matrix import BUY, HOLD, INSUFFICIENT, SELL, STRONG_BUY
+from financial_transactions.runtime.tables import Column, DataTable
 
 COLOURS = {STRONG_BUY: "bold green", BUY: "green", HOLD: "yellow", SELL: "red", INSUFFICIENT: "dim"}
 
@@ -25,93 +27,152 @@ def _num(value: Any, fmt: str = "{:.2f}") -> str:
     return "–" if not math.isfinite(f) else fmt.format(f)
 
 
-def backtest_table(report: BacktestReport, criterion: CriterionConfig | None = None) -> Table:
+def _pct(key: str, fmt: str) -> Callable[[dict[str, Any]], str]:
+    return lambda row: _num(row.get(key), fmt)
+
+
+def backtest_table(report: BacktestReport, criterion: CriterionConfig | None = None) -> DataTable:
     """One row per (symbol, strategy); ``criterion`` (the decision's backtest bands) labels the deflated edge."""
     inputs = report.inputs
     title = (
-        f"backtest {report.run_id} · predictions v{inputs.predictions_version} · gold v{inputs.gold_version}"
+        f"backtest {report.run_id} · predictions {_version(inputs.predictions_version)}"
+        f" · gold {_version(inputs.gold_version)}"
         + (f" · model v{inputs.champion}" if inputs.champion is not None else "")
         + (f" · as of {inputs.as_of_timestamp.isoformat()}" if inputs.as_of_timestamp else "")
     )
     n_trials = next((int(r.metrics["n_trials"]) for r in report.results), 0)
-    table = Table(title=title, caption=f"DSR and edge deflated for {n_trials} strategy x symbol trials")
-    for col, justify in (
-        ("symbol", "left"),
-        ("strategy", "left"),
-        ("mode", "left"),
-        ("bars", "right"),
-        ("total", "right"),
-        ("CAGR", "right"),
-        ("vol", "right"),
-        ("Sharpe", "right"),
-        ("± SE", "right"),
-        ("t", "right"),
-        ("PSR", "right"),
-        ("DSR", "right"),
-        ("edge", "right"),
-        ("Sortino", "right"),
-        ("max DD", "right"),
-        ("Calmar", "right"),
-        ("win", "right"),
-        ("trades", "right"),
-        ("exposure", "right"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+
+    def edge(row: dict[str, Any]) -> str:
+        value = row["deflated_edge"]
+        if criterion is None or not isinstance(value, float) or not math.isfinite(value):
+            return _num(value)
+        band = criterion.band_for(value)
+        colour = "green" if band.score >= 4 else "red" if band.score <= 2 else ""
+        return f"[{colour}]{_num(value)} {band.label}[/]" if colour else f"{_num(value)} {band.label}"
+
+    rows = []
     for res in sorted(report.results, key=lambda r: (r.symbol, r.strategy)):
         m = res.metrics
-        edge = m["deflated_edge"]
-        label = ""
-        if criterion is not None and isinstance(edge, float) and math.isfinite(edge):
-            band = criterion.band_for(edge)
-            colour = "green" if band.score >= 4 else "red" if band.score <= 2 else ""
-            label = f"[{colour}]{_num(edge)} {band.label}[/]" if colour else f"{_num(edge)} {band.label}"
-        table.add_row(
-            res.symbol,
-            res.strategy,
-            res.mode,
-            str(res.n_bars),
-            _num(m["total_return"], "{:+.2%}"),
-            _num(m["cagr"], "{:+.1%}"),
-            _num(m["annual_volatility"], "{:.1%}"),
-            _num(m["sharpe"]),
-            _num(m["sharpe_se"]),
-            _num(m["sharpe_tstat"]),
-            _num(m["psr"]),
-            _num(m["dsr"]),
-            label or _num(edge),
-            _num(m["sortino"]),
-            _num(m["max_drawdown"], "{:.2%}"),
-            _num(m["calmar"]),
-            _num(m["win_rate"], "{:.0%}"),
-            str(m["n_trades"]),
-            _num(m["exposure"], "{:.0%}"),
+        rows.append(
+            {
+                "symbol": res.symbol,
+                "strategy": res.strategy,
+                "mode": res.mode,
+                "bars": int(res.n_bars),
+                **{key: _float(m.get(key)) for key in _BACKTEST_METRICS},
+                "n_trades": int(m["n_trades"]),
+            }
         )
-    return table
+    columns = [
+        Column("symbol", "symbol", ident=True, style="bold"),
+        Column("strategy", "strategy", ident=True),
+        Column("mode", "mode"),
+        Column("bars", "bars", justify="right"),
+        Column("total_return", "total", justify="right", fmt=_pct("total_return", "{:+.2%}")),
+        Column("cagr", "CAGR", justify="right", fmt=_pct("cagr", "{:+.1%}")),
+        Column("annual_volatility", "vol", justify="right", fmt=_pct("annual_volatility", "{:.1%}")),
+        Column("sharpe", "Sharpe", short="Shp", justify="right", fmt=_pct("sharpe", "{:.2f}")),
+        Column("sharpe_se", "± SE", justify="right", fmt=_pct("sharpe_se", "{:.2f}")),
+        Column("sharpe_tstat", "t", justify="right", fmt=_pct("sharpe_tstat", "{:.2f}")),
+        Column("psr", "PSR", justify="right", fmt=_pct("psr", "{:.2f}")),
+        Column("dsr", "DSR", justify="right", fmt=_pct("dsr", "{:.2f}")),
+        Column("deflated_edge", "edge", justify="right", fmt=edge),
+        Column("sortino", "Sortino", short="Sor", justify="right", fmt=_pct("sortino", "{:.2f}")),
+        Column("max_drawdown", "max DD", short="DD", justify="right", fmt=_pct("max_drawdown", "{:.2%}")),
+        Column("calmar", "Calmar", short="Cal", justify="right", fmt=_pct("calmar", "{:.2f}")),
+        Column("win_rate", "win", justify="right", fmt=_pct("win_rate", "{:.0%}")),
+        Column("n_trades", "trades", short="#tr", justify="right"),
+        Column("exposure", "exposure", short="exp", justify="right", fmt=_pct("exposure", "{:.0%}")),
+    ]
+    return DataTable(
+        "backtest",
+        columns,
+        rows,
+        title=title,
+        caption=f"DSR and edge deflated for {n_trials} strategy x symbol trials",
+    )
 
 
-def decision_table(matrix: pd.DataFrame, criteria: list[str]) -> Table:
+#: The metrics the backtest table shows, by their ``performance`` names.
+_BACKTEST_METRICS = (
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "sharpe",
+    "sharpe_se",
+    "sharpe_tstat",
+    "psr",
+    "dsr",
+    "deflated_edge",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "win_rate",
+    "exposure",
+)
+
+
+def _styled(text: str, style: str | None) -> str:
+    return f"[{style}]{escape(text)}[/]" if style else escape(text)
+
+
+def _version(value: int | str | None) -> str:
+    """``v3``, or ``none`` when the table does not exist yet (never ``vNone``)."""
+    return "none" if value is None else f"v{value}"
+
+
+def _float(value: Any) -> float | None:
+    """A metric as a float, or None when it is missing or not finite (JSON has no NaN)."""
+    if value is None or value is pd.NA:
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def decision_table(matrix: pd.DataFrame, criteria: list[str]) -> DataTable:
     """Ranked rows: recommendation, score, each criterion's score and label, and the one-sentence reason."""
-    table = Table(title="decision matrix", caption="risk criteria (volatility, model, drift) only lower a score")
-    table.add_column("rank", justify="right")
-    table.add_column("symbol", style="bold")
-    table.add_column("recommendation")
-    table.add_column("score", justify="right")
-    for name in criteria:
-        table.add_column(name, justify="center")
-    table.add_column("why")
+    rows = []
     for rec in matrix.to_dict("records"):
-        colour = COLOURS.get(str(rec["recommendation"]), "")
-        cells = []
+        row: dict[str, Any] = {
+            "rank": None if (rank := _float(rec.get("rank"))) is None else int(rank),
+            "symbol": str(rec["symbol"]),
+            "recommendation": str(rec["recommendation"]),
+            "final_score": _float(rec.get("final_score")),
+        }
         for name in criteria:
-            score = rec.get(f"{name}_score")
-            missing = score is None or pd.isna(score)
-            cells.append("[dim]missing[/]" if missing else f"{int(score or 0)} {rec[f'{name}_label']}")
-        table.add_row(
-            _num(rec.get("rank"), "{:.0f}"),
-            str(rec["symbol"]),
-            f"[{colour}]{rec['recommendation']}[/]",
-            _num(rec.get("final_score")),
-            *cells,
-            str(rec.get("explanation") or ""),
-        )
-    return table
+            score = _float(rec.get(f"{name}_score"))
+            row[f"{name}_score"] = None if score is None else int(score)
+            row[f"{name}_label"] = None if score is None else str(rec.get(f"{name}_label"))
+        row["explanation"] = str(rec.get("explanation") or "")
+        rows.append(row)
+
+    def criterion(name: str) -> Callable[[dict[str, Any]], str]:
+        def cell(row: dict[str, Any]) -> str:
+            score = row[f"{name}_score"]
+            return "[dim]missing[/]" if score is None else f"{score} {escape(str(row[f'{name}_label']))}"
+
+        return cell
+
+    columns = [
+        Column("rank", "rank", short="#", justify="right"),
+        Column("symbol", "symbol", ident=True, style="bold"),
+        Column(
+            "recommendation",
+            "recommendation",
+            short="rec",
+            fmt=lambda row: _styled(row["recommendation"], COLOURS.get(row["recommendation"])),
+        ),
+        Column("final_score", "score", justify="right", fmt=lambda row: _num(row["final_score"])),
+        *[Column(f"{name}_score", name, justify="center", fmt=criterion(name)) for name in criteria],
+        Column("explanation", "why", wrap=True),
+    ]
+    return DataTable(
+        "decision_matrix",
+        columns,
+        rows,
+        title="decision matrix",
+        caption="risk criteria (volatility, model, drift) only lower a score",
+    )

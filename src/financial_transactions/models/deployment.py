@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from financial_transactions.models.champion_challenger import ChampionChallenger, GateDecision
+from financial_transactions.models.pyfunc import aliases_text, model_inputs
 from financial_transactions.models.registry import CHAMPION, ModelRegistry, RegistryError
 from financial_transactions.runtime import Platform
 from financial_transactions.runtime.serving_endpoint import ServingError, ServingUpdate
@@ -61,7 +62,7 @@ class DeployOutcome:
     def describe(self) -> str:
         text = (
             f"champion version {self.champion_version} loads and scored {self.smoke_rows} holdout rows "
-            f"(finite scores, labels 0/1, version-stamped); aliases {self.aliases}"
+            f"(finite scores, labels 0/1, version-stamped); aliases {aliases_text(self.aliases)}"
         )
         if self.serving is not None:
             text += f"\nserving: {self.serving.detail}"
@@ -118,7 +119,7 @@ def deploy_champion(
     except RegistryError as exc:
         raise DeploymentError(str(exc)) from exc
     sample = holdout.head(smoke_rows)
-    out = pd.DataFrame(model.predict(sample))
+    out = pd.DataFrame(model.predict(model_inputs(model, sample)))
     problems = []
     if len(out) != len(sample):
         problems.append(f"{len(out)} outputs for {len(sample)} rows")

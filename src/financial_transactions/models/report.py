@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from financial_transactions.models.champion_challenger import GateDecision
+from financial_transactions.models.pyfunc import aliases_text
 from financial_transactions.models.tournament import TournamentResult
 from financial_transactions.models.training import TrainingOutcome
 from financial_transactions.models.validator import ValidationReport
@@ -78,7 +79,7 @@ def decision_panel(decision: GateDecision, model_name: str) -> Panel:
         f"reason: {decision.reason}",
     ]
     lines += gate_figures(decision)
-    lines.append(f"aliases now: {decision.state_after}")
+    lines.append(f"aliases now: {aliases_text(decision.state_after)}")
     return Panel("\n".join(lines), title="champion / challenger gate", border_style=colour)
 
 

@@ -98,6 +98,7 @@ from financial_transactions.features.labels import (
 )
 from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.models.metrics import bootstrap_average_precision
+from financial_transactions.models.pyfunc import model_inputs
 from financial_transactions.models.registry import CHAMPION, ModelRegistry
 from financial_transactions.runtime import Platform
 
@@ -543,7 +544,8 @@ class PerformanceMonitor:
         registry = ModelRegistry.from_platform(self.platform)
         version, model = registry.load_alias(CHAMPION)
         rows = labelled.reset_index(drop=True)
-        predictions = pd.DataFrame(model.predict(rows.drop(columns=[c for c in LABEL_COLUMNS if c in rows.columns])))
+        features = rows.drop(columns=[c for c in LABEL_COLUMNS if c in rows.columns])
+        predictions = pd.DataFrame(model.predict(model_inputs(model, features)))  # only its inputs: no MLflow warning
         if len(predictions) != len(rows):
             raise ValueError(f"champion v{version} returned {len(predictions)} predictions for {len(rows)} rows")
         scored = pd.DataFrame(

@@ -3,45 +3,81 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from financial_transactions.monitoring.cycle import MonitoringCycle
 from financial_transactions.monitoring.drift_detector import DriftReport
+from financial_transactions.runtime.tables import Column, DataTable
 
 _STATUS_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", "insufficient_data": "dim"}
 
 
-def drift_table(report: DriftReport) -> Table:
+def drift_table(report: DriftReport) -> DataTable:
+    """One row per feature, the most drifted first; ``*`` marks a critical feature."""
     cfg = report.config
     title = f"drift run {report.run_id[:12]}"
     if report.reference is not None and report.current is not None:
         title += f": {report.reference.label} -> {report.current.label}"
-    table = Table(title=title)
-    table.add_column("feature", style="bold")
-    table.add_column("kind")
-    table.add_column(f"PSI (warn {cfg.psi_warn:g} / alert {cfg.psi_alert:g})", justify="right")
-    table.add_column(f"JS (warn {cfg.js_warn:g} / alert {cfg.js_alert:g})", justify="right")
-    table.add_column("bins", justify="right")
-    table.add_column("missing ref/cur", justify="right")
-    table.add_column("status")
-    for f in sorted(report.features, key=lambda x: -(x.psi if x.psi is not None else -1.0)):
-        style = _STATUS_STYLE[f.status]
-        name = f"{f.feature} *" if f.critical else f.feature
-        table.add_row(
-            name,
-            f.kind,
-            "-" if f.psi is None else f"{f.psi:.4f}",
-            "-" if f.js is None else f"{f.js:.4f}",
-            str(f.bins),
-            f"{f.reference_missing}/{f.current_missing}",
-            f"[{style}]{f.status}[/]",
-        )
-    return table
+    rows = [
+        {
+            "feature": f.feature,
+            "critical": bool(f.critical),
+            "kind": f.kind,
+            "psi": f.psi,
+            "js": f.js,
+            "bins": f.bins,
+            "reference_missing": f.reference_missing,
+            "current_missing": f.current_missing,
+            "status": f.status,
+        }
+        for f in sorted(report.features, key=lambda x: -(x.psi if x.psi is not None else -1.0))
+    ]
+    columns = [
+        Column(
+            "feature",
+            "feature",
+            ident=True,
+            style="bold",
+            fmt=lambda r: escape(r["feature"]) + (" *" if r["critical"] else ""),
+        ),
+        Column("kind", "kind"),
+        Column(
+            "psi",
+            f"PSI (warn {cfg.psi_warn:g} / alert {cfg.psi_alert:g})",
+            short="PSI",
+            justify="right",
+            fmt=lambda r: "-" if r["psi"] is None else f"{r['psi']:.4f}",
+        ),
+        Column(
+            "js",
+            f"JS (warn {cfg.js_warn:g} / alert {cfg.js_alert:g})",
+            short="JS",
+            justify="right",
+            fmt=lambda r: "-" if r["js"] is None else f"{r['js']:.4f}",
+        ),
+        Column("bins", "bins", justify="right"),
+        Column(
+            "reference_missing",
+            "missing ref/cur",
+            short="miss",
+            justify="right",
+            fmt=lambda r: f"{r['reference_missing']}/{r['current_missing']}",
+        ),
+        Column("status", "status", fmt=lambda r: f"[{_STATUS_STYLE.get(r['status'], 'white')}]{r['status']}[/]"),
+    ]
+    caption = "* critical feature" if any(r["critical"] for r in rows) else None
+    return DataTable("drift", columns, rows, title=title, caption=caption)
 
 
 def print_cycle(console: Console, cycle: MonitoringCycle) -> None:
+    """The drift table, then the cycle's decisions in words."""
+    console.print(drift_table(cycle.drift))
+    print_decisions(console, cycle)
+
+
+def print_decisions(console: Console, cycle: MonitoringCycle) -> None:
+    """The drift decision, the champion's performance, the trigger, the launch and the alerts."""
     report = cycle.drift
-    console.print(drift_table(report))
     colour = "red" if report.drift_detected else "green"
     console.print(f"[bold]drift decision:[/] [{colour}]{report.overall}[/] - {report.reason}")
     if cycle.performance is not None:

@@ -32,7 +32,7 @@ class ReportResult:
 
 
 def default_reports_dir(platform: Platform) -> Path:
-    """``./reports`` (of the working directory) locally; the ``reports`` volume on Databricks."""
+    """The ``reports`` volume of the platform's lakehouse (follows ``--lakehouse-root``; a UC volume on Databricks)."""
     return platform.reports_dir
 
 

@@ -42,7 +42,7 @@ def publish(
     max_bars_per_symbol: int = 2000,
     site_dir: Path | None = None,
 ) -> Published:
-    """Dashboard export (exports volume by default) + decision report (reports volume / ./reports)."""
+    """Dashboard export (exports volume by default) + decision report (the reports volume of the lakehouse)."""
     result = export_dashboard(platform, out_dir=out_dir, max_bars_per_symbol=max_bars_per_symbol, site_dir=site_dir)
     written = None
     if report:

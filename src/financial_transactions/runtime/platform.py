@@ -82,8 +82,13 @@ class Platform:
 
     @property
     def reports_dir(self) -> Path:
-        """Where the markdown decision report goes: ``./reports`` locally, the reports volume on Databricks."""
-        return self.runtime.reports_dir(self.paths)
+        """Where the markdown decision report goes: the ``reports`` volume of this lakehouse.
+
+        Locally ``<lakehouse root>/Volumes/<catalog>/<schema>/reports``, so a report follows
+        ``--lakehouse-root`` like every other output (it used to land in ``./reports`` whatever
+        the root); on Databricks the UC volume, since a job's working directory is gone when it ends.
+        """
+        return self.paths.reports
 
     def secret(self, ref: CredentialRef) -> str | None:
         """``ref`` resolved: its environment variable, then this platform's secret store."""
