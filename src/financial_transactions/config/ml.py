@@ -80,12 +80,59 @@ class FeaturesConfig(StrictModel):
         )
 
 
-class LabelsConfig(StrictModel):
-    source: Literal["ground_truth", "rule", "auto"] = Field(
-        default="auto",
-        description="auto: ground truth for the symbols and times a replay's ground truth covers, the rule "
-        "elsewhere; ground_truth: covered bars only; rule: the rule everywhere",
+InjectedType = Literal["price_spike", "volume_burst", "wash_trade", "stale_price"]
+
+
+class InjectionConfig(StrictModel):
+    """Labelled anomalies injected into a *copy* of the real trades, for training and evaluation only.
+
+    Real feeds carry no anomaly labels; injected ones give the tournament, the gate and the
+    performance monitor a ground truth on real market microstructure. Injected trades never
+    reach silver_trades, the backtest or a decision (see :mod:`financial_transactions.features.injection`).
+    """
+
+    enabled: bool = Field(
+        default=False,
+        description="inject labelled anomalies into a copy of silver's trades for the bars no analyst verdict or "
+        "replay ground truth labels (labels.source auto or injected)",
     )
+    seed: int = Field(default=20_240_601, ge=0, le=2**32 - 1, description="same seed and trades, same injections")
+    rate: float = Field(
+        default=0.02,
+        gt=0.0,
+        le=0.2,
+        description="share of each symbol's eligible bars that get one injected anomaly (types balanced)",
+    )
+    subtlety: float = Field(
+        default=0.65,
+        ge=0.0,
+        le=1.0,
+        description="share of injected anomalies sized like normal trading (3-8 sigma spikes, 2-5x bursts, 3-8-print "
+        "wash groups, 1-2-bar unpadded stale runs); 0 = every one is blatant",
+    )
+    types: list[InjectedType] = Field(
+        default=["price_spike", "volume_burst", "wash_trade", "stale_price"],
+        min_length=1,
+        max_length=4,
+        description="anomaly types to inject",
+    )
+
+    @field_validator("types")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"types lists an anomaly type twice: {value}")
+        return value
+
+
+class LabelsConfig(StrictModel):
+    source: Literal["ground_truth", "injected", "rule", "auto"] = Field(
+        default="auto",
+        description="per bar, analyst feedback first, then: auto: the replay's ground truth where it covers the bar, "
+        "injected anomalies where labels.injection is enabled, the rule elsewhere; ground_truth: covered bars "
+        "only; injected: injected bars only; rule: the rule everywhere",
+    )
+    injection: InjectionConfig = InjectionConfig()
     rule_forward_bars: int = Field(
         default=5, ge=1, le=1000, description="k: the rule compares a bar with the k bars before and after it"
     )

@@ -1,9 +1,18 @@
 """The anomaly label of a gold bar, and why it cannot leak the model's inputs.
 
-Two rules label a bar; ``labels.source`` picks them *per bar*, by ground-truth coverage
-(``auto``: ground truth where the replay's ground truth covers the bar, the rule elsewhere;
-``ground_truth``: covered bars only, the others stay unlabelled; ``rule``: the rule
-everywhere). The ``label_source`` column says which one labelled each row.
+Four sources label a bar, in this order of precedence *per bar*: analyst **feedback**
+(the latest verdict on the bar), the replay's **ground truth** where its coverage covers
+the bar, **injected** anomalies (:mod:`.injection`: labelled anomalies injected into a copy
+of the real trades, where ``labels.injection`` is enabled and no higher source labels the
+bar) and the **rule**. ``labels.source`` picks the sources below feedback: ``auto`` all of
+them in that order; ``ground_truth`` or ``injected`` that source only (other bars stay
+unlabelled); ``rule`` the rule everywhere. The ``label_source`` column says which one
+labelled each row (``feedback``, ``ground_truth``, ``injected``, ``rule``).
+
+**Injected** (``injected``). A bar of a symbol the injection ran on (its coverage: the
+symbol's first to last trade) is anomalous when it holds an injected or altered trade and
+normal otherwise; ``anomaly_types`` lists the injected kinds. Injection never targets a bar
+that feedback or ground truth labels, so no two sources disagree about a bar's trades.
 
 **Ground truth** (``ground_truth``). The market replay injects anomalies and writes the
 trades it tampered with to ``<landing>/_ground_truth/<window>/anomalies.ndjson``
@@ -66,7 +75,9 @@ ANOMALY_TYPES = ("price_spike", "volume_burst", "wash_trade", "stale_price")
 LABEL_COLUMN = "label"
 LABEL_SOURCE_COLUMN = "label_source"
 LABEL_COLUMNS = [LABEL_COLUMN, "anomaly_types", LABEL_SOURCE_COLUMN]
-GROUND_TRUTH, RULE, FEEDBACK = "ground_truth", "rule", "feedback"
+GROUND_TRUTH, RULE, FEEDBACK, INJECTED = "ground_truth", "rule", "feedback", "injected"
+#: Label sources, highest precedence first.
+LABEL_SOURCES = (FEEDBACK, GROUND_TRUTH, INJECTED, RULE)
 _TRUTH_COLUMNS = ["window", "source", "symbol", "ts", "price", "volume", "anomaly_type"]
 _COVERAGE_COLUMNS = ["window", "symbol", "start", "end"]
 _IQR_TO_STD = 1.349  # interquartile range of a standard normal
@@ -84,6 +95,7 @@ class LabelReport:
     positives: int = 0
     unlabelled: int = 0  # rule: bars without k bars of context or a scale; ground_truth-only: uncovered bars
     truth_trades: int = 0
+    injected_trades: int = 0  # injected or altered trades in the copy the injected labels come from
     truth_unmatched: int = 0  # ground-truth trades whose bar is not in gold (e.g. quarantined)
     by_type: dict[str, int] = field(default_factory=dict)
     by_source: dict[str, int] = field(default_factory=dict)  # labelled rows per label_source
@@ -94,6 +106,7 @@ class LabelReport:
             "label_source": self.source,
             "labelled_bars": self.labelled,
             "ground_truth_bars": self.by_source.get(GROUND_TRUTH, 0),
+            "injected_bars": self.by_source.get(INJECTED, 0),
             "rule_bars": self.by_source.get(RULE, 0),
             "feedback_bars": self.by_source.get(FEEDBACK, 0),
             "positive_bars": self.positives,
@@ -325,52 +338,73 @@ def label_bars(
     truth: pd.DataFrame | None,
     coverage: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
+    injected: pd.DataFrame | None = None,
+    injected_coverage: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, LabelReport]:
-    """Label every gold row by the rule ``labels_cfg.source`` picks *for that row* (see the module doc).
+    """Label every gold row by the highest-precedence source that labels it (see the module doc).
 
     Returns the labelled rows sorted by (symbol, bar_start), with ``label``,
-    ``anomaly_types`` and ``label_source``; rows no rule could label are dropped and
-    counted in ``unlabelled``. ``source="ground_truth"`` with nothing covered raises.
-    ``feedback`` (latest analyst verdict per ``(symbol, bar_start)``, see
-    :mod:`financial_transactions.features.feedback`) outranks every other source: a
-    confirmed bar is 1, a dismissed bar 0, ``label_source`` is ``feedback``, and the
-    bar is kept even where no other rule could judge it.
+    ``anomaly_types`` and ``label_source``; rows no source could label are dropped and
+    counted in ``unlabelled``. ``source="ground_truth"`` with nothing covered raises, and
+    so does ``source="injected"`` without injected coverage. ``feedback`` (latest analyst
+    verdict per ``(symbol, bar_start)``, see :mod:`financial_transactions.features.feedback`)
+    outranks every other source: a confirmed bar is 1, a dismissed bar 0, ``label_source``
+    is ``feedback``, and the bar is kept even where no other source could judge it.
+    ``injected`` / ``injected_coverage`` are an :class:`~financial_transactions.features.injection.Injection`'s
+    ``events`` and ``coverage`` (same shape as ``truth`` / ``coverage``); ``gold`` is then
+    the gold of the injected copy.
     """
     source = labels_cfg.source
     bar_interval = (features_cfg or FeaturesConfig()).bar_interval
     ordered = gold.sort_values(["symbol", "bar_start"], kind="stable").reset_index(drop=True)
     report = LabelReport(source=source, rows=len(ordered))
+    n = len(ordered)
+    label = np.full(n, np.nan)
+    sources = np.full(n, RULE, dtype=object)
+    types = np.full(n, "", dtype=object)
+    taken = np.zeros(n, dtype=bool)  # labelled by a higher-precedence source than the one at hand
+
     has_truth = truth is not None and not truth.empty
-    if source == RULE or not (has_truth or (coverage is not None and not coverage.empty)):
-        if source == GROUND_TRUTH:
-            raise ValueError("labels.source is ground_truth but no ground-truth anomalies or coverage were found")
-        truth_rows = np.zeros(len(ordered), dtype=bool)
-        labelled = ordered.copy()
-        labelled["anomaly_types"] = ""
-    else:
-        labelled, gt_report = ground_truth_labels(
-            ordered, truth if truth is not None else pd.DataFrame(columns=_TRUTH_COLUMNS), bar_interval
-        )
+    has_coverage = coverage is not None and not coverage.empty
+    if source == GROUND_TRUTH and not (has_truth or has_coverage):
+        raise ValueError("labels.source is ground_truth but no ground-truth anomalies or coverage were found")
+    if source in (GROUND_TRUTH, "auto") and (has_truth or has_coverage):
+        rows, truth_label, truth_types, gt_report = _listed_labels(ordered, truth, coverage, bar_interval)
         report.truth_trades, report.truth_unmatched = gt_report.truth_trades, gt_report.truth_unmatched
-        truth_rows = covered_bars(labelled, coverage, bar_interval) | (labelled[LABEL_COLUMN].to_numpy() == 1)
-        if source == GROUND_TRUTH and not truth_rows.any():
+        if source == GROUND_TRUTH and not rows.any():
             raise ValueError("labels.source is ground_truth but the ground truth covers no gold bar")
-    label = np.full(len(labelled), np.nan)
-    if truth_rows.any():
-        label[truth_rows] = labelled[LABEL_COLUMN].to_numpy()[truth_rows]
-    if source != GROUND_TRUTH and not truth_rows.all():
-        flags = _rule_flags_by_symbol(labelled, labels_cfg)
-        label[~truth_rows] = flags[~truth_rows]
-    sources = np.where(truth_rows, GROUND_TRUTH, RULE).astype(object)
-    reviewed, verdict = _feedback_rows(labelled, feedback)
+        _take(rows & ~taken, label, sources, types, taken, truth_label, truth_types, GROUND_TRUTH)
+
+    has_injected = (injected is not None and not injected.empty) or (
+        injected_coverage is not None and not injected_coverage.empty
+    )
+    if source == INJECTED and not has_injected:
+        raise ValueError(
+            "labels.source is injected but nothing was injected: enable labels.injection (and check that silver "
+            "holds trades for bars no analyst verdict or ground truth labels)"
+        )
+    if source in (INJECTED, "auto") and has_injected:
+        rows, inj_label, inj_types, inj_report = _listed_labels(ordered, injected, injected_coverage, bar_interval)
+        report.injected_trades = inj_report.truth_trades
+        _take(rows & ~taken, label, sources, types, taken, inj_label, inj_types, INJECTED)
+
+    if source in (RULE, "auto") and not taken.all():
+        rest = ~taken
+        flags = _rule_flags_by_symbol(ordered, labels_cfg)
+        label[rest] = flags[rest]
+        sources[rest] = RULE
+        types[rest & (flags == 1)] = RULE
+
+    reviewed, verdict = _feedback_rows(ordered, feedback)
     label[reviewed] = verdict[reviewed]
     sources[reviewed] = FEEDBACK
+    types[reviewed] = np.where(verdict[reviewed] == 1, FEEDBACK, "")
+
     keep = ~np.isnan(label)
+    labelled = ordered.copy()
+    labelled["anomaly_types"] = types
     labelled[LABEL_COLUMN] = np.nan_to_num(label, nan=0.0).astype(np.int64)
     labelled[LABEL_SOURCE_COLUMN] = sources
-    rule_positive = (sources == RULE) & (labelled[LABEL_COLUMN].to_numpy() == 1)
-    types = np.where(rule_positive, RULE, labelled["anomaly_types"].to_numpy())
-    labelled["anomaly_types"] = np.where(reviewed, np.where(verdict == 1, FEEDBACK, ""), types)
     out = labelled.loc[keep].reset_index(drop=True)
     report.unlabelled = int((~keep).sum())
     report.labelled = len(out)
@@ -381,11 +415,43 @@ def label_bars(
     elif report.by_source:
         report.source = "mixed"
     report.by_type = {}
-    if report.by_source.get(GROUND_TRUTH):
-        report.by_type.update(_types(out[out[LABEL_SOURCE_COLUMN] == GROUND_TRUTH]))
+    for listed in (GROUND_TRUTH, INJECTED):
+        if report.by_source.get(listed):
+            counts = _types(out[out[LABEL_SOURCE_COLUMN] == listed])
+            for kind, count in counts.items():
+                report.by_type[kind] = report.by_type.get(kind, 0) + count
     if report.by_source.get(RULE):
-        report.by_type[RULE] = int(rule_positive[keep].sum())
+        report.by_type[RULE] = int(((out[LABEL_SOURCE_COLUMN] == RULE) & (out[LABEL_COLUMN] == 1)).sum())
     return out, report
+
+
+def _listed_labels(
+    ordered: pd.DataFrame, listed: pd.DataFrame | None, coverage: pd.DataFrame | None, bar_interval: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, LabelReport]:
+    """A source of listed anomalous trades (ground truth, injection) on ``ordered``: the rows it labels
+    (covered, or holding a listed trade), their 0/1 label and anomaly types, and its report."""
+    frame = listed if listed is not None else pd.DataFrame(columns=_TRUTH_COLUMNS)
+    merged, report = ground_truth_labels(ordered, frame, bar_interval)
+    positive = merged[LABEL_COLUMN].to_numpy() == 1
+    rows = covered_bars(merged, coverage, bar_interval) | positive
+    return rows, positive.astype(np.float64), merged["anomaly_types"].to_numpy(dtype=object), report
+
+
+def _take(
+    rows: np.ndarray,
+    label: np.ndarray,
+    sources: np.ndarray,
+    types: np.ndarray,
+    taken: np.ndarray,
+    values: np.ndarray,
+    kinds: np.ndarray,
+    name: str,
+) -> None:
+    """Give ``rows`` the label of source ``name`` (in place)."""
+    label[rows] = values[rows]
+    sources[rows] = name
+    types[rows] = kinds[rows]
+    taken |= rows
 
 
 def _feedback_rows(bars: pd.DataFrame, feedback: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
