@@ -30,7 +30,12 @@ SENTIMENT = {
 def test_raw_criteria_come_from_platform_tables(tmp_path: Path, config: ProjectConfig) -> None:
     criteria = {**config.decision.model_dump()["criteria"], "sentiment": SENTIMENT}
     decision = DecisionConfig.model_validate(
-        {**config.decision.model_dump(), "criteria": criteria, "sentiment_table": "signals.sentiment"}
+        {
+            **config.decision.model_dump(),
+            "criteria": criteria,
+            "sentiment_table": "signals.sentiment",
+            "regime": {"window_bars": 20, "history_windows": 5, "min_history_windows": 3},  # 200 bars a symbol
+        }
     )
     cfg = config.model_copy(update={"decision": decision})
     platform = Platform.create(cfg, lakehouse_root=tmp_path / "lake")
@@ -83,8 +88,10 @@ def test_raw_criteria_come_from_platform_tables(tmp_path: Path, config: ProjectC
         trend = (np.sign(last["sma_10"] - last["sma_30"]) + np.sign(last["macd_hist"])) / 2
         assert raw.loc[symbol, "trend"] == trend
         assert raw.loc[symbol, "momentum"] == pytest.approx(last["rsi"])
-        natr = bars["natr"].dropna().tail(cfg.decision.lookback_bars)
-        assert raw.loc[symbol, "volatility"] == pytest.approx((natr <= last["natr"]).mean())
+        # volatility: the last 20 bars' mean ATR% ranked among the 5 windows of 20 before them
+        natr = bars["natr"].dropna().to_numpy()
+        windows = natr[-120:-20].reshape(5, 20).mean(axis=1)
+        assert raw.loc[symbol, "volatility"] == pytest.approx((windows <= natr[-20:].mean()).mean())
         # the backtest criterion is the deflated edge, never the raw Sharpe
         chosen = next(r for r in report.results if r.symbol == symbol and r.strategy == "sma_cross")
         assert raw.loc[symbol, "backtest"] == pytest.approx(chosen.metrics["deflated_edge"])

@@ -71,7 +71,12 @@ def test_stages_run_in_order(lake: tuple[Platform, pd.DataFrame, int]) -> None:
     assert decide.summary["symbols"] == len(platform.config.symbols.all)
     stored = platform.store.read(platform.config.table("backtest_results"))
     newest = stored[stored["created_at"] == stored["created_at"].max()]  # the rows of this backtest run
-    assert len(newest) == backtest.summary["results"] and newest["run_id"].nunique() == 1 and newest["run_id"].iloc[0]
+    assert backtest.summary["benchmarks"] == 2  # buy-and-hold of each symbol, over the same bars
+    assert (
+        len(newest) == backtest.summary["results"] + backtest.summary["benchmarks"]
+        and newest["run_id"].nunique() == 1
+        and newest["run_id"].iloc[0]
+    )
     text = ctx.console.export_text()
     assert "decision matrix" in text and "AAPL" in text
 

@@ -120,6 +120,43 @@ def default_criteria() -> dict[CriterionName, CriterionConfig]:
     }
 
 
+class RegimeConfig(StrictModel):
+    """How the volatility criterion judges a symbol's latest bars against its own trailing history.
+
+    The symbol's volatility *now* is the mean ATR% (gold ``natr``) of its last ``window_bars`` bars;
+    its history is the same mean over each of the up to ``history_windows`` complete, non-overlapping
+    windows before that. The raw value is the share of those windows at or below now (a percentile in
+    [0, 1]): after a shift that tripled volatility it is near 1 until the new regime fills the history.
+    """
+
+    window_bars: int = Field(
+        default=240, ge=2, le=1_000_000, description="bars of the current window (240 = 4 hours of 1-min bars)"
+    )
+    history_windows: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        description="trailing windows of window_bars bars the current one is ranked in (30 x 240 = 7200 bars: "
+        "5 days of crypto, about 9 extended equity sessions)",
+    )
+    min_history_windows: int = Field(
+        default=5, ge=1, le=10_000, description="fewer complete history windows -> volatility missing (too new)"
+    )
+
+    @model_validator(mode="after")
+    def _enough(self) -> RegimeConfig:
+        if self.min_history_windows > self.history_windows:
+            raise ValueError(
+                f"min_history_windows ({self.min_history_windows}) exceeds history_windows ({self.history_windows})"
+            )
+        return self
+
+    @property
+    def bars_needed(self) -> int:
+        """Bars read per symbol: the current window and its full history."""
+        return self.window_bars * (self.history_windows + 1)
+
+
 class DecisionConfig(StrictModel):
     """How the decision matrix derives, scores, weights and ranks its criteria."""
 
@@ -139,7 +176,11 @@ class DecisionConfig(StrictModel):
         description="table with symbol, score in [-1, 1] (and optional as_of); schema.table is put in the catalog",
     )
     lookback_bars: int = Field(
-        default=1440, ge=10, le=10_000_000, description="recent bars per symbol used for trend/momentum/volatility"
+        default=1440, ge=10, le=10_000_000, description="recent bars per symbol used for trend/momentum"
+    )
+    regime: RegimeConfig = Field(
+        default_factory=RegimeConfig,
+        description="volatility against the symbol's own trailing history (a percentile), not an absolute band",
     )
     model_window_bars: int = Field(
         default=390, ge=1, le=10_000_000, description="recent champion predictions per symbol for the anomaly rate"
@@ -195,6 +236,14 @@ class BacktestConfig(StrictModel):
     )
     periods_per_year_crypto: int = Field(
         default=365, ge=1, le=1_000_000, description="trading days per year of 24/7 crypto (annualisation)"
+    )
+    cagr_min_years: float = Field(
+        default=1.0,
+        ge=0,
+        le=100,
+        description="CAGR and Calmar are reported only when the bars cover at least this many years (trading "
+        "dates / trading days per year); shorter periods show their total return: a few days compounded to a "
+        "year is noise, not a growth rate",
     )
 
     @model_validator(mode="after")

@@ -24,6 +24,17 @@ Mechanics (one numpy pass per symbol and strategy, no per-bar Python loop):
   √(960/802) ≈ 1.09. A day the data covers only in part counts as a whole day, which
   understates N; the decision statistics (``psr``, ``dsr``, ``deflated_edge``) are per bar
   and do not depend on N at all. Daily bars give 1 bar a day (N = 252 / 365).
+* **benchmark**: every backtested symbol also gets a ``buy_and_hold`` row over exactly the same
+  bars and costs: signal +1 on every bar, so (as for any strategy) the position starts flat on the
+  first bar, goes long from the second and pays one unit of entry turnover; no exit cost (no
+  strategy pays one at the end either). Every row carries ``benchmark_return``, that benchmark's
+  total return, so ``total_return − benchmark_return`` is the strategy's excess over holding the
+  symbol. The benchmark is not one of the ``N_trials`` (nothing was selected from it).
+* **CAGR only when the period supports it**: ``years`` = the trading dates the bars cover
+  (:func:`trading_dates`) / trading days per year (252 equities, 365 crypto). Below
+  ``backtest.cagr_min_years`` (1.0) ``cagr`` and ``calmar`` are null and the total return over
+  the period is the figure to read: compounding six days of minute bars to a year turns a −1%
+  week into about −40% a year (and a bad week into −99.9%), which is noise, not a growth rate.
 * **statistics** (:mod:`.performance`): the Sharpe's standard error and t-statistic, the
   probabilistic Sharpe ratio and the deflated Sharpe ratio with ``N_trials`` = the number of
   (strategy, symbol) backtests of the run (every one is a chance to look lucky), and the
@@ -32,7 +43,8 @@ Mechanics (one numpy pass per symbol and strategy, no per-bar Python loop):
   strategy gets there in well under 5% of runs (``tests/decision/test_backtest_statistics.py``),
   where a raw annualised Sharpe of 1-minute bars is noise with a standard deviation near 8.
 
-Strategies: ``sma_cross`` (+1 when SMA(fast) > SMA(slow), −1 when below), ``macd``
+Strategies: ``buy_and_hold`` (the benchmark, above), ``sma_cross`` (+1 when SMA(fast) > SMA(slow),
+−1 when below), ``macd``
 (+1 when the MACD line is above its signal line, −1 below; 12/26/9 from the features
 config) and ``model`` ("follow the model": long while the champion sees no anomaly in the
 last ``model_cooldown_bars`` bars; after a flagged bar it stands aside (long_flat) or
@@ -62,7 +74,7 @@ import logging
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,6 +102,8 @@ log = logging.getLogger(__name__)
 
 #: Equity curves longer than this are thinned (evenly, keeping first and last point) for the dashboard.
 EQUITY_POINTS_MAX = 5000
+#: The benchmark every symbol is backtested against: long from the first bar's close to the last.
+BENCHMARK = "buy_and_hold"
 
 
 # -- signals ----------------------------------------------------------------------------
@@ -239,12 +253,17 @@ class StrategyResult:
     positions: np.ndarray
     model_versions: str | None = None
     inference: performance.SharpeInference | None = None
+    trading_days: int = 0
+    years: float = math.nan
+    benchmark_return: float = math.nan  # the buy-and-hold total return over the same bars (set by the run)
 
 
 def strategy_signal(
     strategy: str, bars: pd.DataFrame, cfg: BacktestConfig, features: FeaturesConfig, mode: str
 ) -> np.ndarray:
     close = bars["close"].to_numpy(dtype=np.float64)
+    if strategy == BENCHMARK:
+        return np.ones_like(close)
     if strategy == "sma_cross":
         return sma_cross_signal(close, cfg.fast_window, cfg.slow_window)
     if strategy == "macd":
@@ -275,6 +294,11 @@ def backtest_bars(
     per_day, periods = periods_per_year(cfg, asset_class, features.bar_interval, bars["bar_start"])
     inference = performance.sharpe_inference(sim.net[1:], periods, cfg.risk_free_rate)
     metrics = performance.summarize(sim.net[1:], sim.positions[1:], periods, cfg.risk_free_rate, inference=inference)
+    days = trading_dates(bars["bar_start"]) if len(bars) else 0
+    years = period_years(days, asset_class, cfg)
+    if not years >= cfg.cagr_min_years:  # too short to annualise a growth rate (see the module doc)
+        metrics["cagr"] = math.nan
+        metrics["calmar"] = math.nan
     return StrategyResult(
         strategy=strategy,
         symbol=symbol,
@@ -289,6 +313,25 @@ def backtest_bars(
         positions=sim.positions,
         model_versions=_model_versions(bars) if strategy == "model" else None,
         inference=inference,
+        trading_days=days,
+        years=years,
+        benchmark_return=metrics["total_return"] if strategy == BENCHMARK else math.nan,
+    )
+
+
+def period_years(trading_days: int, asset_class: str, cfg: BacktestConfig) -> float:
+    """The years a backtest covers: its trading dates / trading days per year (252 equities, 365 crypto)."""
+    per_year = cfg.periods_per_year_crypto if asset_class == "crypto" else cfg.periods_per_year_equity
+    return trading_days / per_year
+
+
+def cagr_note(years: float, min_years: float) -> str | None:
+    """Why a row has no CAGR (``None`` when it has one): the one line the report and the CLI print."""
+    if years >= min_years:
+        return None
+    return (
+        f"CAGR omitted: the bars cover {years:.3g} years, under backtest.cagr_min_years {min_years:g}; "
+        "read the total return over the period"
     )
 
 
@@ -380,11 +423,13 @@ class BacktestReport:
     inputs: Inputs
     skipped: list[dict[str, str]] = field(default_factory=list)
     version: int | None = None
+    #: One ``buy_and_hold`` result per backtested symbol (not a trial: kept apart from ``results``).
+    benchmarks: list[StrategyResult] = field(default_factory=list)
 
     def frame(self, cfg: BacktestConfig) -> pd.DataFrame:
-        """The ``backtest_results`` rows: provenance, settings, metrics and the equity curve as JSON."""
+        """The ``backtest_results`` rows (benchmarks included): provenance, settings, metrics, equity as JSON."""
         rows = []
-        for res in self.results:
+        for res in [*self.results, *self.benchmarks]:
             keep = thin(len(res.equity))
             rows.append(
                 {
@@ -402,6 +447,9 @@ class BacktestReport:
                     "n_bars": res.n_bars,
                     "bars_per_day": res.bars_per_day,
                     "periods_per_year": res.periods_per_year,
+                    "trading_days": res.trading_days,
+                    "years": _metric(res.years),
+                    "benchmark_return": _metric(res.benchmark_return),
                     "commission_bps": cfg.commission_bps,
                     "slippage_bps": cfg.slippage_bps,
                     "risk_free_rate": cfg.risk_free_rate,
@@ -412,8 +460,10 @@ class BacktestReport:
             )
         frame = pd.DataFrame(rows)
         if not frame.empty:
-            for col in BACKTEST_COUNTS:
+            for col in (*BACKTEST_COUNTS, "trading_days"):
                 frame[col] = frame[col].astype("int64")
+            for col in ("years", "benchmark_return"):
+                frame[col] = frame[col].astype("float64")
             for col in ("as_of_version", "gold_version"):
                 frame[col] = frame[col].astype("Int64")
         return frame
@@ -519,6 +569,11 @@ class Backtester:
                     {"symbol": symbol, "strategy": "*", "reason": f"{len(bars)} bars < min_bars {bt.min_bars}"}
                 )
                 continue
+            bench = backtest_bars(
+                bars, BENCHMARK, bt, self.cfg.features, symbol=symbol, asset_class=asset_class, mode="long_flat"
+            )
+            report.benchmarks.append(bench)
+            first = len(report.results)
             for strategy in chosen:
                 frame = bars
                 if strategy == "model":
@@ -540,11 +595,12 @@ class Backtester:
                     frame = bars.merge(
                         oos[["bar_start", "label", "model_version"]], on="bar_start", how="left", validate="1:1"
                     )
-                report.results.append(
-                    backtest_bars(
-                        frame, strategy, bt, self.cfg.features, symbol=symbol, asset_class=asset_class, mode=mode
-                    )
+                result = backtest_bars(
+                    frame, strategy, bt, self.cfg.features, symbol=symbol, asset_class=asset_class, mode=mode
                 )
+                report.results.append(replace(result, benchmark_return=bench.benchmark_return))
+            if len(report.results) == first:
+                report.benchmarks.pop()  # no strategy ran on this symbol: nothing to compare
         deflate(report.results)
         return report
 

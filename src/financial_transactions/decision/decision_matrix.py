@@ -18,9 +18,16 @@ indicators are read from gold_trade_features, never recomputed here.
 
 *Risk and quality* (:data:`~financial_transactions.config.decision.RISK_CRITERIA`; 5 = no concern):
 
-* ``volatility`` – percentile (0-1) of the latest ATR% (gold ``natr``, Wilder ATR / close) within
-  the symbol's own last ``lookback_bars``: its own regime, not an absolute band or a
-  cross-asset comparison;
+* ``volatility`` – the regime criterion: where the symbol's volatility now sits in its own trailing
+  history (:func:`volatility_percentile`, ``decision.regime``): the mean ATR% (gold ``natr``, Wilder
+  ATR / close) of its last ``window_bars`` bars ranked among the same means of the up to
+  ``history_windows`` complete windows before them, a percentile in [0, 1] (share of history windows
+  at or below now). Never an absolute band or a cross-asset comparison: a symbol that is always
+  wild is "Calm" on a quiet day of its own, and a shift that tripled volatility ranks near 1
+  ("Turbulent") until the new regime fills the history. With fewer than ``min_history_windows``
+  history windows the criterion is missing (too new to judge). The other criteria are already
+  relative to the symbol: trend and momentum are scale-free (signs, Wilder RSI), drift compares
+  its own windows and model confidence is its own anomaly rate;
 * ``model_confidence`` – the current champion's anomaly rate: share of the symbol's latest
   ``model_window_bars`` predictions *of the registry champion* that are flagged (after a
   rollback, the rolled-back-to version's own rows; without a registry champion, the model
@@ -86,6 +93,7 @@ from financial_transactions.config.decision import (
     RISK_CRITERIA,
     DecisionConfig,
     RecommendationThresholds,
+    RegimeConfig,
 )
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.config.monitoring import DriftConfig
@@ -290,13 +298,35 @@ def market_columns(features: FeaturesConfig) -> list[str]:
     return [*smas, "macd_hist", "rsi", "natr"]
 
 
-def market_criteria(bars: pd.DataFrame, features: FeaturesConfig, min_bars: int) -> dict[str, float]:
+def volatility_percentile(natr: np.ndarray, regime: RegimeConfig) -> float:
+    """Share of the trailing history windows whose mean ATR% is at or below the current window's.
+
+    ``natr`` is one symbol's time-ordered ATR% (warm-up NaNs are dropped). The current window is
+    the last ``window_bars`` values, the history the up to ``history_windows`` complete windows of
+    ``window_bars`` values right before it (older values beyond a whole window are left out).
+    NaN when the history holds fewer than ``min_history_windows`` windows.
+    """
+    values = np.asarray(natr, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    w = regime.window_bars
+    n_hist = min(regime.history_windows, (values.size - w) // w) if values.size > w else 0
+    if n_hist < regime.min_history_windows:
+        return math.nan
+    now = float(values[-w:].mean())
+    history = values[values.size - w * (n_hist + 1) : values.size - w].reshape(n_hist, w).mean(axis=1)
+    return float(np.mean(history <= now))
+
+
+def market_criteria(
+    bars: pd.DataFrame, features: FeaturesConfig, min_bars: int, regime: RegimeConfig | None = None
+) -> dict[str, float]:
     """trend, volatility and momentum from one symbol's time-ordered gold rows.
 
     The indicators are gold's own columns (the feature code computes them once, TA-Lib
     conventions): ``sma_<fast>``/``sma_<slow>``, ``macd_hist``, ``rsi`` and ``natr``
     (ATR as a percentage of close). Fewer than ``min_bars`` rows, or a warm-up NaN on
-    the latest bar, leaves the criterion missing.
+    the latest bar, leaves the criterion missing; volatility needs the history ``regime``
+    asks for (:func:`volatility_percentile`; default :class:`RegimeConfig`).
     """
     out = {"trend": math.nan, "volatility": math.nan, "momentum": math.nan}
     if len(bars) < min_bars:
@@ -309,9 +339,8 @@ def market_criteria(bars: pd.DataFrame, features: FeaturesConfig, min_bars: int)
         out["trend"] = float(np.mean(np.sign(gaps)))
     out["momentum"] = float(last["rsi"]) if _present(last["rsi"]) else math.nan
     natr = pd.to_numeric(bars["natr"], errors="coerce").to_numpy(dtype=np.float64)
-    history = natr[np.isfinite(natr)]
-    if history.size >= 2 and math.isfinite(natr[-1]):
-        out["volatility"] = float(np.mean(history <= natr[-1]))
+    if natr.size and math.isfinite(natr[-1]):
+        out["volatility"] = volatility_percentile(natr, regime or RegimeConfig())
     return out
 
 
@@ -433,7 +462,8 @@ class DecisionMatrix:
             gold = gold.sort_values(["symbol", "bar_start"], kind="stable")
             for symbol, bars in gold.groupby("symbol", sort=False):
                 if str(symbol) in values:
-                    market = market_criteria(bars.tail(d.lookback_bars), self.cfg.features, d.min_bars)
+                    recent = bars.tail(max(d.lookback_bars, d.regime.bars_needed))
+                    market = market_criteria(recent, self.cfg.features, d.min_bars, d.regime)
                     for key, value in market.items():
                         put(symbol, key, value)
 

@@ -10,8 +10,9 @@ prices can. This module runs the platform's own decision code on daily OHLC bars
   predictions and is left out) over the whole sample, as :func:`.backtester.backtest_bars` runs them;
 * **follow the matrix** – walk-forward: at the last bar of each calendar month the decision
   matrix is scored from the bars up to that close only: ``trend``, ``momentum`` and
-  ``volatility`` from the indicator code gold uses (:mod:`financial_transactions.features.indicators`,
-  TA-Lib conventions; windows from ``features``), ``backtest`` = the deflated edge of
+  ``volatility`` (this month's ATR% against the trailing year's, :data:`DAILY_REGIME`) from the
+  indicator code gold uses (:mod:`financial_transactions.features.indicators`, TA-Lib conventions;
+  windows from ``features``), ``backtest`` = the deflated edge of
   ``backtest.strategy`` over every bar so far (what the platform's backtest sees of gold);
   ``model_confidence`` and ``drift`` have no source on index bars and are missing (weights
   re-normalised, ``decision.missing_policy`` applies). The index is held (long-flat) from the
@@ -34,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from financial_transactions.config import ProjectConfig
+from financial_transactions.config.decision import RegimeConfig
 from financial_transactions.decision import performance
 from financial_transactions.decision.backtester import (
     StrategyResult,
@@ -48,6 +50,8 @@ from financial_transactions.features import indicators as ind
 #: The strategies a real-bar comparison backtests (``model`` needs stored predictions).
 STRATEGIES = ("sma_cross", "macd")
 BUY_AND_HOLD, FOLLOW_MATRIX = "buy_and_hold", "matrix"
+#: Volatility of daily bars: this month's mean ATR% (21 bars) ranked among the trailing year's months.
+DAILY_REGIME = RegimeConfig(window_bars=21, history_windows=12, min_history_windows=5)
 #: Where the comparison's daily bars come from in the report and its test (``arch``, a test extra).
 ARCH_INDICES = {"S&P 500": "sp500", "NASDAQ": "nasdaq"}
 
@@ -128,7 +132,8 @@ def matrix_signal(
     raws: list[dict[str, Any]] = []
     for k, i in enumerate(ends):
         raw: dict[str, Any] = {"symbol": f"{k:08d}", "asset_class": "equity"}  # a row key; the symbol after
-        raw.update(market_criteria(bars.iloc[max(0, i + 1 - d.lookback_bars) : i + 1], cfg.features, d.min_bars))
+        recent = bars.iloc[max(0, i + 1 - max(d.lookback_bars, DAILY_REGIME.bars_needed)) : i + 1]
+        raw.update(market_criteria(recent, cfg.features, d.min_bars, DAILY_REGIME))
         if i + 1 >= cfg.backtest.min_bars:
             inf = performance.sharpe_inference(net[:i], full.periods_per_year, cfg.backtest.risk_free_rate)
             raw["backtest"] = performance.deflated(inf, n_trials, full.periods_per_year)["deflated_edge"]

@@ -56,4 +56,5 @@ def run_decide(ctx: RunContext) -> dict[str, Any]:
         "top": f"{top['symbol']} ({top['recommendation']})",
         **{str(k): int(v) for k, v in counts.items()},
         "table_version": version,
+        benchmarks=len(report.benchmarks),  # buy-and-hold per backtested symbol (rows of their own, not trials)
     }
