@@ -165,6 +165,28 @@ class RetrainingConfig(StrictModel):
     performance: PerformanceConfig = PerformanceConfig()
 
 
+class LiveAlertsConfig(StrictModel):
+    """Streaming scoring (:mod:`~financial_transactions.monitoring.live_scoring`): champion checks and the webhook
+    rate limit. Alerts over the limit wait as ``rate_limited`` and go out, oldest first, as the window frees."""
+
+    enabled: bool = Field(default=True, description="score gold bars in `fin-mlops pipeline --stream`")
+    max_per_minute: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="webhooks per sliding 60 s (counted from anomaly_alerts, so restarts keep it)",
+    )
+    champion_check_seconds: float = Field(
+        default=10.0, ge=0, le=3600, description="how often the champion alias is re-read (0: every micro-batch)"
+    )
+    severity: Literal["info", "warning", "critical"] = Field(default="warning", description="severity of each webhook")
+    backlog_name: str = Field(
+        default="live_scoring_backlog",
+        pattern=r"^[a-z][a-z0-9_]{0,63}$",
+        description="checkpoint file of bars that arrived with no champion (scored once one exists)",
+    )
+
+
 class AlertingConfig(StrictModel):
     webhook: CredentialRef = CredentialRef(
         env="FIN_MLOPS_ALERT_WEBHOOK_URL", secret_scope="financial-mlops", secret_key="alert-webhook-url"
@@ -174,3 +196,4 @@ class AlertingConfig(StrictModel):
     max_retries: int = Field(default=3, ge=0, le=20)
     backoff_seconds: float = Field(default=0.5, ge=0, le=60)
     max_backoff_seconds: float = Field(default=30.0, ge=0, le=600)
+    live: LiveAlertsConfig = LiveAlertsConfig()
