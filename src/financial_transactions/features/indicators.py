@@ -42,14 +42,20 @@ Conventions (TA-Lib's, stated because other libraries differ):
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import math
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import talib
+from talib import stream as talib_stream
 
 ZSCORE_CAP = 50.0
 """Bound of z-score style features: a finite, comparable value instead of inf on a flat baseline."""
+COLLAPSED_BAND_REL = 1e-12
+"""A Bollinger span at most this share of the middle band is collapsed (TA-Lib's running-sum noise)."""
+FLAT_BASELINE_REL = 1e-12
+"""A z-score baseline whose std (or a deviation from it) is at most this times ``max(|mean|, 1)`` is flat."""
 
 
 def _f64(values: np.ndarray) -> np.ndarray:
@@ -132,14 +138,12 @@ def bollinger(close: np.ndarray, period: int = 20, num_std: float = 2.0) -> Boll
     if not num_std > 0:
         raise ValueError(f"Bollinger num_std must be > 0, got {num_std}")
     c = _f64(close)
-    upper, middle, lower = talib.BBANDS(
-        c, timeperiod=period, nbdevup=num_std, nbdevdn=num_std, matype=talib.MA_Type.SMA
-    )
+    upper, middle, lower = talib.BBANDS(c, **bollinger_params(period, num_std))
     upper, middle, lower = np.asarray(upper), np.asarray(middle), np.asarray(lower)
     span = upper - lower
     # TA-Lib's running sums leave ~1e-13 of noise on a flat window: treat that as collapsed.
     # Comparisons with NaN are False, so the warm-up is excluded here and reset below.
-    open_ = span > 1e-12 * np.abs(middle)
+    open_ = span > COLLAPSED_BAND_REL * np.abs(middle)
     percent_b = np.full(len(c), 0.5)
     np.divide(c - lower, span, out=percent_b, where=open_)
     width = np.zeros(len(c))
@@ -148,6 +152,11 @@ def bollinger(close: np.ndarray, period: int = 20, num_std: float = 2.0) -> Boll
     percent_b[:warm] = np.nan
     width[:warm] = np.nan
     return Bollinger(upper, middle, lower, percent_b, width)
+
+
+def bollinger_params(period: int, num_std: float) -> dict[str, Any]:
+    """TA-Lib ``BBANDS`` arguments of :func:`bollinger` (shared with its stream, :class:`BarStream`)."""
+    return {"timeperiod": period, "nbdevup": num_std, "nbdevdn": num_std, "matype": talib.MA_Type.SMA}
 
 
 def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) -> np.ndarray:
@@ -269,9 +278,9 @@ def volume_zscore(volume: np.ndarray, window: int) -> np.ndarray:
     diff = v - mean
     scale = np.maximum(np.abs(mean), 1.0)
     with np.errstate(invalid="ignore"):
-        flat = std <= 1e-12 * scale
+        flat = std <= FLAT_BASELINE_REL * scale
     with np.errstate(invalid="ignore", divide="ignore"):
-        on_flat = np.where(np.abs(diff) <= 1e-12 * scale, 0.0, np.sign(diff) * ZSCORE_CAP)
+        on_flat = np.where(np.abs(diff) <= FLAT_BASELINE_REL * scale, 0.0, np.sign(diff) * ZSCORE_CAP)
         z = np.where(flat, on_flat, diff / np.where(flat, 1.0, std))
     z = np.clip(z, -ZSCORE_CAP, ZSCORE_CAP)
     z[np.isnan(mean)] = np.nan
@@ -283,3 +292,114 @@ def trade_rate_ratio(trade_count: np.ndarray, window: int) -> np.ndarray:
     base = trailing_mean(trade_count, window)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(base > 0, _f64(trade_count) / np.where(base > 0, base, 1.0), np.nan)
+
+
+# -- the same indicators one bar at a time (features/online.py) --------------------------------------
+# TA-Lib's own streaming handles (``talib.stream``) carry each kernel above forward one closed bar
+# at a time, bit-identical to the batch call on the same bars (TA-Lib's guarantee; the online
+# property test checks it through every feature). The conventions the batch functions add on top
+# of TA-Lib (the RSI's 100, the collapsed band, the capped z-score, ...) have a one-value form
+# here, beside their batch form, so the online path has no formula of its own.
+
+
+def _last(out: Any) -> Any:
+    """The last value of a TA-Lib batch output (a float, or a tuple of floats for several outputs)."""
+    if isinstance(out, tuple | list):
+        return tuple(float(o[-1]) if len(o) else math.nan for o in out)
+    return float(out[-1]) if len(out) else math.nan
+
+
+class BarStream:
+    """One TA-Lib function over a series of closed bars, carried forward in O(1) per bar.
+
+    ``update(*bar)`` commits a closed bar; ``peek(*bar)`` is the value a bar would get as the
+    next one, committing nothing (the forming bar, revised on every trade); ``value`` is the
+    value at the last committed bar. While the history is shorter than TA-Lib needs to open a
+    stream handle (its lookback + 1 bars), the batch function runs on the short history, which
+    is by definition what the batch code reports for those bars (NaN in the warm-up).
+    """
+
+    __slots__ = ("_batch", "_handle", "_history", "_nan", "_open", "_params")
+
+    def __init__(self, name: str, inputs: int = 1, outputs: int = 1, **params: Any) -> None:
+        self._batch = getattr(talib, name)
+        self._open = getattr(talib_stream, name)
+        self._params = params
+        self._handle: Any = None
+        self._history: list[list[float]] = [[] for _ in range(inputs)]
+        self._nan: Any = math.nan if outputs == 1 else (math.nan,) * outputs
+
+    def seed(self, *history: np.ndarray) -> None:
+        """Start from a run of closed bars at once (oldest first): the batch kernel's own pass over them."""
+        for h, values in zip(self._history, history, strict=True):
+            h.extend(np.asarray(values, dtype=np.float64).tolist())
+        self._try_open()
+
+    def update(self, *bar: float) -> None:
+        if self._handle is not None:
+            self._handle.update(*bar)
+            return
+        for h, x in zip(self._history, bar, strict=True):
+            h.append(x)
+        self._try_open()
+
+    def peek(self, *bar: float) -> Any:
+        if self._handle is not None:
+            return self._handle.peek(*bar)
+        arrays = [np.array([*h, x], dtype=np.float64) for h, x in zip(self._history, bar, strict=True)]
+        return _last(self._batch(*arrays, **self._params))
+
+    @property
+    def value(self) -> Any:
+        if self._handle is not None:
+            return self._handle.value
+        if not self._history[0]:
+            return self._nan
+        return _last(self._batch(*(np.array(h, dtype=np.float64) for h in self._history), **self._params))
+
+    def _try_open(self) -> None:
+        try:
+            self._handle = self._open(*(np.array(h, dtype=np.float64) for h in self._history), **self._params)
+        except talib.InsufficientHistory:
+            return
+        self._history = [[] for _ in self._history]
+
+
+def rsi_at(raw: float, any_loss: bool) -> float:
+    """:func:`rsi`'s convention for one value: TA-Lib's 0 where no loss has occurred yet is 100."""
+    return 100.0 if raw == 0.0 and not any_loss else raw
+
+
+def bollinger_at(close: float, upper: float, middle: float, lower: float) -> tuple[float, float]:
+    """:func:`bollinger`'s %B and width for one bar (NaN in the warm-up, 0.5 and 0 on collapsed bands)."""
+    if math.isnan(middle):
+        return math.nan, math.nan
+    span = upper - lower
+    if span > COLLAPSED_BAND_REL * abs(middle):
+        return (close - lower) / span, span / middle
+    return 0.5, 0.0
+
+
+def volatility_at(std: float, window: int) -> float:
+    """:func:`rolling_volatility` from TA-Lib's population std of the window: the sample std."""
+    return std * math.sqrt(window / (window - 1))
+
+
+def volume_zscore_at(volume: float, mean: float, std: float, flat_window: bool) -> float:
+    """:func:`volume_zscore` for one bar from its baseline (mean, population std, all-equal) of the previous bars."""
+    if math.isnan(mean):
+        return math.nan
+    if flat_window:
+        std = 0.0
+    diff = volume - mean
+    scale = max(abs(mean), 1.0)
+    if std <= FLAT_BASELINE_REL * scale:
+        z = 0.0 if abs(diff) <= FLAT_BASELINE_REL * scale else math.copysign(ZSCORE_CAP, diff)
+    else:
+        z = diff / std
+    return min(max(z, -ZSCORE_CAP), ZSCORE_CAP)
+
+
+def trade_rate_ratio_at(trade_count: float, base: float) -> float:
+    """:func:`trade_rate_ratio` for one bar from the mean trade count of the previous bars."""
+    return trade_count / base if base > 0 else math.nan

@@ -1,0 +1,263 @@
+"""Online features == batch features: after every trade, the online row of the trade's bar equals the last
+gold row :func:`build_gold_features` gives on all of that symbol's trades so far.
+
+Tolerance (documented in :mod:`financial_transactions.features.online`): every BIGINT column and every
+NaN position exactly; float columns within a relative 1e-9 (plus 1e-12 absolute, for values that are 0
+in one computation and a rounding residue in the other, e.g. the std of a bar of equal prices).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from financial_transactions.config.ml import FeaturesConfig
+from financial_transactions.features.feature_engineering import build_gold_features, feature_columns, gold_columns
+from financial_transactions.features.online import OnlineFeatures, OnlineTrade, trades_of
+from tests.features.trades import synthetic_trades
+
+REL, ABS = 1e-9, 1e-12
+#: Short windows, so a few bars open every TA-Lib stream handle (the default config is covered below).
+SMALL = FeaturesConfig(
+    sma_windows=[2, 4],
+    ema_windows=[3],
+    rsi_period=3,
+    macd={"fast": 2, "slow": 4, "signal": 2},
+    bollinger={"period": 3, "num_std": 2.0},
+    atr_period=2,
+    volatility_window=3,
+    volume_zscore_window=3,
+    trade_rate_window=1,
+)
+MS = 1_000_000
+#: Starting points (UTC) just before session boundaries: NYSE pre-market open (04:00 NY), regular open
+#: (09:30), close (16:00) and after-hours close (20:00), New York midnight, Friday's close into the
+#: weekend, Globex's Sunday open (17:00 Chicago) and its daily break (16:00 Chicago).
+STARTS = [
+    pd.Timestamp("2025-03-07 08:57", tz="UTC"),  # 03:57 New York (EST)
+    pd.Timestamp("2025-03-07 14:27", tz="UTC"),  # 09:27
+    pd.Timestamp("2025-03-07 20:57", tz="UTC"),  # 15:57 Friday
+    pd.Timestamp("2025-03-10 00:57", tz="UTC"),  # 20:57 Sunday New York, after the DST switch
+    pd.Timestamp("2025-03-11 03:57", tz="UTC"),  # 23:57 New York
+    pd.Timestamp("2025-03-09 21:57", tz="UTC"),  # 16:57 Sunday Chicago
+    pd.Timestamp("2025-03-11 20:57", tz="UTC"),  # 15:57 Chicago
+    pd.Timestamp("2025-11-28 17:57", tz="UTC"),  # 12:57 New York, an early close
+]
+ASSETS = {"AAPL": "equity", "BTCUSDT": "crypto", "ES": "future"}
+SOURCES = {"equity": "finnhub", "crypto": "binance", "future": "cme"}
+
+
+def _check_row(online: dict[str, Any], batch: pd.Series, cfg: FeaturesConfig, where: str) -> None:
+    kinds = dict(gold_columns(cfg))
+    for col in feature_columns(cfg):
+        got, want = online[col], batch[col]
+        if kinds[col] == "BIGINT":
+            assert got == want, f"{where}: {col} online {got!r} != batch {want!r}"
+            continue
+        got, want = float(got), float(want)
+        if math.isnan(want) or math.isnan(got):
+            assert math.isnan(want) and math.isnan(got), f"{where}: {col} online {got!r} vs batch {want!r}"
+            continue
+        assert abs(got - want) <= REL * max(abs(got), abs(want)) + ABS, f"{where}: {col} online {got!r} != {want!r}"
+
+
+def _frame(trades: list[OnlineTrade]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "trade_id": [t.trade_id for t in trades],
+            "source": [t.source for t in trades],
+            "asset_class": [t.asset_class for t in trades],
+            "symbol": [t.symbol for t in trades],
+            "price": [t.price for t in trades],
+            "volume": [t.volume for t in trades],
+            "ts": pd.to_datetime([t.ts_ns for t in trades], unit="ns", utc=True),
+        }
+    )
+
+
+#: Gaps between a symbol's trades, in ms: same millisecond, sub-second, seconds, about a bar, up to 2.5 days.
+GAPS_MS = {
+    "same": st.just(0),
+    "ms": st.integers(1, 900),
+    "s": st.integers(1, 40).map(lambda s: s * 1000),
+    "bar": st.integers(40, 200).map(lambda s: s * 1000),
+    "long": st.integers(1, 3600).map(lambda m: m * 60_000),
+}
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> list[OnlineTrade]:
+    """Interleaved trades of 1-3 symbols: same-ms and identical prints, repeats of (price, size) across
+    timestamps, flat runs, gaps of seconds to a weekend, and shuffles inside a bar (ties ordered by trade_id)."""
+    start = draw(st.sampled_from(STARTS)).value
+    symbols = draw(st.lists(st.sampled_from(sorted(ASSETS)), min_size=1, max_size=3, unique=True))
+    n = draw(st.integers(1, 70))
+    gap_kind = st.sampled_from(["same", "ms", "ms", "s", "s", "bar", "long"])
+    clock = {s: start for s in symbols}
+    price = {s: draw(st.sampled_from([2.0, 187.5, 90_000.0])) for s in symbols}
+    last: dict[str, OnlineTrade] = {}
+    planned: list[OnlineTrade] = []
+    for i in range(n):
+        symbol = draw(st.sampled_from(symbols))
+        kind = draw(gap_kind)
+        prev = last.get(symbol)
+        if prev is not None and kind == "same" and draw(st.booleans()):  # an identical print
+            trade = prev._replace(trade_id=f"t{i:05d}")
+        else:
+            clock[symbol] += draw(GAPS_MS[kind]) * MS
+            move = draw(st.sampled_from([0, 0, 0, 1, -1, 2, -2, 40]))
+            price[symbol] = max(0.01, round(price[symbol] * (1 + move * 1e-4), 6))
+            volume = draw(st.sampled_from([0.0, 1.0, 100.0, 100.0, 250.5, 1e6]))
+            asset = ASSETS[symbol]
+            trade = OnlineTrade(symbol, clock[symbol], price[symbol], volume, f"t{i:05d}", SOURCES[asset], asset)
+        last[symbol] = trade
+        planned.append(trade)
+    # arrival order: a trade may come after later ones of its own bar (never after a later bar's)
+    arrival = list(planned)
+    for i in range(len(arrival) - 1):
+        a, b = arrival[i], arrival[i + 1]
+        if a.symbol == b.symbol and a.ts_ns // 60_000_000_000 == b.ts_ns // 60_000_000_000 and draw(st.booleans()):
+            arrival[i], arrival[i + 1] = b, a
+    return arrival
+
+
+@settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(streams())
+def test_online_row_after_every_trade_equals_batch(trades: list[OnlineTrade]) -> None:
+    online = OnlineFeatures(SMALL)
+    seen: dict[str, list[OnlineTrade]] = {}
+    for k, trade in enumerate(trades):
+        got = online.ingest([trade])
+        assert got is not None and got.late == []
+        seen.setdefault(trade.symbol, []).append(trade)
+        batch = build_gold_features(_frame(seen[trade.symbol]), SMALL)
+        ((symbol, start, row),) = got.rows
+        assert (symbol, start) == (trade.symbol, batch["bar_start"].iloc[-1].value)
+        _check_row(row, batch.iloc[-1], SMALL, f"trade {k} ({trade})")
+
+
+def test_default_windows_over_a_day_of_trades() -> None:
+    """The default config (MACD 12/26/9, z-score over 50 bars, ...) over 4,000 trades of two symbols,
+    across pre-market, regular and after-hours (equity) and New York midnight (crypto): every bar's row
+    at its last trade, a sample of rows mid-bar, and one call with all trades at once."""
+    cfg = FeaturesConfig()
+    trades = pd.concat(
+        [
+            synthetic_trades("AAPL", 2500, seed=3, start="2025-03-07 13:00:00", mean_gap_ms=15_000),
+            synthetic_trades(
+                "BTCUSDT",
+                1500,
+                seed=4,
+                start="2025-03-07 04:30:00",
+                mean_gap_ms=6000,
+                asset_class="crypto",
+                price0=90_000.0,
+            ),
+        ],
+        ignore_index=True,
+    ).drop(columns=["trade_date", "session_type"])
+    gold = build_gold_features(trades, cfg)
+    assert set(gold["session_type"]) == {"pre_market", "regular", "after_hours", "continuous"}
+    expected = {(s, b.value): row for (s, b), row in gold.set_index(["symbol", "bar_start"]).iterrows()}
+    one_by_one = OnlineFeatures(cfg)
+    last_rows: dict[tuple[str, int], dict[str, Any]] = {}
+    stream = trades_of(trades)
+    for k, trade in enumerate(stream):
+        got = one_by_one.ingest([trade])
+        assert got is not None and got.late == []
+        ((symbol, start, row),) = got.rows
+        last_rows[(symbol, start)] = row
+        if k % 150 == 0:  # mid-bar: the batch on the symbol's trades so far
+            prefix = _frame([t for t in stream[: k + 1] if t.symbol == symbol])
+            _check_row(row, build_gold_features(prefix, cfg).iloc[-1], cfg, f"trade {k}")
+    assert set(last_rows) == set(expected) and len(expected) == len(gold)
+    for key, row in last_rows.items():
+        _check_row(row, expected[key], cfg, f"bar {key}")
+
+    at_once = OnlineFeatures(cfg).ingest(trades_of(trades.sample(frac=1.0, random_state=5)))
+    assert at_once is not None and at_once.late == [] and len(at_once.rows) == len(gold)
+    for symbol, start, row in at_once.rows:
+        _check_row(row, expected[(symbol, start)], cfg, f"bar {symbol} {start} (one call)")
+
+
+def _history_and_new(cfg: FeaturesConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two symbols' trades, split at 15:15:30 UTC: the history gold was built from, and what streams in after."""
+    trades = pd.concat(
+        [
+            synthetic_trades("AAPL", 1200, seed=8, start="2025-03-07 14:30:00", mean_gap_ms=4000),
+            synthetic_trades("MSFT", 900, seed=9, start="2025-03-07 14:30:00", mean_gap_ms=5000, price0=390.0),
+        ],
+        ignore_index=True,
+    ).drop(columns=["trade_date", "session_type"])
+    cut = pd.Timestamp("2025-03-07 15:15:30", tz="UTC")  # mid-bar: the seeded open bar goes on
+    return trades[trades["ts"] < cut], trades[trades["ts"] >= cut]
+
+
+def test_seeded_from_gold_then_streaming_equals_batch_over_history_and_new() -> None:
+    cfg = FeaturesConfig()
+    history, new = _history_and_new(cfg)
+    online = OnlineFeatures(cfg)
+    gold = build_gold_features(history, cfg)
+    assert online.seed(gold, history) == {"AAPL": 46, "MSFT": 46} == gold.groupby("symbol").size().to_dict()
+    full = {
+        s: trades_of(pd.concat([history[history["symbol"] == s], new[new["symbol"] == s]])) for s in ("AAPL", "MSFT")
+    }
+    checked = 0
+    for k, trade in enumerate(trades_of(new)):
+        got = online.ingest([trade])
+        assert got is not None and got.late == []
+        ((symbol, _, row),) = got.rows
+        if k % 7 == 0 or k < 5:
+            upto = full[symbol][: full[symbol].index(trade) + 1]
+            _check_row(row, build_gold_features(_frame(upto), cfg).iloc[-1], cfg, f"new trade {k}")
+            checked += 1
+    assert checked == sum(1 for k in range(len(new)) if k % 7 == 0 or k < 5) and len(new) > 300
+
+
+def test_a_trade_older_than_the_open_bar_is_reported_late_and_changes_nothing() -> None:
+    online = OnlineFeatures(SMALL)
+    t0 = pd.Timestamp("2025-03-07 15:00:10", tz="UTC").value
+    first = [OnlineTrade("AAPL", t0 + i * 20_000 * MS, 100.0 + i, 10.0, f"a{i}") for i in range(6)]  # 2 bars
+    got = online.ingest(first)
+    assert got is not None and got.late == [] and [r[1] for r in got.rows] == [t0 - 10_000 * MS, t0 + 50_000 * MS]
+    before = online.ingest([])
+    row_before = online.state("AAPL").row()  # type: ignore[union-attr]
+    late = online.ingest([OnlineTrade("AAPL", t0 + 5 * MS, 50.0, 1.0, "late")])
+    assert late is not None and late.late == [0] and late.rows == [] and before is not None
+    assert pd.Series(online.state("AAPL").row()).equals(pd.Series(row_before))  # type: ignore[union-attr]
+
+
+def test_symbols_beyond_the_cap_are_not_held() -> None:
+    online = OnlineFeatures(SMALL, max_symbols=1)
+    t0 = pd.Timestamp("2025-03-07 15:00:10", tz="UTC").value
+    got = online.ingest([OnlineTrade("AAPL", t0, 1.0, 1.0), OnlineTrade("MSFT", t0, 1.0, 1.0)])
+    assert got is not None and [r[0] for r in got.rows] == ["AAPL"] and got.late == [1] and len(online) == 1
+
+
+def test_concurrent_writers_on_one_symbol_end_where_one_writer_does() -> None:
+    """8 threads send single trades of one bar in any interleaving; the bar (ordered by trade_id) is the batch's."""
+    t0 = pd.Timestamp("2025-03-07 15:00:00", tz="UTC").value
+    trades = [
+        OnlineTrade("AAPL", t0 + (i % 50) * 1000 * MS, 100.0 + (i * 7 % 13) / 100, float(1 + i % 5), f"id{i:04d}")
+        for i in range(400)
+    ]
+    online = OnlineFeatures(SMALL)
+
+    def send(part: list[OnlineTrade]) -> None:
+        for trade in part:  # the event loop's way first (never wait), a worker thread's when busy
+            if online.ingest([trade], blocking=False) is None:
+                online.ingest([trade])
+
+    threads = [threading.Thread(target=send, args=(trades[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    row = online.state("AAPL").row()  # type: ignore[union-attr]
+    _check_row(row, build_gold_features(_frame(trades), SMALL).iloc[-1], SMALL, "after 8 writers")
+    assert online.state("AAPL").bar.n == 400  # type: ignore[union-attr]
