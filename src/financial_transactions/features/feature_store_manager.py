@@ -54,6 +54,7 @@ import pandas as pd
 from financial_transactions.config.ml import SplitConfig, embargo_bars
 from financial_transactions.features.feature_engineering import GOLD_KEYS, TIMESTAMP_KEY, feature_columns
 from financial_transactions.features.feedback import load_feedback
+from financial_transactions.features.injection import Injection, injected_gold
 from financial_transactions.features.labels import (
     LABEL_COLUMN,
     LabelReport,
@@ -213,6 +214,7 @@ class FeatureStoreResult:
         out["test_start"] = self.boundaries.test_start.isoformat()
         if self.leakage_max_f1 is not None:
             out["leakage_max_f1"] = round(self.leakage_max_f1, 3)
+        out.update(self.extra)
         return out
 
 
@@ -253,9 +255,10 @@ class FeatureStoreManager:
         truth: pd.DataFrame | None,
         coverage: pd.DataFrame | None = None,
         feedback: pd.DataFrame | None = None,
+        injection: Injection | None = None,
     ) -> FeatureSets:
-        """Label ``gold`` (analyst feedback, then ground truth where ``coverage`` covers it, else the rule)
-        and split it by time.
+        """Label ``gold`` (analyst feedback, then ground truth where ``coverage`` covers it, then the
+        ``injection`` whose copy ``gold`` was built from, else the rule) and split it by time.
 
         Pure: nothing is written.
         """
@@ -265,7 +268,16 @@ class FeatureStoreManager:
             dup = gold.duplicated(keys)
             if dup.any():
                 raise ValueError(f"gold has {int(dup.sum())} duplicate ({', '.join(keys)}) key(s)")
-        labelled, report = label_bars(gold, self.config.labels, self.config.features, truth, coverage, feedback)
+        labelled, report = label_bars(
+            gold,
+            self.config.labels,
+            self.config.features,
+            truth,
+            coverage,
+            feedback,
+            injection.events if injection is not None else None,
+            injection.coverage if injection is not None else None,
+        )
         labelled = labelled.sort_values([TIMESTAMP_KEY, "symbol"], kind="stable").reset_index(drop=True)
         split, bounds = time_split(labelled, self.config.split, embargo_bars=self.embargo_bars)
         labelled[SPLIT_COLUMN] = split.to_numpy()
@@ -320,12 +332,21 @@ class FeatureStoreManager:
     ) -> FeatureStoreResult:
         """Read gold (unless given), ground truth and its coverage, label, split, write; the train stage's first step.
 
-        ``truth`` / ``coverage`` given explicitly replace what the landing zone holds.
+        ``truth`` / ``coverage`` given explicitly replace what the landing zone holds. With
+        ``labels.injection`` enabled, the bars no feedback or ground truth labels come from an
+        injected copy of silver (:func:`.injection.injected_gold`): the feature tables then hold
+        the copy's bars, labelled ``injected``; ``gold_trade_features`` stays the real market.
         """
         gold_frame = self.read_gold() if gold is None else gold
         truth_frame = truth if truth is not None else self.ground_truth(ground_truth_location)
         coverage_frame = coverage if coverage is not None else self.coverage(ground_truth_location)
-        sets = self.build(gold_frame, truth_frame, coverage_frame, load_feedback(self.platform))
+        feedback = load_feedback(self.platform)
+        injected = injected_gold(self.platform, gold_frame, truth_frame, coverage_frame, feedback, salt="train")
+        injection = injected.injection if injected is not None else None
+        if injected is not None:
+            gold_frame = injected.gold
+            log.info("features: injected %s", injected.injection.summary())
+        sets = self.build(gold_frame, truth_frame, coverage_frame, feedback, injection)
         versions = self.write(sets)
         sizes = {
             "n_features_rows": len(sets.trade_features),
@@ -341,7 +362,8 @@ class FeatureStoreManager:
             if leak is not None and leak > 0.98:
                 log.warning("features: one input alone reproduces the label (F1 %.3f): check for leakage", leak)
         log.info("features: %s", sizes)
-        return FeatureStoreResult(versions, sizes, sets.boundaries, sets.labels, leak)
+        extra = injection.summary() if injection is not None else {}
+        return FeatureStoreResult(versions, sizes, sets.boundaries, sets.labels, leak, extra)
 
     # -- read back for the models ------------------------------------------------------
     def training_data(self, *, versions: dict[str, int] | None = None) -> FeatureSlices:

@@ -84,7 +84,7 @@ COVERAGE_COLUMNS = ["window", "symbol", "start", "end"]
 INJECTION_WINDOW = "_injected"
 _IQR_TO_STD = 1.349
 _MAX_DECIMALS = 8
-_LAST_DIGITS = re.compile(r"(\d+)(\D*)$")
+_DIGIT_RUNS = re.compile(r"\d+")
 _BLATANT_SPIKE_MIN = 0.008  # a fat finger is at least 0.8% away whatever the volatility
 
 
@@ -161,45 +161,54 @@ class PriceGrid:
 class _IdMaker:
     """New ids in the format of the symbol's real ids, unique among ``used`` (every id of the copy).
 
-    An id's last digit run is redrawn within the range that run takes among real ids of the
-    same shape (digit runs masked), zero-padded as the template is; when that range is
-    full (positions of a full message), another real id of the symbol is the template,
-    and only then is the range extended past its end.
+    First the id's last digit run is redrawn within the range that run takes among real ids of
+    the same shape (digit runs masked), zero-padded as the template is, from the template or
+    another real id of the symbol. Collector ids are dense (every position of every message
+    is taken), so then the run before it (the message) continues just past its real range,
+    as the next messages of the feed would.
     """
 
     def __init__(self, ids: np.ndarray, used: set[str], rng: np.random.Generator) -> None:
         self.ids = ids
         self.used = used
         self.rng = rng
-        self.ranges: dict[str, tuple[int, int]] = {}
+        self.ranges: dict[tuple[str, int], tuple[int, int]] = {}
+        self.after: dict[tuple[str, int], int] = {}  # the last number drawn past a full range
+        self.full: set[str] = set()
         for value in ids.tolist():
-            match = _LAST_DIGITS.search(value)
-            if match is None:
-                continue
+            runs = _DIGIT_RUNS.findall(value)
             shape = _shape(value)
-            number = int(match.group(1))
-            lo, hi = self.ranges.get(shape, (number, number))
-            self.ranges[shape] = (min(lo, number), max(hi, number))
+            for back in (1, 2):
+                if len(runs) >= back:
+                    number = int(runs[-back])
+                    lo, hi = self.ranges.get((shape, back), (number, number))
+                    self.ranges[(shape, back)] = (min(lo, number), max(hi, number))
 
     def like(self, template: str) -> tuple[str, str | None]:
         """A new id shaped like ``template`` and its drawn digit run (for an exchange trade id)."""
-        for attempt in range(96):
-            tpl = template if attempt < 16 or not len(self.ids) else str(self.rng.choice(self.ids))
-            match = _LAST_DIGITS.search(tpl)
-            if match is None:
-                candidate, run = f"{tpl}{int(self.rng.integers(0, 10))}", None
+        first = 32 if _shape(template) in self.full else 0
+        for attempt in range(first, 160):
+            if attempt == 32:
+                self.full.add(_shape(template))  # its range is taken: later ids go straight past it
+            tpl = template if attempt % 2 == 0 or not len(self.ids) else str(self.rng.choice(self.ids))
+            runs = list(_DIGIT_RUNS.finditer(tpl))
+            if not runs:
+                candidate, run = f"{tpl}{attempt}", None
             else:
-                digits = match.group(1)
-                lo, hi = self.ranges.get(_shape(tpl), (0, 10 ** len(digits) - 1))
-                if attempt >= 64:  # the shape's range is full: continue past its end, as a longer sequence would
-                    lo, hi = hi + 1, hi + 10 * len(self.used) + 10  # at most a tenth of it taken
+                back = 1 if attempt < 32 or len(runs) == 1 else 2
+                match = runs[-back]
+                digits = match.group()
+                lo, hi = self.ranges.get((_shape(tpl), back), (0, 10 ** len(digits) - 1))
+                if attempt >= 32:  # past the real range, in order, as the feed's next numbers
+                    lo = hi = self.after.get((_shape(tpl), back), hi) + 1 + int(self.rng.integers(0, 3))
+                    self.after[(_shape(tpl), back)] = lo
                 number = str(int(self.rng.integers(lo, hi + 1)))
                 run = number.zfill(len(digits)) if digits.startswith("0") and len(digits) > 1 else number
-                candidate = f"{tpl[: match.start()]}{run}{match.group(2)}"
+                candidate = f"{tpl[: match.start()]}{run}{tpl[match.end() :]}"
             if candidate not in self.used:
                 self.used.add(candidate)
                 return candidate, run
-        raise ValueError(f"cannot draw a new trade id like {template!r}: 96 draws all collided")
+        raise ValueError(f"cannot draw a new trade id like {template!r}: 160 draws all collided")
 
 
 def _shape(value: str) -> str:

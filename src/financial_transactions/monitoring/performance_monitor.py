@@ -88,6 +88,7 @@ import pyarrow as pa
 
 from financial_transactions.config.monitoring import PerformanceConfig
 from financial_transactions.features.feedback import load_feedback
+from financial_transactions.features.injection import injected_gold
 from financial_transactions.features.labels import (
     LABEL_COLUMN,
     LABEL_COLUMNS,
@@ -452,14 +453,21 @@ def window_metrics(
 
 # -- labels --------------------------------------------------------------------------------------
 def labelled_bars(
-    gold: pd.DataFrame, ground_truth: Sequence[Path], config: ProjectConfig, feedback: pd.DataFrame | None = None
+    gold: pd.DataFrame,
+    ground_truth: Sequence[Path],
+    config: ProjectConfig,
+    feedback: pd.DataFrame | None = None,
+    platform: Platform | None = None,
 ) -> tuple[pd.DataFrame, LabelReport]:
     """``gold`` labelled exactly as training labels it: ``feedback`` first, then the files ``ground_truth``.
 
     Each path is an ``anomalies.ndjson`` (its ``coverage.json`` beside it) or a folder
     holding them; a path that does not exist raises (the labels have not arrived). Rows
     no rule can label are dropped, so the result may be shorter than ``gold`` and is
-    sorted by (symbol, bar_start).
+    sorted by (symbol, bar_start). With ``platform`` and ``labels.injection`` enabled, the bars
+    no feedback or ground truth labels are the bars of an injected copy of silver
+    (:func:`financial_transactions.features.injection.injected_gold`, its own ``monitor`` seed
+    stream), labelled ``injected``: the champion is judged against known anomalies on real trades.
     """
     paths = list(dict.fromkeys(Path(p) for p in ground_truth))
     missing = [p for p in paths if not p.exists()]
@@ -467,7 +475,11 @@ def labelled_bars(
         raise FileNotFoundError(f"ground truth file {missing[0]} does not exist (run the replay ingest first)")
     truth = _stack([load_ground_truth(p) for p in paths])
     coverage = _stack([load_coverage(p) for p in paths])
-    return label_bars(gold, config.labels, config.features, truth, coverage, feedback)
+    injected = injected_gold(platform, gold, truth, coverage, feedback, salt="monitor") if platform else None
+    if injected is None:
+        return label_bars(gold, config.labels, config.features, truth, coverage, feedback)
+    events, covered = injected.injection.events, injected.injection.coverage
+    return label_bars(injected.gold, config.labels, config.features, truth, coverage, feedback, events, covered)
 
 
 def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
@@ -562,7 +574,9 @@ class PerformanceMonitor:
     def monitor(self, gold: pd.DataFrame, ground_truth: Sequence[Path], *, record: bool = True) -> PerformanceReport:
         """Label ``gold`` as training does (ground truth where covered, the rule elsewhere), score the
         champion on the labelled rows and record the windows (not for a diagnostic run: ``record=False``)."""
-        labelled, labels = labelled_bars(gold, ground_truth, self.platform.config, load_feedback(self.platform))
+        labelled, labels = labelled_bars(
+            gold, ground_truth, self.platform.config, load_feedback(self.platform), self.platform
+        )
         version, scored = self.score_champion(labelled)
         report = self.evaluate(scored, model_version=version, record=record)
         report.extra["labels"] = labels.summary() | {"unlabelled_bars": labels.unlabelled}
