@@ -36,6 +36,13 @@ class FinnhubConfig(StrictModel):
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     #: no frame at all (not even a ping) for this long -> the connection is dead: reconnect
     stale_after_seconds: float = Field(default=60.0, gt=0, le=3600)
+    max_age_seconds: float | None = Field(
+        default=86_400.0,
+        gt=0,
+        le=31_622_400,
+        description="a live trade whose event time is more than this before the feed's receive time is quarantined "
+        "with a reason (a clock error); null = any age. Replays of a user's history are never bounded",
+    )
     fsync: bool = True
     lease_ttl_seconds: float = Field(
         default=30.0,
@@ -77,6 +84,13 @@ class CryptoConfig(StrictModel):
     reconnect: BackoffConfig = BackoffConfig()
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     stale_after_seconds: float = Field(default=60.0, gt=0, le=3600)
+    max_age_seconds: float | None = Field(
+        default=86_400.0,
+        gt=0,
+        le=31_622_400,
+        description="a live trade whose event time is more than this before the feed's receive time is quarantined "
+        "with a reason (a clock error); null = any age. Replays of a user's history are never bounded",
+    )
     fsync: bool = True
     lease_ttl_seconds: float = Field(default=30.0, ge=1, le=3600, description="as collectors.finnhub")
     heartbeat_seconds: float = Field(default=10.0, gt=0, le=600, description="as collectors.finnhub")

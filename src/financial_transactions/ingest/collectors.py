@@ -303,6 +303,7 @@ class StreamCollector(abc.ABC):
         fsync: bool = True,
         secret_values: tuple[str | None, ...] = (),
         seed: int | None = None,
+        max_age_seconds: float | None = None,
         lease_ttl_seconds: float = LEASE_TTL_SECONDS,
         heartbeat_seconds: float = 10.0,
     ) -> None:
@@ -329,6 +330,8 @@ class StreamCollector(abc.ABC):
         self.secret_values = secret_values
         self._stop = threading.Event()
         self._rng = random.Random(seed)
+        #: a live feed's bound on how old an event time may be at receipt (None: any age, a replayed history)
+        self.max_age_ms = None if max_age_seconds is None else int(max_age_seconds * 1000)
         self._ws: websocket.WebSocket | None = None
         self.last_error: str | None = None
         install_log_redaction(secret_values)
@@ -534,7 +537,9 @@ class StreamCollector(abc.ABC):
                 return True
             last_frame = time.monotonic()
             msg_seq += 1
-            ctx = FrameContext(source, collector, run, connection, msg_seq, time.time_ns() // 1_000_000)
+            ctx = FrameContext(
+                source, collector, run, connection, msg_seq, time.time_ns() // 1_000_000, self.max_age_ms
+            )
             parsed = parse(data, ctx)
             kind = parsed.kind
             if kind == "trade":

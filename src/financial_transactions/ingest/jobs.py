@@ -44,8 +44,13 @@ def build_finnhub(
     symbols: list[str] | None = None,
     flush_max_records: int | None = None,
     run_id: str | None = None,
+    live: bool = False,
 ) -> FinnhubCollector:
-    """A Finnhub collector with ``collectors.finnhub``'s settings; the arguments override endpoint, symbols, flush."""
+    """A Finnhub collector with ``collectors.finnhub``'s settings; the arguments override endpoint, symbols, flush.
+
+    ``live``: a vendor feed, whose event times ``collectors.*.max_age_seconds`` bounds into the past of
+    its receive clock; otherwise (the replay of a user's history) any age is accepted.
+    """
     fcfg = cfg.collectors.finnhub
     return FinnhubCollector(
         token=token,
@@ -59,6 +64,7 @@ def build_finnhub(
         stale_after_seconds=fcfg.stale_after_seconds,
         fsync=fcfg.fsync,
         run_id=run_id,
+        max_age_seconds=fcfg.max_age_seconds if live else None,
         lease_ttl_seconds=fcfg.lease_ttl_seconds,
         heartbeat_seconds=fcfg.heartbeat_seconds,
     )
@@ -72,6 +78,7 @@ def build_crypto(
     symbols: list[str] | None = None,
     flush_max_records: int | None = None,
     run_id: str | None = None,
+    live: bool = False,
 ) -> CryptoCollector:
     """A Binance trade-stream collector with ``collectors.crypto``'s settings (arguments override as above)."""
     ccfg = cfg.collectors.crypto
@@ -86,6 +93,7 @@ def build_crypto(
         stale_after_seconds=ccfg.stale_after_seconds,
         fsync=ccfg.fsync,
         run_id=run_id,
+        max_age_seconds=ccfg.max_age_seconds if live else None,
         lease_ttl_seconds=ccfg.lease_ttl_seconds,
         heartbeat_seconds=ccfg.heartbeat_seconds,
     )
@@ -133,13 +141,15 @@ def finnhub_collector(
     token = platform.secret(fcfg.api_key)
     if not token:
         raise CollectorError(f"finnhub: no API key found in {fcfg.api_key.describe()}")
-    return build_finnhub(platform.config, token=token, landing=Path(platform.paths.landing), url=url, symbols=symbols)
+    return build_finnhub(
+        platform.config, token=token, landing=Path(platform.paths.landing), url=url, symbols=symbols, live=True
+    )
 
 
 def crypto_collector(
     platform: Platform, *, url: str | None = None, symbols: list[str] | None = None
 ) -> CryptoCollector:
-    return build_crypto(platform.config, landing=Path(platform.paths.landing), url=url, symbols=symbols)
+    return build_crypto(platform.config, landing=Path(platform.paths.landing), url=url, symbols=symbols, live=True)
 
 
 def alphavantage_collector(

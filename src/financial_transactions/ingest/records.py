@@ -119,6 +119,13 @@ class FrameContext:
         return f"{self.source}-{self.collector_run}-c{self.connection}-m{self.msg_seq}-p"
 
 
+def _time_reason(field: str, value: Any, ctx: FrameContext) -> str:
+    """Why an event time was rejected, relative to the frame's receive time (the feed's clock)."""
+    if type(value) is int and ctx.max_age_ms is not None and MIN_TS_MS <= value < ctx.ts_bounds[0]:
+        return f"{field} is more than {ctx.max_age_ms // 1000:,} s before the receive time (the live feed's age bound)"
+    return f"missing or out-of-range {field} (more than a day after the receive time, or before 1970)"
+
+
 def trade_id(source: str, collector_run: str, connection: int, msg_seq: int, position: int) -> str:
     """The landing trade id; see the module docstring for why it ignores content."""
     return f"{source}-{collector_run}-c{connection}-m{msg_seq}-p{position}"
@@ -224,7 +231,7 @@ def _finnhub_trade(entry: Any, ctx: FrameContext, position: int) -> dict[str, An
         return "negative volume"
     ts = _epoch_ms(entry.get("t"), ctx.ts_bounds)
     if ts is None:
-        return "missing or out-of-range timestamp 't' (more than a day after the receive time, or before 1970)"
+        return _time_reason("timestamp 't'", entry.get("t"), ctx)
     conditions = _conditions(entry.get("c"))
     if conditions is None:
         return "ill-typed conditions 'c'"
@@ -457,7 +464,7 @@ def _binance_trade(event: Any, ctx: FrameContext) -> dict[str, Any] | str:
         return "negative quantity"
     ts = _epoch_ms(event.get("T"), ctx.ts_bounds)
     if ts is None:
-        return "missing or out-of-range trade time 'T' (more than a day after the receive time, or before 1970)"
+        return _time_reason("trade time 'T'", event.get("T"), ctx)
     exchange_id = event.get("t")
     if type(exchange_id) is not int:
         return "missing or non-integer trade id 't'"
