@@ -36,10 +36,11 @@ import pyarrow.compute as pc
 
 from financial_transactions.ingest.landing import ingested_files
 from financial_transactions.pipeline import bronze_ingest
-from financial_transactions.pipeline.layers import process_bronze_batch, refresh_gold
+from financial_transactions.pipeline.layers import process_bronze_batch, refresh_gold_counts
 from financial_transactions.pipeline.runs import PipelineResult, finish_run, last_watermark
 from financial_transactions.pipeline.stream import run_auto_loader
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.crashpoints import crashpoint
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class PipelineRunner:
             platform.store.write_spark(bronze_fqn, bronze, mode="overwrite" if full_refresh else "append")
             result.bronze_rows_added = platform.store.count(bronze_fqn) - before
             result.files_ingested = len(todo)
+            crashpoint("pipeline.after_bronze")
         elif full_refresh:
             raise FileNotFoundError(f"--full-refresh: no landing files under {platform.paths.landing}")
         result.seconds["bronze"] = time.perf_counter() - tick
@@ -117,16 +119,22 @@ class PipelineRunner:
         silver = process_bronze_batch(platform, pending, overwrite=full_refresh)
         result.silver = silver
         result.seconds["silver"] = time.perf_counter() - tick
+        crashpoint("pipeline.after_silver")
 
         # gold -----------------------------------------------------------------------
         tick = time.perf_counter()
         if full_refresh:
             self.progress("gold: rebuilding every symbol")
-            result.gold_rows_written = refresh_gold(platform, None, overwrite=True)
+            result.gold = refresh_gold_counts(platform, None, overwrite=True)
+            result.gold_rows_written = result.gold.total
             result.gold_symbols = ["*"]
-        elif silver.silver_inserted:
+        elif silver.silver_inserted or silver.symbols:
+            # a batch whose MERGE inserted nothing new is the redo of a run killed after silver (the
+            # watermark only moves when a run finishes): its gold was never rebuilt. Gold is rebuilt
+            # from each symbol's full silver history, so doing it again is idempotent.
             self.progress(f"gold: rebuilding {len(silver.symbols)} symbol(s)")
-            result.gold_rows_written = refresh_gold(platform, silver.symbols)
+            result.gold = refresh_gold_counts(platform, silver.symbols)
+            result.gold_rows_written = result.gold.total
             result.gold_symbols = silver.symbols
         result.seconds["gold"] = time.perf_counter() - tick
         return self._finish(result, started, silver.watermark)

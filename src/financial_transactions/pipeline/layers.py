@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from financial_transactions.pipeline import expectations, gold_features, silver_transform
-from financial_transactions.pipeline.runs import SilverResult
+from financial_transactions.pipeline.runs import SilverResult, WriteCounts
 from financial_transactions.runtime import Platform
 
 if TYPE_CHECKING:
@@ -29,17 +29,18 @@ BAR_KEYS = ["bar_id"]
 
 def _write(
     platform: Platform, key: str, sdf: DataFrame, keys: list[str], *, overwrite: bool, update: bool = False
-) -> tuple[int, int]:
-    """Overwrite, first write, or MERGE ``sdf`` into table ``key``; returns (rows written, version)."""
+) -> WriteCounts:
+    """Overwrite, first write, or MERGE ``sdf`` into table ``key``; what it did to the rows."""
     store = platform.store
     fqn = platform.config.table(key)
     if overwrite or not store.exists(fqn):
         # A new or overwritten table holds exactly this write: count it from the Delta log
         # instead of evaluating the DataFrame twice.
-        version = store.write_spark(fqn, sdf, mode="overwrite" if overwrite else "append")
-        return store.count(fqn), version
+        store.write_spark(fqn, sdf, mode="overwrite" if overwrite else "append")
+        rows = store.count(fqn)
+        return WriteCounts(rewritten=rows) if overwrite else WriteCounts(inserted=rows)
     result = store.merge_spark(fqn, sdf, keys, update=update)
-    return result.inserted + (result.updated if update else 0), result.version
+    return WriteCounts(inserted=result.inserted, updated=result.updated if update else 0)
 
 
 def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bool = False) -> SilverResult:
@@ -95,12 +96,14 @@ def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bo
     valid, _ = expectations.split_by_rules(flagged, silver_transform.TYPED_COLUMNS)
     if int(stats["trades"]) or overwrite:
         silver = silver_transform.silver_trades(valid)
-        result.silver_inserted, _ = _write(platform, "silver_trades", silver, SILVER_KEYS, overwrite=overwrite)
+        result.silver_inserted = _write(platform, "silver_trades", silver, SILVER_KEYS, overwrite=overwrite).total
         if result.silver_inserted:
             result.symbols = sorted(stats["symbols"])
     if int(stats["bars"]) or overwrite:
         bars = silver_transform.silver_bars(valid)
-        result.bars_upserted, _ = _write(platform, "silver_bars", bars, BAR_KEYS, overwrite=overwrite, update=True)
+        written = _write(platform, "silver_bars", bars, BAR_KEYS, overwrite=overwrite, update=True)
+        result.bars_upserted = written.total
+        result.bars_inserted, result.bars_updated = written.inserted + written.rewritten, written.updated
     return result
 
 
@@ -115,19 +118,23 @@ def _write_rows(platform: Platform, key: str, rows: pa.Table, keys: list[str], *
 
 
 def refresh_gold(platform: Platform, symbols: Iterable[str] | None, *, overwrite: bool = False) -> int:
-    """Rebuild gold for ``symbols`` (all when None) from their full silver history."""
+    """Rebuild gold for ``symbols`` (all when None) from their full silver history; rows written."""
+    return refresh_gold_counts(platform, symbols, overwrite=overwrite).total
+
+
+def refresh_gold_counts(platform: Platform, symbols: Iterable[str] | None, *, overwrite: bool = False) -> WriteCounts:
+    """:func:`refresh_gold`, telling new bars (inserted) from recomputed ones (updated, or rewritten by overwrite)."""
     from pyspark.sql import functions as F
 
     store = platform.store
     silver_fqn = platform.config.table("silver_trades")
     if not store.exists(silver_fqn):
-        return 0
+        return WriteCounts()
     silver = store.to_spark(silver_fqn, platform.spark)
     wanted = sorted(set(symbols)) if symbols is not None else None
     if wanted is not None:
         if not wanted:
-            return 0
+            return WriteCounts()
         silver = silver.where(F.col("symbol").isin(wanted))
     gold = gold_features.gold_trade_features(silver, platform.config.features)
-    rows, _ = _write(platform, "gold_trade_features", gold, gold_features.GOLD_KEYS, overwrite=overwrite, update=True)
-    return rows
+    return _write(platform, "gold_trade_features", gold, gold_features.GOLD_KEYS, overwrite=overwrite, update=True)

@@ -20,6 +20,19 @@ from financial_transactions.pipeline import expectations
 from financial_transactions.runtime import Platform
 
 
+@dataclass(frozen=True)
+class WriteCounts:
+    """What one write did to a table's rows, kept apart: new keys, MERGE-updated keys, overwritten rows."""
+
+    inserted: int = 0
+    updated: int = 0
+    rewritten: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.rewritten
+
+
 @dataclass
 class SilverResult:
     """What one bronze batch did to silver, quarantine and bars."""
@@ -27,7 +40,9 @@ class SilverResult:
     bronze_rows: int = 0
     silver_inserted: int = 0
     quarantine_inserted: int = 0
-    bars_upserted: int = 0
+    bars_upserted: int = 0  # inserted + updated (pipeline_runs.bars_upserted)
+    bars_inserted: int = 0
+    bars_updated: int = 0
     quarantine_by_rule: dict[str, int] = field(default_factory=dict)
     symbols: list[str] = field(default_factory=list)
     watermark: datetime | None = None
@@ -37,6 +52,8 @@ class SilverResult:
         self.silver_inserted += other.silver_inserted
         self.quarantine_inserted += other.quarantine_inserted
         self.bars_upserted += other.bars_upserted
+        self.bars_inserted += other.bars_inserted
+        self.bars_updated += other.bars_updated
         for rule, n in other.quarantine_by_rule.items():
             self.quarantine_by_rule[rule] = self.quarantine_by_rule.get(rule, 0) + n
         self.symbols = sorted(set(self.symbols) | set(other.symbols))
@@ -52,7 +69,8 @@ class PipelineResult:
     files_ingested: int = 0
     bronze_rows_added: int = 0
     silver: SilverResult = field(default_factory=SilverResult)
-    gold_rows_written: int = 0
+    gold_rows_written: int = 0  # every row the gold write touched (pipeline_runs.gold_rows_written)
+    gold: WriteCounts = field(default_factory=WriteCounts)  # the same rows, split by what happened to them
     gold_symbols: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
@@ -62,6 +80,33 @@ class PipelineResult:
     @property
     def changed(self) -> bool:
         return self.mode != "up_to_date"
+
+    def this_run(self) -> dict[str, WriteCounts]:
+        """Per layer table, what this run did: inserted, updated and rewritten rows kept apart.
+
+        A gold refresh recomputes every bar of a symbol that gained trades: those bars are
+        *updated* (or *rewritten* by a full refresh), not added, so the table's total moves
+        only by ``inserted``.
+        """
+        full = self.mode == "full_refresh"
+
+        def appended(rows: int) -> WriteCounts:
+            return WriteCounts(rewritten=rows) if full else WriteCounts(inserted=rows)
+
+        silver = self.silver
+        gold = self.gold if self.gold.total or not self.gold_rows_written else appended(self.gold_rows_written)
+        bars = WriteCounts(inserted=silver.bars_inserted, updated=silver.bars_updated)
+        if not bars.total and silver.bars_upserted:  # a result built without the split (older callers)
+            bars = WriteCounts(updated=silver.bars_upserted)
+        if full:
+            bars = WriteCounts(rewritten=bars.total)
+        return {
+            "bronze_trades": appended(self.bronze_rows_added),
+            "silver_trades": appended(silver.silver_inserted),
+            "silver_trades_quarantine": appended(silver.quarantine_inserted),
+            "silver_bars": bars,
+            "gold_trade_features": gold,
+        }
 
     def summary(self) -> dict[str, Any]:
         """Figures for ``fin-mlops run``'s summary table."""
