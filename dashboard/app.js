@@ -533,7 +533,14 @@
   // training_runs: the latest attempt's outcome, or why it did not train and what to do about it (no dead ends)
   function renderTraining(body, tr, fb) {
     body.appendChild(h("h3", { class: "sub" }, "Training"));
-    if (!ok(tr) || !tr.data.length) { body.appendChild(emptyState(tr, "No training attempt yet")); return false; }
+    // analyst verdicts are labels whether or not training has run yet
+    var feedback = fb && fb.data ? h("p", { class: "legend feedback" }, "Analyst feedback: ",
+      fmtInt(fb.data.confirmed), " confirmed · ", fmtInt(fb.data.dismissed), " dismissed") : null;
+    if (!ok(tr) || !tr.data.length) {
+      body.appendChild(emptyState(tr, "No training attempt yet"));
+      if (feedback) body.appendChild(feedback);
+      return false;
+    }
     var last = tr.data[0], trained = last.status !== "not_trained";
     var sources = function (d) {
       var ls = d.label_sources || {};
@@ -545,8 +552,17 @@
         " · ", text(last.status)] : h("span", { class: "reason" }, text(last.reason))));
     if (!trained && last.remedy) body.appendChild(h("p", { class: "legend remedy" }, "What to do: ", text(last.remedy)));
     body.appendChild(h("p", { class: "legend" }, "Label sources: ", sources(last)));
-    if (fb && fb.data) body.appendChild(h("p", { class: "legend feedback" }, "Analyst feedback: ",
-      fmtInt(fb.data.confirmed), " confirmed · ", fmtInt(fb.data.dismissed), " dismissed"));
+    if (feedback) body.appendChild(feedback);
+    var recall = last.recall_by_type || {};
+    ["injected", "ground_truth"].forEach(function (source) {
+      var per = recall[source];
+      if (!per) return;
+      body.appendChild(h("p", { class: "legend recall-by-type", "data-source": source },
+        "Champion v" + text(recall.model_version) + " held-out recall on " + source.replace("_", " ") + " anomalies: ",
+        Object.keys(per).sort().map(function (k) {
+          return k + " " + fmtInt(per[k].flagged) + "/" + fmtInt(per[k].bars) + " (" + fmt(per[k].recall, 2) + ")";
+        }).join(" · ")));
+    });
     body.appendChild(table([
       { label: "when", value: function (d) { return fmtTime(d.at); } },
       { label: "status", value: function (d) { return d.status; } },
