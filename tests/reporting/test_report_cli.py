@@ -44,7 +44,7 @@ def test_report_sections_tables_and_charts(platform: Platform, tmp_path: Path) -
     # data is text in any markdown viewer: the hostile symbol is escaped, never raw HTML
     assert XSS_SYMBOL not in text and md(XSS_SYMBOL) in text
     names = sorted(p.name for p in result.charts)
-    assert names == ["anomalies.png", "decision_matrix.png", "drift.png", "equity.png"]
+    assert names == ["anomalies.png", "decision_matrix.png", "drift.png", "equity-macd.png", "equity-sma_cross.png"]
     for chart in result.charts:
         assert chart.read_bytes()[:8] == PNG_MAGIC and chart.stat().st_size > 5000
         assert f"]({chart.parent.name}/{chart.name})" in text

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,6 +24,12 @@ from financial_transactions.runtime import Platform
 
 #: Colour-blind-safe palette (Okabe & Ito) shared with the page.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+#: One colour per symbol in the equity charts (and the page's SYMBOL_COLOURS): Okabe & Ito without the
+#: yellow that vanishes on white, then Paul Tol's muted set; a 13th symbol reuses a colour with dots.
+SYMBOL_COLOURS = [
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000",
+    "#882255", "#44AA99", "#999933", "#332288", "#AA4499",
+]  # fmt: skip
 
 
 @dataclass
@@ -189,33 +196,68 @@ def _chart_drift(drift: dict[str, Any], thresholds: dict[str, Any], path: Path) 
     return True
 
 
-def _chart_equity(backtest: dict[str, Any], path: Path) -> bool:
-    curves = [r for r in backtest["rows"] if r["equity"]["v"]]
-    if not curves:
-        return False
+def symbol_colours(symbols: list[str]) -> dict[str, tuple[str, str]]:
+    """Each symbol's (colour, line style): distinct colours first, then the same colours dotted."""
+    n = len(SYMBOL_COLOURS)
+    return {s: (SYMBOL_COLOURS[i % n], "-" if i < n else ":") for i, s in enumerate(symbols)}
+
+
+def strategies_of(backtest: dict[str, Any]) -> list[str]:
+    """The strategies with an equity curve, in the order of the run (the benchmark is drawn with each)."""
+    seen = [r["strategy"] for r in backtest["rows"] if not r.get("benchmark") and r["equity"]["v"]]
+    return list(dict.fromkeys(seen))
+
+
+def _curve_x(row: dict[str, Any]) -> list[Any]:
+    v, ts = row["equity"]["v"], row["equity"]["t"]
+    if len(ts) == len(v) and all(ts):
+        return [datetime.fromisoformat(s.replace("Z", "+00:00")) for s in ts]
+    return list(range(len(v)))
+
+
+def equity_figure(backtest: dict[str, Any], strategy: str) -> tuple[Any, Any, Any] | None:
+    """One strategy's equity per symbol (solid) with each symbol's buy-and-hold (dashed, same colour).
+
+    Returns ``(figure, axes, legend)``, or ``None`` without a curve. The legend sits outside the axes,
+    right of the plot, so it never covers a line; one colour per symbol, the same in every strategy's chart.
+    """
+    rows = [r for r in backtest["rows"] if r["strategy"] == strategy and r["equity"]["v"]]
+    if not rows:
+        return None
+    bench = {r["symbol"]: r for r in backtest["rows"] if r.get("benchmark") and r["equity"]["v"]}
+    colours = symbol_colours(list(dict.fromkeys(str(r["symbol"]) for r in backtest["rows"])))
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(9, 3.4))
-    for i, row in enumerate(curves):
-        v = row["equity"]["v"]
-        ts = row["equity"]["t"]
-        x: list[Any] = (
-            [datetime.fromisoformat(s.replace("Z", "+00:00")) for s in ts]
-            if len(ts) == len(v) and all(ts)
-            else list(range(len(v)))
-        )
-        ax.plot(
-            x,
-            v,
-            linewidth=1.1,
-            color=OKABE_ITO[i % len(OKABE_ITO)],
-            label=_label(f"{row['symbol']} ({row['strategy']})"),
-        )
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    handles = []
+    for row in rows:
+        colour, style = colours[str(row["symbol"])]
+        ax.plot(_curve_x(row), row["equity"]["v"], linewidth=1.3, color=colour, linestyle=style)
+        b = bench.get(row["symbol"])
+        if b is not None:
+            ax.plot(_curve_x(b), b["equity"]["v"], linewidth=0.9, color=colour, linestyle=(0, (4, 2)), alpha=0.75)
+        label = f"{row['symbol']} {fmt(row['metrics'].get('total_return'), 4, pct=True)}"
+        if b is not None:
+            label += f" (B&H {fmt(b['metrics'].get('total_return'), 4, pct=True)})"
+        handles.append(Line2D([], [], color=colour, linestyle=style, linewidth=1.6, label=_label(label)))
+    if bench:
+        handles.append(Line2D([], [], color="#6b7785", linestyle=(0, (4, 2)), linewidth=1.0, label="buy & hold"))
+    ax.axhline(1.0, color="#9aa5b1", linewidth=0.7, zorder=0, gid="baseline")
     ax.set_ylabel("equity (start = 1)")
-    ax.legend(fontsize=7, ncol=3, frameon=False)
-    ax.set_title("Backtest equity curves", loc="left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    ax.set_title(_label(f"{strategy}: equity per symbol (dashed: buy & hold, same bars and costs)"), loc="left")
+    legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5, frameon=False)
+    fig.autofmt_xdate()
+    return fig, ax, legend
+
+
+def _chart_equity(backtest: dict[str, Any], strategy: str, path: Path) -> bool:
+    drawn = equity_figure(backtest, strategy)
+    if drawn is None:
+        return False
+    fig = drawn[0]
+    fig.savefig(path, bbox_inches="tight")
+    _plt().close(fig)
     return True
 
 
@@ -269,6 +311,63 @@ def real_markets_section(platform: Platform) -> str:
     out.append(f"\nThe matrix on {result.end.date().isoformat()}:\n")
     out.append("\n".join(f"- {md(r['symbol'])}: {md(r['explanation'])}" for r in latest.to_dict("records")) + "\n")
     return "\n".join(out)
+
+
+def backtest_markdown(data: dict[str, Any], settings: dict[str, Any], charts: dict[str, str]) -> str:
+    """The backtest table (strategies, then each symbol's buy-and-hold), the CAGR rule, one chart per strategy."""
+    rows = [r for r in data["rows"] if not r.get("benchmark")]
+    rows += sorted((r for r in data["rows"] if r.get("benchmark")), key=lambda r: str(r["symbol"]))
+    out = [
+        f"Run `{md(data['run_id'])}` at {md(data['at'])}. *B&H* = buy-and-hold of the symbol over the same bars "
+        "and costs; *excess* = total return − B&H.\n"
+    ]
+    headers = ["strategy", "symbol", "total return", "B&H", "excess", "CAGR", "Sharpe ± SE", "DSR", "edge"]
+    headers += ["Sortino", "max DD", "Calmar", "win rate", "trades", "exposure"]
+    out.append(
+        _table(
+            headers,
+            [
+                [
+                    md(r["strategy"]),
+                    md(r["symbol"]),
+                    fmt(r["metrics"]["total_return"], 4, pct=True),
+                    fmt(r.get("benchmark_return"), 4, pct=True),
+                    "–" if r.get("benchmark") else fmt(r.get("excess_return"), 4, pct=True),
+                    fmt(r["metrics"]["cagr"], 4, pct=True) if r["metrics"]["cagr"] is not None else "n/a",
+                    f"{fmt(r['metrics']['sharpe'], 2)} ± {fmt(r['metrics'].get('sharpe_se'), 2)}",
+                    fmt(r["metrics"].get("dsr"), 2),
+                    fmt(r["metrics"].get("deflated_edge"), 2),
+                    fmt(r["metrics"]["sortino"], 2),
+                    fmt(r["metrics"]["max_drawdown"], 4, pct=True),
+                    fmt(r["metrics"]["calmar"], 2) if r["metrics"]["calmar"] is not None else "n/a",
+                    fmt(r["metrics"]["win_rate"], 4, pct=True),
+                    fmt(r["metrics"]["n_trades"], 0),
+                    fmt(r["metrics"]["exposure"], 4, pct=True),
+                ]
+                for r in rows
+            ],
+        )
+    )
+    out.append(cagr_rule_line(data["rows"], settings))
+    for key, chart in charts.items():
+        if key.startswith("equity:"):
+            out.append(f"\n![equity of {md(key[len('equity:') :])}]({md(chart)})\n")
+    return "\n".join(out)
+
+
+def cagr_rule_line(rows: list[dict[str, Any]], settings: dict[str, Any]) -> str:
+    """Why CAGR and Calmar read n/a when the period is too short to annualise (empty when none is)."""
+    limit = settings.get("cagr_min_years", 1.0)
+    short = [r for r in rows if r.get("cagr_note")]
+    if not short:
+        return ""
+    days = sorted({int(r["trading_days"]) for r in short if r.get("trading_days") is not None})
+    span = f"{days[0]}" if len(days) == 1 else f"{days[0]}–{days[-1]}" if days else "too few"
+    return (
+        f"\n**CAGR and Calmar are n/a**: the bars cover {span} trading day(s), under the "
+        f"{fmt(limit, 1)} year(s) `backtest.cagr_min_years` asks for; compounding so short a period to a year "
+        "is noise, not a growth rate. Compare the total return over the period with buy-and-hold instead.\n"
+    )
 
 
 def render_markdown(
@@ -443,46 +542,7 @@ def render_markdown(
     out.append("## Backtest\n")
     bt = _section(docs["backtest"], "results")
     if bt["data"]["rows"]:
-        out.append(f"Run `{md(bt['data']['run_id'])}` at {md(bt['data']['at'])}.\n")
-        out.append(
-            _table(
-                [
-                    "strategy",
-                    "symbol",
-                    "total return",
-                    "CAGR",
-                    "Sharpe ± SE",
-                    "DSR",
-                    "edge",
-                    "Sortino",
-                    "max DD",
-                    "Calmar",
-                    "win rate",
-                    "trades",
-                    "exposure",
-                ],
-                [
-                    [
-                        md(r["strategy"]),
-                        md(r["symbol"]),
-                        fmt(r["metrics"]["total_return"], 4, pct=True),
-                        fmt(r["metrics"]["cagr"], 4, pct=True),
-                        f"{fmt(r['metrics']['sharpe'], 2)} ± {fmt(r['metrics'].get('sharpe_se'), 2)}",
-                        fmt(r["metrics"].get("dsr"), 2),
-                        fmt(r["metrics"].get("deflated_edge"), 2),
-                        fmt(r["metrics"]["sortino"], 2),
-                        fmt(r["metrics"]["max_drawdown"], 4, pct=True),
-                        fmt(r["metrics"]["calmar"], 2),
-                        fmt(r["metrics"]["win_rate"], 4, pct=True),
-                        fmt(r["metrics"]["n_trades"], 0),
-                        fmt(r["metrics"]["exposure"], 4, pct=True),
-                    ]
-                    for r in bt["data"]["rows"]
-                ],
-            )
-        )
-        if "equity" in charts:
-            out.append(f"\n![equity curves]({charts['equity']})\n")
+        out.append(backtest_markdown(bt["data"], docs["backtest"].get("settings") or {}, charts))
     else:
         out.append(_empty_note(bt))
     if real_markets:
@@ -492,6 +552,11 @@ def render_markdown(
         f"({md(manifest['catalog'])}.{md(manifest['schema'])}).\n"
     )
     return "\n".join(out)
+
+
+def _file_name(chart: str) -> str:
+    """``equity:sma_cross`` -> ``equity-sma_cross``: a chart key as a safe file name."""
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", chart).strip("-.") or "chart"
 
 
 def write_report(
@@ -518,10 +583,14 @@ def write_report(
         ("decision_matrix", lambda p: _chart_decision_matrix(_section(docs["decision_matrix"], "matrix")["data"], p)),
         ("anomalies", lambda p: _chart_anomalies(_section(docs["market"], "bars")["data"], p)),
         ("drift", lambda p: _chart_drift(_section(docs["drift"], "psi_js")["data"], docs["drift"]["thresholds"], p)),
-        ("equity", lambda p: _chart_equity(_section(docs["backtest"], "results")["data"], p)),
     ]
+    backtest = _section(docs["backtest"], "results")["data"]
+    for strategy in strategies_of(backtest):
+        plans.append((f"equity:{strategy}", lambda p, st=strategy: _chart_equity(backtest, st, p)))
+    for stale in chart_dir.glob("equity*.png"):  # one per strategy: a strategy no longer run leaves no chart
+        stale.unlink()
     for name, draw in plans:
-        path = chart_dir / f"{name}.png"
+        path = chart_dir / f"{_file_name(name)}.png"
         if draw(path):
             charts[name] = f"{chart_dir.name}/{path.name}"
             written.append(path)
