@@ -16,12 +16,13 @@ naming the failed stages.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rich.table import Table
+from rich.markup import escape
 
 from financial_transactions.decision import stage as decision_stage
 from financial_transactions.models import stage as models_stage
@@ -31,6 +32,9 @@ from financial_transactions.pipeline import stage as pipeline_stage
 from financial_transactions.replay import stage as replay_stage
 from financial_transactions.reporting import stage as reporting_stage
 from financial_transactions.runtime.context import RunContext
+from financial_transactions.runtime.crashpoints import crashpoint
+from financial_transactions.runtime.journal import RunJournal
+from financial_transactions.runtime.tables import Column, DataTable
 
 StageFn = Callable[[RunContext], dict[str, Any]]
 
@@ -79,8 +83,14 @@ def run_stages(
     *,
     only: Sequence[str] | None = None,
     skip: Sequence[str] = (),
+    journal: RunJournal | None = None,
 ) -> list[StageResult]:
-    """Run stages in order; a failure skips only the stages that need it (see the module docstring)."""
+    """Run stages in order; a failure skips only the stages that need it (see the module docstring).
+
+    With a ``journal`` (``fin-mlops run``), each stage is recorded as it starts and ends, a stage the
+    journal already holds as done (an interrupted run being resumed) is not run again, and ids are
+    scoped to the run (see :mod:`financial_transactions.runtime.journal`).
+    """
     selected = [s for s in (stages if stages is not None else STAGES) if (not only or s.name in only)]
     results: list[StageResult] = []
     broken: dict[str, str] = {}  # stage -> the failed stage it (transitively) needs
@@ -92,21 +102,41 @@ def run_stages(
             why = f"needs {blocker}, which failed" if blocker is not None else None
             results.append(StageResult(stage.name, "skipped", 0.0, {}, why))
             continue
+        if journal is not None and (done := journal.done(stage.name)) is not None:
+            ctx.console.print(f"[dim]{stage.name}: done by the interrupted run {journal.run_id} (not run again)[/]")
+            results.append(
+                StageResult(stage.name, done["status"], 0.0, dict(done.get("summary") or {}), done.get("error"))
+            )
+            continue
         ctx.console.rule(f"[bold cyan]{stage.name}[/] {stage.description}")
-        start = time.perf_counter()
+        results.append(_run_one(ctx, stage, journal, broken))
+        if journal is not None and results[-1].status != "failed":
+            crashpoint(f"run.after_{stage.name}")
+    if journal is not None:
+        journal.finish()
+    return results
+
+
+def _run_one(ctx: RunContext, stage: Stage, journal: RunJournal | None, broken: dict[str, str]) -> StageResult:
+    """One stage, recorded in the journal (when there is one) as started, then with its outcome."""
+    start = time.perf_counter()
+    scope = journal.stage(stage.name) if journal is not None else contextlib.nullcontext(1)
+    with scope as attempt:
+        if attempt > 1:
+            ctx.console.print(f"[yellow]{stage.name}: resuming after an interrupted attempt (attempt {attempt})[/]")
         try:
             summary = stage.run(ctx) or {}
         except Exception as exc:  # a failed stage is reported, not swallowed: the run exits non-zero
             broken[stage.name] = stage.name
             ctx.console.print_exception(max_frames=8)
-            results.append(
-                StageResult(stage.name, "failed", time.perf_counter() - start, {}, f"{type(exc).__name__}: {exc}")
-            )
-            continue
-        reason = summary.pop(NOT_RUN, None)
-        status = "not_run" if reason else "ok"
-        results.append(StageResult(stage.name, status, time.perf_counter() - start, summary, reason))
-    return results
+            result = StageResult(stage.name, "failed", time.perf_counter() - start, {}, f"{type(exc).__name__}: {exc}")
+        else:
+            reason = summary.pop(NOT_RUN, None)
+            status = "not_run" if reason else "ok"
+            result = StageResult(stage.name, status, time.perf_counter() - start, summary, reason)
+    if journal is not None:
+        journal.record(stage.name, result.status, result.summary, result.seconds, result.error)
+    return result
 
 
 def failed_stages(results: Sequence[StageResult]) -> list[str]:
@@ -114,20 +144,23 @@ def failed_stages(results: Sequence[StageResult]) -> list[str]:
     return [r.name for r in results if r.status == "failed"]
 
 
-def summary_table(results: Sequence[StageResult]) -> Table:
-    table = Table(title="fin-mlops run", show_lines=False)
-    table.add_column("stage", style="bold")
-    table.add_column("status")
-    table.add_column("seconds", justify="right")
-    table.add_column("summary")
+def summary_table(results: Sequence[StageResult]) -> DataTable:
+    """One row per stage; the summary wraps (a path is folded, never cut) and the table fits the width."""
     colours = {"ok": "green", "not_run": "yellow", "failed": "red", "skipped": "yellow"}
+    rows = []
     for r in results:
         figures = ", ".join(f"{k}={_fmt(v)}" for k, v in r.summary.items())
         text = f"{r.error}; {figures}" if r.error and figures else r.error or figures
-        table.add_row(r.name, f"[{colours[r.status]}]{r.status.replace('_', ' ')}[/]", f"{r.seconds:.1f}", text)
+        rows.append({"stage": r.name, "status": r.status, "seconds": round(r.seconds, 1), "summary": text})
     failed = failed_stages(results)
-    table.caption = f"[red]failed: {', '.join(failed)}[/]" if failed else "[green]no stage failed[/]"
-    return table
+    columns = [
+        Column("stage", "stage", ident=True, style="bold"),
+        Column("status", "status", fmt=lambda row: f"[{colours[row['status']]}]{row['status'].replace('_', ' ')}[/]"),
+        Column("seconds", "seconds", short="s", justify="right", fmt=lambda row: f"{row['seconds']:.1f}"),
+        Column("summary", "summary", wrap=True, fmt=lambda row: escape(row["summary"])),
+    ]
+    caption = f"[red]failed: {', '.join(failed)}[/]" if failed else "[green]no stage failed[/]"
+    return DataTable("stages", columns, rows, title="fin-mlops run", caption=caption)
 
 
 def _fmt(value: Any) -> str:

@@ -92,6 +92,11 @@ class LakehousePaths:
     def reports(self) -> Path:
         return self.volume("reports")
 
+    @property
+    def run_journal(self) -> Path:
+        """``fin-mlops run``'s journal: the stages an interrupted run already finished (see runtime.journal)."""
+        return self.state_dir / "run_journal.json"
+
     def checkpoint(self, name: str) -> Path:
         """A stream checkpoint or schema location (``pipeline.streaming.checkpoint_name`` and friends)."""
         return self.checkpoints / name

@@ -102,7 +102,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -130,6 +129,8 @@ from financial_transactions.models.registry import (
     RegistryError,
 )
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.crashpoints import crashpoint
+from financial_transactions.runtime.journal import scoped_id
 
 log = logging.getLogger(__name__)
 
@@ -423,8 +424,20 @@ class ChampionChallenger:
         feature_versions_before: Mapping[str, int] | None = None,
         challenger_feature_versions: Mapping[str, int] | None = None,
     ) -> GateDecision:
-        """Re-score champion and challenger on ``holdout``; PROMOTE or REJECT; audit; move aliases."""
-        decision_id = uuid.uuid4().hex
+        """Re-score champion and challenger on ``holdout``; PROMOTE or REJECT; audit; move aliases.
+
+        The decision id is run-scoped (see runtime.journal): when a resumed run finds the row its
+        killed attempt recorded, the gate finishes that decision (:meth:`_resume`) instead of
+        deciding again.
+        """
+        decision_id = scoped_id("gate.decision")
+        try:
+            recorded = self._recorded(decision_id)
+        except Exception as exc:
+            log.error("gate: cannot look up decision %s of an interrupted attempt: %s", decision_id, exc)
+            recorded = None
+        if recorded is not None:
+            return self._resume(recorded)
         mcfg = self.cfg.models
         if label_column not in holdout.columns:
             raise ValueError(f"holdout lacks the label column {label_column!r}")
@@ -606,6 +619,7 @@ class ChampionChallenger:
                 f"the promotion could not be recorded in the audit table ({type(exc).__name__}: {exc}); no alias moved",
                 champion=result.champion,
             )
+        crashpoint("gate.after_audit")
         try:
             self.registry.apply_aliases(target)
             result.state_after = self.registry.aliases()
@@ -627,6 +641,74 @@ class ChampionChallenger:
             )
         log.info("gate: PROMOTE version %s: %s", result.challenger_version, result.reason)
         return result
+
+    def _recorded(self, decision_id: str) -> dict[str, Any] | None:
+        """The audit row of ``decision_id`` if an interrupted attempt of this run already recorded it."""
+        fqn = self.cfg.table("champion_challenger_audit")
+        if not self.platform.store.exists(fqn):
+            return None
+        audit = self.platform.store.read(fqn)
+        rows = audit[audit["decision_id"] == decision_id]
+        return None if rows.empty else {str(k): v for k, v in rows.iloc[0].to_dict().items()}
+
+    def _resume(self, row: dict[str, Any]) -> GateDecision:
+        """Finish the decision an interrupted attempt recorded: a REJECT stands; a PROMOTE's aliases are
+        moved to the row's intent (``state_after``) unless another promotion moved the champion since."""
+        version = int(row["challenger_version"])
+        champion = None if pd.isna(row["champion_version"]) else int(row["champion_version"])
+
+        def aliases_of(col: str) -> dict[str, int]:
+            return {k: int(v) for k, v in json.loads(row[col]).items()} if isinstance(row[col], str) else {}
+
+        result = GateDecision(
+            decision_id=str(row["decision_id"]),
+            decision=PROMOTE if row["decision"] == PROMOTE else REJECT,
+            reason=str(row["reason"]),
+            challenger_version=version,
+            champion_version=champion,
+            first_deploy=bool(row["first_deploy"]),
+            challenger=None,
+            champion=None,
+            margin=None if pd.isna(row["margin"]) else float(row["margin"]),
+            state_before=aliases_of("state_before"),
+            state_after=aliases_of("state_after"),
+            error=None if pd.isna(row["error"]) else str(row["error"]),
+        )
+        superseded = self._superseded(result.decision_id)
+        if result.decision == REJECT or superseded:
+            log.warning(
+                "gate: decision %s on version %s was recorded by the interrupted attempt", result.decision_id, version
+            )
+            if superseded:
+                result.decision = REJECT
+            return result
+        target, snapshot = aliases_of("state_after"), aliases_of("snapshot_aliases")
+        now = self.registry.aliases()
+        if now != target:
+            if now.get(CHAMPION) not in (snapshot.get(CHAMPION), version):
+                ctx = _Context(
+                    scoped_id("gate.decision"), version, pd.DataFrame(), np.zeros(0, dtype=np.int64), None, {}
+                )
+                ctx.champion_version, ctx.audited = champion, True
+                return self._fail(
+                    ctx,
+                    snapshot,
+                    None,
+                    f"interrupted promotion {result.decision_id} of version {version} not finished: the champion "
+                    f"moved to {now.get(CHAMPION)} since it was recorded ({snapshot} -> {now})",
+                    supersedes=result.decision_id,
+                )
+            self.registry.apply_aliases(target)
+            log.warning(
+                "gate: finished the interrupted promotion %s of version %s (aliases %s -> %s)",
+                result.decision_id, version, now, target,
+            )  # fmt: skip
+        result.state_after = self.registry.aliases()
+        return result
+
+    def _superseded(self, decision_id: str) -> bool:
+        audit = self.platform.store.read(self.cfg.table("champion_challenger_audit"))
+        return bool((audit["supersedes"] == decision_id).any())
 
     def _pending_promotion(self, ctx: _Context, aliases: dict[str, int]) -> _Promotion | None:
         """The newest live PROMOTE row (at the audit version this gate conditions on) whose aliases
@@ -656,7 +738,7 @@ class ChampionChallenger:
             f"aliases never moved ({aliases})"
         )
         cancel = GateDecision(
-            decision_id=uuid.uuid4().hex,
+            decision_id=scoped_id("gate.decision"),
             decision=REJECT,
             reason=f"fail closed: {reason}",
             challenger_version=pending.challenger_version,
@@ -715,7 +797,7 @@ class ChampionChallenger:
     ) -> GateDecision:
         """Fail closed: REJECT, alert, audit."""
         result = GateDecision(
-            decision_id=uuid.uuid4().hex if ctx.audited else ctx.decision_id,
+            decision_id=scoped_id("gate.decision") if ctx.audited else ctx.decision_id,
             decision=REJECT,
             reason=f"fail closed: {error}",
             challenger_version=ctx.challenger_version,

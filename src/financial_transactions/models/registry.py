@@ -24,6 +24,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.crashpoints import crashpoint
 
 if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
@@ -36,6 +37,8 @@ CHALLENGER = "challenger"
 LATEST = "latest-model"
 PREVIOUS_CHAMPION = "previous-champion"
 ALIASES = (CHAMPION, CHALLENGER, LATEST, PREVIOUS_CHAMPION)
+#: Version tag naming the registration that created it (run-scoped): a resumed run reuses that version.
+REGISTRATION_TAG = "fin_mlops_registration"
 
 
 class RegistryError(RuntimeError):
@@ -146,21 +149,53 @@ class ModelRegistry:
         return version, self.load(version)
 
     # -- writes ------------------------------------------------------------------
-    def register(self, model_uri: str, *, tags: dict[str, str] | None = None, description: str | None = None) -> int:
-        """Register a logged model; it becomes ``challenger`` and ``latest-model``."""
+    def register(
+        self,
+        model_uri: str,
+        *,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+        registration_key: str | None = None,
+    ) -> int:
+        """Register a logged model; it becomes ``challenger`` and ``latest-model``.
+
+        With a ``registration_key`` (run-scoped, see runtime.journal) the version is created with that
+        key as a tag, in the same call; a rerun after a crash finds that version and finishes its
+        registration (the aliases, which are separate calls) instead of creating a second one.
+        """
         import mlflow
 
-        try:
-            mv = mlflow.register_model(model_uri, self.name, tags=tags)
-            version = int(mv.version)
-            if description:
-                self.client.update_model_version(self.name, str(version), description=description)
-        except Exception as exc:
-            raise RegistryError(f"registry: cannot register {model_uri} as {self.name}: {exc}") from exc
+        version = self.registered(registration_key) if registration_key is not None else None
+        if version is not None:
+            log.warning(
+                "registry: %s version %s was registered by the interrupted attempt; reusing it", self.name, version
+            )
+        else:
+            all_tags = {**(tags or {}), **({REGISTRATION_TAG: registration_key} if registration_key else {})}
+            try:
+                mv = mlflow.register_model(model_uri, self.name, tags=all_tags)
+                version = int(mv.version)
+                crashpoint("registry.after_version")
+                if description:
+                    self.client.update_model_version(self.name, str(version), description=description)
+            except Exception as exc:
+                raise RegistryError(f"registry: cannot register {model_uri} as {self.name}: {exc}") from exc
         self.set_alias(CHALLENGER, version)
         self.set_alias(LATEST, version)
+        crashpoint("registry.after_aliases")
         log.info("registered %s version %s (aliases %s, %s)", self.name, version, CHALLENGER, LATEST)
         return version
+
+    def registered(self, registration_key: str) -> int | None:
+        """The version created by registration ``registration_key`` (its tag), if any."""
+        if not self.exists():
+            return None
+        try:
+            found = self.client.search_model_versions(f"name='{self.name}'")
+        except Exception as exc:
+            raise RegistryError(f"registry: cannot list {self.name}: {type(exc).__name__}: {exc}") from exc
+        matches = [int(mv.version) for mv in found if (mv.tags or {}).get(REGISTRATION_TAG) == registration_key]
+        return max(matches) if matches else None
 
     def set_alias(self, alias: str, version: int) -> None:
         try:
@@ -180,6 +215,7 @@ class ModelRegistry:
         for alias, version in target.items():
             if current.get(alias) != version:
                 self.set_alias(alias, version)
+                crashpoint("registry.mid_alias_move")
         for alias in current:
             if alias in ALIASES and alias not in target:
                 self.delete_alias(alias)

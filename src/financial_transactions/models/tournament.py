@@ -41,7 +41,6 @@ import logging
 import tempfile
 import time
 import traceback
-import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,6 +61,7 @@ from financial_transactions.models.base import BaseAnomalyModel, ModelResult
 from financial_transactions.models.data import TrainingData
 from financial_transactions.models.metrics import METRIC_NAMES, evaluate_scores
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.journal import scoped_id
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ class ModelTournament:
         data.check()
         self.platform.configure_mlflow()
         mcfg = self.cfg.models
-        tournament_id = uuid.uuid4().hex
+        tournament_id = scoped_id("tournament")  # the same on a resumed run: its rows are not written twice
         created_at = datetime.now(UTC)
         tags = self._tags(tournament_id)
         results: list[ModelResult] = []
@@ -257,8 +257,11 @@ class ModelTournament:
                         f"winner_val_{mcfg.primary_metric}": winner.selection_metric(mcfg.primary_metric),
                     }
                 )
-        self.platform.store.append(
-            self.cfg.table("tournament_results"), pa.Table.from_pandas(table, schema=spec("tournament_results").schema)
+        self.platform.store.merge(
+            self.cfg.table("tournament_results"),
+            pa.Table.from_pandas(table, schema=spec("tournament_results").schema),
+            spec("tournament_results").merge_keys,
+            update=False,
         )
         return TournamentResult(tournament_id, parent.info.run_id, mcfg.primary_metric, ranked, table)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +38,8 @@ from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.tournament import ModelTournament, TournamentResult
 from financial_transactions.models.validator import ModelValidator, ValidationReport
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.crashpoints import crashpoint
+from financial_transactions.runtime.journal import remembered, scoped_id
 from financial_transactions.runtime.task_values import set_task_value
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ def train_and_gate(
     sha = git_sha or "unknown"
     platform.configure_mlflow()
     result = (tournament or ModelTournament(platform, git_sha=sha)).run(data)
+    crashpoint("train.after_tournament")
     winner = result.winner
     if winner is None or winner.model_uri is None:
         errors = "; ".join(f"{r.name}: {r.error}" for r in result.failed)
@@ -170,6 +172,7 @@ def train_and_gate(
             f"validation_{cfg.models.primary_metric}": f"{winner.selection_metric(cfg.models.primary_metric):.6f}",
         },
         description=f"{winner.name} from tournament {result.tournament_id}",
+        registration_key=scoped_id("registry.registration"),
     )
     gate = ChampionChallenger(platform, registry=registry, alert=alert, git_sha=sha)
     decision = gate.evaluate(
@@ -201,9 +204,11 @@ def prepare_training_data(platform: Platform) -> PreparedData:
         raise TrainingFailed(
             f"{gold} does not exist yet", "run `fin-mlops pipeline` (or `fin-mlops run`) to build it first"
         )
-    before = feature_table_versions(platform)
+    # a resumed run's refresh comes after its killed attempt's: the snapshot is what that attempt saw
+    before = remembered("training.feature_versions_before", lambda: feature_table_versions(platform))
     try:
         data, schema = _feature_store_slices(platform)
+        crashpoint("train.after_features")
         data.check()
     except TrainingFailed:
         raise
@@ -260,6 +265,8 @@ class TrainingAttempt:
     reason: str | None = None
     remedy: str | None = None
     label_sources: dict[str, int] | None = None
+    #: the champion's recall per anomaly type on the held-out slice, per label source (injected, ground truth)
+    recall_by_type: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -285,7 +292,7 @@ def attempt_training(
     in a Databricks job, set as the task value ``training_status`` so the job's later tasks
     (scoring, decision, export) run on the current champion whatever happened here.
     """
-    run_id = uuid.uuid4().hex
+    run_id = scoped_id("training.attempt")
     started = datetime.now(tz=UTC)
     sources: dict[str, int] | None = None
     try:
@@ -301,14 +308,41 @@ def attempt_training(
             alert=alert,
         )
         attempt = TrainingAttempt(run_id, outcome, label_sources=sources)
+        attempt.recall_by_type = champion_recall_by_type(platform, prepared.data.test)
         positives = {k: int(frame[LABEL_COLUMN].sum()) for k, frame in _slices(prepared.data)}
     except TrainingFailed as exc:
         log.warning("training did not run: %s", exc)
         attempt = TrainingAttempt(run_id, None, str(exc), exc.remedy or None, sources)
         positives = {}
+    crashpoint("train.after_gate")
     _record_attempt(platform, attempt, started, positives)
     set_task_value("training_status", attempt.status)
     return attempt
+
+
+def champion_recall_by_type(platform: Platform, test: pd.DataFrame) -> dict[str, Any] | None:
+    """The champion's recall per anomaly type on the held-out ``test`` rows that carry types
+    (injected anomalies, replay ground truth): ``{"model_version", <label_source>: {type: {bars, flagged,
+    recall}}}``. None when no row has a type or there is no champion; a model that cannot be loaded
+    or scored is logged, never fatal (this is a report on the training, not the training)."""
+    from financial_transactions.features.injection import recall_by_type
+    from financial_transactions.models.registry import CHAMPION
+
+    if test.empty or "anomaly_types" not in test.columns or LABEL_SOURCE_COLUMN not in test.columns:
+        return None
+    if not (test["anomaly_types"].fillna("").astype(str) != "").any():
+        return None
+    try:
+        registry = ModelRegistry.from_platform(platform)
+        if not registry.exists() or registry.champion_version() is None:
+            return None
+        version, model = registry.load_alias(CHAMPION)
+        features = test.drop(columns=[c for c in (LABEL_COLUMN, LABEL_SOURCE_COLUMN, "anomaly_types") if c in test])
+        flagged = pd.DataFrame(model.predict(features))["label"].to_numpy()
+    except Exception as exc:  # informative only
+        log.warning("per-type recall of the champion not computed: %s", exc)
+        return None
+    return {"model_version": int(version), **recall_by_type(test, flagged)}
 
 
 def _slices(data: TrainingData) -> list[tuple[str, pd.DataFrame]]:
@@ -330,9 +364,10 @@ def _record_attempt(platform: Platform, attempt: TrainingAttempt, started: datet
         "label_sources": json.dumps(attempt.label_sources or {}, sort_keys=True),
         "positives": json.dumps(positives, sort_keys=True),
         "sizes": json.dumps(outcome.data_sizes if outcome is not None else {}, sort_keys=True),
+        "recall_by_type": json.dumps(attempt.recall_by_type, sort_keys=True) if attempt.recall_by_type else None,
     }
     table = pa.Table.from_pylist([row], schema=spec("training_runs").schema)
-    try:
-        platform.store.append(platform.config.table("training_runs"), table)
+    try:  # a resumed run's attempt has its killed attempt's (run-scoped) id: recorded once
+        platform.store.merge(platform.config.table("training_runs"), table, ["run_id"], update=False)
     except Exception as exc:  # the attempt's record is a report, not the training itself
         log.warning("training_runs: could not record attempt %s: %s", attempt.run_id, exc)

@@ -35,6 +35,7 @@ from financial_transactions.monitoring.retraining_trigger import (
     TriggerSignals,
 )
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.crashpoints import crashpoint
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ def run_cycle(
         except Exception as exc:
             log.warning("lakehouse monitor on model_monitoring not updated: %s", exc)
     decision = None
+    crashpoint("drift.after_monitoring")
     if trigger and record:  # the trigger writes retraining_audit: never from a diagnostic run
         signals = TriggerSignals.from_reports(report, performance, platform.config.retraining)
         decision = (trigger_obj or RetrainingTrigger(platform)).evaluate(signals, launch=launch)

@@ -73,7 +73,6 @@ import fnmatch
 import logging
 import math
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -90,6 +89,7 @@ from financial_transactions.config.monitoring import DriftConfig
 from financial_transactions.features.feature_engineering import feature_columns
 from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.journal import scoped_id
 
 log = logging.getLogger(__name__)
 
@@ -734,7 +734,7 @@ class DriftDetector:
                 reason += f"; critical drifted: {', '.join(critical) or 'none'}"
             reason += f"; rule {rule} -> {overall}"
         return DriftReport(
-            run_id=run_id or uuid.uuid4().hex,
+            run_id=run_id or scoped_id("drift.run"),  # run-scoped: a resumed run records it once
             computed_at=datetime.now(UTC),
             features=results,
             overall=overall,
@@ -791,7 +791,8 @@ class DriftDetector:
         report.extra.update({"reference_rows": ref_table.num_rows, "current_rows": cur_table.num_rows})
         if record:
             rows = report.to_frame(env=platform.config.env, table_fqn=platform.config.table(reference.table))
-            store.append(platform.config.table("drift_monitoring"), rows)
+            keys = spec("drift_monitoring").merge_keys
+            store.merge(platform.config.table("drift_monitoring"), rows, keys, update=False)
         log.info("drift run %s: %s", report.run_id, report.reason)
         return report
 

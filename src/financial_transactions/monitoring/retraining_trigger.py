@@ -87,7 +87,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -96,6 +96,8 @@ from financial_transactions.config.monitoring import RetrainingConfig
 from financial_transactions.lakehouse import ConcurrentModification
 from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.crashpoints import crashpoint
+from financial_transactions.runtime.journal import scoped_id
 from financial_transactions.runtime.launchers import Launcher, LaunchResult, TaskValueOnly
 from financial_transactions.runtime.task_values import TaskValues
 
@@ -455,11 +457,19 @@ class RetrainingTrigger:
         return version, store.read(self.fqn, version=version)
 
     def evaluate(self, signals: TriggerSignals, *, launch: bool = True) -> TriggerResult:
-        """One audited decision; launches retraining only if this trigger's ``triggered`` row committed."""
-        event_id = uuid.uuid4().hex
+        """One audited decision; launches retraining only if this trigger's ``triggered`` row committed.
+
+        The event id is run-scoped (see runtime.journal): a resumed run that finds the decision its
+        killed attempt committed does not decide again (its own row would put it in cooldown); it
+        finishes that decision's launch (:meth:`_resume`).
+        """
+        event_id = scoped_id("trigger.event")
         attempts = 0
         rng = random.Random(event_id)
         self.ensure_table()
+        resumed = self._resume(event_id, signals, launch=launch)
+        if resumed is not None:
+            return resumed
         while True:
             attempts += 1
             version, audit = self._read()
@@ -478,11 +488,47 @@ class RetrainingTrigger:
                 delay = rng.uniform(0.005, 0.02) * min(attempts, 10)
                 log.debug("retraining trigger %s: concurrent commit, retrying in %.3fs", event_id, delay)
                 self.sleep(delay)
+        crashpoint("trigger.after_decision")
         result = TriggerResult(event_id, decision, reason, now, attempts, history, signals=signals)
         log.info("retraining decision %s: %s (%s)", event_id, decision, reason)
-        if decision == "triggered":
+        return self._finish(result, signals, launch=launch, launching_recorded=False)
+
+    def _resume(self, event_id: str, signals: TriggerSignals, *, launch: bool) -> TriggerResult | None:
+        """Finish the decision ``event_id`` an interrupted attempt of this run committed, if there is one."""
+        _, audit = self._read()
+        rows = audit[audit["event_id"] == event_id]
+        if rows.empty:
+            return None
+        row = rows.iloc[0]
+        decided_at = pd.Timestamp(row["decided_at"]).tz_convert(UTC).to_pydatetime()
+        history = history_of(audit, decided_at, timedelta(minutes=self.cfg.launch_timeout_minutes))
+        attempts = int(row["commit_attempts"]) if pd.notna(row["commit_attempts"]) else 1
+        result = TriggerResult(
+            event_id, cast("Decision", str(row["decision"])), str(row["reason"]), decided_at, attempts, history,
+            signals=signals,
+        )  # fmt: skip
+        launches = audit[(audit["event_type"] == "launch") & (audit["parent_event_id"] == event_id)]
+        outcome = launches[launches["decision"] != LAUNCHING]
+        log.warning("retraining decision %s (%s) was committed by the interrupted attempt", event_id, result.decision)
+        if not outcome.empty:
+            done = outcome.iloc[0]
+            result.launch = LaunchResult(
+                cast(Literal["launched", "launch_failed", "not_launched"], str(done["decision"])),
+                str(done["launcher"]),
+                run_id=None if pd.isna(done["run_id"]) else str(done["run_id"]),
+                detail=None if pd.isna(done["detail"]) else str(done["detail"]),
+            )
+            return self._finish(result, signals, launch=False, launching_recorded=True)
+        return self._finish(result, signals, launch=launch, launching_recorded=not launches.empty)
+
+    def _finish(
+        self, result: TriggerResult, signals: TriggerSignals, *, launch: bool, launching_recorded: bool
+    ) -> TriggerResult:
+        """Launch a ``triggered`` decision (unless it already has its outcome) and set the task value."""
+        event_id, reason = result.event_id, result.reason
+        if result.decision == "triggered" and result.launch is None:
             if launch:
-                result.launch = self._launch(event_id, reason, signals)
+                result.launch = self._launch(event_id, reason, signals, launching_recorded=launching_recorded)
             else:
                 detail = "launch disabled (--no-launch): decided and audited, nothing started"
                 result.launch = self._record_launch(
@@ -502,17 +548,27 @@ class RetrainingTrigger:
             )
         return result
 
-    def _launch(self, event_id: str, reason: str, signals: TriggerSignals) -> LaunchResult:
-        """Record ``launching`` first (the slot is held while a slow launcher runs), then launch, then the outcome."""
+    def _launch(
+        self, event_id: str, reason: str, signals: TriggerSignals, *, launching_recorded: bool = False
+    ) -> LaunchResult:
+        """Record ``launching`` first (the slot is held while a slow launcher runs), then launch, then the outcome.
+
+        A resumed launch (``launching_recorded``: the killed attempt wrote that row) launches again: the
+        in-process launcher's training is run-scoped too, and a job launcher's idempotency token is the
+        event id, so the same launch is not started twice.
+        """
         launcher = self.launcher
-        self._append_launch_row(
-            event_id, reason, signals, LAUNCHING, launcher.name, None, "launch under way: the slot is held"
-        )
+        if not launching_recorded:
+            self._append_launch_row(
+                event_id, reason, signals, LAUNCHING, launcher.name, None, "launch under way: the slot is held"
+            )
+        crashpoint("trigger.after_launching")
         try:
             outcome = launcher.launch(event_id, reason)
         except Exception as exc:  # recorded and returned: the drift job itself must still finish
             log.error("retraining launch for %s failed: %s", event_id, exc)
             outcome = LaunchResult("launch_failed", launcher.name, detail=f"{type(exc).__name__}: {exc}")
+        crashpoint("trigger.after_launch")
         return self._record_launch(event_id, reason, signals, outcome)
 
     def _record_launch(

@@ -33,6 +33,17 @@ Safety
   re-applied, tables restored to their pre-rollback versions), the failure is
   audited and :class:`RollbackFailed` is raised.
 * Every executed rollback is one row of ``rollback_audit``.
+
+Crash recovery
+--------------
+The row is written first, with ``status = started`` and the whole plan (aliases after,
+feature restores): the rollback's intent. The steps follow (aliases, feature RESTOREs),
+then the row becomes ``done`` (or ``failed``), then the alert and the serving endpoint. A
+process killed in between leaves the ``started`` row; the next ``fin-mlops rollback``
+(whatever its arguments) finishes *that* rollback first: it re-applies the recorded
+aliases, restores each feature table to its recorded target version (a table already at
+that content is restored again, harmlessly), re-points the endpoint and marks the row
+``done``. The endpoint moves before ``done`` for that reason.
 """
 
 from __future__ import annotations
@@ -53,6 +64,7 @@ from financial_transactions.models.deployment import DeploymentError, update_ser
 from financial_transactions.models.registry import ModelRegistry, RegistryError
 from financial_transactions.monitoring.alerting import AlertManager
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.crashpoints import crashpoint
 
 if TYPE_CHECKING:
     from financial_transactions.runtime.serving_endpoint import ModelServingManager
@@ -123,7 +135,7 @@ def _v(version: int | None) -> str:
 class RollbackResult:
     rollback_id: str | None
     plan: RollbackPlan
-    status: Literal["done", "failed", "dry_run"]
+    status: Literal["started", "done", "failed", "dry_run"]
     restored: dict[str, int] = field(default_factory=dict)  # table -> new Delta version after RESTORE
     error: str | None = None
     #: what happened to the Databricks serving endpoint (None: not attempted, e.g. a dry run)
@@ -350,6 +362,11 @@ class ModelRollback:
         reason: str | None = None,
         force: bool = False,
     ) -> RollbackResult:
+        interrupted = self.interrupted()
+        if interrupted is not None and not dry_run:
+            rollback_id, recorded = interrupted
+            log.warning("rollback %s was interrupted; finishing it before anything else", rollback_id)
+            return self.execute(recorded, reason=reason, resume_id=rollback_id)
         plan = self.plan(to_version, restore_features=restore_features)
         if dry_run:
             return RollbackResult(None, plan, "dry_run")
@@ -359,21 +376,61 @@ class ModelRollback:
             )
         return self.execute(plan, reason=reason)
 
-    def execute(self, plan: RollbackPlan, *, reason: str | None = None) -> RollbackResult:
-        """Apply a plan; reverses completed steps on failure (then raises :class:`RollbackFailed`)."""
-        if self._aliases() != plan.aliases_before:
-            raise RollbackRefused("the registry aliases changed since the plan was made; plan again; nothing changed")
+    def interrupted(self) -> tuple[str, RollbackPlan] | None:
+        """The newest ``started`` rollback of this model that never finished, with its recorded plan."""
+        fqn = self.platform.config.table("rollback_audit")
+        if not self.platform.store.exists(fqn):
+            return None
+        audit = self.platform.store.read(fqn)
+        started = audit[(audit["status"] == "started") & (audit["model_name"] == self.platform.config.model_name)]
+        if started.empty:
+            return None
+        row = started.sort_values("rolled_back_at").iloc[-1]
+        restores = [
+            FeatureRestore(str(r["table"]), int(r["from_version"]), int(r["to_version"]))
+            for r in json.loads(row["feature_restores"] or "[]")
+        ]
+        plan = RollbackPlan(
+            model_name=str(row["model_name"]),
+            from_version=int(row["from_version"]),
+            to_version=int(row["to_version"]),
+            source=f"{row['source']} (finishing interrupted rollback {row['rollback_id']})",
+            aliases_before={k: int(v) for k, v in json.loads(row["aliases_before"]).items()},
+            aliases_after={k: int(v) for k, v in json.loads(row["aliases_after"]).items()},
+            feature_restores=restores,
+            snapshot_decision_id=None if pd.isna(row["snapshot_decision_id"]) else str(row["snapshot_decision_id"]),
+            restore_features=bool(restores),
+        )
+        return str(row["rollback_id"]), plan
+
+    def execute(self, plan: RollbackPlan, *, reason: str | None = None, resume_id: str | None = None) -> RollbackResult:
+        """Apply a plan; reverses completed steps on failure (then raises :class:`RollbackFailed`).
+
+        ``resume_id``: finish that interrupted rollback (its ``started`` row holds ``plan``): the
+        steps are re-applied to the recorded targets, and the pre-checks against the plan's
+        starting state are skipped (the killed attempt may have done some of the steps).
+        """
         store = self.platform.store
-        for r in plan.feature_restores:
-            if store.version(r.table) != r.current_version:
-                raise RollbackRefused(f"{r.table} moved since the plan was made; plan again; nothing changed")
-        rollback_id = uuid.uuid4().hex
+        if resume_id is None:
+            if self._aliases() != plan.aliases_before:
+                raise RollbackRefused(
+                    "the registry aliases changed since the plan was made; plan again; nothing changed"
+                )
+            for r in plan.feature_restores:
+                if store.version(r.table) != r.current_version:
+                    raise RollbackRefused(f"{r.table} moved since the plan was made; plan again; nothing changed")
+        rollback_id = resume_id or uuid.uuid4().hex
         restored: dict[str, int] = {}
+        if resume_id is None:  # the intent first: a killed rollback is finished by the next one
+            self._audit(RollbackResult(rollback_id, plan, "started"), reason)
+            crashpoint("rollback.after_audit")
         try:
             self.registry.apply_aliases(plan.aliases_after)
+            crashpoint("rollback.after_aliases")
             for r in plan.feature_restores:
                 if not r.noop:
                     restored[r.table] = store.restore(r.table, r.target_version)
+            crashpoint("rollback.after_features")
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             undo_errors = self._undo(plan, restored)
@@ -384,10 +441,11 @@ class ModelRollback:
             self._alert(result)
             raise RollbackFailed(f"rollback of {plan.model_name} failed and was reversed: {error}") from exc
         result = RollbackResult(rollback_id, plan, "done", restored)
+        self._serve(result)  # before ``done``: a rollback killed before its endpoint moved is finished later
+        crashpoint("rollback.after_endpoint")
         self._audit(result, reason)
         self._alert(result)
         log.info("rollback %s: %s", rollback_id, "; ".join(plan.describe()))
-        self._serve(result)
         return result
 
     def _serve(self, result: RollbackResult) -> None:
@@ -456,9 +514,12 @@ class ModelRollback:
             "operator": operator,
             "error": result.error,
         }
-        self.platform.store.append(
+        # one row per rollback: ``started`` (the intent), then updated in place to done / failed
+        self.platform.store.merge(
             self.platform.config.table("rollback_audit"),
             pa.Table.from_pylist([row], schema=spec("rollback_audit").schema),
+            ["rollback_id"],
+            update=True,
         )
 
     def _alert(self, result: RollbackResult) -> None:

@@ -48,6 +48,7 @@ from financial_transactions.ingest.landing import LANDING_SUFFIX, ingested_files
 from financial_transactions.lakehouse.paths import GROUND_TRUTH_DIR, WINDOW_SPAN_FILE, ground_truth_dir, window_name
 from financial_transactions.replay.market import CRYPTO, EQUITY, MarketData
 from financial_transactions.replay.servers import ReplayHub, StreamFeed
+from financial_transactions.runtime.crashpoints import crashpoint
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -157,6 +158,7 @@ def ingest_window(platform: Platform, window: int, console: Console | None = Non
     )
     if abandoned.files:
         summary.update(abandoned_files=abandoned.files, abandoned_records=abandoned.records)
+    crashpoint("ingest.after_collect")
     write_atomic(
         marker,
         orjson.dumps(

@@ -43,6 +43,7 @@ from financial_transactions.reporting.documents import (
 from financial_transactions.reporting.documents.common import DOCUMENTS, SCHEMA_VERSION, ExportContext
 from financial_transactions.reporting.sources import Sources, registry_state
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.crashpoints import crashpoint
 
 __all__ = ["DOCUMENTS", "SCHEMA_VERSION", "ExportResult", "build_documents", "export_context", "export_dashboard"]
 
@@ -149,17 +150,30 @@ def export_dashboard(
     copy_site: bool = True,
     site_dir: Path | None = None,
 ) -> ExportResult:
-    """Build every document from the tables and write JSON + ``data.js`` (+ the page) to ``out_dir``."""
-    target = Path(out_dir) if out_dir is not None else Path(platform.paths.exports)
-    target.mkdir(parents=True, exist_ok=True)
+    """Build every document from the tables and write JSON + ``data.js`` (+ the page) to ``out_dir``.
+
+    Crash-safe: every file is first written to a staging folder beside ``out_dir``
+    (``.<name>.staging``); only a complete set is moved into ``out_dir``, file by file with
+    atomic renames, ``data.js`` last. A process killed while staging leaves the previous export
+    whole (the next export discards the stale staging folder); one killed while publishing leaves
+    each file whole, and the next export rewrites them all.
+    """
+    final = Path(out_dir) if out_dir is not None else Path(platform.paths.exports)
+    final.mkdir(parents=True, exist_ok=True)
+    target = final.parent / f".{final.name}.staging"
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
     documents = build_documents(
         export_context(platform, now=now), max_bars_per_symbol=max_bars_per_symbol, top_anomalies=top_anomalies
     )
     files: dict[str, Path] = {}
-    for kind, doc in documents.items():
+    for i, (kind, doc) in enumerate(documents.items()):
         path = target / f"{kind}.json"
         write_json(path, doc)
-        files[kind] = path
+        files[kind] = final / path.name
+        if i == len(documents) // 2:
+            crashpoint("export.mid_files")
     data_js = target / "data.js"
     tmp = data_js.with_name(".data.js.tmp")
     payload = json.dumps(documents, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
@@ -169,7 +183,7 @@ def export_dashboard(
         encoding="utf-8",
     )
     tmp.replace(data_js)
-    files["data.js"] = data_js
+    files["data.js"] = final / "data.js"
     index: Path | None = None
     source = (Path(site_dir) if site_dir is not None else dashboard_source_dir()) if copy_site else None
     if source is not None and not (source / "index.html").is_file():
@@ -179,8 +193,18 @@ def export_dashboard(
             shutil.copyfile(source / name, target / name)
         vendor = source / "vendor"
         if vendor.is_dir():
-            shutil.copytree(vendor, target / "vendor", dirs_exist_ok=True)
-        index = target / "index.html"
+            shutil.copytree(vendor, final / "vendor", dirs_exist_ok=True)  # static assets: not staged
+        index = final / "index.html"
     elif copy_site:
         log.warning("dashboard/ page not found; wrote data only (set FIN_MLOPS_DASHBOARD_DIR)")
-    return ExportResult(target, files, index, documents)
+    crashpoint("export.before_publish")
+    _publish(target, final)
+    return ExportResult(final, files, index, documents)
+
+
+def _publish(staging: Path, final: Path) -> None:
+    """Move the staged files into ``final`` (atomic renames, ``data.js`` last), then drop the staging folder."""
+    staged = sorted((p for p in staging.iterdir() if p.is_file()), key=lambda p: p.name == "data.js")
+    for path in staged:
+        os.replace(path, final / path.name)
+    shutil.rmtree(staging)
