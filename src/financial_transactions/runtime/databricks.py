@@ -12,13 +12,13 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from financial_transactions.lakehouse.paths import LakehousePaths
 from financial_transactions.lakehouse.store import DeltaStore, SparkDeltaStore
 from financial_transactions.lakehouse.tracking import MlflowSettings
 from financial_transactions.runtime.base import DriftWindowMode, NotOnThisRuntime, Runtime, T
-from financial_transactions.runtime.launchers import DatabricksJobLauncher, TaskValueOnly
+from financial_transactions.runtime.launchers import DatabricksJobLauncher, DatabricksPipelineUpdate, TaskValueOnly
 from financial_transactions.runtime.serving_endpoint import ModelServingManager, ServingUpdate
 from financial_transactions.runtime.task_values import set_task_value
 
@@ -136,3 +136,14 @@ class DatabricksRuntime(Runtime):
     def feature_client(self, factory: Callable[[], T | None]) -> T | None:
         """The UC Feature Engineering client, so feature tables carry primary keys and lineage."""
         return factory()
+
+    def pipeline_refresher(
+        self, pipeline_id: str | None, *, in_process: Callable[[], dict[str, Any]]
+    ) -> Callable[[], dict[str, Any]]:
+        """An update of the bundle's Lakeflow pipeline through the Pipelines API, waited for."""
+        if not pipeline_id:
+            raise NotOnThisRuntime(
+                "on Databricks the pipeline driver updates the bundle's Lakeflow pipeline: pass --pipeline-id "
+                "${resources.pipelines.financial_streaming_dlt.id}"
+            )
+        return DatabricksPipelineUpdate(self.workspace(), pipeline_id)

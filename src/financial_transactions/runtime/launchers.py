@@ -9,8 +9,9 @@ monitoring package builds it and hands it in as a factory
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from financial_transactions.config.monitoring import RetrainingConfig
 from financial_transactions.runtime.task_values import TaskValues, set_task_value
@@ -83,3 +84,37 @@ class TaskValueOnly:
             self.name,
             detail=f"task value {self.key} could not be set (not a Databricks job run?): nothing starts retraining",
         )
+
+
+#: Pipeline update states after which nothing more happens.
+UPDATE_DONE = ("COMPLETED", "FAILED", "CANCELED")
+
+
+class PipelineUpdateFailed(RuntimeError):
+    """A pipeline update that ended FAILED or CANCELED; the message names the pipeline and update."""
+
+
+class DatabricksPipelineUpdate:
+    """Start one incremental update of a Lakeflow pipeline and wait for its end (``pipelines.start_update``)."""
+
+    def __init__(self, client: WorkspaceClient, pipeline_id: str, *, poll_seconds: float = 5.0) -> None:
+        self.client = client
+        self.pipeline_id = pipeline_id
+        self.poll_seconds = poll_seconds
+
+    def __call__(self) -> dict[str, Any]:
+        started = time.monotonic()
+        response = self.client.pipelines.start_update(self.pipeline_id, full_refresh=False)
+        update_id = response.update_id
+        if not update_id:
+            raise PipelineUpdateFailed(f"pipeline {self.pipeline_id}: start_update returned no update id")
+        while True:
+            info = self.client.pipelines.get_update(self.pipeline_id, update_id).update
+            state = info.state.value if info is not None and info.state is not None else "UNKNOWN"
+            if state in UPDATE_DONE:
+                break
+            time.sleep(self.poll_seconds)
+        if state != "COMPLETED":
+            raise PipelineUpdateFailed(f"pipeline {self.pipeline_id} update {update_id} ended {state}")
+        return {"pipeline_id": self.pipeline_id, "update_id": update_id, "state": state,
+                "seconds": round(time.monotonic() - started, 1)}  # fmt: skip

@@ -13,7 +13,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from financial_transactions.lakehouse.engine import get_spark
 from financial_transactions.lakehouse.paths import LakehousePaths
@@ -121,3 +121,9 @@ class LocalRuntime(Runtime):
 
     def feature_client(self, factory: Callable[[], T | None]) -> T | None:
         return None  # the feature tables are plain Delta tables in the local store
+
+    def pipeline_refresher(
+        self, pipeline_id: str | None, *, in_process: Callable[[], dict[str, Any]]
+    ) -> Callable[[], dict[str, Any]]:
+        """The embedded runner in this process (a ``pipeline_id`` names a Databricks pipeline: ignored here)."""
+        return in_process

@@ -10,6 +10,7 @@ from financial_transactions.deploy.context import Rule
 from financial_transactions.deploy.rules import (
     artifacts,
     config_envs,
+    continuous,
     dashboards,
     deprecated,
     files,
@@ -31,6 +32,7 @@ RULES: tuple[Rule, ...] = (
     files.RULE,
     tasks.RULE,
     schedules.RULE,
+    continuous.RULE,
     deprecated.RULE,
     targets.RULE,
     config_envs.RULE,
