@@ -54,7 +54,7 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -200,7 +200,8 @@ class _IdMaker:
                 digits = match.group()
                 lo, hi = self.ranges.get((_shape(tpl), back), (0, 10 ** len(digits) - 1))
                 if attempt >= 32:  # past the real range, in order, as the feed's next numbers
-                    lo = hi = self.after.get((_shape(tpl), back), hi) + 1 + int(self.rng.integers(0, 3))
+                    last = self.after.get((_shape(tpl), back))
+                    lo = hi = (hi if last is None else last) + 1 + int(self.rng.integers(0, 3))
                     self.after[(_shape(tpl), back)] = lo
                 number = str(int(self.rng.integers(lo, hi + 1)))
                 run = number.zfill(len(digits)) if digits.startswith("0") and len(digits) > 1 else number
@@ -388,13 +389,13 @@ def _apply(sym: _Symbol, plan: _Plan, rng: np.random.Generator, used: set[str]) 
         copy.loc[altered, "price"] = [plan.altered[int(r)][0] for r in altered]
     injected = copy.iloc[np.asarray(plan.template, dtype=np.int64)].copy()
     if len(injected):
-        ids = _IdMaker(copy["trade_id"].astype(str).to_numpy(), used, rng) if "trade_id" in copy.columns else None
-        if ids is not None:
-            drawn = [ids.like(str(t)) for t in injected["trade_id"]]
+        maker = _IdMaker(copy["trade_id"].astype(str).to_numpy(), used, rng) if "trade_id" in copy.columns else None
+        if maker is not None:
+            drawn = [maker.like(str(t)) for t in injected["trade_id"]]
             injected["trade_id"] = [d[0] for d in drawn]
             if "exchange_trade_id" in injected.columns:
                 has = injected["exchange_trade_id"].notna().to_numpy()
-                injected["exchange_trade_id"] = np.where(has, [d[1] for d in drawn], None)
+                injected["exchange_trade_id"] = [d[1] if h else None for d, h in zip(drawn, has, strict=True)]
         injected["ts"] = pd.to_datetime(np.asarray(plan.ts_ns, dtype=np.int64), unit="ns", utc=True).as_unit(
             _unit(copy["ts"])
         )
@@ -426,9 +427,10 @@ def _apply(sym: _Symbol, plan: _Plan, rng: np.random.Generator, used: set[str]) 
     return out.iloc[order].reset_index(drop=True), events
 
 
-def _unit(ts: pd.Series) -> str:
-    dtype = ts.dtype
-    return str(getattr(dtype, "unit", "ns"))
+def _unit(ts: pd.Series) -> Literal["s", "ms", "us", "ns"]:
+    """The time unit of ``ts`` (the injected times keep the real column's precision)."""
+    unit = str(getattr(ts.dtype, "unit", "ns"))
+    return unit if unit in ("s", "ms", "us") else "ns"  # type: ignore[return-value]
 
 
 def inject(
