@@ -73,22 +73,10 @@ def _stream(platform: Platform, checkpoint: Path, scorer: LiveScorer) -> StreamP
     return processor
 
 
-@pytest.mark.parametrize(
-    ("kill_event", "status", "posts_before_restart"),
-    [
-        ("alerts_recorded", "delivered", 0),  # the row is in, its POST never happened: the restart sends it
-        ("posted", "unconfirmed", 1),  # the POST happened, its outcome was never recorded: not sent again
-    ],
-)
 def test_spike_reaches_alerts_and_webhook_exactly_once_across_a_sigkill(
-    platform: Platform,
-    spark: Any,
-    mlflow_registry: None,
-    monkeypatch: pytest.MonkeyPatch,
-    kill_event: str,
-    status: str,
-    posts_before_restart: int,
+    platform: Platform, spark: Any, mlflow_registry: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A real crash: the driver is SIGKILLed after the alert row is in and before its POST; the restart sends it."""
     version = _champion(platform)
     _land(platform, "run1-000001", range(0, 30))  # micro-batch 0: quiet minutes
     _land(platform, "run1-000002", range(30, 35))  # micro-batch 1: the spike
@@ -97,19 +85,16 @@ def test_spike_reaches_alerts_and_webhook_exactly_once_across_a_sigkill(
         monkeypatch.setenv("FIN_MLOPS_ALERT_WEBHOOK_URL", peer.url)
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         proc = subprocess.run(
-            [sys.executable, str(WORKER), str(platform.lakehouse_root), str(checkpoint), kill_event, "1"],
+            [sys.executable, str(WORKER), str(platform.lakehouse_root), str(checkpoint), "alerts_recorded", "1"],
             capture_output=True,
             text=True,
             timeout=300,
             env=env,
         )
         assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr[-3000:]
-        assert proc.stdout.splitlines()[-1] == f"{kill_event} 1"
+        assert proc.stdout.splitlines()[-1] == "alerts_recorded 1"
         killed = _alerts(platform)
-        assert len(killed) == 1 and killed["delivery_status"].tolist() == [
-            "pending" if kill_event == "alerts_recorded" else "sending"
-        ]
-        assert len(peer.received) == posts_before_restart
+        assert killed["delivery_status"].tolist() == ["pending"] and peer.received == []
 
         scorer = LiveScorer(platform)
         _stream(platform, checkpoint, scorer)  # replays micro-batch 1 from the checkpoint
@@ -121,17 +106,44 @@ def test_spike_reaches_alerts_and_webhook_exactly_once_across_a_sigkill(
     row = alerts.iloc[0]
     assert (row["symbol"], pd.Timestamp(row["bar_start"]), row["model_version"]) == ("AAPL", SPIKE_BAR, str(version))
     assert row["alert_id"] == alert_id("AAPL", SPIKE_BAR, str(version))
-    assert row["delivery_status"] == status
+    assert (row["delivery_status"], row["delivery_attempts"], row["http_status"]) == ("delivered", 1, 200)
     assert scorer.champion is not None and row["threshold"] == scorer.champion.threshold
     assert row["score"] >= row["threshold"] > 0
     assert pd.Timestamp(row["trade_at"]) == SPIKE_BAR + pd.Timedelta(seconds=5 * 9 + 1)  # the bar's last trade
+    assert row["trade_to_alert_seconds"] == pytest.approx(
+        (pd.Timestamp(row["delivered_at"]) - pd.Timestamp(row["trade_at"])).total_seconds()
+    )
     body = peer.received[0]
-    assert row["alert_id"] in body["text"] or row["alert_id"] in str(body["blocks"])
-    assert "AAPL bar 2026-03-10T15:02Z" in body["text"]
-    if status == "delivered":
-        assert row["delivery_attempts"] == 1 and row["http_status"] == 200 and row["trade_to_alert_seconds"] > 0
-    else:
-        assert "not re-sent" in row["delivery_error"] and pd.isna(row["delivered_at"])
+    assert row["alert_id"] in str(body["blocks"]) and "AAPL bar 2026-03-10T15:02Z" in body["text"]
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def test_a_crash_between_the_post_and_its_record_leaves_the_alert_unconfirmed_never_sent_twice(
+    platform: Platform, spark: Any, mlflow_registry: None
+) -> None:
+    """The POST went out, then the batch died before recording it: the restart marks it unconfirmed, no 2nd POST."""
+    version = _champion(platform)
+    _land(platform, "run1-000001", range(28, 35))
+    checkpoint = platform.paths.checkpoints / "live_posted_test"
+
+    def crash(event: str, _batch: int) -> None:
+        if event == "posted":
+            raise Crash("injected failure after the POST, before its outcome is recorded")
+
+    with WebhookPeer() as peer:
+        alerts = AlertManager(platform.config.alerting, url=peer.url)
+        with pytest.raises(Exception, match="injected failure"):  # the query fails with the batch's error
+            _stream(platform, checkpoint, LiveScorer(platform, alerts=alerts, observer=crash))
+        assert _alerts(platform)["delivery_status"].tolist() == ["sending"] and len(peer.received) == 1
+        _stream(platform, checkpoint, LiveScorer(platform, alerts=alerts))  # replays the batch
+        assert peer.attempts == 1
+    row = _alerts(platform).iloc[0]
+    assert (row["symbol"], pd.Timestamp(row["bar_start"]), row["model_version"]) == ("AAPL", SPIKE_BAR, str(version))
+    assert row["delivery_status"] == "unconfirmed" and pd.isna(row["delivered_at"])
+    assert "not re-sent" in row["delivery_error"] and row["alert_id"] in str(peer.received[0]["blocks"])
 
 
 def test_bars_without_a_champion_wait_in_the_backlog_and_are_scored_once_one_exists(
@@ -157,9 +169,9 @@ def test_bars_without_a_champion_wait_in_the_backlog_and_are_scored_once_one_exi
         assert second.totals.bars_scored == 12  # the 10 backlogged bars and the 2 new ones
         assert len(peer.received) == 1
     alerts_table = _alerts(platform)
-    assert [(s, pd.Timestamp(b), v) for s, b, v in alerts_table[["symbol", "bar_start", "model_version"]].to_numpy()] == [
-        ("AAPL", SPIKE_BAR, str(version))
-    ]
+    assert [
+        (s, pd.Timestamp(b), v) for s, b, v in alerts_table[["symbol", "bar_start", "model_version"]].to_numpy()
+    ] == [("AAPL", SPIKE_BAR, str(version))]
     assert alerts_table["delivery_status"].tolist() == ["delivered"]
     assert pd.isna(alerts_table["trade_at"].iloc[0])  # a backlogged bar: its trades' times were not kept
 
