@@ -39,6 +39,7 @@ def _frame(market: MarketData) -> pd.DataFrame:
     f = market.frame.copy()
     f["asset"] = [market.asset_classes[i] for i in market.sym.tolist()]
     f["minute"] = f["ts"] // 60_000
+    f["buyer_maker"] = market.buyer_maker
     return f
 
 
@@ -302,6 +303,9 @@ def _events(market: MarketData) -> pd.DataFrame:
             row["size_x"] = float(event.volume.median() / normal_size[symbol])
         elif row["kind"] == "wash_trade":
             row["groups"] = event.groupby("ts").size().tolist()
+            row["gaps_ms"] = np.diff(np.unique(event.ts.to_numpy())).astype(np.int64).tolist()
+            row["pairs"] = len(event.groupby(["price", "volume"]))
+            row["sides"] = event.groupby("ts").buyer_maker.agg(["min", "max"]).to_numpy().tolist()
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -340,10 +344,16 @@ def test_subtle_anomalies_are_sized_like_normal_trading(blatant_and_subtle: tupl
     assert bursts_b.count_x.min() >= 7.5 and bursts_s.count_x.between(1.5, 5.0).all()
     assert bursts_b.size_x.min() > 8 and bursts_s.size_x.max() < 10 and 2 <= bursts_s.size_x.median() <= 5
 
-    # wash trades: 20-50 identical prints in 3-6 same-ms clusters vs one or two groups of 3-8
+    # wash trades: one (price, size) printed back and forth at distinct timestamps (legs alternating sides):
+    # 20-50 identical prints in 3-6 same-ms legs of at least 2 vs 3-8 prints over 2-4 legs 1-15 s apart
     wash_b, wash_s = blatant[blatant.kind == "wash_trade"], subtle[subtle.kind == "wash_trade"]
+    assert (wash_b.pairs == 1).all() and (wash_s.pairs == 1).all()
     assert wash_b.n.between(20, 50).all() and wash_b.groups.map(lambda g: 3 <= len(g) <= 6 and min(g) >= 2).all()
-    assert wash_s.groups.map(lambda g: 1 <= len(g) <= 2 and min(g) >= 3 and max(g) <= 8).all()
+    assert wash_s.n.between(3, 8).all() and wash_s.groups.map(lambda g: 2 <= len(g) <= 4).all()
+    assert wash_s.gaps_ms.map(lambda g: min(g) >= 1_000 and max(g) <= 15_000).all()
+    assert set(wash_s.groups.map(len)) == {2, 3, 4}
+    for sides in pd.concat([wash_b.sides, wash_s.sides]):  # each leg one side, the legs alternate
+        assert [lo for lo, hi in sides] == [hi for lo, hi in sides] == [k % 2 == 1 for k in range(len(sides))]
 
     # stale prices: 3-8 frozen minutes padded to >= 8 prints a minute vs 1-2 minutes of the minute's own prints
     runs_b, runs_s = _stale_runs(blatant), _stale_runs(subtle)

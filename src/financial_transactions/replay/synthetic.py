@@ -33,8 +33,8 @@ What makes it realistic enough to train and test on:
   price_spike     1-2 fat-finger prints 15-40 sigma away        3-8 sigma away
   volume_burst    8-20x the minute's trades at 10-40x size     2-5x the trades at 2-5x size
                   within 5-15 s                                within 10-40 s
-  wash_trade      20-50 identical prints in 3-6 same-ms        3-8 identical prints in 1-2
-                  clusters                                     clusters
+  wash_trade      20-50 identical prints in 3-6 same-ms        3-8 identical prints over 2-4
+                  clusters (legs)                              legs 1-15 s apart
   stale_price     3-8 minutes at one frozen price, padded to   1-2 minutes, the minute's own
                   at least 8 prints a minute                   prints only
   ==============  ===========================================  ===========================
@@ -84,6 +84,8 @@ RUN_BODY_P, RUN_TAIL_SHARE, RUN_TAIL_MIN, RUN_TAIL_P, RUN_MAX = 0.5, 0.03, 6, 1 
 NEWS_MINUTES = (1, 4)
 NEWS_RATE_X, NEWS_VAR_X, NEWS_SIZE_X, NEWS_JUMP_SIGMA = (2.0, 6.0), (3.0, 12.0), (1.2, 3.0), (2.0, 6.0)
 NEWS_DECAY_MINUTES = 1.5
+#: subtle wash trades: the gap between consecutive legs (ms), like a party re-entering its own order
+WASH_SUBTLE_GAP_MS = (1_000, 15_000)
 
 
 @dataclass(frozen=True)
@@ -406,17 +408,28 @@ def _inject_anomalies(
             vol = _sizes(rng, sp, price, size_scale * size_x)
             parts.append(_event(grid, sp, m, off, price, vol, code))
         elif name == "wash_trade":
-            if subtle:  # one or two same-ms groups of 3-8 identical prints
-                clusters = rng.integers(0, 60_000, int(rng.integers(1, 3)))
-                off = np.sort(np.repeat(clusters, rng.integers(3, 9, len(clusters))))
-            else:  # 20-50 identical prints spread over 3-6 same-ms clusters of at least 2
-                clusters = np.sort(rng.integers(0, 60_000, int(rng.integers(3, 7))))
-                extra = rng.choice(clusters, int(rng.integers(20, 51)) - 2 * len(clusters))
-                off = np.sort(np.concatenate([clusters, clusters, extra]))
+            # one party trading with itself: the same (price, size) printed back and forth at distinct
+            # timestamps (legs); a leg can fill as several same-ms copies, like any order
+            if subtle:  # 3-8 prints over 2-4 legs 1-15 s apart
+                legs = int(rng.integers(2, 5))
+                gaps = rng.integers(WASH_SUBTLE_GAP_MS[0], WASH_SUBTLE_GAP_MS[1] + 1, legs - 1)
+                first = int(rng.integers(0, 60_000 - int(gaps.sum())))
+                stamps = first + np.concatenate([[0], np.cumsum(gaps)])
+                copies = 1 + np.bincount(
+                    rng.integers(0, legs, int(rng.integers(max(3, legs), 9)) - legs), minlength=legs
+                )
+            else:  # 20-50 identical prints spread over 3-6 legs (same-ms clusters of at least 2)
+                stamps = np.unique(rng.integers(0, 60_000, int(rng.integers(3, 7))))
+                copies = 2 + np.bincount(
+                    rng.integers(0, len(stamps), int(rng.integers(20, 51)) - 2 * len(stamps)), minlength=len(stamps)
+                )
+            off = np.repeat(stamps, copies)
             k = len(off)
             price_one = _round_to(grid.latent_price(j, np.array([m]), np.array([0.5])), sp.tick)
             vol_one = _sizes(rng, sp, price_one, size_scale)
-            parts.append(_event(grid, sp, m, off, np.repeat(price_one, k), np.repeat(vol_one, k), code))
+            wash = _event(grid, sp, m, off, np.repeat(price_one, k), np.repeat(vol_one, k), code)
+            wash.buyer_maker = np.repeat(np.arange(len(stamps)) % 2 == 1, copies)  # the legs alternate sides
+            parts.append(wash)
         else:  # stale_price: every print of a few minutes at one frozen price
             length = int(rng.integers(1, 3)) if subtle else int(rng.integers(3, 9))
             before = np.flatnonzero(normal.minute < m)
