@@ -30,13 +30,21 @@ def default_signal_groups() -> dict[str, list[str]]:
     PSI); the SMA/EMA deviations all measure the close against a recent average (rank
     correlations 0.87-0.98 on the replay); the identical-print share, its largest group and the
     consecutive-repeat share move together (rank correlations >= 0.98: identical prints arrive
-    as consecutive runs), and so do the cross-timestamp repeat share and its largest pair.
+    as consecutive runs), and so do the five cross-timestamp repeat columns (share, largest pair,
+    re-prints, share of repeats, volume share: rank correlations >= 0.998 over the replay's bars,
+    most of which have no pair at two timestamps).
     """
     return {
         "return": ["returns", "log_return"],
         "ma_deviation": ["sma_*_dev", "ema_*_dev"],
         "identical_prints": ["dup_print_ratio", "max_identical_prints", "repeat_print_ratio"],
-        "cross_ts_repeats": ["cross_ts_repeat_ratio", "max_cross_ts_prints"],
+        "cross_ts_repeats": [
+            "cross_ts_repeat_ratio",
+            "max_cross_ts_prints",
+            "max_cross_ts_reprints",
+            "cross_ts_repeat_share",
+            "max_cross_ts_volume_share",
+        ],
     }
 
 
