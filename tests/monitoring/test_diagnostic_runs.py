@@ -42,3 +42,35 @@ def test_drift_no_trigger_is_a_diagnostic_run_unless_asked_to_record(platform: P
     assert result.exit_code == 0, result.output
     assert _rows(platform, "drift_monitoring") == 5 and _rows(platform, "alerts_audit") == 1
     assert "WARNING: 1 of 1 not delivered" in result.output  # no webhook: the CLI summary says so
+
+
+def _judged(degraded: bool, at: str) -> dict[str, object]:
+    return {
+        "event_type": "decision",
+        "at": at,
+        "performance_degraded": degraded,
+        "performance_metric": "pr_auc",
+        "performance_current": 0.243,
+        "performance_baseline": 0.884,
+        "performance_lower": 0.2,
+        "performance_upper": 0.29,
+        "performance_positives": 41,
+    }
+
+
+def test_a_degraded_champion_is_an_alert_on_the_overview_until_a_promotion_replaces_it() -> None:
+    from financial_transactions.reporting.documents.manifest import champion_performance
+
+    launch = {"event_type": "launch", "at": "2026-03-07T02:00:00Z", "performance_current": None}
+    degraded = champion_performance([launch, _judged(True, "2026-03-07T01:00:00Z")], [], "1")
+    assert degraded["status"] == "alert"
+    assert degraded["detail"] == (
+        "degraded: champion v1 pr_auc 0.243 [0.200, 0.290] vs baseline 0.884 on 41 positive(s)"
+    )
+    promote = [{"decision": "PROMOTE", "at": "2026-03-07T03:00:00Z"}]
+    replaced = champion_performance([_judged(True, "2026-03-07T01:00:00Z")], promote, "2")
+    assert replaced["status"] == "ok" and "replaced by the promotion at 2026-03-07T03:00:00Z" in replaced["detail"]
+    earlier = [{"decision": "PROMOTE", "at": "2026-03-07T00:00:00Z"}]
+    assert champion_performance([_judged(True, "2026-03-07T01:00:00Z")], earlier, "1")["status"] == "alert"
+    assert champion_performance([_judged(False, "2026-03-07T01:00:00Z")], [], "1")["status"] == "ok"
+    assert champion_performance([launch], [], "1")["status"] == "missing"

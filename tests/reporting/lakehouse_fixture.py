@@ -326,9 +326,18 @@ def write_platform_tables(
         pd.DataFrame(
             {
                 "event_id": ["e1", "e2"],
+                "event_type": ["decision", "decision"],
                 "decided_at": created,
                 "decision": ["no_drift", "triggered"],
                 "reason": ["0/3 features drifted", t("retraining_reason", "2/3 features drifted (share 0.67 >= 0.30)")],
+                # the second judgement found the champion degraded (the drop's lower bound above zero)
+                "performance_degraded": [False, True],
+                "performance_metric": ["pr_auc", "pr_auc"],
+                "performance_baseline": [0.88, 0.88],
+                "performance_current": [0.84, 0.62],
+                "performance_positives": [40, 36],
+                "performance_lower": [0.74, 0.52],
+                "performance_upper": [0.92, 0.71],
             }
         ),
     )

@@ -271,6 +271,11 @@ def test_overview_workflows_and_dataflow(exported: tuple[WrittenTables, dict[str
     assert wf["drift monitoring"]["status"] == "alert"
     assert wf["alerting"]["status"] == "warn" and "1 undelivered" in wf["alerting"]["detail"]
     assert wf["decision matrix"]["detail"] == "1 Hold, 1 Sell, 1 Strong Buy"
+    assert wf["champion performance"]["status"] == "alert"
+    assert wf["champion performance"]["detail"].startswith("degraded: champion")
+    assert wf["champion performance"]["detail"].endswith(
+        "pr_auc 0.620 [0.520, 0.710] vs baseline 0.880 on 36 positive(s)"
+    )
     assert all(w["last_run"] for w in wf.values())
     flow = section(docs, "manifest", "dataflow")["data"]
     nodes = {n["id"]: n for n in flow["nodes"]}

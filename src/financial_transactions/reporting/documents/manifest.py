@@ -157,6 +157,8 @@ def workflows(ctx: ExportContext, docs: dict[str, dict[str, Any]]) -> Section:
         )
     else:
         out.append(_wf("drift monitoring", "missing", None, "no drift run yet"))
+    # the champion's own performance, as the trigger judged it (a degraded champion is an alert)
+    out.append(champion_performance(data("audit", "retraining"), decisions, ctx.registry.champion))
     # retraining + alerts
     retrain = data("audit", "retraining")
     if retrain:
@@ -191,6 +193,40 @@ def workflows(ctx: ExportContext, docs: dict[str, dict[str, Any]]) -> Section:
         out.append(_wf("decision matrix", "missing", None, "no decision run yet"))
     status = "ok" if any(w["status"] != "missing" for w in out) else "missing"
     return Section(status, out, [src.fqn(k) for k in ("bronze_trades", "silver_trades", "tournament_results")])
+
+
+def champion_performance(
+    retraining: list[dict[str, Any]], gate_decisions: list[dict[str, Any]], champion: str | None
+) -> dict[str, Any]:
+    """The champion's monitored metric against its baseline, from the trigger's latest judged decision.
+
+    ``alert`` while the latest judgement found the champion degraded (the drop's lower confidence bound
+    above zero) and no promotion has happened since; a promotion after it means the degraded model was replaced.
+    """
+    judged = [r for r in retraining if r.get("event_type") == "decision" and r.get("performance_current") is not None]
+    if not judged:
+        return _wf("champion performance", "missing", None, "no labelled window judged yet")
+    latest = judged[0]  # audit rows come newest first
+    metric = latest.get("performance_metric") or "metric"
+    current, baseline = latest["performance_current"], latest.get("performance_baseline")
+    lower, upper = latest.get("performance_lower"), latest.get("performance_upper")
+    band = f" [{lower:.3f}, {upper:.3f}]" if lower is not None and upper is not None else ""
+    against = f" vs baseline {baseline:.3f}" if baseline is not None else ""
+    who = f"champion v{champion}" if champion else "champion"
+    detail = f"{who} {metric} {current:.3f}{band}{against} on {latest.get('performance_positives') or 0} positive(s)"
+    if not latest.get("performance_degraded"):
+        return _wf("champion performance", "ok", latest.get("at"), detail)
+    promoted_since = [
+        d for d in gate_decisions if d.get("decision") == "PROMOTE" and str(d.get("at") or "") > str(latest.get("at"))
+    ]
+    if promoted_since:
+        return _wf(
+            "champion performance",
+            "ok",
+            latest.get("at"),
+            f"degraded at {latest.get('at')}; replaced by the promotion at {promoted_since[-1].get('at')}",
+        )
+    return _wf("champion performance", "alert", latest.get("at"), f"degraded: {detail}")
 
 
 def alerting_workflow(alerts: list[dict[str, Any]], last_run: str | None) -> dict[str, Any]:
