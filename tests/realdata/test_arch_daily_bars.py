@@ -76,6 +76,18 @@ def sections(exports: Path, document: str) -> dict[str, Any]:
     return dict(doc["sections"])
 
 
+def _ints(summary: str, keys: tuple[str, ...]) -> dict[str, int]:
+    """``key=<int>`` figures of the run's summary table (the first occurrence of each key)."""
+    import re
+
+    out: dict[str, int] = {}
+    for key in keys:
+        match = re.search(rf"(?<![a-z_]){key}=(\d+)", summary)
+        assert match is not None, f"{key}= not in the summary"
+        out[key] = int(match.group(1))
+    return out
+
+
 def stage_rows(stdout: str) -> dict[str, str]:
     """``stage -> status`` from the run's summary table."""
     out: dict[str, str] = {}
@@ -103,9 +115,18 @@ def test_the_whole_run_on_real_daily_bars_ends_ok_with_a_filled_dashboard(tmp_pa
     assert latest["status"] != "not_trained" and 0.0 < latest["test_pr_auc"] <= 1.0
     label_sources = json.loads(latest["label_sources"])
     assert label_sources and set(label_sources) <= {"feedback", "ground_truth", "injected", "rule"}
-    # the summary prints the champion's held-out PR-AUC with its label sources
+    # real bars carry no labels: project_config.yml's labels.injection labels them from an injected copy
+    assert label_sources.get("injected", 0) > 0
+    recall = json.loads(latest["recall_by_type"])["injected"]
+    assert set(recall) <= {"price_spike", "volume_burst", "wash_trade", "stale_price"} and len(recall) >= 3
+    assert all(r["bars"] > 0 and r["recall"] == round(r["flagged"] / r["bars"], 4) for r in recall.values())
+    # the summary prints the champion's held-out PR-AUC with its label sources and per-type recall
     summary = " ".join(proc.stdout.split())
     assert f"test_pr_auc={latest['test_pr_auc']:.4g}" in summary and "label_sources={" in summary
+    assert "held-out recall on injected anomalies:" in summary and "injected_recall={" in summary
+    # injected trades stay on the training path: silver holds exactly the trades the replay landed
+    landed = sum(int(v) for k, v in _ints(summary, ("finnhub_trades", "ingest_finnhub_trades")).items())
+    assert store.count(cfg.table("silver_trades")) == landed
 
     exports = exports_of(lakehouse, cfg)
     assert (exports / "index.html").is_file() and (exports / "data.js").is_file()
