@@ -38,6 +38,12 @@ def run_stage(ctx: RunContext) -> dict[str, Any]:
         ctx.console.print(renderable)
     summary = attempt.outcome.summary()
     summary["label_sources"] = attempt.label_sources or {}
+    recall = attempt.recall_by_type or {}
+    for source in ("injected", "ground_truth"):
+        if recall.get(source):
+            per = ", ".join(f"{k} {v['flagged']}/{v['bars']} ({v['recall']:.2f})" for k, v in recall[source].items())
+            ctx.console.print(f"champion v{recall['model_version']} held-out recall on {source} anomalies: {per}")
+            summary[f"{source}_recall"] = {k: v["recall"] for k, v in recall[source].items()}
     return summary
 
 

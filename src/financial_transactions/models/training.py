@@ -308,7 +308,7 @@ def attempt_training(
             alert=alert,
         )
         attempt = TrainingAttempt(run_id, outcome, label_sources=sources)
-        attempt.recall_by_type = champion_recall_by_type(platform, prepared.data.test)
+        attempt.recall_by_type = champion_recall_by_type(platform, prepared.data.test, prepared.data.feature_columns)
         positives = {k: int(frame[LABEL_COLUMN].sum()) for k, frame in _slices(prepared.data)}
     except TrainingFailed as exc:
         log.warning("training did not run: %s", exc)
@@ -320,7 +320,9 @@ def attempt_training(
     return attempt
 
 
-def champion_recall_by_type(platform: Platform, test: pd.DataFrame) -> dict[str, Any] | None:
+def champion_recall_by_type(
+    platform: Platform, test: pd.DataFrame, feature_columns: list[str]
+) -> dict[str, Any] | None:
     """The champion's recall per anomaly type on the held-out ``test`` rows that carry types
     (injected anomalies, replay ground truth): ``{"model_version", <label_source>: {type: {bars, flagged,
     recall}}}``. None when no row has a type or there is no champion; a model that cannot be loaded
@@ -337,8 +339,7 @@ def champion_recall_by_type(platform: Platform, test: pd.DataFrame) -> dict[str,
         if not registry.exists() or registry.champion_version() is None:
             return None
         version, model = registry.load_alias(CHAMPION)
-        features = test.drop(columns=[c for c in (LABEL_COLUMN, LABEL_SOURCE_COLUMN, "anomaly_types") if c in test])
-        flagged = pd.DataFrame(model.predict(features))["label"].to_numpy()
+        flagged = pd.DataFrame(model.predict(test[feature_columns]))["label"].to_numpy()
     except Exception as exc:  # informative only
         log.warning("per-type recall of the champion not computed: %s", exc)
         return None
