@@ -180,16 +180,31 @@ class LiveScorer:
             self._add_backlog(update.bars)
             self.deliver(update.batch_id)  # earlier alerts still go out
             return
-        bars = self._with_backlog(update.bars)
-        inserted = self.score_and_record(champion, bars, f"{update.query_id}:{update.batch_id}", update.batch_id)
+        stream_batch = f"{update.query_id}:{update.batch_id}"
+        if update.gold is None:
+            bars = self._with_backlog(update.bars)
+            inserted = self.score_and_record(champion, bars, stream_batch, update.batch_id, gold=None)
+        else:  # the stream computed its bars' gold; backlogged bars come from the gold table
+            bars = update.bars
+            inserted = self.score_and_record(champion, bars, stream_batch, update.batch_id, gold=update.gold)
+            backlog = self._with_backlog(bars.iloc[:0])
+            inserted += self.score_and_record(champion, backlog, stream_batch, update.batch_id, gold=None)
         if self.backlog_path.exists():
             self.backlog_path.unlink()
         log.debug("live scoring batch %s: %d bar(s), %d new alert(s)", update.batch_id, len(bars), inserted)
         self.deliver(update.batch_id)
 
-    def score_and_record(self, champion: Champion, bars: pd.DataFrame, stream_batch: str, batch_id: int) -> int:
-        """Score ``bars`` (symbol, bar_start, trade_at, ingested_at) from gold; insert the over-threshold ones."""
-        gold = self._gold_rows(bars, champion.columns)
+    def score_and_record(
+        self, champion: Champion, bars: pd.DataFrame, stream_batch: str, batch_id: int, *, gold: pd.DataFrame | None
+    ) -> int:
+        """Score ``bars`` (symbol, bar_start, trade_at, ingested_at); insert the over-threshold ones.
+
+        Their rows come from ``gold`` when the stream computed them in memory, else from the gold table.
+        """
+        if gold is not None:
+            gold = gold.merge(bars, on=["symbol", "bar_start"], how="inner").reset_index(drop=True)
+        else:
+            gold = self._gold_rows(bars, champion.columns)
         if gold.empty:
             return 0
         scores = np.asarray(champion.score(gold[champion.columns]), dtype=np.float64)
