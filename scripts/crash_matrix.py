@@ -19,6 +19,7 @@ Exit code 0 when every point converged.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -43,6 +44,11 @@ from tests.support.crash import (  # noqa: E402
 
 
 def _baseline(config: Path, work: Path, name: str) -> Snapshot:
+    """An uninterrupted run (reused when ``work/name`` already holds a finished one)."""
+    journal = work / name / "lake" / "_state" / "run_journal.json"
+    if journal.is_file() and json.loads(journal.read_text(encoding="utf-8")).get("finished"):
+        print(f"{name}: reusing the finished run in {work / name}", flush=True)
+        return snapshot(config, work / name / "lake")
     done = run_fin_mlops(config, work / name / "lake", work / name, ["run"], log_name="run")
     if done.returncode != 0:
         raise SystemExit(f"baseline {name} failed (exit {done.returncode}); log: {done.log}")
@@ -60,10 +66,10 @@ def _rows_of(problems: list[str], ignored: set[str]) -> list[str]:
     return kept
 
 
-def _rollback_baseline(config: Path, work: Path) -> Snapshot:
+def _rollback_baseline(config: Path, work: Path, base: Path) -> Snapshot:
     """An uninterrupted rollback of a second promotion on a copy of baseline 1's lakehouse."""
     folder = work / "rollback-baseline"
-    copy_lake(work / "baseline-1" / "lake", folder / "lake")
+    copy_lake(base / "baseline-1" / "lake", folder / "lake")
     prepare_rollback(config, folder / "lake")
     done = run_fin_mlops(config, folder / "lake", folder, ROLLBACK_ARGS, log_name="rollback")
     if done.returncode != 0:
@@ -72,12 +78,12 @@ def _rollback_baseline(config: Path, work: Path) -> Snapshot:
 
 
 def _rollback_case(
-    config: Path, work: Path, point: str, expected: Snapshot, noisy: set[str]
+    config: Path, work: Path, base: Path, point: str, expected: Snapshot, noisy: set[str]
 ) -> tuple[str, str, str, list[str]]:
     """The same rollback killed at ``point``, then ``fin-mlops rollback`` again (it finishes the first)."""
     folder = work / point
     lake = folder / "lake"
-    copy_lake(work / "baseline-1" / "lake", lake)
+    copy_lake(base / "baseline-1" / "lake", lake)
     prepare_rollback(config, lake)
     killed = run_fin_mlops(config, lake, folder, ROLLBACK_ARGS, crash_at=point, log_name="killed")
     if not killed.killed:
@@ -94,6 +100,9 @@ def main() -> int:
     parser.add_argument("--points", default="", help="comma-separated crash points (default: all registered)")
     parser.add_argument("--work", type=Path, default=None, help="working folder (default: a temp dir, kept)")
     parser.add_argument("--frozen", action="store_true", help="run every process on a copy of src/ taken now")
+    parser.add_argument(
+        "--baselines", type=Path, default=None, help="folder of finished baseline-1/2 runs to reuse (default: --work)"
+    )
     args = parser.parse_args()
     points = [p for p in args.points.split(",") if p] or list(CRASH_POINTS)
     unknown = [p for p in points if p not in CRASH_POINTS]
@@ -112,8 +121,9 @@ def main() -> int:
     config = small_config(ROOT, work / "project_config.yml")
     print(f"work folder {work}; {len(points)} crash point(s); load {os.getloadavg()[0]:.1f}", flush=True)
     started = time.perf_counter()
-    first = _baseline(config, work, "baseline-1")
-    second = _baseline(config, work, "baseline-2")
+    base = args.baselines or work
+    first = _baseline(config, base, "baseline-1")
+    second = _baseline(config, base, "baseline-2")
     own = diff(first, second)
     noisy = {p.split(":")[0] for p in own if not p.startswith("  ")}
     print(f"baselines: {'identical' if not own else f'{len(own)} difference(s) between two uninterrupted runs'}")
@@ -121,7 +131,7 @@ def main() -> int:
         print(f"  nondeterministic: {line}")
     rollback_expected: Snapshot | None = None
     if any(p.startswith("rollback.") for p in points):
-        rollback_expected = _rollback_baseline(config, work)
+        rollback_expected = _rollback_baseline(config, work, base)
     rows: list[tuple[str, str, str, list[str]]] = []
     for point in points:
         folder = work / point
@@ -129,7 +139,7 @@ def main() -> int:
         if folder.exists():
             shutil.rmtree(folder)
         if point.startswith("rollback.") and rollback_expected is not None:
-            rows.append(_rollback_case(config, work, point, rollback_expected, noisy))
+            rows.append(_rollback_case(config, work, base, point, rollback_expected, noisy))
             print(f"{point}: {'converged' if rows[-1][2] == 'yes' else 'DIVERGED'}", flush=True)
             continue
         killed = run_fin_mlops(config, lake, folder, ["run"], crash_at=point, log_name="killed")

@@ -255,15 +255,17 @@ def registry_state(config: Path, lake: Path) -> tuple[dict[str, int], dict[int, 
     return registry.aliases(), versions
 
 
-def export_files(exports: Path) -> dict[str, Any]:
-    """The exported dashboard's JSON documents (normalised) and the names of its other files."""
+def export_files(exports: Path, lake: Path) -> dict[str, Any]:
+    """The exported dashboard's JSON documents (normalised, the lakehouse's own path as ``<lake>``) and
+    the names of its other files."""
     if not exports.is_dir():
         return {}
     out: dict[str, Any] = {}
     for path in sorted(p for p in exports.rglob("*") if p.is_file()):
         name = str(path.relative_to(exports))
         if path.suffix == ".json":
-            out[name] = _scrub(json.loads(path.read_text(encoding="utf-8")))
+            text = path.read_text(encoding="utf-8").replace(str(lake), "<lake>")
+            out[name] = _scrub(json.loads(text))
         else:
             out[name] = "present"
     return out
@@ -284,7 +286,7 @@ def snapshot(config: Path, lake: Path) -> Snapshot:
             snap.columns[key], snap.tables[key] = table_rows(store, fqn, key)
     snap.aliases, snap.versions = registry_state(config, lake)
     platform = Platform.create(cfg, lakehouse_root=lake)
-    snap.exports = export_files(Path(platform.paths.exports))
+    snap.exports = export_files(Path(platform.paths.exports), lake)
     return snap
 
 
