@@ -39,6 +39,8 @@ READ_BY_NAME = {
     "backtest_results",
     "training_runs",
     "analyst_feedback",
+    "collector_gaps",
+    "anomaly_alerts",
 }
 
 

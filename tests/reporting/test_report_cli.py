@@ -114,7 +114,8 @@ def test_dashboard_is_the_last_stage_and_prints_the_path(platform: Platform, tmp
     summary = STAGES[-1].run(ctx)
     index = Path(platform.paths.exports) / "index.html"
     assert summary["dashboard"] == str(index)
-    assert summary["sections_with_data"] == "22/25"  # the fixture writes no training_runs or analyst_feedback
+    # the fixture writes no training_runs, analyst_feedback or collector_gaps
+    assert summary["sections_with_data"] == "22/26"
     assert f"dashboard: {index}" in console.export_text()
     report = platform.paths.reports / summary["report"]
     assert report.is_file()  # written under the lakehouse's reports volume, named in the summary

@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from financial_transactions.reporting.documents import (
+    alerts,
     audit,
     backtest,
     champion,
+    collection,
     correlation,
     decision_matrix,
     drift,
@@ -85,6 +87,8 @@ def build_documents(
         raise ValueError(f"max_bars_per_symbol must be at least 10 (got {max_bars_per_symbol})")
     docs: dict[str, dict[str, Any]] = {
         "pipeline_health": pipeline_health.build(ctx),
+        "collection": collection.build(ctx),
+        "alerts": alerts.build(ctx),
         "market": market.build(ctx, max_bars_per_symbol=max_bars_per_symbol, top_anomalies=top_anomalies),
         "leaderboard": leaderboard.build(ctx),
         "champion": champion.build(ctx),
@@ -189,7 +193,7 @@ def export_dashboard(
     if source is not None and not (source / "index.html").is_file():
         raise FileNotFoundError(f"no dashboard page at {source / 'index.html'}")
     if source is not None:
-        for name in ("index.html", "app.js", "styles.css"):
+        for name in ("index.html", "app.js", "collection.js", "styles.css"):
             shutil.copyfile(source / name, target / name)
         vendor = source / "vendor"
         if vendor.is_dir():

@@ -32,6 +32,8 @@ SCHEMA_VERSION = "1.0"
 DOCUMENTS = (
     "manifest",
     "pipeline_health",
+    "collection",
+    "alerts",
     "market",
     "leaderboard",
     "champion",
