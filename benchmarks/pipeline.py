@@ -7,8 +7,10 @@ collectors' own parsers (real trade ids, ``collector`` = ``finnhub``/``binance``
 into a :class:`LandingWriter` per source, which writes atomic files per source,
 UTC date and symbol, flushed every ``--flush-records`` (default: the ``fin-mlops
 run`` collectors' ``replay.collect_flush_max_records``). The bad rows carry a
-feed clock two days ahead of their receive time: collectors land them, silver's
-``ts_in_bounds`` quarantines them. Then ``PipelineRunner`` runs on ``local[2]``
+lower-case symbol, outside ``symbols.pattern``: collectors land them (a feed's
+symbol is its own), silver's ``symbol_valid`` quarantines them. (A feed clock
+ahead of the receive time is rejected by the parsers since live timestamps are
+bounded relative to the receive clock, so it no longer reaches landing.) Then ``PipelineRunner`` runs on ``local[2]``
 and prints the time per layer (bronze, silver, gold) and end-to-end trades/s.
 
 A warm-up run (200,000 trades by default) in another lakehouse first pays the JVM's
@@ -67,7 +69,6 @@ def _trades(trades: int, seed: int) -> pd.DataFrame:
 def make_landing(landing: Path, trades: int, flush_records: int, seed: int = 7) -> tuple[int, int]:
     """Land ``trades`` through the collectors' parsers and landing writers; returns (bad rows, files)."""
     frame = _trades(trades, seed)
-    future = 2 * 86_400_000  # the feed clock of a bad row runs two days ahead of its receive time
     files = 0
     for source, collector, symbols, batch in (
         (FINNHUB, "finnhub", EQUITIES, FINNHUB_BATCH),
@@ -81,14 +82,14 @@ def make_landing(landing: Path, trades: int, flush_records: int, seed: int = 7) 
             ctx = FrameContext(source, collector, "bench", 1, seq, received)
             if source == FINNHUB:
                 data = [
-                    {"s": s, "p": p, "v": int(v), "t": t + future if bad else t, "c": ["1", "12"]}
+                    {"s": s.lower() if bad else s, "p": p, "v": int(v), "t": t, "c": ["1", "12"]}
                     for s, t, p, v, bad in chunk
                 ]
                 parsed = parse_finnhub(orjson.dumps({"type": "trade", "data": data}), ctx)
             else:
                 ((s, t, p, v, bad),) = chunk
-                event = {"e": "trade", "E": received, "s": s, "t": seq, "p": f"{p:.8f}", "q": f"{v:.8f}",
-                         "T": t + future if bad else t, "m": bool(seq % 2)}  # fmt: skip
+                event = {"e": "trade", "E": received, "s": s.lower() if bad else s, "t": seq, "p": f"{p:.8f}",
+                         "q": f"{v:.8f}", "T": t, "m": bool(seq % 2)}  # fmt: skip
                 parsed = parse_binance(orjson.dumps(event), ctx)
             assert parsed.kind == "trade" and not parsed.rejects, parsed
             writer.add_chunks(parsed.chunks)
