@@ -114,8 +114,8 @@ def test_dashboard_is_the_last_stage_and_prints_the_path(platform: Platform, tmp
     summary = STAGES[-1].run(ctx)
     index = Path(platform.paths.exports) / "index.html"
     assert summary["dashboard"] == str(index)
-    # the fixture writes no training_runs, analyst_feedback or collector_gaps
-    assert summary["sections_with_data"] == "22/26"
+    # the fixture writes no training_runs, analyst_feedback, collector_gaps or anomaly_alerts
+    assert summary["sections_with_data"] == "22/27"
     assert f"dashboard: {index}" in console.export_text()
     report = platform.paths.reports / summary["report"]
     assert report.is_file()  # written under the lakehouse's reports volume, named in the summary
