@@ -161,7 +161,7 @@ def _started_at(run: RunEvents) -> float:
 
 def _stale_after(run: RunEvents, default: float) -> float:
     beat = run.events[0].get("heartbeat_seconds") if run.events[0]["event"] == "start" else None
-    return 3 * float(beat) if _is_time(beat) else default
+    return 3 * float(beat) if beat is not None and _is_time(beat) else default
 
 
 def connected_intervals(feed: FeedEvents, *, now: float, stale_after: float) -> list[Interval]:

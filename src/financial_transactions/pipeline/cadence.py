@@ -21,7 +21,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -41,13 +41,13 @@ log = logging.getLogger(__name__)
 LOOKAHEAD_MINUTES = 5 * 24 * 60
 
 
-def in_session(now: datetime, markets: list[str]) -> bool:
+def in_session(now: datetime, markets: Sequence[str]) -> bool:
     """Is any of ``markets`` (equity, future) in an open session at ``now``."""
     ts = pd.Series([pd.Timestamp(now).tz_convert(UTC)])
     return any(classify_sessions(ts, market).iloc[0] != CLOSED for market in markets)
 
 
-def next_open(now: datetime, markets: list[str]) -> datetime | None:
+def next_open(now: datetime, markets: Sequence[str]) -> datetime | None:
     """The first minute after ``now`` at which a closed market opens (None: none within five days)."""
     start = pd.Timestamp(now).tz_convert(UTC).floor("min") + pd.Timedelta(minutes=1)
     minutes = pd.Series(pd.date_range(start, periods=LOOKAHEAD_MINUTES, freq="min"))
@@ -69,7 +69,7 @@ class Decision:
 
 def decide(now: datetime, cfg: CadenceConfig, last_start: datetime | None) -> Decision:
     """The next step at ``now``, given when the previous update started (None: none yet)."""
-    markets = list(cfg.session_markets)
+    markets: list[str] = list(cfg.session_markets)
     if in_session(now, markets):
         interval = cfg.in_session_interval_seconds
         due = 0.0 if last_start is None else interval - (now - last_start).total_seconds()
