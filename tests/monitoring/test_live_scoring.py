@@ -216,7 +216,7 @@ def _pending(platform: Platform, scorer: LiveScorer, n: int) -> list[str]:
             }
         )
     scorer._update(pd.DataFrame(rows))
-    return [r["alert_id"] for r in rows]
+    return [str(r["alert_id"]) for r in rows]
 
 
 def test_rate_limit_holds_alerts_visibly_and_sends_them_oldest_first_as_the_window_frees(platform: Platform) -> None:

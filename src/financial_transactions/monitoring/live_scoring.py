@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -97,7 +97,7 @@ def load_champion(registry: ModelRegistry, version: int) -> Champion:
         raise ValueError(f"{registry.name} v{version} has no input signature: cannot pick its gold columns")
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
-        out = pyfunc.predict(frame)
+        out = pd.DataFrame(pyfunc.predict(frame))
         return np.asarray(out["label"], dtype=np.float64)  # no threshold known: alert on the model's own label
 
     return Champion(str(version), None, list(schema.input_names()), predict)
@@ -283,7 +283,7 @@ class LiveScorer:
         self.observer("sending", batch_id)
         delivered = 0
         outcomes = []
-        for row in sending.to_dict("records"):
+        for row in cast("list[dict[str, Any]]", sending.to_dict("records")):
             result = self.alerts.send(**self._message(row), alert_id=str(row["alert_id"]))
             self.observer("posted", batch_id)
             done = self.clock()
@@ -312,7 +312,8 @@ class LiveScorer:
             "title": f"Trade anomaly: {row['symbol']} bar {when}",
             "message": f"champion v{row['model_version']} scored the {row['symbol']} bar of {when} "
             f"{row['score']:.4g} (operating threshold {cut}). Confirm or dismiss: "
-            f"fin-mlops feedback confirm|dismiss --symbol {row['symbol']} --bar-start {when} --by <you>",
+            f"fin-mlops feedback confirm|dismiss --symbol {row['symbol']} --bar-start {bar:%Y-%m-%dT%H:%M:%S} "
+            "--by <you>",
             "severity": self.cfg.severity,
             "source": "live_scoring",
             "context": {
@@ -408,9 +409,8 @@ class LiveScorer:
         gold["bar_start"] = pd.to_datetime(gold["bar_start"], utc=True)
         since = gold["symbol"].map(lambda s: pd.Timestamp(backlog[s]) if s in backlog else pd.NaT)
         waiting = gold[since.notna() & (gold["bar_start"] >= since)]
-        extra = waiting.assign(trade_at=pd.NaT, ingested_at=pd.NaT)
-        extra["trade_at"] = pd.to_datetime(extra["trade_at"], utc=True)
-        extra["ingested_at"] = pd.to_datetime(extra["ingested_at"], utc=True)
+        unknown = pd.Series(pd.NaT, index=waiting.index, dtype="datetime64[us, UTC]")
+        extra = waiting.assign(trade_at=unknown, ingested_at=unknown)
         known = pd.MultiIndex.from_frame(bars[["symbol", "bar_start"]])
         extra = extra[~pd.MultiIndex.from_frame(extra[["symbol", "bar_start"]]).isin(known)]
         merged = pd.concat([bars, extra], ignore_index=True)

@@ -9,7 +9,7 @@ records one, so the page can say how to confirm or dismiss it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -62,7 +62,7 @@ def recent_alerts(ctx: ExportContext) -> Section:
         sources.append(src.fqn(FEEDBACK))
         latest = feedback.assign(bar_start=pd.to_datetime(feedback["bar_start"], utc=True))
         latest = latest.sort_values("decided_at", kind="stable").drop_duplicates(["symbol", "bar_start"], keep="last")
-        verdicts = {(r["symbol"], r["bar_start"]): r for r in latest.to_dict("records")}
+        verdicts = {(r["symbol"], r["bar_start"]): r for r in cast("list[dict[str, Any]]", latest.to_dict("records"))}
     rows = []
     for rec, (symbol, bar) in zip(records(df), zip(df["symbol"], df["bar_start"], strict=True), strict=True):
         verdict = verdicts.get((symbol, bar))
