@@ -15,6 +15,8 @@
   var PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
   // viridis stops (perceptually uniform, colour-blind safe) for sequential heat.
   var VIRIDIS = ["#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725"];
+  // Drift status scales: calm pale blue (ok), amber (warn), red (alert); each darkens with PSI inside its band.
+  var DRIFT_OK = ["#f3f7fa", "#c6dbea"], DRIFT_WARN = ["#fde3b0", "#f0a13a"], DRIFT_ALERT = ["#e4572e", "#a50f15"];
   // PuOr diverging stops (colour-blind safe) for correlations in [-1, 1].
   var PUOR = ["#542788", "#998ec3", "#d8daeb", "#f7f7f7", "#fee0b6", "#f1a340", "#b35806"];
   var GT_SHORT = { price_spike: "spike", volume_burst: "burst", wash_trade: "wash", stale_price: "stale" };
@@ -188,17 +190,22 @@
       grid.appendChild(s("line", { x1: m.l, x2: W - m.r, y1: Y(yv), y2: Y(yv) }));
       axis.appendChild(s("text", { x: m.l - 6, y: Y(yv) + 4, "text-anchor": "end", class: "muted", text: fmt(yv, 3) }));
     }
-    for (var j = 0; j <= 4; j++) {
-      var xv = x0 + (x1 - x0) * j / 4;
-      var label = opts.timeAxis ? new Date(xv).toISOString().slice(5, 16).replace("T", " ") : fmt(xv, 0);
-      axis.appendChild(s("text", { x: X(xv), y: H - 8, "text-anchor": j === 0 ? "start" : j === 4 ? "end" : "middle",
-        class: "muted", text: label }));
+    // as many x labels as fit side by side (about 6.6 px a character at 11 px, plus a gap): none overlaps
+    var xLabel = function (v) { return opts.timeAxis ? new Date(v).toISOString().slice(5, 16).replace("T", " ") : fmt(v, 0); };
+    var widest = Math.max(xLabel(x0).length, xLabel(x1).length) * 6.6 + 24;
+    var nX = Math.max(1, Math.min(4, Math.floor((W - m.l - m.r) / widest)));
+    for (var j = 0; j <= nX; j++) {
+      var xv = x0 + (x1 - x0) * j / nX;
+      axis.appendChild(s("text", { x: X(xv), y: H - 8, "text-anchor": j === 0 ? "start" : j === nX ? "end" : "middle",
+        class: "muted", text: xLabel(xv) }));
     }
     if (isNum(opts.baseline)) {
       grid.appendChild(s("line", { x1: m.l, x2: W - m.r, y1: Y(opts.baseline), y2: Y(opts.baseline),
         stroke: "#6b7785", "stroke-dasharray": "4 4" }));
     }
     svg.appendChild(grid); svg.appendChild(axis);
+    svg.appendChild(s("rect", { class: "plot-area", x: m.l, y: m.t, width: W - m.l - m.r, height: H - m.t - m.b,
+      fill: "none", stroke: "none" }));
     series.forEach(function (se) {
       // one polygon per run of consecutive windows that have an interval (a gap where a window has none)
       var runs = [], run = [];
@@ -215,8 +222,9 @@
     });
     series.forEach(function (se) {
       var d = se.points.map(function (p, k) { return (k ? "L" : "M") + X(p.x).toFixed(1) + "," + Y(p.y).toFixed(1); }).join("");
-      svg.appendChild(s("path", { d: d, fill: "none", stroke: se.color, "stroke-width": 1.8,
-        "stroke-dasharray": se.dash || null }, s("title", { text: se.name })));
+      svg.appendChild(s("path", { d: d, fill: "none", stroke: se.color, "stroke-width": se.width || 1.8,
+        "stroke-dasharray": se.dash || null, "stroke-opacity": se.opacity || null, class: "line",
+        "data-series": se.id || null }, s("title", { text: se.name })));
     });
     return svg;
   }
@@ -244,7 +252,8 @@
         var x = lw + j * cw;
         var fill = v ? v.fill : "#f1f3f5";
         var g = s("g", null,
-          s("rect", { x: x + 1, y: y + 1, width: cw - 2, height: ch - 2, rx: 3, fill: fill, stroke: "#ffffff" },
+          s("rect", { x: x + 1, y: y + 1, width: cw - 2, height: ch - 2, rx: 3, fill: fill, stroke: "#ffffff",
+            "data-status": v && v.status ? v.status : null },
             s("title", { text: v ? v.title : r + " · " + c + ": no value" })));
         g.appendChild(s("text", { x: x + cw / 2, y: y + ch / 2 + 4, "text-anchor": "middle",
           fill: v ? inkOn(fill) : "#8a949e", style: { "font-size": "10.5px" }, text: v ? v.label : "–" }));
@@ -383,6 +392,14 @@
   }
 
   var marketChart = null;
+  // Candlestick marker labels: lightweight-charts draws them in its layout font (12 px); labels on one side of
+  // the bars closer than their half-widths plus MARKER_GAP merge into one count marker ("M ×5").
+  var MARKER_FONT = "12px system-ui, DejaVu Sans, Arial, sans-serif", MARKER_GAP = 6, measureCtx = null;
+  function textWidth(t) {
+    measureCtx = measureCtx || document.createElement("canvas").getContext("2d");
+    measureCtx.font = MARKER_FONT;
+    return measureCtx.measureText(t).width;
+  }
   function renderMarket(body, D) {
     var bars = sec(D.market, "bars"), top = sec(D.market, "top_anomalies");
     if (!ok(bars) || !bars.data.symbols.length) { body.appendChild(emptyState(bars, "No bars yet")); return false; }
@@ -396,7 +413,8 @@
       h("span", null, h("span", { class: "sw up" }), "up bar"), h("span", null, h("span", { class: "sw down" }), "down bar"),
       h("span", null, h("span", { class: "sw vol" }), "volume"),
       h("span", null, h("span", { class: "sw flag" }), "▼ model flag (v" + text(D.market.prediction_model_version) + ")"),
-      h("span", null, h("span", { class: "sw truth" }), "● ground truth"));
+      h("span", null, h("span", { class: "sw truth" }), "● ground truth"),
+      h("span", null, "■ M ×n / GT ×n: markers too close to label apart at this zoom (zoom in, or hover for details)"));
     var chartBox = h("div", { class: "chart", id: "candles", role: "img", "aria-label": "candlestick chart" });
     body.appendChild(h("div", { class: "toolbar" }, h("label", { for: "symbol-select" }, "Symbol"), select, info));
     body.appendChild(chartBox);
@@ -475,24 +493,120 @@
       volume.setData(vol);
     }
     var times = {};
-    data.forEach(function (d) { times[d.time] = true; });
+    data.forEach(function (d, k) { times[d.time] = k + 1; });  // bar index + 1 (0 = not a bar)
     var markers = [];
     sym.model_flags.forEach(function (f) {
-      if (times[f.t]) markers.push({ time: f.t, position: "aboveBar", shape: "arrowDown", color: "#CC79A7",
-        text: "M" + (isNum(f.score) ? " " + (f.score >= 0.01 ? f.score.toFixed(2) : f.score.toPrecision(2)) : "") });
+      if (times[f.t]) markers.push({ time: f.t, index: times[f.t] - 1, position: "aboveBar", kind: "flag",
+        text: "M" + (isNum(f.score) ? " " + (f.score >= 0.01 ? f.score.toFixed(2) : f.score.toPrecision(2)) : ""),
+        detail: "▼ model flag · " + fmtTime(new Date(f.t * 1000).toISOString()) + (isNum(f.score) ? " · score " + fmt(f.score, 3) : "") });
     });
     sym.ground_truth.forEach(function (g) {
-      if (times[g.t]) markers.push({ time: g.t, position: "belowBar", shape: "circle", color: "#E69F00",
-        text: "GT " + g.types.map(function (x) { return GT_SHORT[x] || String(x); }).join("+") });
+      if (times[g.t]) markers.push({ time: g.t, index: times[g.t] - 1, position: "belowBar", kind: "truth",
+        text: "GT " + g.types.map(function (x) { return GT_SHORT[x] || String(x); }).join("+"),
+        detail: "● ground truth · " + fmtTime(new Date(g.t * 1000).toISOString()) + " · " + g.types.join(", ") +
+          (isNum(g.trades) ? " (" + g.trades + " trade" + (g.trades === 1 ? "" : "s") + ")" : "") });
     });
     markers.sort(function (a, c) { return a.time - c.time; });
-    if (markers.length && LC.createSeriesMarkers) LC.createSeriesMarkers(candles, markers);
+    var layer = markers.length && LC.createSeriesMarkers ? LC.createSeriesMarkers(candles, []) : null;
+    var shown = [];
+    var tip = h("div", { class: "marker-tip", role: "tooltip", hidden: true });
+    box.appendChild(tip);
+    function layoutMarkers() {
+      if (!layer) return;
+      var ts = chart.timeScale(), range = ts.getVisibleLogicalRange(), width = ts.width();
+      if (!range || !width) return;
+      var pxPerBar = width / Math.max(1e-9, range.to - range.from);
+      shown = [];
+      ["aboveBar", "belowBar"].forEach(function (side) {
+        var groups = markers.filter(function (m) { return m.position === side; }).map(function (m) { return [m]; });
+        // merge neighbours until no two labels on this side overlap (a count replaces a cluster's labels)
+        for (var changed = true; changed;) {
+          changed = false;
+          var items = groups.map(markerItem);
+          for (var k = 1; k < items.length; k++) {
+            if (items[k].x - items[k - 1].x < (items[k].w + items[k - 1].w) / 2 + MARKER_GAP) {
+              groups.splice(k - 1, 2, groups[k - 1].concat(groups[k]));
+              changed = true;
+              break;
+            }
+          }
+        }
+        groups.map(markerItem).forEach(function (it) { shown.push(it); });
+      });
+      function markerItem(group) {
+        var mid = group[Math.floor((group.length - 1) / 2)], first = group[0];
+        var label = group.length === 1 ? first.text : (first.kind === "flag" ? "M ×" : "GT ×") + group.length;
+        var x = mid.index * pxPerBar;  // where the chart draws it: at the middle member's bar
+        return { time: mid.time, x: x, w: Math.max(textWidth(label), 10), text: label, position: first.position, members: group };
+      }
+      shown.sort(function (a, c) { return a.time - c.time; });
+      // A label above one bar can still meet a label below a neighbouring bar whose low is near that high: the
+      // ground-truth label then gives way (its marker stays, hover still lists it). Label boxes are estimated
+      // from the bar's high/low on the price scale: the chart puts a label about 8-36 px beyond the bar.
+      shown.forEach(function (it) {
+        var bar = data[it.members[Math.floor((it.members.length - 1) / 2)].index];
+        var y = candles.priceToCoordinate(it.position === "aboveBar" ? bar.high : bar.low);
+        it.y0 = y === null ? null : it.position === "aboveBar" ? y - 36 : y + 8;
+        it.label = true;
+      });
+      var above = shown.filter(function (it) { return it.position === "aboveBar" && it.y0 !== null; });
+      shown.forEach(function (it) {
+        if (it.position !== "belowBar" || it.y0 === null) return;
+        it.label = !above.some(function (a) {
+          return Math.abs(a.x - it.x) < (a.w + it.w) / 2 + MARKER_GAP && Math.abs(a.y0 - it.y0) < 28 + 2;
+        });
+      });
+      layer.setMarkers(shown.map(function (it) {
+        var flag = it.members[0].kind === "flag", many = it.members.length > 1;
+        return { time: it.time, position: it.position, text: it.label ? it.text : "", color: flag ? "#CC79A7" : "#E69F00",
+          shape: many ? "square" : flag ? "arrowDown" : "circle" };
+      }));
+      box.setAttribute("data-marker-groups", String(shown.length));
+    }
+    function showTip(param) {
+      if (!param || !param.point || param.time === undefined) { tip.hidden = true; return; }
+      var ts = chart.timeScale(), near = [];
+      shown.forEach(function (it) {
+        var x = ts.timeToCoordinate(it.time);
+        if (x !== null && Math.abs(x - param.point.x) <= Math.max(8, it.w / 2)) near = near.concat(it.members);
+      });
+      if (!near.length) { tip.hidden = true; return; }
+      near.sort(function (a, c) { return a.time - c.time; });
+      var lines = near.slice(0, 10).map(function (m) { return h("div", { class: "tip-line " + m.kind }, m.detail); });
+      if (near.length > 10) lines.push(h("div", { class: "tip-line" }, "+ " + (near.length - 10) + " more (zoom in)"));
+      tip.replaceChildren.apply(tip, lines);
+      tip.hidden = false;
+      var left = Math.min(Math.max(0, param.point.x + 14), Math.max(0, box.clientWidth - tip.offsetWidth - 4));
+      tip.style.left = left + "px";
+      tip.style.top = Math.max(0, Math.min(param.point.y + 14, box.clientHeight - tip.offsetHeight - 4)) + "px";
+    }
+    var pending = null;
+    function schedule() {
+      if (pending !== null) return;
+      pending = window.requestAnimationFrame(function () { pending = null; layoutMarkers(); });
+    }
+    if (layer) {
+      chart.timeScale().subscribeVisibleLogicalRangeChange(schedule);
+      chart.timeScale().subscribeSizeChange(schedule);
+      chart.subscribeCrosshairMove(showTip);
+    }
     if (focusT && data.length) {
       var idx = data.findIndex(function (d) { return d.time >= focusT; });
       if (idx >= 0) chart.timeScale().setVisibleLogicalRange({ from: Math.max(0, idx - 60), to: idx + 30 });
     } else chart.timeScale().fitContent();
     box.setAttribute("data-bars", String(data.length));
     box.setAttribute("data-markers", String(markers.length));
+    window.FIN_MLOPS_DEBUG = window.FIN_MLOPS_DEBUG || {};
+    window.FIN_MLOPS_DEBUG.market = {
+      chart: chart, font: MARKER_FONT, relayout: layoutMarkers,
+      shown: function () {
+        var ts = chart.timeScale();
+        return shown.map(function (it) {
+          return { time: it.time, x: ts.timeToCoordinate(it.time), text: it.label ? it.text : "", position: it.position,
+            count: it.members.length, y0: it.y0 };
+        });
+      }
+    };
   }
 
   function renderLeaderboard(body, D) {
@@ -659,18 +773,22 @@
       var byKey = {};
       psi.data.cells.forEach(function (c) { byKey[c.run_id + "\u0000" + c.feature] = c; });
       var maxPsi = Math.max(th.psi_alert * 2, Math.max.apply(null, psi.data.cells.map(function (c) { return c.psi || 0; })));
-      // Threshold-anchored scale: [0, warn) fills the first third, [warn, alert) the second, [alert, max] the last,
-      // so the configured thresholds are where the colour visibly changes whatever the largest PSI is.
-      var psiPos = function (p) {
-        if (p < th.psi_warn) return (p / Math.max(th.psi_warn, 1e-12)) / 3;
-        if (p < th.psi_alert) return 1 / 3 + ((p - th.psi_warn) / Math.max(th.psi_alert - th.psi_warn, 1e-12)) / 3;
-        return 2 / 3 + Math.min(1, (p - th.psi_alert) / Math.max(maxPsi - th.psi_alert, 1e-12)) / 3;
+      // The cell's colour says its status (the detector's, the worse of PSI and JS): "ok" a calm pale blue,
+      // "warn" amber, "alert" red; the shade deepens with PSI inside each band, so the configured thresholds
+      // are where the colour changes, whatever the largest PSI is.
+      var bandPos = function (p, lo, hi) { return Math.max(0, Math.min(1, (p - lo) / Math.max(hi - lo, 1e-12))); };
+      var driftFill = function (status, p) {
+        if (status === "alert") return lerpStops(DRIFT_ALERT, bandPos(p, th.psi_alert, maxPsi));
+        if (status === "warn") return lerpStops(DRIFT_WARN, bandPos(p, th.psi_warn, th.psi_alert));
+        return lerpStops(DRIFT_OK, bandPos(p, 0, th.psi_warn));
       };
-      body.appendChild(h("div", { class: "legend" },
-        h("span", null, "PSI: ", h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, 0) } }), "0"),
-        h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, psiPos(th.psi_warn)) } }), "warn ≥ " + th.psi_warn + " (!)"),
-        h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, psiPos(th.psi_alert)) } }), "alert ≥ " + th.psi_alert + " (✖)"),
-        h("span", null, h("span", { class: "sw", style: { background: lerpStops(VIRIDIS, 1) } }), "≥ " + fmt(maxPsi, 2)),
+      body.appendChild(h("div", { class: "legend", id: "drift-scale" },
+        h("span", { "data-level": "ok" }, "PSI: ", h("span", { class: "sw", style: { background: lerpStops(DRIFT_OK, 0) } }),
+          h("span", { class: "sw", style: { background: lerpStops(DRIFT_OK, 1) } }), "ok < " + th.psi_warn),
+        h("span", { "data-level": "warn" }, h("span", { class: "sw", style: { background: lerpStops(DRIFT_WARN, 0) } }),
+          h("span", { class: "sw", style: { background: lerpStops(DRIFT_WARN, 1) } }), "warn ≥ " + th.psi_warn + " (!)"),
+        h("span", { "data-level": "alert" }, h("span", { class: "sw", style: { background: lerpStops(DRIFT_ALERT, 0) } }),
+          h("span", { class: "sw", style: { background: lerpStops(DRIFT_ALERT, 1) } }), "alert ≥ " + th.psi_alert + " (✖), darkest at " + fmt(maxPsi, 2)),
         h("span", null, "JS warn ≥ " + th.js_warn + ", alert ≥ " + th.js_alert),
         h("span", null, "run drifts when ≥ " + fmtPct(th.drifted_share_alert, 0) + " of signals alert" +
           " (near-duplicate features, e.g. returns and log_return, are one signal)")));
@@ -683,7 +801,7 @@
           : c.psi >= th.psi_alert || (isNum(c.js) && c.js >= th.js_alert) ? "alert"
           : c.psi >= th.psi_warn || (isNum(c.js) && isNum(th.js_warn) && c.js >= th.js_warn) ? "warn" : "ok";
         var level = status === "alert" ? "✖" : status === "warn" ? "!" : "";
-        return { fill: lerpStops(VIRIDIS, psiPos(c.psi)), label: fmt(c.psi, 2) + (level ? " " + level : ""),
+        return { fill: driftFill(status, c.psi), status: status, label: fmt(c.psi, 2) + (level ? " " + level : ""),
           title: feats[i] + " · run " + runs[j].run_id + ": PSI " + fmt(c.psi, 4) + ", JS " + fmt(c.js, 4) + " · " + text(c.status) };
       }, { aria: "drift heatmap", cellW: 78, labelWidth: 190 })));
       body.appendChild(table([
@@ -829,60 +947,131 @@
     return true;
   }
 
+  // One colour per symbol, the same in every strategy's chart and in the report (reporting/report.py
+  // SYMBOL_COLOURS): Okabe & Ito without the yellow that vanishes on white, then Paul Tol's muted set;
+  // a 13th symbol reuses a colour with a dotted line.
+  var SYMBOL_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000",
+    "#882255", "#44AA99", "#999933", "#332288", "#AA4499"];
+  function symbolStyle(i) {
+    return { color: SYMBOL_COLOURS[i % SYMBOL_COLOURS.length], dash: i >= SYMBOL_COLOURS.length ? "2 3" : null };
+  }
+
   function renderBacktest(body, D) {
     var r = sec(D.backtest, "results");
     if (!ok(r) || !r.data.rows.length) { body.appendChild(emptyState(r, "No backtest yet")); return false; }
     var rows = r.data.rows;
-    var strategies = [];
-    rows.forEach(function (x) { if (strategies.indexOf(x.strategy) < 0) strategies.push(x.strategy); });
     var settings = D.backtest.settings || {};
+    var strategies = [], symbols = [], bench = {};
+    rows.forEach(function (x) {
+      if (x.benchmark) bench[x.symbol] = x;
+      else if (strategies.indexOf(x.strategy) < 0) strategies.push(x.strategy);
+      if (symbols.indexOf(x.symbol) < 0) symbols.push(x.symbol);
+    });
+    var style = {};
+    symbols.forEach(function (sym, i) { style[sym] = symbolStyle(i); });
     body.appendChild(h("p", { class: "legend" }, "Run ", h("code", null, text(r.data.run_id)), " · ", fmtTime(r.data.at),
-      settings.mode ? " · " + settings.mode + ", " + settings.commission_bps + " bps commission + " + settings.slippage_bps + " bps slippage" : ""));
-    var select = h("select", { id: "strategy-select", "aria-label": "strategy" });
-    strategies.forEach(function (st) { select.appendChild(h("option", { value: String(st) }, text(st))); });
-    if (strategies.indexOf(settings.strategy) >= 0) select.value = settings.strategy;
-    body.appendChild(h("div", { class: "toolbar" }, h("label", { for: "strategy-select" }, "Strategy"), select));
-    var chartHolder = h("div", { id: "equity-chart" });
-    body.appendChild(chartHolder);
-    function draw() {
-      var chosen = rows.filter(function (x) { return String(x.strategy) === select.value && x.equity && x.equity.v.length; });
-      var series = chosen.map(function (x, i) {
-        var useT = x.equity.t.length === x.equity.v.length && x.equity.t.every(Boolean);
-        return { name: text(x.symbol), color: PALETTE[i % PALETTE.length], dash: i >= PALETTE.length ? "5 3" : null,
-          points: x.equity.v.map(function (v, k) { return { x: useT ? new Date(x.equity.t[k]).getTime() : k, y: v }; })
-            .filter(function (p) { return isNum(p.y); }), time: useT };
-      }).filter(function (x) { return x.points.length; });
-      if (!series.length) {
-        chartHolder.replaceChildren(emptyState({ status: "empty", message: "this strategy stored no equity curve" }, "No equity curve"));
-        return;
-      }
-      chartHolder.replaceChildren(
-        lineChart(series, { aria: "equity curves", timeAxis: series.every(function (x) { return x.time; }), baseline: 1,
-          width: body.clientWidth }),
-        h("div", { class: "legend" }, series.map(function (x) {
-          return h("span", null, h("span", { class: "sw", style: { background: x.color } }), x.name);
-        })));
-      chartHolder.setAttribute("data-curves", String(series.length));
+      settings.mode ? " · " + settings.mode + ", " + settings.commission_bps + " bps commission + " + settings.slippage_bps + " bps slippage" : "",
+      " · dashed: buy & hold of the symbol over the same bars and costs"));
+    var notes = rows.filter(function (x) { return x.cagr_note; });
+    if (notes.length) {
+      var days = notes.map(function (x) { return x.trading_days; }).filter(isNum);
+      var span = days.length ? Math.min.apply(null, days) + (Math.max.apply(null, days) !== Math.min.apply(null, days) ? "–" + Math.max.apply(null, days) : "") : "too few";
+      body.appendChild(h("p", { class: "legend", id: "cagr-rule" }, badge("info", "CAGR n/a"),
+        " The bars cover " + span + " trading day(s), under the " + fmt(settings.cagr_min_years, 1) +
+        " year(s) backtest.cagr_min_years asks for: compounding so short a period to a year is noise, not a growth rate." +
+        " Compare the total return over the period with buy & hold."));
     }
-    select.addEventListener("change", draw);
+    // the symbol picker is the charts' legend: outside every plot, one entry per symbol
+    var picked = {};
+    symbols.forEach(function (sym) { picked[sym] = true; });
+    var showBench = { on: Object.keys(bench).length > 0 };
+    var picker = h("div", { class: "symbol-picker", id: "equity-symbols", role: "group", "aria-label": "symbols shown in the equity charts" });
+    symbols.forEach(function (sym) {
+      var box = h("input", { type: "checkbox", checked: true, value: String(sym), "aria-label": String(sym) });
+      box.addEventListener("change", function () { picked[sym] = box.checked; draw(); });
+      var st = style[sym];
+      picker.appendChild(h("label", { class: "pick", "data-symbol": sym }, box,
+        h("span", { class: "sw line", style: { "border-top-color": st.color, "border-top-style": st.dash ? "dotted" : "solid" } }),
+        h("span", { class: "symbol-name" }, sym)));
+    });
+    if (showBench.on) {
+      var bb = h("input", { type: "checkbox", checked: true, id: "equity-bench" });
+      bb.addEventListener("change", function () { showBench.on = bb.checked; draw(); });
+      picker.appendChild(h("label", { class: "pick bench" }, bb, h("span", { class: "sw line dashed" }), "buy & hold"));
+    }
+    function setAll(v) {
+      picker.querySelectorAll("label.pick:not(.bench) input").forEach(function (el) { el.checked = v; picked[el.value] = v; });
+      draw();
+    }
+    body.appendChild(h("div", { class: "toolbar" }, h("strong", null, "Symbols"), picker,
+      h("button", { type: "button", class: "mini", on: { click: function () { setAll(true); } } }, "all"),
+      h("button", { type: "button", class: "mini", on: { click: function () { setAll(false); } } }, "none")));
+    var holder = h("div", { id: "equity-charts", class: "equity-grid" });
+    body.appendChild(holder);
+    function curve(x, extra) {
+      var useT = x.equity.t.length === x.equity.v.length && x.equity.t.every(Boolean);
+      var pts = x.equity.v.map(function (v, k) { return { x: useT ? new Date(x.equity.t[k]).getTime() : k, y: v }; })
+        .filter(function (p) { return isNum(p.y); });
+      return Object.assign({ points: pts, time: useT }, extra);
+    }
+    function draw() {
+      holder.replaceChildren();
+      strategies.forEach(function (st) {
+        var mine = rows.filter(function (x) { return x.strategy === st && picked[x.symbol] && x.equity && x.equity.v.length; });
+        var series = [];
+        mine.forEach(function (x) {
+          var s_ = style[x.symbol], b = bench[x.symbol];
+          if (showBench.on && b && b.equity && b.equity.v.length) {
+            series.push(curve(b, { name: x.symbol + " buy & hold", color: s_.color, dash: "6 4", width: 1.1, opacity: 0.75,
+              id: x.symbol + "|benchmark" }));
+          }
+          series.push(curve(x, { name: x.symbol + " " + st, color: s_.color, dash: s_.dash, id: x.symbol + "|" + st }));
+        });
+        series = series.filter(function (x) { return x.points.length; });
+        var fig = h("figure", { class: "equity-chart", "data-strategy": st });
+        var best = mine.slice().sort(function (a, c) { return (c.metrics.total_return || -1e9) - (a.metrics.total_return || -1e9); })[0];
+        fig.appendChild(h("figcaption", { class: "sub" }, h("strong", null, st),
+          mine.length ? " · " + mine.length + " symbol(s)" + (best ? " · best " + best.symbol + " " + fmtPct(best.metrics.total_return) +
+            (isNum(best.benchmark_return) ? " vs B&H " + fmtPct(best.benchmark_return) : "") : "") : ""));
+        holder.appendChild(fig);  // in the page first: the chart is drawn for the width its column has
+        if (!series.length) {
+          fig.appendChild(emptyState({ status: "empty", message: "no symbol selected, or this strategy stored no equity curve" }, "No curve"));
+        } else {
+          fig.appendChild(lineChart(series, { aria: st + " equity curves", timeAxis: series.every(function (x) { return x.time; }),
+            baseline: 1, width: fig.clientWidth || holder.clientWidth || body.clientWidth, height: 260 }));
+        }
+        fig.setAttribute("data-curves", String(series.filter(function (x) { return !/\|benchmark$/.test(x.id); }).length));
+        fig.setAttribute("data-benchmarks", String(series.filter(function (x) { return /\|benchmark$/.test(x.id); }).length));
+      });
+      holder.setAttribute("data-charts", String(strategies.length));
+    }
     draw();
     var mcols = [
-      ["total_return", "total return", "pct"], ["cagr", "CAGR", "pct"], ["annual_volatility", "ann. vol", "pct"],
+      ["total_return", "total return", "pct"], ["benchmark_return", "B&H", "pct", true], ["excess_return", "excess", "pct", true],
+      ["cagr", "CAGR", "pct"], ["annual_volatility", "ann. vol", "pct"],
       ["sharpe", "Sharpe", 2], ["sharpe_se", "± SE", 2], ["sharpe_tstat", "t", 2], ["psr", "PSR", 2],
       ["dsr", "DSR", 2], ["deflated_edge", "edge", 2],
       ["sortino", "Sortino", 2], ["max_drawdown", "max DD", "pct"], ["calmar", "Calmar", 2],
       ["win_rate", "win rate", "pct"], ["n_trades", "trades", 0], ["exposure", "exposure", "pct"]
     ];
-    var trials = rows.length && rows[0].metrics ? rows[0].metrics.n_trials : null;
+    var trials = null;
+    rows.forEach(function (x) { if (!x.benchmark && x.metrics && isNum(x.metrics.n_trials)) trials = x.metrics.n_trials; });
     body.appendChild(h("p", { class: "legend" }, "PSR: P(Sharpe > 0). DSR: the same, deflated for " +
       (isNum(trials) ? fmtInt(trials) : "all") + " strategy × symbol trials (Bailey & López de Prado); " +
-      "edge = DSR of the profits − DSR of the losses, what the decision matrix scores (±0.95: Profitable / Losing)."));
+      "edge = DSR of the profits − DSR of the losses, what the decision matrix scores (±0.95: Profitable / Losing). " +
+      "B&H = buy & hold of the symbol (not a trial); excess = total return − B&H."));
+    var ordered = rows.filter(function (x) { return !x.benchmark; }).concat(rows.filter(function (x) { return x.benchmark; }));
     body.appendChild(table([
       { label: "symbol", value: function (x) { return h("span", { class: "symbol-name" }, x.symbol); } },
-      { label: "strategy", value: function (x) { return x.strategy; } }
+      { label: "strategy", value: function (x) { return x.benchmark ? h("span", { class: "badge info" }, text(x.strategy)) : x.strategy; } }
     ].concat(mcols.map(function (c) {
-      return { label: c[1], num: true, value: function (x) { var v = x.metrics[c[0]]; return c[2] === "pct" ? fmtPct(v) : fmt(v, c[2]); } };
-    })), rows));
+      return { label: c[1], num: true, value: function (x) {
+        var v = c[3] ? x[c[0]] : x.metrics[c[0]];
+        if (c[0] === "excess_return" && x.benchmark) return "–";
+        if ((c[0] === "cagr" || c[0] === "calmar") && !isNum(v) && x.cagr_note) return h("span", { title: x.cagr_note }, "n/a");
+        return c[2] === "pct" ? fmtPct(v) : fmt(v, c[2]);
+      } };
+    })), ordered, { rowClass: function (x) { return x.benchmark ? "benchmark" : null; } }));
     return true;
   }
 

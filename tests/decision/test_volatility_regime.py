@@ -91,7 +91,7 @@ def test_a_tripled_volatility_is_turbulent_and_the_same_level_is_not_for_a_symbo
     assert (m.loc["ALWAYS_HIGH", "volatility_score"], m.loc["ALWAYS_HIGH", "volatility_label"]) == (3, "Normal")
     assert m.loc["QUIETED", "volatility_raw"] == pytest.approx(3 / 30)  # only 3 of its own 5 quiet windows
     assert (m.loc["QUIETED", "volatility_score"], m.loc["QUIETED", "volatility_label"]) == (5, "Calm")
-    assert np.isnan(m.loc["NEW", "volatility_raw"]) and m.loc["NEW", "volatility_label"] == "missing"
+    assert pd.isna(m.loc["NEW", "volatility_raw"]) and m.loc["NEW", "volatility_label"] == "missing"
     # exact decisions: only volatility differs between the symbols
     assert m["recommendation"].to_dict() == {"SHIFTED": HOLD, "ALWAYS_HIGH": BUY, "QUIETED": BUY, "NEW": BUY}
     assert m["final_score"].round(4).to_dict() == {
@@ -150,6 +150,6 @@ def test_a_short_history_is_missing_not_calm(config: ProjectConfig) -> None:
     d = config.decision.model_copy(update={"min_criteria": 3})
     raw = pd.DataFrame([{"symbol": "NEW", **market_criteria(minute_bars(MARKETS["NEW"], 1), config.features, 35)}])
     assert raw.loc[0, "trend"] == 0.0 and raw.loc[0, "momentum"] == 55.0
-    assert np.isnan(raw.loc[0, "volatility"])
+    assert pd.isna(raw.loc[0, "volatility"])
     m = score_matrix(raw, d).set_index("symbol")
     assert m.loc["NEW", "recommendation"] == INSUFFICIENT  # trend and momentum only: 2 < min_criteria 3

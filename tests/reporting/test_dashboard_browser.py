@@ -244,3 +244,179 @@ def test_page_without_data_explains_itself(driver: Any, project_root: Path) -> N
     assert panel_states(driver) == dict.fromkeys(PANELS, "empty")
     # the only error is the data.js that does not exist in the source folder
     assert severe_logs(driver, ignore=("data.js",)) == []
+
+
+# -- charts a quant can use (issue 20): measured on the rendered page ---------------------------------------------
+
+#: Pairs of elements whose rendered boxes intersect (by more than half a pixel): labels drawn over each other.
+OVERLAPS = r"""
+const els = [...arguments[0]].filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; });
+const boxes = els.map(e => e.getBoundingClientRect());
+const hit = [];
+for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+  const a = boxes[i], b = boxes[j];
+  if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5)
+    hit.push([els[i].textContent, els[j].textContent]);
+}
+return hit;
+"""
+
+
+def overlapping(driver: Any, css: str) -> list[list[str]]:
+    return list(driver.execute_script(OVERLAPS, driver.find_elements("css selector", css)))
+
+
+def rgb(css_colour: str) -> tuple[int, int, int]:
+    """``rgb(r, g, b)`` or ``#rrggbb`` -> the three channels."""
+    text = css_colour.strip()
+    if text.startswith("#"):
+        return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
+    r, g, b = (int(float(v)) for v in text[text.index("(") + 1 : text.index(")")].split(",")[:3])
+    return r, g, b
+
+
+def test_one_equity_chart_per_strategy_with_buy_and_hold_and_a_legend_clear_of_the_lines(
+    driver: Any, run_export: Path, screenshot_dir: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    rows = json.loads((run_export / "backtest.json").read_text())["sections"]["results"]["data"]["rows"]
+    strategies = list(dict.fromkeys(r["strategy"] for r in rows if not r["benchmark"]))
+    symbols = list(dict.fromkeys(r["symbol"] for r in rows))
+    assert strategies and len(symbols) >= 2
+    for width in (1400, 390):
+        open_page(driver, (run_export / "index.html").as_uri(), width=width)
+        figures = driver.find_elements(By.CSS_SELECTOR, "#equity-charts figure.equity-chart")
+        assert [f.get_attribute("data-strategy") for f in figures] == strategies  # one chart per strategy
+        for fig in figures:
+            curves = int(fig.get_attribute("data-curves"))
+            assert curves == len([r for r in rows if r["strategy"] == fig.get_attribute("data-strategy")])
+            assert int(fig.get_attribute("data-benchmarks")) == curves  # every symbol beside its buy & hold
+            paths = fig.find_elements(By.CSS_SELECTOR, "path.line")
+            own = [p for p in paths if not p.get_attribute("data-series").endswith("|benchmark")]
+            bench = [p for p in paths if p.get_attribute("data-series").endswith("|benchmark")]
+            assert all(p.get_attribute("stroke-dasharray") for p in bench)
+            colours = [p.get_attribute("stroke") for p in own]
+            assert len(set(colours)) == len(colours) == curves  # a distinct colour per symbol
+            assert {p.get_attribute("stroke") for p in bench} == set(colours)  # B&H in its symbol's colour
+        # the legend (the symbol picker) is outside every plot area, and no two texts overlap
+        legend = driver.find_element(By.ID, "equity-symbols").rect
+        for area in driver.find_elements(By.CSS_SELECTOR, "#equity-charts rect.plot-area"):
+            a = area.rect
+            assert (
+                legend["y"] + legend["height"] <= a["y"]
+                or a["y"] + a["height"] <= legend["y"]
+                or legend["x"] + legend["width"] <= a["x"]
+                or a["x"] + a["width"] <= legend["x"]
+            ), f"legend {legend} over the plot {a} at width {width}"
+        assert overlapping(driver, "#equity-symbols label.pick") == []
+        hits = overlapping(driver, "#panel-backtest svg text, #panel-backtest figcaption, #equity-symbols label")
+        assert hits == [], f"overlapping labels at width {width}: {hits}"
+        for fig in figures:  # axis labels of one chart
+            assert (
+                overlapping(driver, f"#equity-charts figure[data-strategy='{fig.get_attribute('data-strategy')}'] text")
+                == []
+            )
+        assert overlapping(driver, "#panel-market .legend > span, #panel-drift #drift-scale > span") == []
+        assert driver.find_element(By.ID, "cagr-rule").text.startswith("CAGR n/a")  # two days of minute bars
+        benchmark_rows = driver.find_elements(By.CSS_SELECTOR, "#panel-backtest tr.benchmark")
+        assert len(benchmark_rows) == len(symbols)
+        assert severe_logs(driver) == []
+        driver.find_element(By.ID, "panel-backtest").screenshot(str(screenshot_dir / f"dashboard-backtest-{width}.png"))
+    # symbols are selectable: one off removes its curve and its buy & hold from every chart; "none" empties them
+    open_page(driver, (run_export / "index.html").as_uri())
+    first = symbols[0]
+    driver.find_element(By.CSS_SELECTOR, f"#equity-symbols label.pick[data-symbol='{first}'] input").click()
+    for fig in driver.find_elements(By.CSS_SELECTOR, "#equity-charts figure.equity-chart"):
+        series = [p.get_attribute("data-series") for p in fig.find_elements(By.CSS_SELECTOR, "path.line")]
+        assert series and not any(s.startswith(first + "|") for s in series)
+    driver.find_element(By.XPATH, "//section[@id='panel-backtest']//button[text()='none']").click()
+    assert driver.find_elements(By.CSS_SELECTOR, "#equity-charts path.line") == []
+    driver.find_element(By.XPATH, "//section[@id='panel-backtest']//button[text()='all']").click()
+    assert sum(
+        int(f.get_attribute("data-curves")) for f in driver.find_elements(By.CSS_SELECTOR, "figure.equity-chart")
+    ) == len([r for r in rows if not r["benchmark"]])
+
+
+def test_drift_alert_reads_as_alert_and_ok_as_calm(driver: Any, run_export: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    open_page(driver, (run_export / "index.html").as_uri())
+    cells = driver.find_elements(By.CSS_SELECTOR, "#panel-drift rect[data-status]")
+    by_status: dict[str, list[tuple[int, int, int]]] = {}
+    for cell in cells:
+        by_status.setdefault(cell.get_attribute("data-status"), []).append(rgb(cell.get_attribute("fill")))
+    assert by_status.get("alert") and by_status.get("ok")  # the run's regime shift drifts some features, not all
+    for r, g, b in by_status["alert"]:
+        assert r >= 150 and r - g >= 60 and r - b >= 60, (r, g, b)  # red: red dominates
+    for r, g, b in by_status.get("warn", []):
+        assert r >= 200 and g >= 120 and b <= 190 and r - b >= 60, (r, g, b)  # amber
+    for r, g, b in by_status["ok"]:
+        assert min(r, g, b) >= 180 and b >= r, (r, g, b)  # pale and blue-leaning: calm, never red or green
+    swatch = driver.find_element(By.CSS_SELECTOR, "#drift-scale [data-level='alert'] .sw")
+    r, g, b = rgb(swatch.value_of_css_property("background-color"))
+    assert r - g >= 60 and r - b >= 60
+
+
+def test_candlestick_markers_collapse_when_zoomed_out_and_explain_themselves_on_hover(
+    driver: Any, run_export: Path, screenshot_dir: Path
+) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    market = json.loads((run_export / "market.json").read_text())["sections"]["bars"]["data"]["symbols"]
+    busiest = max(range(len(market)), key=lambda i: len(market[i]["model_flags"]) + len(market[i]["ground_truth"]))
+    open_page(driver, (run_export / "index.html").as_uri())
+    Select(driver.find_element(By.ID, "symbol-select")).select_by_index(busiest)
+    candles = driver.find_element(By.ID, "candles")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", candles)
+    WebDriverWait(driver, 10).until(lambda d: candles.get_attribute("data-marker-groups"))
+    raw = int(candles.get_attribute("data-markers"))
+    assert raw >= 10
+    # no two labels on the same side of the bars overlap, measured with the chart's own font
+    # no two marker labels overlap: x measured on the chart, widths in the chart's own font; the vertical band of
+    # a label (28 px beyond its bar's high or low) is the page's estimate, so labels on one side are also checked
+    # by x alone
+    labels_overlap = r"""
+    const m = window.FIN_MLOPS_DEBUG.market, ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = m.font;
+    const shown = m.shown(), bad = [];
+    const boxes = shown.filter(x => x.text && x.x !== null).map(x => {
+      const w = ctx.measureText(x.text).width;
+      return {text: x.text, side: x.position, x0: x.x - w / 2, x1: x.x + w / 2, y0: x.y0, y1: x.y0 + 28};
+    });
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i], b = boxes[j];
+      const apart = a.x1 <= b.x0 || b.x1 <= a.x0;
+      const stacked = a.side !== b.side && (a.y1 <= b.y0 || b.y1 <= a.y0);
+      if (!apart && !stacked) bad.push([a.text, b.text]);
+    }
+    return [shown.length, shown.filter(x => x.count > 1).length, bad];
+    """
+    shown, merged, bad = driver.execute_script(labels_overlap)
+    assert bad == [] and merged >= 1 and shown < raw  # zoomed out: clusters became counts
+    assert int(candles.get_attribute("data-marker-groups")) == shown
+    candles.screenshot(str(screenshot_dir / "dashboard-markers-zoomed-out.png"))
+    # hovering a count lists what it holds
+    target = driver.execute_script(
+        "return window.FIN_MLOPS_DEBUG.market.shown().find(x => x.count > 1 && x.x !== null)"
+    )
+    ActionChains(driver).move_to_element_with_offset(candles, int(target["x"] - candles.rect["width"] / 2), 0).perform()
+    tip = driver.find_element(By.CSS_SELECTOR, "#candles .marker-tip")
+    WebDriverWait(driver, 5).until(lambda d: tip.is_displayed())
+    lines = tip.find_elements(By.CSS_SELECTOR, ".tip-line")
+    assert len(lines) >= min(target["count"], 10)
+    assert all(("model flag" in ln.text) or ("ground truth" in ln.text) or ln.text.startswith("+ ") for ln in lines)
+    # zoomed in around that count, its markers are labelled one by one again
+    driver.execute_script(
+        "const m = window.FIN_MLOPS_DEBUG.market, ts = m.chart.timeScale();"
+        "const i = m.chart.timeScale().coordinateToLogical(arguments[0]);"
+        "ts.setVisibleLogicalRange({from: i - 12, to: i + 12});",
+        target["x"],
+    )
+    WebDriverWait(driver, 5).until(lambda d: d.execute_script(labels_overlap)[0] != shown)
+    zoomed, _, bad = driver.execute_script(labels_overlap)
+    assert bad == [] and zoomed > shown
+    assert severe_logs(driver) == []
+    candles.screenshot(str(screenshot_dir / "dashboard-markers-zoomed-in.png"))

@@ -11,13 +11,14 @@ text in any markdown viewer.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from financial_transactions.reporting.export import build_documents, export_context
 from financial_transactions.runtime import Platform
@@ -196,7 +197,7 @@ def _chart_drift(drift: dict[str, Any], thresholds: dict[str, Any], path: Path) 
     return True
 
 
-def symbol_colours(symbols: list[str]) -> dict[str, tuple[str, str]]:
+def symbol_colours(symbols: list[str]) -> dict[str, tuple[str, Literal["-", ":"]]]:
     """Each symbol's (colour, line style): distinct colours first, then the same colours dotted."""
     n = len(SYMBOL_COLOURS)
     return {s: (SYMBOL_COLOURS[i % n], "-" if i < n else ":") for i, s in enumerate(symbols)}
@@ -586,7 +587,7 @@ def write_report(
     ]
     backtest = _section(docs["backtest"], "results")["data"]
     for strategy in strategies_of(backtest):
-        plans.append((f"equity:{strategy}", lambda p, st=strategy: _chart_equity(backtest, st, p)))
+        plans.append((f"equity:{strategy}", functools.partial(_chart_equity, backtest, strategy)))
     for stale in chart_dir.glob("equity*.png"):  # one per strategy: a strategy no longer run leaves no chart
         stale.unlink()
     for name, draw in plans:
