@@ -45,13 +45,13 @@ def test_every_anomaly_type_is_caught_at_the_gates_operating_point(config: Proje
     platform.store.overwrite(config.table("gold_trade_features"), gold)
     market.write_ground_truth(platform.paths.landing)
 
-    attempt = run_training(platform, git_sha="issue17")
+    outcome = run_training(platform, git_sha="issue17")
 
-    assert attempt.status == "promoted", attempt.reason
+    assert outcome.status == "promoted", outcome.decision
     _, model = ModelRegistry.from_platform(platform).load_alias("champion")
     holdout, label = load_holdout(platform)
     y = holdout[label].to_numpy()
-    scores = np.asarray(model.predict(holdout)["score"], dtype=np.float64)
+    scores = pd.DataFrame(model.predict(holdout))["score"].to_numpy(dtype=np.float64)
     gate = config.gate
     point = operating_point(y, scores, gate.operating_point, gate.operating_value)
     assert point.threshold is not None
