@@ -241,7 +241,10 @@ def test_feature_tables_written_and_read_back(
     }
     assert data.feature_columns == FEATURE_COLUMNS
     assert data.feature_table_versions == {fqn["train_set"]: store.version(fqn["train_set"]),
-                                           fqn["test_set"]: store.version(fqn["test_set"])}  # fmt: skip
+                                           fqn["test_set"]: store.version(fqn["test_set"]),
+                                           fqn["trade_features"]: store.version(fqn["trade_features"])}  # fmt: skip
+    # pinned to what one write produced: the provenance is that write's three versions, trade_features included
+    assert manager.training_data(versions=result.versions).feature_table_versions == result.versions
     assert data.train.bar_end.is_monotonic_increasing
     for frame in (data.train, data.validation, data.test):
         assert set(np.unique(frame.label)) == {0, 1}
@@ -255,6 +258,8 @@ def test_feature_tables_written_and_read_back(
         versions={fqn["train_set"]: before["train_set"], fqn["test_set"]: before["test_set"]}
     )
     pd.testing.assert_frame_equal(pinned.test, data.test)
+    # pinned without trade_features (an older record): its version is not guessed
+    assert pinned.feature_table_versions == {fqn["train_set"]: before["train_set"], fqn["test_set"]: before["test_set"]}
 
 
 def test_point_in_time_key_is_when_the_features_are_known() -> None:

@@ -44,7 +44,10 @@ def test_run_training_first_deploy_then_rejects_an_identical_retrain(config: Pro
     promo = latest_promotion(platform)
     assert promo is not None and promo["snapshot_feature_versions"] == {}  # no feature table existed before
     trained = json.loads(json.dumps(promo["challenger_feature_versions"]))
-    assert set(trained) == {config.table("train_set"), config.table("test_set")}
+    # the three tables one feature write produced: a rollback restores them together
+    assert trained == {
+        config.table(k): platform.store.version(config.table(k)) for k in ("trade_features", "train_set", "test_set")
+    }
 
     second = run_training(platform, git_sha="feedbeef")  # same data, same seeds: no real improvement
 

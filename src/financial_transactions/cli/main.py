@@ -116,6 +116,7 @@ COMMAND_MODULES: list[str] = [
     "financial_transactions.cli.decision",
     "financial_transactions.cli.serving",
     "financial_transactions.cli.feedback",
+    "financial_transactions.cli.lakehouse",
 ]
 
 for _module in COMMAND_MODULES:

@@ -369,12 +369,21 @@ class FeatureStoreManager:
     def training_data(self, *, versions: dict[str, int] | None = None) -> FeatureSlices:
         """train / validation / test from ``train_set`` and ``test_set`` (at ``versions``, else current).
 
-        The models check them (``TrainingData.check``) before training.
+        The models check them (``TrainingData.check``) before training. The provenance
+        (``feature_table_versions``) names ``trade_features`` too, at the version written with
+        these sets: the gate records it and ``rollback --restore-features`` restores all three
+        tables together, so the feature table never disagrees with the sets the champion learnt from.
         """
         store = self.platform.store
         train_fqn, test_fqn = self.table("train_set"), self.table("test_set")
         pinned = versions or {}
         read_versions = {fqn: pinned.get(fqn, store.version(fqn)) for fqn in (train_fqn, test_fqn)}
+        provenance = dict(read_versions)
+        features_fqn = self.table("trade_features")
+        if features_fqn in pinned:
+            provenance[features_fqn] = pinned[features_fqn]
+        elif not pinned and store.exists(features_fqn):
+            provenance[features_fqn] = store.version(features_fqn)
         train_all = store.read(train_fqn, version=read_versions[train_fqn])
         test = store.read(test_fqn, version=read_versions[test_fqn])
         order = [TIMESTAMP_KEY, "symbol"]
@@ -386,5 +395,5 @@ class FeatureStoreManager:
             test=test.sort_values(order).reset_index(drop=True),
             feature_columns=self.feature_columns,
             label_column=LABEL_COLUMN,
-            feature_table_versions=read_versions,
+            feature_table_versions=provenance,
         )

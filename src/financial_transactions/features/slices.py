@@ -16,8 +16,9 @@ import pandas as pd
 class FeatureSlices:
     """train (fit) -> validation (threshold) -> test (ranking, gate), split by time upstream.
 
-    ``feature_table_versions`` maps each feature table's fqn to the Delta version
-    read, so a promotion snapshot can restore exactly what the model was trained on.
+    ``feature_table_versions`` maps each feature table's fqn to its Delta version behind
+    these slices (``train_set`` / ``test_set`` as read, ``trade_features`` as written with
+    them), so a rollback can restore exactly what the model was trained on.
     """
 
     train: pd.DataFrame
