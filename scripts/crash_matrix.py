@@ -100,6 +100,7 @@ def main() -> int:
     parser.add_argument("--points", default="", help="comma-separated crash points (default: all registered)")
     parser.add_argument("--work", type=Path, default=None, help="working folder (default: a temp dir, kept)")
     parser.add_argument("--frozen", action="store_true", help="run every process on a copy of src/ taken now")
+    parser.add_argument("--code", type=Path, default=None, help="run every process on this copy of src/ (workers)")
     parser.add_argument(
         "--baselines", type=Path, default=None, help="folder of finished baseline-1/2 runs to reuse (default: --work)"
     )
@@ -111,11 +112,12 @@ def main() -> int:
         return 2
     work = args.work or Path(tempfile.mkdtemp(prefix="crash-matrix-"))
     work.mkdir(parents=True, exist_ok=True)
-    if args.frozen:
-        frozen = work / "src"
-        if frozen.exists():
-            shutil.rmtree(frozen)
-        shutil.copytree(ROOT / "src", frozen, ignore=shutil.ignore_patterns("__pycache__"))
+    if args.frozen or args.code is not None:
+        frozen = args.code or work / "src"
+        if args.code is None:
+            if frozen.exists():
+                shutil.rmtree(frozen)
+            shutil.copytree(ROOT / "src", frozen, ignore=shutil.ignore_patterns("__pycache__"))
         os.environ["PYTHONPATH"] = os.pathsep.join([str(frozen), os.environ.get("PYTHONPATH", "")])
         print(f"code under test: frozen copy {frozen}")
     config = small_config(ROOT, work / "project_config.yml")
