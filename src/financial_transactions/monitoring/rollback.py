@@ -20,7 +20,10 @@ on that version (its PROMOTE row; else its own REJECT row). Never the current
 champion's pre-promotion snapshot (``snapshot_feature_versions``): every training
 run rewrites the feature tables, rejected ones too, so that snapshot is whatever
 the last run before the champion's left behind — a rejected retrain's data, not
-what the previous champion learnt from. No recorded versions: refused.
+what the previous champion learnt from. No recorded versions: refused. Training
+records all three (``train_set`` / ``test_set`` as read, ``trade_features`` as written
+with them, see ``FeatureStoreManager.training_data``); a decision recorded before
+``trade_features`` was part of the record restores only the two sets it names.
 
 Safety
 ------
