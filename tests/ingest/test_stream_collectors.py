@@ -61,7 +61,10 @@ def test_finnhub_lossless_across_forced_disconnects_and_malformed_frames(
     assert landed_multiset(records) == served_multiset(small_market, feed)
     content = [(r["symbol"], r["ts"], r["price"], r["volume"]) for r in records]
     assert len(set(content)) < n  # identical prints were served and none was collapsed
-    assert feed.stats.drops >= 5 and counters.reconnects == feed.stats.drops == feed.stats.connections - 1
+    # every connection after the first follows a drop; a drop after the feed's last batch (its frames
+    # crossed a multiple of drop_every) leaves nothing to reconnect for, so it may go unanswered
+    assert feed.stats.drops >= 5 and counters.reconnects == feed.stats.connections - 1
+    assert feed.stats.drops - counters.reconnects in (0, 1)
     assert {r["connection"] for r in records} == set(range(1, counters.connections + 1))
     # malformed frames: every one quarantined with a reason, none landed
     quarantine = read_quarantine(tmp_path, "finnhub")
