@@ -338,6 +338,7 @@ class _Closed:
     """Per-symbol values of the closed bars that the next bar's row reads (refreshed once per bar close)."""
 
     n: int = 0
+    last_bar_id: int | None = None  # bar_start // bar_ns of the last closed bar
     close: float = _NAN
     any_loss: bool = False
     flat_streak: int = 0  # closed bars since the last one with high != low (or since the first)
@@ -375,6 +376,8 @@ class SymbolState:
         """Add one trade; its bar's start (epoch ns), or None when it is older than the open bar (late)."""
         bar_id = ts_ns // self.bar_ns
         bar = self.bar
+        if bar is None and self.closed.last_bar_id is not None and bar_id <= self.closed.last_bar_id:
+            return None  # seeded bars without their trades are closed
         if bar is None or bar_id > bar.bar_id:
             if bar is not None:
                 self._close(bar)
@@ -409,6 +412,7 @@ class SymbolState:
         if s.tc_mean is not None:
             s.tc_mean.update(tc)
         trade_date, session, _, _ = self.labels(bar)
+        self.closed.last_bar_id = bar.bar_id
         self._after_close(close, high == low, bar.pv, volume, (trade_date, session), tc)
 
     def _after_close(
@@ -538,10 +542,11 @@ class SymbolState:
         c.n = len(close)
         c.close = float(close[-1])
         c.last_tc = float(tc[-1])
+        c.last_bar_id = int(pd.Timestamp(gold["bar_start"].iloc[-1]).value) // self.bar_ns
         self._refresh()
         self.carry.prev_price = c.close  # the previous print's volume is unknown: no repeat with it
         self.carry.idx = self.carry.run_start_idx = 0
-        self.carry.run_start_ts = (int(pd.Timestamp(gold["bar_start"].iloc[-1]).value) // self.bar_ns + 1) * self.bar_ns
+        self.carry.run_start_ts = (c.last_bar_id + 1) * self.bar_ns
 
 
 @dataclass

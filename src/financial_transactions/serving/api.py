@@ -39,6 +39,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
 
+from financial_transactions.features.online import OnlineFeatures, OnlineTrade
 from financial_transactions.runtime import Platform
 from financial_transactions.serving.champion import ChampionHolder, ChampionSource, LoadedModel, RegistryChampionSource
 from financial_transactions.serving.metrics import Metrics, service_metrics
@@ -84,6 +86,10 @@ log = logging.getLogger(__name__)
 
 #: Requests with at most this many feature rows share model calls through the micro-batcher.
 BATCHABLE_ROWS = 64
+#: Requests with at most this many raw trades update the online state on the event loop (a few
+#: microseconds per trade: a thread hop costs more); larger ones, or a symbol another thread holds,
+#: go to a worker thread.
+INLINE_TRADES = 64
 _META_COLUMNS = ("symbol", "bar_start")
 _UNSET: Any = object()
 
@@ -232,6 +238,37 @@ def trades_frame(trades: list[Trade], crypto: set[str]) -> pd.DataFrame:
     return frame
 
 
+def online_trades(trades: list[Trade], crypto: set[str]) -> list[OnlineTrade]:
+    """Validated trades as the online state takes them (asset class and source defaulted as in :func:`trades_frame`)."""
+    out = []
+    for t in trades:
+        asset = t.asset_class or ("crypto" if t.symbol in crypto else "equity")
+        source = t.source or ("binance" if asset == "crypto" else "finnhub")
+        out.append(OnlineTrade(t.symbol, epoch_ms(t.ts) * 1_000_000, t.price, t.volume, t.trade_id, source, asset))
+    return out
+
+
+def seed_online(platform: Platform, online: OnlineFeatures) -> str:
+    """Seed the online state from gold (every bar of each symbol) and silver (the trades of the last bars).
+
+    Returns one line for the log; a missing gold table is an empty start, not an error.
+    """
+    cfg, store = platform.config, platform.store
+    gold_fqn, silver_fqn = cfg.table("gold_trade_features"), cfg.table("silver_trades")
+    if not store.exists(gold_fqn):
+        return f"online features start empty: {gold_fqn} does not exist yet"
+    columns = ["symbol", "bar_start", "high", "low", "close", "volume", "vwap", "trade_count", "trade_date",
+               "session_type", "zero_var_bar_run"]  # fmt: skip
+    gold = store.read(gold_fqn, columns=columns)
+    silver = None
+    if store.exists(silver_fqn):
+        wanted = ["symbol", "ts", "price", "volume", "trade_id", "source", "asset_class"]
+        silver = store.read(silver_fqn, columns=wanted)
+    seeded = online.seed(gold, silver)
+    tail = "and the last bars' trades from " + silver_fqn if silver is not None else f"({silver_fqn} absent: no tail)"
+    return f"online features seeded for {len(seeded)} symbol(s) from {sum(seeded.values())} bars of {gold_fqn} {tail}"
+
+
 def _results(
     model: LoadedModel, scores: np.ndarray, labels: np.ndarray, symbols: list[Any], bars: list[Any], kind: str
 ) -> dict[str, Any]:
@@ -256,6 +293,11 @@ def _iso(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     return pd.Timestamp(value).isoformat()
+
+
+def _bar_iso(start_ns: int) -> str:
+    """A bar start (epoch ns) as gold's ISO form (``2026-03-09T14:30:00+00:00``)."""
+    return datetime.fromtimestamp(start_ns // 1_000_000_000, tz=UTC).isoformat()
 
 
 # -- middleware ------------------------------------------------------------------------------------
@@ -356,6 +398,8 @@ def create_app(
     failures = FailureLog()
     crypto = set(cfg.symbols.crypto)
     holder_box: dict[str, ChampionHolder] = {}
+    online = OnlineFeatures(cfg.features)
+    online_columns = set(online.columns)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -365,6 +409,12 @@ def create_app(
         app.state.holder = holder
         app.state.batcher = MicroBatcher(holder, metrics, serving.max_batch_rows)
         await asyncio.get_running_loop().run_in_executor(None, holder.refresh)
+        try:
+            seeded = await asyncio.get_running_loop().run_in_executor(None, seed_online, platform, online)
+            log.info(seeded)
+        except Exception as exc:  # serve anyway: the state builds up from the trades that arrive
+            metrics.inc("online_seed_failures_total")
+            log.warning("online features start empty: seeding from gold failed: %s: %s", type(exc).__name__, exc)
         # Everything alive now (libraries, the loaded model) is long-lived: keep it out of the
         # cyclic GC, whose full passes over it otherwise stall every in-flight request (tail latency).
         gc.collect()
@@ -386,6 +436,7 @@ def create_app(
     )
     app.state.metrics = metrics
     app.state.platform = platform
+    app.state.online = online
     app.state.api_keys = len(keys)
 
     header = APIKeyHeader(
@@ -469,6 +520,59 @@ def create_app(
         422: {"model": ValidationErrorBody, "description": "invalid request (the message names the field)"}
     }
 
+    async def score_trades(request: Request, model: LoadedModel, trades: list[Trade]) -> dict[str, Any]:
+        """Raw trades: each updates its symbol's online state; one result per bar touched, from its feature row.
+
+        A trade older than its symbol's open bar (or of a symbol beyond the state's cap) cannot join the
+        state: it is scored as before, on the request's late trades alone (counted in ``late_trades_total``).
+        """
+        loop = asyncio.get_running_loop()
+        batch = online_trades(trades, crypto)
+        got = online.ingest(batch, blocking=False) if len(batch) <= INLINE_TRADES else None
+        if got is None:
+            got = await loop.run_in_executor(None, online.ingest, batch)
+        metrics.inc("online_trades_total", len(batch) - len(got.late))
+        if not online_columns.issuperset(model.input_columns):  # a champion of another feature set: score as before
+            got.late, got.rows = list(range(len(batch))), []
+        rows = [row for _, _, row in got.rows]
+        keys = [(symbol, start) for symbol, start, _ in got.rows]
+        if not got.late:
+            if not rows:
+                scores, labels = np.empty(0), np.empty(0, dtype=np.int64)
+            elif len(rows) <= BATCHABLE_ROWS:
+                model, scores, labels = await request.app.state.batcher.score(rows, checked_by=model)
+            else:
+                scores, labels = await loop.run_in_executor(None, model.score_rows, rows)
+                metrics.inc("score_batches_total")
+        else:
+            metrics.inc("late_trades_total", len(got.late))
+            late = [trades[i] for i in got.late]
+
+            def score_with_late() -> tuple[np.ndarray, np.ndarray]:
+                from financial_transactions.features.feature_engineering import build_gold_features
+
+                gold = build_gold_features(trades_frame(late, crypto), cfg.features)
+                scored = model.predict(gold)
+                on_scores, on_labels = model.score_rows(rows) if rows else (np.empty(0), np.empty(0, dtype=np.int64))
+                starts = gold["bar_start"].map(lambda b: b.value).tolist()
+                keys.extend(zip(gold["symbol"].tolist(), starts, strict=True))
+                return (
+                    np.concatenate([on_scores, scored["score"].to_numpy(dtype=np.float64)]),
+                    np.concatenate([on_labels, scored["label"].to_numpy(dtype=np.int64)]),
+                )
+
+            scores, labels = await loop.run_in_executor(None, score_with_late)
+            metrics.inc("score_batches_total")
+        order = sorted(range(len(keys)), key=keys.__getitem__)  # by symbol, then bar, as gold is sorted
+        return _results(
+            model,
+            scores[order],
+            labels[order],
+            [keys[i][0] for i in order],
+            [_bar_iso(keys[i][1]) for i in order],
+            "trades",
+        )
+
     @app.post(
         "/v1/anomaly/score",
         operation_id="score",
@@ -521,25 +625,7 @@ def create_app(
             bars = [_iso(r.get("bar_start")) for r in rows]
             payload = _results(model, scores, labels, symbols, bars, "rows")
         else:
-            trades = body.trades or []
-
-            def score_trades() -> tuple[pd.DataFrame, pd.DataFrame]:
-                from financial_transactions.features.feature_engineering import build_gold_features
-
-                gold = build_gold_features(trades_frame(trades, crypto), cfg.features)
-                return gold, model.predict(gold)
-
-            gold, scored = await loop.run_in_executor(None, score_trades)
-            metrics.inc("score_batches_total")
-            bars = [_iso(b) for b in gold["bar_start"]]
-            payload = _results(
-                model,
-                scored["score"].to_numpy(dtype=np.float64),
-                scored["label"].to_numpy(dtype=np.int64),
-                gold["symbol"].tolist(),
-                bars,
-                "trades",
-            )
+            payload = await score_trades(request, model, body.trades or [])
         metrics.inc("rows_scored_total", payload["count"])
         metrics.inc("anomalies_flagged_total", payload["anomalies"])
         return Response(orjson.dumps(payload), media_type="application/json")

@@ -1,0 +1,119 @@
+"""Raw trades through the online feature state: seeded from gold + silver at start, each trade scored from
+its symbol's current bar, equal to the champion on the batch features of history + new trades."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from financial_transactions.config import ProjectConfig
+from financial_transactions.features.feature_engineering import build_gold_features
+from financial_transactions.runtime import Platform
+from financial_transactions.serving.api import create_app
+from financial_transactions.serving.champion import RegistryChampionSource
+from tests.support.gold import synthetic_trades, write_gold
+
+from .support import KEY, Served
+
+CUT = pd.Timestamp("2026-03-09 15:40:30", tz="UTC")  # mid-bar: the seeded open bar goes on
+
+
+def _body(trades: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "trades": [
+            {
+                "symbol": t.symbol,
+                "price": t.price,
+                "volume": t.volume,
+                "ts": int(t.ts.value // 1_000_000),
+                "trade_id": t.trade_id,
+            }
+            for t in trades.itertuples()
+        ]
+    }
+
+
+def _counters(text: str) -> dict[str, float]:
+    """Unlabelled series of the Prometheus text, without the ``fin_mlops_`` prefix."""
+    pairs = (line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    return {name.removeprefix("fin_mlops_"): float(value) for name, value in pairs}
+
+
+@pytest.fixture(scope="module")
+def market(
+    served: Served, tmp_path_factory: pytest.TempPathFactory, project_root: Path
+) -> tuple[Platform, pd.DataFrame]:
+    """A lakehouse of its own: gold and silver up to CUT (the champion is the served one)."""
+    cfg = ProjectConfig.from_yaml(project_root / "project_config.yml", "dev")
+    platform = Platform.create(cfg, lakehouse_root=tmp_path_factory.mktemp("online") / "lakehouse")
+    trades = synthetic_trades({"AAPL": 190.0, "BTCUSDT": 90_000.0}, 150, seed=33)
+    history = trades[trades["ts"] < CUT]
+    write_gold(platform, build_gold_features(history, cfg.features))
+    platform.store.append(cfg.table("silver_trades"), history.reset_index(drop=True))
+    return platform, trades
+
+
+def _client(platform: Platform, served: Served) -> TestClient:
+    served.platform.configure_mlflow()  # MLflow is process-wide and the champion lives in the served lakehouse
+    app = create_app(platform, source=RegistryChampionSource(served.platform), watch=False, api_keys=[KEY])
+    return TestClient(app, raise_server_exceptions=False, headers={"X-API-Key": KEY})
+
+
+def test_each_raw_trade_is_scored_from_its_bar_in_the_online_state(
+    served: Served, market: tuple[Platform, pd.DataFrame]
+) -> None:
+    platform, trades = market
+    served.platform.configure_mlflow()
+    champion = served.registry.load(served.v1)
+    new = trades[trades["ts"] >= CUT].sort_values(["ts", "trade_id"], kind="stable").iloc[:120]
+    with _client(platform, served) as client:
+        for k, trade in enumerate(new.itertuples()):
+            resp = client.post("/v1/anomaly/score", json=_body(new.iloc[k : k + 1]))
+            assert resp.status_code == 200, resp.text
+            ((result,),) = [resp.json()["results"]]
+            if k % 10:
+                continue
+            so_far = pd.concat([trades[trades["ts"] < CUT], new.iloc[: k + 1]])
+            gold = build_gold_features(so_far[so_far["symbol"] == trade.symbol], platform.config.features)
+            want = champion.predict(gold.tail(1).reset_index(drop=True))
+            assert result["symbol"] == trade.symbol
+            assert pd.Timestamp(result["bar_start"]) == gold["bar_start"].iloc[-1]
+            assert result["score"] == pytest.approx(float(want["score"].iloc[0]), abs=1e-12)
+            assert result["label"] == int(want["label"].iloc[0])
+        metrics = client.get("/metrics").text
+    counters = _counters(metrics)
+    assert counters["online_trades_total"] == 120 and counters.get("late_trades_total", 0) == 0
+
+
+def test_a_request_of_trades_old_and_new_scores_every_bar_once(
+    served: Served, market: tuple[Platform, pd.DataFrame]
+) -> None:
+    """Late trades (before the seeded state's bars) are scored on their own, new ones from the state; one
+    result per (symbol, bar), sorted as gold is."""
+    platform, trades = market
+    served.platform.configure_mlflow()
+    champion = served.registry.load(served.v1)
+    old = trades[(trades["ts"] >= CUT - pd.Timedelta(minutes=5)) & (trades["ts"] < CUT - pd.Timedelta(minutes=2))]
+    new = trades[(trades["ts"] >= CUT) & (trades["ts"] < CUT + pd.Timedelta(minutes=3))]
+    with _client(platform, served) as client:
+        resp = client.post("/v1/anomaly/score", json=_body(pd.concat([new, old]).sample(frac=1.0, random_state=1)))
+        metrics = client.get("/metrics").text
+    assert resp.status_code == 200, resp.text
+    data = resp.json()
+    late_gold = build_gold_features(old, platform.config.features)
+    full = build_gold_features(trades[trades["ts"] < CUT + pd.Timedelta(minutes=3)], platform.config.features)
+    new_gold = full[full["bar_start"] >= CUT.floor("1min")]
+    expected = pd.concat([late_gold, new_gold]).sort_values(["symbol", "bar_start"], kind="stable")
+    assert [(r["symbol"], pd.Timestamp(r["bar_start"])) for r in data["results"]] == list(
+        zip(expected["symbol"], expected["bar_start"], strict=True)
+    )
+    want = champion.predict(expected.reset_index(drop=True))
+    np.testing.assert_allclose([r["score"] for r in data["results"]], want["score"], rtol=0, atol=1e-12)
+    assert data["count"] == len(expected) == len(late_gold) + len(new_gold) and len(late_gold) == 8
+    counters = _counters(metrics)
+    assert counters["late_trades_total"] == len(old) and counters["online_trades_total"] == len(new)
