@@ -58,6 +58,14 @@ def test_show_filters_sorts_newest_first_and_limits_like_sql(
     assert [r["rollback_id"] for r in json.loads(old.stdout)["rows"]] == ["a", "b"]
 
 
+def test_show_of_a_table_nothing_wrote_yet_says_so_and_has_no_rows(project_root: Path, platform: Platform) -> None:
+    result = _cli(project_root, platform, "tables", "show", "silver_trades_quarantine")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "mlops_dev.financial_transactions.silver_trades_quarantine does not exist yet: no rows\n"
+    as_json = _cli(project_root, platform, "tables", "show", "silver_trades_quarantine", "--json")
+    assert json.loads(as_json.stdout) == {"rows": []}
+
+
 def test_history_lists_commits_newest_first_with_the_restore(
     project_root: Path, platform: Platform, audit: str
 ) -> None:

@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from financial_transactions.cli.main import err_console, platform_from_ctx
-from financial_transactions.cli.tables import JSON, Column, DataTable, show
+from financial_transactions.cli.tables import JSON, Column, DataTable, out, show
 from financial_transactions.runtime import Platform
 
 tables_app = typer.Typer(
@@ -36,7 +36,7 @@ def _refuse(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _fqn(platform: Platform, key: str) -> str:
+def _fqn(platform: Platform, key: str, *, must_exist: bool = True) -> str:
     """The table's full name from its key in ``tables:`` (``trade_features``) or its full name."""
     cfg = platform.config
     keys = list(type(cfg.tables).model_fields)
@@ -46,7 +46,7 @@ def _fqn(platform: Platform, key: str) -> str:
         fqn = key
     else:
         raise _refuse(f"no table {key!r} in {cfg.source_path} (tables: {', '.join(keys)})")
-    if not platform.store.exists(fqn):
+    if must_exist and not platform.store.exists(fqn):
         raise _refuse(f"{fqn} does not exist yet (fin-mlops info lists the tables and their versions)")
     return fqn
 
@@ -90,7 +90,12 @@ def show_table(
 ) -> None:
     """Print a table's rows, like SELECT … WHERE … ORDER BY … DESC LIMIT n."""
     platform = platform_from_ctx(ctx)
-    fqn = _fqn(platform, key)
+    fqn = _fqn(platform, key, must_exist=False)
+    if not platform.store.exists(fqn):  # a configured table nothing has written yet: no rows is the answer
+        out(as_json).print(f"{fqn} does not exist yet: no rows", highlight=False, soft_wrap=True)
+        if as_json:
+            show([DataTable("rows", [], [])], as_json)
+        return
     frame = platform.store.read(fqn, version=version)
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else list(frame.columns)
     filters = _where(where)
