@@ -42,7 +42,8 @@ _expect_all_or_drop = getattr(dp, "expect_all_or_drop", None)
 
 
 def _typed() -> DataFrame:
-    return silver_transform.typed_records(spark.read.table(BRONZE), cfg.symbols.crypto)
+    classes = silver_transform.asset_classes(cfg.symbols, settings.landing)
+    return silver_transform.typed_records(spark.read.table(BRONZE), classes)
 
 
 def _valid(typed: DataFrame, rules: dict[str, str]) -> DataFrame:

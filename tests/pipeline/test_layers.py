@@ -43,7 +43,7 @@ def layers(spark: Any, landing: Path) -> Layers:
     files = bronze_ingest.list_landing_files(landing)
     bronze = bronze_ingest.read_landing_batch(spark, files, STAMP).persist(StorageLevel.MEMORY_ONLY)
     trades, bars = expectations.rules_for(cfg)
-    typed = silver_transform.typed_records(bronze, cfg.symbols.crypto)
+    typed = silver_transform.typed_records(bronze, silver_transform.asset_classes(cfg.symbols, landing))
     flagged_df = expectations.flag(typed, trades, bars)
     valid, invalid = expectations.split_by_rules(flagged_df, silver_transform.TYPED_COLUMNS)
     flagged: dict[str, list[str]] = {}

@@ -211,7 +211,7 @@ def ingest_finnhub(
     ctx: typer.Context,
     duration: float | None = typer.Option(None, "--duration", min=0.1, help="seconds (default: config)"),
     url: str | None = typer.Option(None, "--url", help="WebSocket URL (default: collectors.finnhub.ws_url)"),
-    symbols: str | None = typer.Option(None, "--symbols", help="comma-separated (default: symbols.equities)"),
+    symbols: str | None = typer.Option(None, "--symbols", help="comma-separated (default: symbols.equities + futures)"),
     continuous: bool = typer.Option(False, "--continuous", help=_CONTINUOUS_HELP),
 ) -> None:
     """Stream Finnhub trades into the landing zone (SIGTERM/Ctrl-C flush and exit cleanly)."""

@@ -55,7 +55,7 @@ def build_finnhub(
     return FinnhubCollector(
         token=token,
         url=url or fcfg.ws_url,
-        symbols=symbols or list(cfg.symbols.equities),
+        symbols=symbols or [*cfg.symbols.equities, *cfg.symbols.futures],  # the trade feed carries futures too
         landing=landing,
         flush_max_records=fcfg.flush_max_records if flush_max_records is None else flush_max_records,
         flush_interval_seconds=fcfg.flush_interval_seconds,

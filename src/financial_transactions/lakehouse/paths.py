@@ -6,7 +6,8 @@ deletable; on Databricks the same names resolve to ``/Volumes/<catalog>/<schema>
 Every path the platform shares between a writer and its readers is spelled here once:
 
 * the landing zone and, inside it, the replay's ground truth:
-  ``<landing>/_ground_truth/<window>/anomalies.ndjson`` with ``coverage.json`` beside it
+  ``<landing>/_ground_truth/<window>/anomalies.ndjson`` with ``coverage.json`` and
+  ``asset_classes.json`` beside it
   (folders starting with ``_`` are never bronze input);
 * the replay windows' names (``window1``, ``window2``, ...) and their trading days;
 * the volumes for checkpoints, exports and reports, and the engine's private state.
@@ -32,6 +33,9 @@ GROUND_TRUTH_FILE = "anomalies.ndjson"
 COVERAGE_FILE = "coverage.json"
 #: ``{"start_ms","end_ms"}`` of the market a replay window played (a user's file has its own dates)
 WINDOW_SPAN_FILE = "span.json"
+#: ``{symbol: asset_class}`` of the market a replay window played: how silver learns that a user's
+#: file declared a symbol a future (``--asset-class``), which no vendor message says
+ASSET_CLASSES_FILE = "asset_classes.json"
 
 
 def window_name(window: int | str) -> str:
@@ -58,6 +62,11 @@ def ground_truth_file(landing: Path | str, window: int | str) -> Path:
 def ground_truth_files(landing: Path | str) -> list[Path]:
     """Every window's ground-truth file that exists under ``landing`` (labels that have arrived), sorted."""
     return sorted((Path(landing) / GROUND_TRUTH_DIR).glob(f"*/{GROUND_TRUTH_FILE}"))
+
+
+def asset_class_files(landing: Path | str) -> list[Path]:
+    """Every replay window's ``asset_classes.json`` under ``landing``, sorted by window."""
+    return sorted((Path(landing) / GROUND_TRUTH_DIR).glob(f"*/{ASSET_CLASSES_FILE}"))
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bo
 
     cfg = platform.config
     trade_rules, bar_rules = expectations.rules_for(cfg)
-    typed = silver_transform.typed_records(bronze, cfg.symbols.crypto)
+    typed = silver_transform.typed_records(bronze, silver_transform.asset_classes(cfg.symbols, platform.paths.landing))
     flagged = expectations.flag(typed, trade_rules, bar_rules)
     failures = F.col(expectations.FAILED_RULES)
     failed = F.size(failures) > 0

@@ -16,7 +16,8 @@ code is safe inside a declarative pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd  # at runtime: pandas_udf resolves the type hints of _sessions
@@ -26,6 +27,8 @@ from financial_transactions.pipeline.expectations import FAILED_RULES
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
+
+    from financial_transactions.config.project import SymbolsConfig
 
 NEW_YORK = "America/New_York"
 
@@ -101,8 +104,20 @@ QUARANTINE_COLUMNS = [
 ]
 
 
-def typed_records(bronze: DataFrame, crypto_symbols: Sequence[str]) -> DataFrame:
+def asset_classes(symbols: SymbolsConfig, landing: Path | str | None) -> dict[str, str]:
+    """``symbol -> asset class`` of every non-equity symbol silver knows: the configured lists and what the
+    replayed files under ``landing`` declared (``SymbolsConfig.asset_class`` decides, in one place)."""
+    from financial_transactions.replay.market import recorded_asset_classes
+
+    return symbols.asset_classes(recorded_asset_classes(landing) if landing is not None else None)
+
+
+def typed_records(bronze: DataFrame, classes: Mapping[str, str]) -> DataFrame:
     """Bronze -> typed rows (UTC timestamps, comma-joined conditions, asset class, trade identity).
+
+    ``classes`` maps the non-equity symbols to ``crypto`` or ``future`` (:func:`asset_classes`);
+    a Binance trade is crypto whatever its symbol, any other symbol an equity. A future's
+    ``session_type`` is then CME Globex's, never an NYSE session.
 
     A trade's ``trade_id`` becomes its identity (:func:`trade_identity`), for silver and
     the quarantine alike.
@@ -113,14 +128,19 @@ def typed_records(bronze: DataFrame, crypto_symbols: Sequence[str]) -> DataFrame
     """
     from pyspark.sql import functions as F
 
-    crypto = F.col("source") == "binance"
-    if crypto_symbols:
-        crypto = crypto | F.col("symbol").isin(list(crypto_symbols))
+    unknown = sorted({c for c in classes.values() if c not in ("crypto", "future", "equity")})
+    if unknown:
+        raise ValueError(f"asset classes must be equity, crypto or future, not {unknown}")
+    asset_class = F.when(F.col("source") == "binance", F.lit("crypto"))
+    for name in ("crypto", "future"):
+        members = sorted(s for s, c in classes.items() if c == name)
+        if members:
+            asset_class = asset_class.when(F.col("symbol").isin(members), F.lit(name))
     return bronze.select(
         F.when(F.col("record_type") == "trade", trade_identity()).otherwise(F.col("trade_id")).alias("trade_id"),
         F.col("record_type"),
         F.col("source"),
-        F.when(crypto, F.lit("crypto")).otherwise(F.lit("equity")).alias("asset_class"),
+        asset_class.otherwise(F.lit("equity")).alias("asset_class"),
         F.col("symbol"),
         F.col("price").cast("double").alias("price"),
         F.col("volume").cast("double").alias("volume"),

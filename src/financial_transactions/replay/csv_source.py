@@ -3,7 +3,7 @@
 Columns (case-insensitive; aliases in brackets):
 
 * trades: ``symbol`` [ticker, s], ``ts`` [timestamp, time, datetime, date, t], ``price`` [p],
-  ``volume`` [v, qty, quantity, size]; optional ``asset_class`` (equity|crypto)
+  ``volume`` [v, qty, quantity, size]; optional ``asset_class`` (equity|crypto|future)
   and ``anomaly_type`` (a ground-truth label);
 * bars: ``symbol``, ``ts`` (bar start), ``open``, ``high``, ``low``, ``close``, ``volume``.
 
@@ -199,8 +199,10 @@ def load_csv_market(
     asset_rows = pd.Series([classes[names[i]] for i in sym.tolist()])
     sessions = classify_sessions(ts_series, asset_rows).to_numpy()
     odd = volume < 100
+    # NYSE sale conditions (regular / extended hours / odd lot) are an equity tape's; crypto and futures carry none
+    no_conditions = np.isin(asset_rows.to_numpy(), [CRYPTO, FUTURE])
     cond = np.select(
-        [asset_rows.to_numpy() == CRYPTO, (sessions == REGULAR) & ~odd, (sessions == REGULAR) & odd, ~odd],
+        [no_conditions, (sessions == REGULAR) & ~odd, (sessions == REGULAR) & odd, ~odd],
         [0, 1, 3, 2],
         4,
     ).astype(np.int8)

@@ -1,8 +1,8 @@
 """The replay's market: trades in columns, bars derived from them, the ground-truth file.
 
 Both the synthetic market and a user's CSV become a :class:`MarketData`; the
-replay servers only ever read this (Finnhub serves the equities, the Binance
-stream the crypto pairs, Alpha Vantage the equity bars).
+replay servers only ever read this (Finnhub serves the equities and futures, the
+Binance stream the crypto pairs, Alpha Vantage the equity bars).
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ import pandas as pd
 
 from financial_transactions.ingest.landing import write_atomic
 from financial_transactions.ingest.records import BINANCE, FINNHUB
-from financial_transactions.lakehouse.paths import COVERAGE_FILE, ground_truth_file
+from financial_transactions.lakehouse.paths import (
+    ASSET_CLASSES_FILE,
+    COVERAGE_FILE,
+    asset_class_files,
+    ground_truth_file,
+)
 from financial_transactions.market.calendar import REGULAR, classify_sessions, session_date
 
 log = logging.getLogger(__name__)
@@ -110,8 +115,9 @@ class MarketData:
 
     def counts(self) -> dict[str, int]:
         out = {"trades": len(self)}
-        for ac in (EQUITY, CRYPTO):
-            out[f"{ac}_trades"] = len(self.indices_for(ac))
+        for ac in ASSET_CLASSES:
+            if ac != FUTURE or FUTURE in self.asset_classes:
+                out[f"{ac}_trades"] = len(self.indices_for(ac))
         for code, name in enumerate(ANOMALY_TYPES):
             if code:
                 out[name] = int(np.count_nonzero(self.anomaly == code))
@@ -154,8 +160,11 @@ class MarketData:
 
     def write_ground_truth(self, landing: Path) -> Path:
         """``<landing>/_ground_truth/<window>/anomalies.ndjson`` (atomic), one line per anomalous trade,
-        and, when the market's labels are ground truth, ``coverage.json`` beside it (:meth:`coverage`)."""
+        ``asset_classes.json`` (each symbol's class, see :func:`recorded_asset_classes`) and, when the
+        market's labels are ground truth, ``coverage.json`` beside it (:meth:`coverage`)."""
         path = ground_truth_file(landing, self.window)
+        classes = dict(zip(self.symbols, self.asset_classes, strict=True))
+        write_atomic(path.parent / ASSET_CLASSES_FILE, orjson.dumps(classes, option=orjson.OPT_SORT_KEYS))
         data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in self.ground_truth_lines())
         coverage = path.parent / COVERAGE_FILE
         if self.has_ground_truth:
@@ -217,6 +226,29 @@ class MarketData:
             volume=("volume", "sum"),
         )
         return pd.concat([history, window]) if len(history) else window
+
+
+def recorded_asset_classes(landing: Path | str) -> dict[str, str]:
+    """``symbol -> asset class`` the replay windows played under ``landing`` (a later window wins).
+
+    No vendor message carries an asset class: a user's file declares it (``--asset-class`` or its
+    ``asset_class`` column) and the replay records it per window, for silver to classify by
+    (``SymbolsConfig.asset_class``'s ``declared``). A record that is not such a mapping is an error
+    naming the file.
+    """
+    out: dict[str, str] = {}
+    for path in asset_class_files(landing):
+        try:
+            record = orjson.loads(path.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not JSON ({exc}); remove it or replay the window again") from exc
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}: expected {{symbol: asset_class}}, got {type(record).__name__}")
+        for symbol, asset in record.items():
+            if asset not in ASSET_CLASSES:
+                raise ValueError(f"{path}: symbol {symbol!r}: asset class {asset!r} is not one of {ASSET_CLASSES}")
+            out[str(symbol)] = str(asset)
+    return out
 
 
 _EMPTY_BARS = pd.DataFrame(columns=["open", "high", "low", "close", "volume"], dtype="float64")

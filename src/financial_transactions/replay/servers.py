@@ -1,6 +1,8 @@
 """The offline market replay: vendor-protocol servers on 127.0.0.1 fed by one :class:`MarketData`.
 
-* **Finnhub-compatible WebSocket** (``ws://host:port/?token=...``): clients send
+* **Finnhub-compatible WebSocket** (``ws://host:port/?token=...``), the equities'
+  and the futures' feed (a Finnhub subscription carries any instrument; futures
+  get no Alpha Vantage bars): clients send
   ``{"type":"subscribe","symbol":...}`` / ``unsubscribe``; the feed answers
   ``{"type":"trade","data":[{"s","p","v","t","c"},...]}`` batches, sends
   ``{"type":"ping"}`` keep-alives and ``{"type":"error","msg":...}`` for bad
@@ -53,7 +55,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from financial_transactions.replay.av_server import AlphaVantageReplay
-from financial_transactions.replay.market import CONDITION_SETS, CRYPTO, EQUITY, MarketData
+from financial_transactions.replay.market import CONDITION_SETS, CRYPTO, EQUITY, FUTURE, MarketData
 
 if TYPE_CHECKING:
     from financial_transactions.config.collectors import ReplayConfig, ReplayFaults
@@ -131,7 +133,7 @@ class StreamFeed(abc.ABC):
     def __init__(
         self,
         market: MarketData,
-        asset_class: str,
+        asset_classes: tuple[str, ...],
         cfg: ReplayConfig,
         *,
         speed: float | None = None,
@@ -142,8 +144,10 @@ class StreamFeed(abc.ABC):
         self.faults: ReplayFaults = cfg.faults
         self.speed = cfg.speed if speed is None else speed
         self.token = token
-        self.events = market.indices_for(asset_class)
-        self.symbols = market.symbols_of(asset_class)
+        # the trades of every class this feed carries, in one timeline (time order, ties as generated)
+        codes = [i for i, a in enumerate(market.asset_classes) if a in asset_classes]
+        self.events = np.flatnonzero(np.isin(market.sym, codes))
+        self.symbols = [market.symbols[i] for i in codes]
         self.stats = FeedStats()
         self.delivered = np.zeros(len(self.events), dtype=np.int32)
         self.conns: set[_Conn] = set()
@@ -327,8 +331,11 @@ class StreamFeed(abc.ABC):
 class FinnhubFeed(StreamFeed):
     protocol = "finnhub"
 
+    #: what the feed carries: equities and futures (CME Globex instruments trade on it too)
+    ASSET_CLASSES = (EQUITY, FUTURE)
+
     def __init__(self, market: MarketData, cfg: ReplayConfig, **kw: Any) -> None:
-        super().__init__(market, EQUITY, cfg, **kw)
+        super().__init__(market, self.ASSET_CLASSES, cfg, **kw)
 
     def _malformed_frames(self) -> tuple[bytes, ...]:
         return FINNHUB_MALFORMED
@@ -418,7 +425,7 @@ class BinanceFeed(StreamFeed):
     protocol = "binance"
 
     def __init__(self, market: MarketData, cfg: ReplayConfig, **kw: Any) -> None:
-        super().__init__(market, CRYPTO, cfg, **kw)
+        super().__init__(market, (CRYPTO,), cfg, **kw)
         self._stream_of = {s: f"{s.lower()}@trade" for s in self.symbols}
         self._symbol_of = {v: k for k, v in self._stream_of.items()}
 

@@ -7,8 +7,9 @@
    ground truth to ``<landing>/_ground_truth/<window>/anomalies.ndjson``;
 2. start the replay servers on free 127.0.0.1 ports with a one-off token (a
    user's real vendor keys are never sent to the replay);
-3. run the Finnhub, Binance and Alpha Vantage collectors concurrently until the
-   WebSocket feeds are exhausted and every frame sent has been received;
+3. run the Finnhub (equities and futures), Binance (crypto) and Alpha Vantage
+   (equity bars) collectors concurrently until the WebSocket feeds are exhausted
+   and every frame sent has been received;
 4. check that the landing zone holds exactly the trades the servers sent, and
    leave a ``_SUCCESS.json`` marker: a re-run of the same window with the same
    replay settings reuses the landed files instead of landing them again under
@@ -46,7 +47,7 @@ from financial_transactions.ingest.collectors import StreamCollector, new_run_id
 from financial_transactions.ingest.jobs import build_alphavantage, build_crypto, build_finnhub
 from financial_transactions.ingest.landing import LANDING_SUFFIX, ingested_files, landing_key, write_atomic
 from financial_transactions.lakehouse.paths import GROUND_TRUTH_DIR, WINDOW_SPAN_FILE, ground_truth_dir, window_name
-from financial_transactions.replay.market import CRYPTO, EQUITY, MarketData
+from financial_transactions.replay.market import CRYPTO, EQUITY, FUTURE, MarketData
 from financial_transactions.replay.servers import ReplayHub, StreamFeed
 from financial_transactions.runtime.crashpoints import crashpoint
 
@@ -111,6 +112,8 @@ def fingerprint(cfg: ProjectConfig, window: int) -> str:
         "crypto": list(cfg.symbols.crypto),
         "window": window,
     }
+    if cfg.symbols.futures:  # only when set: a config without futures keeps the fingerprints it had
+        doc["futures"] = list(cfg.symbols.futures)
     return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
@@ -273,15 +276,17 @@ def _collect(
     # a replayed history longer than a month lands one file per symbol and month, not per day
     partition = "month" if len(market) and market.ts[-1] - market.ts[0] > 31 * 86_400_000 else "day"
     equities, crypto = market.symbols_of(EQUITY), market.symbols_of(CRYPTO)
+    # Finnhub's trade feed carries the futures too; Alpha Vantage has no bars for them
+    finnhub_symbols = [*equities, *market.symbols_of(FUTURE)]
     streams: list[tuple[StreamCollector, StreamFeed, float]] = []
-    if equities:
+    if finnhub_symbols:
         streams.append(
             (
                 build_finnhub(
                     cfg,
                     token=token,
                     url=hub.urls.finnhub,
-                    symbols=equities,
+                    symbols=finnhub_symbols,
                     landing=landing,
                     flush_max_records=flush,
                     run_id=run_id,
