@@ -133,9 +133,17 @@ def difficulty(
         if at_gate is not None:
             recalls[kind] = float(at_gate[mask].mean())
             gate = f", at the gate's operating point {recalls[kind]:.3f} ({int(at_gate[mask].sum())}/{int(mask.sum())})"
+        by_class = []  # the same check inside one asset class (informative: the verdict is on the market)
+        for asset in sorted(holdout["asset_class"].dropna().unique()):
+            inside = (holdout["asset_class"] == asset).to_numpy()
+            if (mask & inside).any():
+                pool = pd.concat([normal[normal["asset_class"] == asset], holdout[mask & inside]])
+                own = best_single_feature_f1(pool, feature_cols)
+                best = max(own, key=lambda c: own[c])
+                by_class.append(f"{asset} {best} {own[best]:.3f}")
         print(
             f"  {kind:13s} {int(mask.sum()):4d} bars, champion recall {flagged[mask].mean():.3f}{gate}, "
-            f"best single feature {top} F1 {alone[top]:.3f}"
+            f"best single feature {top} F1 {alone[top]:.3f} (within one asset class: {'; '.join(by_class)})"
         )
     return recalls, alone_best
 
