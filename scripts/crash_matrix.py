@@ -120,10 +120,12 @@ def main() -> int:
             shutil.copytree(ROOT / "src", frozen, ignore=shutil.ignore_patterns("__pycache__"))
         os.environ["PYTHONPATH"] = os.pathsep.join([str(frozen), os.environ.get("PYTHONPATH", "")])
         print(f"code under test: frozen copy {frozen}")
-    config = small_config(ROOT, work / "project_config.yml")
+    base = args.baselines or work
+    shared = base / "project_config.yml"  # reused baselines: their configuration, whatever the checkout holds now
+    reuse = args.baselines is not None and shared.is_file()
+    config = shared if reuse else small_config(ROOT, work / "project_config.yml")
     print(f"work folder {work}; {len(points)} crash point(s); load {os.getloadavg()[0]:.1f}", flush=True)
     started = time.perf_counter()
-    base = args.baselines or work
     first = _baseline(config, base, "baseline-1")
     second = _baseline(config, base, "baseline-2")
     own = diff(first, second)
