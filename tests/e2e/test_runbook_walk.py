@@ -292,6 +292,19 @@ def test_the_runbook_is_marked_and_every_procedure_has_local_and_databricks_comm
     assert lacking == {}, f"sections without both a local and a Databricks block: {lacking}"
 
 
+_ROLLBACK_RESTORES = re.compile(r"The `champion` alias goes to\s+the target:.*?rejected retrain's data\.", re.DOTALL)
+
+
+def test_deployment_and_the_runbook_say_what_a_rollback_restores_in_the_same_words(project_root: Path) -> None:
+    said = {
+        doc: [_squash(m) for m in _ROLLBACK_RESTORES.findall((project_root / "docs" / doc).read_text(encoding="utf-8"))]
+        for doc in ("RUNBOOK.md", "DEPLOYMENT.md")
+    }
+    assert len(said["RUNBOOK.md"]) == len(said["DEPLOYMENT.md"]) == 1, said
+    assert said["RUNBOOK.md"] == said["DEPLOYMENT.md"]
+    assert "`trade_features`, `train_set` and `test_set` are RESTOREd" in said["RUNBOOK.md"][0]
+
+
 # -- the walk ---------------------------------------------------------------------------------------------
 @pytest.mark.e2e
 @pytest.mark.timeout(1800)
