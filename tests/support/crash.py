@@ -244,6 +244,7 @@ def registry_state(config: Path, lake: Path) -> tuple[dict[str, int], dict[int, 
     for version in versions:
         info = registry.version_info(version)
         versions[version]["algorithm"] = (info.tags or {}).get("algorithm")
+        versions[version]["description"] = _scrub_text(info.description or "")
     audit_fqn = platform.config.table("champion_challenger_audit")
     if platform.store.exists(audit_fqn):
         audit = platform.store.read(audit_fqn)

@@ -173,13 +173,15 @@ class ModelRegistry:
         else:
             all_tags = {**(tags or {}), **({REGISTRATION_TAG: registration_key} if registration_key else {})}
             try:
-                mv = mlflow.register_model(model_uri, self.name, tags=all_tags)
-                version = int(mv.version)
-                crashpoint("registry.after_version")
-                if description:
-                    self.client.update_model_version(self.name, str(version), description=description)
+                version = int(mlflow.register_model(model_uri, self.name, tags=all_tags).version)
             except Exception as exc:
                 raise RegistryError(f"registry: cannot register {model_uri} as {self.name}: {exc}") from exc
+            crashpoint("registry.after_version")
+        if description:  # a reused version gets it too: its killed attempt may have died before this call
+            try:
+                self.client.update_model_version(self.name, str(version), description=description)
+            except Exception as exc:
+                raise RegistryError(f"registry: cannot describe {self.name} version {version}: {exc}") from exc
         self.set_alias(CHALLENGER, version)
         self.set_alias(LATEST, version)
         crashpoint("registry.after_aliases")
