@@ -78,8 +78,41 @@ def test_rates_and_types_are_honoured_and_the_input_is_not_changed() -> None:
 
     only = inject(trades, cfg.model_copy(update={"types": ["wash_trade"], "subtlety": 1.0}), BAR)
     assert only.anomalies == {"wash_trade": expected} and only.subtle == expected
-    washes = only.events.groupby(["symbol", "ts"]).agg(n=("price", "size"), prices=("price", "nunique"))
-    assert washes["prices"].eq(1).all() and washes["n"].between(3, 8).all()  # subtle: 3-8 identical prints
+    washes = _washes(only.events)
+    assert len(washes) == expected and washes["n"].between(3, 8).all()  # subtle: 3-8 prints of one (price, size)
+    assert washes["legs"].between(2, 4).all()  # over 2-4 legs at distinct times
+
+
+def _washes(events: pd.DataFrame) -> pd.DataFrame:
+    """Per injected wash trade (symbol, bar): prints, legs (distinct times), prices, sizes, smallest leg."""
+    frame = events.assign(bar=(ts_to_ns(events["ts"]) // interval_ns(BAR)))
+    legs = frame.groupby(["symbol", "bar", "ts"]).size().rename("copies").reset_index()
+    per = frame.groupby(["symbol", "bar"]).agg(
+        n=("price", "size"), legs=("ts", "nunique"), prices=("price", "nunique"), sizes=("volume", "nunique")
+    )
+    per["smallest_leg"] = legs.groupby(["symbol", "bar"])["copies"].min()
+    assert per["prices"].eq(1).all() and per["sizes"].eq(1).all()  # one (price, size) per wash trade
+    return per
+
+
+def test_injected_wash_trades_are_legs_at_distinct_real_times_never_one_same_time_group() -> None:
+    """The platform's wash trade (replay/synthetic.py): one (price, size) at distinct timestamps of the bar.
+    One same-time group of identical prints is a normal order filling resting orders, so never a wash."""
+    trades = _trades()
+    cfg = InjectionConfig(enabled=True, seed=5, rate=0.1, types=["wash_trade"])
+    subtle = _washes(inject(trades, cfg.model_copy(update={"subtlety": 1.0}), BAR).events)
+    assert len(subtle) == 16 and subtle["n"].between(3, 8).all() and subtle["legs"].between(2, 4).all()
+    assert subtle["smallest_leg"].min() == 1
+    blatant_injection = inject(trades, cfg.model_copy(update={"subtlety": 0.0}), BAR)
+    blatant = _washes(blatant_injection.events)
+    assert len(blatant) == 16 and blatant["n"].between(20, 50).all() and blatant["legs"].between(3, 6).all()
+    assert blatant["smallest_leg"].min() >= 2
+    # every leg time is a real bar start plus a within-bar offset a real print of the symbol has
+    ns = interval_ns(BAR)
+    for symbol in ("AAPL", "MSFT"):
+        real = ts_to_ns(trades.loc[trades["symbol"] == symbol, "ts"])
+        events = blatant_injection.events[blatant_injection.events["symbol"] == symbol]
+        assert set((ts_to_ns(events["ts"]) % ns).tolist()) <= set((real % ns).tolist())
 
 
 def test_excluded_bars_are_never_injected_into() -> None:

@@ -20,7 +20,8 @@ type            blatant                                         subtle
 price_spike     1-2 fat-finger prints 15-40 sigma away           3-8 sigma away
 volume_burst    8-20x the bar's trades, sizes from the top       2-5x the bar's trades, sizes
                 decile of the symbol's sizes                     from its upper half
-wash_trade      20-50 identical prints in 3-6 same-time groups   3-8 identical prints in 1-2
+wash_trade      20-50 prints of one (price, size) over 3-6       3-8 prints of one (price, size)
+                legs at distinct times (2+ copies a leg)         over 2-4 legs at distinct times
 stale_price     3-8 bars of prints frozen at the last price,     1-2 bars, the bars' own prints
                 padded to at least 8 prints a bar                only
 ==============  ==============================================  ===============================
@@ -39,6 +40,11 @@ every attribute of an injected trade is drawn from what the symbol's real trades
   scaled into values it never printed;
 * times are a real bar start plus a within-bar offset sampled from the symbol's real
   trades, so time precision and sub-second digits are the real ones;
+* a wash trade is the platform's wash trade (:mod:`financial_transactions.replay.synthetic`):
+  the same (price, size) at *distinct* timestamps of the bar, each leg time a real offset;
+  one same-time group of identical prints is how a real order fills resting orders, so it
+  would label a normal print run anomalous. (Silver has no trade side, so the legs'
+  alternating sides are not represented.)
 * ids take the format of a real trade id of the same bar (its last digit run redrawn
   with the same number of digits, unique); an ``exchange_trade_id`` follows.
 
@@ -229,6 +235,7 @@ class _Symbol:
     first: np.ndarray  # first trade of each bar
     count: np.ndarray  # trades per bar
     offsets: np.ndarray  # within-bar offsets of the real trades (ns)
+    distinct_offsets: int  # how many different offsets they take
     grid: PriceGrid
     sigma: float
 
@@ -261,6 +268,7 @@ class _Symbol:
             first=first,
             count=count,
             offsets=ts_ns - start,
+            distinct_offsets=len(np.unique(ts_ns - start)),
             grid=PriceGrid.of(price),
             sigma=sigma if sigma > 0 else 1e-4,
         )
@@ -289,6 +297,17 @@ class _Plan:
 def _times(sym: _Symbol, b: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """``k`` times in bar ``b``: the bar start plus real within-bar offsets (sorted)."""
     return np.sort(sym.bar_start_ns[b] + rng.choice(sym.offsets, k))
+
+
+def _distinct_times(sym: _Symbol, b: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` distinct times in bar ``b`` (sorted): real within-bar offsets drawn as :func:`_times` draws them
+    (so as often as the real prints sit there), a repeat drawn again. ``k`` <= ``sym.distinct_offsets``."""
+    picked: list[int] = []
+    while len(picked) < k:
+        offset = int(sym.offsets[rng.integers(len(sym.offsets))])
+        if offset not in picked:
+            picked.append(offset)
+    return np.sort(sym.bar_start_ns[b] + np.asarray(picked, dtype=np.int64))
 
 
 def _inject_symbol(
@@ -344,19 +363,23 @@ def _inject_symbol(
             k = max(floor, int(base * rng.uniform(lo, hi)))
             plan.add(first, _times(sym, b, k, rng), rng.choice(sym.price[rows], k), rng.choice(pool, k), kind)
         elif kind == "wash_trade":
-            if subtle:
-                groups = rng.integers(3, 9, int(rng.integers(1, 3)))
-            else:
-                n_groups = int(rng.integers(3, 7))
+            # one party trading with itself: one (price, size) printed back and forth at distinct timestamps
+            # (legs), as replay/synthetic.py generates them; a leg may fill as several same-time copies, like any
+            # order. A single same-time group would be a normal identical-print run, not a wash trade.
+            if sym.distinct_offsets < 2:
+                continue  # every real print of the symbol sits at one offset: no distinct leg times to draw
+            if subtle:  # 3-8 prints over 2-4 legs
+                legs = min(int(rng.integers(2, 5)), sym.distinct_offsets)
+                total = int(rng.integers(max(3, legs), 9))
+                copies = 1 + np.bincount(rng.integers(0, legs, total - legs), minlength=legs)
+            else:  # 20-50 prints over 3-6 legs of at least 2
+                legs = min(int(rng.integers(3, 7)), sym.distinct_offsets)
                 total = int(rng.integers(20, 51))
-                groups = np.full(n_groups, 2) + np.bincount(
-                    rng.integers(0, n_groups, total - 2 * n_groups), minlength=n_groups
-                )
+                copies = 2 + np.bincount(rng.integers(0, legs, total - 2 * legs), minlength=legs)
             price_one = float(rng.choice(sym.price[rows]))
             size_one = float(rng.choice(sym.volume))
-            for g in groups.tolist():
-                at = _times(sym, b, 1, rng)
-                plan.add(first, np.repeat(at, g), np.array([price_one]), np.array([size_one]), kind)
+            at = _distinct_times(sym, b, legs, rng)
+            plan.add(first, np.repeat(at, copies), np.array([price_one]), np.array([size_one]), kind)
         else:  # stale_price: the run's real prints frozen at the last price before it
             length = int(rng.integers(1, 3)) if subtle else int(rng.integers(3, 9))
             frozen = float(sym.price[first - 1])
