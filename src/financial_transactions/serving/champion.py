@@ -95,6 +95,15 @@ class LoadedModel:
         scores = scorer.score_matrix(matrix)
         return scores, (scores >= scorer.threshold).astype(np.int64)
 
+    def score_matrix(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(score, label)`` of a float64 matrix in :attr:`input_columns` order (NaN = missing)."""
+        scorer = self.scorer
+        if scorer is None:
+            scored = self.predict(pd.DataFrame(matrix, columns=self.input_columns))
+            return scored["score"].to_numpy(dtype=np.float64), scored["label"].to_numpy(dtype=np.int64)
+        scores = scorer.score_matrix(matrix)
+        return scores, (scores >= scorer.threshold).astype(np.int64)
+
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """score / label / model_version per row, through the champion pyfunc's own model code.
 

@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 SYMBOL_PATTERN = r"^[A-Z][A-Z0-9.:\-]{0,19}$"
-_SYMBOL = re.compile(SYMBOL_PATTERN)
+_SYMBOL = SYMBOL_RE = re.compile(SYMBOL_PATTERN)
 MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z, the silver expectations' lower bound
 MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
 #: Largest magnitude of a feature value (prices <= 1e9 and volumes <= 1e12 keep every gold feature far below).
@@ -123,7 +123,7 @@ def parse_instant(value: Any, what: str) -> datetime | int:
     raise ValueError(f"{what} must be epoch milliseconds (an integer) or an RFC 3339 instant, got {_short(value)}")
 
 
-def _instant(value: Any, what: str) -> str:
+def instant_iso(value: Any, what: str) -> str:
     """A row's ``bar_start`` (epoch ms or an RFC 3339 instant) as a UTC ISO string."""
     parsed = parse_instant(value, what)
     if isinstance(parsed, int):
@@ -202,7 +202,7 @@ class ScoreRequest(BaseModel):
                 if symbol is not None and (symbol.__class__ is not str or not _SYMBOL.fullmatch(symbol)):
                     raise ValueError(f"rows[{i}].symbol must be a ticker like 'AAPL', got {_short(symbol)}")
                 if row.get("bar_start") is not None:  # a copy: the request's own objects stay as sent
-                    row = {**row, "bar_start": _instant(row["bar_start"], f"rows[{i}].bar_start")}
+                    row = {**row, "bar_start": instant_iso(row["bar_start"], f"rows[{i}].bar_start")}
             out.append(row)
         return out
 
