@@ -869,6 +869,13 @@ _SPECS: tuple[TableSpec, ...] = (
         "Backtest metrics (with the Sharpe's standard error, probabilistic and deflated Sharpe ratios) and "
         "equity curve per run, strategy and symbol.",
         readers=(_P + "decision.decision_matrix", _P + "reporting"),
+        column_comments={
+            "strategy": "sma_cross | macd | model, or buy_and_hold: the benchmark over the same bars and costs",
+            "trading_days": "New York trading dates the bars cover",
+            "years": "trading_days / trading days per year (252 equities, 365 crypto); cagr is null below "
+            "backtest.cagr_min_years",
+            "benchmark_return": "total return of buy_and_hold on the same symbol and bars (excess = total_return - it)",
+        },
     ),
     TableSpec(
         "decision_matrix",
@@ -912,13 +919,6 @@ _SPECS: tuple[TableSpec, ...] = (
         column_comments={"verdict": "confirmed (an anomaly) or dismissed (normal); the latest verdict per bar wins"},
     ),
 )
-        column_comments={
-            "strategy": "sma_cross | macd | model, or buy_and_hold: the benchmark over the same bars and costs",
-            "trading_days": "New York trading dates the bars cover",
-            "years": "trading_days / trading days per year (252 equities, 365 crypto); cagr is null below "
-            "backtest.cagr_min_years",
-            "benchmark_return": "total return of buy_and_hold on the same symbol and bars (excess = total_return - it)",
-        },
 
 #: table key -> spec, in ``project_config.yml`` ``tables`` order.
 CATALOG: Mapping[str, TableSpec] = MappingProxyType({s.key: s for s in _SPECS})
