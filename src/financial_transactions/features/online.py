@@ -592,8 +592,11 @@ class OnlineFeatures:
         None, having changed nothing, when another thread holds one of the symbols.
         """
         by_symbol: dict[str, list[int]] = {}
-        for i, t in enumerate(trades):
-            by_symbol.setdefault(t.symbol, []).append(i)
+        if len(trades) == 1:  # the streaming client's request: no grouping to do
+            by_symbol[trades[0].symbol] = [0]
+        else:
+            for i, t in enumerate(trades):
+                by_symbol.setdefault(t.symbol, []).append(i)
         out = Ingested()
         states: list[tuple[SymbolState, list[int]]] = []
         for symbol in sorted(by_symbol):
@@ -610,7 +613,8 @@ class OnlineFeatures:
                 taken.append(state.lock)
             bar_ns = self.bar_ns
             for state, idx in states:
-                idx.sort(key=lambda i: (trades[i].ts_ns, trades[i].trade_id or ""))
+                if len(idx) > 1:
+                    idx.sort(key=lambda i: (trades[i].ts_ns, trades[i].trade_id or ""))
                 for j, i in enumerate(idx):
                     t = trades[i]
                     start = state.apply(t.ts_ns, t.price, t.volume, t.trade_id, t.source, t.asset_class)
