@@ -25,6 +25,14 @@ What is timed (best of ``--repeats`` after a warm-up):
   value first (printed), so the peer is known to compute the same thing.
 * **the full gold build**: ``build_gold_features`` on the 1M trades (both steps, every
   symbol), printed as time and trades/s with its split into the two steps.
+* **the online update, per trade** (``features.online``): one symbol's state seeded from the
+  gold of its first fifth of trades, then every later trade applied one at a time, each
+  yielding its bar's full feature row (the open bar's OHLCV and microstructure, every
+  indicator peeked for the forming bar, the conventions, the session VWAP). Its peer is
+  TA-Lib's own streaming functions (``talib.stream``: SMA x2, EMA x2, RSI, MACD, BBANDS, ATR,
+  STDDEV) opened on the same history and carried over the same trades: per trade each handle
+  peeks the forming bar (close, high, low), per bar close each is updated: the indicator
+  recursions alone, without the bar, its microstructure or the feature row.
 
 Usage: python benchmarks/feature_engineering.py [--trades N] [--repeats R]
 ``main()`` is also called by ``benchmarks/models.py``; ``measure()`` returns the figures.
@@ -42,9 +50,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import talib
+from talib import stream as talib_stream
 
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.features.feature_engineering import BarInputs, FeatureEngineer, build_gold_features
+from financial_transactions.features.online import OnlineFeatures, trades_of
 from financial_transactions.market.calendar import classify_sessions, session_date
 
 EQUITIES = ["AAPL", "MSFT", "NVDA", "AMZN", "JPM"]
@@ -379,6 +389,90 @@ def measure(n_trades: int = 1_000_000, repeats: int = 5, seed: int = 11) -> Feat
     )
 
 
+@dataclass
+class OnlineBenchmark:
+    trades: int  # streamed after the seed
+    bars: int  # bars they closed
+    ours_s: float
+    stream_s: float
+
+    def lines(self) -> list[str]:
+        us = 1e6 / self.trades
+        return [
+            f"  online update, one symbol, {self.trades:,} trades one at a time after a seeded history "
+            f"({self.bars:,} bars closed on the way), best of N:",
+            f"    ours   (features.online: trade -> bar + microstructure + full feature row)  "
+            f"{self.ours_s * us:7.2f} us/trade",
+            f"    TA-Lib (talib.stream, 9 handles: peek the forming bar per trade, update per bar) "
+            f"{self.stream_s * us:6.2f} us/trade",
+            f"    ours / TA-Lib streaming = {self.ours_s / self.stream_s:.1f}x "
+            f"(ours = {self.trades / self.ours_s:,.0f} trades/s per core)",
+        ]
+
+
+def measure_online(frames: dict[str, pd.DataFrame], cfg: FeaturesConfig, repeats: int = 3) -> OnlineBenchmark:
+    """The online state per trade against TA-Lib's streaming handles over the same trades (see the module doc)."""
+    frame = frames[EQUITIES[0]]
+    trades = trades_of(frame.drop(columns=["trade_date", "session_type"]))
+    cut = len(trades) // 5
+    history = frame.iloc[:cut]
+    gold = build_gold_features(history, cfg)
+    live = trades[cut:]
+    bar_ns = 60_000_000_000
+
+    def ours() -> float:
+        online = OnlineFeatures(cfg)
+        online.seed(gold, history)
+        ingest = online.ingest
+        start = time.perf_counter()
+        for t in live:
+            ingest([t])
+        return time.perf_counter() - start
+
+    close, high, low = (gold[c].to_numpy(dtype=np.float64) for c in ("close", "high", "low"))
+    log_ret = np.log(close[1:] / close[:-1])
+
+    def streamed() -> float:
+        by_close: list[Any] = [talib_stream.SMA(close, w) for w in cfg.sma_windows]
+        by_close += [talib_stream.EMA(close, w) for w in cfg.ema_windows]
+        by_close += [
+            talib_stream.RSI(close, cfg.rsi_period),
+            talib_stream.MACD(close, cfg.macd.fast, cfg.macd.slow, cfg.macd.signal),
+            talib_stream.BBANDS(close, cfg.bollinger.period, cfg.bollinger.num_std, cfg.bollinger.num_std, 0),
+        ]
+        atr = talib_stream.ATR(high, low, close, cfg.atr_period)
+        vol = talib_stream.STDDEV(log_ret, cfg.volatility_window, 1.0)
+        prev = float(close[-1])
+        bar = -1
+        c = h = lo = 0.0
+        start = time.perf_counter()
+        for t in live:
+            b = t.ts_ns // bar_ns
+            if b != bar:
+                if bar >= 0:  # the forming bar closed: every handle takes it
+                    for s in by_close:
+                        s.update(c)
+                    atr.update(h, lo, c)
+                    vol.update(float(np.log(c / prev)))
+                    prev = c
+                bar, h, lo = b, t.price, t.price
+            c = t.price
+            h, lo = max(h, c), min(lo, c)
+            for s in by_close:
+                s.peek(c)
+            atr.peek(h, lo, c)
+            vol.peek(float(np.log(c / prev)))
+        return time.perf_counter() - start
+
+    bars = len({t.ts_ns // bar_ns for t in live}) - 1
+    return OnlineBenchmark(
+        trades=len(live),
+        bars=bars,
+        ours_s=min(ours() for _ in range(repeats)),
+        stream_s=min(streamed() for _ in range(repeats)),
+    )
+
+
 def main(argv: list[str] | None = None) -> FeatureBenchmark:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--trades", type=int, default=1_000_000)
@@ -386,6 +480,8 @@ def main(argv: list[str] | None = None) -> FeatureBenchmark:
     args = parser.parse_args(argv)
     result = measure(args.trades, args.repeats)
     print("\n".join(result.lines()))
+    online = measure_online(make_trades(args.trades), FeaturesConfig(), repeats=min(args.repeats, 3))
+    print("\n".join(online.lines()))
     return result
 
 

@@ -163,7 +163,8 @@ class RowsDecoder:
 
     def decode(self, raw: bytes, max_rows: int) -> FastRows | None:
         try:
-            rows = self._decoder.decode(raw).rows
+            decoded: Any = self._decoder.decode(raw)
+            rows = decoded.rows
         except self._error:
             return None
         if not 0 < len(rows) <= max_rows:
@@ -604,6 +605,7 @@ def create_app(
         got = online.ingest(batch, blocking=False) if len(batch) <= INLINE_TRADES else None
         if got is None:
             got = await loop.run_in_executor(None, online.ingest, batch)
+        assert got is not None, "a blocking ingest always answers"
         metrics.inc("online_trades_total", len(batch) - len(got.late))
         if not online_columns.issuperset(model.input_columns):  # a champion of another feature set: score as before
             got.late, got.rows = list(range(len(batch))), []
