@@ -261,3 +261,23 @@ def test_concurrent_writers_on_one_symbol_end_where_one_writer_does() -> None:
     row = online.state("AAPL").row()  # type: ignore[union-attr]
     _check_row(row, build_gold_features(_frame(trades), SMALL).iloc[-1], SMALL, "after 8 writers")
     assert online.state("AAPL").bar.n == 400  # type: ignore[union-attr]
+
+
+def test_seeding_without_the_trades_of_the_replayed_bars_closes_every_gold_bar() -> None:
+    """Silver missing the bars the replay would start from (or no silver): every gold bar is closed, so a
+    trade in the last gold bar is late and the next bar opens on top of all of them."""
+    cfg = FeaturesConfig()
+    history, new = _history_and_new(cfg)
+    history, new = history[history["symbol"] == "AAPL"], new[new["symbol"] == "AAPL"]
+    gold = build_gold_features(history, cfg)
+    assert gold["high"].iloc[-2] != gold["low"].iloc[-2]  # the replay would start at the bar before the last
+    last_bar_only = history[history["ts"] >= gold["bar_start"].iloc[-1]]
+    for silver in (last_bar_only, None):
+        online = OnlineFeatures(cfg)
+        assert online.seed(gold, silver) == {"AAPL": 46}
+        in_last_bar = trades_of(last_bar_only)[0]
+        got = online.ingest([in_last_bar])
+        assert got is not None and got.late == [0] and got.rows == []
+        later = [t for t in trades_of(new) if t.ts_ns > gold["bar_end"].iloc[-1].value][:1]
+        nxt = online.ingest(later)
+        assert nxt is not None and nxt.late == [] and online.state("AAPL").closed.n == 46  # type: ignore[union-attr]

@@ -651,7 +651,10 @@ class OnlineFeatures:
             bars = bars.reset_index(drop=True)
             moving = np.flatnonzero(bars["high"].to_numpy()[:-1] != bars["low"].to_numpy()[:-1])
             k = int(moving[-1]) if len(moving) else 0
-            tail = _tail_trades(by_symbol.get(symbol), pd.Timestamp(bars["bar_start"].iloc[k]).value)
+            start_k = pd.Timestamp(bars["bar_start"].iloc[k]).value
+            tail = _tail_trades(by_symbol.get(symbol), start_k)
+            if tail is not None and tail[0].ts_ns // self.bar_ns != start_k // self.bar_ns:
+                tail = None  # silver lacks that bar's trades: replaying from a later one would skip bars
             with state.lock:
                 if tail is None:
                     state.seed_closed(bars)
