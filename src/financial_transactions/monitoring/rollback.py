@@ -397,13 +397,17 @@ class ModelRollback:
             model_name=str(row["model_name"]),
             from_version=int(row["from_version"]),
             to_version=int(row["to_version"]),
-            source=f"{row['source']} (finishing interrupted rollback {row['rollback_id']})",
+            source=str(row["source"]),
             aliases_before={k: int(v) for k, v in json.loads(row["aliases_before"]).items()},
             aliases_after={k: int(v) for k, v in json.loads(row["aliases_after"]).items()},
             feature_restores=restores,
             snapshot_decision_id=None if pd.isna(row["snapshot_decision_id"]) else str(row["snapshot_decision_id"]),
             restore_features=bool(restores),
         )
+        if restores:  # the same words as the plan that was interrupted (they are not in the row)
+            recorded = trained_feature_versions(self.platform, plan.to_version)
+            if recorded is not None:
+                plan.feature_source = f"the versions v{plan.to_version} was trained on (gate decision {recorded[1]})"
         return str(row["rollback_id"]), plan
 
     def execute(self, plan: RollbackPlan, *, reason: str | None = None, resume_id: str | None = None) -> RollbackResult:
