@@ -216,7 +216,9 @@ class DataTable:
             parts[1:1] = [Padding(line, (0, 0, 0, 2)) for line in _flow(fields, inner)]
             yield Group(*parts)
         if self.caption:
-            yield Text(self.caption, style="dim", overflow="fold")
+            caption = Text.from_markup(self.caption, style="dim")  # the caption is markup, as in rich's Table
+            caption.overflow = "fold"
+            yield caption
 
 
 def _flow(items: list[Text], width: int) -> list[Text]:
