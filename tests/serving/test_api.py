@@ -362,8 +362,9 @@ def test_decision_matrix_endpoint(served: Served) -> None:
         assert [r["symbol"] for r in data["rows"]] == result.matrix["symbol"].tolist()
         aapl = next(r for r in data["rows"] if r["symbol"] == "AAPL")
         src = result.matrix.set_index("symbol").loc["AAPL"]
-        assert aapl["recommendation"] == src["recommendation"] and aapl["rank"] == src["rank"]
-        assert aapl["criteria"]["momentum"]["raw"] == pytest.approx(src["momentum_raw"])
+        rank = None if pd.isna(src["rank"]) else int(src["rank"])  # "Insufficient data" rows are unranked
+        assert aapl["recommendation"] == src["recommendation"] and aapl["rank"] == rank
+        assert aapl["criteria"]["momentum"]["raw"] == pytest.approx(src["momentum_raw"], nan_ok=True)
         assert set(aapl["criteria"]) == set(served.platform.config.decision.normalized_weights())
         insufficient = client.get("/v1/decision-matrix", params={"recommendation": "Insufficient data"}).json()
         assert {r["recommendation"] for r in insufficient["rows"]} == {"Insufficient data"}
