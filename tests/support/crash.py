@@ -60,7 +60,7 @@ VOLATILE_COLUMNS = frozenset(
         # durations, latencies, throughputs, retry counts
         "train_seconds", "seconds_bronze", "seconds_silver", "seconds_gold", "latency_ms", "challenger_latency_ms",
         "champion_latency_ms", "inference_rows_per_s", "validation_inference_rows_per_s", "commit_attempts",
-        "attempts", "seconds", "ingest_age_hours",
+        "attempts", "seconds", "ingest_age_hours", "files_ingested",
         # Delta commit numbers: a resumed run commits more often (its killed attempt's commits count)
         "bronze_version", "silver_version", "quarantine_version", "silver_bars_version", "gold_version",
         "reference_version", "current_version", "read_version", "as_of_version", "gold_trade_features_version",
@@ -174,7 +174,13 @@ def _scrub_text(text: str) -> str:
 def _scrub(value: Any) -> Any:
     """A JSON-like value with volatile keys dropped and floats rounded, recursively."""
     if isinstance(value, Mapping):
-        return {str(k): _scrub(v) for k, v in sorted(value.items()) if str(k) not in VOLATILE_COLUMNS}
+        # a table's Delta commit number in the export's layer list (``{"key", "rows", "exists", "version"}``)
+        layer = "exists" in value and "rows" in value
+        return {
+            str(k): sorted(v) if str(k) in VERSION_MAP_COLUMNS and isinstance(v, Mapping) else _scrub(v)
+            for k, v in sorted(value.items())
+            if str(k) not in VOLATILE_COLUMNS and not (layer and k == "version")
+        }
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
     if isinstance(value, float):

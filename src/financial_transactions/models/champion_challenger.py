@@ -364,6 +364,8 @@ class GateDecision:
     alerted: bool = False
     supersedes: str | None = None
     test: PairedDifference | None = None
+    #: the figures of a decision finished after a crash (read from its audit row: no scores in memory)
+    recorded: dict[str, Any] = field(default_factory=dict)
 
     @property
     def promoted(self) -> bool:
@@ -382,7 +384,7 @@ class GateDecision:
                 out["champion_matched_recall"] = round(cp.matched.recall, 4)
         if ch is not None:
             out["latency_ms"] = round(ch.latency_ms, 1)
-        return out
+        return {**out, **{k: v for k, v in self.recorded.items() if k not in out}}
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -674,6 +676,16 @@ class ChampionChallenger:
             state_after=aliases_of("state_after"),
             error=None if pd.isna(row["error"]) else str(row["error"]),
         )
+        figures = {
+            "gain": row["margin"],
+            "gain_lower": row["margin_lower"],
+            "matched_recall": row["challenger_matched_recall"],
+            "champion_matched_recall": row["champion_matched_recall"],
+        }
+        # the same figures an uninterrupted decision reports (GateDecision.figures), from its row
+        result.recorded = {k: round(float(v), 4) for k, v in figures.items() if v is not None and not pd.isna(v)}
+        if not pd.isna(row["challenger_latency_ms"]):
+            result.recorded["latency_ms"] = round(float(row["challenger_latency_ms"]), 1)
         superseded = self._superseded(result.decision_id)
         if result.decision == REJECT or superseded:
             log.warning(

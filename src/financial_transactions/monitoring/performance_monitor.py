@@ -102,6 +102,7 @@ from financial_transactions.models.metrics import bootstrap_average_precision
 from financial_transactions.models.pyfunc import model_inputs
 from financial_transactions.models.registry import CHAMPION, ModelRegistry
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.journal import remembered, resumed_attempt
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -554,7 +555,10 @@ class PerformanceMonitor:
         if LABEL_COLUMN not in labelled.columns:
             raise ValueError(f"rows to score lack the {LABEL_COLUMN!r} column; label them with labelled_bars first")
         registry = ModelRegistry.from_platform(self.platform)
-        version, model = registry.load_alias(CHAMPION)
+        # a resumed fin-mlops run monitors the champion its killed attempt monitored: the retrain that
+        # attempt launched may have promoted another version since (see runtime.journal)
+        pinned = remembered("performance.champion", registry.champion_version) if resumed_attempt() else None
+        version, model = registry.load_alias(CHAMPION) if pinned is None else (pinned, registry.load(pinned))
         rows = labelled.reset_index(drop=True)
         features = rows.drop(columns=[c for c in LABEL_COLUMNS if c in rows.columns])
         predictions = pd.DataFrame(model.predict(model_inputs(model, features)))  # only its inputs: no MLflow warning

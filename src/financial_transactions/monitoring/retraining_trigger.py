@@ -500,6 +500,7 @@ class RetrainingTrigger:
         if rows.empty:
             return None
         row = rows.iloc[0]
+        signals = _recorded_signals(row, signals)  # what the decision was made on, not the rerun's view
         decided_at = pd.Timestamp(row["decided_at"]).tz_convert(UTC).to_pydatetime()
         history = history_of(audit, decided_at, timedelta(minutes=self.cfg.launch_timeout_minutes))
         attempts = int(row["commit_attempts"]) if pd.notna(row["commit_attempts"]) else 1
@@ -669,6 +670,40 @@ class RetrainingTrigger:
             "detail": detail,
         }
         return pa.Table.from_pylist([row], schema=spec("retraining_audit").schema)
+
+
+def _recorded_signals(row: pd.Series, current: TriggerSignals) -> TriggerSignals:
+    """The signals a committed decision row records (its launch rows repeat them)."""
+
+    def value(col: str) -> Any:
+        v = row[col]
+        return None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
+
+    def number(col: str) -> float | None:
+        v = value(col)
+        return None if v is None else float(v)
+
+    def count(col: str) -> int | None:
+        v = value(col)
+        return None if v is None else int(v)
+
+    features = value("drifted_features")
+    return TriggerSignals(
+        drift_detected=bool(value("drift_detected")),
+        drift_run_id=value("drift_run_id"),
+        drifted_share=number("drifted_share"),
+        drifted_features=tuple(str(features).split(",")) if features else (),
+        performance_degraded=bool(value("performance_degraded")),
+        performance_metric=value("performance_metric"),
+        performance_baseline=number("performance_baseline"),
+        performance_current=number("performance_current"),
+        performance_positives=count("performance_positives"),
+        performance_min_positives=count("performance_min_positives"),
+        performance_lower=number("performance_lower"),
+        performance_upper=number("performance_upper"),
+        performance_drop_lower=number("performance_drop_lower"),
+        performance_note=current.performance_note,
+    )
 
 
 def decisions_of(platform: Platform, event_ids: Sequence[str] | None = None) -> pd.DataFrame:
