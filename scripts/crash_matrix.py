@@ -95,12 +95,27 @@ def _rollback_case(
     return point, "yes", "yes" if not problems else "no", problems
 
 
+def _rejudge(
+    config: Path, folder: Path, point: str, run_expected: Snapshot, rollback_expected: Snapshot | None, noisy: set[str]
+) -> tuple[str, str, str, list[str]]:
+    """A case already run (killed, then rerun to the end): compared again with the current normalisation."""
+    rerun = folder / "rerun.log"
+    if not rerun.is_file() or not (folder / "lake").is_dir():
+        return point, "n/a", "not run", []
+    expected = rollback_expected if point.startswith("rollback.") and rollback_expected is not None else run_expected
+    problems = _rows_of(diff(expected, snapshot(config, folder / "lake")), noisy)
+    return point, "yes", "yes" if not problems else "no", problems
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", default="", help="comma-separated crash points (default: all registered)")
     parser.add_argument("--work", type=Path, default=None, help="working folder (default: a temp dir, kept)")
     parser.add_argument("--frozen", action="store_true", help="run every process on a copy of src/ taken now")
     parser.add_argument("--code", type=Path, default=None, help="run every process on this copy of src/ (workers)")
+    parser.add_argument(
+        "--rejudge", action="store_true", help="run nothing: compare the finished cases under --work again"
+    )
     parser.add_argument(
         "--baselines", type=Path, default=None, help="folder of finished baseline-1/2 runs to reuse (default: --work)"
     )
@@ -135,11 +150,19 @@ def main() -> int:
         print(f"  nondeterministic: {line}")
     rollback_expected: Snapshot | None = None
     if any(p.startswith("rollback.") for p in points):
-        rollback_expected = _rollback_baseline(config, work, base)
+        folder = work / "rollback-baseline"
+        if args.rejudge and (folder / "lake").is_dir():
+            rollback_expected = snapshot(config, folder / "lake")
+        else:
+            rollback_expected = _rollback_baseline(config, work, base)
     rows: list[tuple[str, str, str, list[str]]] = []
     for point in points:
         folder = work / point
         lake = folder / "lake"
+        if args.rejudge:
+            rows.append(_rejudge(config, folder, point, first, rollback_expected, noisy))
+            print(f"{point}: {rows[-1][2]}", flush=True)
+            continue
         if folder.exists():
             shutil.rmtree(folder)
         if point.startswith("rollback.") and rollback_expected is not None:
