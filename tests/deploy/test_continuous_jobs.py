@@ -34,7 +34,7 @@ def test_the_real_bundle_runs_collectors_and_driver_continuously(bundle_copy: Pa
     assert report.result("continuous").status == "passed" and report.ok
     jobs = dict(load_bundle(bundle_copy).iter_resources("jobs"))
     continuous = sorted(k for k, j in jobs.items() if isinstance(j.get("continuous"), dict))
-    assert continuous == ["financial_collectors", "financial_pipeline_driver"]
+    assert continuous == ["financial_collectors", "financial_pipeline_driver", "financial_streaming_alerts"]
     tasks = [t["task_key"] for t in jobs["financial_collectors"]["tasks"]]
     assert tasks == ["collect_finnhub_stream", "collect_crypto_stream"]
     for task in jobs["financial_collectors"]["tasks"]:
