@@ -114,14 +114,21 @@ def failed_rules_column(rules: Mapping[str, str]) -> Column:
 
 
 def flag(df: DataFrame, trades: Mapping[str, str], bars: Mapping[str, str]) -> DataFrame:
-    """Add ``failed_rules``: bar rules for ``record_type='bar'`` rows, trade rules for the rest."""
+    """Add ``failed_rules``: bar rules for ``record_type='bar'`` rows, trade rules for the rest.
+
+    A row that passes every rule (the common case) gets the empty array from one compiled
+    predicate; only the others build the names through ``filter(array(...))``, a
+    higher-order function Spark interprets row by row.
+    """
     from pyspark.sql import functions as F
+
+    def names(rules: Mapping[str, str]) -> Column:
+        none = F.array().cast("array<string>")
+        return F.when(F.expr(all_valid_sql(rules)), none).otherwise(failed_rules_column(rules))
 
     return df.select(
         "*",
-        F.when(F.col("record_type") == "bar", failed_rules_column(bars))
-        .otherwise(failed_rules_column(trades))
-        .alias(FAILED_RULES),
+        F.when(F.col("record_type") == "bar", names(bars)).otherwise(names(trades)).alias(FAILED_RULES),
     )
 
 
