@@ -200,6 +200,10 @@ def _parse_ts(ts: datetime | str) -> datetime:
     return ts
 
 
+#: Rows per Parquet row group of a delta-rs write (the unit a Spark read splits a file by).
+ROW_GROUP_ROWS = 1 << 17
+
+
 def _merge_predicate(keys: Sequence[str]) -> str:
     if not keys:
         raise LakehouseError("merge needs at least one key column")
@@ -241,12 +245,14 @@ class LocalDeltaStore(DeltaStore):
 
     # -- writes ----------------------------------------------------------------
     def _write(self, fqn: str, table: pa.Table, mode: Literal["append", "overwrite"], schema_mode: str | None) -> int:
-        from deltalake import write_deltalake
+        from deltalake import WriterProperties, write_deltalake
 
         path = self.path(fqn)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # row groups Spark can split: one 500k-row group was one task, half of local[2] idle
+        props = WriterProperties(max_row_group_size=ROW_GROUP_ROWS)
         try:
-            write_deltalake(str(path), table, mode=mode, schema_mode=schema_mode)  # type: ignore[arg-type]
+            write_deltalake(str(path), table, mode=mode, schema_mode=schema_mode, writer_properties=props)  # type: ignore[arg-type]
         except Exception as exc:  # delta-rs raises several exception types; classify by message
             error = _classify(fqn, exc)
             if isinstance(error, ConstraintViolation):

@@ -30,6 +30,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pyarrow.compute as pc
@@ -58,6 +59,18 @@ def _pending_bronze(platform: Platform, watermark: datetime | None) -> bool:
         return True
     newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
     return bool(newest > watermark)
+
+
+def _start_engine(platform: Platform) -> Future[object]:
+    """``platform.spark`` created on a helper thread (Spark's own lock makes it one session).
+
+    The JVM's start is mostly single-threaded class loading: on two cores it overlaps the
+    bronze read (Arrow's JSON reader and delta-rs release the GIL). Join it with ``result()``.
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-start")
+    started: Future[object] = pool.submit(lambda: platform.spark)
+    pool.shutdown(wait=False)
+    return started
 
 
 class PipelineRunner:
@@ -95,9 +108,20 @@ class PipelineRunner:
         bronze_fqn = platform.config.table("bronze_trades")
         if todo:
             self.progress(f"bronze: ingesting {len(todo)} new file(s)")
-            bronze = bronze_ingest.read_landing_batch(platform.spark, todo, ingested_at)
+            engine = _start_engine(platform)  # the JVM starts while bronze is read without it
+            scans = bronze_ingest.scan_files(todo)
+            rows = bronze_ingest.read_landing_arrow(scans, ingested_at)
             before = platform.store.count(bronze_fqn) if platform.store.exists(bronze_fqn) and not full_refresh else 0
-            platform.store.write_spark(bronze_fqn, bronze, mode="overwrite" if full_refresh else "append")
+            if rows is not None:
+                if full_refresh:
+                    platform.store.overwrite(bronze_fqn, rows)
+                else:
+                    platform.store.append(bronze_fqn, rows)
+            else:
+                engine.result()
+                bronze = bronze_ingest.read_landing_batch(platform.spark, todo, ingested_at, scans=scans)
+                platform.store.write_spark(bronze_fqn, bronze, mode="overwrite" if full_refresh else "append")
+            engine.result()
             result.bronze_rows_added = platform.store.count(bronze_fqn) - before
             result.files_ingested = len(todo)
             crashpoint("pipeline.after_bronze")
