@@ -428,7 +428,8 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.training_runs (
   `test_pr_auc` DOUBLE,
   `label_sources` STRING COMMENT 'rows per label_source (feedback, ground_truth, injected, rule)',
   `positives` STRING,
-  `sizes` STRING
+  `sizes` STRING,
+  `recall_by_type` STRING COMMENT 'the champion\'s held-out recall per anomaly type: {model_version, injected|ground_truth: {type: {bars, flagged, recall}}}'
 ) USING DELTA
   COMMENT 'One row per training attempt: its outcome, or why it did not train and what to do about it.';
 
@@ -443,6 +444,45 @@ CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.analyst_feedback (
   `channel` STRING
 ) USING DELTA
   COMMENT 'Analysts\' verdicts on flagged bars (confirmed / dismissed, who and when): the first label source.';
+
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.anomaly_alerts (
+  `alert_id` STRING COMMENT 'deterministic id of the key (symbol, bar_start, model_version); the webhook carries it',
+  `symbol` STRING,
+  `bar_start` TIMESTAMP,
+  `model_version` STRING,
+  `model_name` STRING,
+  `score` DOUBLE,
+  `threshold` DOUBLE COMMENT 'the champion\'s operating threshold (score >= threshold alerts)',
+  `close` DOUBLE,
+  `trade_count` BIGINT,
+  `trade_at` TIMESTAMP COMMENT 'newest trade of the bar in the micro-batch that scored it (exchange time)',
+  `ingested_at` TIMESTAMP COMMENT 'when the collector received that trade',
+  `scored_at` TIMESTAMP,
+  `stream_batch` STRING,
+  `delivery_status` STRING COMMENT 'pending, sending, delivered, failed, not_configured, rate_limited (waits for the rate limit), unconfirmed (the process died during the POST: not re-sent, check the receiver)',
+  `delivery_attempts` BIGINT,
+  `http_status` BIGINT,
+  `delivery_error` STRING,
+  `attempted_at` TIMESTAMP,
+  `delivered_at` TIMESTAMP,
+  `trade_to_score_seconds` DOUBLE,
+  `trade_to_alert_seconds` DOUBLE COMMENT 'delivered_at - trade_at',
+  `env` STRING
+) USING DELTA
+  COMMENT 'Streaming scoring: gold bars the champion scored over its operating threshold as they landed, with the webhook\'s delivery state (inserted once per key, then updated; never sent twice).';
+
+CREATE TABLE IF NOT EXISTS mlops_dev.financial_transactions.collector_gaps (
+  `feed` STRING,
+  `day` DATE,
+  `downtime_seconds` DOUBLE COMMENT 'seconds of the day no collector of the feed was connected (a crash counts from its last heartbeat until the next connect; after a clean stop only until a later run connects)',
+  `connected_seconds` DOUBLE COMMENT 'seconds of the day a collector of the feed was connected',
+  `disconnects` BIGINT COMMENT 'connections that ended without being asked to (server close, dead connection, crash)',
+  `longest_gap_seconds` DOUBLE COMMENT 'the longest down period within the day',
+  `runs` BIGINT COMMENT 'collector runs with an event that day',
+  `trades_landed` BIGINT COMMENT 'trades the runs landed that day (growth of their landed counters between events)',
+  `computed_at` TIMESTAMP COMMENT 'when the row was last recomputed'
+) USING DELTA
+  COMMENT 'Connection-down seconds per stream feed (finnhub, binance) per UTC day, from the collectors\' connect, disconnect, heartbeat and stop events (process restarts included); recomputed and merged by (feed, day).';
 -- END generated tables (mlops_dev)
 
 -- Column-level protection without a mask on the table: a table with a row filter or column mask refuses
@@ -497,6 +537,10 @@ GRANT SELECT ON TABLE mlops_dev.financial_transactions.training_runs TO `financi
 GRANT SELECT ON TABLE mlops_dev.financial_transactions.training_runs TO `financial-mlops-oncall`;
 GRANT SELECT ON TABLE mlops_dev.financial_transactions.analyst_feedback TO `financial-mlops-analysts`;
 GRANT SELECT ON TABLE mlops_dev.financial_transactions.analyst_feedback TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.anomaly_alerts TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.anomaly_alerts TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.collector_gaps TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_dev.financial_transactions.collector_gaps TO `financial-mlops-oncall`;
 
 
 -- ====================================================================================================
@@ -904,7 +948,8 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.training_runs (
   `test_pr_auc` DOUBLE,
   `label_sources` STRING COMMENT 'rows per label_source (feedback, ground_truth, injected, rule)',
   `positives` STRING,
-  `sizes` STRING
+  `sizes` STRING,
+  `recall_by_type` STRING COMMENT 'the champion\'s held-out recall per anomaly type: {model_version, injected|ground_truth: {type: {bars, flagged, recall}}}'
 ) USING DELTA
   COMMENT 'One row per training attempt: its outcome, or why it did not train and what to do about it.';
 
@@ -919,6 +964,45 @@ CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.analyst_feedback (
   `channel` STRING
 ) USING DELTA
   COMMENT 'Analysts\' verdicts on flagged bars (confirmed / dismissed, who and when): the first label source.';
+
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.anomaly_alerts (
+  `alert_id` STRING COMMENT 'deterministic id of the key (symbol, bar_start, model_version); the webhook carries it',
+  `symbol` STRING,
+  `bar_start` TIMESTAMP,
+  `model_version` STRING,
+  `model_name` STRING,
+  `score` DOUBLE,
+  `threshold` DOUBLE COMMENT 'the champion\'s operating threshold (score >= threshold alerts)',
+  `close` DOUBLE,
+  `trade_count` BIGINT,
+  `trade_at` TIMESTAMP COMMENT 'newest trade of the bar in the micro-batch that scored it (exchange time)',
+  `ingested_at` TIMESTAMP COMMENT 'when the collector received that trade',
+  `scored_at` TIMESTAMP,
+  `stream_batch` STRING,
+  `delivery_status` STRING COMMENT 'pending, sending, delivered, failed, not_configured, rate_limited (waits for the rate limit), unconfirmed (the process died during the POST: not re-sent, check the receiver)',
+  `delivery_attempts` BIGINT,
+  `http_status` BIGINT,
+  `delivery_error` STRING,
+  `attempted_at` TIMESTAMP,
+  `delivered_at` TIMESTAMP,
+  `trade_to_score_seconds` DOUBLE,
+  `trade_to_alert_seconds` DOUBLE COMMENT 'delivered_at - trade_at',
+  `env` STRING
+) USING DELTA
+  COMMENT 'Streaming scoring: gold bars the champion scored over its operating threshold as they landed, with the webhook\'s delivery state (inserted once per key, then updated; never sent twice).';
+
+CREATE TABLE IF NOT EXISTS mlops_acc.financial_transactions.collector_gaps (
+  `feed` STRING,
+  `day` DATE,
+  `downtime_seconds` DOUBLE COMMENT 'seconds of the day no collector of the feed was connected (a crash counts from its last heartbeat until the next connect; after a clean stop only until a later run connects)',
+  `connected_seconds` DOUBLE COMMENT 'seconds of the day a collector of the feed was connected',
+  `disconnects` BIGINT COMMENT 'connections that ended without being asked to (server close, dead connection, crash)',
+  `longest_gap_seconds` DOUBLE COMMENT 'the longest down period within the day',
+  `runs` BIGINT COMMENT 'collector runs with an event that day',
+  `trades_landed` BIGINT COMMENT 'trades the runs landed that day (growth of their landed counters between events)',
+  `computed_at` TIMESTAMP COMMENT 'when the row was last recomputed'
+) USING DELTA
+  COMMENT 'Connection-down seconds per stream feed (finnhub, binance) per UTC day, from the collectors\' connect, disconnect, heartbeat and stop events (process restarts included); recomputed and merged by (feed, day).';
 -- END generated tables (mlops_acc)
 
 -- Column-level protection without a mask on the table: a table with a row filter or column mask refuses
@@ -973,6 +1057,10 @@ GRANT SELECT ON TABLE mlops_acc.financial_transactions.training_runs TO `financi
 GRANT SELECT ON TABLE mlops_acc.financial_transactions.training_runs TO `financial-mlops-oncall`;
 GRANT SELECT ON TABLE mlops_acc.financial_transactions.analyst_feedback TO `financial-mlops-analysts`;
 GRANT SELECT ON TABLE mlops_acc.financial_transactions.analyst_feedback TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.anomaly_alerts TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.anomaly_alerts TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.collector_gaps TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_acc.financial_transactions.collector_gaps TO `financial-mlops-oncall`;
 
 
 -- ====================================================================================================
@@ -1380,7 +1468,8 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.training_runs (
   `test_pr_auc` DOUBLE,
   `label_sources` STRING COMMENT 'rows per label_source (feedback, ground_truth, injected, rule)',
   `positives` STRING,
-  `sizes` STRING
+  `sizes` STRING,
+  `recall_by_type` STRING COMMENT 'the champion\'s held-out recall per anomaly type: {model_version, injected|ground_truth: {type: {bars, flagged, recall}}}'
 ) USING DELTA
   COMMENT 'One row per training attempt: its outcome, or why it did not train and what to do about it.';
 
@@ -1395,6 +1484,45 @@ CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.analyst_feedback (
   `channel` STRING
 ) USING DELTA
   COMMENT 'Analysts\' verdicts on flagged bars (confirmed / dismissed, who and when): the first label source.';
+
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.anomaly_alerts (
+  `alert_id` STRING COMMENT 'deterministic id of the key (symbol, bar_start, model_version); the webhook carries it',
+  `symbol` STRING,
+  `bar_start` TIMESTAMP,
+  `model_version` STRING,
+  `model_name` STRING,
+  `score` DOUBLE,
+  `threshold` DOUBLE COMMENT 'the champion\'s operating threshold (score >= threshold alerts)',
+  `close` DOUBLE,
+  `trade_count` BIGINT,
+  `trade_at` TIMESTAMP COMMENT 'newest trade of the bar in the micro-batch that scored it (exchange time)',
+  `ingested_at` TIMESTAMP COMMENT 'when the collector received that trade',
+  `scored_at` TIMESTAMP,
+  `stream_batch` STRING,
+  `delivery_status` STRING COMMENT 'pending, sending, delivered, failed, not_configured, rate_limited (waits for the rate limit), unconfirmed (the process died during the POST: not re-sent, check the receiver)',
+  `delivery_attempts` BIGINT,
+  `http_status` BIGINT,
+  `delivery_error` STRING,
+  `attempted_at` TIMESTAMP,
+  `delivered_at` TIMESTAMP,
+  `trade_to_score_seconds` DOUBLE,
+  `trade_to_alert_seconds` DOUBLE COMMENT 'delivered_at - trade_at',
+  `env` STRING
+) USING DELTA
+  COMMENT 'Streaming scoring: gold bars the champion scored over its operating threshold as they landed, with the webhook\'s delivery state (inserted once per key, then updated; never sent twice).';
+
+CREATE TABLE IF NOT EXISTS mlops_prd.financial_transactions.collector_gaps (
+  `feed` STRING,
+  `day` DATE,
+  `downtime_seconds` DOUBLE COMMENT 'seconds of the day no collector of the feed was connected (a crash counts from its last heartbeat until the next connect; after a clean stop only until a later run connects)',
+  `connected_seconds` DOUBLE COMMENT 'seconds of the day a collector of the feed was connected',
+  `disconnects` BIGINT COMMENT 'connections that ended without being asked to (server close, dead connection, crash)',
+  `longest_gap_seconds` DOUBLE COMMENT 'the longest down period within the day',
+  `runs` BIGINT COMMENT 'collector runs with an event that day',
+  `trades_landed` BIGINT COMMENT 'trades the runs landed that day (growth of their landed counters between events)',
+  `computed_at` TIMESTAMP COMMENT 'when the row was last recomputed'
+) USING DELTA
+  COMMENT 'Connection-down seconds per stream feed (finnhub, binance) per UTC day, from the collectors\' connect, disconnect, heartbeat and stop events (process restarts included); recomputed and merged by (feed, day).';
 -- END generated tables (mlops_prd)
 
 -- Column-level protection without a mask on the table: a table with a row filter or column mask refuses
@@ -1449,3 +1577,7 @@ GRANT SELECT ON TABLE mlops_prd.financial_transactions.training_runs TO `financi
 GRANT SELECT ON TABLE mlops_prd.financial_transactions.training_runs TO `financial-mlops-oncall`;
 GRANT SELECT ON TABLE mlops_prd.financial_transactions.analyst_feedback TO `financial-mlops-analysts`;
 GRANT SELECT ON TABLE mlops_prd.financial_transactions.analyst_feedback TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.anomaly_alerts TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.anomaly_alerts TO `financial-mlops-oncall`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.collector_gaps TO `financial-mlops-analysts`;
+GRANT SELECT ON TABLE mlops_prd.financial_transactions.collector_gaps TO `financial-mlops-oncall`;

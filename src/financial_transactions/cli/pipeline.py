@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
+from financial_transactions.cli.tables import JSON, Column, DataTable, out, show
 from financial_transactions.runtime import NotOnThisRuntime
 
 if TYPE_CHECKING:
@@ -32,8 +34,12 @@ def pipeline(
         help="time travel: show gold as of this Delta version and rebuild it from the silver version that made it",
     ),
     stream: bool = typer.Option(
-        False, "--stream", help="run bronze -> silver as Structured Streaming (checkpointed), then gold"
+        False,
+        "--stream",
+        help="run bronze -> silver -> gold as Structured Streaming (checkpointed), the champion scoring each new "
+        "gold bar into anomaly_alerts + webhook (alerting.live)",
     ),
+    no_scoring: bool = typer.Option(False, "--no-scoring", help="with --stream: refine only, no live scoring"),
     trigger: str | None = typer.Option(
         None, "--trigger", help="with --stream: availableNow or processingTime (default: config)"
     ),
@@ -45,6 +51,7 @@ def pipeline(
         "--declarative",
         help="run scripts/financial/dlt_pipeline.py under OSS spark-pipelines (hive catalog, parquet) instead",
     ),
+    as_json: bool = JSON,
 ) -> None:
     """Run the medallion pipeline and print per-layer counts and quarantine counts by rule."""
     from financial_transactions.pipeline.batch import PipelineRunner
@@ -54,6 +61,10 @@ def pipeline(
         raise typer.Exit(code=2)
     if declarative and stream:
         err_console.print("[red]--declarative and --stream are two different engines; pick one[/]")
+        raise typer.Exit(code=2)
+    if not stream and (trigger is not None or duration is not None):  # never silently ignored
+        given = "--trigger" if trigger is not None else "--duration"
+        err_console.print(f"[red]{given} applies to a stream: add --stream (or drop {given})[/]", highlight=False)
         raise typer.Exit(code=2)
     if trigger is not None and trigger not in ("availableNow", "processingTime"):
         err_console.print(f"[red]--trigger must be availableNow or processingTime, not {trigger!r}[/]")
@@ -66,9 +77,9 @@ def pipeline(
         _declarative(platform, full_refresh)
         return
     try:
-        with console.status("pipeline", spinner="dots") as status:
+        with out(as_json).status("pipeline", spinner="dots") as status:
             if stream:
-                result = _stream(platform, cast("Trigger | None", trigger), duration)
+                result = _stream(platform, cast("Trigger | None", trigger), duration, scoring=not no_scoring)
             else:
                 result = PipelineRunner(platform, progress=status.update).run(full_refresh=full_refresh)
     except FileNotFoundError as exc:  # e.g. --full-refresh with an empty landing zone: what to do, not a traceback
@@ -83,7 +94,7 @@ def pipeline(
             raise
         err_console.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
-    _print_result(result)
+    _print_result(result, as_json)
 
 
 def _is_missing_java(exc: BaseException) -> bool:
@@ -91,45 +102,88 @@ def _is_missing_java(exc: BaseException) -> bool:
     return "Java" in str(exc) and "not found" in str(exc)
 
 
-def _stream(platform: Platform, trigger: Trigger | None, duration: float | None) -> PipelineResult:
+def _stream(platform: Platform, trigger: Trigger | None, duration: float | None, *, scoring: bool) -> PipelineResult:
+    from financial_transactions.monitoring.live_scoring import attach
     from financial_transactions.pipeline.stream import StreamProcessor, stream_to_gold
 
-    processor = StreamProcessor(platform, trigger=trigger)
+    scorer = attach(platform) if scoring else None
+    processor = StreamProcessor(platform, trigger=trigger, on_gold=scorer)
     if processor.trigger == "processingTime" and duration is None:
         console.print(f"[dim]real-time mode every {processor.processing_time}; Ctrl-C to stop[/]")
-    return stream_to_gold(processor, timeout=duration)
+    result = stream_to_gold(processor, timeout=duration)
+    if scorer is not None:
+        t = scorer.totals
+        waiting = ", ".join(f"{n} {status}" for status, n in sorted(t.undelivered.items())) or "none"
+        champion = f"champion v{scorer.champion.version}" if scorer.champion else "no champion (bars backlogged)"
+        console.print(
+            f"live scoring ({champion}): {t.bars_scored:,} bar(s) scored, {t.alerts_inserted} new alert(s), "
+            f"{t.delivered} webhook(s) delivered; not delivered: {waiting}",
+            highlight=False,
+        )
+    return result
 
 
-def _print_result(result: PipelineResult) -> None:
-    title = "pipeline: nothing new in the landing zone" if not result.changed else f"pipeline run ({result.mode})"
-    layers = Table(title=title)
-    layers.add_column("layer", style="bold")
-    layers.add_column("rows", justify="right")
-    layers.add_column("this run", justify="right")
-    layers.add_column("version", justify="right")
-    added = {
-        "bronze_trades": result.bronze_rows_added,
-        "silver_trades": result.silver.silver_inserted,
-        "silver_trades_quarantine": result.silver.quarantine_inserted,
-        "silver_bars": result.silver.bars_upserted,
-        "gold_trade_features": result.gold_rows_written,
-    }
+def _print_result(result: PipelineResult, as_json: bool = False) -> None:
+    """Per layer: rows now, and what this run did, inserted / updated / rewritten kept apart."""
+    this_run = result.this_run()
+    layers = []
     for key, rows in result.counts.items():
+        counts = this_run.get(key)
         version = result.versions.get(key, -1)
-        layers.add_row(key, f"{rows:,}", f"+{added.get(key, 0):,}", str(version) if version >= 0 else "-")
-    console.print(layers)
-    console.print(
+        layers.append(
+            {
+                "table": key,
+                "rows": rows,
+                "inserted": counts.inserted if counts else 0,
+                "updated": counts.updated if counts else 0,
+                "rewritten": counts.rewritten if counts else 0,
+                "version": version if version >= 0 else None,
+            }
+        )
+    title = "pipeline: nothing new in the landing zone" if not result.changed else f"pipeline run ({result.mode})"
+
+    def count(key: str, sign: str = "") -> Callable[[dict[str, Any]], str]:
+        return lambda row: f"{sign}{row[key]:,}" if row[key] else "[dim]-[/]"
+
+    layer_table = DataTable(
+        "layers",
+        [
+            Column("table", "layer", ident=True, style="bold"),
+            Column("rows", "rows", justify="right", fmt=lambda row: f"{row['rows']:,}"),
+            Column("inserted", "inserted", short="ins", justify="right", fmt=count("inserted", "+")),
+            Column("updated", "updated", short="upd", justify="right", fmt=count("updated")),
+            Column("rewritten", "rewritten", short="rew", justify="right", fmt=count("rewritten")),
+            Column("version", "version", short="ver", justify="right"),
+        ],
+        layers,
+        title=title,
+        caption="this run: inserted = new rows; updated = recomputed by MERGE; rewritten = overwritten",
+    )
+    rules = DataTable(
+        "quarantine_by_rule",
+        [
+            Column("rule", "rule", ident=True, style="bold"),
+            Column("rows", "rows", justify="right", fmt=lambda row: f"{row['rows']:,}"),
+            Column("this_run", "this run", justify="right", fmt=lambda row: f"{row['this_run']:,}"),
+        ],
+        [
+            {"rule": rule, "rows": n, "this_run": result.silver.quarantine_by_rule.get(rule, 0)}
+            for rule, n in result.quarantine_totals.items()
+        ],
+        title="quarantine by rule (all time; a row can break several)",
+    )
+    files = (
         f"files ingested: {result.files_ingested} of {result.files_discovered or result.files_ingested} found; "
         + ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
     )
-    rules = Table(title="quarantine by rule (all time; a row can break several)")
-    rules.add_column("rule", style="bold")
-    rules.add_column("rows", justify="right")
-    rules.add_column("this run", justify="right")
-    for rule, count in result.quarantine_totals.items():
-        rules.add_row(rule, f"{count:,}", f"{result.silver.quarantine_by_rule.get(rule, 0):,}")
+    if as_json:
+        show([layer_table, rules], as_json=True)
+        err_console.print(files, highlight=False)
+        return
+    show([layer_table], as_json=False)
+    console.print(files, highlight=False)
     if result.quarantine_totals:
-        console.print(rules)
+        show([rules], as_json=False)
     else:
         console.print("quarantine: empty")
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
+from financial_transactions.config.cadence import CadenceConfig
 from financial_transactions.config.core import StrictModel
 
 _KNOWN_SOURCES = ("finnhub", "binance", "alphavantage")
@@ -91,7 +92,7 @@ def expectation_overrides(base: ExpectationsConfig, conf: Mapping[str, str | Non
 
 class StreamingConfig(StrictModel):
     trigger: Literal["availableNow", "processingTime"] = "availableNow"
-    processing_time: str = Field(default="10 seconds", pattern=r"^\d+ (second|seconds|minute|minutes)$")
+    processing_time: str = Field(default="5 seconds", pattern=r"^\d+ (second|seconds|minute|minutes)$")
     max_files_per_trigger: int = Field(default=1000, ge=1, le=1_000_000)
     checkpoint_name: str = Field(default="silver_trades_stream", pattern=r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -109,3 +110,4 @@ class PipelineConfig(StrictModel):
     streaming: StreamingConfig = StreamingConfig()
     autoloader: AutoLoaderConfig = AutoLoaderConfig()
     shuffle_partitions: int = Field(default=4, ge=1, le=10_000)
+    cadence: CadenceConfig = CadenceConfig()

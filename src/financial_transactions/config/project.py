@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,8 +84,15 @@ class LocalConfig(StrictModel):
 
 
 class SymbolsConfig(StrictModel):
+    """The platform's instruments per asset class; :meth:`asset_class` is the one place a symbol gets its class."""
+
     equities: list[str] = Field(default_factory=lambda: ["AAPL", "MSFT", "NVDA", "AMZN", "JPM"])
     crypto: list[str] = Field(default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
+    futures: list[str] = Field(
+        default_factory=list,
+        description="futures (CME Globex sessions, never NYSE ones), collected from the Finnhub trade feed; "
+        "a replayed file's --asset-class or asset_class column outranks these lists",
+    )
     pattern: str = r"^[A-Z][A-Z0-9.:\-]{0,19}$"
 
     @field_validator("pattern")
@@ -99,19 +107,43 @@ class SymbolsConfig(StrictModel):
     @model_validator(mode="after")
     def _symbols_match_pattern(self) -> SymbolsConfig:
         rx = re.compile(self.pattern)
-        for sym in [*self.equities, *self.crypto]:
+        for sym in [*self.equities, *self.crypto, *self.futures]:
             if not rx.match(sym):
                 raise ValueError(f"symbol {sym!r} does not match pattern {self.pattern!r}")
-        if not self.equities and not self.crypto:
+        if not self.equities and not self.crypto and not self.futures:
             raise ValueError("configure at least one symbol")
+        lists = {"equities": self.equities, "crypto": self.crypto, "futures": self.futures}
+        seen: dict[str, str] = {}
+        for name, symbols in lists.items():
+            for sym in symbols:
+                if sym in seen and seen[sym] != name:
+                    raise ValueError(f"symbol {sym!r} is listed under both {seen[sym]} and {name}")
+                seen[sym] = name
         return self
 
     @property
     def all(self) -> list[str]:
-        return [*self.equities, *self.crypto]
+        return [*self.equities, *self.crypto, *self.futures]
 
-    def asset_class(self, symbol: str) -> str:
-        return "crypto" if symbol in self.crypto else "equity"
+    def asset_class(self, symbol: str, declared: Mapping[str, str] | None = None) -> str:
+        """``equity``, ``crypto`` or ``future``: what ``declared`` says, else the lists say, else equity.
+
+        ``declared`` is what a replayed user file declared per symbol (``--asset-class`` or its
+        ``asset_class`` column, recorded per replay window): the user's word on their own file
+        outranks the configured lists.
+        """
+        if declared and symbol in declared:
+            return declared[symbol]
+        if symbol in self.crypto:
+            return "crypto"
+        return "future" if symbol in self.futures else "equity"
+
+    def asset_classes(self, declared: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Every symbol known not to be an equity -> its class (:meth:`asset_class` for the lists and
+        ``declared``); any other symbol is an equity. What silver classifies its rows by."""
+        known = [*self.crypto, *self.futures, *(declared or {})]
+        classes = {s: self.asset_class(s, declared) for s in known}
+        return {s: c for s, c in classes.items() if c != "equity"}
 
 
 class TablesConfig(StrictModel):
@@ -138,6 +170,8 @@ class TablesConfig(StrictModel):
     pipeline_runs: str = Field(default="pipeline_runs", pattern=_IDENT)
     training_runs: str = Field(default="training_runs", pattern=_IDENT)
     analyst_feedback: str = Field(default="analyst_feedback", pattern=_IDENT)
+    anomaly_alerts: str = Field(default="anomaly_alerts", pattern=_IDENT)
+    collector_gaps: str = Field(default="collector_gaps", pattern=_IDENT)
 
 
 class ProjectConfig(StrictModel):

@@ -462,7 +462,9 @@ class BacktestReport:
         if not frame.empty:
             for col in (*BACKTEST_COUNTS, "trading_days"):
                 frame[col] = frame[col].astype("int64")
-            for col in ("years", "benchmark_return"):
+            # a metric the period cannot support (cagr, calmar under a year) is null in every row: still a double
+            floats = [m for m in performance.METRICS if m not in BACKTEST_COUNTS]
+            for col in ("years", "benchmark_return", *floats):
                 frame[col] = frame[col].astype("float64")
             for col in ("as_of_version", "gold_version"):
                 frame[col] = frame[col].astype("Int64")

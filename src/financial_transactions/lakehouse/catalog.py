@@ -619,6 +619,7 @@ TRAINING_RUNS = pa.schema(
         ("label_sources", _S),  # JSON {label_source: rows} over the labelled rows
         ("positives", _S),  # JSON {slice: labelled positives}
         ("sizes", _S),  # JSON {slice: rows}
+        ("recall_by_type", _S),  # JSON: the champion's held-out recall per anomaly type and label source
     ]
 )
 #: Analyst review of flagged bars: the label that outranks ground truth, injection and the rule.
@@ -632,6 +633,49 @@ ANALYST_FEEDBACK = pa.schema(
         ("decided_at", _TS),
         ("note", _S),
         ("channel", _S),  # cli | api
+    ]
+)
+
+#: Streaming scoring: one row per gold bar the champion scored over its operating threshold.
+ANOMALY_ALERTS = pa.schema(
+    [
+        ("alert_id", _S),
+        ("symbol", _S),
+        ("bar_start", _TS),
+        ("model_version", _S),
+        ("model_name", _S),
+        ("score", _F),
+        ("threshold", _F),
+        ("close", _F),
+        ("trade_count", _I),
+        ("trade_at", _TS),
+        ("ingested_at", _TS),
+        ("scored_at", _TS),
+        ("stream_batch", _S),
+        ("delivery_status", _S),  # pending | sending | delivered | failed | not_configured | rate_limited | unconfirmed
+        ("delivery_attempts", _I),
+        ("http_status", _I),
+        ("delivery_error", _S),
+        ("attempted_at", _TS),
+        ("delivered_at", _TS),
+        ("trade_to_score_seconds", _F),
+        ("trade_to_alert_seconds", _F),
+        ("env", _S),
+    ]
+)
+
+#: Collection health: connection-down seconds per stream feed per UTC day, from the collectors' events.
+COLLECTOR_GAPS = pa.schema(
+    [
+        ("feed", _S),
+        ("day", pa.date32()),
+        ("downtime_seconds", _F),
+        ("connected_seconds", _F),
+        ("disconnects", _I),
+        ("longest_gap_seconds", _F),
+        ("runs", _I),
+        ("trades_landed", _I),
+        ("computed_at", _TS),
     ]
 )
 
@@ -662,7 +706,8 @@ _SPECS: tuple[TableSpec, ...] = (
         _PIPELINE_OWNER,
         "Typed trades, one row per trade identity (trade_id: <source>:<symbol>:<venue trade id> where the venue "
         "gives one, else the collector's id), with session type; _source_file is relative to the landing root.",
-        readers=(_P + "pipeline", _P + "reporting"),
+        # injection copies its real trades; the API seeds its online feature state from silver's tail
+        readers=(_P + "pipeline", _P + "features.injection", _P + "serving.api", _P + "reporting"),
     ),
     TableSpec(
         "silver_trades_quarantine",
@@ -694,9 +739,11 @@ _SPECS: tuple[TableSpec, ...] = (
             _P + "features.feature_store_manager",
             _P + "models.training",
             _P + "monitoring.drift_detector",
+            _P + "monitoring.live_scoring",
             _P + "decision.predictions",
             _P + "decision.backtester",
             _P + "decision.decision_matrix",
+            _P + "serving.api",
             _P + "reporting",
         ),
         config_rule=_GOLD_RULE,
@@ -906,7 +953,11 @@ _SPECS: tuple[TableSpec, ...] = (
         _P + "models.training",
         "One row per training attempt: its outcome, or why it did not train and what to do about it.",
         readers=(_P + "reporting",),
-        column_comments={"label_sources": "rows per label_source (feedback, ground_truth, injected, rule)"},
+        column_comments={
+            "label_sources": "rows per label_source (feedback, ground_truth, injected, rule)",
+            "recall_by_type": "the champion's held-out recall per anomaly type: {model_version, injected|ground_truth: "
+            "{type: {bars, flagged, recall}}}",
+        },
     ),
     TableSpec(
         "analyst_feedback",
@@ -917,6 +968,45 @@ _SPECS: tuple[TableSpec, ...] = (
         "Analysts' verdicts on flagged bars (confirmed / dismissed, who and when): the first label source.",
         readers=(_P + "features", _P + "monitoring", _P + "reporting"),
         column_comments={"verdict": "confirmed (an anomaly) or dismissed (normal); the latest verdict per bar wins"},
+    ),
+    TableSpec(
+        "anomaly_alerts",
+        TableKind.JOB,
+        ANOMALY_ALERTS,
+        ("symbol", "bar_start", "model_version"),
+        _P + "monitoring.live_scoring.LiveScorer",
+        "Streaming scoring: gold bars the champion scored over its operating threshold as they landed, with "
+        "the webhook's delivery state (inserted once per key, then updated; never sent twice).",
+        readers=(_P + "monitoring.live_scoring", _P + "reporting"),
+        column_comments={
+            "alert_id": "deterministic id of the key (symbol, bar_start, model_version); the webhook carries it",
+            "threshold": "the champion's operating threshold (score >= threshold alerts)",
+            "trade_at": "newest trade of the bar in the micro-batch that scored it (exchange time)",
+            "ingested_at": "when the collector received that trade",
+            "delivery_status": "pending, sending, delivered, failed, not_configured, rate_limited (waits for the "
+            "rate limit), unconfirmed (the process died during the POST: not re-sent, check the receiver)",
+            "trade_to_alert_seconds": "delivered_at - trade_at",
+        },
+    ),
+    TableSpec(
+        "collector_gaps",
+        TableKind.JOB,
+        COLLECTOR_GAPS,
+        ("feed", "day"),
+        _P + "ingest.jobs.record_gaps",
+        "Connection-down seconds per stream feed (finnhub, binance) per UTC day, from the collectors' connect, "
+        "disconnect, heartbeat and stop events (process restarts included); recomputed and merged by (feed, day).",
+        readers=(_P + "reporting", _P + "cli.ingest"),
+        column_comments={
+            "downtime_seconds": "seconds of the day no collector of the feed was connected (a crash counts from its "
+            "last heartbeat until the next connect; after a clean stop only until a later run connects)",
+            "connected_seconds": "seconds of the day a collector of the feed was connected",
+            "disconnects": "connections that ended without being asked to (server close, dead connection, crash)",
+            "longest_gap_seconds": "the longest down period within the day",
+            "runs": "collector runs with an event that day",
+            "trades_landed": "trades the runs landed that day (growth of their landed counters between events)",
+            "computed_at": "when the row was last recomputed",
+        },
     ),
 )
 

@@ -26,9 +26,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -41,6 +40,7 @@ from financial_transactions.config.monitoring import AlertingConfig
 from financial_transactions.lakehouse import DeltaStore
 from financial_transactions.lakehouse.catalog import spec
 from financial_transactions.runtime import Platform
+from financial_transactions.runtime.journal import scoped_id
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ class Alert:
     source: str = "monitoring"
     context: Mapping[str, Any] = field(default_factory=dict)
     env: str | None = None
-    alert_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: run-scoped inside ``fin-mlops run`` (runtime.journal): a resumed run audits a re-sent alert once
+    alert_id: str = field(default_factory=lambda: scoped_id("alert"))
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -234,9 +235,15 @@ class AlertManager:
         severity: Severity = "warning",
         source: str = "monitoring",
         context: Mapping[str, Any] | None = None,
+        alert_id: str | None = None,
     ) -> DeliveryResult:
-        """Deliver one alert (with retries) and audit it; failures are returned, never raised."""
+        """Deliver one alert (with retries) and audit it; failures are returned, never raised.
+
+        ``alert_id``: the caller's own id (e.g. a streaming alert's key) instead of a random one.
+        """
         alert = Alert(title, message, severity, source, dict(context or {}), env=self.env)
+        if alert_id is not None:
+            alert = replace(alert, alert_id=alert_id)
         try:
             result = self._deliver(alert)
         except Exception as exc:  # a bug in delivery must not break the job raising the alert
@@ -328,9 +335,16 @@ class AlertManager:
             "latency_ms": result.latency_ms,
         }
         try:
-            self.store.append(self.audit_table, pa.Table.from_pylist([row], schema=spec("alerts_audit").schema))
+            if not self._audited(alert.alert_id):  # a resumed run re-sends its alert, audited once
+                self.store.append(self.audit_table, pa.Table.from_pylist([row], schema=spec("alerts_audit").schema))
         except Exception as exc:  # the audit is best effort: the alert itself already went out (or not)
             log.error("alert %s: could not write %s: %s", alert.alert_id, self.audit_table, exc)
+
+    def _audited(self, alert_id: str) -> bool:
+        """Whether ``alert_id`` already has its audit row (only a run-scoped id can: see runtime.journal)."""
+        if self.store is None or self.audit_table is None or not self.store.exists(self.audit_table):
+            return False
+        return bool((self.store.read(self.audit_table, columns=["alert_id"])["alert_id"] == alert_id).any())
 
 
 def _retry_after(value: str | None) -> float | None:

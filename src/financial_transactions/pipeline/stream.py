@@ -18,6 +18,13 @@ batch adds nothing and loses nothing.
 Triggers: ``availableNow`` (drain what has landed, then stop; the default) or
 ``processingTime`` (the real-time mode, every ``pipeline.streaming.processing_time``).
 
+Live scoring: with ``on_gold`` set, each micro-batch also rebuilds gold for the
+symbols its trades touch (a MERGE on the gold key, so a replayed batch rewrites the
+same rows) and hands the touched bars to the callback as a :class:`GoldUpdate`.
+Higher layers attach the champion's scoring this way
+(:class:`~financial_transactions.monitoring.live_scoring.LiveScorer`): the pipeline
+imports nothing from monitoring or models.
+
 Two runs end in gold: :func:`run_auto_loader` (the Databricks form of a pipeline
 run, an ``availableNow`` drain) and :func:`stream_to_gold` (``fin-mlops pipeline
 --stream``, either trigger); both rebuild gold for the symbols silver gained.
@@ -37,9 +44,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import pandas as pd
+
 from financial_transactions.ingest.landing import ingested_files, landing_key
 from financial_transactions.pipeline import bronze_ingest
-from financial_transactions.pipeline.layers import process_bronze_batch, refresh_gold
+from financial_transactions.pipeline.layers import process_bronze_batch, refresh_gold, refresh_gold_counts
 from financial_transactions.pipeline.runs import (
     LAYER_TABLES,
     PipelineResult,
@@ -57,8 +66,49 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: ``observer(event, batch_id)`` events, in order within a batch.
-EVENTS = ("batch_start", "bronze_committed", "silver_committed", "batch_recorded")
+#: ``observer(event, batch_id)`` events, in order within a batch (``gold_committed`` and
+#: ``gold_delivered`` only with an ``on_gold`` callback).
+EVENTS = ("batch_start", "bronze_committed", "silver_committed", "gold_committed", "gold_delivered", "batch_recorded")
+
+
+@dataclass(frozen=True)
+class GoldUpdate:
+    """The gold bars one micro-batch touched, after gold holds them.
+
+    ``bars``: one row per (symbol, bar_start) with ``trade_at`` (the newest trade of the
+    bar in this batch, exchange time) and ``ingested_at`` (when the collector got it), both
+    UTC. A replayed batch (after a crash) carries the same bars again.
+    """
+
+    batch_id: int
+    query_id: str
+    bars: pd.DataFrame
+    gold_rows_written: int
+    #: the bars' gold rows when computed in memory (:class:`BronzeFollower`); None: read them from gold
+    gold: pd.DataFrame | None = None
+
+
+def touched_bars(batch: DataFrame, bar_interval: str) -> pd.DataFrame:
+    """(symbol, bar_start, trade_at, ingested_at) of the trade records in a bronze batch (epoch-floored bars)."""
+    from pyspark.sql import functions as F
+
+    from financial_transactions.config.bar_interval import interval_ns
+
+    step = interval_ns(bar_interval) // 1_000_000
+    trades = batch.where((F.col("record_type") == "trade") & F.col("symbol").isNotNull() & F.col("ts").isNotNull())
+    rows = (
+        trades.groupBy(F.col("symbol"), (F.floor(F.col("ts") / step) * step).alias("bar_ms"))
+        .agg(F.max("ts").alias("trade_ms"), F.max("ingested_at").alias("ingested_ms"))
+        .collect()
+    )
+    frame = pd.DataFrame(
+        [(r["symbol"], r["bar_ms"], r["trade_ms"], r["ingested_ms"]) for r in rows],
+        columns=["symbol", "bar_ms", "trade_ms", "ingested_ms"],
+    )
+    out = pd.DataFrame({"symbol": frame["symbol"].astype(object)})
+    for name, column in (("bar_start", "bar_ms"), ("trade_at", "trade_ms"), ("ingested_at", "ingested_ms")):
+        out[name] = pd.to_datetime(frame[column].astype("Int64"), unit="ms", utc=True)
+    return out.sort_values(["symbol", "bar_start"], kind="stable").reset_index(drop=True)
 
 
 @dataclass
@@ -83,7 +133,9 @@ class StreamProcessor:
         max_files_per_trigger: int | None = None,
         checkpoint: Path | str | None = None,
         observer: Callable[[str, int], None] | None = None,
+        on_gold: Callable[[GoldUpdate], None] | None = None,
     ) -> None:
+        """``on_gold``: called in each micro-batch with the bars it touched, after gold holds them."""
         streaming = platform.config.pipeline.streaming
         self.platform = platform
         self.trigger = trigger or streaming.trigger
@@ -93,6 +145,7 @@ class StreamProcessor:
         )
         self.checkpoint = Path(checkpoint) if checkpoint else platform.paths.checkpoint(streaming.checkpoint_name)
         self.observer = observer or (lambda _event, _batch: None)
+        self.on_gold = on_gold
         self.totals = StreamTotals()
         self._lock = threading.Lock()
         self._query_id: str | None = None
@@ -146,6 +199,13 @@ class StreamProcessor:
             tick = time.perf_counter()
             silver = process_bronze_batch(platform, batch)
             self.observer("silver_committed", batch_id)
+            seconds_silver = time.perf_counter() - tick
+            gold_rows = 0
+            seconds_gold: dict[str, float] = {}
+            if self.on_gold is not None:
+                tick = time.perf_counter()
+                gold_rows = self._gold_for_batch(batch, batch_id)
+                seconds_gold["gold"] = time.perf_counter() - tick
 
             result = PipelineResult(
                 run_id=f"stream:{self.query_id()}:{batch_id}",
@@ -155,7 +215,8 @@ class StreamProcessor:
                 bronze_rows_added=bronze_rows,
                 silver=silver,
             )
-            result.seconds = {"bronze": seconds_bronze, "silver": time.perf_counter() - tick}
+            result.gold_rows_written = gold_rows
+            result.seconds = {"bronze": seconds_bronze, "silver": seconds_silver, **seconds_gold}
             result.versions = table_versions(platform)
             record_run(platform, run_row(result, platform, started, silver.watermark))
             self.observer("batch_recorded", batch_id)
@@ -174,6 +235,22 @@ class StreamProcessor:
             )
         finally:
             batch.unpersist()
+
+    def _gold_for_batch(self, batch: DataFrame, batch_id: int) -> int:
+        """Rebuild gold for the batch's symbols (a MERGE: a replay rewrites the same rows), then call ``on_gold``.
+
+        It runs whether or not silver gained rows: a batch replayed after a crash finds
+        its trades already in silver, and its bars must still reach gold and the callback.
+        """
+        assert self.on_gold is not None
+        bars = touched_bars(batch, self.platform.config.features.bar_interval)
+        if bars.empty:
+            return 0
+        rows = refresh_gold(self.platform, sorted(set(bars["symbol"])))
+        self.observer("gold_committed", batch_id)
+        self.on_gold(GoldUpdate(batch_id, self.query_id(), bars, rows))
+        self.observer("gold_delivered", batch_id)
+        return rows
 
     # -- running ---------------------------------------------------------------------
     def start(self) -> StreamingQuery:
@@ -213,6 +290,72 @@ class StreamProcessor:
         return self.totals
 
 
+class BronzeFollower:
+    """Databricks: follow the declarative pipeline's ``bronze_trades`` streaming table for live scoring.
+
+    There the Lakeflow pipeline owns every layer (a dataset has one writer) and publishes
+    gold as a materialized view, which cannot be streamed from. This query reads bronze
+    (append-only) with its own checkpoint and trigger; per micro-batch it rebuilds the
+    touched symbols' gold *in memory* from their bronze history through the same steps the
+    pipeline runs (typed records, expectations, silver dedupe, the shared gold code) and
+    hands the touched bars' rows to ``on_gold``. It writes no pipeline table.
+    """
+
+    def __init__(
+        self,
+        platform: Platform,
+        on_gold: Callable[[GoldUpdate], None],
+        *,
+        processing_time: str | None = None,
+        checkpoint: Path | str | None = None,
+    ) -> None:
+        self.platform = platform
+        self.on_gold = on_gold
+        self.processing_time = processing_time or platform.config.pipeline.streaming.processing_time
+        name = f"{platform.config.pipeline.streaming.checkpoint_name}_live_scoring"
+        self.checkpoint = Path(checkpoint) if checkpoint else platform.paths.checkpoint(name)
+        self._query_id = "unknown"
+
+    def gold_for(self, symbols: list[str]) -> DataFrame:
+        """Gold of ``symbols`` from bronze, through the pipeline's own transformations."""
+        from pyspark.sql import functions as F
+
+        from financial_transactions.pipeline import expectations, gold_features, silver_transform
+
+        cfg = self.platform.config
+        bronze = self.platform.spark.read.table(cfg.table("bronze_trades")).where(F.col("symbol").isin(symbols))
+        trade_rules, bar_rules = expectations.rules_for(cfg)
+        classes = silver_transform.asset_classes(cfg.symbols, self.platform.paths.landing)
+        flagged = expectations.flag(silver_transform.typed_records(bronze, classes), trade_rules, bar_rules)
+        valid, _ = expectations.split_by_rules(flagged, silver_transform.TYPED_COLUMNS)
+        return gold_features.gold_trade_features(silver_transform.silver_trades(valid), cfg.features)
+
+    def process_batch(self, batch: DataFrame, batch_id: int) -> None:
+        from pyspark.sql import functions as F
+
+        bars = touched_bars(batch, self.platform.config.features.bar_interval)
+        if bars.empty:
+            return
+        symbols = sorted(set(bars["symbol"]))
+        since = bars["bar_start"].min().to_pydatetime()
+        gold = self.gold_for(symbols).where(F.col("bar_start") >= F.lit(since)).toPandas()
+        gold["bar_start"] = pd.to_datetime(gold["bar_start"], utc=True)
+        self.on_gold(GoldUpdate(batch_id, self._query_id, bars, len(gold), gold=gold))
+
+    def start(self) -> StreamingQuery:
+        self.platform.runtime.ensure_dir(self.checkpoint.parent)
+        source = self.platform.spark.readStream.table(self.platform.config.table("bronze_trades"))
+        query = (
+            source.writeStream.queryName("fin_mlops_live_scoring")
+            .option("checkpointLocation", str(self.checkpoint))
+            .foreachBatch(self.process_batch)
+            .trigger(processingTime=self.processing_time)
+            .start()
+        )
+        self._query_id = str(query.id)
+        return query
+
+
 # -- runs that end in gold -------------------------------------------------------------
 def run_auto_loader(platform: Platform, *, full_refresh: bool = False) -> PipelineResult:
     """Databricks: Auto Loader ``availableNow`` into bronze + silver, then gold.
@@ -241,9 +384,9 @@ def run_auto_loader(platform: Platform, *, full_refresh: bool = False) -> Pipeli
     result.seconds["bronze+silver"] = time.perf_counter() - tick
     tick = time.perf_counter()
     if full_refresh or totals.silver.silver_inserted:
-        result.gold_rows_written = refresh_gold(
-            platform, None if full_refresh else totals.silver.symbols, overwrite=full_refresh
-        )
+        symbols = None if full_refresh else totals.silver.symbols
+        result.gold = refresh_gold_counts(platform, symbols, overwrite=full_refresh)
+        result.gold_rows_written = result.gold.total
         result.gold_symbols = ["*"] if full_refresh else totals.silver.symbols
     result.seconds["gold"] = time.perf_counter() - tick
     return finish_run(platform, result, started, totals.silver.watermark, record=result.changed)
@@ -269,7 +412,8 @@ def stream_to_gold(processor: StreamProcessor, *, timeout: float | None = None) 
         bronze_rows_added=totals.bronze_rows_added,
         silver=totals.silver,
     )
-    if totals.silver.silver_inserted:
-        result.gold_rows_written = refresh_gold(platform, totals.silver.symbols)
+    if totals.silver.silver_inserted and processor.on_gold is None:  # with on_gold each batch refreshed gold
+        result.gold = refresh_gold_counts(platform, totals.silver.symbols)
+        result.gold_rows_written = result.gold.total
         result.gold_symbols = totals.silver.symbols
     return finish_run(platform, result, started, totals.silver.watermark, record=bool(totals.silver.silver_inserted))
