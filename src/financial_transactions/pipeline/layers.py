@@ -97,8 +97,9 @@ def process_bronze_batch(platform: Platform, bronze: DataFrame, *, overwrite: bo
     if int(stats["trades"]) or overwrite:
         silver = silver_transform.silver_trades(valid)
         result.silver_inserted = _write(platform, "silver_trades", silver, SILVER_KEYS, overwrite=overwrite).total
-        if result.silver_inserted:
-            result.symbols = sorted(stats["symbols"])
+        # the batch's symbols even when the MERGE inserted nothing: a batch whose rows are all in silver
+        # already is the redo of a run killed before gold (the watermark only moves when a run finishes)
+        result.symbols = sorted(stats["symbols"])
     if int(stats["bars"]) or overwrite:
         bars = silver_transform.silver_bars(valid)
         written = _write(platform, "silver_bars", bars, BAR_KEYS, overwrite=overwrite, update=True)
