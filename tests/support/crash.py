@@ -60,7 +60,10 @@ VOLATILE_COLUMNS = frozenset(
         # durations, latencies, throughputs, retry counts
         "train_seconds", "seconds_bronze", "seconds_silver", "seconds_gold", "latency_ms", "challenger_latency_ms",
         "champion_latency_ms", "inference_rows_per_s", "validation_inference_rows_per_s", "commit_attempts",
-        "attempts", "seconds", "ingest_age_hours", "files_ingested",
+        "attempts", "seconds", "ingest_age_hours",
+        # a pipeline run's work counters (pipeline_runs, the export's run list): a resumed attempt did the rest
+        "files_ingested", "bronze_rows", "silver_inserted", "quarantine_inserted", "bars_upserted",
+        "gold_rows_written", "gold_symbols",
         # Delta commit numbers: a resumed run commits more often (its killed attempt's commits count)
         "bronze_version", "silver_version", "quarantine_version", "silver_bars_version", "gold_version",
         "reference_version", "current_version", "read_version", "as_of_version", "gold_trade_features_version",
