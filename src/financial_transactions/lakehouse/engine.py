@@ -132,10 +132,6 @@ def get_spark(
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-        # silver's dedup keeps row_number() = 1 per trade id, and trade ids are almost all
-        # distinct: the partial group limit Spark inserts before the shuffle sorted every row
-        # once more for nothing (a fifth of the silver run's JVM samples, JFR, 500k trades)
-        .config("spark.sql.optimizer.windowGroupLimitThreshold", "-1")
         .config("spark.default.parallelism", str(max(2, shuffle_partitions)))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
