@@ -51,8 +51,22 @@ def test_stream_mode_drains_landing_then_builds_gold(
     assert store.count(cfg.table("silver_trades")) == sample.SILVER_ROWS
     assert store.count(cfg.table("silver_trades_quarantine")) == sample.QUARANTINE_ROWS
     assert store.count(cfg.table("gold_trade_features")) > 0
+    gold = store.count(cfg.table("gold_trade_features"))
     runs = store.read(cfg.table("pipeline_runs"))
-    assert set(runs["mode"]) == {"stream"} and runs["gold_rows_written"].max() > 0
+    assert len(runs) == 1  # the run's one row, not one per micro-batch plus one for gold
+    assert runs["mode"].tolist() == ["stream"] and runs["gold_rows_written"].tolist() == [gold]
+    # a progress line per micro-batch (one here: max_files_per_trigger 1000 > 8 files), scored live so gold per batch
+    run_id = runs["run_id"].iloc[0]
+    lines = result.output.splitlines()
+    assert f"stream (availableNow) started, run {run_id}" in lines
+    batch = [line for line in lines if line.startswith("batch ")]
+    assert len(batch) == 1
+    out_rows = sample.SILVER_ROWS + sample.QUARANTINE_ROWS
+    assert batch[0].startswith(
+        f"batch 0: {sample.BRONZE_ROWS} row(s) in from 8 new file(s) -> {out_rows} out "
+        f"(silver +{sample.SILVER_ROWS}, quarantine +{sample.QUARANTINE_ROWS}, gold {gold}) in "
+    )
+    assert batch[0].endswith("s") and float(batch[0].rsplit(" in ", 1)[1][:-1]) > 0
 
     idle = _invoke(tmp_path, "--stream", "--trigger", "availableNow")
     assert idle.exit_code == 0 and "nothing new in the landing zone" in idle.output

@@ -15,6 +15,7 @@ from financial_transactions.runtime import NotOnThisRuntime
 
 if TYPE_CHECKING:
     from financial_transactions.pipeline.runs import PipelineResult
+    from financial_transactions.pipeline.stream import BatchProgress
     from financial_transactions.runtime import Platform
 
 Trigger = Literal["availableNow", "processingTime"]
@@ -77,10 +78,12 @@ def pipeline(
         _declarative(platform, full_refresh)
         return
     try:
-        with out(as_json).status("pipeline", spinner="dots") as status:
-            if stream:
-                result = _stream(platform, cast("Trigger | None", trigger), duration, scoring=not no_scoring)
-            else:
+        if stream:  # one plain line per micro-batch, no spinner: a stream can run for hours
+            result = _stream(
+                platform, cast("Trigger | None", trigger), duration, scoring=not no_scoring, as_json=as_json
+            )
+        else:
+            with out(as_json).status("pipeline", spinner="dots") as status:
                 result = PipelineRunner(platform, progress=status.update).run(full_refresh=full_refresh)
     except FileNotFoundError as exc:  # e.g. --full-refresh with an empty landing zone: what to do, not a traceback
         err_console.print(
@@ -102,14 +105,33 @@ def _is_missing_java(exc: BaseException) -> bool:
     return "Java" in str(exc) and "not found" in str(exc)
 
 
-def _stream(platform: Platform, trigger: Trigger | None, duration: float | None, *, scoring: bool) -> PipelineResult:
+def batch_line(batch: BatchProgress) -> str:
+    """One micro-batch's progress line: batch id, rows in and out, duration."""
+    gold = f", gold {batch.gold_rows:,}" if batch.gold_rows else ""
+    return (
+        f"batch {batch.batch_id}: {batch.rows_in:,} row(s) in from {batch.files} new file(s) -> "
+        f"{batch.rows_out:,} out (silver +{batch.silver_inserted:,}, quarantine +{batch.quarantine_inserted:,}{gold})"
+        f" in {batch.seconds:.1f}s"
+    )
+
+
+def _stream(
+    platform: Platform, trigger: Trigger | None, duration: float | None, *, scoring: bool, as_json: bool = False
+) -> PipelineResult:
     from financial_transactions.monitoring.live_scoring import attach
     from financial_transactions.pipeline.stream import StreamProcessor, stream_to_gold
 
+    progress = out(as_json)
     scorer = attach(platform) if scoring else None
-    processor = StreamProcessor(platform, trigger=trigger, on_gold=scorer)
+    processor = StreamProcessor(
+        platform,
+        trigger=trigger,
+        on_gold=scorer,
+        on_batch=lambda batch: progress.print(batch_line(batch), markup=False, highlight=False, soft_wrap=True),
+    )
     if processor.trigger == "processingTime" and duration is None:
-        console.print(f"[dim]real-time mode every {processor.processing_time}; Ctrl-C to stop[/]")
+        progress.print(f"[dim]real-time mode every {processor.processing_time}; Ctrl-C to stop[/]")
+    progress.print(f"stream ({processor.trigger}) started, run {processor.run_id}", highlight=False, soft_wrap=True)
     result = stream_to_gold(processor, timeout=duration)
     if scorer is not None:
         t = scorer.totals

@@ -32,6 +32,11 @@ class WriteCounts:
     def total(self) -> int:
         return self.inserted + self.updated + self.rewritten
 
+    def __add__(self, other: WriteCounts) -> WriteCounts:
+        return WriteCounts(
+            self.inserted + other.inserted, self.updated + other.updated, self.rewritten + other.rewritten
+        )
+
 
 @dataclass
 class SilverResult:
@@ -135,12 +140,16 @@ def last_watermark(platform: Platform) -> datetime | None:
     return newest if newest.tzinfo else newest.replace(tzinfo=UTC)
 
 
-def record_run(platform: Platform, row: dict[str, Any]) -> None:
-    """Append one audit row to ``pipeline_runs`` (MERGE on run_id: a replayed batch records once)."""
+def record_run(platform: Platform, row: dict[str, Any], *, update: bool = False) -> None:
+    """Write one audit row to ``pipeline_runs``, a MERGE on run_id.
+
+    ``update``: replace the run's row if it is there (a stream run's one row, rewritten with
+    cumulative counts after each micro-batch and finished at the end); else the first row wins.
+    """
     frame = pd.DataFrame([row])
     for column in ("started_at", "finished_at", "bronze_watermark"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
-    platform.store.merge(platform.config.table("pipeline_runs"), frame, ["run_id"], update=False)
+    platform.store.merge(platform.config.table("pipeline_runs"), frame, ["run_id"], update=update)
 
 
 def table_versions(platform: Platform) -> dict[str, int]:
@@ -214,11 +223,15 @@ def finish_run(
     watermark: datetime | None,
     *,
     record: bool,
+    update: bool = False,
 ) -> PipelineResult:
-    """Fill in the tables' versions, counts and quarantine totals; record the run when ``record``."""
+    """Fill in the tables' versions, counts and quarantine totals; record the run when ``record``.
+
+    ``update``: the run already has a row (a stream run's, kept current per micro-batch): finish that one.
+    """
     result.versions = table_versions(platform)
     result.counts = table_counts(platform)
     result.quarantine_totals = quarantine_totals(platform)
     if record:
-        record_run(platform, run_row(result, platform, started, watermark))
+        record_run(platform, run_row(result, platform, started, watermark), update=update)
     return result

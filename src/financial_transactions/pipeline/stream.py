@@ -6,14 +6,17 @@ Databricks) with a checkpoint, and each micro-batch goes through ``foreachBatch`
 1. bronze: append the batch's rows for files that bronze does not hold yet;
 2. silver / quarantine / bars: :func:`~financial_transactions.pipeline.layers.process_bronze_batch`
    (insert-only MERGE on ``trade_id``, MERGE on the quarantine and bar keys);
-3. ``pipeline_runs``: one audit row, MERGEd on ``stream:<query id>:<batch id>``.
+3. ``pipeline_runs``: the run's one row (``stream-<start>-<random>``), MERGEd with the
+   run's cumulative counts after each batch; :func:`stream_to_gold` finishes it
+   (``finished_at`` is empty while the run is going).
 
 Why that is exactly-once: Spark logs a batch's files in the checkpoint *before*
 running it and marks it committed only after ``foreachBatch`` returns. A process
 killed mid-batch re-runs that same batch (same files, same batch timestamp) on
 restart. Step 1 skips files bronze already committed (a Delta commit is atomic, so
-a batch's files are all in or all out), and steps 2-3 are MERGEs, so replaying a
-batch adds nothing and loses nothing.
+a batch's files are all in or all out), and step 2 is MERGEs, so replaying a
+batch adds nothing and loses nothing (the restart is a new run, whose row counts the
+replayed batch's zero new rows).
 
 Triggers: ``availableNow`` (drain what has landed, then stop; the default) or
 ``processingTime`` (the real-time mode, every ``pipeline.streaming.processing_time``).
@@ -32,6 +35,7 @@ run, an ``availableNow`` drain) and :func:`stream_to_gold` (``fin-mlops pipeline
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import shutil
@@ -42,17 +46,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from financial_transactions.ingest.landing import ingested_files, landing_key
 from financial_transactions.pipeline import bronze_ingest
-from financial_transactions.pipeline.layers import process_bronze_batch, refresh_gold, refresh_gold_counts
+from financial_transactions.pipeline.layers import process_bronze_batch, refresh_gold_counts
 from financial_transactions.pipeline.runs import (
     LAYER_TABLES,
     PipelineResult,
     SilverResult,
+    WriteCounts,
     finish_run,
     record_run,
     run_row,
@@ -119,6 +124,26 @@ class StreamTotals:
     files: int = 0
     bronze_rows_added: int = 0
     silver: SilverResult = field(default_factory=SilverResult)
+    gold: WriteCounts = field(default_factory=WriteCounts)  # per-batch gold refreshes (with ``on_gold``)
+    gold_symbols: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # per layer, summed over the batches
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """What one micro-batch did, handed to ``StreamProcessor(on_batch=...)`` once it is recorded."""
+
+    batch_id: int
+    files: int  # landing files bronze took in (0 for a replayed batch)
+    rows_in: int  # rows the micro-batch read from the landing zone
+    silver_inserted: int
+    quarantine_inserted: int
+    gold_rows: int  # gold rows the batch refreshed (with ``on_gold``; else gold is built at the end)
+    seconds: float
+
+    @property
+    def rows_out(self) -> int:
+        return self.silver_inserted + self.quarantine_inserted
 
 
 class StreamProcessor:
@@ -134,8 +159,12 @@ class StreamProcessor:
         checkpoint: Path | str | None = None,
         observer: Callable[[str, int], None] | None = None,
         on_gold: Callable[[GoldUpdate], None] | None = None,
+        on_batch: Callable[[BatchProgress], None] | None = None,
     ) -> None:
-        """``on_gold``: called in each micro-batch with the bars it touched, after gold holds them."""
+        """``on_gold``: called in each micro-batch with the bars it touched, after gold holds them.
+
+        ``on_batch``: called after each micro-batch is recorded, with what it did (progress display).
+        """
         streaming = platform.config.pipeline.streaming
         self.platform = platform
         self.trigger = trigger or streaming.trigger
@@ -146,7 +175,11 @@ class StreamProcessor:
         self.checkpoint = Path(checkpoint) if checkpoint else platform.paths.checkpoint(streaming.checkpoint_name)
         self.observer = observer or (lambda _event, _batch: None)
         self.on_gold = on_gold
+        self.on_batch = on_batch
         self.totals = StreamTotals()
+        self.started = datetime.now(UTC)
+        #: this run's one ``pipeline_runs`` row (a restart is a new run)
+        self.run_id = f"stream-{self.started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         self._lock = threading.Lock()
         self._query_id: str | None = None
 
@@ -178,8 +211,7 @@ class StreamProcessor:
         from pyspark.sql import functions as F
 
         platform = self.platform
-        started = datetime.now(UTC)
-        tick = time.perf_counter()
+        batch_tick = tick = time.perf_counter()
         self.observer("batch_start", batch_id)
         batch = batch.persist(StorageLevel.MEMORY_AND_DISK)
         try:
@@ -200,31 +232,38 @@ class StreamProcessor:
             silver = process_bronze_batch(platform, batch)
             self.observer("silver_committed", batch_id)
             seconds_silver = time.perf_counter() - tick
-            gold_rows = 0
-            seconds_gold: dict[str, float] = {}
+            gold, gold_symbols = WriteCounts(), list[str]()
+            seconds = {"bronze": seconds_bronze, "silver": seconds_silver}
             if self.on_gold is not None:
                 tick = time.perf_counter()
-                gold_rows = self._gold_for_batch(batch, batch_id)
-                seconds_gold["gold"] = time.perf_counter() - tick
+                gold, gold_symbols = self._gold_for_batch(batch, batch_id)
+                seconds["gold"] = time.perf_counter() - tick
 
-            result = PipelineResult(
-                run_id=f"stream:{self.query_id()}:{batch_id}",
-                mode="stream",
-                files_discovered=len(files),
-                files_ingested=len(fresh),
-                bronze_rows_added=bronze_rows,
-                silver=silver,
-            )
-            result.gold_rows_written = gold_rows
-            result.seconds = {"bronze": seconds_bronze, "silver": seconds_silver, **seconds_gold}
-            result.versions = table_versions(platform)
-            record_run(platform, run_row(result, platform, started, silver.watermark))
+            with self._lock:  # the run's row with this batch added; the totals move once it is recorded
+                totals = copy.deepcopy(self.totals)
+                totals.batches += 1
+                totals.files += len(fresh)
+                totals.bronze_rows_added += bronze_rows
+                totals.silver.add(silver)
+                totals.gold = totals.gold + gold
+                totals.gold_symbols = sorted(set(totals.gold_symbols) | set(gold_symbols))
+                for layer, secs in seconds.items():
+                    totals.seconds[layer] = totals.seconds.get(layer, 0.0) + secs
+                record_run(platform, self.run_row(totals), update=True)
+                self.totals = totals
             self.observer("batch_recorded", batch_id)
-            with self._lock:
-                self.totals.batches += 1
-                self.totals.files += len(fresh)
-                self.totals.bronze_rows_added += bronze_rows
-                self.totals.silver.add(silver)
+            if self.on_batch is not None:
+                self.on_batch(
+                    BatchProgress(
+                        batch_id=batch_id,
+                        files=len(fresh),
+                        rows_in=silver.bronze_rows,
+                        silver_inserted=silver.silver_inserted,
+                        quarantine_inserted=silver.quarantine_inserted,
+                        gold_rows=gold.total,
+                        seconds=time.perf_counter() - batch_tick,
+                    )
+                )
             log.info(
                 "stream batch %s: %d file(s), %d bronze row(s), %d silver insert(s), %d quarantined",
                 batch_id,
@@ -236,7 +275,31 @@ class StreamProcessor:
         finally:
             batch.unpersist()
 
-    def _gold_for_batch(self, batch: DataFrame, batch_id: int) -> int:
+    def run_row(self, totals: StreamTotals, *, mode: str = "stream", finished: bool = False) -> dict[str, Any]:
+        """This run's ``pipeline_runs`` row from ``totals`` (``finished_at`` empty until ``finished``)."""
+        result = self.result(totals, mode)
+        result.versions = table_versions(self.platform)
+        row = run_row(result, self.platform, self.started, totals.silver.watermark)
+        if not finished:
+            row["finished_at"] = None
+        return row
+
+    def result(self, totals: StreamTotals, mode: str) -> PipelineResult:
+        """``totals`` as this run's :class:`PipelineResult`."""
+        result = PipelineResult(
+            run_id=self.run_id,
+            mode=mode,
+            files_ingested=totals.files,
+            bronze_rows_added=totals.bronze_rows_added,
+            silver=totals.silver,
+        )
+        result.gold = totals.gold
+        result.gold_rows_written = totals.gold.total
+        result.gold_symbols = list(totals.gold_symbols)
+        result.seconds = dict(totals.seconds)
+        return result
+
+    def _gold_for_batch(self, batch: DataFrame, batch_id: int) -> tuple[WriteCounts, list[str]]:
         """Rebuild gold for the batch's symbols (a MERGE: a replay rewrites the same rows), then call ``on_gold``.
 
         It runs whether or not silver gained rows: a batch replayed after a crash finds
@@ -245,12 +308,13 @@ class StreamProcessor:
         assert self.on_gold is not None
         bars = touched_bars(batch, self.platform.config.features.bar_interval)
         if bars.empty:
-            return 0
-        rows = refresh_gold(self.platform, sorted(set(bars["symbol"])))
+            return WriteCounts(), []
+        symbols = sorted(set(bars["symbol"]))
+        counts = refresh_gold_counts(self.platform, symbols)
         self.observer("gold_committed", batch_id)
-        self.on_gold(GoldUpdate(batch_id, self.query_id(), bars, rows))
+        self.on_gold(GoldUpdate(batch_id, self.query_id(), bars, counts.total))
         self.observer("gold_delivered", batch_id)
-        return rows
+        return counts, symbols
 
     # -- running ---------------------------------------------------------------------
     def start(self) -> StreamingQuery:
@@ -265,6 +329,7 @@ class StreamProcessor:
             writer = writer.trigger(availableNow=True)
         else:
             writer = writer.trigger(processingTime=self.processing_time)
+        self.started = datetime.now(UTC)  # the run's row is written by its first batch
         query = writer.start()
         self._query_id = str(query.id)
         return query
@@ -363,7 +428,6 @@ def run_auto_loader(platform: Platform, *, full_refresh: bool = False) -> Pipeli
     ``full_refresh`` resets the checkpoint and empties the layer tables first (an
     overwrite commit, so their history is kept), and then gold is rebuilt whole.
     """
-    started = datetime.now(UTC)
     processor = StreamProcessor(platform, trigger="availableNow")
     if full_refresh:
         shutil.rmtree(processor.checkpoint, ignore_errors=True)
@@ -375,7 +439,7 @@ def run_auto_loader(platform: Platform, *, full_refresh: bool = False) -> Pipeli
     tick = time.perf_counter()
     totals = processor.run()
     result = PipelineResult(
-        run_id=uuid.uuid4().hex,
+        run_id=processor.run_id,  # the row the batches kept current: finished here
         mode="full_refresh" if full_refresh else ("incremental" if totals.batches else "up_to_date"),
         files_ingested=totals.files,
         bronze_rows_added=totals.silver.bronze_rows,
@@ -389,31 +453,34 @@ def run_auto_loader(platform: Platform, *, full_refresh: bool = False) -> Pipeli
         result.gold_rows_written = result.gold.total
         result.gold_symbols = ["*"] if full_refresh else totals.silver.symbols
     result.seconds["gold"] = time.perf_counter() - tick
-    return finish_run(platform, result, started, totals.silver.watermark, record=result.changed)
+    return finish_run(platform, result, processor.started, totals.silver.watermark, record=result.changed, update=True)
 
 
 def stream_to_gold(processor: StreamProcessor, *, timeout: float | None = None) -> PipelineResult:
     """Run ``processor`` (until drained, ``timeout`` or Ctrl-C), then rebuild gold for what silver gained.
 
-    Each micro-batch already recorded its own ``pipeline_runs`` row; the gold
-    refresh is recorded as one more row, and only when silver gained trades.
+    The run has one ``pipeline_runs`` row: its first micro-batch writes it, each batch
+    rewrites it with the cumulative counts, and this finishes it (``finished_at``, the gold
+    refresh, the tables' versions), with mode ``stream`` or, when a batch failed,
+    ``stream_failed``. A run that read no batch records nothing.
     A Ctrl-C stops the stream after its committed batches and still refreshes gold.
     """
     platform = processor.platform
-    started = datetime.now(UTC)
     try:
         totals = processor.run(timeout=timeout)
     except KeyboardInterrupt:
         totals = processor.totals
-    result = PipelineResult(
-        run_id=f"stream-{started:%Y%m%dT%H%M%S}",
-        mode="stream" if totals.batches else "up_to_date",
-        files_ingested=totals.files,
-        bronze_rows_added=totals.bronze_rows_added,
-        silver=totals.silver,
-    )
+    except Exception:
+        if processor.totals.batches:  # what the committed batches did, and that the run failed
+            record_run(platform, processor.run_row(processor.totals, mode="stream_failed", finished=True), update=True)
+        raise
+    result = processor.result(totals, "stream" if totals.batches else "up_to_date")
     if totals.silver.silver_inserted and processor.on_gold is None:  # with on_gold each batch refreshed gold
+        tick = time.perf_counter()
         result.gold = refresh_gold_counts(platform, totals.silver.symbols)
         result.gold_rows_written = result.gold.total
         result.gold_symbols = totals.silver.symbols
-    return finish_run(platform, result, started, totals.silver.watermark, record=bool(totals.silver.silver_inserted))
+        result.seconds["gold"] = time.perf_counter() - tick
+    return finish_run(
+        platform, result, processor.started, totals.silver.watermark, record=bool(totals.batches), update=True
+    )
