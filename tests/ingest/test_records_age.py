@@ -69,3 +69,11 @@ def test_the_bound_is_configured_per_feed_and_never_applied_to_a_replay(project_
     assert (live.max_age_ms, crypto.max_age_ms) == (86_400_000, 600_000)
     replay = build_finnhub(shorter, token="t", landing=tmp_path, url="ws://127.0.0.1:1", symbols=["AAPL"])
     assert replay.max_age_ms is None  # what replay.window builds: a user's history of any age
+
+
+def test_a_feed_on_this_machine_plays_history_and_is_never_age_bounded() -> None:
+    from financial_transactions.ingest.jobs import is_remote_feed
+
+    assert is_remote_feed("wss://ws.finnhub.io") and is_remote_feed("wss://stream.binance.com:9443/ws")
+    assert not is_remote_feed("ws://127.0.0.1:8765") and not is_remote_feed("ws://localhost:9000/ws")
+    assert not is_remote_feed("ws://[::1]:8765") and is_remote_feed("ws://10.1.2.3:8765")

@@ -41,7 +41,8 @@ class FinnhubConfig(StrictModel):
         gt=0,
         le=31_622_400,
         description="a live trade whose event time is more than this before the feed's receive time is quarantined "
-        "with a reason (a clock error); null = any age. Replays of a user's history are never bounded",
+        "with a reason (a clock error); null = any age. Replays of a user's history, and any feed on this "
+        "machine (a loopback URL: the replay, a recorded tape), are never bounded",
     )
     fsync: bool = True
     lease_ttl_seconds: float = Field(
@@ -89,7 +90,8 @@ class CryptoConfig(StrictModel):
         gt=0,
         le=31_622_400,
         description="a live trade whose event time is more than this before the feed's receive time is quarantined "
-        "with a reason (a clock error); null = any age. Replays of a user's history are never bounded",
+        "with a reason (a clock error); null = any age. Replays of a user's history, and any feed on this "
+        "machine (a loopback URL: the replay, a recorded tape), are never bounded",
     )
     fsync: bool = True
     lease_ttl_seconds: float = Field(default=30.0, ge=1, le=3600, description="as collectors.finnhub")

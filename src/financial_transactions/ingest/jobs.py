@@ -13,9 +13,11 @@ connection events into the ``collector_gaps`` rows.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlparse
 
 import pyarrow as pa
 
@@ -141,15 +143,32 @@ def finnhub_collector(
     token = platform.secret(fcfg.api_key)
     if not token:
         raise CollectorError(f"finnhub: no API key found in {fcfg.api_key.describe()}")
+    live = is_remote_feed(url or fcfg.ws_url)
     return build_finnhub(
-        platform.config, token=token, landing=Path(platform.paths.landing), url=url, symbols=symbols, live=True
+        platform.config, token=token, landing=Path(platform.paths.landing), url=url, symbols=symbols, live=live
     )
 
 
 def crypto_collector(
     platform: Platform, *, url: str | None = None, symbols: list[str] | None = None
 ) -> CryptoCollector:
-    return build_crypto(platform.config, landing=Path(platform.paths.landing), url=url, symbols=symbols, live=True)
+    live = is_remote_feed(url or platform.config.collectors.crypto.ws_url)
+    return build_crypto(platform.config, landing=Path(platform.paths.landing), url=url, symbols=symbols, live=live)
+
+
+def is_remote_feed(url: str) -> bool:
+    """Whether ``url`` is a vendor's live feed, whose event times the age bound guards against clock errors.
+
+    A feed on this machine (the replay, a recorded tape played back for a re-collection) plays history,
+    which is never bounded into the past.
+    """
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a DNS name other than localhost: a remote feed
+        return True
 
 
 def alphavantage_collector(
