@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from financial_transactions.config import ProjectConfig
+from financial_transactions.decision.backtester import BENCHMARK
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.training import run_training
 from financial_transactions.runtime import Platform
@@ -117,7 +118,7 @@ def test_score_backtest_decide_and_export_fill_the_dashboard_tables(trained: Pla
     preds = store.read(cfg.table("synthesized_predictions"))
     assert len(preds) == gold_rows and set(preds["model_version"]) == {"1"}
     backtest = store.read(cfg.table("backtest_results"))
-    strategies = set(cfg.backtest.strategies)
+    strategies = {*cfg.backtest.strategies, BENCHMARK}  # every symbol's buy-and-hold benchmark beside the strategies
     assert set(backtest["strategy"]) == strategies and set(backtest["symbol"]) == {"BTCUSDT", "ETHUSDT"}
     again = run_script("score_and_backtest.py", root)  # nothing new to score: append-only
     assert again.returncode == 0 and "predictions_added=0" in again.stdout

@@ -106,6 +106,9 @@ class PipelineRunner:
         result.files_discovered = len(landing)
         todo = landing if full_refresh else bronze_ingest.new_files(landing, ingested_files(platform))
         bronze_fqn = platform.config.table("bronze_trades")
+        # rows a killed run left in bronze (the watermark only moves when a run finishes): their silver
+        # MERGE may have committed without gold, so this run rebuilds their symbols' gold even if it adds none
+        left_behind = not full_refresh and platform.store.exists(bronze_fqn) and _pending_bronze(platform, watermark)
         if todo:
             self.progress(f"bronze: ingesting {len(todo)} new file(s)")
             engine = _start_engine(platform)  # the JVM starts while bronze is read without it
@@ -152,10 +155,10 @@ class PipelineRunner:
             result.gold = refresh_gold_counts(platform, None, overwrite=True)
             result.gold_rows_written = result.gold.total
             result.gold_symbols = ["*"]
-        elif silver.silver_inserted or silver.symbols:
-            # a batch whose MERGE inserted nothing new is the redo of a run killed after silver (the
-            # watermark only moves when a run finishes): its gold was never rebuilt. Gold is rebuilt
-            # from each symbol's full silver history, so doing it again is idempotent.
+        elif silver.silver_inserted or (left_behind and silver.symbols):
+            # a left-behind batch whose MERGE inserted nothing new is the redo of a run killed after silver:
+            # its gold was never rebuilt. Gold is rebuilt from each symbol's full silver history, so doing it
+            # again is idempotent. A re-landed copy of finished files inserts nothing and rewrites no gold.
             self.progress(f"gold: rebuilding {len(silver.symbols)} symbol(s)")
             result.gold = refresh_gold_counts(platform, silver.symbols)
             result.gold_rows_written = result.gold.total
