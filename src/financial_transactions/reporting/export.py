@@ -193,7 +193,7 @@ def export_dashboard(
     if source is not None and not (source / "index.html").is_file():
         raise FileNotFoundError(f"no dashboard page at {source / 'index.html'}")
     if source is not None:
-        for name in ("index.html", "app.js", "collection.js", "styles.css"):
+        for name in ("index.html", "app.js", "alerts.js", "collection.js", "styles.css"):
             shutil.copyfile(source / name, target / name)
         vendor = source / "vendor"
         if vendor.is_dir():
