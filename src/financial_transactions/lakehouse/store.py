@@ -210,6 +210,19 @@ def _merge_predicate(keys: Sequence[str]) -> str:
     return " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
 
 
+def _dataset(dt: Any, root: Path) -> Any:
+    """A pyarrow dataset over a local Delta table, read through Arrow's native file system.
+
+    deltalake's default wraps a Python file handler, so Arrow's I/O threads call back into
+    Python; one still prefetching as the interpreter exits is killed taking the GIL and the
+    process aborts ("terminate called without an active exception", exit -6) after its work
+    is done (apache/arrow#39862). The native file system never enters Python.
+    """
+    import pyarrow.fs as pa_fs
+
+    return dt.to_pyarrow_dataset(filesystem=pa_fs.SubTreeFileSystem(str(root), pa_fs.LocalFileSystem()))
+
+
 class LocalDeltaStore(DeltaStore):
     """Real Delta tables on the local filesystem through delta-rs."""
 
@@ -364,10 +377,10 @@ class LocalDeltaStore(DeltaStore):
                     f"{fqn}: no version exists as of {when.isoformat()} (first commit {first.isoformat()})"
                 )
             dt.load_as_version(when)
-        return dt.to_pyarrow_table(columns=list(columns) if columns is not None else None)
+        return _dataset(dt, self.path(fqn)).to_table(columns=list(columns) if columns is not None else None)
 
     def count(self, fqn: str, version: int | None = None) -> int:
-        return int(self._table(fqn, version).to_pyarrow_dataset().count_rows())
+        return int(_dataset(self._table(fqn, version), self.path(fqn)).count_rows())
 
     def history(self, fqn: str) -> list[dict[str, Any]]:
         """Newest first: version, timestamp (UTC datetime), operation, parameters, metrics."""
