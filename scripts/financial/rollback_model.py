@@ -1,8 +1,9 @@
 """Job entry point: roll the champion back (and optionally the feature tables).
 
 The on-call branch of ``financial-drift-monitoring`` runs it; locally:
-``python scripts/financial/rollback_model.py --env dev [--to-version N] [--restore-features] [--dry-run]``.
-A refused rollback (bad version, no previous champion, missing snapshot) exits 2 and changes nothing.
+``python scripts/financial/rollback_model.py --env dev [--to-version N] [--restore-features] [--dry-run] [--force]``.
+A refused rollback (bad version, no previous champion, missing snapshot, a target the gate
+rejected or that failed validation without ``--force``) exits 2 and changes nothing.
 """
 
 from __future__ import annotations
@@ -21,13 +22,20 @@ def _extra(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--reason", default=None, help="why (kept in rollback_audit)")
+    parser.add_argument(
+        "--force", action="store_true", help="roll back to a version the gate rejected or that failed validation"
+    )
 
 
 def main() -> int:
     args, platform = script_platform("Roll the champion model back", _extra)
     try:
         result = ModelRollback(platform).run(
-            args.to_version, restore_features=args.restore_features, dry_run=args.dry_run, reason=args.reason
+            args.to_version,
+            restore_features=args.restore_features,
+            dry_run=args.dry_run,
+            reason=args.reason,
+            force=args.force,
         )
     except RollbackRefused as exc:
         print(f"rollback refused: {exc}", file=sys.stderr)

@@ -86,3 +86,36 @@ def test_a_promoted_target_has_no_warning(platform: Platform, registry: ModelReg
     _gate(platform, 1, "VALIDATION_FAILED", "leakage check")
     with pytest.raises(RollbackRefused, match="VALIDATION_FAILED"):
         ModelRollback(platform).run(1)
+
+
+def _script(platform: Platform, project_root: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    """scripts/financial/rollback_model.py's main(), parsing ``args`` as the Databricks job passes them."""
+    import runpy
+
+    script = runpy.run_path(str(project_root / "scripts/financial/rollback_model.py"), run_name="rollback_job")
+    base = ["--env", "dev", "--config", str(project_root / "project_config.yml")]
+    monkeypatch.setattr(
+        "sys.argv", ["rollback_model.py", *base, "--lakehouse-root", str(platform.lakehouse_root), *args]
+    )
+    return int(script["main"]())
+
+
+def test_the_rollback_job_script_refuses_a_rejected_target_without_force(
+    platform: Platform,
+    registry: ModelRegistry,
+    project_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _gate(platform, 4, "REJECT", "recall guardrail")
+    assert _script(platform, project_root, monkeypatch, "--to-version", "4") == 2
+    refused = capsys.readouterr()
+    assert refused.err.startswith("rollback refused: ") and "--force" in refused.err
+    assert len(refused.err.strip().splitlines()) == 1
+    assert registry.aliases()["champion"] == 3  # nothing changed
+
+    assert _script(platform, project_root, monkeypatch, "--to-version", "4", "--force", "--reason", "drill") == 0
+    forced = capsys.readouterr().out
+    assert "WARNING: the gate decided REJECT for v4" in forced
+    aliases = registry.aliases()
+    assert aliases["champion"] == 4 and "challenger" not in aliases
