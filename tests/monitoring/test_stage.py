@@ -127,6 +127,21 @@ def test_cli_drift_and_rollback(platform: Platform, registry: ModelRegistry, pro
     assert platform.store.read(platform.config.table("rollback_audit")).iloc[0]["reason"] == "bad release"
 
 
+def test_drift_with_a_version_the_table_never_had_is_one_line_and_exit_2(
+    platform: Platform, project_root: Path
+) -> None:
+    _gold_windows(platform)
+    base = ["--config", str(project_root / "project_config.yml"), "--lakehouse-root", str(platform.lakehouse_root)]
+    fqn = platform.config.table("gold_trade_features")
+    latest = platform.store.version(fqn)
+    result = CliRunner().invoke(app, [*base, "drift", "--no-trigger", "--reference-version", "99"], terminal_width=400)
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines() == [
+        f"drift: {fqn}: version 99 does not exist (latest is {latest}) "
+        "(list the versions with `fin-mlops tables history <table>`)"
+    ]
+
+
 def test_detect_drift_script_runs_as_a_job_would(platform: Platform, project_root: Path) -> None:
     import subprocess
     import sys

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
@@ -60,6 +61,7 @@ def drift(
         replay_window,
         run_cycle,
     )
+    from financial_transactions.lakehouse import TableNotFound
     from financial_transactions.monitoring.render import drift_table, print_decisions
 
     platform = platform_from_ctx(ctx)
@@ -87,6 +89,14 @@ def drift(
         cycle = run_cycle(platform, reference, current, ground_truth=truth, trigger=trigger, launch=launch, record=keep)
     except (ValueError, LookupError) as exc:
         err_console.print(f"[bold red]drift:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    except TableNotFound as exc:  # a --reference/--current-version the table never had, or no table yet
+        hint = (
+            " (list the versions with `fin-mlops tables history <table>`)"
+            if reference_version is not None or current_version is not None
+            else ""
+        )
+        err_console.print(f"[bold red]drift:[/] {escape(str(exc))}{hint}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
     show([drift_table(cycle.drift)], as_json)
     print_decisions(out(as_json), cycle)
