@@ -98,3 +98,64 @@ def test_the_run_writes_a_benchmark_row_per_symbol_and_every_row_carries_it(
         assert (rows["n_bars"] == len(sym_bars)).all()
         assert (rows["benchmark_return"] == rows.loc[BENCHMARK, "total_return"]).all()
         assert (rows["trading_days"] == 1).all() and rows["cagr"].isna().all() and rows["calmar"].isna().all()
+
+
+def test_the_backtest_table_shows_each_symbols_benchmark_beside_its_strategies(config: ProjectConfig) -> None:
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from financial_transactions.decision.backtester import BacktestReport, Inputs, deflate
+    from financial_transactions.decision.render import backtest_table
+
+    bt, features = config.backtest, config.features
+    falling = [105.0, 104.0, 103.0, 104.0, 102.0, 101.0, 102.0, 100.0, 99.0, 98.0]
+    report = BacktestReport(
+        run_id="r1",
+        created_at=datetime(2026, 3, 9, tzinfo=UTC),
+        results=[],
+        inputs=Inputs(gold=pd.DataFrame(), predictions=None, predictions_version=None, gold_version=3,
+                      as_of_timestamp=None),
+    )  # fmt: skip
+    for symbol, close in (("MSFT", CLOSE), ("AAPL", falling)):
+        bench = backtest_bars(bars(close, "1min"), BENCHMARK, bt, features, symbol=symbol, asset_class="equity")
+        report.benchmarks.append(bench)
+        for strategy in ("sma_cross", "macd"):
+            res = backtest_bars(bars(close, "1min"), strategy, bt, features, symbol=symbol, asset_class="equity")
+            report.results.append(res)
+    deflate(report.results)
+    table = backtest_table(report, cagr_min_years=bt.cagr_min_years)
+    records = table.records()
+    got = [(r["symbol"], r["strategy"], r["benchmark"], r["cagr"]) for r in records]
+    assert got == [
+        ("AAPL", BENCHMARK, True, None), ("AAPL", "macd", False, None), ("AAPL", "sma_cross", False, None),
+        ("MSFT", BENCHMARK, True, None), ("MSFT", "macd", False, None), ("MSFT", "sma_cross", False, None),
+    ]  # fmt: skip
+    held = {"MSFT": 0.0496881188, "AAPL": (1 - 1 / 105 - COST) * (98.0 / 104.0) - 1}
+    for row in records:
+        mine = next(
+            r.metrics["total_return"]
+            for r in [*report.results, *report.benchmarks]
+            if (r.symbol, r.strategy) == (row["symbol"], row["strategy"])
+        )
+        assert row["total_return"] == pytest.approx(mine, abs=1e-15)
+        if row["benchmark"]:
+            assert row["total_return"] == pytest.approx(held[row["symbol"]], abs=1e-9)
+            assert row["excess_return"] is None
+        else:
+            assert row["excess_return"] == pytest.approx(mine - held[row["symbol"]], abs=1e-9)
+    console = Console(width=80, record=True, color_system=None)
+    console.print(table)
+    text = console.export_text()
+    lines = text.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80 and "…" not in text
+    headings = [line.strip() for line in lines if line and not line.startswith(" ")]
+    assert headings[1:7] == [
+        f"AAPL · {BENCHMARK}", "AAPL · macd", "AAPL · sma_cross",
+        f"MSFT · {BENCHMARK}", "MSFT · macd", "MSFT · sma_cross",
+    ]  # fmt: skip
+    assert "CAGR –" in text  # the period (10 minute bars) does not support a CAGR
+    assert " ".join(text.split()).endswith(
+        "CAGR omitted: the bars cover 0.00397 years, under backtest.cagr_min_years 1; read the total return over "
+        "the period"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,6 +92,16 @@ def test_cli_backtest_and_decide(
     res = runner.invoke(app, [*base, "backtest", "--as-of-version", "0", "--strategy", "model", "--no-write"])
     assert res.exit_code == 0, res.output
     assert "predictions v0" in res.output and "model" in res.output
+    piped = runner.invoke(app, [*base, "backtest", "--strategy", "sma_cross", "--no-score", "--no-write", "--json"])
+    assert piped.exit_code == 0, piped.output
+    rows = json.loads(piped.stdout)["backtest"]
+    assert [(r["symbol"], r["strategy"], r["benchmark"]) for r in rows] == [
+        ("AAPL", "buy_and_hold", True), ("AAPL", "sma_cross", False),
+        ("ETHUSDT", "buy_and_hold", True), ("ETHUSDT", "sma_cross", False),
+    ]  # fmt: skip
+    for held, strategy in (rows[0:2], rows[2:4]):
+        assert strategy["excess_return"] == pytest.approx(strategy["total_return"] - held["total_return"], abs=1e-12)
+        assert held["cagr"] is None and strategy["cagr"] is None  # 180 minutes of bars: no CAGR
     bad = runner.invoke(app, [*base, "backtest", "--as-of-version", "0", "--as-of-timestamp", "2026-01-01"])
     assert bad.exit_code == 2 and "not both" in bad.output
     missing = runner.invoke(app, [*base, "backtest", "--as-of-version", "42"])

@@ -80,7 +80,8 @@ def backtest(
     except (LakehouseError, ValueError) as exc:
         err_console.print(f"[red]{exc}[/]")
         raise typer.Exit(code=1) from None
-    show([backtest_table(report, platform.config.decision.criteria.get("backtest"))], as_json)
+    criterion = platform.config.decision.criteria.get("backtest")
+    show([backtest_table(report, criterion, cagr_min_years=platform.config.backtest.cagr_min_years)], as_json)
     for skip in report.skipped:
         console.print(f"[dim]skipped {skip['symbol']} {skip['strategy']}: {skip['reason']}[/]")
     if write:

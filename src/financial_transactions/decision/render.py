@@ -10,7 +10,7 @@ import pandas as pd
 from rich.markup import escape
 
 from financial_transactions.config.decision import CriterionConfig
-from financial_transactions.decision.backtester import BacktestReport
+from financial_transactions.decision.backtester import BENCHMARK, BacktestReport, cagr_note
 from financial_transactions.decision.decision_matrix import BUY, HOLD, INSUFFICIENT, SELL, STRONG_BUY
 from financial_transactions.runtime.tables import Column, DataTable
 
@@ -31,8 +31,12 @@ def _pct(key: str, fmt: str) -> Callable[[dict[str, Any]], str]:
     return lambda row: _num(row.get(key), fmt)
 
 
-def backtest_table(report: BacktestReport, criterion: CriterionConfig | None = None) -> DataTable:
-    """One row per (symbol, strategy); ``criterion`` (the decision's backtest bands) labels the deflated edge."""
+def backtest_table(
+    report: BacktestReport, criterion: CriterionConfig | None = None, *, cagr_min_years: float | None = None
+) -> DataTable:
+    """One row per (symbol, strategy), each symbol's ``buy_and_hold`` benchmark first (same bars, not a
+    trial); ``criterion`` (the decision's backtest bands) labels the deflated edge, ``cagr_min_years``
+    (``backtest.cagr_min_years``) explains in the caption why a CAGR is missing."""
     inputs = report.inputs
     title = (
         f"backtest {report.run_id} · predictions {_version(inputs.predictions_version)}"
@@ -50,25 +54,40 @@ def backtest_table(report: BacktestReport, criterion: CriterionConfig | None = N
         colour = "green" if band.score >= 4 else "red" if band.score <= 2 else ""
         return f"[{colour}]{_num(value)} {band.label}[/]" if colour else f"{_num(value)} {band.label}"
 
-    rows = []
-    for res in sorted(report.results, key=lambda r: (r.symbol, r.strategy)):
+    rows, styles, short_years = [], [], []
+    bench_of = {b.symbol: b for b in report.benchmarks}
+    ordered = [*report.benchmarks, *report.results]
+    for res in sorted(ordered, key=lambda r: (r.symbol, r.strategy != BENCHMARK, r.strategy)):
         m = res.metrics
+        is_bench = res.strategy == BENCHMARK
+        bench = bench_of.get(res.symbol)
+        excess = None
+        if not is_bench and bench is not None:
+            total, held = _float(m.get("total_return")), _float(bench.metrics.get("total_return"))
+            excess = None if total is None or held is None else total - held
         rows.append(
             {
                 "symbol": res.symbol,
                 "strategy": res.strategy,
+                "benchmark": is_bench,
                 "mode": res.mode,
                 "bars": int(res.n_bars),
+                "years": _float(res.years),
                 **{key: _float(m.get(key)) for key in _BACKTEST_METRICS},
+                "excess_return": excess,
                 "n_trades": int(m["n_trades"]),
             }
         )
+        styles.append("dim" if is_bench else None)
+        if rows[-1]["cagr"] is None and rows[-1]["years"] is not None:
+            short_years.append(rows[-1]["years"])
     columns = [
         Column("symbol", "symbol", ident=True, style="bold"),
         Column("strategy", "strategy", ident=True),
         Column("mode", "mode"),
         Column("bars", "bars", justify="right"),
-        Column("total_return", "total", justify="right", fmt=_pct("total_return", "{:+.2%}")),
+        Column("total_return", "return", justify="right", fmt=_pct("total_return", "{:+.2%}")),
+        Column("excess_return", "vs B&H", short="±B&H", justify="right", fmt=_pct("excess_return", "{:+.2%}")),
         Column("cagr", "CAGR", justify="right", fmt=_pct("cagr", "{:+.1%}")),
         Column("annual_volatility", "vol", justify="right", fmt=_pct("annual_volatility", "{:.1%}")),
         Column("sharpe", "Sharpe", short="Shp", justify="right", fmt=_pct("sharpe", "{:.2f}")),
@@ -84,13 +103,14 @@ def backtest_table(report: BacktestReport, criterion: CriterionConfig | None = N
         Column("n_trades", "trades", short="#tr", justify="right"),
         Column("exposure", "exposure", short="exp", justify="right", fmt=_pct("exposure", "{:.0%}")),
     ]
-    return DataTable(
-        "backtest",
-        columns,
-        rows,
-        title=title,
-        caption=f"DSR and edge deflated for {n_trials} strategy x symbol trials",
-    )
+    caption = [
+        f"return over the period; vs B&H = that return minus the symbol's {BENCHMARK} over the same bars; "
+        f"DSR and edge deflated for {n_trials} strategy x symbol trials ({BENCHMARK} is not one)"
+    ]
+    note = cagr_note(max(short_years), cagr_min_years) if short_years and cagr_min_years is not None else None
+    if note:
+        caption.append(note)
+    return DataTable("backtest", columns, rows, title=title, caption="\n".join(caption), row_styles=styles)
 
 
 #: The metrics the backtest table shows, by their ``performance`` names.

@@ -46,7 +46,8 @@ def run_backtest(ctx: RunContext) -> dict[str, Any]:
     if version is None:
         version = backtester.write(report)
     crashpoint("backtest.after_results")
-    ctx.console.print(backtest_table(report, ctx.platform.config.decision.criteria.get("backtest")))
+    criterion = ctx.platform.config.decision.criteria.get("backtest")
+    ctx.console.print(backtest_table(report, criterion, cagr_min_years=ctx.platform.config.backtest.cagr_min_years))
     for skip in report.skipped:
         ctx.console.print(f"[dim]skipped {skip['symbol']} {skip['strategy']}: {skip['reason']}[/]")
     chosen = [r for r in report.results if r.strategy == ctx.platform.config.backtest.strategy]
