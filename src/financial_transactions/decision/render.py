@@ -54,7 +54,9 @@ def backtest_table(
         colour = "green" if band.score >= 4 else "red" if band.score <= 2 else ""
         return f"[{colour}]{_num(value)} {band.label}[/]" if colour else f"{_num(value)} {band.label}"
 
-    rows, styles, short_years = [], [], []
+    rows: list[dict[str, Any]] = []
+    styles: list[str | None] = []
+    short_years: list[float] = []
     bench_of = {b.symbol: b for b in report.benchmarks}
     ordered = [*report.benchmarks, *report.results]
     for res in sorted(ordered, key=lambda r: (r.symbol, r.strategy != BENCHMARK, r.strategy)):
@@ -79,8 +81,8 @@ def backtest_table(
             }
         )
         styles.append("dim" if is_bench else None)
-        if rows[-1]["cagr"] is None and rows[-1]["years"] is not None:
-            short_years.append(rows[-1]["years"])
+        if rows[-1]["cagr"] is None and (years := _float(res.years)) is not None:
+            short_years.append(years)
     columns = [
         Column("symbol", "symbol", ident=True, style="bold"),
         Column("strategy", "strategy", ident=True),
