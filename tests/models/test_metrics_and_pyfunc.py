@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from financial_transactions.config.ml import RandomForestParams
+from financial_transactions.models.algorithms import RandomForestModel
 from financial_transactions.models.base import positive_weight
 from financial_transactions.models.custom_model import Scorer, column_fill_values, prepare_features
 from financial_transactions.models.metrics import UndefinedMetric, choose_threshold, evaluate_scores
@@ -38,6 +40,33 @@ def test_threshold_maximises_validation_f1() -> None:
     s = np.array([0.1, 0.2, 0.6, 0.7, 0.65, 0.9])
     # cut 0.6 flags 4 rows with 3 hits: F1 = 6/7, better than any other cut
     assert choose_threshold(y, s) == pytest.approx(0.6)
+
+
+def test_threshold_f1_ties_are_exact_and_go_to_the_highest_cut_whatever_the_row_order() -> None:
+    # 2 positives. Cut 0.8 flags 4 rows (1 hit, a tied pair): F1 = 2*1/(1+3+2) = 1/3. Cut 0.2 flags 10 rows
+    # (2 hits): F1 = 2*2/(2+8+2) = 1/3, a true tie that float F1 splits (0.3333333333333333 vs ...37).
+    # Every other cut is below 1/3; the rule picks the highest tied cut, 0.8, in any row order.
+    y = np.array([0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0])
+    s = np.array([0.95, 0.9, 0.8, 0.8, 0.7, 0.6, 0.5, 0.4, 0.2, 0.2, 0.1, 0.05])
+    rng = np.random.default_rng(19)
+    for _ in range(40):
+        order = rng.permutation(len(y))
+        threshold = choose_threshold(y[order], s[order])
+        assert threshold == 0.8
+        assert int((s[order] >= threshold).sum()) == 4
+
+
+def test_forest_scores_are_bit_identical_between_calls() -> None:
+    # trained on two threads; scoring on two would add the trees in finishing order (an ulp apart between calls)
+    data = training_data(1500, seed=5)
+    model = fit(RandomForestModel(RandomForestParams(n_estimators=60), random_state=7, n_jobs=2), data)
+    assert model.estimator.n_jobs == 1
+    first = model.score(data.validation)
+    for _ in range(15):
+        np.testing.assert_array_equal(model.score(data.validation), first)
+    labels = [model.scorer(run_id="r").predict(data.validation, "1")["label"].to_numpy() for _ in range(5)]
+    for other in labels[1:]:
+        np.testing.assert_array_equal(other, labels[0])
 
 
 def test_positive_weight_modes() -> None:

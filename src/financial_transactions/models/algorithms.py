@@ -11,7 +11,8 @@ Class imbalance (anomalies are ~1-10 % of bars) is handled deliberately, per alg
   of normal; its anomaly score is ranked on the same holdout as the others.
 
 All use ``n_jobs`` threads and histogram/binned split finding where the library
-has it, to stay fast on two cores.
+has it, to stay fast on two cores. The two scikit-learn forests train on ``n_jobs``
+threads but score on one (:func:`sequential_scoring`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ from financial_transactions.config.ml import (
 )
 from financial_transactions.models.base import BaseAnomalyModel, positive_weight
 from financial_transactions.models.custom_model import SCORE_ISOLATION
+
+
+def sequential_scoring(estimator: Any) -> Any:
+    """Score a fitted scikit-learn forest on one thread: its threads add tree outputs in finishing order, so a row
+    scored twice could differ by an ulp and flip at ``score >= threshold`` (a threshold is a validation score)."""
+    return estimator.set_params(n_jobs=1)
 
 
 class LightGBMModel(BaseAnomalyModel):
@@ -124,7 +131,7 @@ class RandomForestModel(BaseAnomalyModel):
             random_state=self.random_state,
             n_jobs=self.n_jobs,
         )
-        return model.fit(x, y)
+        return sequential_scoring(model.fit(x, y))
 
 
 class IsolationForestModel(BaseAnomalyModel):
@@ -150,7 +157,7 @@ class IsolationForestModel(BaseAnomalyModel):
             random_state=self.random_state,
             n_jobs=self.n_jobs,
         )
-        return model.fit(rows)
+        return sequential_scoring(model.fit(rows))
 
 
 MODEL_CLASSES: dict[str, type[BaseAnomalyModel]] = {

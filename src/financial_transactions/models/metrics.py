@@ -32,10 +32,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Literal
 
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 METRIC_NAMES = ("pr_auc", "roc_auc", "precision_at_k", "recall_at_fpr", "f1", "precision", "recall")
 OperatingKind = Literal["fpr", "alert_rate"]
@@ -103,17 +104,19 @@ def recall_at_fpr(y: np.ndarray, scores: np.ndarray, fixed_fpr: float) -> float:
 def choose_threshold(y_val: np.ndarray, scores: np.ndarray) -> float:
     """The score cut that maximises F1 on the validation slice.
 
-    Ties go to the highest threshold (fewer alerts for the same F1). The result
-    is a value seen on validation, so ``score >= threshold`` flags that row.
+    F1 is compared exactly, as fractions of counts (``2tp / (tp + fp + positives)``): a float
+    F1 could split a true tie by an ulp. Ties go to the highest cut (fewer alerts for the same F1), so the
+    choice depends on neither row order nor rounding. The result is a value seen on validation, so
+    ``score >= threshold`` flags that row.
     """
     y_val = np.asarray(y_val, dtype=np.int64)
     require_both_classes(y_val, "the validation slice")
-    precision, recall, thresholds = precision_recall_curve(y_val, scores)
-    precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
-    best = np.flatnonzero(f1 == f1.max())
-    return float(thresholds[best].max())
+    tps, fps, cuts = score_cuts(y_val, scores)
+    halves = tps / (tps + fps + tps[-1])  # F1 / 2 as floats, only to shortlist the candidates
+    near = np.flatnonzero(halves >= halves.max() * (1 - 1e-9))
+    exact = [Fraction(int(tps[i]), int(tps[i] + fps[i] + tps[-1])) for i in near]
+    top = max(exact)
+    return float(max(cuts[i] for i, f1 in zip(near, exact, strict=True) if f1 == top))
 
 
 def evaluate_scores(
