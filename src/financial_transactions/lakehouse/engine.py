@@ -27,6 +27,8 @@ DELTA_SPARK_LINE = "4.2"
 DELTA_JARS_ENV = "FIN_MLOPS_DELTA_JARS"
 #: The root of the jar cache (default ``~/.cache/financial-ai-mlops/jars``).
 JAR_CACHE_ENV = "FIN_MLOPS_JAR_CACHE"
+#: The driver's log4j2 configuration (package data): WARN lines of the JVM's start stay off the terminal.
+LOG4J2_CONFIG = Path(__file__).with_name("log4j2.properties")
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 
@@ -82,6 +84,17 @@ def prepare_local_environment() -> None:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
+def java_options_with_logging(options: str) -> str:
+    """``options`` plus ``-Dlog4j2.configurationFile`` naming :data:`LOG4J2_CONFIG`, unless they name one.
+
+    ``setLogLevel("ERROR")`` runs only once the JVM is up; everything it logs while starting
+    (the native-hadoop warning and others) follows the configuration the JVM starts with.
+    """
+    if "-Dlog4j2.configurationFile=" in options:
+        return options
+    return f"{options} -Dlog4j2.configurationFile={LOG4J2_CONFIG.resolve().as_uri()}".strip()
+
+
 def get_spark(
     *,
     remote: str | None = None,
@@ -95,7 +108,8 @@ def get_spark(
 ) -> SparkSession:
     """The Spark Connect session for ``remote`` (or ``SPARK_REMOTE``), else the embedded one.
 
-    ``driver_java_options`` only applies to the embedded JVM. ``delta`` loads the cached
+    ``driver_java_options`` only applies to the embedded JVM (with the package's log4j2
+    configuration added, see :func:`java_options_with_logging`). ``delta`` loads the cached
     Delta jars with Delta's SQL extension and catalog (``MERGE``, ``DESCRIBE HISTORY``,
     ``VERSION AS OF``, ``RESTORE`` in Spark SQL), as a Databricks runtime has them;
     ``warehouse_dir`` keeps managed tables out of the working directory. Both are static
@@ -137,7 +151,7 @@ def get_spark(
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
         .config("spark.driver.memory", driver_memory)
-        .config("spark.driver.extraJavaOptions", driver_java_options)
+        .config("spark.driver.extraJavaOptions", java_options_with_logging(driver_java_options))
         .config("spark.driver.host", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
         .config("spark.driver.bindAddress", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
         .getOrCreate()
