@@ -258,6 +258,10 @@ def main() -> None:
     if len(warm_lat):
         print(f"  spikes sent after the first micro-batch (engine warm) ({len(warm_lat)}): p50 "
               f"{np.percentile(warm_lat, 50):.2f} s, p99 {np.percentile(warm_lat, 99):.2f} s")  # fmt: skip
+    per_layer = ", ".join(
+        f"{k} {v / max(processor.totals.batches, 1):.2f} s" for k, v in processor.totals.seconds.items()
+    )
+    print(f"mean per micro-batch by layer: {per_layer} (live scoring runs inside gold)")
     print(f"peer: trigger interval {args.trigger}; collector flush interval {args.flush:g} s")
     print(f"scorer totals: {scorer.totals}  ({datetime.now(UTC):%Y-%m-%d %H:%M}Z)")
 

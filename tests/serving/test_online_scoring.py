@@ -117,3 +117,32 @@ def test_a_request_of_trades_old_and_new_scores_every_bar_once(
     assert data["count"] == len(expected) == len(late_gold) + len(new_gold) and len(late_gold) == 8
     counters = _counters(metrics)
     assert counters["late_trades_total"] == len(old) and counters["online_trades_total"] == len(new)
+
+
+def test_a_trade_stamped_in_the_future_is_scored_alone_and_leaves_the_state_alone(
+    served: Served, market: tuple[Platform, pd.DataFrame]
+) -> None:
+    """One client with its clock years ahead must not open a bar in 2099 that makes every real trade late."""
+    platform, trades = market
+    served.platform.configure_mlflow()
+    champion = served.registry.load(served.v1)
+    new = trades[(trades["ts"] >= CUT) & (trades["symbol"] == "AAPL")].sort_values("ts", kind="stable").iloc[:1]
+    future = new.assign(ts=pd.Timestamp("2099-06-01 15:00:00", tz="UTC"), trade_id="from-the-future")
+    with _client(platform, served) as client:
+        ahead = client.post("/v1/anomaly/score", json=_body(future))
+        real = client.post("/v1/anomaly/score", json=_body(new))
+        metrics = client.get("/metrics").text
+    assert ahead.status_code == 200 and real.status_code == 200, ahead.text + real.text
+    (alone,) = ahead.json()["results"]
+    assert pd.Timestamp(alone["bar_start"]) == pd.Timestamp("2099-06-01 15:00:00", tz="UTC")
+    want_alone = champion.predict(build_gold_features(future, platform.config.features))
+    assert alone["score"] == pytest.approx(float(want_alone["score"].iloc[0]), abs=1e-12)
+    (result,) = real.json()["results"]
+    history = pd.concat([trades[(trades["ts"] < CUT) & (trades["symbol"] == "AAPL")], new])
+    gold = build_gold_features(history, platform.config.features)
+    want = champion.predict(gold.tail(1).reset_index(drop=True))
+    assert pd.Timestamp(result["bar_start"]) == gold["bar_start"].iloc[-1]
+    assert result["score"] == pytest.approx(float(want["score"].iloc[0]), abs=1e-12)
+    counters = _counters(metrics)
+    assert counters["future_trades_total"] == 1 and counters["online_trades_total"] == 1
+    assert counters.get("late_trades_total", 0) == 0

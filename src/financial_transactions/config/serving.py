@@ -53,6 +53,14 @@ class ServingConfig(StrictModel):
     rate_limit_burst: int = Field(
         default=1000, ge=1, le=10_000_000, description="requests a key may send at once above the sustained rate"
     )
+    online_max_ahead_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="a raw trade stamped further than this ahead of the server clock is scored on its own and "
+        "never joins its symbol's online state (one bad clock would otherwise open a bar in the future and make "
+        "every real trade late)",
+    )
     reload_interval_seconds: float = Field(
         default=30.0, gt=0, le=86_400, description="how often the service checks whether the champion alias moved"
     )

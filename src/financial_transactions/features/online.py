@@ -557,6 +557,8 @@ class Ingested:
     rows: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
     #: indices (into the batch) of trades older than their symbol's open bar, or of symbols beyond MAX_SYMBOLS
     late: list[int] = field(default_factory=list)
+    #: indices of trades stamped after ``not_after_ns`` (a client clock ahead): they changed nothing
+    ahead: list[int] = field(default_factory=list)
 
 
 class OnlineFeatures:
@@ -585,19 +587,26 @@ class OnlineFeatures:
                     state = self._states[symbol] = SymbolState(symbol, self.cfg, self.bar_ns)
         return state
 
-    def ingest(self, trades: Sequence[OnlineTrade], *, blocking: bool = True) -> Ingested | None:
+    def ingest(
+        self, trades: Sequence[OnlineTrade], *, blocking: bool = True, not_after_ns: int | None = None
+    ) -> Ingested | None:
         """Apply ``trades`` (any symbols, any order: each symbol's are taken in (ts, trade_id) order).
 
-        Returns the row of every bar they touched, and the late ones; ``blocking=False`` returns
-        None, having changed nothing, when another thread holds one of the symbols.
+        Returns the row of every bar they touched, the late ones, and those stamped after
+        ``not_after_ns`` (left out: a trade from the future would open a bar no real trade could
+        reach again); ``blocking=False`` returns None, having changed nothing, when another
+        thread holds one of the symbols.
         """
+        out = Ingested()
         by_symbol: dict[str, list[int]] = {}
-        if len(trades) == 1:  # the streaming client's request: no grouping to do
-            by_symbol[trades[0].symbol] = [0]
+        if len(trades) == 1 and (not_after_ns is None or trades[0].ts_ns <= not_after_ns):
+            by_symbol[trades[0].symbol] = [0]  # the streaming client's request: no grouping to do
         else:
             for i, t in enumerate(trades):
-                by_symbol.setdefault(t.symbol, []).append(i)
-        out = Ingested()
+                if not_after_ns is not None and t.ts_ns > not_after_ns:
+                    out.ahead.append(i)
+                else:
+                    by_symbol.setdefault(t.symbol, []).append(i)
         states: list[tuple[SymbolState, list[int]]] = []
         for symbol in sorted(by_symbol):
             state = self.state(symbol)

@@ -41,6 +41,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, 
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -598,15 +599,20 @@ def create_app(
         """Raw trades: each updates its symbol's online state; one result per bar touched, from its feature row.
 
         A trade older than its symbol's open bar (or of a symbol beyond the state's cap) cannot join the
-        state: it is scored as before, on the request's late trades alone (counted in ``late_trades_total``).
+        state: it is scored as before, on the request's late trades alone (counted in ``late_trades_total``); so
+        is one stamped over ``serving.online_max_ahead_seconds`` ahead of this clock (``future_trades_total``).
         """
         loop = asyncio.get_running_loop()
         batch = online_trades(trades, crypto)
-        got = online.ingest(batch, blocking=False) if len(batch) <= INLINE_TRADES else None
+        horizon = time.time_ns() + int(cfg.serving.online_max_ahead_seconds * 1e9)
+        got = online.ingest(batch, blocking=False, not_after_ns=horizon) if len(batch) <= INLINE_TRADES else None
         if got is None:
-            got = await loop.run_in_executor(None, online.ingest, batch)
+            got = await loop.run_in_executor(None, partial(online.ingest, batch, not_after_ns=horizon))
         assert got is not None, "a blocking ingest always answers"
-        metrics.inc("online_trades_total", len(batch) - len(got.late))
+        metrics.inc("online_trades_total", len(batch) - len(got.late) - len(got.ahead))
+        if got.ahead:
+            metrics.inc("future_trades_total", len(got.ahead))
+            got.late = sorted(got.late + got.ahead)  # scored on their own, like late trades
         if not online_columns.issuperset(model.input_columns):  # a champion of another feature set: score as before
             got.late, got.rows = list(range(len(batch))), []
         rows = [row for _, _, row in got.rows]
@@ -620,7 +626,7 @@ def create_app(
                 scores, labels = await loop.run_in_executor(None, model.score_rows, rows)
                 metrics.inc("score_batches_total")
         else:
-            metrics.inc("late_trades_total", len(got.late))
+            metrics.inc("late_trades_total", len(got.late) - len(got.ahead))
             late = [trades[i] for i in got.late]
 
             def score_with_late() -> tuple[np.ndarray, np.ndarray]:

@@ -112,6 +112,11 @@ def service_metrics() -> Metrics:
     m.describe("score_batches_total", "counter", "model calls (micro-batches) made")
     m.describe("online_trades_total", "counter", "raw trades that updated the online feature state")
     m.describe("late_trades_total", "counter", "raw trades older than their symbol's open bar, scored on their own")
+    m.describe(
+        "future_trades_total",
+        "counter",
+        "raw trades stamped over serving.online_max_ahead_seconds ahead of the server clock, scored on their own",
+    )
     m.describe("online_seed_failures_total", "counter", "start-ups whose online state could not be seeded from gold")
     m.describe("model_info", "gauge", "the champion version being served (value 1)")
     m.describe("model_loaded", "gauge", "1 when a champion is loaded")
