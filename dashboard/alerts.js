@@ -2,7 +2,8 @@
  * webhook delivery state and analyst verdict, and how to confirm or dismiss it (CLI command and API call).
  *
  * Loaded after app.js; it draws its own panel (#panel-alerts) once app.js has rendered the export
- * (body[data-rendered]), from the same window.FIN_MLOPS_DATA. Every string from the data is inserted as text
+ * (body[data-rendered], set also when there is no export: then it shows the empty state), from the same
+ * window.FIN_MLOPS_DATA. Every string from the data is inserted as text
  * (textContent), never as HTML.
  */
 (function () {
@@ -46,8 +47,12 @@
     var sec = doc && doc.sections && doc.sections.recent;
     body.replaceChildren();
     if (!sec || sec.status !== "ok" || !sec.data || !sec.data.length) {
+      // no export at all (no data.js), no alerts.json in it, or nothing recorded: the core panels' empty state
+      var why = !D || !D.manifest ? window.FIN_MLOPS_NO_EXPORT
+        : sec ? { status: sec.status, message: sec.message || "no alerts yet" }
+        : { status: "missing", message: "not in this export" };
       panel.dataset.state = "empty";
-      body.appendChild(el("p", "empty", sec ? (sec.message || "no alerts yet") : "not in this export"));
+      body.appendChild(window.FIN_MLOPS_EMPTY_STATE(why));
       return;
     }
     var table = el("table", "data");

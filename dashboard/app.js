@@ -1177,14 +1177,21 @@
     b.replaceChildren(msg);
   }
 
+  // The empty state of a panel drawn by its own script (alerts.js, collection.js): the same look as the core panels'.
+  window.FIN_MLOPS_EMPTY_STATE = emptyState;
+  var NO_EXPORT = { status: "missing", message: "no data.js next to this page" };
+  window.FIN_MLOPS_NO_EXPORT = NO_EXPORT;
+
   function render(D) {
     if (!D || !D.manifest) {
       banner("No export loaded. Run `fin-mlops dashboard` and open the index.html it prints (or pass ?data=path/to/data.js).", true);
       PANELS.forEach(function (p) {
         var el = document.getElementById("panel-" + p[0]);
         el.dataset.state = "empty";
-        el.querySelector(".panel-body").replaceChildren(emptyState({ status: "missing", message: "no data.js next to this page" }));
+        el.querySelector(".panel-body").replaceChildren(emptyState(NO_EXPORT));
       });
+      // rendered, without data: the panels with scripts of their own draw their empty state on this signal too
+      document.body.setAttribute("data-rendered", "true");
       return;
     }
     var major = String(D.manifest.schema_version || "").split(".")[0];

@@ -1,7 +1,8 @@
 /* Collection health panel: connection-down seconds per stream feed and day (collection.json, table collector_gaps).
  *
  * Loaded after app.js; it draws its own panel (#panel-collection) once app.js has rendered the export
- * (body[data-rendered]), from the same window.FIN_MLOPS_DATA. Every string from the data is inserted as text
+ * (body[data-rendered], set also when there is no export: then it shows the empty state), from the same
+ * window.FIN_MLOPS_DATA. Every string from the data is inserted as text
  * (textContent), never as HTML.
  */
 (function () {
@@ -39,8 +40,12 @@
     var sec = doc && doc.sections && doc.sections.gaps;
     body.replaceChildren();
     if (!sec || sec.status !== "ok" || !sec.data || !sec.data.length) {
+      // no export at all (no data.js), no collection.json in it, or nothing recorded: the core panels' empty state
+      var why = !D || !D.manifest ? window.FIN_MLOPS_NO_EXPORT
+        : sec ? { status: sec.status, message: sec.message || "no collector gaps recorded" }
+        : { status: "missing", message: "not in this export" };
       panel.dataset.state = "empty";
-      body.appendChild(el("p", "empty", sec ? (sec.message || "no collector gaps recorded") : "not in this export"));
+      body.appendChild(window.FIN_MLOPS_EMPTY_STATE(why));
       return;
     }
     var table = el("table", "data");

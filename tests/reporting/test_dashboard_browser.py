@@ -231,7 +231,7 @@ def test_empty_export_shows_empty_states(driver: Any, empty_export: Path, screen
 
     open_page(driver, (empty_export / "index.html").as_uri())
     assert panel_states(driver) == dict.fromkeys([*PANELS, "alerts", "collection"], "empty")
-    for name in PANELS:
+    for name in [*PANELS, "alerts", "collection"]:
         assert driver.find_elements(By.CSS_SELECTOR, f"#panel-{name} .empty"), name
     assert "fin-mlops" in driver.find_element(By.ID, "panel-leaderboard").text
     assert severe_logs(driver) == []
@@ -244,8 +244,11 @@ def test_page_without_data_explains_itself(driver: Any, project_root: Path) -> N
     open_page(driver, (project_root / "dashboard" / "index.html").as_uri())
     banner = driver.find_element(By.ID, "banner")
     assert banner.is_displayed() and "fin-mlops dashboard" in banner.text
-    # the core panels; alerts.js / collection.js draw theirs only once data.js has rendered (they stay "loading")
-    assert {k: v for k, v in panel_states(driver).items() if k in PANELS} == dict.fromkeys(PANELS, "empty")
+    # every panel, the alerts and collection panels (drawn by their own scripts) too: none stays "loading"
+    assert panel_states(driver) == dict.fromkeys([*PANELS, "alerts", "collection"], "empty")
+    for name in ("alerts", "collection"):
+        empty = driver.find_element(By.CSS_SELECTOR, f"#panel-{name} .panel-body .empty[data-empty='missing']")
+        assert empty.text.splitlines() == ["No data yet", "no data.js next to this page", "– missing"], name
     # the only error is the data.js that does not exist in the source folder
     assert severe_logs(driver, ignore=("data.js",)) == []
 
