@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.features.feature_engineering import build_gold_features, feature_columns, gold_columns
-from financial_transactions.features.online import OnlineFeatures, OnlineTrade, trades_of
+from financial_transactions.features.online import OnlineFeatures, OnlineTrade, seed_since, trades_of
 from tests.features.trades import synthetic_trades
 
 REL, ABS = 1e-9, 1e-12
@@ -217,6 +217,36 @@ def test_seeded_from_gold_then_streaming_equals_batch_over_history_and_new() -> 
             _check_row(row, build_gold_features(_frame(upto), cfg).iloc[-1], cfg, f"new trade {k}")
             checked += 1
     assert checked == sum(1 for k in range(len(new)) if k % 7 == 0 or k < 5) and len(new) > 300
+
+
+def test_a_seed_needs_silver_only_from_seed_since_on() -> None:
+    """The service reads silver from ``seed_since(gold)``: a state seeded from that tail is the full seed's."""
+    cfg = FeaturesConfig()
+    history, new = _history_and_new(cfg)
+    gold = build_gold_features(history, cfg)
+    since = seed_since(gold)
+    assert since is not None and since in set(gold["bar_start"])
+    tail = history[history["ts"] >= since]
+    assert 0 < len(tail) < len(history) / 10  # minutes of trades, not the history
+    full, trimmed = OnlineFeatures(cfg), OnlineFeatures(cfg)
+    assert full.seed(gold, history) == trimmed.seed(gold, tail)
+    for trade in trades_of(new):
+        a, b = full.ingest([trade]), trimmed.ingest([trade])
+        assert a is not None and b is not None
+        assert a.rows and _same_rows(a.rows, b.rows), trade
+    assert seed_since(gold.iloc[:0]) is None
+
+
+def _same_rows(a: list[tuple[str, int, dict[str, Any]]], b: list[tuple[str, int, dict[str, Any]]]) -> bool:
+    """Equal rows, NaN equal to NaN."""
+    if [(s, t) for s, t, _ in a] != [(s, t) for s, t, _ in b]:
+        return False
+    for (_, _, x), (_, _, y) in zip(a, b, strict=True):
+        for key in x.keys() | y.keys():
+            u, v = x.get(key), y.get(key)
+            if not (u == v or (isinstance(u, float) and isinstance(v, float) and math.isnan(u) and math.isnan(v))):
+                return False
+    return True
 
 
 def test_a_trade_older_than_the_open_bar_is_reported_late_and_changes_nothing() -> None:

@@ -285,6 +285,16 @@ def test_timestamps_are_utc_microseconds(store: DeltaStore) -> None:
     assert store.read_arrow(FQN).schema.field("ts").type == pa.timestamp("us", tz="UTC")
 
 
+def test_a_read_since_an_instant_returns_exactly_the_rows_from_it_on(store: DeltaStore) -> None:
+    ts = pd.date_range("2026-03-09 14:30", periods=6, freq="1min", tz="UTC")
+    for part in (ts[:3], ts[3:]):  # two files: the first lies wholly before the instant
+        store.append(FQN, pd.DataFrame({"id": range(len(part)), "ts": part, "price": [1.0] * len(part)}))
+    since = ts[2].to_pydatetime()
+    got = store.read(FQN, columns=["ts"], since=("ts", since))
+    assert sorted(got["ts"].tolist()) == list(ts[2:])  # a read has no order
+    assert store.read(FQN, since=("ts", ts[-1].to_pydatetime() + pd.Timedelta(seconds=1))).empty
+
+
 def test_missing_table_is_a_clear_error(store: DeltaStore) -> None:
     assert not store.exists(FQN)
     with pytest.raises(TableNotFound, match="does not exist"):

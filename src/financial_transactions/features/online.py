@@ -649,17 +649,14 @@ class OnlineFeatures:
         seeded: dict[str, int] = {}
         if gold.empty:
             return seeded
-        gold = gold.sort_values(["symbol", "bar_start"], kind="stable").drop_duplicates(
-            ["symbol", "bar_start"], keep="last"
-        )
+        gold = _ordered(gold)
         by_symbol = dict(tuple(trades.groupby("symbol", sort=False))) if trades is not None and len(trades) else {}
         for symbol, bars in gold.groupby("symbol", sort=True):
             state = self.state(str(symbol))
             if state is None:
                 break
             bars = bars.reset_index(drop=True)
-            moving = np.flatnonzero(bars["high"].to_numpy()[:-1] != bars["low"].to_numpy()[:-1])
-            k = int(moving[-1]) if len(moving) else 0
+            k = _tail_bar(bars)
             start_k = pd.Timestamp(bars["bar_start"].iloc[k]).value
             tail = _tail_trades(by_symbol.get(symbol), start_k)
             if tail is not None and tail[0].ts_ns // self.bar_ns != start_k // self.bar_ns:
@@ -673,6 +670,33 @@ class OnlineFeatures:
                         state.apply(t.ts_ns, t.price, t.volume, t.trade_id, t.source, t.asset_class)
             seeded[str(symbol)] = len(bars)
         return seeded
+
+
+def _ordered(gold: pd.DataFrame) -> pd.DataFrame:
+    return gold.sort_values(["symbol", "bar_start"], kind="stable").drop_duplicates(
+        ["symbol", "bar_start"], keep="last"
+    )
+
+
+def _tail_bar(bars: pd.DataFrame) -> int:
+    """Index of the bar a seed replays from: the last one with a price change (high != low) before the last."""
+    moving = np.flatnonzero(bars["high"].to_numpy()[:-1] != bars["low"].to_numpy()[:-1])
+    return int(moving[-1]) if len(moving) else 0
+
+
+def seed_since(gold: pd.DataFrame) -> pd.Timestamp | None:
+    """The earliest trade :meth:`OnlineFeatures.seed` replays from silver for these gold bars (None: no bars).
+
+    A seed needs silver only from here on, so a service over months of trades reads minutes of them.
+    """
+    if gold.empty:
+        return None
+    ordered = _ordered(gold)
+    starts = [
+        pd.Timestamp(bars["bar_start"].iloc[_tail_bar(bars.reset_index(drop=True))])
+        for _, bars in ordered.groupby("symbol", sort=False)
+    ]
+    return min(starts)
 
 
 def _tail_trades(trades: pd.DataFrame | None, since_ns: int | None = None) -> list[OnlineTrade] | None:

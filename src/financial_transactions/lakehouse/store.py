@@ -121,7 +121,10 @@ class DeltaStore(abc.ABC):
         version: int | None = None,
         timestamp: datetime | str | None = None,
         columns: Sequence[str] | None = None,
-    ) -> pa.Table: ...
+        since: tuple[str, datetime] | None = None,
+    ) -> pa.Table:
+        """``since=(column, instant)``: only rows with ``column >= instant`` (files and row groups wholly
+        before it are skipped by their statistics, so a recent tail of a long table is cheap)."""
 
     def read(
         self,
@@ -130,9 +133,10 @@ class DeltaStore(abc.ABC):
         version: int | None = None,
         timestamp: datetime | str | None = None,
         columns: Sequence[str] | None = None,
+        since: tuple[str, datetime] | None = None,
     ) -> pd.DataFrame:
         """Latest state, or a time-travel read by version or timestamp, as pandas."""
-        table = self.read_arrow(fqn, version=version, timestamp=timestamp, columns=columns)
+        table = self.read_arrow(fqn, version=version, timestamp=timestamp, columns=columns, since=since)
         return table.to_pandas(types_mapper=None)
 
     @abc.abstractmethod
@@ -367,6 +371,7 @@ class LocalDeltaStore(DeltaStore):
         version: int | None = None,
         timestamp: datetime | str | None = None,
         columns: Sequence[str] | None = None,
+        since: tuple[str, datetime] | None = None,
     ) -> pa.Table:
         dt = self._table(fqn, version)
         if timestamp is not None:
@@ -377,7 +382,13 @@ class LocalDeltaStore(DeltaStore):
                     f"{fqn}: no version exists as of {when.isoformat()} (first commit {first.isoformat()})"
                 )
             dt.load_as_version(when)
-        return _dataset(dt, self.path(fqn)).to_table(columns=list(columns) if columns is not None else None)
+        wanted = list(columns) if columns is not None else None
+        if since is None:
+            return _dataset(dt, self.path(fqn)).to_table(columns=wanted)
+        import pyarrow.dataset as pa_ds
+
+        column, instant = since
+        return _dataset(dt, self.path(fqn)).to_table(columns=wanted, filter=pa_ds.field(column) >= pa.scalar(instant))
 
     def count(self, fqn: str, version: int | None = None) -> int:
         return int(_dataset(self._table(fqn, version), self.path(fqn)).count_rows())
@@ -889,8 +900,13 @@ class SparkDeltaStore(DeltaStore):
         version: int | None = None,
         timestamp: datetime | str | None = None,
         columns: Sequence[str] | None = None,
+        since: tuple[str, datetime] | None = None,
     ) -> pa.Table:
         sdf = self.to_spark(fqn, self.spark, version=version, timestamp=timestamp)
+        if since is not None:
+            from pyspark.sql import functions as F
+
+            sdf = sdf.where(F.col(f"`{since[0]}`") >= F.lit(since[1]))
         if columns is not None:
             sdf = sdf.select(*[f"`{c}`" for c in columns])
         return normalize_arrow(sdf.toArrow())

@@ -54,7 +54,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
 
-from financial_transactions.features.online import OnlineFeatures, OnlineTrade
+from financial_transactions.features.online import OnlineFeatures, OnlineTrade, seed_since
 from financial_transactions.runtime import Platform
 from financial_transactions.serving.champion import ChampionHolder, ChampionSource, LoadedModel, RegistryChampionSource
 from financial_transactions.serving.metrics import Metrics, service_metrics
@@ -335,9 +335,10 @@ def seed_online(platform: Platform, online: OnlineFeatures) -> str:
                "session_type", "zero_var_bar_run"]  # fmt: skip
     gold = store.read(gold_fqn, columns=columns)
     silver = None
-    if store.exists(silver_fqn):
+    since = seed_since(gold)
+    if store.exists(silver_fqn) and since is not None:
         wanted = ["symbol", "ts", "price", "volume", "trade_id", "source", "asset_class"]
-        silver = store.read(silver_fqn, columns=wanted)
+        silver = store.read(silver_fqn, columns=wanted, since=("ts", since.to_pydatetime()))
     seeded = online.seed(gold, silver)
     tail = "and the last bars' trades from " + silver_fqn if silver is not None else f"({silver_fqn} absent: no tail)"
     return f"online features seeded for {len(seeded)} symbol(s) from {sum(seeded.values())} bars of {gold_fqn} {tail}"
