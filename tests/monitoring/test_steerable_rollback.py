@@ -119,3 +119,27 @@ def test_the_rollback_job_script_refuses_a_rejected_target_without_force(
     assert "WARNING: the gate decided REJECT for v4" in forced
     aliases = registry.aliases()
     assert aliases["champion"] == 4 and "challenger" not in aliases
+
+
+def test_the_rollback_plan_at_80_columns_and_as_json(
+    platform: Platform, registry: ModelRegistry, project_root: Path
+) -> None:
+    _gate(platform, 4, "REJECT", "recall guardrail")
+    base = ["--config", str(project_root / "project_config.yml"), "--lakehouse-root", str(platform.lakehouse_root)]
+    runner = CliRunner()
+    shown = runner.invoke(app, [*base, "rollback", "--to-version", "4", "--dry-run"], env={"COLUMNS": "80"})
+    assert shown.exit_code == 0, shown.output
+    assert max(len(line.rstrip()) for line in shown.stdout.splitlines()) <= 80 and "…" not in shown.stdout
+    piped = runner.invoke(app, [*base, "rollback", "--to-version", "4", "--dry-run", "--json"])
+    assert piped.exit_code == 0, piped.output
+    doc = json.loads(piped.stdout)
+    assert doc["result"] == []  # a dry run changes nothing
+    steps = [row["step"] for row in doc["plan"]]
+    assert [row["warning"] for row in doc["plan"]] == [s.startswith("WARNING") for s in steps]
+    assert ModelRollback(platform).plan(4).describe() == steps
+    warning = next(s for s in steps if s.startswith("WARNING"))
+    assert warning.startswith("WARNING: the gate decided REJECT for v4")
+    # every step is shown whole at 80 columns: wrapped over lines, never cut
+    shown_text = " ".join(shown.stdout.translate(str.maketrans("│┃", "  ")).split())
+    assert all(" ".join(step.split()) in shown_text for step in steps)
+    assert shown.stdout.rstrip().endswith("dry run: nothing changed")

@@ -32,7 +32,9 @@ def _gold_row(platform: Platform, symbol: str, bar_start: str, version: int | No
     return hit.iloc[0]
 
 
-def test_runner_end_to_end_idempotent_incremental_and_time_travel(platform: Platform, spark: Any) -> None:
+def test_runner_end_to_end_idempotent_incremental_and_time_travel(
+    platform: Platform, spark: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store, cfg = platform.store, platform.config
     files = sample.build(platform.paths.landing)
 
@@ -109,6 +111,27 @@ def test_runner_end_to_end_idempotent_incremental_and_time_travel(platform: Plat
     assert repro.reproduced is True, repro.detail
     latest = reproduce_gold(platform, more.versions["gold_trade_features"])
     assert latest.reproduced is True and latest.rows == gold_rows + 1
+    # ... and `fin-mlops pipeline --as-of-version` says so: at 80 columns every item whole, --json the raw values
+    from typer.testing import CliRunner
+
+    from financial_transactions.cli import app
+
+    monkeypatch.setattr("financial_transactions.runtime.local.get_spark", lambda **_kw: spark)
+    base = ["--config", str(Path(__file__).resolve().parents[2] / "project_config.yml"),
+            "--lakehouse-root", str(platform.lakehouse_root), "pipeline", "--as-of-version", str(gold_v0)]  # fmt: skip
+    shown = CliRunner().invoke(app, base, env={"COLUMNS": "80"})
+    assert shown.exit_code == 0, shown.output
+    items = ["rows", "symbols", "built from silver version", "rebuilt from that silver, identical"]
+    text = " ".join(shown.stdout.translate(str.maketrans("│┃", "  ")).split())
+    assert all(f"{item} " in text for item in items) and "yes (identical)" in text and "…" not in text
+    assert max(len(line.rstrip()) for line in shown.stdout.splitlines()) <= 80
+    piped = CliRunner().invoke(app, [*base, "--json"])
+    assert piped.exit_code == 0, piped.output
+    assert json.loads(piped.stdout)["reproduction"][:3] == [
+        {"item": "rows", "value": gold_rows},
+        {"item": "symbols", "value": repro.symbols},
+        {"item": "built from silver version", "value": versions["silver_trades"]},
+    ]
 
     # 6. full refresh rebuilds every layer from all landing files (history kept)
     full = PipelineRunner(platform).run(full_refresh=True)

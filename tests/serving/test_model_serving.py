@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import runpy
 import sys
@@ -390,6 +391,16 @@ def test_endpoint_cli(stub: RestStub, project_root: Path, tmp_path: Path, monkey
     deploy = runner.invoke(app, [*base, "endpoint", "deploy"])
     assert deploy.exit_code == 0, deploy.output
     assert f"{ENDPOINT}: created · anomaly_model-7 90%, anomaly_model-8 10%; READY" in " ".join(deploy.output.split())
+    shown = runner.invoke(app, [*base, "endpoint", "status"], env={"COLUMNS": "80"})
+    assert shown.exit_code == 0, shown.output
+    assert max(len(line.rstrip()) for line in shown.stdout.splitlines()) <= 80 and "…" not in shown.stdout
+    assert "anomaly_model-7" in shown.stdout.split() and "anomaly_model-8" in shown.stdout.split()
+    piped = runner.invoke(app, [*base, "endpoint", "status", "--json"])
+    assert piped.exit_code == 0, piped.output
+    assert json.loads(piped.stdout)["served"] == [
+        {"served_entity": "anomaly_model-7", "model": MODEL, "version": "7", "traffic_percent": 90},
+        {"served_entity": "anomaly_model-8", "model": MODEL, "version": "8", "traffic_percent": 10},
+    ]
     # promote waits by default: an update that fails leaves the aliases and exits 1 without a traceback
     ws.outcome = "UPDATE_FAILED"
     failed = runner.invoke(app, [*base, "endpoint", "promote"])

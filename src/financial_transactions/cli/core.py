@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
-from financial_transactions.cli.tables import JSON, Column, DataTable, show
+from financial_transactions.cli.tables import JSON, Column, DataTable, key_value_table, show
 from financial_transactions.runtime import NotOnThisRuntime, Platform
 
 
@@ -43,13 +43,7 @@ def _settings_table(platform: Platform) -> DataTable:
         ("Alpha Vantage", cfg.collectors.alphavantage.base_url),
         ("crypto stream", cfg.collectors.crypto.ws_url),
     ]
-    return DataTable(
-        "settings",
-        [Column("setting", "setting", ident=True, style="bold"), Column("value", "value", wrap=True)],
-        [{"setting": k, "value": v} for k, v in rows],
-        title=f"financial-ai-mlops · env {cfg.env}",
-        show_header=False,
-    )
+    return key_value_table("settings", rows, key="setting", title=f"financial-ai-mlops · env {cfg.env}")
 
 
 def _tables_table(platform: Platform) -> DataTable:

@@ -8,13 +8,13 @@ when it runs, and says which extra to install when they are missing.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console
+from financial_transactions.cli.tables import JSON, Column, DataTable, out, show
 
 if TYPE_CHECKING:
     from financial_transactions.deploy.findings import BundleCheckReport
@@ -49,6 +49,7 @@ def bundle_check(
     ),
     secret_scan: bool = typer.Option(False, "--secret-scan", help="also scan the git tree for secret-like strings"),
     show_warnings: bool = typer.Option(True, "--warnings/--no-warnings", help="list warnings, not only errors"),
+    as_json: bool = JSON,
 ) -> None:
     """Validate databricks.yml + resources/*.yml against the bundle schema and the platform's rules, offline."""
     try:
@@ -73,7 +74,7 @@ def bundle_check(
             soft_wrap=True,
         )
         raise typer.Exit(code=2)
-    with console.status("checking the bundle…"):
+    with out(as_json).status("checking the bundle…"):
         report = check_bundle(
             project,
             schema_path=schema,
@@ -81,43 +82,64 @@ def bundle_check(
             require_actionlint=require_actionlint,
             secrets=secret_scan,
         )
-    print_report(report, show_warnings=show_warnings)
+    print_report(report, show_warnings=show_warnings, as_json=as_json)
     if not report.ok:
         raise typer.Exit(code=1)
 
 
-def print_report(report: BundleCheckReport, *, show_warnings: bool = True) -> None:
-    summary = Table(title=f"bundle-check · {report.root}", title_justify="left")
-    summary.add_column("check", no_wrap=True)
-    summary.add_column("status", no_wrap=True)
-    summary.add_column("errors", justify="right")
-    summary.add_column("warnings", justify="right")
-    summary.add_column("detail", overflow="fold")
+def print_report(report: BundleCheckReport, *, show_warnings: bool = True, as_json: bool = False) -> None:
+    """The checks (one row each), the findings, and the verdict; ``as_json``: the two tables' records only."""
+    checks = []
     for result in report.results:
         errors = sum(1 for f in result.findings if f.severity == "error")
-        warnings = len(result.findings) - errors
-        detail = escape(result.skipped or result.title + (f" · {result.detail}" if result.detail else ""))
-        summary.add_row(
-            result.name,
-            _STATUS[result.status],
-            str(errors) if errors else "",
-            str(warnings) if warnings else "",
-            detail,
+        checks.append(
+            {
+                "check": result.name,
+                "status": result.status,
+                "errors": errors,
+                "warnings": len(result.findings) - errors,
+                "detail": result.skipped or result.title + (f" · {result.detail}" if result.detail else ""),
+            }
         )
-    console.print(summary)
-    shown = [f for f in report.findings if show_warnings or f.severity == "error"]
-    if shown:
-        table = Table(title="findings", title_justify="left", show_lines=False)
-        table.add_column("", no_wrap=True)
-        table.add_column("where", overflow="fold")
-        table.add_column("message", overflow="fold")
-        for finding in shown:
-            mark = "[bold red]error[/]" if finding.severity == "error" else "[yellow]warning[/]"
-            where = escape(finding.where)
-            if finding.path and finding.file:
-                where += f"\n[dim]{escape(finding.path)}[/]"
-            table.add_row(mark, where, escape(finding.message))
-        console.print(table)
+    summary = DataTable(
+        "checks",
+        [
+            Column("check", "check", ident=True),
+            Column("status", "status", fmt=lambda r: _STATUS[r["status"]]),
+            Column("errors", "errors", short="err", justify="right", fmt=lambda r: str(r["errors"] or "")),
+            Column("warnings", "warnings", short="warn", justify="right", fmt=lambda r: str(r["warnings"] or "")),
+            Column("detail", "detail", wrap=True),
+        ],
+        checks,
+        title=f"bundle-check · {report.root}",
+    )
+    shown = [
+        {"severity": f.severity, "where": f.where, "path": f.path if f.file else None, "message": f.message}
+        for f in report.findings
+        if show_warnings or f.severity == "error"
+    ]
+
+    def where(row: dict[str, Any]) -> str:
+        return escape(row["where"]) + (f"\n[dim]{escape(row['path'])}[/]" if row["path"] else "")
+
+    findings = DataTable(
+        "findings",
+        [
+            Column(
+                "severity",
+                "",
+                fmt=lambda r: "[bold red]error[/]" if r["severity"] == "error" else "[yellow]warning[/]",
+            ),
+            Column("where", "where", ident=True, fmt=where),
+            Column("message", "message", wrap=True),
+        ],
+        shown,
+        title="findings",
+    )
+    if as_json:
+        show([summary, findings], as_json)
+        return
+    show([summary, findings] if shown else [summary], as_json)
     verdict = (
         f"[bold green]bundle OK[/] ({len(report.warnings)} warning(s))"
         if report.ok

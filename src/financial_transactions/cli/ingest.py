@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
 
-from financial_transactions.cli.main import console, err_console, platform_from_ctx
+from financial_transactions.cli.main import err_console, platform_from_ctx
+from financial_transactions.cli.tables import JSON, Column, DataTable, key_value_table, out, show
 
 if TYPE_CHECKING:
     from financial_transactions.ingest.collectors import StreamCollector
@@ -66,6 +66,11 @@ def replay(
     av_slow_every: int | None = typer.Option(None, "--av-slow-every", min=0),
     av_slow_seconds: float | None = typer.Option(None, "--av-slow-seconds", min=0),
     duration: float | None = typer.Option(None, "--duration", min=0.1, help="stop after N seconds"),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="print the endpoints as one JSON object on stdout once serving (the live status goes to stderr)",
+    ),
 ) -> None:
     """Serve the offline market over the Finnhub, Binance and Alpha Vantage protocols on 127.0.0.1."""
     from financial_transactions.cli.core import user_file_updates
@@ -118,13 +123,19 @@ def replay(
             soft_wrap=True,
         )
         raise typer.Exit(code=2) from None
-    info = Table(title=f"replay: {market.description}", show_header=False)
-    info.add_row("Finnhub WebSocket", f"{urls.finnhub}/?token=<any>  (FIN_MLOPS_FINNHUB_WS_URL)")
-    info.add_row("Binance stream", f"{urls.binance}/stream?streams=btcusdt@trade  (FIN_MLOPS_CRYPTO_WS_URL)")
-    info.add_row("Alpha Vantage", f"{urls.alphavantage}/query  (FIN_MLOPS_ALPHAVANTAGE_URL)")
-    info.add_row("market", ", ".join(f"{k}={v:,}" for k, v in market.counts().items()))
-    info.add_row("ground truth", str(truth))
-    console.print(info)
+    info = key_value_table(
+        "replay",
+        [
+            ("Finnhub WebSocket", f"{urls.finnhub}/?token=<any>  (FIN_MLOPS_FINNHUB_WS_URL)"),
+            ("Binance stream", f"{urls.binance}/stream?streams=btcusdt@trade  (FIN_MLOPS_CRYPTO_WS_URL)"),
+            ("Alpha Vantage", f"{urls.alphavantage}/query  (FIN_MLOPS_ALPHAVANTAGE_URL)"),
+            ("market", ", ".join(f"{k}={v:,}" for k, v in market.counts().items())),
+            ("ground truth", str(truth)),
+        ],
+        title=f"replay: {market.description}",
+    )
+    show([info], as_json)
+    console = out(as_json)
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     deadline = None if duration is None else time.monotonic() + duration
@@ -139,35 +150,63 @@ def replay(
             signal.signal(s, h)
 
 
-def _replay_status(hub: Any) -> Table:
-    table = Table(title="replay status")
-    for col in ("feed", "connections", "trades sent", "frames", "malformed", "drops", "state"):
-        table.add_column(col, justify="right" if col not in ("feed", "state") else "left")
+def _count(key: str) -> Column:
+    return Column(key, key.replace("_", " "), justify="right", fmt=lambda r: "-" if r[key] is None else f"{r[key]:,}")
+
+
+def _replay_status(hub: Any) -> DataTable:
+    rows: list[dict[str, Any]] = []
     for name, feed in (("finnhub", hub.finnhub), ("binance", hub.binance)):
         st = feed.stats
         state = "exhausted" if feed.exhausted.is_set() else "playing" if feed.started.is_set() else "waiting"
-        table.add_row(
-            name,
-            str(st.connections),
-            f"{st.trades_sent:,}/{len(feed.events):,}",
-            f"{st.frames_sent:,}",
-            str(st.malformed_sent),
-            str(st.drops),
-            state,
+        rows.append(
+            {
+                "feed": name,
+                "connections": st.connections,
+                "trades_sent": st.trades_sent,
+                "trades": len(feed.events),
+                "frames": st.frames_sent,
+                "malformed": st.malformed_sent,
+                "drops": st.drops,
+                "answers": None,
+                "calls": None,
+                "state": state,
+            }
         )
     av = hub.alphavantage.stats.as_dict()
-    table.add_row("alphavantage", "-", f"{av['data']:,} answers", f"{av['calls']:,} calls", "-", "-", "serving")
-    return table
+    rows.append(
+        {
+            "feed": "alphavantage",
+            **dict.fromkeys(("connections", "trades_sent", "trades", "frames", "malformed", "drops"), None),
+            "answers": av["data"],
+            "calls": av["calls"],
+            "state": "serving",
+        }
+    )
+
+    def sent(r: dict[str, Any]) -> str:
+        return f"{r['answers']:,} answers" if r["trades"] is None else f"{r['trades_sent']:,}/{r['trades']:,}"
+
+    def frames(r: dict[str, Any]) -> str:
+        return f"{r['calls']:,} calls" if r["frames"] is None else f"{r['frames']:,}"
+
+    columns = [
+        Column("feed", "feed", ident=True),
+        _count("connections"),
+        Column("trades_sent", "trades sent", short="sent", justify="right", fmt=sent),
+        Column("frames", "frames", justify="right", fmt=frames),
+        _count("malformed"),
+        _count("drops"),
+        Column("state", "state"),
+    ]
+    return DataTable("status", columns, rows, title="replay status")
 
 
-def _counters_table(title: str, counters: dict[str, Any]) -> Table:
-    table = Table(title=title, show_header=False)
-    for k, v in counters.items():
-        table.add_row(k, f"{v:,}" if isinstance(v, int) else str(v))
-    return table
+def _counters_table(title: str, counters: dict[str, Any], name: str = "counters") -> DataTable:
+    return key_value_table(name, counters.items(), key="counter", title=title)
 
 
-def _run_stream(collector: StreamCollector, duration: float | None) -> None:
+def _run_stream(collector: StreamCollector, duration: float | None, as_json: bool = False) -> None:
     """Run ``collector`` with live counters: for ``duration`` seconds, or (None) until SIGTERM/Ctrl-C."""
     from financial_transactions.ingest.collectors import FeedLeaseHeld
     from financial_transactions.ingest.redaction import CollectorError
@@ -175,7 +214,9 @@ def _run_stream(collector: StreamCollector, duration: float | None) -> None:
     box: dict[str, BaseException] = {}
     span = "continuous, until stopped" if duration is None else f"{duration:g}s max"
 
-    def render() -> Table:
+    console = out(as_json)
+
+    def render() -> DataTable:
         c = collector.counters.as_dict()
         c["buffered"] = collector.writer.buffered
         return _counters_table(f"{collector.collector} run {collector.run_id} ({span})", c)
@@ -190,7 +231,7 @@ def _run_stream(collector: StreamCollector, duration: float | None) -> None:
             except CollectorError as exc:
                 box["error"] = exc
     finally:
-        console.print(render())
+        show([render()], as_json)
     if collector.counters.connections == 0:  # nothing was collected: an unreachable feed is a failure, not "0 trades"
         why = box.get("error") or collector.last_error or "no connection was made"
         within = "" if duration is None else f" in {duration:g}s"
@@ -213,6 +254,7 @@ def ingest_finnhub(
     url: str | None = typer.Option(None, "--url", help="WebSocket URL (default: collectors.finnhub.ws_url)"),
     symbols: str | None = typer.Option(None, "--symbols", help="comma-separated (default: symbols.equities + futures)"),
     continuous: bool = typer.Option(False, "--continuous", help=_CONTINUOUS_HELP),
+    as_json: bool = JSON,
 ) -> None:
     """Stream Finnhub trades into the landing zone (SIGTERM/Ctrl-C flush and exit cleanly)."""
     from financial_transactions.ingest.jobs import finnhub_collector
@@ -224,7 +266,7 @@ def ingest_finnhub(
     except CollectorError as exc:
         err_console.print(f"[red]{exc}[/]", highlight=False)
         raise typer.Exit(code=2) from None
-    _run_stream(collector, _span(continuous, duration, platform.config.collectors.finnhub.duration_seconds))
+    _run_stream(collector, _span(continuous, duration, platform.config.collectors.finnhub.duration_seconds), as_json)
 
 
 @ingest_app.command("crypto")
@@ -234,13 +276,14 @@ def ingest_crypto(
     url: str | None = typer.Option(None, "--url", help="stream base URL (default: collectors.crypto.ws_url)"),
     symbols: str | None = typer.Option(None, "--symbols", help="comma-separated (default: symbols.crypto)"),
     continuous: bool = typer.Option(False, "--continuous", help=_CONTINUOUS_HELP),
+    as_json: bool = JSON,
 ) -> None:
     """Stream Binance-protocol trades (combined stream) into the landing zone."""
     from financial_transactions.ingest.jobs import crypto_collector
 
     platform = platform_from_ctx(ctx)
     collector = crypto_collector(platform, url=url, symbols=_symbols(symbols))
-    _run_stream(collector, _span(continuous, duration, platform.config.collectors.crypto.duration_seconds))
+    _run_stream(collector, _span(continuous, duration, platform.config.collectors.crypto.duration_seconds), as_json)
 
 
 def _span(continuous: bool, duration: float | None, default: float) -> float | None:
@@ -252,27 +295,36 @@ def _span(continuous: bool, duration: float | None, default: float) -> float | N
 
 
 @ingest_app.command("gaps")
-def ingest_gaps(ctx: typer.Context) -> None:
+def ingest_gaps(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Measure connection-down seconds per stream feed and day into collector_gaps (idempotent: merge by feed, day)."""
     from financial_transactions.ingest.jobs import record_gaps
 
     platform = platform_from_ctx(ctx)
     rows = record_gaps(platform)
     if not rows:
-        console.print(
+        out(as_json).print(
             "no collector events yet: run `fin-mlops ingest finnhub --continuous` (or crypto) first", highlight=False
         )
+        if as_json:
+            show([DataTable("gaps", [], [])], as_json)
         return
-    table = Table(title=f"collector gaps -> {platform.config.table('collector_gaps')}")
-    for col in ("feed", "day", "down s", "disconnects", "longest gap s", "connected s", "runs", "trades landed"):
-        table.add_column(col, justify="left" if col in ("feed", "day") else "right")
-    for r in rows:
-        table.add_row(
-            r["feed"], str(r["day"]), f"{r['downtime_seconds']:,.1f}", str(r["disconnects"]),
-            f"{r['longest_gap_seconds']:,.1f}", f"{r['connected_seconds']:,.1f}", str(r["runs"]),
-            f"{r['trades_landed']:,}",
-        )  # fmt: skip
-    console.print(table)
+
+    def seconds(key: str) -> Column:
+        return Column(key, key.replace("_seconds", " s").replace("_", " "), justify="right",
+                      fmt=lambda r: f"{r[key]:,.1f}")  # fmt: skip
+
+    columns = [
+        Column("feed", "feed", ident=True),
+        Column("day", "day", ident=True),
+        seconds("downtime_seconds"),
+        _count("disconnects"),
+        seconds("longest_gap_seconds"),
+        seconds("connected_seconds"),
+        _count("runs"),
+        _count("trades_landed"),
+    ]
+    show([DataTable("gaps", columns, rows, title=f"collector gaps -> {platform.config.table('collector_gaps')}")],
+         as_json)  # fmt: skip
 
 
 @ingest_app.command("alphavantage")
@@ -282,6 +334,7 @@ def ingest_alphavantage(
     symbols: str | None = typer.Option(None, "--symbols", help="comma-separated (default: symbols.equities)"),
     outputsize: str | None = typer.Option(None, "--outputsize", help="compact or full (default: config)"),
     calls_per_minute: int | None = typer.Option(None, "--calls-per-minute", min=1, max=100_000),
+    as_json: bool = JSON,
 ) -> None:
     """Fetch daily + intraday OHLCV bars; a symbol's error does not stop the others (exit 1 if any failed)."""
     from rich.progress import Progress
@@ -302,6 +355,7 @@ def ingest_alphavantage(
         err_console.print(f"[red]{exc}[/]", highlight=False)
         raise typer.Exit(code=2) from None
     total = len(collector.symbols) * len(collector.functions)
+    console = out(as_json)
     previous = {s: signal.signal(s, lambda *_: collector.stop()) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         with Progress(console=console) as progress:
@@ -319,13 +373,16 @@ def ingest_alphavantage(
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-    table = Table(title=f"alphavantage run {collector.run_id}")
-    table.add_column("symbol")
-    table.add_column("bars", justify="right")
-    table.add_column("errors")
-    for row in summarize(results):
-        table.add_row(row["symbol"], f"{row['bars']:,}", row["errors"] or "-")
-    console.print(table)
-    console.print(_counters_table("counters", collector.counters.as_dict()))
+    per_symbol = DataTable(
+        "symbols",
+        [
+            Column("symbol", "symbol", ident=True),
+            _count("bars"),
+            Column("errors", "errors", wrap=True, fmt=lambda r: escape(r["errors"] or "-")),
+        ],
+        summarize(results),
+        title=f"alphavantage run {collector.run_id}",
+    )
+    show([per_symbol, _counters_table("counters", collector.counters.as_dict())], as_json)
     if any(not r.ok for r in results.values()):
         raise typer.Exit(code=1)

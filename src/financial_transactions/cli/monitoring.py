@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from financial_transactions.cli.main import console, err_console, platform_from_ctx
-from financial_transactions.cli.tables import JSON, out, show
+from financial_transactions.cli.main import err_console, platform_from_ctx
+from financial_transactions.cli.tables import JSON, Column, DataTable, out, show
 
 
 def register(app: typer.Typer) -> None:
@@ -54,6 +53,7 @@ def drift(
     as_json: bool = JSON,
 ) -> None:
     """PSI/JS per feature, the champion's performance, and the retraining trigger's decision."""
+    from financial_transactions.lakehouse import TableNotFound
     from financial_transactions.monitoring.cycle import (
         all_ground_truth,
         ground_truth_path,
@@ -61,7 +61,6 @@ def drift(
         replay_window,
         run_cycle,
     )
-    from financial_transactions.lakehouse import TableNotFound
     from financial_transactions.monitoring.render import drift_table, print_decisions
 
     platform = platform_from_ctx(ctx)
@@ -113,6 +112,7 @@ def rollback(
     dry_run: bool = typer.Option(False, "--dry-run", help="show the plan, change nothing"),
     reason: str | None = typer.Option(None, "--reason", help="why (kept in rollback_audit)"),
     force: bool = typer.Option(False, "--force", help="roll back to a version the gate rejected, after the warning"),
+    as_json: bool = JSON,
 ) -> None:
     """Re-point champion to the previous champion (or --to-version N), optionally restoring feature tables."""
     from financial_transactions.monitoring.rollback import ModelRollback, RollbackFailed, RollbackRefused
@@ -128,15 +128,24 @@ def rollback(
     except RollbackFailed as exc:
         err_console.print(f"[bold red]rollback failed:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
-    table = Table(title=f"rollback plan · env {platform.config.env}" + (" · DRY RUN" if dry_run else ""))
-    table.add_column("step")
-    for line in result.plan.describe():
-        table.add_row(line, style="yellow" if line.startswith("WARNING") else None)
-    console.print(table)
+    steps = result.plan.describe()
+    plan = DataTable(
+        "plan",
+        [Column("step", "step", wrap=True)],
+        [{"step": line, "warning": line.startswith("WARNING")} for line in steps],
+        title=f"rollback plan · env {platform.config.env}" + (" · DRY RUN" if dry_run else ""),
+        row_styles=["yellow" if line.startswith("WARNING") else None for line in steps],
+    )
+    outcome = [] if dry_run else [
+        {"rollback_id": result.rollback_id, "status": result.status, "serving": str(result.serving)}
+    ]  # fmt: skip
+    show([plan, DataTable("result", [], outcome)] if as_json else [plan], as_json)
+    console = out(as_json)
     if dry_run:
         console.print("dry run: nothing changed", highlight=False, soft_wrap=True)
-    else:
+        return
+    if not as_json:
         console.print(f"rollback {result.rollback_id}: {result.status}", highlight=False, soft_wrap=True)
         console.print(f"serving: {result.serving}", highlight=False, soft_wrap=True, markup=False)
-        if result.serving_failed:
-            raise typer.Exit(code=1)
+    if result.serving_failed:
+        raise typer.Exit(code=1)

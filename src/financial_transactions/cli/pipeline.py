@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
-from financial_transactions.cli.tables import JSON, Column, DataTable, out, show
+from financial_transactions.cli.tables import JSON, Column, DataTable, key_value_table, out, show
 from financial_transactions.runtime import NotOnThisRuntime
 
 if TYPE_CHECKING:
@@ -72,10 +71,10 @@ def pipeline(
         raise typer.Exit(code=2)
     platform = platform_from_ctx(ctx)
     if as_of_version is not None:
-        _time_travel(platform, as_of_version)
+        _time_travel(platform, as_of_version, as_json)
         return
     if declarative:
-        _declarative(platform, full_refresh)
+        _declarative(platform, full_refresh, as_json)
         return
     try:
         if stream:  # one plain line per micro-batch, no spinner: a stream can run for hours
@@ -210,7 +209,7 @@ def _print_result(result: PipelineResult, as_json: bool = False) -> None:
         console.print("quarantine: empty")
 
 
-def _time_travel(platform: Platform, version: int) -> None:
+def _time_travel(platform: Platform, version: int, as_json: bool = False) -> None:
     from financial_transactions.lakehouse import TableNotFound
     from financial_transactions.pipeline.reproduce import reproduce_gold
 
@@ -219,22 +218,21 @@ def _time_travel(platform: Platform, version: int) -> None:
     except TableNotFound as exc:
         err_console.print(f"[red]{exc}[/]")
         raise typer.Exit(code=2) from None
-    table = Table(title=f"gold_trade_features as of version {version}", show_header=False)
-    table.add_column("item", style="bold")
-    table.add_column("value")
-    table.add_row("rows", f"{repro.rows:,}")
-    table.add_row("symbols", str(repro.symbols))
-    table.add_row("built from silver version", "-" if repro.silver_version is None else str(repro.silver_version))
-    verdict = {True: "[green]yes[/]", False: "[red]NO[/]", None: "[yellow]unknown[/]"}[repro.reproduced]
-    table.add_row("rebuilt from that silver, identical", f"{verdict} ({repro.detail})")
+    verdict = {True: "yes", False: "NO", None: "unknown"}[repro.reproduced]
+    pairs: list[tuple[str, Any]] = [
+        ("rows", repro.rows),
+        ("symbols", repro.symbols),
+        ("built from silver version", repro.silver_version),
+        ("rebuilt from that silver, identical", f"{verdict} ({repro.detail})"),
+    ]
     if repro.max_abs_diff is not None:
-        table.add_row("max |difference|", f"{repro.max_abs_diff:.3g}")
-    console.print(table)
+        pairs.append(("max |difference|", f"{repro.max_abs_diff:.3g}"))
+    show([key_value_table("reproduction", pairs, title=f"gold_trade_features as of version {version}")], as_json)
     if repro.reproduced is False:
         raise typer.Exit(code=1)
 
 
-def _declarative(platform: Platform, full_refresh: bool) -> None:
+def _declarative(platform: Platform, full_refresh: bool, as_json: bool = False) -> None:
     from financial_transactions.pipeline.declarative import run_local
 
     try:
@@ -246,16 +244,20 @@ def _declarative(platform: Platform, full_refresh: bool) -> None:
         err_console.print("[red]--declarative runs spark-pipelines on its own local engine; drop --spark-remote[/]")
         raise typer.Exit(code=2)
     work = platform.paths.state_dir / "declarative"
-    with console.status("spark-pipelines run", spinner="dots"):
+    with out(as_json).status("spark-pipelines run", spinner="dots"):
         try:
             run = run_local(platform.config, landing=platform.paths.landing, work=work, full_refresh=full_refresh)
         except (RuntimeError, FileNotFoundError, ValueError) as exc:
             err_console.print(str(exc), style="red", markup=False, highlight=False)
             raise typer.Exit(code=1) from None
-    table = Table(title=f"declarative pipeline (spark-pipelines, {run.seconds:.1f}s)")
-    table.add_column("dataset", style="bold")
-    table.add_column("rows", justify="right")
-    for key, rows in run.counts.items():
-        table.add_row(key, f"{rows:,}")
-    console.print(table)
-    console.print(f"spec {run.spec}; tables under {run.warehouse}")
+    datasets = DataTable(
+        "datasets",
+        [
+            Column("dataset", "dataset", ident=True, style="bold"),
+            Column("rows", "rows", justify="right", fmt=lambda r: f"{r['rows']:,}"),
+        ],
+        [{"dataset": key, "rows": rows} for key, rows in run.counts.items()],
+        title=f"declarative pipeline (spark-pipelines, {run.seconds:.1f}s)",
+    )
+    show([datasets], as_json)
+    out(as_json).print(f"spec {run.spec}; tables under {run.warehouse}", markup=False, highlight=False, soft_wrap=True)

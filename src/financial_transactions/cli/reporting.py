@@ -6,9 +6,9 @@ from datetime import date
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
+from financial_transactions.cli.tables import JSON, Column, DataTable, show
 
 
 def register(app: typer.Typer) -> None:
@@ -24,30 +24,38 @@ def dashboard(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="where to write (default: the exports volume)"),
     max_bars: int = typer.Option(2000, "--max-bars", min=10, max=1_000_000, help="latest bars kept per symbol"),
     top_anomalies: int = typer.Option(25, "--top-anomalies", min=1, max=10_000, help="rows in the anomaly table"),
+    as_json: bool = JSON,
 ) -> None:
     """Export the dashboard's JSON (+ data.js and the static page) from the tables, and print its path."""
     from financial_transactions.reporting.export import export_dashboard
 
     platform = platform_from_ctx(ctx)
     result = export_dashboard(platform, out_dir=out_dir, max_bars_per_symbol=max_bars, top_anomalies=top_anomalies)
-    table = Table(title=f"dashboard export · env {platform.config.env}")
-    table.add_column("file")
-    table.add_column("section")
-    table.add_column("status")
-    table.add_column("note", overflow="fold")
-    for kind, doc in result.documents.items():
-        for name, section in doc["sections"].items():
-            status = section["status"]
-            table.add_row(
-                f"{kind}.json", name, f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]", section["message"]
-            )
-    console.print(table)
+    rows = [
+        {"file": f"{kind}.json", "section": name, "status": section["status"], "note": section["message"]}
+        for kind, doc in result.documents.items()
+        for name, section in doc["sections"].items()
+    ]
+    table = DataTable(
+        "sections",
+        [
+            Column("file", "file", ident=True),
+            Column("section", "section", ident=True),
+            Column("status", "status", fmt=lambda r: f"[{_STATUS_STYLE.get(r['status'], 'white')}]{r['status']}[/]"),
+            Column("note", "note", wrap=True),
+        ],
+        rows,
+        title=f"dashboard export · env {platform.config.env}",
+    )
+    where = str(result.index_html or result.out_dir)
+    show([table, DataTable("dashboard", [], [{"path": where}])] if as_json else [table], as_json)
     errors = [k for k, s in result.section_statuses.items() if s == "error"]
     if errors:
         err_console.print(f"[red]sections that failed to export: {', '.join(errors)} (see the log above)[/]")
     if result.index_html is None:
         err_console.print("[yellow]dashboard/ page not found next to the package; wrote the data files only[/]")
-    console.print(f"dashboard: {result.index_html or result.out_dir}", markup=False, highlight=False, soft_wrap=True)
+    if not as_json:
+        console.print(f"dashboard: {where}", markup=False, highlight=False, soft_wrap=True)
     if errors:
         raise typer.Exit(code=1)
 

@@ -7,9 +7,9 @@ import socket
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from financial_transactions.cli.main import console, err_console, platform_from_ctx
+from financial_transactions.cli.tables import JSON, Column, DataTable, out, show
 
 endpoint_app = typer.Typer(
     help="Databricks Model Serving endpoint of the UC champion (databricks-sdk unified auth).",
@@ -123,23 +123,38 @@ def _manager(ctx: typer.Context):  # type: ignore[no-untyped-def]
     return ModelServingManager.from_config(platform_from_ctx(ctx).config)
 
 
-def _print_state(state: object) -> None:
+def _print_state(state: object, as_json: bool = False) -> None:
     from financial_transactions.runtime.serving_endpoint import EndpointState
 
     assert isinstance(state, EndpointState)
     if not state.exists:
-        console.print(f"{state.name}: does not exist (the first `fin-mlops endpoint deploy` creates it)")
+        out(as_json).print(f"{state.name}: does not exist (the first `fin-mlops endpoint deploy` creates it)")
+        if as_json:
+            show([DataTable("served", [], [])], as_json)
         return
-    table = Table(title=f"{state.name} · {state.ready} · update {state.config_update}")
-    table.add_column("served entity")
-    table.add_column("model")
-    table.add_column("version", justify="right")
-    table.add_column("traffic", justify="right")
-    for s in state.served:
-        table.add_row(s.name, s.entity_name or "", s.version or "", f"{state.traffic.get(s.name, 0)}%")
-    console.print(table)
+    rows = [
+        {
+            "served_entity": s.name,
+            "model": s.entity_name,
+            "version": s.version,
+            "traffic_percent": state.traffic.get(s.name, 0),
+        }
+        for s in state.served
+    ]
+    table = DataTable(
+        "served",
+        [
+            Column("served_entity", "served entity", ident=True),
+            Column("model", "model", wrap=True),
+            Column("version", "version", justify="right"),
+            Column("traffic_percent", "traffic", justify="right", fmt=lambda r: f"{r['traffic_percent']}%"),
+        ],
+        rows,
+        title=f"{state.name} · {state.ready} · update {state.config_update}",
+    )
+    show([table], as_json)
     if state.pending_versions:
-        console.print(f"pending config: versions {', '.join(state.pending_versions)}")
+        out(as_json).print(f"pending config: versions {', '.join(state.pending_versions)}")
 
 
 @endpoint_app.command("deploy")
@@ -187,12 +202,12 @@ def promote(
 
 
 @endpoint_app.command("status")
-def status(ctx: typer.Context) -> None:
+def status(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Readiness, pending update, served versions and the traffic split."""
     from financial_transactions.runtime.serving_endpoint import ServingError
 
     try:
-        _print_state(_manager(ctx).state())
+        _print_state(_manager(ctx).state(), as_json)
     except ServingError as exc:
         err_console.print(f"[red]{escape(str(exc))}[/]", highlight=False)
         raise typer.Exit(code=1) from None

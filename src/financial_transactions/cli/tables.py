@@ -19,9 +19,9 @@ import typer
 from rich.console import Console
 
 from financial_transactions.cli.main import console, err_console
-from financial_transactions.runtime.tables import Column, DataTable, tables_json
+from financial_transactions.runtime.tables import Column, DataTable, key_value_table, tables_json
 
-__all__ = ["JSON", "Column", "DataTable", "out", "show"]
+__all__ = ["JSON", "Column", "DataTable", "key_value_table", "out", "show"]
 
 #: The ``--json`` option of a command that prints tables.
 JSON = typer.Option(False, "--json", help="print the tables as one JSON object on stdout, and nothing else")

@@ -75,13 +75,14 @@ def _metrics_cell(row: dict[str, Any]) -> str:
 def train(
     ctx: typer.Context,
     git_sha: str | None = typer.Option(None, "--git-sha", help="provenance tag (default: this checkout's HEAD)"),
+    as_json: bool = JSON,
 ) -> None:
     """Train the four-model tournament, validate the winner, register it and run the champion/challenger gate.
 
     Exit code 0 when the gate decided (PROMOTE or REJECT), 1 when the winner failed
     validation or the gate failed closed (registry/loading error, alert sent).
     """
-    from financial_transactions.models.report import outcome_renderables
+    from financial_transactions.models.report import outcome_renderables, outcome_tables
     from financial_transactions.models.training import TrainingFailed, run_training
 
     platform = platform_from_ctx(ctx)
@@ -91,10 +92,12 @@ def train(
     except (TrainingFailed, ValueError) as exc:  # ValueError: data that cannot be split or ranked, with the reason
         err_console.print(f"[bold red]training failed[/] {exc}", highlight=False)
         raise typer.Exit(code=1) from None
-    for renderable in outcome_renderables(
-        outcome, model_name=cfg.model_name, precision_at_k=cfg.models.precision_at_k, fixed_fpr=cfg.models.fixed_fpr
-    ):
-        console.print(renderable)
+    k, fpr = cfg.models.precision_at_k, cfg.models.fixed_fpr
+    if as_json:
+        show(outcome_tables(outcome, precision_at_k=k, fixed_fpr=fpr), as_json)
+    else:
+        for renderable in outcome_renderables(outcome, model_name=cfg.model_name, precision_at_k=k, fixed_fpr=fpr):
+            console.print(renderable)
     if outcome.status == "validation_failed" or (outcome.decision is not None and outcome.decision.error):
         raise typer.Exit(code=1)
 

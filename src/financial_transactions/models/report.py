@@ -8,14 +8,15 @@ from __future__ import annotations
 import math
 
 from rich.console import RenderableType
+from rich.markup import escape
 from rich.panel import Panel
-from rich.table import Table
 
 from financial_transactions.models.champion_challenger import GateDecision
 from financial_transactions.models.pyfunc import aliases_text
 from financial_transactions.models.tournament import TournamentResult
 from financial_transactions.models.training import TrainingOutcome
 from financial_transactions.models.validator import ValidationReport
+from financial_transactions.runtime.tables import Column, DataTable
 
 
 def _num(value: float | None, fmt: str = ".4f") -> str:
@@ -24,50 +25,68 @@ def _num(value: float | None, fmt: str = ".4f") -> str:
     return format(value, fmt)
 
 
-def leaderboard(result: TournamentResult, *, precision_at_k: int, fixed_fpr: float) -> Table:
+def _figure(key: str, header: str, fmt: str = ".4f", short: str | None = None) -> Column:
+    return Column(key, header, short=short, justify="right", fmt=lambda r: _num(r[key], fmt))
+
+
+def leaderboard(result: TournamentResult, *, precision_at_k: int, fixed_fpr: float) -> DataTable:
     """Ranked on the validation slice (``val`` column); every other figure is on the held-out test slice."""
     primary = result.primary_metric
-    table = Table(
-        title=f"tournament {result.tournament_id[:8]} · ranked by validation {primary} · test = held out",
-    )
-    table.add_column("rank", justify="right")
-    table.add_column("model", style="bold")
-    table.add_column("status")
-    table.add_column(f"val {primary}", justify="right")
-    for name in ("test PR-AUC", "ROC-AUC", f"P@{precision_at_k}", f"R@FPR {fixed_fpr:g}", "F1", "threshold"):
-        table.add_column(name, justify="right")
-    table.add_column("rows/s", justify="right")
-    table.add_column("train s", justify="right")
-    table.add_column("error", overflow="fold")
+    rows = []
     for r in result.results:
         m = r.metrics
-        table.add_row(
-            str(r.rank) if r.rank else "[dim]-[/]",
-            r.name + (" 🏆" if r.rank == 1 else ""),
-            "[green]ok[/]" if r.ok else "[bold red]failed[/]",
-            _num(r.validation_metrics.get(primary)),
-            _num(m.get("pr_auc")),
-            _num(m.get("roc_auc")),
-            _num(m.get("precision_at_k")),
-            _num(m.get("recall_at_fpr")),
-            _num(m.get("f1")),
-            _num(r.threshold),
-            _num(m.get("inference_rows_per_s"), ",.0f"),
-            _num(r.train_seconds, ".1f"),
-            r.error or "",
+        rows.append(
+            {
+                "rank": r.rank,
+                "model": r.name,
+                "status": r.status,
+                f"validation_{primary}": r.validation_metrics.get(primary),
+                "pr_auc": m.get("pr_auc"),
+                "roc_auc": m.get("roc_auc"),
+                "precision_at_k": m.get("precision_at_k"),
+                "recall_at_fpr": m.get("recall_at_fpr"),
+                "f1": m.get("f1"),
+                "threshold": r.threshold,
+                "inference_rows_per_s": m.get("inference_rows_per_s"),
+                "train_seconds": r.train_seconds,
+                "error": r.error,
+            }
         )
-    return table
+    columns = [
+        Column("rank", "rank", short="#", justify="right", fmt=lambda r: str(r["rank"]) if r["rank"] else "[dim]-[/]"),
+        Column(
+            "model",
+            "model",
+            ident=True,
+            style="bold",
+            fmt=lambda r: escape(r["model"]) + (" 🏆" if r["rank"] == 1 else ""),
+        ),
+        Column("status", "status", fmt=lambda r: "[green]ok[/]" if r["status"] == "ok" else "[bold red]failed[/]"),
+        _figure(f"validation_{primary}", f"val {primary}", short="val"),
+        _figure("pr_auc", "test PR-AUC", short="PR"),
+        _figure("roc_auc", "ROC-AUC", short="ROC"),
+        _figure("precision_at_k", f"P@{precision_at_k}"),
+        _figure("recall_at_fpr", f"R@FPR {fixed_fpr:g}", short="R@FPR"),
+        _figure("f1", "F1"),
+        _figure("threshold", "threshold", short="thr"),
+        _figure("inference_rows_per_s", "rows/s", ",.0f"),
+        _figure("train_seconds", "train s", ".1f"),
+        Column("error", "error", wrap=True, fmt=lambda r: escape(r["error"]) if r["error"] else "[dim]-[/]"),
+    ]
+    title = f"tournament {result.tournament_id[:8]} · ranked by validation {primary} · test = held out"
+    return DataTable("leaderboard", columns, rows, title=title)
 
 
-def validation_table(report: ValidationReport) -> Table:
-    verdict = "[green]PASS[/]" if report.passed else "[bold red]FAIL[/]"
-    table = Table(title=f"validation {verdict}")
-    table.add_column("check", style="bold")
-    table.add_column("result")
-    table.add_column("detail", overflow="fold")
-    for c in report.checks:
-        table.add_row(c.name, "[green]pass[/]" if c.passed else "[bold red]FAIL[/]", c.detail)
-    return table
+def validation_table(report: ValidationReport) -> DataTable:
+    columns = [
+        Column("check", "check", ident=True, style="bold"),
+        Column("passed", "result", fmt=lambda r: "[green]pass[/]" if r["passed"] else "[bold red]FAIL[/]"),
+        Column("detail", "detail", wrap=True),
+    ]
+    rows = [{"check": c.name, "passed": c.passed, "detail": c.detail, "value": c.value, "limit": c.limit}
+            for c in report.checks]  # fmt: skip
+    # a plain title: the vertical layout prints it as text
+    return DataTable("validation", columns, rows, title=f"validation {'PASS' if report.passed else 'FAIL'}")
 
 
 def decision_panel(decision: GateDecision, model_name: str) -> Panel:
@@ -106,6 +125,30 @@ def gate_figures(decision: GateDecision) -> list[str]:
         versus = f" (champion {cp.latency_ms:.1f} ms, information only)" if cp is not None else ""
         lines.append(f"latency: median {ch.latency_ms:.1f} ms per batch{versus}")
     return lines
+
+
+def outcome_tables(outcome: TrainingOutcome, *, precision_at_k: int, fixed_fpr: float) -> list[DataTable]:
+    """What ``fin-mlops train --json`` prints: the leaderboard, the validation checks, the gate's decision."""
+    tables = [leaderboard(outcome.tournament, precision_at_k=precision_at_k, fixed_fpr=fixed_fpr)]
+    if outcome.validation is not None:
+        tables.append(validation_table(outcome.validation))
+    decision = outcome.decision
+    rows = [] if decision is None else [
+        {
+            "status": outcome.status,
+            "decision": decision.decision,
+            "challenger_version": decision.challenger_version,
+            "champion_version": decision.champion_version,
+            "first_deploy": decision.first_deploy,
+            "reason": decision.reason,
+            "error": decision.error,
+            "aliases_after": decision.state_after,
+        }
+    ]  # fmt: skip
+    if decision is None:
+        rows = [{"status": outcome.status, "registered_version": outcome.registered_version}]
+    tables.append(DataTable("decision", [], rows))
+    return tables
 
 
 def outcome_renderables(

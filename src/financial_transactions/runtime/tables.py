@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -219,6 +220,34 @@ class DataTable:
             caption = Text.from_markup(self.caption, style="dim")  # the caption is markup, as in rich's Table
             caption.overflow = "fold"
             yield caption
+
+
+def key_value_table(
+    name: str,
+    pairs: Iterable[tuple[str, Any]],
+    *,
+    key: str = "item",
+    title: str | None = None,
+    caption: str | None = None,
+) -> DataTable:
+    """A headerless ``key -> value`` table (settings, counters): the key is never cut, the value folds.
+
+    ``--json`` gets ``[{key: ..., "value": ...}, ...]`` with the raw values; integers print with
+    thousands separators.
+    """
+
+    def value(row: dict[str, Any]) -> str:
+        v = row["value"]
+        return escape(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else _plain(v))
+
+    return DataTable(
+        name,
+        [Column(key, key, ident=True, style="bold"), Column("value", "value", wrap=True, fmt=value)],
+        [{key: k, "value": v} for k, v in pairs],
+        title=title,
+        caption=caption,
+        show_header=False,
+    )
 
 
 def _flow(items: list[Text], width: int) -> list[Text]:
