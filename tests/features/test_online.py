@@ -20,6 +20,7 @@ from financial_transactions.config.ml import FeaturesConfig
 from financial_transactions.features.feature_engineering import build_gold_features, feature_columns, gold_columns
 from financial_transactions.features.online import OnlineFeatures, OnlineTrade, seed_since, trades_of
 from tests.features.trades import synthetic_trades
+from tests.support import futures
 
 REL, ABS = 1e-9, 1e-12
 #: Short windows, so a few bars open every TA-Lib stream handle (the default config is covered below).
@@ -247,6 +248,25 @@ def _same_rows(a: list[tuple[str, int, dict[str, Any]]], b: list[tuple[str, int,
             if not (u == v or (isinstance(u, float) and isinstance(v, float) and math.isnan(u) and math.isnan(v))):
                 return False
     return True
+
+
+def test_a_futures_tape_online_equals_batch_with_one_vwap_per_globex_session() -> None:
+    """The ES tape across both 2026 DST switches: every row as batch gives it, session VWAP included."""
+    cfg = FeaturesConfig()
+    tape = [
+        OnlineTrade("ES", int(pd.Timestamp(t).value), price, float(size), f"es-{i:02d}", "finnhub", "future")
+        for i, (t, price, size, _, _) in enumerate(futures.TAPE)
+    ]
+    online = OnlineFeatures(cfg)
+    rows = []
+    for k, trade in enumerate(tape):
+        got = online.ingest([trade])
+        assert got is not None and got.late == []
+        ((_, _, row),) = got.rows
+        _check_row(row, build_gold_features(_frame(tape[: k + 1]), cfg).iloc[-1], cfg, f"ES print {k}")
+        rows.append(row)
+    session_vwap = (6816.50 * 4 + 6817.00 + 6820.00 * 3) / 8  # Sunday's 17:00 CST open to Monday 08:30 CST
+    assert abs(rows[-3]["vwap_deviation"] - (6820.00 / session_vwap - 1.0)) < 1e-15
 
 
 def test_a_trade_older_than_the_open_bar_is_reported_late_and_changes_nothing() -> None:

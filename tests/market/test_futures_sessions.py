@@ -12,6 +12,7 @@ from financial_transactions.market.calendar import (
     classify_sessions,
     future_trading_date,
     globex_open,
+    session_date,
 )
 
 
@@ -52,3 +53,12 @@ def test_a_future_is_never_given_an_nyse_session_and_mixes_with_equities_per_row
 def test_a_future_trades_evening_belongs_to_the_next_trading_date() -> None:
     ts = _chicago("2026-03-08 17:00", "2026-03-09 15:59", "2026-03-09 17:01")
     assert future_trading_date(ts).tolist() == [date(2026, 3, 9), date(2026, 3, 9), date(2026, 3, 10)]
+
+
+def test_the_trading_date_of_a_future_is_its_globex_sessions_and_of_the_rest_new_yorks() -> None:
+    # Sunday 18:00 Chicago is 19:00 New York, still Sunday there; Globex already trades Monday's session
+    ts = _chicago("2026-03-08 18:00", "2026-03-08 18:00", "2026-03-09 15:00", "2026-03-09 23:30")
+    mixed = session_date(ts, pd.Series(["future", "equity", "future", "crypto"])).tolist()
+    assert mixed == [date(2026, 3, 9), date(2026, 3, 8), date(2026, 3, 9), date(2026, 3, 10)]
+    assert session_date(ts, "future").tolist() == [date(2026, 3, 9)] * 3 + [date(2026, 3, 10)]
+    assert session_date(ts).tolist() == session_date(ts, "equity").tolist()

@@ -45,6 +45,10 @@ def test_a_futures_file_reaches_silver_and_gold_with_globex_sessions(
     march = silver[silver["ms"] < pd.Timestamp("2026-06-01", tz="UTC").value // 1_000_000]
     assert march["session_type"].tolist() == [s for t, *_, s, _ in TAPE if t.startswith("2026-03")]
     assert len(march) == 11
+    # the Globex trading date: from 17:00 Chicago a print belongs to the next day (New York's date would not)
+    day = silver.set_index("ms")["trade_date"].map(str)
+    assert day[tape_ms()[5]] == "2026-03-09" and day[tape_ms()[10]] == "2026-03-10"  # Sun / Mon 17:0x CDT
+    assert day[tape_ms()[13]] == "2026-11-01" and day[tape_ms()[16]] == "2026-11-02"  # Sun 16:00 / 19:00 CST
 
     gold = store.read(cfg.table("gold_trade_features")).sort_values("bar_start").reset_index(drop=True)
     starts = pd.to_datetime(gold["bar_start"], utc=True)
@@ -63,3 +67,7 @@ def test_a_futures_file_reaches_silver_and_gold_with_globex_sessions(
     sunday_open = gold.index[starts == pd.Timestamp("2026-03-08T22:00:00Z")][0]
     assert gold.loc[sunday_open - 1, "bar_start"] == pd.Timestamp("2026-03-08T21:59:00Z")
     assert gold.loc[sunday_open, "returns"] == pytest.approx(5742.50 / 5740.00 - 1.0, rel=0, abs=1e-12)
+    # one session VWAP from Sunday's 17:00 CST open through New York's midnight to Monday morning
+    monday = gold.index[starts == pd.Timestamp("2026-11-02T14:30:00Z")][0]
+    session_pv = 6816.50 * 4 + 6817.00 * 1 + 6820.00 * 3
+    assert gold.loc[monday, "session_vwap"] == pytest.approx(session_pv / 8, rel=1e-12)

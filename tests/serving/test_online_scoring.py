@@ -64,12 +64,17 @@ def _client(platform: Platform, served: Served) -> TestClient:
     return TestClient(app, raise_server_exceptions=False, headers={"X-API-Key": KEY})
 
 
+@pytest.fixture
+def champion(served: Served) -> Any:
+    """The served champion's pyfunc (the oracle each scored result is compared with)."""
+    served.platform.configure_mlflow()
+    return served.registry.load(served.v1)
+
+
 def test_each_raw_trade_is_scored_from_its_bar_in_the_online_state(
-    served: Served, market: tuple[Platform, pd.DataFrame]
+    served: Served, market: tuple[Platform, pd.DataFrame], champion: Any
 ) -> None:
     platform, trades = market
-    served.platform.configure_mlflow()
-    champion = served.registry.load(served.v1)
     new = trades[trades["ts"] >= CUT].sort_values(["ts", "trade_id"], kind="stable").iloc[:120]
     with _client(platform, served) as client:
         for k, trade in enumerate(new.itertuples()):
@@ -91,13 +96,11 @@ def test_each_raw_trade_is_scored_from_its_bar_in_the_online_state(
 
 
 def test_a_request_of_trades_old_and_new_scores_every_bar_once(
-    served: Served, market: tuple[Platform, pd.DataFrame]
+    served: Served, market: tuple[Platform, pd.DataFrame], champion: Any
 ) -> None:
     """Late trades (before the seeded state's bars) are scored on their own, new ones from the state; one
     result per (symbol, bar), sorted as gold is."""
     platform, trades = market
-    served.platform.configure_mlflow()
-    champion = served.registry.load(served.v1)
     old = trades[(trades["ts"] >= CUT - pd.Timedelta(minutes=5)) & (trades["ts"] < CUT - pd.Timedelta(minutes=2))]
     new = trades[(trades["ts"] >= CUT) & (trades["ts"] < CUT + pd.Timedelta(minutes=3))]
     with _client(platform, served) as client:
@@ -120,12 +123,10 @@ def test_a_request_of_trades_old_and_new_scores_every_bar_once(
 
 
 def test_a_trade_stamped_in_the_future_is_scored_alone_and_leaves_the_state_alone(
-    served: Served, market: tuple[Platform, pd.DataFrame]
+    served: Served, market: tuple[Platform, pd.DataFrame], champion: Any
 ) -> None:
     """One client with its clock years ahead must not open a bar in 2099 that makes every real trade late."""
     platform, trades = market
-    served.platform.configure_mlflow()
-    champion = served.registry.load(served.v1)
     new = trades[(trades["ts"] >= CUT) & (trades["symbol"] == "AAPL")].sort_values("ts", kind="stable").iloc[:1]
     future = new.assign(ts=pd.Timestamp("2099-06-01 15:00:00", tz="UTC"), trade_id="from-the-future")
     with _client(platform, served) as client:

@@ -11,8 +11,9 @@ to the trading session ``(trade_date, session_type)`` taken from silver (or the
 market calendar). For equities that is one of pre-market, regular and after-hours of a
 New York trading date. Crypto trades 24/7 in one ``continuous`` session, so its anchor
 is the ``trade_date`` alone: its session VWAP restarts at **midnight New York time**
-(``trade_date`` is the New York calendar date for every asset class), not at UTC
-midnight, which keeps the crypto and equity "day" the same. Every column at bar ``t``
+(``trade_date`` is the New York calendar date), not at UTC midnight, which keeps the
+crypto and equity "day" the same. A future's ``trade_date`` is its Globex session's
+(17:00 to 16:00 Chicago), so its VWAP runs the whole session. Every column at bar ``t``
 depends only on trades at or before the end of bar ``t`` (``bar_end``), which is why
 ``bar_end`` is the point-in-time key of the feature tables (:data:`TIMESTAMP_KEY`).
 
@@ -282,7 +283,7 @@ def _session_columns(
         session = _column_at(trades, "session_type", first)
     else:
         ts = pd.Series(pd.to_datetime(ts_ns[first], unit="ns", utc=True))
-        trade_date = session_date(ts).to_numpy(dtype=object)
+        trade_date = session_date(ts, pd.Series(asset)).to_numpy(dtype=object)
         session = classify_sessions(ts, pd.Series(asset)).to_numpy(dtype=object)
     return trade_date, session, asset
 

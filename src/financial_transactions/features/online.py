@@ -86,7 +86,7 @@ def bar_labels(grid_cell: int, asset_class: str) -> tuple[date, str]:
     one, see :mod:`.bars`), so one calendar call per cell and asset class serves every bar in it.
     """
     ts = pd.Series(pd.to_datetime([grid_cell * SESSION_GRID_NS], unit="ns", utc=True))
-    trade_date = session_date(ts).iloc[0]
+    trade_date = session_date(ts, asset_class).iloc[0]
     session = classify_sessions(ts, pd.Series([asset_class])).iloc[0]
     return trade_date, str(session)
 

@@ -192,9 +192,22 @@ def _day_numbers(days: np.ndarray, rule: Callable[[int], frozenset[date]]) -> np
     )
 
 
-def session_date(ts_utc: pd.Series) -> pd.Series:
-    """The New York calendar date of each timestamp (the trading date a trade belongs to)."""
-    return _to_new_york(ts_utc).dt.date
+def session_date(ts_utc: pd.Series, asset_class: pd.Series | str | None = None) -> pd.Series:
+    """The trading date each trade belongs to: the New York calendar date, or for a future
+    (``asset_class`` "future", per row or for all) :func:`future_trading_date`, so a Globex session's
+    VWAP runs 17:00 to 16:00 Chicago instead of restarting at New York midnight mid-session."""
+    dates = _to_new_york(ts_utc).dt.date
+    if asset_class is None:
+        return dates
+    future = (
+        np.full(len(ts_utc), asset_class == "future")
+        if isinstance(asset_class, str)
+        else np.asarray(asset_class, dtype=object) == "future"
+    )
+    if future.any():
+        dates = dates.copy()
+        dates[future] = future_trading_date(ts_utc[future]).to_numpy(dtype=object)
+    return dates
 
 
 def classify_sessions(ts_utc: pd.Series, asset_class: pd.Series | str) -> pd.Series:

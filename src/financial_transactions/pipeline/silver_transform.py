@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd  # at runtime: pandas_udf resolves the type hints of _sessions
 
+from financial_transactions.market.calendar import CHICAGO, GLOBEX_BREAK_END, NEW_YORK
 from financial_transactions.pipeline.bronze_ingest import LANDING_COLUMNS
 from financial_transactions.pipeline.expectations import FAILED_RULES
 
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
     from financial_transactions.config.project import SymbolsConfig
-
-NEW_YORK = "America/New_York"
 
 #: Columns of :func:`typed_records` (named statically: no plan analysis needed).
 TYPED_COLUMNS = [
@@ -184,14 +183,18 @@ def session_type(ts_ms: Column, asset_class: Column) -> Column:
     return udf(ts_ms, asset_class)  # type: ignore[no-any-return]
 
 
-def trade_date(ts: Column) -> Column:
-    """The New York calendar date of a UTC timestamp (``market.calendar.session_date``'s rule).
+def trade_date(ts: Column, asset_class: Column) -> Column:
+    """The trading date of a UTC timestamp, by ``market.calendar.session_date``'s rule: the New York
+    date, or for a future the Chicago date of its Globex session's close (17:00 Chicago is the next day).
 
     Spark's tz database does the conversion in the JVM: no per-row Python date objects.
     """
     from pyspark.sql import functions as F
 
-    return F.to_date(F.from_utc_timestamp(ts, NEW_YORK))
+    globex_close = F.from_utc_timestamp(ts, CHICAGO) + F.expr(f"INTERVAL {24 - GLOBEX_BREAK_END // 60} HOURS")
+    return F.when(asset_class == F.lit("future"), F.to_date(globex_close)).otherwise(
+        F.to_date(F.from_utc_timestamp(ts, NEW_YORK))
+    )
 
 
 def trade_identity() -> Column:
@@ -231,7 +234,7 @@ def silver_trades(valid: DataFrame) -> DataFrame:
     trades = valid.where(F.col("record_type") == "trade")
     deduped = dedup_by_key(trades, "trade_id", [F.col("_ingested_at"), F.col("_source_file")], carried)
     derived = {
-        "trade_date": trade_date(F.col("ts")).alias("trade_date"),
+        "trade_date": trade_date(F.col("ts"), F.col("asset_class")).alias("trade_date"),
         "session_type": session_type(F.col("ts_ms"), F.col("asset_class")).alias("session_type"),
     }
     return deduped.select(*[derived.get(c, F.col(c)) for c in SILVER_COLUMNS])
@@ -252,7 +255,7 @@ def silver_bars(valid: DataFrame) -> DataFrame:
         F.col("symbol"),
         F.col("interval"),
         F.col("ts").alias("bar_start"),
-        trade_date(F.col("ts")).alias("trade_date"),
+        trade_date(F.col("ts"), F.col("asset_class")).alias("trade_date"),
         F.col("open"),
         F.col("high"),
         F.col("low"),
