@@ -162,3 +162,53 @@ def test_csv_market_at_speed_zero_plays_as_fast_as_the_client_reads(
     got = _arrivals(f"{hub.urls.finnhub}/?token={TOKEN}", b'{"type":"subscribe","symbol":"AAPL"}', 11)
     assert [ts for _, ts in got] == market.ts.tolist()
     assert got[-1][0] - got[0][0] < 10.0
+
+
+# 2026-03-09 13:30:00.120 UTC in each unit a vendor uses
+MS = 1773063000120
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "instrument"),
+    [
+        (  # Binance spot trades dump (time in microseconds since 2025)
+            "binance-trades",
+            "id,price,qty,quote_qty,time,is_buyer_maker,is_best_match\n"
+            f"5001,85000.5,0.01,850.005,{MS * 1000},True,True\n"
+            f"5002,85001.0,0.02,1700.02,{MS * 1000 + 400_000},False,True\n",
+            "BTCUSDT",
+        ),
+        (  # Binance aggTrades (milliseconds)
+            "binance-aggtrades",
+            "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker\n"
+            f"9,85000.5,0.01,5001,5001,{MS},True\n9,85001.0,0.02,5002,5003,{MS + 400},False\n",
+            "BTCUSDT",
+        ),
+        (  # Polygon flat file (nanoseconds; sip_timestamp is the consolidated tape's time)
+            "polygon",
+            "ticker,conditions,correction,exchange,id,participant_timestamp,price,sequence_number,sip_timestamp,"
+            "size,tape,trf_id,trf_timestamp\n"
+            f"BTCUSDT,12,0,4,1,{MS * 10**6 - 5_000},85000.5,100,{MS * 10**6},0.01,3,,\n"
+            f"BTCUSDT,12,0,4,2,{MS * 10**6 + 399_000_000},85001.0,101,{MS * 10**6 + 400_000_000},0.02,3,,\n",
+            None,
+        ),
+        (  # Tardis trades (microseconds; amount is the size)
+            "tardis",
+            "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+            f"binance,BTCUSDT,{MS * 1000},{MS * 1000 + 2100},5001,buy,85000.5,0.01\n"
+            f"binance,BTCUSDT,{MS * 1000 + 400_000},{MS * 1000 + 402_000},5002,sell,85001.0,0.02\n",
+            None,
+        ),
+    ],
+)
+def test_vendor_trade_exports_read_as_they_come(tmp_path: Path, name: str, text: str, instrument: str | None) -> None:
+    market = load_csv_market(_write(tmp_path, text), crypto=["BTCUSDT"], instrument=instrument)
+    assert market.symbols == ["BTCUSDT"] and market.asset_classes == ["crypto"], name
+    assert market.ts.tolist() == [MS, MS + 400], name
+    assert market.price.tolist() == [85000.5, 85001.0] and market.volume.tolist() == [0.01, 0.02], name
+
+
+def test_a_file_without_a_header_line_is_refused_with_the_header_it_needs(tmp_path: Path) -> None:
+    text = f"5001,85000.5,0.01,850.005,{MS},True,True\n5002,85001.0,0.02,1700.02,{MS + 400},False,True\n"
+    with pytest.raises(CsvSourceError, match=r"the first line is data, not a header .*id,price,qty,quote_qty,time"):
+        load_csv_market(_write(tmp_path, text), instrument="BTCUSDT")

@@ -2,13 +2,18 @@
 
 Columns (case-insensitive; aliases in brackets):
 
-* trades: ``symbol`` [ticker, s], ``ts`` [timestamp, time, datetime, date, t], ``price`` [p],
-  ``volume`` [v, qty, quantity, size]; optional ``asset_class`` (equity|crypto|future)
-  and ``anomaly_type`` (a ground-truth label);
+* trades: ``symbol`` [ticker, s], ``ts`` [timestamp, time, datetime, date, t, transact_time,
+  ts_event, sip_timestamp, participant_timestamp], ``price`` [p], ``volume`` [v, qty, quantity,
+  size, amount]; optional ``asset_class`` (equity|crypto|future) and ``anomaly_type`` (a
+  ground-truth label). The vendors' own trade exports read as they come: Binance trades and
+  aggTrades (``time`` / ``transact_time``, ``qty`` / ``quantity``), Databento (``ts_event``,
+  ``size``), Polygon flat files (``sip_timestamp``), Tardis (``timestamp``, ``amount``);
 * bars: ``symbol``, ``ts`` (bar start), ``open``, ``high``, ``low``, ``close``, ``volume``.
 
-``ts`` is epoch seconds, milliseconds or microseconds (told apart by magnitude)
-or an ISO-8601 string (naive = UTC). A symbol is crypto when ``asset_class`` says
+``ts`` is epoch seconds, milliseconds, microseconds or nanoseconds (told apart by
+magnitude; float64 keeps a nanosecond stamp to 256 ns, well inside the millisecond kept)
+or an ISO-8601 string (naive = UTC). A file whose first line is data (Binance's older
+dumps have no header) is refused with the header it needs. A symbol is crypto when ``asset_class`` says
 so or when it is one of the configured crypto pairs; otherwise an equity.
 A single-instrument file (``DateTime,Price,Volume``) has no symbol column: its
 ``instrument`` argument (``--symbol``) names the instrument. ``asset_class`` (``--asset-class``)
@@ -39,9 +44,20 @@ from financial_transactions.replay.market import ANOMALY_TYPES, ASSET_CLASSES, C
 
 ALIASES = {
     "symbol": ("symbol", "ticker", "s"),
-    "ts": ("ts", "timestamp", "time", "datetime", "date", "t"),
+    "ts": (
+        "ts",
+        "timestamp",
+        "time",
+        "datetime",
+        "date",
+        "t",
+        "transact_time",
+        "ts_event",
+        "sip_timestamp",
+        "participant_timestamp",
+    ),
     "price": ("price", "p"),
-    "volume": ("volume", "v", "qty", "quantity", "size"),
+    "volume": ("volume", "v", "qty", "quantity", "size", "amount"),
     "open": ("open",),
     "high": ("high",),
     "low": ("low",),
@@ -56,7 +72,14 @@ class CsvSourceError(ValueError):
 
 
 def _columns(frame: pd.DataFrame, path: Path) -> dict[str, str]:
-    lower = {c.strip().lower(): c for c in frame.columns}
+    lower = {str(c).strip().lower(): c for c in frame.columns}
+    numeric = [c for c in frame.columns if _is_number(str(c))]
+    if len(numeric) >= 2:  # names like "1773063000123" and "187.12": the header line is a trade
+        raise CsvSourceError(
+            f"{path}: the first line is data, not a header ({', '.join(map(str, frame.columns[:4]))}, ...); add a "
+            "header naming the columns, e.g. for a Binance trades dump: "
+            "id,price,qty,quote_qty,time,is_buyer_maker,is_best_match"
+        )
     found: dict[str, str] = {}
     for name, aliases in ALIASES.items():
         for alias in aliases:
@@ -69,11 +92,19 @@ def _columns(frame: pd.DataFrame, path: Path) -> dict[str, str]:
     return found
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _epoch_ms(values: pd.Series, path: Path, offset: int) -> np.ndarray:
-    """Numbers by magnitude (s / ms / us), anything else as an ISO-8601 time; a column may mix both."""
+    """Numbers by magnitude (s / ms / us / ns), anything else as an ISO-8601 time; a column may mix both."""
     numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
     is_num = np.isfinite(numeric)
-    scale = np.where(numeric > 1e14, 1e-3, np.where(numeric > 1e11, 1.0, 1e3))
+    scale = np.where(numeric > 1e17, 1e-6, np.where(numeric > 1e14, 1e-3, np.where(numeric > 1e11, 1.0, 1e3)))
     out = np.zeros(len(values), dtype=np.int64)
     out[is_num] = np.round(numeric[is_num] * scale[is_num]).astype(np.int64)
     if (~is_num).any():
