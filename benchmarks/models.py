@@ -56,6 +56,7 @@ from financial_transactions.features.feature_store_manager import SPLIT_COLUMN, 
 from financial_transactions.features.labels import LABEL_COLUMN
 from financial_transactions.models.data import TrainingData
 from financial_transactions.models.metrics import evaluate_predictions, operating_point
+from financial_transactions.models.pyfunc import model_inputs
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.tournament import ModelTournament
 from financial_transactions.models.training import load_holdout, run_training
@@ -177,7 +178,7 @@ def quality(cfg: ProjectConfig, root: Path, *, direct_gold: bool = False) -> tup
     registry = ModelRegistry.from_platform(platform)
     version, model = registry.load_alias("champion")
     holdout, label = load_holdout(platform)
-    out = model.predict(holdout)
+    out = model.predict(model_inputs(model, holdout))
     flagged = out["label"].to_numpy() == 1
     m = evaluate_predictions(
         holdout[label].to_numpy(),
@@ -274,7 +275,7 @@ def pyfunc_throughput(platform: Platform, rows: int) -> Figure:
     registry = ModelRegistry.from_platform(platform)
     version, model = registry.load_alias("champion")
     gold = platform.store.read(platform.config.table("gold_trade_features"))
-    batch = gold.iloc[np.resize(np.arange(len(gold)), rows)].reset_index(drop=True)
+    batch = model_inputs(model, gold.iloc[np.resize(np.arange(len(gold)), rows)].reset_index(drop=True))
     model.predict(batch.head(1000))  # warm-up
     best = math.inf
     for _ in range(3):

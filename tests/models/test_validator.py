@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import mlflow
 import pyarrow as pa
 import pytest
@@ -53,6 +55,28 @@ def test_good_model_passes_and_report_is_logged(platform: Platform, data: Traini
     run = MlflowClient().get_run(run_id)
     assert run.data.metrics["validation_passed"] == 1.0 and run.data.tags["validation"] == "pass"
     assert "PASS" in report.to_text()
+
+
+def test_validation_hands_the_model_its_inputs_only(platform: Platform, data: TrainingData) -> None:
+    """A feature table's keys and labels beside the inputs: no MLflow "extra inputs" warning per predict
+    (eight of them, each listing every extra column, printed on every `fin-mlops train`)."""
+    uri, run_id = logged(platform, data)
+    holdout = data.test.assign(symbol="AAPL", session_type="regular", label_source="injected")
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    handler = Collect(level=logging.WARNING)
+    logger = logging.getLogger("mlflow")
+    logger.addHandler(handler)
+    try:
+        report = validator(data, sample_rows=50, latency_batch_rows=500).validate(uri, holdout, run_id=run_id)
+    finally:
+        logger.removeHandler(handler)
+    assert report.passed, report.to_text()
+    assert [m for m in seen if "extra inputs" in m] == []
 
 
 def test_nan_features_still_give_finite_scores(platform: Platform, data: TrainingData) -> None:

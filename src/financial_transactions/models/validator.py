@@ -31,6 +31,7 @@ import pyarrow as pa
 from financial_transactions.config.ml import ValidatorConfig
 from financial_transactions.models.custom_model import OUTPUT_COLUMNS
 from financial_transactions.models.metrics import evaluate_predictions
+from financial_transactions.models.pyfunc import model_inputs
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class ModelValidator:
     def _check_predictions(self, model: Any, holdout: pd.DataFrame, report: ValidationReport) -> None:
         sample = holdout.head(self.cfg.sample_rows)
         try:
-            out = model.predict(sample)
+            out = model.predict(model_inputs(model, sample))
         except Exception as exc:
             report.checks.append(ValidationCheck("no_nan_predictions", False, f"predict raised {exc}"))
             return
@@ -184,7 +185,7 @@ class ModelValidator:
 
     def _check_metrics(self, model: Any, holdout: pd.DataFrame, report: ValidationReport) -> None:
         try:
-            out = model.predict(holdout)
+            out = model.predict(model_inputs(model, holdout))
             metrics = evaluate_predictions(
                 holdout[self.label_column].to_numpy(dtype=np.int64),
                 out["score"].to_numpy(dtype=np.float64),
@@ -203,7 +204,7 @@ class ModelValidator:
 
     def _check_latency(self, model: Any, holdout: pd.DataFrame, report: ValidationReport) -> None:
         rows, repeats = self.cfg.latency_batch_rows, self.cfg.latency_repeats
-        batch = holdout.iloc[np.resize(np.arange(len(holdout)), rows)].reset_index(drop=True)
+        batch = model_inputs(model, holdout.iloc[np.resize(np.arange(len(holdout)), rows)].reset_index(drop=True))
         try:
             model.predict(batch)  # warm: lazy loading is not latency
             samples = []
