@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +169,13 @@ def test_processing_time_trigger_keeps_running_and_picks_up_files_that_land_late
 
 def test_a_two_batch_stream_run_is_one_pipeline_runs_row_with_cumulative_counts(platform: Platform, spark: Any) -> None:
     """Batch 0 writes the run's row, batch 1 rewrites it with the sums, stream_to_gold finishes it."""
-    sample.build(platform.paths.landing)
+    files = sample.build(platform.paths.landing)
+    # Spark's file source takes the oldest files first, in an arbitrary order among equal mtimes: the
+    # labels' order, 1 s apart, makes the batches F1-F4 and F5-F8 (F6's re-fetch of F5's bar then meets
+    # it in one batch, and the bars' upserts sum to BAR_ROWS whatever the file system's mtime resolution)
+    start = time.time() - 60
+    for i, label in enumerate(sorted(files)):
+        os.utime(files[label], (start + i, start + i))
     fqn = platform.config.table("pipeline_runs")
     after_batch_0: list[Any] = []
     progress: list[BatchProgress] = []
