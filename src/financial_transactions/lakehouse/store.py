@@ -382,13 +382,11 @@ class LocalDeltaStore(DeltaStore):
                     f"{fqn}: no version exists as of {when.isoformat()} (first commit {first.isoformat()})"
                 )
             dt.load_as_version(when)
-        wanted = list(columns) if columns is not None else None
-        if since is None:
-            return _dataset(dt, self.path(fqn)).to_table(columns=wanted)
         import pyarrow.dataset as pa_ds
 
-        column, instant = since
-        return _dataset(dt, self.path(fqn)).to_table(columns=wanted, filter=pa_ds.field(column) >= pa.scalar(instant))
+        wanted = list(columns) if columns is not None else None
+        rows = None if since is None else pa_ds.field(since[0]) >= pa.scalar(since[1])
+        return _dataset(dt, self.path(fqn)).to_table(columns=wanted, filter=rows)
 
     def count(self, fqn: str, version: int | None = None) -> int:
         return int(_dataset(self._table(fqn, version), self.path(fqn)).count_rows())
