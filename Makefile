@@ -4,12 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup lint typecheck pytest bench build bundle-check databricks-cli clean java browser delta-jars
+.PHONY: run test setup lint typecheck pytest bench build bundle-check databricks-cli clean java browser delta-jars jvm-archive
 
-run: setup java delta-jars
+run: setup java delta-jars jvm-archive
 	$(BIN)/fin-mlops --env dev run --fresh
 
-test: setup java browser delta-jars
+test: setup java browser delta-jars jvm-archive
 	$(MAKE) --no-print-directory lint typecheck pytest
 
 setup: $(STAMP)
@@ -67,6 +67,12 @@ $(DELTA_JARS)/.complete:
 	@rm -f '$(DELTA_JARS).tmp/pom.xml' && rm -rf '$(DELTA_JARS)' && mv '$(DELTA_JARS).tmp' '$(DELTA_JARS)'
 	@touch '$@'
 
+# The embedded JVM's class-data-sharing archive (lakehouse/jvm_archive.py): Spark's classes parsed
+# and verified once, then mapped by every later JVM. Cached outside the tree, keyed by the JVM and
+# Spark's jars (the module says "up to date" when it is). Spark starts without it when it is absent.
+jvm-archive: setup java
+	@$(BIN)/python -m financial_transactions.lakehouse.jvm_archive
+
 # lint-imports: the layers and forbidden imports of pyproject.toml [tool.importlinter] (docs/ARCHITECTURE.md).
 lint:
 	$(BIN)/ruff check src tests scripts benchmarks
@@ -79,7 +85,7 @@ typecheck:
 pytest:
 	$(BIN)/pytest
 
-bench: setup
+bench: setup java jvm-archive
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # One wheel per build: empties dist/ first and stamps a per-build version (the bundle artifact's build command).

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from financial_transactions.config.project import DEFAULT_DRIVER_JAVA_OPTIONS
+from financial_transactions.lakehouse.jvm_archive import archive_options
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -128,6 +129,8 @@ def get_spark(
             "Install it (Debian/Ubuntu: `sudo apt-get install openjdk-17-jre-headless`; "
             "macOS: `brew install openjdk@17`) or point --spark-remote at a Spark Connect server."
         )
+    # Spark's classes mapped from the cached class-data-sharing archive when it is built (``make jvm-archive``)
+    java_options = f"{driver_java_options} {archive_options(driver_java_options)}".strip()
     builder = SparkSession.builder
     if delta:
         builder = (
@@ -151,7 +154,7 @@ def get_spark(
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
         .config("spark.driver.memory", driver_memory)
-        .config("spark.driver.extraJavaOptions", java_options_with_logging(driver_java_options))
+        .config("spark.driver.extraJavaOptions", java_options_with_logging(java_options))
         .config("spark.driver.host", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
         .config("spark.driver.bindAddress", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
         .getOrCreate()
