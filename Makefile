@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup lint typecheck pytest bench build bundle-check databricks-cli clean java browser delta-jars jvm-archive
+.PHONY: run test setup lint typecheck pytest bench build bundle-check databricks-cli clean java browser delta-jars bench-tools jvm-archive
 
 run: setup java delta-jars jvm-archive
 	$(BIN)/fin-mlops --env dev run --fresh
@@ -73,6 +73,22 @@ $(DELTA_JARS)/.complete:
 jvm-archive: setup java
 	@$(BIN)/python -m financial_transactions.lakehouse.jvm_archive
 
+# vegeta, the HTTP load generator of benchmarks/serving.py (which pins the version), built once from
+# the Go module proxy into a cache outside the tree; the benchmark falls back to its Python client without it.
+VEGETA_VERSION := $(shell sed -n 's/^VEGETA_VERSION = "\(.*\)"/\1/p' benchmarks/serving.py)
+TOOL_CACHE     ?= $(or $(FIN_MLOPS_TOOL_CACHE),$(HOME)/.cache/financial-ai-mlops/tools)
+VEGETA_DIR     := $(abspath $(TOOL_CACHE))/vegeta-$(VEGETA_VERSION)
+
+bench-tools: $(VEGETA_DIR)/vegeta
+
+$(VEGETA_DIR)/vegeta:
+	@if ! command -v go >/dev/null 2>&1; then echo "vegeta not built: Go is not on PATH (https://go.dev/dl/; Debian/Ubuntu: sudo apt-get install -y golang-go); benchmarks/serving.py falls back to its Python client"; exit 0; fi; \
+	rm -rf '$(VEGETA_DIR).tmp' && mkdir -p '$(VEGETA_DIR).tmp'; \
+	echo "building github.com/tsenart/vegeta/v12@$(VEGETA_VERSION) into $(VEGETA_DIR)"; \
+	GOBIN='$(VEGETA_DIR).tmp' GOFLAGS=-mod=mod go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION) \
+		|| { rm -rf '$(VEGETA_DIR).tmp'; echo "go install could not build vegeta (output above)"; exit 1; }; \
+	rm -rf '$(VEGETA_DIR)' && mv '$(VEGETA_DIR).tmp' '$(VEGETA_DIR)'
+
 # lint-imports: the layers and forbidden imports of pyproject.toml [tool.importlinter] (docs/ARCHITECTURE.md).
 lint:
 	$(BIN)/ruff check src tests scripts benchmarks
@@ -85,7 +101,7 @@ typecheck:
 pytest:
 	$(BIN)/pytest
 
-bench: setup java jvm-archive
+bench: setup java jvm-archive bench-tools
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # One wheel per build: empties dist/ first and stamps a per-build version (the bundle artifact's build command).

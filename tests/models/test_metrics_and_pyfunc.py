@@ -10,9 +10,15 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from financial_transactions.config.ml import RandomForestParams
 from financial_transactions.models.algorithms import RandomForestModel
 from financial_transactions.models.base import positive_weight
-from financial_transactions.models.custom_model import Scorer, column_fill_values, prepare_features
+from financial_transactions.models.custom_model import (
+    Scorer,
+    binary_booster,
+    column_fill_values,
+    fill_non_finite,
+    prepare_features,
+)
 from financial_transactions.models.metrics import UndefinedMetric, choose_threshold, evaluate_scores
-from tests.support.models import fit, lightgbm
+from tests.support.models import fit, lightgbm, random_forest
 from tests.support.training_data import training_data
 
 
@@ -107,3 +113,41 @@ def test_scorer_matches_the_fitted_model() -> None:
     np.testing.assert_array_equal(scorer.score_matrix(raw), scorer.score(frame))
     with pytest.raises(ValueError, match="feature columns"):
         scorer.score_matrix(raw[:, :2])
+
+
+def test_lightgbm_scorer_uses_the_booster_and_scores_bit_identically_to_predict_proba() -> None:
+    data = training_data(800, seed=21)
+    model = fit(lightgbm(), data)
+    scorer = model.scorer(run_id="r1")
+    assert scorer._booster is not None and scorer._booster == (model.estimator.booster_, 1)
+    raw = data.test[scorer.columns].to_numpy(dtype=np.float64)
+    raw[::5, 1] = np.nan
+    filled = fill_non_finite(raw.copy(), scorer.fill_values)
+    expected = model.estimator.predict_proba(filled)[:, 1]
+    np.testing.assert_array_equal(scorer.score_matrix(raw.copy()), expected)
+    for row in range(3):  # one row at a time, as a single request is scored
+        np.testing.assert_array_equal(scorer.score_matrix(raw[row : row + 1].copy()), expected[row : row + 1])
+    # the thread count never changes a score (rows are predicted independently)
+    booster, _ = scorer._booster
+    np.testing.assert_array_equal(booster.predict(filled, num_threads=2), expected)
+
+
+def test_binary_booster_only_for_a_fitted_binary_lightgbm_with_a_built_in_objective() -> None:
+    from lightgbm import LGBMClassifier
+
+    data = training_data(400, seed=3)
+    x = data.train[data.feature_columns].to_numpy(dtype=np.float64)
+    y = data.train[data.label_column].to_numpy()
+    assert binary_booster(LGBMClassifier(n_estimators=3)) is None  # not fitted
+    fitted = LGBMClassifier(n_estimators=3, n_jobs=-1, verbose=-1).fit(x, y)
+    assert binary_booster(fitted) == (fitted.booster_, 0)  # a special n_jobs: OpenMP's default thread count
+    three = LGBMClassifier(n_estimators=3, verbose=-1).fit(x, np.arange(len(y)) % 3)
+    assert binary_booster(three) is None  # multiclass
+
+    def logloss(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = 1.0 / (1.0 + np.exp(-y_pred))
+        return p - y_true, p * (1.0 - p)
+
+    custom = LGBMClassifier(n_estimators=3, objective=logloss, verbose=-1).fit(x, y)
+    assert binary_booster(custom) is None  # predict_proba answers raw scores then
+    assert binary_booster(fit(random_forest(5), data).estimator) is None  # another library

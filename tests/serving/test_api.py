@@ -504,3 +504,71 @@ def test_real_uvicorn_on_loopback(served: Served) -> None:
         assert resp.status_code == 200 and resp.json()["model_version"] == str(served.v1)
         assert http.post("/v1/anomaly/score", json={"rows": [{"rsi": "x"}]}).status_code == 422
         assert "fin_mlops_http_requests_total" in http.get("/metrics").text
+
+
+def test_the_score_lane_answers_exactly_as_the_routed_path(
+    served: Served, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``POST /v1/anomaly/score`` skips the router (``RouteLane``): every outcome equals the routed path's."""
+    from financial_transactions.serving.api import RouteLane
+    from financial_transactions.serving.champion import LoadedModel
+
+    cfg = served.platform.config
+    small = cfg.model_copy(
+        update={"serving": cfg.serving.model_copy(update={"max_batch_rows": 5, "max_body_bytes": 8192})}
+    )
+    platform = Platform.create(small, lakehouse_root=served.platform.lakehouse_root)
+    rows = _rows(served.gold, 3)
+    trade = {"symbol": "AAPL", "price": 1.0, "volume": 1.0, "ts": 1773066600000}
+    cases: list[tuple[dict[str, str], bytes]] = [
+        ({"X-API-Key": KEY}, json.dumps({"rows": rows}).encode()),  # 200
+        ({}, json.dumps({"rows": rows}).encode()),  # 401, missing
+        ({"X-API-Key": "k9-not-a-key-of-this-app"}, b"{}"),  # 401, invalid
+        ({"X-API-Key": KEY}, b"{"),  # 422, malformed JSON
+        ({"X-API-Key": KEY}, json.dumps({"rows": [{"symbol": "AAPL"}]}).encode()),  # 422, BadRows
+        ({"X-API-Key": KEY}, json.dumps({"trades": [trade] * 6}).encode()),  # 413, batch
+        ({"X-API-Key": KEY}, b"x" * 9000),  # 413, body
+    ]
+
+    def answers(lane: bool) -> tuple[list[Any], list[str]]:
+        app = create_app(platform, api_keys=[KEY, OTHER_KEY], watch=False)
+        assert any(m.cls is RouteLane for m in app.user_middleware)
+        if not lane:
+            app.user_middleware = [m for m in app.user_middleware if m.cls is not RouteLane]
+        got: list[Any] = []
+        with TestClient(app, raise_server_exceptions=False) as client:
+            for headers, body in cases:
+                resp = client.post(
+                    "/v1/anomaly/score", content=body, headers={"Content-Type": "application/json", **headers}
+                )
+                got.append((resp.status_code, resp.json(), resp.headers.get("www-authenticate")))
+            resp = client.get("/v1/anomaly/score", headers={"X-API-Key": KEY})
+            got.append((resp.status_code, resp.json(), resp.headers.get("allow")))
+            with monkeypatch.context() as m:  # an unhandled failure is the server-error middleware's plain 500
+
+                def broken(self: LoadedModel, rows: list[dict[str, Any]]) -> Any:
+                    raise RuntimeError("model call failed")
+
+                m.setattr(LoadedModel, "score_rows", broken)
+                resp = client.post("/v1/anomaly/score", json={"rows": rows}, headers={"X-API-Key": KEY})
+                got.append((resp.status_code, resp.text))
+            text = client.get("/metrics").text
+        metrics = [line for line in text.splitlines() if line.startswith("fin_mlops_http_requests_total{")]
+        return got, metrics
+
+    with caplog.at_level(logging.WARNING):
+        lane, routed = answers(True), answers(False)
+    assert lane == routed
+    assert [g[0] for g in lane[0]] == [200, 401, 401, 422, 422, 413, 413, 405, 500]
+    assert lane[0][1][1] == {"detail": "missing or invalid X-API-Key"}
+    assert lane[0][5][1] == {"detail": "batch of 6 rows exceeds serving.max_batch_rows=5"}
+    assert lane[0][8] == (500, "Internal Server Error")
+    assert lane[1] == [
+        'fin_mlops_http_requests_total{method="GET",route="/v1/anomaly/score",status="405"} 1',
+        'fin_mlops_http_requests_total{method="POST",route="/v1/anomaly/score",status="200"} 1',
+        'fin_mlops_http_requests_total{method="POST",route="/v1/anomaly/score",status="401"} 2',
+        'fin_mlops_http_requests_total{method="POST",route="/v1/anomaly/score",status="413"} 1',
+        'fin_mlops_http_requests_total{method="POST",route="/v1/anomaly/score",status="422"} 2',
+        'fin_mlops_http_requests_total{method="POST",route="/v1/anomaly/score",status="500"} 1',
+        'fin_mlops_http_requests_total{method="POST",route="unmatched",status="413"} 1',  # refused before routing
+    ]

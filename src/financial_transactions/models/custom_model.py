@@ -79,6 +79,27 @@ def column_fill_values(frame: pd.DataFrame, columns: Sequence[str]) -> list[floa
     return out
 
 
+def binary_booster(estimator: Any) -> tuple[Any, int] | None:
+    """The booster and predict thread count of a fitted binary LightGBM classifier, else None.
+
+    Its ``predict_proba(X)[:, 1]`` is exactly ``booster.predict(X)`` (lightgbm's scikit-learn
+    wrapper stacks ``[1 - p, p]``), but the wrapper first re-validates the input and rebuilds its
+    parameters, about 0.4 ms a call: most of a one-row request. Prediction is parallel over rows
+    only, so the thread count never changes a score. Detected by name: this file imports no lightgbm.
+    """
+    kind = type(estimator)
+    if kind.__name__ != "LGBMClassifier" or not kind.__module__.startswith("lightgbm"):
+        return None
+    try:
+        booster, classes = estimator.booster_, estimator.n_classes_
+    except Exception:  # not fitted
+        return None
+    if classes != 2 or callable(getattr(estimator, "objective", None)):  # a custom objective yields raw scores
+        return None
+    n_jobs = estimator.n_jobs
+    return booster, (n_jobs if isinstance(n_jobs, int) and n_jobs > 0 else 0)  # 0: OpenMP's default
+
+
 def anomaly_scores(estimator: Any, matrix: np.ndarray, method: str) -> np.ndarray:
     """Higher = more anomalous, in [0, 1], for every algorithm.
 
@@ -106,15 +127,22 @@ class Scorer:
         self.method = str(metadata["score_method"])
         if len(self.fill_values) != len(self.columns):
             raise ValueError("metadata: fill_values and feature_columns differ in length")
+        self._booster = binary_booster(estimator) if self.method == SCORE_PROBA else None
+
+    def _scores(self, matrix: np.ndarray) -> np.ndarray:
+        if self._booster is not None:
+            booster, threads = self._booster
+            return np.asarray(booster.predict(matrix, num_threads=threads), dtype=np.float64)
+        return anomaly_scores(self.estimator, matrix, self.method)
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
-        return anomaly_scores(self.estimator, prepare_features(frame, self.columns, self.fill_values), self.method)
+        return self._scores(prepare_features(frame, self.columns, self.fill_values))
 
     def score_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Scores of a float64 matrix already in ``columns`` order (NaN allowed): the low-latency entry."""
         if matrix.ndim != 2 or matrix.shape[1] != len(self.columns):
             raise ValueError(f"expected a matrix of {len(self.columns)} feature columns, got shape {matrix.shape}")
-        return anomaly_scores(self.estimator, fill_non_finite(matrix, self.fill_values), self.method)
+        return self._scores(fill_non_finite(matrix, self.fill_values))
 
     def predict(self, frame: pd.DataFrame, model_version: str) -> pd.DataFrame:
         scores = self.score(frame)

@@ -53,6 +53,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from financial_transactions.features.online import OnlineFeatures, OnlineTrade, seed_since
 from financial_transactions.runtime import Platform
@@ -436,6 +438,58 @@ class RequestMetrics:
             path = getattr(route, "path", None) or "unmatched"
             self.metrics.inc("http_requests_total", method=scope["method"], route=path, status=str(status))
             self.metrics.observe("http_request_duration_seconds", time.perf_counter() - start, route=path)
+
+
+class RouteLane:
+    """One hot POST route straight to its endpoint, past the router and FastAPI's per-request machinery.
+
+    The routed path (exception middleware, router, request/dependency handling) cost as much CPU per
+    request as scoring a raw trade. The lane sets what routing sets (``route``, ``endpoint``,
+    ``path_params``), calls the endpoint (which takes the bare :class:`Request` and returns a
+    :class:`Response`), and answers an exception through the app's own handlers exactly as the
+    exception middleware would; an unhandled one propagates to the server-error middleware as before.
+    Anything else (another path or method, a mount under a root path) takes the routed path.
+    """
+
+    def __init__(
+        self, app: ASGIApp, fastapi: FastAPI, path: str, endpoint: Callable[[Request], Awaitable[Response]]
+    ) -> None:
+        self.app = app
+        self.fastapi = fastapi
+        self.path = path
+        self.endpoint = endpoint
+        self._route: Any = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST" or scope.get("root_path"):
+            await self.app(scope, receive, send)
+            return
+        if self._route is None:
+            self._route = next(r for r in self.fastapi.routes if getattr(r, "endpoint", None) is self.endpoint)
+        scope["route"], scope["endpoint"], scope["path_params"] = self._route, self.endpoint, {}
+        scope.setdefault("router", self.fastapi.router)
+        request = Request(scope, receive)
+        try:
+            response = await self.endpoint(request)
+        except Exception as exc:
+            handler = self._handler(exc)
+            if handler is None:
+                raise
+            if asyncio.iscoroutinefunction(handler):
+                response = await handler(request, exc)
+            else:
+                response = await run_in_threadpool(handler, request, exc)
+        await response(scope, receive, send)
+
+    def _handler(self, exc: Exception) -> Any:
+        """The handler Starlette's exception middleware would pick (by status, then by class; 500s left out)."""
+        handlers = self.fastapi.exception_handlers
+        if isinstance(exc, StarletteHTTPException) and exc.status_code != 500 and exc.status_code in handlers:
+            return handlers[exc.status_code]
+        for kind in type(exc).__mro__:
+            if kind in handlers and kind is not Exception:
+                return handlers[kind]
+        return None
 
 
 # -- the app -----------------------------------------------------------------------------------------
@@ -830,6 +884,7 @@ def create_app(
     async def prometheus() -> PlainTextResponse:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    app.add_middleware(RouteLane, fastapi=app, path="/v1/anomaly/score", endpoint=score)
     app.add_middleware(BodyLimit, limit=serving.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
 
