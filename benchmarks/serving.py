@@ -7,25 +7,41 @@ registered in the local SQLite registry with the ``champion`` alias. The server 
 real ``fin-mlops serve`` in its own process (uvicorn, uvloop/httptools when installed), secured
 as in production: every request carries an API key (``FIN_MLOPS_API_KEY``), checked and
 rate-limited per key (the limit is raised far above the load so it never trips: a load test
-measures capacity, and still pays for the limiter); the load generator is an asyncio client
-in this process, on the same machine.
+measures capacity, and still pays for the limiter).
+
+The load generator is **vegeta** (``make bench-tools`` builds the pinned ``VEGETA_VERSION`` into
+~/.cache/financial-ai-mlops/tools, or ``$FIN_MLOPS_TOOL_CACHE``), a separate Go process:
+``vegeta attack -rate=0 -workers=C -max-workers=C -lazy`` keeps exactly C requests in flight
+(a closed loop) over a targets file read in order, one JSON target per request with its own
+base64 body, so a live trade stream is sent in time order and exactly N requests are timed;
+the first C targets are untimed ``GET /health`` requests that open the connections (steady
+state). p50/p99 are exact over vegeta's per-request results (``vegeta encode --to csv``);
+requests/s is N over the span from the first timed request's start to the last one's end; any
+failed request fails the benchmark. The earlier harness, an aiohttp client in this process
+(sharing the 2 CPUs with the server and burning a large share of them), measures the harness
+floor and the raw trade again as a printed peer. Without vegeta a line says how to get it, and
+the aiohttp client measures everything. Client and server share this machine's CPUs either way.
 
 Printed:
 
-1. **single-request latency at 100 concurrent requests** (closed loop: 100 requests always
-   in flight, steady state: connections are opened before the clock starts), p50/p99 and
-   requests/s, target p99 <= 20 ms: one feature row, and **one raw trade** through the online
-   feature state (a live stream continuing after the seeded gold: each trade updates its
-   symbol's open bar and is scored from its feature row; targets p99 <= 20 ms and >= 2,000
-   raw trades/s). Its peer is one *late* raw trade (older than its symbol's open bar: the
-   request's trades alone are rebuilt into a bar and its indicators, the path every raw
-   trade took before the online state);
+1. **single-request latency at 100 concurrent requests** (closed loop, steady state), p50/p99,
+   requests/s and the server's CPU per request (user + system time of its process over the
+   run, from /proc, openers included), target p99 <= 20 ms: one feature row, and **one raw
+   trade** through the online feature state (a live stream continuing after the seeded gold:
+   each trade updates its symbol's open bar and is scored from its feature row; targets p99
+   <= 20 ms and >= 2,000 raw trades/s; how many arrived after a later bar of their symbol, so
+   were scored as late, is printed). Its peer is one *late* raw trade (older than its symbol's
+   open bar: the request's trades alone are rebuilt into a bar and its indicators, the path
+   every raw trade took before the online state);
 2. the same at concurrency 1 (the unloaded service time), and the harness floor: ``GET
    /health`` at 100 concurrent requests (no model, no body) on the same machine, which
-   bounds what any endpoint can reach here;
-3. **10,000-row batch latency** (median of 5), target <= 30 ms for 10k feature rows
-   validated and scored (the fast decoding), beside its peers: the same rows through the full
-   per-value validation (one extra key per row sends them there), and 10k raw trades.
+   bounds what any endpoint can reach here; with vegeta, the aiohttp peer rows follow;
+3. **10,000-row batch latency** (median of 5, one request at a time), target <= 30 ms for 10k
+   feature rows validated and scored, for the **Arrow body** (an Arrow IPC stream,
+   ``application/vnd.apache.arrow.stream``: the verdict is for it), beside the same rows as a
+   JSON body (the fast decoding), through the full per-value validation (one extra key per row
+   sends them there), 10k raw trades, and the champion alone scoring the 10k rows' matrix in
+   this process (what no body can go below).
 
 Usage: python benchmarks/serving.py [--requests 10000] [--concurrency 100]
 """
@@ -57,6 +73,7 @@ from financial_transactions.models.data import TrainingData
 from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.models.tournament import log_pyfunc
 from financial_transactions.runtime import Platform
+from financial_transactions.serving.api import ARROW_STREAM
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TARGET_P99_MS = 20.0
@@ -304,11 +321,50 @@ def _cycled(frame: pd.DataFrame, count: int) -> pd.DataFrame:
 
 
 def row_bodies(gold: pd.DataFrame, cols: list[str], n: int, size: int) -> list[bytes]:
+    """Feature rows as JSON bodies, every float exact (``repr``; pandas' ``to_json`` keeps 10 decimals only)."""
     part = _cycled(gold[["symbol", *cols]], max(n, size))
-    rows = json.loads(part.to_json(orient="records"))
+    values = part.astype(object).where(part.notna(), None)
+    rows = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in values.to_dict("records")]
     if size == 1:
         return [json.dumps({"rows": [r]}).encode() for r in rows[:n]]
     return [json.dumps({"rows": rows[:size]}).encode()]
+
+
+def arrow_body(gold: pd.DataFrame, cols: list[str], size: int) -> bytes:
+    """The rows of :func:`row_bodies` (same columns, same values) as one Arrow IPC stream."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(_cycled(gold[["symbol", *cols]], size), preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def server_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU the server process has used (Linux ``/proc``; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def model_alone_ms(platform: Platform, gold: pd.DataFrame, cols: list[str], size: int) -> float:
+    """Median ms of the champion scoring the 10k rows' matrix in this process, as the server does (every core)."""
+    from financial_transactions.serving.champion import LoadedModel
+
+    registry = ModelRegistry.from_platform(platform)
+    version = registry.champion_version()
+    assert version is not None
+    model = LoadedModel.from_pyfunc(platform.config.model_name, version, registry.load(version))
+    matrix = _cycled(gold[model.input_columns], size).to_numpy(dtype=np.float64)
+    times = []
+    for _ in range(6):
+        start = time.perf_counter()
+        model.score_matrix(matrix.copy(), threads=0)
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times[1:])
 
 
 def live_trades(trades: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -341,7 +397,15 @@ async def counter(base: str, name: str) -> float:
     return 0.0
 
 
-async def run(args: argparse.Namespace, base: str, gold: pd.DataFrame, trades: pd.DataFrame, cols: list[str]) -> bool:
+async def run(
+    args: argparse.Namespace,
+    base: str,
+    server_pid: int,
+    platform: Platform,
+    gold: pd.DataFrame,
+    trades: pd.DataFrame,
+    cols: list[str],
+) -> bool:
     await wait_ready(base)
     vegeta = vegeta_path()
     harness = f"vegeta {VEGETA_VERSION}" if vegeta is not None else "aiohttp"
@@ -373,7 +437,10 @@ async def run(args: argparse.Namespace, base: str, gold: pd.DataFrame, trades: p
 
     c = args.concurrency
     print(f"\nsingle requests, closed loop, {args.requests} requests (load generator: {harness})")
-    print(f"{'request':<34}{'client':>16}{'concurrency':>12}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
+    print(
+        f"{'request':<34}{'client':>16}{'concurrency':>12}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}"
+        f"{'server CPU µs/req':>19}"
+    )
     results: dict[str, tuple[float, float]] = {}
     rates: dict[str, float] = {}
     score = "/v1/anomaly/score"
@@ -401,11 +468,15 @@ async def run(args: argparse.Namespace, base: str, gold: pd.DataFrame, trades: p
                 if "trade" not in label
                 else min(args.requests, 3000 if conc > 1 else 300)
             )
+        cpu_before = server_cpu_seconds(server_pid)
         lat, rps = await measure(client, method, path, bodies, n, conc)
+        cpu_after = server_cpu_seconds(server_pid)
+        sent = n + conc  # with the untimed requests that open the connections
+        cpu = "n/a" if cpu_before is None or cpu_after is None else f"{(cpu_after - cpu_before) / sent * 1e6:.0f}"
         p50, p99 = pct(lat, 50), pct(lat, 99)
         results[f"{label}@{conc}/{client}"] = (p50, p99)
         rates[f"{label}@{conc}/{client}"] = rps
-        print(f"{label:<34}{client:>16}{conc:>12}{p50:>10.1f}{p99:>10.1f}{rps:>10.0f}")
+        print(f"{label:<34}{client:>16}{conc:>12}{p50:>10.1f}{p99:>10.1f}{rps:>10.0f}{cpu:>19}")
         if "online" in label:  # a trade that overtook a later bar of its symbol in flight was scored as late
             late = await counter(base, "late_trades_total") - late_before
             print(f"{'':<50}{'':>12}  {late:.0f} of {n} arrived after a later bar of their symbol (late)")
@@ -416,21 +487,27 @@ async def run(args: argparse.Namespace, base: str, gold: pd.DataFrame, trades: p
     for row in full_rows["rows"]:
         row["note"] = "x"  # a key beyond the model's columns: the full per-value validation
     medians: dict[str, float] = {}
+    arrow = arrow_body(gold, cols, 10_000)
     for label, bodies, ctype in (
-        ("10k feature rows (JSON)", rows_10k, JSON),
+        ("10k feature rows, Arrow body", [arrow], ARROW_STREAM),
+        ("10k feature rows, JSON body", rows_10k, JSON),
         ("10k feature rows, full validation", [json.dumps(full_rows).encode()], JSON),
         ("10k raw trades (late, rebuilt)", trade_bodies(trades, 1, 10_000), JSON),
     ):
-        assert len(json.loads(bodies[0]).popitem()[1]) == 10_000, label
+        if ctype == JSON:
+            assert len(json.loads(bodies[0]).popitem()[1]) == 10_000, label
         lat, _ = await measure(harness, "POST", score, bodies, 5, 1, ctype)
         medians[label] = statistics.median(lat)
-        print(f"{label:<34} median {statistics.median(lat):8.1f} ms   best {min(lat):8.1f} ms")
+        size = f"{len(bodies[0]) / 1e6:.1f} MB"
+        print(f"{label:<34} median {statistics.median(lat):8.1f} ms   best {min(lat):8.1f} ms   body {size}")
+    alone = await asyncio.to_thread(model_alone_ms, platform, gold, cols, 10_000)
+    print(f"{'the champion alone on 10k rows':<34} median {alone:8.1f} ms   (score_matrix in this process, every core)")
 
     floor = results[f"GET /health (harness floor)@{c}/{harness}"][1]
     p99 = results[f"1 feature row@{c}/{harness}"][1]
     trade_p99 = results[f"1 raw trade (online state)@{c}/{harness}"][1]
     trade_rate = rates[f"1 raw trade (online state)@{c}/{harness}"]
-    rows_label = "10k feature rows (JSON)"
+    rows_label = "10k feature rows, Arrow body"
     rows_ms = medians[rows_label]
     ms, per_s = TARGET_P99_MS, TARGET_TRADES_PER_S
     verdicts = [
@@ -466,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         port = _free_port()
         server = start_server(root, port, bench_config(Path(tmp)))
         try:
-            ok = asyncio.run(run(args, f"http://127.0.0.1:{port}", gold, trades, cols))
+            ok = asyncio.run(run(args, f"http://127.0.0.1:{port}", server.pid, platform, gold, trades, cols))
         finally:
             server.terminate()
             try:

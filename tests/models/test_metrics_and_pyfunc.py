@@ -130,6 +130,8 @@ def test_lightgbm_scorer_uses_the_booster_and_scores_bit_identically_to_predict_
     # the thread count never changes a score (rows are predicted independently)
     booster, _ = scorer._booster
     np.testing.assert_array_equal(booster.predict(filled, num_threads=2), expected)
+    np.testing.assert_array_equal(scorer.score_matrix(raw.copy(), threads=2), expected)
+    np.testing.assert_array_equal(scorer.score_matrix(raw.copy(), threads=0), expected)
 
 
 def test_binary_booster_only_for_a_fitted_binary_lightgbm_with_a_built_in_objective() -> None:

@@ -101,3 +101,38 @@ def test_a_bad_value_in_a_large_batch_gets_the_full_validations_message_and_loc(
     assert [p if p != 417 else "#" for p in got["loc"]] == [p if p != 17 else "#" for p in want["loc"]]
     assert got["msg"].replace("[417]", "[#]") == want["msg"].replace("[17]", "[#]")
     assert "417" in got["msg"] or 417 in got["loc"]
+
+
+def test_a_thread_count_reaches_only_a_scorer_that_takes_one() -> None:
+    """Champions logged before ``Scorer.score_matrix`` took ``threads`` keep serving large batches."""
+    from financial_transactions.serving.champion import LoadedModel
+
+    calls: list[tuple[str, Any]] = []
+
+    class Old:
+        columns, threshold = ["a"], 0.5
+
+        def score_matrix(self, matrix: np.ndarray) -> np.ndarray:
+            calls.append(("old", None))
+            return matrix[:, 0]
+
+    class New(Old):
+        def score_matrix(self, matrix: np.ndarray, threads: int | None = None) -> np.ndarray:  # type: ignore[override]
+            calls.append(("new", threads))
+            return matrix[:, 0]
+
+    class Pyfunc:
+        def __init__(self, scorer: Any) -> None:
+            self.scorer = scorer
+
+        def unwrap_python_model(self) -> Any:
+            return self
+
+    matrix = np.array([[0.2], [0.7]])
+    for scorer in (Old(), New()):
+        model = LoadedModel.from_pyfunc("m", 1, Pyfunc(scorer))
+        assert model.scorer_threads is isinstance(scorer, New)
+        scores, labels = model.score_matrix(matrix, threads=0)
+        np.testing.assert_array_equal(scores, [0.2, 0.7])
+        assert labels.tolist() == [0, 1]
+    assert calls == [("old", None), ("new", 0)]

@@ -129,20 +129,26 @@ class Scorer:
             raise ValueError("metadata: fill_values and feature_columns differ in length")
         self._booster = binary_booster(estimator) if self.method == SCORE_PROBA else None
 
-    def _scores(self, matrix: np.ndarray) -> np.ndarray:
+    def _scores(self, matrix: np.ndarray, threads: int | None = None) -> np.ndarray:
         if self._booster is not None:
-            booster, threads = self._booster
-            return np.asarray(booster.predict(matrix, num_threads=threads), dtype=np.float64)
+            booster, own = self._booster
+            return np.asarray(
+                booster.predict(matrix, num_threads=own if threads is None else threads), dtype=np.float64
+            )
         return anomaly_scores(self.estimator, matrix, self.method)
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         return self._scores(prepare_features(frame, self.columns, self.fill_values))
 
-    def score_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        """Scores of a float64 matrix already in ``columns`` order (NaN allowed): the low-latency entry."""
+    def score_matrix(self, matrix: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """Scores of a float64 matrix already in ``columns`` order (NaN allowed): the low-latency entry.
+
+        ``threads`` (0: OpenMP's default, every core) overrides a LightGBM booster's thread count for
+        this call; rows are predicted independently, so it changes the time, never a score.
+        """
         if matrix.ndim != 2 or matrix.shape[1] != len(self.columns):
             raise ValueError(f"expected a matrix of {len(self.columns)} feature columns, got shape {matrix.shape}")
-        return self._scores(fill_non_finite(matrix, self.fill_values))
+        return self._scores(fill_non_finite(matrix, self.fill_values), threads)
 
     def predict(self, frame: pd.DataFrame, model_version: str) -> pd.DataFrame:
         scores = self.score(frame)

@@ -77,7 +77,9 @@ from financial_transactions.serving.schemas import (
     ValidationErrorBody,
     epoch_ms,
     instant_iso,
+    out_of_bounds,
     request_body_schemas,
+    ticker_error,
 )
 from financial_transactions.serving.security import (
     ANONYMOUS,
@@ -99,6 +101,10 @@ FAST_ROWS_MIN_BYTES = 32_768
 #: microseconds per trade: a thread hop costs more); larger ones, or a symbol another thread holds,
 #: go to a worker thread.
 INLINE_TRADES = 64
+#: Batches from this many rows on are predicted on every core (rows score independently: the same scores).
+PARALLEL_ROWS = 2048
+#: The media type of a feature-row batch sent as an Arrow IPC stream (:class:`ArrowRows`).
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
 _META_COLUMNS = ("symbol", "bar_start")
 _UNSET: Any = object()
 
@@ -183,6 +189,138 @@ class RowsDecoder:
         except ValueError:
             return None
         return FastRows(matrix, symbols, bar_starts)
+
+
+def _invalid_rows(message: str, kind: str = "value_error") -> RequestValidationError:
+    """The 422 the JSON path's request model raises for the same fault (located at ``body.rows``)."""
+    prefix = "Value error, " if kind == "value_error" else ""
+    return RequestValidationError([{"loc": ("body", "rows"), "msg": prefix + message, "type": kind}])
+
+
+class ArrowRows:
+    """Feature rows sent as an Arrow IPC stream (``application/vnd.apache.arrow.stream``), one column each.
+
+    The columns are those of a JSON row: every model feature column (integers or floats, null allowed),
+    and optionally ``symbol`` (text) and ``bar_start`` (epoch ms, an RFC 3339 string, or a timestamp
+    with a zone); any other column is refused. The checks are the JSON path's, over whole columns at
+    once, and a fault gets the JSON path's status and message for the first row at fault: more rows
+    than ``serving.max_batch_rows`` 413, a missing or non-numeric feature column 422 (as
+    :func:`check_rows`), a value that is not finite or beyond ±``FEATURE_ABS_MAX`` 422 (a null is
+    missing, as JSON's null; a NaN value is refused, as the JSON path refuses one), a bad ``symbol``
+    or ``bar_start`` 422.
+    """
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = list(columns)
+        self._allowed = {*self.columns, *_META_COLUMNS}
+
+    def decode(self, raw: bytes, max_rows: int) -> FastRows:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            table = pa.ipc.open_stream(raw).read_all()
+        except (pa.ArrowException, ValueError, OSError) as exc:
+            raise RequestValidationError(
+                [{"loc": ("body",), "msg": f"Invalid Arrow IPC stream: {exc}", "type": "arrow_invalid"}]
+            ) from None
+        n = table.num_rows
+        if n > max_rows:
+            raise HTTPException(413, f"batch of {n} rows exceeds serving.max_batch_rows={max_rows}")
+        if n == 0:
+            raise _invalid_rows("List should have at least 1 item after validation, not 0", "too_short")
+        names = table.column_names
+        for name in names:
+            if name not in self._allowed or names.count(name) > 1:
+                why = "appears twice" if name in self._allowed else "is not a feature column of the served champion"
+                raise BadRows(
+                    f"column {name!r} {why}: an Arrow body carries symbol, bar_start and the model's feature columns",
+                    ("body", "rows", 0, name),
+                )
+        symbols: list[str | None] = [None] * n
+        bar_starts: list[str | None] = [None] * n
+        try:
+            if "symbol" in names:
+                symbols = self._symbols(table.column("symbol"))
+            if "bar_start" in names:
+                bar_starts = self._bar_starts(table.column("bar_start"))
+        except ValueError as exc:
+            raise _invalid_rows(str(exc)) from None
+        missing = sorted(set(self.columns).difference(names))
+        if missing:
+            raise BadRows(f"rows[0] lacks model feature column(s) {missing[:10]}", ("body", "rows", 0, missing[0]))
+        matrix = np.empty((n, len(self.columns)), dtype=np.float64)
+        for j, name in enumerate(self.columns):
+            column = table.column(name)
+            kind = column.type
+            if column.null_count == n:  # every value null: all missing, whatever the column's type
+                matrix[:, j] = np.nan
+                continue
+            if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+                i = _first(pc.is_valid(column))
+                value = column[i].as_py()
+                raise BadRows(
+                    f"rows[{i}].{name} must be a number or null, got {type(value).__name__}", ("body", "rows", i, name)
+                )
+            if pa.types.is_integer(kind):  # compared as integers: a cast to float64 first could not be exact
+                limit = int(FEATURE_ABS_MAX)
+                beyond = pc.or_(pc.greater(column, limit), pc.less(column, -limit))
+            else:
+                beyond = pc.invert(pc.less_equal(pc.abs(column), FEATURE_ABS_MAX))  # NaN and ±inf fail the test
+            if pc.any(pc.fill_null(beyond, False)).as_py():
+                i = _first(pc.fill_null(beyond, False))
+                raise _invalid_rows(str(out_of_bounds(i, name, column[i].as_py())))
+            matrix[:, j] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)  # null -> NaN
+        return FastRows(matrix, symbols, bar_starts)
+
+    @staticmethod
+    def _symbols(column: Any) -> list[str | None]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = column.to_pylist()
+        if column.null_count == len(column):
+            return values  # type: ignore[no-any-return]
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            i = _first(pc.is_valid(column))
+            raise ticker_error(i, values[i])
+        for symbol in pc.unique(column).to_pylist():
+            if symbol is not None and not SYMBOL_RE.fullmatch(symbol):
+                raise ticker_error(values.index(symbol), symbol)
+        return values  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _bar_starts(column: Any) -> list[str | None]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        kind = column.type
+        if column.null_count == len(column):
+            return [None] * len(column)
+        if pa.types.is_timestamp(kind):
+            if kind.tz is None:
+                i = _first(pc.is_valid(column))
+                raise ValueError(f"rows[{i}].bar_start needs a time zone (an Arrow timestamp with tz=, e.g. UTC)")
+            values = [
+                None if v is None else v.isoformat() for v in column.cast(pa.timestamp("us", kind.tz)).to_pylist()
+            ]
+        else:
+            values = column.to_pylist()
+        seen: dict[Any, str | None] = {None: None}
+        out = []
+        for i, value in enumerate(values):
+            iso = seen.get(value, _UNSET) if value.__class__ is not bool else _UNSET
+            if iso is _UNSET:
+                iso = seen[value] = instant_iso(value, f"rows[{i}].bar_start")
+            out.append(iso)
+        return out
+
+
+def _first(mask: Any) -> int:
+    """The index of the first true value of a boolean Arrow column."""
+    import pyarrow.compute as pc
+
+    return int(pc.index(mask, True).as_py())
 
 
 def _echoed(symbols: list[Any], bar_starts: list[Any]) -> list[str | None]:
@@ -530,6 +668,7 @@ def create_app(
     online = OnlineFeatures(cfg.features)
     online_columns = set(online.columns)
     decoders: dict[tuple[str, ...], RowsDecoder] = {}
+    arrow_decoders: dict[tuple[str, ...], ArrowRows] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -709,6 +848,18 @@ def create_app(
             "trades",
         )
 
+    async def score_fast(model: LoadedModel, fast: FastRows) -> Response:
+        """Rows already decoded and checked into the model's matrix: scored off the loop, on every core when many."""
+        threads = 0 if len(fast.matrix) >= PARALLEL_ROWS else None
+        scores, labels = await asyncio.get_running_loop().run_in_executor(
+            None, partial(model.score_matrix, fast.matrix, threads=threads)
+        )
+        metrics.inc("score_batches_total")
+        payload = _results(model, scores, labels, fast.symbols, fast.bar_starts, "rows")
+        metrics.inc("rows_scored_total", payload["count"])
+        metrics.inc("anomalies_flagged_total", payload["anomalies"])
+        return Response(orjson.dumps(payload), media_type="application/json")
+
     @app.post(
         "/v1/anomaly/score",
         operation_id="score",
@@ -719,7 +870,21 @@ def create_app(
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScoreRequest"}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ScoreRequest"}},
+                    ARROW_STREAM: {
+                        "schema": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "feature rows as an Arrow IPC stream, one column per JSON row key: every "
+                            "feature column of the served champion (integers or floats, null allowed; finite and "
+                            f"within ±{FEATURE_ABS_MAX:.0e}), optionally symbol (text) and bar_start (epoch ms, an "
+                            "RFC 3339 string, or a timestamp with a zone), nothing else; checked and refused "
+                            "exactly as the same rows in JSON (413 over serving.max_batch_rows, 422 naming the row "
+                            "and column at fault)",
+                        }
+                    },
+                },
             },
             "security": [{"APIKeyHeader": []}],
         },
@@ -740,19 +905,17 @@ def create_app(
         raw = await request.body()
         holder = holder_box.get("holder")
         current = holder.current if holder is not None else None
+        if request.headers.get("content-type", "").partition(";")[0].strip().lower() == ARROW_STREAM:
+            model = champion()
+            key = tuple(model.input_columns)
+            arrow = arrow_decoders.get(key) or arrow_decoders.setdefault(key, ArrowRows(model.input_columns))
+            return await score_fast(model, arrow.decode(raw, serving.max_batch_rows))
         if current is not None and len(raw) >= FAST_ROWS_MIN_BYTES:
             key = tuple(current.input_columns)
             decoder = decoders.get(key) or decoders.setdefault(key, RowsDecoder(current.input_columns))
             fast = decoder.decode(raw, serving.max_batch_rows)
             if fast is not None:
-                scores, labels = await asyncio.get_running_loop().run_in_executor(
-                    None, current.score_matrix, fast.matrix
-                )
-                metrics.inc("score_batches_total")
-                payload = _results(current, scores, labels, fast.symbols, fast.bar_starts, "rows")
-                metrics.inc("rows_scored_total", payload["count"])
-                metrics.inc("anomalies_flagged_total", payload["anomalies"])
-                return Response(orjson.dumps(payload), media_type="application/json")
+                return await score_fast(current, fast)
         try:
             body = ScoreRequest.model_validate_json(raw)
         except ValidationError as exc:  # the same 422 as a FastAPI-parsed body, located under "body"

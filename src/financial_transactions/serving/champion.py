@@ -8,6 +8,7 @@ registry check or load leaves the current model serving (and is counted).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -63,6 +64,8 @@ class LoadedModel:
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: the project pyfunc's scoring core (``None`` for any other pyfunc flavour)
     scorer: Any = field(default=None, repr=False)
+    #: whether the scorer takes a thread count (models logged before it was added do not)
+    scorer_threads: bool = field(default=False, repr=False)
 
     @classmethod
     def from_pyfunc(cls, name: str, version: int, pyfunc: Any) -> LoadedModel:
@@ -75,7 +78,8 @@ class LoadedModel:
                 raise ValueError(f"{name} v{version} has no input signature: cannot validate requests")
             columns = list(schema.input_names())
         threshold = float(scorer.threshold) if scorer is not None else None
-        return cls(name, str(version), pyfunc, columns, threshold, scorer=scorer)
+        threads = scorer is not None and "threads" in inspect.signature(scorer.score_matrix).parameters
+        return cls(name, str(version), pyfunc, columns, threshold, scorer=scorer, scorer_threads=threads)
 
     def score_rows(self, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         """``(score, label)`` arrays for validated feature rows, through the champion's own scoring code.
@@ -95,13 +99,19 @@ class LoadedModel:
         scores = scorer.score_matrix(matrix)
         return scores, (scores >= scorer.threshold).astype(np.int64)
 
-    def score_matrix(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(score, label)`` of a float64 matrix in :attr:`input_columns` order (NaN = missing)."""
+    def score_matrix(self, matrix: np.ndarray, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(score, label)`` of a float64 matrix in :attr:`input_columns` order (NaN = missing).
+
+        ``threads`` (0: every core) overrides the estimator's own thread count where its scorer can.
+        """
         scorer = self.scorer
         if scorer is None:
             scored = self.predict(pd.DataFrame(matrix, columns=self.input_columns))
             return scored["score"].to_numpy(dtype=np.float64), scored["label"].to_numpy(dtype=np.int64)
-        scores = scorer.score_matrix(matrix)
+        if threads is None or not self.scorer_threads:
+            scores = scorer.score_matrix(matrix)
+        else:
+            scores = scorer.score_matrix(matrix, threads=threads)
         return scores, (scores >= scorer.threshold).astype(np.int64)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:

@@ -73,7 +73,11 @@ def _short(value: Any) -> str:
 FeatureValue = StrictFloat | StrictInt | StrictStr | None
 
 
-def _out_of_bounds(i: int, key: str, value: Any) -> ValueError:
+def ticker_error(i: int, symbol: Any) -> ValueError:
+    return ValueError(f"rows[{i}].symbol must be a ticker like 'AAPL', got {_short(symbol)}")
+
+
+def out_of_bounds(i: int, key: str, value: Any) -> ValueError:
     if isinstance(value, str):
         return ValueError(f"rows[{i}].{key} is text of {len(value)} characters; at most {TEXT_MAX_CHARS} are allowed")
     return ValueError(
@@ -200,7 +204,7 @@ class ScoreRequest(BaseModel):
             if isinstance(row, dict):
                 symbol = row.get("symbol")
                 if symbol is not None and (symbol.__class__ is not str or not _SYMBOL.fullmatch(symbol)):
-                    raise ValueError(f"rows[{i}].symbol must be a ticker like 'AAPL', got {_short(symbol)}")
+                    raise ticker_error(i, symbol)
                 if row.get("bar_start") is not None:  # a copy: the request's own objects stay as sent
                     row = {**row, "bar_start": instant_iso(row["bar_start"], f"rows[{i}].bar_start")}
             out.append(row)
@@ -216,9 +220,9 @@ class ScoreRequest(BaseModel):
                 kind = value.__class__
                 if kind is float or kind is int:
                     if not low <= value <= high:
-                        raise _out_of_bounds(i, key, value)
+                        raise out_of_bounds(i, key, value)
                 elif kind is str and len(value) > TEXT_MAX_CHARS:
-                    raise _out_of_bounds(i, key, value)
+                    raise out_of_bounds(i, key, value)
         return rows
 
     @model_validator(mode="after")
