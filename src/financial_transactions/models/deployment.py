@@ -38,7 +38,6 @@ from financial_transactions.models.pyfunc import aliases_text, model_inputs
 from financial_transactions.models.registry import CHAMPION, ModelRegistry, RegistryError
 from financial_transactions.runtime import Platform
 from financial_transactions.runtime.serving_endpoint import ServingError, ServingUpdate
-from financial_transactions.runtime.task_values import set_task_value
 
 if TYPE_CHECKING:
     from financial_transactions.runtime.serving_endpoint import ModelServingManager
@@ -132,6 +131,6 @@ def deploy_champion(
     if problems:
         raise DeploymentError(f"champion version {champion} failed its smoke test: {'; '.join(problems)}")
     serving = update_serving_endpoint(platform, champion, manager=serving_manager)
-    set_values = set_task_value("champion_version", champion)
-    set_task_value("promoted", bool(decision is not None and decision.promoted))
+    set_values = platform.runtime.set_task_value("champion_version", champion)
+    platform.runtime.set_task_value("promoted", bool(decision is not None and decision.promoted))
     return DeployOutcome(champion, len(sample), aliases, decision, set_values, serving)

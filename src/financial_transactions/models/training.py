@@ -40,7 +40,6 @@ from financial_transactions.models.validator import ModelValidator, ValidationRe
 from financial_transactions.runtime import Platform
 from financial_transactions.runtime.crashpoints import crashpoint
 from financial_transactions.runtime.journal import remembered, scoped_id
-from financial_transactions.runtime.task_values import set_task_value
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +315,7 @@ def attempt_training(
         positives = {}
     crashpoint("train.after_gate")
     _record_attempt(platform, attempt, started, positives)
-    set_task_value("training_status", attempt.status)
+    platform.runtime.set_task_value("training_status", attempt.status)
     return attempt
 
 
