@@ -70,5 +70,7 @@ def test_the_built_archive_maps_and_a_truncated_one_is_refused(tmp_path: Path) -
     truncated = tmp_path / "truncated.jsa"
     with built.open("rb") as src:
         truncated.write_bytes(src.read(8 << 20))  # a dump cut short: its header promises far more
+    reports_before = set(Path.cwd().glob("hs_err_pid*.log"))
     with pytest.raises(RuntimeError, match="could not map the archive"):
         jvm_archive._check(truncated)
+    assert set(Path.cwd().glob("hs_err_pid*.log")) == reports_before  # the crash report went to a temporary folder

@@ -146,24 +146,29 @@ def build(*, force: bool = False) -> Path | None:
 
 
 def _check(dump: Path) -> None:
-    """A Spark JVM started with ``-Xshare:on`` must map the archive: that JVM refuses to start otherwise."""
-    done = subprocess.run(
-        [sys.executable, "-m", "financial_transactions.lakehouse.jvm_archive", "--probe", str(dump)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    """A Spark JVM started with ``-Xshare:on`` must map the archive: that JVM refuses to start otherwise.
+
+    A JVM that crashes on it writes its ``hs_err`` report into a folder removed afterwards, not into
+    the working directory.
+    """
+    with tempfile.TemporaryDirectory(prefix="fin-mlops-jvm-probe-") as errors:
+        done = subprocess.run(
+            [sys.executable, "-m", "financial_transactions.lakehouse.jvm_archive", "--probe", str(dump), errors],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise RuntimeError(f"a JVM could not map the archive {dump}: {' '.join(tail)[:400]}")
 
 
-def _probe(dump: Path) -> None:
+def _probe(dump: Path, errors: Path) -> None:
     from financial_transactions.lakehouse.engine import get_spark
 
-    spark = get_spark(master="local[1]", driver_java_options=f"-XX:SharedArchiveFile={dump} -Xshare:on {_QUIET}")
-    spark.range(3).count()
+    options = f"-XX:SharedArchiveFile={dump} -Xshare:on -XX:ErrorFile={errors}/hs_err_%p.log {_QUIET}"
+    get_spark(master="local[1]", driver_java_options=options).range(3).count()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,10 +176,10 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description="Build the embedded Spark JVM's class-data-sharing archive.")
     parser.add_argument("--force", action="store_true", help="rebuild it even when it exists")
-    parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)  # the check of a fresh dump
+    parser.add_argument("--probe", type=Path, nargs=2, help=argparse.SUPPRESS)  # a fresh dump's check
     args = parser.parse_args(argv)
     if args.probe is not None:
-        _probe(args.probe)
+        _probe(*args.probe)
         return 0
     path = archive_path()
     if path is not None and path.is_file() and not args.force:
