@@ -17,9 +17,12 @@ base64 body, so a live trade stream is sent in time order and exactly N requests
 the first C targets are untimed ``GET /health`` requests that open the connections (steady
 state). p50/p99 are exact over vegeta's per-request results (``vegeta encode --to csv``);
 requests/s is N over the span from the first timed request's start to the last one's end; any
-failed request fails the benchmark. The earlier harness, an aiohttp client in this process
-(sharing the 2 CPUs with the server and burning a large share of them), measures the harness
-floor and the raw trade again as a printed peer. Without vegeta a line says how to get it, and
+failed request fails the benchmark. vegeta takes the targets in order but its workers race to the
+wire: against a trivial server about a fifth of 3,000 requests overtook an earlier one, so at a
+bar boundary some live trades arrive after a later trade of their symbol and are scored as late
+(counted below each online row). The earlier harness, an aiohttp client in this process (strict
+send order, sharing the 2 CPUs with the server and burning a large share of them), measures the
+harness floor and the raw trade again as a printed peer. Without vegeta a line says how to get it, and
 the aiohttp client measures everything. Client and server share this machine's CPUs either way.
 
 Printed:
