@@ -46,6 +46,8 @@ class Stage:
     description: str = ""
     #: stages whose output this one reads: it is skipped when one of them failed
     needs: tuple[str, ...] = ()
+    #: runs Spark work: when a later stage does, the engine starts while the first one runs
+    engine: bool = False
 
 
 @dataclass
@@ -67,9 +69,9 @@ def run_shift(ctx: RunContext) -> dict[str, Any]:
 #: The end-to-end order.
 STAGES: list[Stage] = [
     Stage("ingest", replay_stage.run_ingest, "replay window 1 -> collectors -> landing"),
-    Stage("pipeline", pipeline_stage.run_stage, "landing -> bronze -> silver -> gold (Delta)", ("ingest",)),
+    Stage("pipeline", pipeline_stage.run_stage, "landing -> bronze -> silver -> gold (Delta)", ("ingest",), True),
     Stage("train", models_stage.run_stage, "features -> tournament -> validator -> gate", ("pipeline",)),
-    Stage("shift", run_shift, "regime-shifted replay window 2 -> pipeline", ("pipeline",)),
+    Stage("shift", run_shift, "regime-shifted replay window 2 -> pipeline", ("pipeline",), True),
     Stage("drift", monitoring_stage.run_stage, "PSI/JS drift, performance, retraining", ("shift",)),
     Stage("backtest", decision_stage.run_backtest, "champion predictions + backtests", ("pipeline",)),
     Stage("decide", decision_stage.run_decide, "weighted decision matrix", ("backtest",)),
@@ -94,6 +96,8 @@ def run_stages(
     selected = [s for s in (stages if stages is not None else STAGES) if (not only or s.name in only)]
     results: list[StageResult] = []
     broken: dict[str, str] = {}  # stage -> the failed stage it (transitively) needs
+    if selected and not selected[0].engine and any(s.engine for s in selected[1:]):
+        ctx.platform.start_engine()  # the JVM starts while the first stage (collecting) runs; not joined here
     for stage in selected:
         blocker = next((broken[n] for n in stage.needs if n in broken), None)
         if blocker is not None or stage.name in skip:

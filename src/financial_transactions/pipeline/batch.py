@@ -30,7 +30,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pyarrow.compute as pc
@@ -59,18 +58,6 @@ def _pending_bronze(platform: Platform, watermark: datetime | None) -> bool:
         return True
     newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
     return bool(newest > watermark)
-
-
-def _start_engine(platform: Platform) -> Future[object]:
-    """``platform.spark`` created on a helper thread (Spark's own lock makes it one session).
-
-    The JVM's start is mostly single-threaded class loading: on two cores it overlaps the
-    bronze read (Arrow's JSON reader and delta-rs release the GIL). Join it with ``result()``.
-    """
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-start")
-    started: Future[object] = pool.submit(lambda: platform.spark)
-    pool.shutdown(wait=False)
-    return started
 
 
 class PipelineRunner:
@@ -111,7 +98,7 @@ class PipelineRunner:
         left_behind = not full_refresh and platform.store.exists(bronze_fqn) and _pending_bronze(platform, watermark)
         if todo:
             self.progress(f"bronze: ingesting {len(todo)} new file(s)")
-            engine = _start_engine(platform)  # the JVM starts while bronze is read without it
+            engine = platform.start_engine()  # the JVM starts while bronze is read without it
             scans = bronze_ingest.scan_files(todo)
             rows = bronze_ingest.read_landing_arrow(scans, ingested_at)
             before = platform.store.count(bronze_fqn) if platform.store.exists(bronze_fqn) and not full_refresh else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -67,6 +68,18 @@ class Platform:
         if self._spark is None:
             self._spark = self.runtime.spark_session(self.config, self.spark_remote)
         return self._spark
+
+    def start_engine(self) -> Future[SparkSession]:
+        """:attr:`spark` created on a helper thread; ``result()`` joins it (and raises what it raised).
+
+        The JVM's start is mostly single-threaded class loading: on two cores it overlaps work that
+        does not need it (collecting, reading landing files as Arrow). Spark's own lock makes it one
+        session however many threads ask.
+        """
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-start")
+        started = pool.submit(lambda: self.spark)
+        pool.shutdown(wait=False)
+        return started
 
     @cached_property
     def store(self) -> DeltaStore:
