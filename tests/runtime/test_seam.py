@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import base64
 import importlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -279,8 +280,14 @@ def test_pipeline_engine(config: ProjectConfig, tmp_path: Path) -> None:
     with pytest.raises(NotOnThisRuntime, match="only the embedded engine's local lakehouse can be deleted"):
         databricks.reset_lakehouse(lakehouse)
     assert lakehouse.is_dir()
+    (lakehouse / "_state" / "journal.json").write_text("{}", encoding="utf-8")
+    left = tmp_path / "lakehouse.old-deadbeef"  # a tree a previous reset left half-deleted
+    (left / "x").mkdir(parents=True)
     local.reset_lakehouse(lakehouse)
-    assert not lakehouse.exists()
+    assert not lakehouse.exists() and not left.exists()  # empty at once; the leftover went too
+    for thread in [t for t in threading.enumerate() if t.name == "lakehouse-reset"]:
+        thread.join(timeout=30)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("lakehouse")) == []  # the old tree is gone
     local.reset_lakehouse(lakehouse)  # nothing to delete is fine
 
 

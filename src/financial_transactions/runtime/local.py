@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -95,8 +97,17 @@ class LocalRuntime(Runtime):
         return None  # under a lakehouse root the pipeline's Spark conf names
 
     def reset_lakehouse(self, lakehouse_root: Path) -> None:
-        if lakehouse_root.exists():
-            shutil.rmtree(lakehouse_root)
+        """Empty at once: the old tree is renamed aside and deleted on a helper thread.
+
+        A tree left half-deleted when the process ended (``<root>.old-*``) goes with the next reset.
+        """
+        for left in lakehouse_root.parent.glob(f"{lakehouse_root.name}.old-*"):
+            shutil.rmtree(left, ignore_errors=True)
+        if not lakehouse_root.exists():
+            return
+        aside = lakehouse_root.with_name(f"{lakehouse_root.name}.old-{uuid.uuid4().hex[:8]}")
+        lakehouse_root.rename(aside)
+        threading.Thread(target=shutil.rmtree, args=(aside, True), name="lakehouse-reset", daemon=True).start()
 
     def check_declarative(self) -> None:
         return None  # spark-pipelines runs on its own local engine
