@@ -136,3 +136,15 @@ def test_a_thread_count_reaches_only_a_scorer_that_takes_one() -> None:
         np.testing.assert_array_equal(scores, [0.2, 0.7])
         assert labels.tolist() == [0, 1]
     assert calls == [("old", None), ("new", 0)]
+
+
+def test_score_frame_is_predict_without_its_output_frame(served: Served) -> None:
+    from financial_transactions.serving.champion import LoadedModel
+
+    model = LoadedModel.from_pyfunc("m", served.v1, served.registry.load(served.v1))
+    gold = served.gold.iloc[10:60].reset_index(drop=True)
+    scores, labels = model.score_frame(gold)
+    want = model.predict(gold)
+    np.testing.assert_array_equal(scores, want["score"].to_numpy(dtype=np.float64))
+    np.testing.assert_array_equal(labels, want["label"].to_numpy(dtype=np.int64))
+    assert labels.dtype == np.int64 and len(scores) == 50

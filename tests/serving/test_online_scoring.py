@@ -117,6 +117,7 @@ def test_a_request_of_trades_old_and_new_scores_every_bar_once(
     )
     want = champion.predict(expected.reset_index(drop=True))
     np.testing.assert_allclose([r["score"] for r in data["results"]], want["score"], rtol=0, atol=1e-12)
+    assert [r["label"] for r in data["results"]] == want["label"].tolist()
     assert data["count"] == len(expected) == len(late_gold) + len(new_gold) and len(late_gold) == 8
     counters = _counters(metrics)
     assert counters["late_trades_total"] == len(old) and counters["online_trades_total"] == len(new)

@@ -827,14 +827,11 @@ def create_app(
                 from financial_transactions.features.feature_engineering import build_gold_features
 
                 gold = build_gold_features(trades_frame(late, crypto), cfg.features)
-                scored = model.predict(gold)
+                late_scores, late_labels = model.score_frame(gold)
                 on_scores, on_labels = model.score_rows(rows) if rows else (np.empty(0), np.empty(0, dtype=np.int64))
                 starts = gold["bar_start"].map(lambda b: b.value).tolist()
                 keys.extend(zip(gold["symbol"].tolist(), starts, strict=True))
-                return (
-                    np.concatenate([on_scores, scored["score"].to_numpy(dtype=np.float64)]),
-                    np.concatenate([on_labels, scored["label"].to_numpy(dtype=np.int64)]),
-                )
+                return np.concatenate([on_scores, late_scores]), np.concatenate([on_labels, late_labels])
 
             scores, labels = await loop.run_in_executor(None, score_with_late)
             metrics.inc("score_batches_total")

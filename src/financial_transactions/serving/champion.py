@@ -114,6 +114,15 @@ class LoadedModel:
             scores = scorer.score_matrix(matrix, threads=threads)
         return scores, (scores >= scorer.threshold).astype(np.int64)
 
+    def score_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(score, label)`` of gold rows: :meth:`predict`'s columns without building its output frame."""
+        scorer = self.scorer
+        if scorer is None:
+            scored = self.predict(frame)
+            return scored["score"].to_numpy(dtype=np.float64), scored["label"].to_numpy(dtype=np.int64)
+        scores = np.asarray(scorer.score(frame), dtype=np.float64)
+        return scores, (scores >= scorer.threshold).astype(np.int64)
+
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """score / label / model_version per row, through the champion pyfunc's own model code.
 
