@@ -11,14 +11,15 @@ measures capacity, and still pays for the limiter).
 
 The load generator is **vegeta** (``make bench-tools`` builds the pinned ``VEGETA_VERSION`` into
 ~/.cache/financial-ai-mlops/tools, or ``$FIN_MLOPS_TOOL_CACHE``), a separate Go process:
-``vegeta attack -rate=0 -workers=C -max-workers=C -lazy`` keeps exactly C requests in flight
-(a closed loop) over a targets file read in order, one JSON target per request with its own
-base64 body, so a live trade stream is sent in time order and exactly N requests are timed;
+``vegeta attack -rate=0 -workers=C -max-workers=C -lazy`` (on one core: ``GOMAXPROCS=1``, or
+``$BENCH_GOMAXPROCS``) keeps exactly C requests in flight (a closed loop) over a targets file
+read in order, one JSON target per request with its own base64 body, so a live trade stream is
+taken in time order and exactly N requests are timed;
 the first C targets are untimed ``GET /health`` requests that open the connections (steady
 state). p50/p99 are exact over vegeta's per-request results (``vegeta encode --to csv``);
 requests/s is N over the span from the first timed request's start to the last one's end; any
 failed request fails the benchmark. vegeta takes the targets in order but its workers race to the
-wire: against a trivial server about a fifth of 3,000 requests overtook an earlier one, so at a
+wire: against a trivial server 15-28% of 3,000 requests overtook an earlier one, so at a
 bar boundary some live trades arrive after a later trade of their symbol and are scored as late
 (counted below each online row). The earlier harness, an aiohttp client in this process (strict
 send order, sharing the 2 CPUs with the server and burning a large share of them), measures the
@@ -84,6 +85,8 @@ TARGET_TRADES_PER_S = 2_000.0
 TARGET_10K_ROWS_MS = 30.0
 #: The load generator's version (``make bench-tools`` builds this one into the tool cache).
 VEGETA_VERSION = "v12.13.0"
+#: vegeta schedules its goroutines on one core (``BENCH_GOMAXPROCS`` to change it): on 2 CPUs the
+#: server's event loop, one thread, keeps the other.
 VEGETA_ENV = {"GOMAXPROCS": os.environ.get("BENCH_GOMAXPROCS", "1")}
 #: The benchmark's own key (a fresh one per run would do as well; it never leaves this machine).
 API_KEY = secrets.token_urlsafe(32)
