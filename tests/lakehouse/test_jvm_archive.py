@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from financial_transactions.lakehouse import jvm_archive
-from financial_transactions.lakehouse.jvm_archive import JVM_ARCHIVE_ENV, JVM_CACHE_ENV, archive_options, archive_path
+from financial_transactions.lakehouse import engine, jvm_archive
+from financial_transactions.lakehouse.engine import JVM_ARCHIVE_ENV, JVM_CACHE_ENV, archive_options, archive_path
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_the_key_follows_spark_jars(cache: Path, tmp_path: Path, monkeypatch: py
     jars = tmp_path / "jars"
     jars.mkdir()
     (jars / "spark-core_2.13-4.2.0.jar").write_bytes(b"x" * 10)
-    monkeypatch.setattr(jvm_archive, "_spark_jars", lambda: jars)
+    monkeypatch.setattr(engine, "_spark_jars", lambda: jars)
     first = archive_path()
     assert first == archive_path()  # stable
     (jars / "spark-sql_2.13-4.2.0.jar").write_bytes(b"y")
@@ -51,7 +51,7 @@ def test_the_key_follows_spark_jars(cache: Path, tmp_path: Path, monkeypatch: py
 
 
 def test_no_java_no_archive(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jvm_archive, "_java", lambda: None)
+    monkeypatch.setattr(engine, "_java", lambda: None)
     assert archive_path() is None
     assert archive_options("") == ""
 

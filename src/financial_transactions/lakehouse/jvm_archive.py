@@ -3,8 +3,8 @@
 Most of an embedded session's start, and of its first queries, is the JVM reading,
 parsing and verifying thousands of Spark classes from jars. A dynamic CDS archive holds
 them already parsed and verified, and every later JVM maps it. Measured on 2 cores:
-the JVM's CPU to start and run a first query fell from 15-16 s to 9-10 s (see README,
-"The embedded engine").
+the JVM's CPU to start and run a first query fell from 15-16 s to 9-10 s (README, "Two
+engines, one code path"). Which archive a JVM maps is the engine's (``engine.archive_path``).
 
 ``make jvm-archive`` (``python -m financial_transactions.lakehouse.jvm_archive``) builds it
 once into the cache. Its name is keyed by the ``java`` binary and pyspark's jars, so a
@@ -16,62 +16,17 @@ start as before.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from financial_transactions.lakehouse.engine import CDS_QUIET, archive_path, get_spark
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-#: The root of the JVM archive cache (default ``~/.cache/financial-ai-mlops/jvm``).
-JVM_CACHE_ENV = "FIN_MLOPS_JVM_CACHE"
-#: Set to ``0`` to start embedded sessions without the archive (e.g. to measure its effect).
-JVM_ARCHIVE_ENV = "FIN_MLOPS_JVM_ARCHIVE"
-#: The JVM's own messages about archives (one that does not match is skipped, and says so).
-_QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
-
-
-def _java() -> Path | None:
-    """The ``java`` Spark's launcher runs: ``$JAVA_HOME/bin/java``, else the one on PATH."""
-    home = os.environ.get("JAVA_HOME")
-    found = str(Path(home) / "bin" / "java") if home else shutil.which("java")
-    return Path(found).resolve() if found and Path(found).exists() else None
-
-
-def _spark_jars() -> Path:
-    import pyspark
-
-    return Path(pyspark.__file__).parent / "jars"
-
-
-def archive_path() -> Path | None:
-    """The archive for this JVM and Spark (present or not); None when there is no ``java``."""
-    java = _java()
-    if java is None:
-        return None
-    key = hashlib.sha256()
-    for part in (java, java.parent.parent / "lib" / "server" / "libjvm.so"):
-        stat = part.stat() if part.exists() else None
-        key.update(f"{part}:{stat.st_size if stat else 0}:{stat.st_mtime_ns if stat else 0}\n".encode())
-    for jar in sorted(_spark_jars().glob("*.jar")):
-        key.update(f"{jar.name}:{jar.stat().st_size}\n".encode())
-    cache = os.environ.get(JVM_CACHE_ENV) or str(Path.home() / ".cache" / "financial-ai-mlops" / "jvm")
-    return Path(cache).expanduser() / f"spark-{key.hexdigest()[:16]}.jsa"
-
-
-def archive_options(java_options: str) -> str:
-    """The JVM options that map the archive, when it is built and the caller names no archive of its own."""
-    if os.environ.get(JVM_ARCHIVE_ENV, "1") == "0" or "SharedArchiveFile" in java_options:
-        return ""
-    if "ArchiveClassesAtExit" in java_options:
-        return ""
-    path = archive_path()
-    return f"-XX:SharedArchiveFile={path} {_QUIET}" if path is not None and path.is_file() else ""
 
 
 def _workload(spark: SparkSession, scratch: Path) -> None:
@@ -112,8 +67,6 @@ def build(*, force: bool = False) -> Path | None:
     """Build the archive unless it exists (or ``force``); its path, or None when there is no ``java``."""
     from pyspark.sql import SparkSession
 
-    from financial_transactions.lakehouse.engine import get_spark
-
     path = archive_path()
     if path is None or (path.is_file() and not force):
         return path
@@ -121,7 +74,7 @@ def build(*, force: bool = False) -> Path | None:
         raise RuntimeError("the JVM archive is dumped when its JVM exits: build it in a process without Spark")
     path.parent.mkdir(parents=True, exist_ok=True)
     dump = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    spark = get_spark(master="local[2]", driver_java_options=f"-XX:ArchiveClassesAtExit={dump} {_QUIET}")
+    spark = get_spark(master="local[2]", driver_java_options=f"-XX:ArchiveClassesAtExit={dump} {CDS_QUIET}")
     try:
         with tempfile.TemporaryDirectory(prefix="fin-mlops-jvm-archive-") as scratch:
             _workload(spark, Path(scratch))
@@ -165,9 +118,7 @@ def _check(dump: Path) -> None:
 
 
 def _probe(dump: Path, errors: Path) -> None:
-    from financial_transactions.lakehouse.engine import get_spark
-
-    options = f"-XX:SharedArchiveFile={dump} -Xshare:on -XX:ErrorFile={errors}/hs_err_%p.log {_QUIET}"
+    options = f"-XX:SharedArchiveFile={dump} -Xshare:on -XX:ErrorFile={errors}/hs_err_%p.log {CDS_QUIET}"
     get_spark(master="local[1]", driver_java_options=options).range(3).count()
 
 
