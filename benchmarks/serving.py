@@ -274,8 +274,9 @@ def vegeta_load(
     """The closed loop of :func:`load`, driven by vegeta in its own process: latencies in ms, requests/s.
 
     ``vegeta attack -rate=0 -workers=C -max-workers=C`` keeps exactly C requests in flight; ``-lazy`` reads
-    the targets in file order, each with its own body, and stops when they run out, so the requests go
-    out in the order of ``bodies`` (a live trade stream stays in time order) and exactly ``n`` are timed.
+    the targets in file order, each with its own body, and stops when they run out, so exactly ``n`` are
+    timed. Its workers race to the wire: requests leave roughly, not exactly, in the order of ``bodies``
+    (see the module docstring for what that does to a live trade stream).
     The first C targets are untimed ``GET /health`` requests that open the connections (the steady
     state of :func:`load`); requests/s is the timed requests over the span from the first one's start to
     the last one's end. Any failed request (an error or a status other than 200) fails the benchmark.
