@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,11 @@ def test_the_key_follows_spark_jars(cache: Path, tmp_path: Path, monkeypatch: py
     second = archive_path()
     (jars / "spark-sql_2.13-4.2.0.jar").write_bytes(b"yy")  # same name, another build
     third = archive_path()
-    assert len({first, second, third}) == 3
+    other_venv = tmp_path / "other" / "jars"  # the same jars in another folder: the class path differs
+    shutil.copytree(jars, other_venv)
+    monkeypatch.setattr(engine, "_spark_jars", lambda: other_venv)
+    fourth = archive_path()
+    assert len({first, second, third, fourth}) == 4
 
 
 def test_no_java_no_archive(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:

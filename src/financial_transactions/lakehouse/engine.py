@@ -57,7 +57,7 @@ def _spark_jars() -> Path:
 
 
 def archive_path() -> Path | None:
-    """The archive for this JVM and Spark (present or not); None when there is no ``java``."""
+    """The archive for this JVM and these Spark jars (present or not); None when there is no ``java``."""
     java = _java()
     if java is None:
         return None
@@ -65,7 +65,9 @@ def archive_path() -> Path | None:
     for part in (java, java.parent.parent / "lib" / "server" / "libjvm.so"):
         stat = part.stat() if part.exists() else None
         key.update(f"{part}:{stat.st_size if stat else 0}:{stat.st_mtime_ns if stat else 0}\n".encode())
-    for jar in sorted(_spark_jars().glob("*.jar")):
+    jars = _spark_jars()
+    key.update(f"{jars}\n".encode())  # the archive records the class path: another venv's jars do not map
+    for jar in sorted(jars.glob("*.jar")):
         key.update(f"{jar.name}:{jar.stat().st_size}\n".encode())
     cache = os.environ.get(JVM_CACHE_ENV) or str(Path.home() / ".cache" / "financial-ai-mlops" / "jvm")
     return Path(cache).expanduser() / f"spark-{key.hexdigest()[:16]}.jsa"
