@@ -198,9 +198,6 @@ def get_spark(
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-        # no map-side sort + partial limit before a row_number() == 1 dedup (silver_transform.dedup_by_key):
-        # its keys are nearly all unique in a batch, so the pre-sort saved no shuffle and cost ~8% of silver
-        .config("spark.sql.optimizer.windowGroupLimitThreshold", "-1")
         .config("spark.default.parallelism", str(max(2, shuffle_partitions)))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
