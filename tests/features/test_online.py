@@ -36,6 +36,7 @@ SMALL = FeaturesConfig(
     trade_rate_window=1,
 )
 MS = 1_000_000
+BAR_NS = 60_000 * MS  # SMALL's bar interval (the default, 1 minute)
 #: Starting points (UTC) just before session boundaries: NYSE pre-market open (04:00 NY), regular open
 #: (09:30), close (16:00) and after-hours close (20:00), New York midnight, Friday's close into the
 #: weekend, Globex's Sunday open (17:00 Chicago) and its daily break (16:00 Chicago).
@@ -94,7 +95,8 @@ GAPS_MS = {
 @st.composite
 def streams(draw: st.DrawFn) -> list[OnlineTrade]:
     """Interleaved trades of 1-3 symbols: same-ms and identical prints, repeats of (price, size) across
-    timestamps, flat runs, gaps of seconds to a weekend, and shuffles inside a bar (ties ordered by trade_id)."""
+    timestamps, flat runs, gaps of seconds to a weekend, shuffles inside a bar (ties ordered by trade_id), and
+    trades delivered after later bars' (mostly one bar late, sometimes carried further)."""
     start = draw(st.sampled_from(STARTS)).value
     symbols = draw(st.lists(st.sampled_from(sorted(ASSETS)), min_size=1, max_size=3, unique=True))
     n = draw(st.integers(1, 70))
@@ -118,28 +120,56 @@ def streams(draw: st.DrawFn) -> list[OnlineTrade]:
             trade = OnlineTrade(symbol, clock[symbol], price[symbol], volume, f"t{i:05d}", SOURCES[asset], asset)
         last[symbol] = trade
         planned.append(trade)
-    # arrival order: a trade may come after later ones of its own bar (never after a later bar's)
+    # arrival order: a trade may come after later ones of its own bar, or after a later bar's first trade (a
+    # swap in one pass, so a trade carried past several later ones can end up two or more bars late)
     arrival = list(planned)
     for i in range(len(arrival) - 1):
         a, b = arrival[i], arrival[i + 1]
-        if a.symbol == b.symbol and a.ts_ns // 60_000_000_000 == b.ts_ns // 60_000_000_000 and draw(st.booleans()):
+        same_bar = a.ts_ns // BAR_NS == b.ts_ns // BAR_NS
+        if a.symbol == b.symbol and draw(st.integers(0, 1 if same_bar else 2)) == 0:
             arrival[i], arrival[i + 1] = b, a
     return arrival
+
+
+def _joins(trade: OnlineTrade, seen: list[OnlineTrade]) -> bool:
+    """Whether the state takes ``trade`` after ``seen`` (its symbol's trades so far): not older than the
+    symbol's bar before its latest (the last closed one)."""
+    bars = sorted({t.ts_ns // BAR_NS for t in seen})
+    return len(bars) < 2 or trade.ts_ns // BAR_NS >= bars[-2]
 
 
 @settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(streams())
 def test_online_row_after_every_trade_equals_batch(trades: list[OnlineTrade]) -> None:
+    """The row a trade gets is its bar's batch row on the trades taken so far; a trade into the last closed
+    bar (or a bar after it) rejoins and leaves the state as in order; an older one is late and changes nothing."""
     online = OnlineFeatures(SMALL)
     seen: dict[str, list[OnlineTrade]] = {}
     for k, trade in enumerate(trades):
+        mine = seen.setdefault(trade.symbol, [])
+        state = online.state(trade.symbol)
+        assert state is not None
+        before = state.row() if mine else None
         got = online.ingest([trade])
-        assert got is not None and got.late == []
-        seen.setdefault(trade.symbol, []).append(trade)
-        batch = build_gold_features(_frame(seen[trade.symbol]), SMALL)
+        assert got is not None
+        if not _joins(trade, mine):
+            assert got.late == [0] and got.rows == [], f"trade {k} ({trade})"
+            assert before is not None and _same_rows([("", 0, state.row())], [("", 0, before)])
+            continue
+        assert got.late == [], f"trade {k} ({trade})"
+        mine.append(trade)
+        batch = build_gold_features(_frame(mine), SMALL)
+        bar_start = trade.ts_ns // BAR_NS * BAR_NS
         ((symbol, start, row),) = got.rows
-        assert (symbol, start) == (trade.symbol, batch["bar_start"].iloc[-1].value)
-        _check_row(row, batch.iloc[-1], SMALL, f"trade {k} ({trade})")
+        assert (symbol, start) == (trade.symbol, bar_start)
+        (at,) = [i for i, b in enumerate(batch["bar_start"]) if b.value == bar_start]
+        _check_row(row, batch.iloc[at], SMALL, f"trade {k} ({trade})")
+        if at != len(batch) - 1:  # rejoined: the open bar is the one in-order trades would have built
+            _check_row(state.row(), batch.iloc[-1], SMALL, f"open bar after trade {k} ({trade})")
+    for symbol, mine in seen.items():
+        state = online.state(symbol)
+        assert state is not None and state.bar is not None
+        _check_row(state.row(), build_gold_features(_frame(mine), SMALL).iloc[-1], SMALL, f"{symbol} at the end")
 
 
 def test_default_windows_over_a_day_of_trades() -> None:
@@ -269,17 +299,58 @@ def test_a_futures_tape_online_equals_batch_with_one_vwap_per_globex_session() -
     assert abs(rows[-3]["vwap_deviation"] - (6820.00 / session_vwap - 1.0)) < 1e-15
 
 
-def test_a_trade_older_than_the_open_bar_is_reported_late_and_changes_nothing() -> None:
+def test_a_trade_of_the_bar_closed_last_rejoins_exactly_and_an_older_one_is_late() -> None:
+    """Bars 15:00, 15:01 and 15:04 (open): a trade of 15:01 (mid-bar, then after its last print) and one of
+    15:03 (no trade yet) join; the state is then bit for bit the one the same trades in order give, and
+    each such trade's row is its bar's batch row. 15:00, and 15:01 once 15:03 has closed, are late."""
     online = OnlineFeatures(SMALL)
     t0 = pd.Timestamp("2025-03-07 15:00:10", tz="UTC").value
-    first = [OnlineTrade("AAPL", t0 + i * 20_000 * MS, 100.0 + i, 10.0, f"a{i}") for i in range(6)]  # 2 bars
+    first = [OnlineTrade("AAPL", t0 + i * 20_000 * MS, 100.0 + i, 10.0, f"a{i}") for i in range(6)]  # 15:00, 15:01
+    first += [OnlineTrade("AAPL", t0 + (240 + i * 20) * 1000 * MS, 90.0 + i, 5.0, f"b{i}") for i in range(3)]  # 15:04
     got = online.ingest(first)
-    assert got is not None and got.late == [] and [r[1] for r in got.rows] == [t0 - 10_000 * MS, t0 + 50_000 * MS]
-    before = online.ingest([])
-    row_before = online.state("AAPL").row()  # type: ignore[union-attr]
-    late = online.ingest([OnlineTrade("AAPL", t0 + 5 * MS, 50.0, 1.0, "late")])
-    assert late is not None and late.late == [0] and late.rows == [] and before is not None
-    assert pd.Series(online.state("AAPL").row()).equals(pd.Series(row_before))  # type: ignore[union-attr]
+    assert got is not None and got.late == [] and len(got.rows) == 3
+    state = online.state("AAPL")
+    assert state is not None and state.closed.last_bar_id == (t0 + 60_000 * MS) // BAR_NS
+
+    def unchanged_by(trade: OnlineTrade) -> None:
+        before = state.row()
+        late = online.ingest([trade])
+        assert late is not None and late.late == [0] and late.rows == []
+        assert _same_rows([("", 0, state.row())], [("", 0, before)])
+
+    unchanged_by(OnlineTrade("AAPL", t0 + 5 * MS, 50.0, 1.0, "two-bars-back"))  # 15:00: two bars back
+    joined = list(first)
+    bar_1501, bar_1503 = t0 - 10_000 * MS + BAR_NS, t0 - 10_000 * MS + 3 * BAR_NS
+    for batch, bars in (
+        ([OnlineTrade("AAPL", t0 + 70_000 * MS, 50.0, 7.0, "c0")], [bar_1501]),  # 15:01:20, a new low mid-bar
+        ([OnlineTrade("AAPL", t0 + 105_000 * MS, 104.0, 10.0, "c1")], [bar_1501]),  # 15:01:55, after its last
+        (  # 15:03:30 (a bar between the closed one and the open one) with one of the open bar, in one call
+            [
+                OnlineTrade("AAPL", t0 + 260_000 * MS, 91.5, 3.0, "c3"),
+                OnlineTrade("AAPL", t0 + 200_000 * MS, 95.0, 2.0, "c2"),
+            ],
+            [bar_1503, bar_1503 + BAR_NS],
+        ),
+    ):
+        got = online.ingest(batch)
+        assert got is not None and got.late == [] and [(s, b) for s, b, _ in got.rows] == [("AAPL", b) for b in bars]
+        joined += batch
+        gold = build_gold_features(_frame(joined), SMALL)
+        at = {b.value: i for i, b in enumerate(gold["bar_start"])}
+        for _, start, row in got.rows:
+            _check_row(row, gold.iloc[at[start]], SMALL, f"bar {start} after {batch}")
+        in_order = OnlineFeatures(SMALL)
+        rows = in_order.ingest(sorted(joined, key=lambda t: (t.ts_ns, t.trade_id or "")))
+        assert rows is not None and rows.late == []
+        by_bar = {start: row for _, start, row in rows.rows}
+        assert _same_rows(got.rows, [("AAPL", start, by_bar[start]) for start in bars])
+        twin = in_order.state("AAPL")
+        assert twin is not None and twin.bar is not None and state.bar is not None
+        assert _same_rows([("", 0, state.row())], [("", 0, twin.row())])
+        assert state.bar.trades == twin.bar.trades and state.carry.snapshot() == twin.carry.snapshot()
+        assert state.closed.n == twin.closed.n == len(gold) - 1
+    assert state.closed.last_bar_id == bar_1503 // BAR_NS
+    unchanged_by(OnlineTrade("AAPL", t0 + 80_000 * MS, 60.0, 1.0, "now-two-bars-back"))  # 15:01 after 15:03 closed
 
 
 def test_symbols_beyond_the_cap_are_not_held() -> None:

@@ -148,3 +148,38 @@ def test_a_trade_stamped_in_the_future_is_scored_alone_and_leaves_the_state_alon
     counters = _counters(metrics)
     assert counters["future_trades_total"] == 1 and counters["online_trades_total"] == 1
     assert counters.get("late_trades_total", 0) == 0
+
+
+def test_a_trade_that_arrives_after_the_next_bars_first_trade_rejoins_its_bar(
+    served: Served, market: tuple[Platform, pd.DataFrame], champion: Any
+) -> None:
+    """A bar's last trade sent after the next bar's first (as a feed, or vegeta's racing workers, deliver it)
+    is not late: it is scored from its bar's row as of all its trades, and the next trade of the open bar
+    from a state as if the trades had come in order."""
+    platform, trades = market
+    aapl = trades[(trades["ts"] >= CUT) & (trades["symbol"] == "AAPL")].sort_values(["ts", "trade_id"], kind="stable")
+    bars = aapl["ts"].dt.floor("1min")
+    k = int(np.flatnonzero(bars.to_numpy() != bars.iloc[0])[0])  # the next bar's first trade
+    assert bars.iloc[k + 1] == bars.iloc[k]  # the open bar goes on after the late trade
+    sent = [*range(k - 1), k, k - 1, k + 1]
+    with _client(platform, served) as client:
+        results = []
+        for i in sent:
+            resp = client.post("/v1/anomaly/score", json=_body(aapl.iloc[i : i + 1]))
+            assert resp.status_code == 200, resp.text
+            results.append(resp.json()["results"])
+        metrics = client.get("/metrics").text
+    gold = build_gold_features(
+        pd.concat([trades[(trades["ts"] < CUT) & (trades["symbol"] == "AAPL")], aapl.iloc[: k + 2]]),
+        platform.config.features,
+    )
+    want = champion.predict(gold.reset_index(drop=True))
+    for (result,), at, bar in (
+        (results[-2], len(gold) - 2, bars.iloc[k - 1]),
+        (results[-1], len(gold) - 1, bars.iloc[k]),
+    ):
+        assert pd.Timestamp(result["bar_start"]) == gold["bar_start"].iloc[at] == bar
+        assert result["score"] == pytest.approx(float(want["score"].iloc[at]), abs=1e-12)
+        assert result["label"] == int(want["label"].iloc[at])
+    counters = _counters(metrics)
+    assert counters["online_trades_total"] == len(sent) and counters.get("late_trades_total", 0) == 0

@@ -349,6 +349,14 @@ class BarStream:
         arrays = [np.array([*h, x], dtype=np.float64) for h, x in zip(self._history, bar, strict=True)]
         return _last(self._batch(*arrays, **self._params))
 
+    def copy(self) -> BarStream:
+        """An independent stream at the same bar (TA-Lib clones its handle): the state to redo a bar close from."""
+        twin = BarStream.__new__(BarStream)
+        twin._batch, twin._open, twin._params, twin._nan = self._batch, self._open, self._params, self._nan
+        twin._handle = self._handle.copy() if self._handle is not None else None
+        twin._history = [list(h) for h in self._history]
+        return twin
+
     @property
     def value(self) -> Any:
         if self._handle is not None:

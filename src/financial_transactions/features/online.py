@@ -25,8 +25,14 @@ the batch's two-pass one).
 **Ordering.** Trades of a bar are ordered by ``(ts, trade_id)`` as in gold (ties without a
 trade_id keep their arrival order). A trade that arrives out of order *within the open bar* is
 inserted where it belongs and the open bar is replayed from its trades (O(trades of the bar),
-rare). A trade older than the open bar cannot change closed bars here: :meth:`SymbolState.apply`
-reports it as late and the caller decides (the API scores late trades on their own, as before).
+rare). A trade of the bar closed last (common: it arrives a few ms after the next bar's first print)
+redoes that close: each close keeps the recursions from just before it (a clone of every stream
+handle, about 25 µs per bar close) and the bar with its trades, so the bar takes the trade, its row is read,
+it closes again and the open bar is replayed from the carry its first print now follows; a trade of
+a bar between the two (which had no trade yet) closes a new bar there the same way. Either way the
+state is what the trades in order would have given. A trade older than that, or of a seeded gold bar
+(its trades are not held), is reported late by :meth:`SymbolState.apply` and changes nothing; the
+caller decides (the API scores late trades on their own).
 
 **Concurrency.** Each :class:`SymbolState` has its own lock; :meth:`OnlineFeatures.ingest`
 takes the locks of the symbols it touches in name order (no deadlock), or, called with
@@ -112,6 +118,8 @@ class _Carry:
 
 # a trade inside the open bar: (ts_ns, tie key, price, volume, source, asset_class)
 _BarTrade = tuple[int, str, float, float, str | None, str]
+# what a trade did: (start of its bar in epoch ns, that bar's row, None for the open bar's: read it when needed)
+Applied = tuple[int, dict[str, Any] | None]
 
 
 class OpenBar:
@@ -266,9 +274,13 @@ class OpenBar:
             return
         at = bisect.bisect_right(trades, (trade[0], trade[1]), key=lambda t: (t[0], t[1]))
         trades.insert(at, trade)
+        self.replay(carry)
+
+    def replay(self, carry: _Carry) -> None:
+        """Rebuild the bar from its trades, starting from the carry it opened with (O(trades of the bar))."""
         carry.restore(self.start)
         self.reset()
-        for t in trades:
+        for t in self.trades:
             self.add(t[0], t[2], t[3], carry)
 
     @property
@@ -332,6 +344,17 @@ class _Streams:
     def by_close(self) -> list[ind.BarStream]:
         return [*self.sma.values(), *self.ema.values(), self.rsi, self.macd, self.bb]
 
+    def copy(self) -> _Streams:
+        """Independent streams at the same bar (a clone of every TA-Lib handle; spelled out, it is per bar close)."""
+        twin = _Streams.__new__(_Streams)
+        twin.sma = {w: stream.copy() for w, stream in self.sma.items()}
+        twin.ema = {w: stream.copy() for w, stream in self.ema.items()}
+        twin.rsi, twin.macd, twin.bb, twin.atr = self.rsi.copy(), self.macd.copy(), self.bb.copy(), self.atr.copy()
+        twin.vol, twin.v_mean, twin.v_std = self.vol.copy(), self.v_mean.copy(), self.v_std.copy()
+        twin.v_max, twin.v_min, twin.mtv_mean = self.v_max.copy(), self.v_min.copy(), self.mtv_mean.copy()
+        twin.tc_mean = self.tc_mean.copy() if self.tc_mean is not None else None
+        return twin
+
 
 @dataclass
 class _Closed:
@@ -355,6 +378,11 @@ class _Closed:
     tc_base: float = _NAN
     last_tc: float = _NAN
 
+    def copy(self) -> _Closed:
+        twin = _Closed.__new__(_Closed)
+        twin.__dict__.update(self.__dict__)  # every field is immutable
+        return twin
+
 
 class SymbolState:
     """One symbol's online state: the open bar, the carry of the previous print, the recursions."""
@@ -369,11 +397,18 @@ class SymbolState:
         self.carry = _Carry()
         self.closed = _Closed()
         self.streams = _Streams(cfg)
+        #: the last bar closed here, with the streams and closed values from just before its close
+        self._redo: tuple[OpenBar, _Streams, _Closed] | None = None
 
     # -- trades --------------------------------------------------------------------------------
     def apply(self, ts_ns: int, price: float, volume: float, trade_id: str | None = None,
-              source: str | None = None, asset_class: str = "equity") -> int | None:  # fmt: skip
-        """Add one trade; its bar's start (epoch ns), or None when it is older than the open bar (late)."""
+              source: str | None = None, asset_class: str = "equity") -> Applied | None:  # fmt: skip
+        """Add one trade: (start of its bar in epoch ns, its row), or None when it is late.
+
+        The row is None for the open bar (read it with :meth:`row`); a trade into an earlier bar that
+        rejoins (:meth:`_rejoin`) gives that bar's row, as of all its trades. Late: older than the last
+        bar closed here (or, seeded without trades, than the last gold bar).
+        """
         bar_id = ts_ns // self.bar_ns
         bar = self.bar
         if bar is None and self.closed.last_bar_id is not None and bar_id <= self.closed.last_bar_id:
@@ -383,9 +418,32 @@ class SymbolState:
                 self._close(bar)
             bar = self.bar = OpenBar(bar_id, self.carry.snapshot())
         elif bar_id < bar.bar_id:
-            return None
+            return self._rejoin(bar, bar_id, (ts_ns, trade_id or "", price, volume, source, asset_class))
         bar.insert((ts_ns, trade_id or "", price, volume, source, asset_class), self.carry)
-        return bar_id * self.bar_ns
+        return bar_id * self.bar_ns, None
+
+    def _rejoin(self, open_bar: OpenBar, bar_id: int, trade: _BarTrade) -> tuple[int, dict[str, Any]] | None:
+        """A trade from before the open bar, into the bar closed last or a new bar after it: redo the close.
+
+        The recursions go back to just before that bar's close (the copies :meth:`_close` kept; for a
+        new bar in the gap, the state as it is), the bar takes the trade in its (ts, trade_id) place,
+        its row is read, it closes again, and the open bar is replayed from its new carry: the state is
+        the one the trades in order would have given. O(trades of the two bars); None (late) for older.
+        """
+        redo, last = self._redo, self.closed.last_bar_id
+        if redo is not None and bar_id == redo[0].bar_id:
+            bar, self.streams, self.closed = redo  # the copies become the state: _close copies them again
+        elif last is None or bar_id > last:
+            bar = OpenBar(bar_id, open_bar.start)  # no trade of this bar yet: the state is the one before its close
+        else:
+            return None
+        self.carry.restore(open_bar.start)  # the carry at the end of that bar (where an appended print starts)
+        bar.insert(trade, self.carry)
+        row = self.row(bar)
+        self._close(bar)
+        open_bar.start = self.carry.snapshot()
+        open_bar.replay(self.carry)
+        return bar_id * self.bar_ns, row
 
     def labels(self, bar: OpenBar) -> tuple[date, str, str, str | None]:
         """trade_date, session_type, asset_class and source of the bar (those of its first print)."""
@@ -394,8 +452,9 @@ class SymbolState:
         return trade_date, session, first[5], first[4]
 
     def _close(self, bar: OpenBar) -> None:
-        """The open bar is complete: its values enter every recursion."""
+        """The open bar is complete: its values enter every recursion (kept from before, to redo it)."""
         c, s = self.closed, self.streams
+        self._redo = (bar, s.copy(), c.copy())
         close, high, low, volume = bar.close, bar.high, bar.low, bar.volume
         tc = float(bar.n)
         for stream in s.by_close():
@@ -440,9 +499,10 @@ class SymbolState:
         c.tc_base = s.tc_mean.value if s.tc_mean is not None else c.last_tc
 
     # -- the feature row -------------------------------------------------------------------------
-    def row(self) -> dict[str, Any]:
-        """The feature row of the open bar (what gold's last row for this symbol would hold now)."""
-        bar = self.bar
+    def row(self, bar: OpenBar | None = None) -> dict[str, Any]:
+        """The feature row of the open bar (what gold's last row for this symbol would hold now), or of ``bar``
+        as the next bar after the closed ones."""
+        bar = self.bar if bar is None else bar
         if bar is None:
             raise LookupError(f"{self.symbol} has no open bar yet")
         c, s, cfg = self.closed, self.streams, self.cfg
@@ -511,6 +571,7 @@ class SymbolState:
         if gold.empty:
             return
         s, c = self.streams, self.closed
+        self._redo = None  # bars from gold come without their trades: none of them can be redone
         close = gold["close"].to_numpy(dtype=np.float64)
         high = gold["high"].to_numpy(dtype=np.float64)
         low = gold["low"].to_numpy(dtype=np.float64)
@@ -555,7 +616,8 @@ class Ingested:
 
     #: (symbol, bar_start ns, feature row) per bar the trades touched, the row as of its last trade
     rows: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
-    #: indices (into the batch) of trades older than their symbol's open bar, or of symbols beyond MAX_SYMBOLS
+    #: indices (into the batch) of trades older than their symbol's last closed bar (or of a bar seeded from
+    #: gold, whose trades are not held), or of symbols beyond MAX_SYMBOLS
     late: list[int] = field(default_factory=list)
     #: indices of trades stamped after ``not_after_ns`` (a client clock ahead): they changed nothing
     ahead: list[int] = field(default_factory=list)
@@ -626,11 +688,14 @@ class OnlineFeatures:
                     idx.sort(key=lambda i: (trades[i].ts_ns, trades[i].trade_id or ""))
                 for j, i in enumerate(idx):
                     t = trades[i]
-                    start = state.apply(t.ts_ns, t.price, t.volume, t.trade_id, t.source, t.asset_class)
-                    if start is None:
+                    got = state.apply(t.ts_ns, t.price, t.volume, t.trade_id, t.source, t.asset_class)
+                    if got is None:
                         out.late.append(i)
-                    elif j + 1 == len(idx) or trades[idx[j + 1]].ts_ns // bar_ns != start // bar_ns:
-                        out.rows.append((state.symbol, start, state.row()))  # the batch's last trade in this bar
+                        continue
+                    start, row = got
+                    if j + 1 == len(idx) or trades[idx[j + 1]].ts_ns // bar_ns != start // bar_ns:
+                        # the batch's last trade in this bar; a rejoined bar's row is as of all its trades
+                        out.rows.append((state.symbol, start, state.row() if row is None else row))
         finally:
             for lock in taken:
                 lock.release()

@@ -792,7 +792,8 @@ def create_app(
     async def score_trades(request: Request, model: LoadedModel, trades: list[Trade]) -> dict[str, Any]:
         """Raw trades: each updates its symbol's online state; one result per bar touched, from its feature row.
 
-        A trade older than its symbol's open bar (or of a symbol beyond the state's cap) cannot join the
+        A trade of the symbol's last closed bar rejoins the state (that bar is redone) and is scored from
+        that bar's row. One older still (or of a symbol beyond the state's cap) cannot join the
         state: it is scored as before, on the request's late trades alone (counted in ``late_trades_total``); so
         is one stamped over ``serving.online_max_ahead_seconds`` ahead of this clock (``future_trades_total``).
         """

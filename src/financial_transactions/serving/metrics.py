@@ -111,7 +111,7 @@ def service_metrics() -> Metrics:
     m.describe("anomalies_flagged_total", "counter", "scored rows labelled anomalous")
     m.describe("score_batches_total", "counter", "model calls (micro-batches) made")
     m.describe("online_trades_total", "counter", "raw trades that updated the online feature state")
-    m.describe("late_trades_total", "counter", "raw trades older than their symbol's open bar, scored on their own")
+    m.describe("late_trades_total", "counter", "raw trades older than their symbol's last closed bar, scored alone")
     m.describe(
         "future_trades_total",
         "counter",
