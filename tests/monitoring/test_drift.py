@@ -48,12 +48,13 @@ def test_exact_quantiles_equal_numpy(values: np.ndarray) -> None:
     assert np.array_equal(exact_quantiles(values, probs), np.quantile(values, probs))
 
 
-def test_quantile_edges_are_reference_deciles_with_open_outer_bins() -> None:
+def test_quantile_edges_sit_between_the_reference_quartile_and_the_next_value_with_open_outer_bins() -> None:
     ref = np.arange(100, dtype=float)
     edges = quantile_edges(ref, 4)
-    assert edges.tolist() == [24.75, 49.5, 74.25]
+    # quartiles 24.75 / 49.5 / 74.25, each moved halfway to the next reference value (25, 50, 75)
+    assert edges.tolist() == [24.875, 49.75, 74.625]
     counts, missing = bin_counts(np.array([-1e9, 0, 24.75, 25, 99, 1e9, np.inf, -np.inf, np.nan]), edges)
-    # (-inf, 24.75] (24.75, 49.5] (49.5, 74.25] (74.25, +inf): out-of-range values are counted, not dropped
+    # (-inf, 24.875] (24.875, 49.75] (49.75, 74.625] (74.625, +inf): out-of-range values are counted, not dropped
     assert counts.tolist() == [4, 1, 0, 3]
     assert missing == 1
 
@@ -70,7 +71,7 @@ def test_point_mass_at_minimum_gets_its_own_bin_and_values_below_it_another() ->
 
 # -- measures ---------------------------------------------------------------------------------
 def test_psi_matches_a_hand_computation() -> None:
-    ref = np.arange(100, dtype=float)  # quartile edges 24.75 / 49.5 / 74.25 -> 25 per bin
+    ref = np.arange(100, dtype=float)  # quartile edges 24.875 / 49.75 / 74.625 -> 25 per bin
     cur = np.concatenate([np.full(10, 5.0), np.full(20, 30.0), np.full(30, 60.0), np.full(40, 90.0)])
     result = compare_numeric("x", ref, cur, cfg(bins=4))
     # (0.10-0.25)ln(0.10/0.25) + (0.20-0.25)ln(0.20/0.25) + (0.30-0.25)ln(0.30/0.25) + (0.40-0.25)ln(0.40/0.25)

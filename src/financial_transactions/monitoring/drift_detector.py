@@ -2,13 +2,26 @@
 
 Binning (one set of bins per feature, shared by PSI and JS)
 -----------------------------------------------------------
-* **Numeric features.** Inner edges are the reference's quantiles at
-  ``1/bins, 2/bins, …, (bins-1)/bins`` (numpy's default *linear* quantile),
-  de-duplicated, so heavily tied features get fewer bins. The outer edges are
-  −∞ and +∞: current values outside the reference range land in the outer bins
-  instead of being dropped, and ±inf values are ordinary values there. Bins are
-  right-closed, ``(e[i-1], e[i]]``, which keeps a point mass (e.g. a feature
-  that is 0 for 70 % of the bars) in a bin of its own. When the lowest edge
+* **Numeric features.** Inner edges come from the reference's quantiles at
+  ``1/bins, 2/bins, …, (bins-1)/bins`` (numpy's default *linear* quantile), each
+  placed in a *gap* between distinct reference values, never on one: at the
+  midpoint between the quantile and the next larger reference value. Many
+  features live on a lattice (multiples of tick / price, so many bars share a
+  value and the values form tight clusters around 1, 2, 3 … ticks); an edge on
+  a cluster splits it by where the price level happened to be, and a ~1 % level
+  move then carries the whole cluster across the edge, a PSI alert every window
+  between two windows of one stationary process. So where the reference has
+  ties and a gap at least 5 % of its own value wide lies within 25 % of the
+  quantile, the edge goes to the midpoint of the one nearest the quantile in rank
+  (``_cluster_gap``). Continuous data has no ties: its edges move only to the
+  next order statistic, the reference counts are unchanged and a current value
+  changes bin only if it lies in that gap (PSI equal to the on-quantile edges
+  within 1e-3, tested). Edges that coincide merge, so heavily tied features get
+  fewer bins than configured; the reference maximum, having no larger value,
+  stays an edge. The outer edges are −∞ and +∞: current values outside the
+  reference range land in the outer bins instead of being dropped, and ±inf
+  values are ordinary values there. Bins are right-closed, ``(e[i-1], e[i]]``
+  (a current value exactly on a midpoint goes down). When the lowest quantile
   equals the reference minimum (a point mass at the minimum, or a constant
   feature), one more edge just below it gives values under the reference range
   their own bin.
@@ -62,8 +75,9 @@ Overall decision (``drift.decision_rule``), over the *signals* with a status:
 
 Speed: every numeric column costs one exact quantile selection on the reference
 (a sorted sample brackets each quantile, then only the values inside the bracket
-are partitioned) and one vectorised ``<=`` count per edge on each window; there
-are no per-row Python loops and no full sorts. Features run on a small thread
+are partitioned; the next larger value comes from the same bracket, or from one
+extraction pass for a point mass) and one vectorised ``<=`` count per edge on
+each window; there are no per-row Python loops and no full sorts. Features run on a small thread
 pool (numpy releases the GIL in its comparison kernels).
 """
 
@@ -143,20 +157,61 @@ def exact_quantiles(values: np.ndarray, probs: np.ndarray) -> np.ndarray:
     ``np.partition`` on everything, so the result is always exact.
     """
     x = np.asarray(values, dtype=np.float64)
-    n = x.size
-    if n == 0:
+    if x.size == 0:
         raise ValueError("quantiles of an empty array")
-    probs = np.asarray(probs, dtype=np.float64)
+    return _quantiles(x, np.asarray(probs, dtype=np.float64), None, successors=False)[0]
+
+
+def _sorted_sample(x: np.ndarray) -> np.ndarray:
+    """Every ``n // 65,536``-th value, sorted (all of them below 131,072 values)."""
+    return np.sort(x[:: max(1, x.size // _SAMPLE_SIZE)])
+
+
+def _successors(x: np.ndarray, values: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """For each value, the smallest element of ``x`` above it (+inf when there is none).
+
+    ``sample`` (sorted, drawn from ``x``) gives a candidate ``s``; one pass extracts the
+    values strictly between, which is empty on lattice data, so ``s`` is the answer.
+    """
+    whole = sample.size == x.size
+    found: dict[float, float] = {}
+    for v in map(float, values):
+        if v in found:
+            continue
+        k = int(np.searchsorted(sample, v, "right"))
+        if k < sample.size:
+            s = float(sample[k])
+            between = x[(x > v) & (x < s)] if not whole else x[:0]
+            found[v] = float(between.min()) if between.size else s
+        else:
+            above = x[x > v] if not whole else x[:0]
+            found[v] = float(above.min()) if above.size else math.inf
+    return np.array([found[float(v)] for v in values], dtype=np.float64)
+
+
+def _quantiles(
+    x: np.ndarray, probs: np.ndarray, sample: np.ndarray | None, *, successors: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact quantiles of ``x`` and each one's successor (the next larger value of ``x``, +inf for none).
+
+    The successor mostly comes free from the bracket the quantile was selected in;
+    point masses and bracket misses cost one pass each.
+    """
+    n = x.size
     if n < _FAST_QUANTILE_MIN:
-        return np.asarray(np.quantile(x, probs), dtype=np.float64)
+        small = np.asarray(np.quantile(x, probs), dtype=np.float64)
+        if not successors:
+            return small, np.full(small.size, np.nan)
+        return small, _successors(x, small, _sorted_sample(x) if sample is None else sample)
+    sample = _sorted_sample(x) if sample is None else sample
     virtual = (n - 1) * probs
     lower = np.floor(virtual).astype(np.int64)
     upper = np.minimum(lower + 1, n - 1)
     gamma = virtual - lower
     stride = max(1, n // _SAMPLE_SIZE)
-    sample = np.sort(x[::stride])
     m = sample.size
     out = np.empty(probs.size, dtype=np.float64)
+    succ = np.full(probs.size, np.nan)
     brackets: dict[tuple[float, float], tuple[int, np.ndarray]] = {}
     masses: dict[float, tuple[int, int]] = {}
     for j, p in enumerate(probs):
@@ -180,13 +235,22 @@ def exact_quantiles(values: np.ndarray, probs: np.ndarray) -> np.ndarray:
         if a < 0 or b >= inside.size:  # the sample mis-bracketed: select on everything
             part = np.partition(x, (k0, k1))
             va, vb = float(part[k0]), float(part[k1])
-        elif inside.size > 8 * (2 * width + 2) * stride:  # ties at the bracket ends
+            out[j] = _lerp(va, vb, float(gamma[j]))
+            continue
+        if inside.size > 8 * (2 * width + 2) * stride:  # ties at the bracket ends
             va, vb = _tied_order_stats(inside, lo, hi, a, b)
         else:
             part = np.partition(inside, (a, b)) if a != b else np.partition(inside, a)
             va, vb = float(part[a]), float(part[b])
         out[j] = _lerp(va, vb, float(gamma[j]))
-    return out
+        if successors:  # inside holds every value in [lo, hi], so a larger one there is the successor
+            larger = inside[inside > out[j]]
+            if larger.size:
+                succ[j] = larger.min()
+    todo = np.isnan(succ)
+    if successors and todo.any():
+        succ[todo] = _successors(x, out[todo], sample)
+    return out, succ
 
 
 def _tied_order_stats(inside: np.ndarray, lo: float, hi: float, a: int, b: int) -> tuple[float, float]:
@@ -208,20 +272,85 @@ def _tied_order_stats(inside: np.ndarray, lo: float, hi: float, a: int, b: int) 
     return pick(a), pick(b)
 
 
+# -- bin edges in the gaps ------------------------------------------------------------------
+# A quantile inside a cluster of near-equal values (a tick lattice over a drifting price:
+# 1 tick / 4990 ... 1 tick / 5010) moves to the gap between clusters nearest it in rank,
+# when a gap within _CLUSTER_REACH (relative) of it is at least _CLUSTER_MIN_GAP of its own
+# midpoint wide (so a price-level move of a few % carries no cluster across the edge).
+# Only where the sample has ties and at least _CLUSTER_MIN_VALUES distinct values nearby:
+# continuous data has no ties, and a small exact lattice just takes the next-value midpoint.
+_CLUSTER_REACH = 0.25
+_CLUSTER_MIN_GAP = 0.05
+_CLUSTER_MIN_VALUES = 8
+
+
+def _midpoint(a: float, b: float) -> float:
+    """A point strictly between ``a < b`` (``a`` when they are adjacent floats or not finite)."""
+    mid = a + (b - a) / 2.0
+    return mid if a < mid < b else a
+
+
+def _cluster_gap(ref: np.ndarray, sample: np.ndarray, value: float, prob: float) -> float | None:
+    """The midpoint of the gap between clusters nearest (in rank) to the quantile, or None when there is none."""
+    if not math.isfinite(value) or value == 0.0:
+        return None
+    reach = _CLUSTER_REACH * abs(value)
+    i = max(0, int(np.searchsorted(sample, value - reach, "left")) - 1)  # one neighbour beyond each end
+    j = min(sample.size, int(np.searchsorted(sample, value + reach, "right")) + 1)
+    near = sample[i:j]
+    new = np.empty(near.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(near[1:], near[:-1], out=new[1:])
+    distinct = near[new]
+    if distinct.size == near.size or distinct.size < _CLUSTER_MIN_VALUES:  # no ties, or too few values
+        return None
+    gaps = np.diff(distinct)
+    wide = np.flatnonzero(gaps >= _CLUSTER_MIN_GAP * np.abs(distinct[:-1] + gaps / 2.0))
+    if wide.size == 0:
+        return None
+    share_below = np.searchsorted(sample, distinct[wide], "right") / sample.size
+    k = int(wide[np.argmin(np.abs(share_below - prob))])
+    lo, hi = float(distinct[k]), float(distinct[k + 1])
+    between = ref[(ref > lo) & (ref < hi)]  # the sample is strided: values it skipped may sit in the gap
+    if between.size:
+        points = np.unique(np.concatenate([[lo], between, [hi]]))
+        k = int(np.argmax(np.diff(points)))
+        lo, hi = float(points[k]), float(points[k + 1])
+    return _midpoint(lo, hi)
+
+
 def quantile_edges(reference: np.ndarray, bins: int) -> np.ndarray:
-    """Inner bin edges from the reference's quantiles (±∞ outer edges are implicit)."""
+    """Inner bin edges, each in a gap between distinct reference values (±∞ outer edges are implicit).
+
+    The edge for a quantile ``v`` is the midpoint between ``v`` and the next larger
+    reference value, or the midpoint of a gap between clusters near ``v`` (see
+    ``_cluster_gap``), so no reference value, and no cluster of tied lattice values,
+    sits on an edge; the top reference value stays an edge (values above the
+    reference range get the top bin). Edges that coincide are merged.
+    """
     ref = np.asarray(reference, dtype=np.float64)
     if ref.size == 0:
         raise ValueError("cannot build bins from an empty reference")
     probs = np.arange(1, bins, dtype=np.float64) / bins
-    edges = exact_quantiles(ref, probs)
-    edges = np.unique(edges[~np.isnan(edges)])
+    sample = _sorted_sample(ref)
+    values, succ = _quantiles(ref, probs, sample, successors=True)
+    keep = ~np.isnan(values)
+    edges: list[float] = []
+    for prob, value, nxt in zip(probs[keep], values[keep], succ[keep], strict=True):
+        gap = _cluster_gap(ref, sample, float(value), float(prob))
+        if gap is not None:
+            edges.append(gap)
+        elif math.isfinite(nxt):
+            edges.append(_midpoint(float(value), float(nxt)))
+        else:  # the reference maximum (or only ±inf above it)
+            edges.append(float(value))
+    out = np.unique(np.asarray(edges, dtype=np.float64))
     ref_min = float(ref.min())
-    if edges.size and edges[0] == ref_min:  # a point mass at the minimum: values below it get a bin
+    if out.size and values[keep][0] == ref_min:  # a point mass at the minimum: values below it get a bin
         below = np.nextafter(ref_min, -np.inf)
-        if below != ref_min:
-            edges = np.concatenate([[below], edges])
-    return edges
+        if below != ref_min and below < out[0]:
+            out = np.concatenate([[below], out])
+    return out
 
 
 def bin_counts(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, int]:
