@@ -66,6 +66,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import mlflow
 import numpy as np
@@ -199,15 +200,18 @@ async def wait_ready(base: str, timeout: float = 120.0) -> None:
     raise RuntimeError("the server did not become ready")
 
 
-async def load(
-    base: str,
-    method: str,
-    path: str,
-    bodies: list[bytes] | None,
-    n: int,
-    concurrency: int,
-    content_type: str = "application/json",
-) -> tuple[list[float], float]:
+class Loop(NamedTuple):
+    """A closed loop's requests: ``n`` of ``method path`` cycling through ``bodies``, ``concurrency`` in flight."""
+
+    method: str
+    path: str
+    bodies: list[bytes] | None
+    n: int
+    concurrency: int
+    content_type: str = "application/json"
+
+
+async def load(base: str, spec: Loop) -> tuple[list[float], float]:
     """Closed loop: ``concurrency`` requests always in flight until ``n`` completed; latencies in ms.
 
     Steady state: every worker first opens its connection with one untimed request, and the
@@ -215,6 +219,7 @@ async def load(
     """
     import aiohttp
 
+    method, path, bodies, n, concurrency, content_type = spec
     latencies: list[float] = []
     errors = 0
     counter = iter(range(n))
@@ -263,16 +268,7 @@ def vegeta_path() -> Path | None:
 _VEGETA_DONE = "no targets to attack"
 
 
-def vegeta_load(
-    vegeta: Path,
-    base: str,
-    method: str,
-    path: str,
-    bodies: list[bytes] | None,
-    n: int,
-    concurrency: int,
-    content_type: str = "application/json",
-) -> tuple[list[float], float]:
+def vegeta_load(vegeta: Path, base: str, spec: Loop) -> tuple[list[float], float]:
     """The closed loop of :func:`load`, driven by vegeta in its own process: latencies in ms, requests/s.
 
     ``vegeta attack -rate=0 -workers=C -max-workers=C`` keeps exactly C requests in flight; ``-lazy`` reads
@@ -286,6 +282,7 @@ def vegeta_load(
     import base64
     import csv
 
+    method, path, bodies, n, concurrency, content_type = spec
     header = {"X-API-Key": [API_KEY]}
     if bodies is not None:
         header["Content-Type"] = [content_type]
@@ -427,10 +424,11 @@ async def run(
     async def measure(
         client: str, method: str, path: str, bodies: list[bytes] | None, n: int, conc: int, ctype: str = JSON
     ) -> tuple[list[float], float]:
+        spec = Loop(method, path, bodies, n, conc, ctype)
         if client == "aiohttp":
-            return await load(base, method, path, bodies, n, conc, ctype)
+            return await load(base, spec)
         assert vegeta is not None
-        return await asyncio.to_thread(vegeta_load, vegeta, base, method, path, bodies, n, conc, ctype)
+        return await asyncio.to_thread(vegeta_load, vegeta, base, spec)
 
     singles = row_bodies(gold, cols, 500, 1)
     late_trades = trade_bodies(trades, 500, 1)  # the seeded history again: every one is late
@@ -440,9 +438,9 @@ async def run(
     warm_live = live[:300]
     live_1, live_c, live_peer = (live[300 + k * n_live : 300 + (k + 1) * n_live] for k in range(3))
     # warm up every path
-    await load(base, "POST", "/v1/anomaly/score", singles, 200, 20)
-    await load(base, "POST", "/v1/anomaly/score", late_trades, 100, 20)
-    await load(base, "POST", "/v1/anomaly/score", warm_live, 300, 1)
+    await load(base, Loop("POST", "/v1/anomaly/score", singles, 200, 20))
+    await load(base, Loop("POST", "/v1/anomaly/score", late_trades, 100, 20))
+    await load(base, Loop("POST", "/v1/anomaly/score", warm_live, 300, 1))
 
     c = args.concurrency
     print(f"\nsingle requests, closed loop, {args.requests} requests (load generator: {harness})")
