@@ -13,10 +13,12 @@ from fastapi.testclient import TestClient
 
 from financial_transactions.config import ProjectConfig
 from financial_transactions.features.feature_engineering import build_gold_features
+from financial_transactions.models.registry import ModelRegistry
 from financial_transactions.runtime import Platform
+from financial_transactions.serving import api
 from financial_transactions.serving.api import create_app
 from financial_transactions.serving.champion import RegistryChampionSource
-from tests.support.gold import synthetic_trades, write_gold
+from tests.support.gold import synthetic_trades, train_champion, write_gold
 
 from .support import KEY, Served
 
@@ -95,11 +97,18 @@ def test_each_raw_trade_is_scored_from_its_bar_in_the_online_state(
     assert counters["online_trades_total"] == 120 and counters.get("late_trades_total", 0) == 0
 
 
+@pytest.mark.parametrize("late_online_max", [500, 0], ids=["late-online", "late-batch"])
 def test_a_request_of_trades_old_and_new_scores_every_bar_once(
-    served: Served, market: tuple[Platform, pd.DataFrame], champion: Any
+    served: Served,
+    market: tuple[Platform, pd.DataFrame],
+    champion: Any,
+    late_online_max: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Late trades (before the seeded state's bars) are scored on their own, new ones from the state; one
-    result per (symbol, bar), sorted as gold is."""
+    result per (symbol, bar), sorted as gold is. The late ones' bars are the same from a state of their
+    own (few) as from the batch feature code (many)."""
+    monkeypatch.setattr(api, "LATE_ONLINE_MAX", late_online_max)
     platform, trades = market
     old = trades[(trades["ts"] >= CUT - pd.Timedelta(minutes=5)) & (trades["ts"] < CUT - pd.Timedelta(minutes=2))]
     new = trades[(trades["ts"] >= CUT) & (trades["ts"] < CUT + pd.Timedelta(minutes=3))]
@@ -183,3 +192,36 @@ def test_a_trade_that_arrives_after_the_next_bars_first_trade_rejoins_its_bar(
         assert result["label"] == int(want["label"].iloc[at])
     counters = _counters(metrics)
     assert counters["online_trades_total"] == len(sent) and counters.get("late_trades_total", 0) == 0
+
+
+def test_a_champion_of_another_feature_set_scores_raw_trades_on_the_batch_features(
+    served: Served, tmp_path: Path, project_root: Path
+) -> None:
+    """A champion reading a gold column the online state does not keep (``atr``) gets every trade's bar
+    from the batch feature code, on the request's trades alone."""
+    cfg = ProjectConfig.from_yaml(project_root / "project_config.yml", "dev")
+    platform = Platform.create(cfg, lakehouse_root=tmp_path / "lakehouse")
+    trades = synthetic_trades({"AAPL": 190.0}, 60, seed=5)
+    gold = build_gold_features(trades, cfg.features)
+    write_gold(platform, gold)
+    platform.configure_mlflow()
+    try:
+        version = train_champion(platform, gold, n_estimators=5, extra_columns=("atr",))
+        model = ModelRegistry.from_platform(platform).load(version)
+        sent = trades.tail(40)
+        app = create_app(platform, watch=False, api_keys=[KEY])
+        with TestClient(app, raise_server_exceptions=False, headers={"X-API-Key": KEY}) as client:
+            resp = client.post("/v1/anomaly/score", json=_body(sent))
+            metrics = client.get("/metrics").text
+    finally:
+        served.platform.configure_mlflow()  # MLflow is process-wide: back to the served lakehouse
+    assert resp.status_code == 200, resp.text
+    assert "atr" in model.metadata.get_input_schema().input_names()
+    expected = build_gold_features(sent, cfg.features).reset_index(drop=True)
+    data = resp.json()
+    assert [(r["symbol"], pd.Timestamp(r["bar_start"])) for r in data["results"]] == list(
+        zip(expected["symbol"], expected["bar_start"], strict=True)
+    )
+    want = model.predict(expected)
+    np.testing.assert_allclose([r["score"] for r in data["results"]], want["score"], rtol=0, atol=1e-12)
+    assert _counters(metrics)["late_trades_total"] == len(sent) and len(expected) >= 2

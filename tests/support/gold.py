@@ -95,6 +95,7 @@ def train_champion(
     seed: int = 0,
     train_fraction: float = 0.6,
     label_quantile: float = 0.9,
+    extra_columns: tuple[str, ...] = (),
 ) -> int:
     """Fit a small LightGBM pyfunc on ``gold`` (label: the largest intrabar moves), register it, make it champion.
 
@@ -102,7 +103,7 @@ def train_champion(
     Delta version), a parent run records that version as ``table_version.<train_set>`` and a
     nested run logs the model, so the training cutoff is derived exactly as for a real model.
     """
-    cols = feature_columns(platform.config.features)
+    cols = [*feature_columns(platform.config.features), *extra_columns]  # extra: a champion of another feature set
     frame = gold.sort_values("bar_start", kind="stable").reset_index(drop=True)
     moves = frame["max_abs_trade_return"]
     frame["label"] = (moves >= moves.quantile(label_quantile)).astype(np.int64)

@@ -101,6 +101,10 @@ FAST_ROWS_MIN_BYTES = 32_768
 #: microseconds per trade: a thread hop costs more); larger ones, or a symbol another thread holds,
 #: go to a worker thread.
 INLINE_TRADES = 64
+#: Late trades up to this many get their bars from an online state of their own (~15 µs a trade, no fixed
+#: cost); more go through the batch feature code (vectorised: ~5 ms fixed, then faster per trade). The
+#: two give the same rows (the online-vs-batch property test); 10k late trades took 70 ms one way, 138 ms the other.
+LATE_ONLINE_MAX = 500
 #: Batches from this many rows on are predicted on every core (rows score independently: the same scores).
 PARALLEL_ROWS = 2048
 #: The media type of a feature-row batch sent as an Arrow IPC stream (:class:`ArrowRows`).
@@ -794,8 +798,10 @@ def create_app(
 
         A trade of the symbol's last closed bar rejoins the state (that bar is redone) and is scored from
         that bar's row. One older still (or of a symbol beyond the state's cap) cannot join the
-        state: it is scored as before, on the request's late trades alone (counted in ``late_trades_total``); so
-        is one stamped over ``serving.online_max_ahead_seconds`` ahead of this clock (``future_trades_total``).
+        state: it is scored on the request's late trades alone, through an online state of their own
+        (what the batch feature code gives on those trades, as the online-vs-batch property test holds),
+        or through the batch code itself past :data:`LATE_ONLINE_MAX` (counted in ``late_trades_total``);
+        so is one stamped over ``serving.online_max_ahead_seconds`` ahead of this clock (``future_trades_total``).
         """
         loop = asyncio.get_running_loop()
         batch = online_trades(trades, crypto)
@@ -822,16 +828,23 @@ def create_app(
                 metrics.inc("score_batches_total")
         else:
             metrics.inc("late_trades_total", len(got.late) - len(got.ahead))
-            late = [trades[i] for i in got.late]
+            alone_online = len(got.late) <= LATE_ONLINE_MAX and online_columns.issuperset(model.input_columns)
 
             def score_with_late() -> tuple[np.ndarray, np.ndarray]:
-                from financial_transactions.features.feature_engineering import build_gold_features
+                if alone_online:  # a state of their own: the rows the batch feature code gives on these trades alone
+                    late = [batch[i] for i in got.late]
+                    alone = OnlineFeatures(cfg.features, max_symbols=len(late)).ingest(late)  # room for all
+                    assert alone is not None, "a blocking ingest always answers"
+                    late_scores, late_labels = model.score_rows([row for _, _, row in alone.rows])
+                    keys.extend((symbol, start) for symbol, start, _ in alone.rows)
+                else:  # many, or a champion of another feature set (columns only the batch code builds)
+                    from financial_transactions.features.feature_engineering import build_gold_features
 
-                gold = build_gold_features(trades_frame(late, crypto), cfg.features)
-                late_scores, late_labels = model.score_frame(gold)
+                    gold = build_gold_features(trades_frame([trades[i] for i in got.late], crypto), cfg.features)
+                    late_scores, late_labels = model.score_frame(gold)
+                    starts = gold["bar_start"].map(lambda b: b.value).tolist()
+                    keys.extend(zip(gold["symbol"].tolist(), starts, strict=True))
                 on_scores, on_labels = model.score_rows(rows) if rows else (np.empty(0), np.empty(0, dtype=np.int64))
-                starts = gold["bar_start"].map(lambda b: b.value).tolist()
-                keys.extend(zip(gold["symbol"].tolist(), starts, strict=True))
                 return np.concatenate([on_scores, late_scores]), np.concatenate([on_labels, late_labels])
 
             scores, labels = await loop.run_in_executor(None, score_with_late)
