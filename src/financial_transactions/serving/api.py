@@ -310,14 +310,7 @@ class ArrowRows:
             ]
         else:
             values = column.to_pylist()
-        seen: dict[Any, str | None] = {None: None}
-        out = []
-        for i, value in enumerate(values):
-            iso = seen.get(value, _UNSET) if value.__class__ is not bool else _UNSET
-            if iso is _UNSET:
-                iso = seen[value] = instant_iso(value, f"rows[{i}].bar_start")
-            out.append(iso)
-        return out
+        return _bar_isos(values, lambda i: f"rows[{i}].bar_start")
 
 
 def _first(mask: Any) -> int:
@@ -332,12 +325,17 @@ def _echoed(symbols: list[Any], bar_starts: list[Any]) -> list[str | None]:
     for symbol in set(symbols):
         if symbol is not None and (symbol.__class__ is not str or not SYMBOL_RE.fullmatch(symbol)):
             raise ValueError(symbol)
+    return _bar_isos(bar_starts, lambda _: "bar_start")
+
+
+def _bar_isos(values: list[Any], where: Callable[[int], str]) -> list[str | None]:
+    """Each ``bar_start`` as gold's ISO form, parsed once per distinct value (``where(i)`` names a bad one)."""
     seen: dict[Any, str | None] = {None: None}
     out = []
-    for value in bar_starts:
+    for i, value in enumerate(values):
         iso = seen.get(value, _UNSET) if value.__class__ is not bool else _UNSET
         if iso is _UNSET:
-            iso = seen[value] = instant_iso(value, "bar_start")
+            iso = seen[value] = instant_iso(value, where(i))
         out.append(iso)
     return out
 
